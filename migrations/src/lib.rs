@@ -1,0 +1,25 @@
+//! Forward-only schema migrations for fincert, one file per change, named for what it changes.
+//!
+//! The same migrations run on SQLite (embedded default) and PostgreSQL (production); anything
+//! engine-specific (triggers) is written out for both engines inside the migration that needs it.
+//! Never edit a migration that has landed: add a new one.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_audit_log;
+mod m20261123_000002_terms;
+mod m20261123_000003_idempotency;
+
+/// The ordered list of every migration fincert knows.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_audit_log::Migration),
+            Box::new(m20261123_000002_terms::Migration),
+            Box::new(m20261123_000003_idempotency::Migration),
+        ]
+    }
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it (.ci/run calls this script).
+#
+# It prepares what the tests need, on this machine, with nothing installed by hand:
+#   - PostgreSQL on 127.0.0.1:5432 (trust auth): checked, started if it is installed but down;
+#     every PostgreSQL test creates its own database named with this run's prefix, and every
+#     database with that prefix is dropped when the script exits;
+#   - a Python venv with moto (the AWS KMS endpoint for aws-sdk-kms) and an OpenAPI validator;
+#   - then the Rust suite (one test binary for the API tests) and the spec check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fincert/target}"
+CACHE="${TEST_FINCERT_CACHE:-$HOME/.cache/fincert}"
+export TEST_FINCERT_PG_ADMIN_URL="${TEST_FINCERT_PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+export TEST_FINCERT_DB_PREFIX="fincert_t$(date +%s)_$$"
+mkdir -p "$CACHE"
+
+log() { printf '\n== %s\n' "$*"; }
+
+# --- PostgreSQL -------------------------------------------------------------------------
+pg_ok() { psql "$TEST_FINCERT_PG_ADMIN_URL" -Atqc 'select 1' >/dev/null 2>&1; }
+if ! pg_ok; then
+  log "PostgreSQL is not answering; trying to start the local cluster"
+  if ls /etc/postgresql >/dev/null 2>&1; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  fi
+  for _ in $(seq 1 30); do pg_ok && break; sleep 1; done
+  pg_ok || { echo "PostgreSQL unreachable at $TEST_FINCERT_PG_ADMIN_URL" >&2; exit 1; }
+fi
+
+drop_test_databases() {
+  psql "$TEST_FINCERT_PG_ADMIN_URL" -Atqc \
+    "select datname from pg_database where datname like '${TEST_FINCERT_DB_PREFIX}%'" 2>/dev/null |
+    while read -r db; do
+      [ -n "$db" ] && psql "$TEST_FINCERT_PG_ADMIN_URL" -qc "drop database if exists \"$db\" with (force)" >/dev/null 2>&1 || true
+    done
+}
+
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
+  drop_test_databases
+}
+trap cleanup EXIT
+
+# --- Python tools: moto (KMS stand-in) and the OpenAPI validator ------------------------------
+VENV="$CACHE/venv"
+if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/openapi-spec-validator" ]; then
+  log "installing moto and openapi-spec-validator into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5.1,<6' 'openapi-spec-validator>=0.7,<1'
+fi
+
+log "validating openapi.yaml (OpenAPI 3.1)"
+"$VENV/bin/openapi-spec-validator" openapi.yaml
+
+# --- Rust -------------------------------------------------------------------------------------
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo test (SQLite and PostgreSQL)"
+RESULTS="$CACHE/test-output.$$"
+set +e
+cargo test --workspace --locked 2>&1 | tee "$RESULTS"
+status=${PIPESTATUS[0]}
+set -e
+read -r passed failed < <(awk '/^test result:/ {
+    for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i }
+  } END { print p + 0, f + 0 }' "$RESULTS")
+rm -f "$RESULTS"
+echo
+echo "summary: ${passed:-0} passed, ${failed:-0} failed"
+if [ "$status" -ne 0 ] || [ "${passed:-0}" -eq 0 ]; then
+  exit 1
+fi

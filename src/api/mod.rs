@@ -1,0 +1,89 @@
+//! HTTP handlers, one file per resource: extract, parse into domain types, call one function,
+//! map the result. No SQL and no business rules here.
+//!
+//! [`endpoints`] is the route table and the single source of truth for which routes exist:
+//! `startup` builds the app from it and a test holds it against `openapi.yaml`.
+
+mod health;
+mod meta;
+mod terms;
+
+use std::collections::BTreeMap;
+
+use actix_web::{
+    HttpResponse, Route,
+    http::{Method, header},
+    web,
+};
+
+use crate::error::ApiError;
+
+/// One route: a method on a path (actix path syntax, which matches OpenAPI's `{param}`).
+pub struct Endpoint {
+    /// HTTP method.
+    pub method: Method,
+    /// Path pattern.
+    pub path: &'static str,
+    handler: fn() -> Route,
+}
+
+const fn endpoint(method: Method, path: &'static str, handler: fn() -> Route) -> Endpoint {
+    Endpoint {
+        method,
+        path,
+        handler,
+    }
+}
+
+/// Every route the service answers.
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        endpoint(Method::GET, "/healthz", || web::route().to(health::healthz)),
+        endpoint(Method::GET, "/readyz", || web::route().to(health::readyz)),
+        endpoint(Method::GET, "/metrics", || web::route().to(meta::metrics)),
+        endpoint(Method::GET, "/openapi.yaml", || {
+            web::route().to(meta::openapi)
+        }),
+        endpoint(Method::GET, "/v1/terms", || {
+            web::route().to(terms::list_current)
+        }),
+    ]
+}
+
+/// Registers every endpoint, one resource per path, each answering 405 problem+json (with
+/// `Allow`) for methods it does not serve.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let mut by_path: BTreeMap<&'static str, Vec<Endpoint>> = BTreeMap::new();
+    for e in endpoints() {
+        by_path.entry(e.path).or_default().push(e);
+    }
+    for (path, routes) in by_path {
+        let allow = routes
+            .iter()
+            .map(|e| e.method.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut resource = web::resource(path);
+        for e in routes {
+            let method = e.method.clone();
+            resource = resource.route((e.handler)().method(method));
+        }
+        resource = resource.default_service(web::to(move || {
+            let allow = allow.clone();
+            async move {
+                let mut resp: HttpResponse =
+                    actix_web::ResponseError::error_response(&ApiError::MethodNotAllowed);
+                if let Ok(value) = header::HeaderValue::from_str(&allow) {
+                    resp.headers_mut().insert(header::ALLOW, value);
+                }
+                resp
+            }
+        }));
+        cfg.service(resource);
+    }
+}
+
+/// Answer for paths no route has.
+pub async fn not_found() -> HttpResponse {
+    actix_web::ResponseError::error_response(&ApiError::RouteNotFound)
+}

@@ -1,0 +1,79 @@
+//! The command line: one verb per operator task, one file per verb group.
+//!
+//! Add a verb group (`ca`, `institution`, `kms`) by adding a variant to [`Command`] and a file
+//! beside this one with its `run` function. Exit codes: 0 success, 1 a check failed (e.g. the
+//! audit chain is broken), 2 configuration or usage error, 3 a dependency failed.
+
+mod audit;
+mod migrate;
+mod serve;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+
+use crate::{config::Settings, telemetry};
+
+/// fincert: cloud keystore and remote signing for financial certificates.
+#[derive(Debug, Parser)]
+#[command(name = "fincert", version, about)]
+pub struct Cli {
+    /// TOML configuration file (settings in FINCERT_* variables override it).
+    #[arg(long, short, global = true, env = "FINCERT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service until SIGTERM/SIGINT.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Audit log tools.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+}
+
+/// Exit codes.
+pub mod exit {
+    /// A check failed.
+    pub const CHECK_FAILED: u8 = 1;
+    /// Bad configuration or usage.
+    pub const CONFIG: u8 = 2;
+    /// A dependency (database, KMS) failed.
+    pub const DEPENDENCY: u8 = 3;
+}
+
+/// Parses arguments, loads settings, runs the verb.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("fincert: {e}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    telemetry::init(&settings.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("fincert: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::DEPENDENCY);
+        }
+    };
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve => serve::run(settings).await,
+            Command::Migrate => migrate::run(settings).await,
+            Command::Audit(cmd) => audit::run(cmd, settings).await,
+        }
+    })
+}

@@ -1,0 +1,401 @@
+//! Typed settings: built-in defaults, then an optional TOML file, then `FINCERT_*` variables.
+//!
+//! The embedded default needs no configuration at all: a data directory `./fincert-data`, a
+//! SQLite database inside it, and a listener on 127.0.0.1:8080.
+//!
+//! Environment variables name a key as `FINCERT_<SECTION>_<KEY>` for the known sections
+//! (`FINCERT_DATABASE_URL` → `database.url`, `FINCERT_HTTP_LISTEN` → `http.listen`) and
+//! `FINCERT_<KEY>` for top-level keys (`FINCERT_DATA_DIR` → `data_dir`). Settings are validated
+//! once, here; a bad value stops start-up with one line naming the key and the problem. Unknown
+//! keys, in the file or as `FINCERT_*` variables, are refused too: a typo must not silently
+//! leave a default in force.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+/// Sections whose keys may be set as `FINCERT_<SECTION>_<KEY>`.
+const SECTIONS: &[&str] = &["http", "database", "log"];
+
+/// Every setting fincert reads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Where the embedded SQLite database and local key files live; created on start.
+    pub data_dir: PathBuf,
+    /// The HTTP listener and request limits.
+    pub http: HttpSettings,
+    /// The database connection.
+    pub database: DatabaseSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// HTTP listener and request limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Address to listen on, `host:port`; port 0 picks a free port.
+    pub listen: String,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Worker threads; 0 means one per CPU core.
+    pub workers: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    pub shutdown_timeout_secs: u64,
+    /// Seconds a client has to send its request headers.
+    pub request_timeout_secs: u64,
+}
+
+/// Database connection settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://...` or `postgres://...`; empty means the SQLite file in `data_dir`.
+    pub url: String,
+    /// Largest number of pooled connections (PostgreSQL; SQLite always uses one writer).
+    pub max_connections: u32,
+    /// Seconds to wait for a connection before failing the request.
+    pub connect_timeout_secs: u64,
+    /// Run pending migrations when `serve` starts.
+    pub migrate_on_start: bool,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `fincert=debug,actix_web=info`.
+    pub level: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("fincert-data"),
+            http: HttpSettings {
+                listen: "127.0.0.1:8080".into(),
+                max_body_bytes: 64 * 1024,
+                workers: 0,
+                shutdown_timeout_secs: 30,
+                request_timeout_secs: 10,
+            },
+            database: DatabaseSettings {
+                url: String::new(),
+                max_connections: 10,
+                connect_timeout_secs: 5,
+                migrate_on_start: true,
+            },
+            log: LogSettings {
+                format: LogFormat::Text,
+                level: "info".into(),
+            },
+        }
+    }
+}
+
+/// A configuration problem, displayed as one line naming the key.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {key}: {problem}")]
+pub struct ConfigError {
+    /// The dotted key, e.g. `database.url`.
+    pub key: String,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(key: &str, problem: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// The database engine a URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// The embedded default.
+    Sqlite,
+    /// Production.
+    Postgres,
+}
+
+impl Settings {
+    /// Defaults, then `file` (if given, it must exist), then the process environment.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, Env::prefixed("FINCERT_"))
+    }
+
+    fn load_from(file: Option<&std::path::Path>, env: Env) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::new(
+                    "config",
+                    format!("file {} does not exist", path.display()),
+                ));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        // FINCERT_CONFIG names the file itself; it is not a setting.
+        let env = env.ignore(&["CONFIG"]).map(|key| {
+            let lower = key.as_str().to_ascii_lowercase();
+            SECTIONS
+                .iter()
+                .find_map(|s| {
+                    lower
+                        .strip_prefix(s)
+                        .and_then(|rest| rest.strip_prefix('_'))
+                        .map(|rest| format!("{s}.{rest}"))
+                })
+                .unwrap_or(lower)
+                .into()
+        });
+        let settings: Settings = figment.merge(env).extract().map_err(|e| from_figment(&e))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks every value that types alone do not.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.http.listen.parse::<SocketAddr>().map_err(|_| {
+            ConfigError::new(
+                "http.listen",
+                format!(
+                    "{:?} is not host:port (for example 127.0.0.1:8080)",
+                    self.http.listen
+                ),
+            )
+        })?;
+        if !(1024..=16 * 1024 * 1024).contains(&self.http.max_body_bytes) {
+            return Err(ConfigError::new(
+                "http.max_body_bytes",
+                "must be between 1024 and 16777216",
+            ));
+        }
+        if self.http.workers > 256 {
+            return Err(ConfigError::new("http.workers", "must be at most 256"));
+        }
+        if !(1..=600).contains(&self.http.shutdown_timeout_secs) {
+            return Err(ConfigError::new(
+                "http.shutdown_timeout_secs",
+                "must be between 1 and 600",
+            ));
+        }
+        if !(1..=300).contains(&self.http.request_timeout_secs) {
+            return Err(ConfigError::new(
+                "http.request_timeout_secs",
+                "must be between 1 and 300",
+            ));
+        }
+        if !self.database.url.is_empty() {
+            engine_of(&self.database.url)?;
+        }
+        if !(1..=1000).contains(&self.database.max_connections) {
+            return Err(ConfigError::new(
+                "database.max_connections",
+                "must be between 1 and 1000",
+            ));
+        }
+        if !(1..=300).contains(&self.database.connect_timeout_secs) {
+            return Err(ConfigError::new(
+                "database.connect_timeout_secs",
+                "must be between 1 and 300",
+            ));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|e| ConfigError::new("log.level", e.to_string()))?;
+        Ok(())
+    }
+
+    /// The database URL in force: the configured one, or the SQLite file in `data_dir`.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("fincert.sqlite3").display()
+            )
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    /// The engine the database URL in force selects.
+    pub fn engine(&self) -> Engine {
+        // validate() has checked any configured URL; the default is SQLite.
+        engine_of(&self.database_url()).unwrap_or(Engine::Sqlite)
+    }
+
+    /// The listen address (validated).
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.http
+            .listen
+            .parse()
+            .map_err(|_| ConfigError::new("http.listen", "is not host:port"))
+    }
+
+    /// Time in-flight requests get after a stop signal.
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.http.shutdown_timeout_secs)
+    }
+}
+
+fn engine_of(url: &str) -> Result<Engine, ConfigError> {
+    if url.starts_with("sqlite:") {
+        Ok(Engine::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Engine::Postgres)
+    } else {
+        let scheme = url.split(':').next().unwrap_or_default();
+        Err(ConfigError::new(
+            "database.url",
+            format!("unsupported scheme {scheme:?} (expected sqlite: or postgres://)"),
+        ))
+    }
+}
+
+/// Turns figment's error into one line naming the key and where the bad value came from.
+fn from_figment(error: &figment::Error) -> ConfigError {
+    let key = if error.path.is_empty() {
+        "config".to_string()
+    } else {
+        error.path.join(".")
+    };
+    let source = error
+        .metadata
+        .as_ref()
+        .map(|m| format!(" (from {})", m.name))
+        .unwrap_or_default();
+    // Never echo the bad value itself: it may be a secret in the wrong key.
+    let problem = match &error.kind {
+        figment::error::Kind::InvalidType(_, expected) => format!("expected {expected}"),
+        figment::error::Kind::InvalidValue(_, expected) => format!("expected {expected}"),
+        figment::error::Kind::UnknownField(field, _) => format!("unknown key {field:?}"),
+        figment::error::Kind::UnknownVariant(_, expected) => {
+            format!("expected one of {}", expected.join(", "))
+        }
+        other => other.to_string(),
+    };
+    let key = match &error.kind {
+        figment::error::Kind::UnknownField(field, _) if !key.ends_with(field.as_str()) => {
+            if key == "config" {
+                field.clone()
+            } else {
+                format!("{key}.{field}")
+            }
+        }
+        _ => key,
+    };
+    ConfigError::new(&key, format!("{problem}{source}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_embedded_mode() {
+        let s = Settings::default();
+        s.validate().unwrap();
+        assert_eq!(s.engine(), Engine::Sqlite);
+        assert!(s.database_url().starts_with("sqlite://fincert-data/"));
+        assert_eq!(s.listen_addr().unwrap().to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn env_keys_map_to_sections() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("FINCERT_DATABASE_URL", "postgres://u@127.0.0.1/db");
+            jail.set_env("FINCERT_HTTP_LISTEN", "127.0.0.1:9999");
+            jail.set_env("FINCERT_DATA_DIR", "/tmp/x");
+            jail.set_env("FINCERT_LOG_FORMAT", "json");
+            let s = Settings::load_from(None, Env::prefixed("FINCERT_")).unwrap();
+            assert_eq!(s.engine(), Engine::Postgres);
+            assert_eq!(s.http.listen, "127.0.0.1:9999");
+            assert_eq!(s.data_dir, PathBuf::from("/tmp/x"));
+            assert_eq!(s.log.format, LogFormat::Json);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("FINCERT_DATABASE_URL", "mysql://x");
+            let e = Settings::load_from(None, Env::prefixed("FINCERT_")).unwrap_err();
+            assert_eq!(e.key, "database.url");
+            assert!(
+                e.to_string()
+                    .starts_with("configuration error: database.url: unsupported scheme")
+            );
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("FINCERT_HTTP_MAX_BODY_BYTES", "lots");
+            let e = Settings::load_from(None, Env::prefixed("FINCERT_")).unwrap_err();
+            assert_eq!(e.key, "http.max_body_bytes");
+            assert!(
+                !e.to_string().contains("lots"),
+                "the bad value is not echoed: {e}"
+            );
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("FINCERT_HTTP_LISTEN", "nowhere");
+            let e = Settings::load_from(None, Env::prefixed("FINCERT_")).unwrap_err();
+            assert_eq!(e.key, "http.listen");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn toml_file_is_layered_under_env() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "fincert.toml",
+                "data_dir = \"/srv/fincert\"\n[http]\nlisten = \"0.0.0.0:8443\"\n",
+            )?;
+            jail.set_env("FINCERT_HTTP_LISTEN", "127.0.0.1:7000");
+            let s = Settings::load_from(
+                Some(std::path::Path::new("fincert.toml")),
+                Env::prefixed("FINCERT_"),
+            )
+            .unwrap();
+            assert_eq!(s.data_dir, PathBuf::from("/srv/fincert"));
+            assert_eq!(s.http.listen, "127.0.0.1:7000");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("fincert.toml", "[http]\nlisten_port = 80\n")?;
+            let e = Settings::load_from(
+                Some(std::path::Path::new("fincert.toml")),
+                Env::prefixed("FINCERT_"),
+            )
+            .unwrap_err();
+            assert_eq!(e.key, "http.listen_port");
+            Ok(())
+        });
+    }
+}

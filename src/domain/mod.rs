@@ -1,0 +1,5 @@
+//! Domain types and rules: one newtype or rule set per file, parsed at the edge so an invalid
+//! value cannot exist past it. Nothing here does I/O or knows about HTTP.
+
+pub mod idempotency;
+pub mod terms;

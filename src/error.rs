@@ -1,0 +1,330 @@
+//! The one place where failures become HTTP: every error response is RFC 7807
+//! `application/problem+json` with a stable machine-readable `code`.
+//!
+//! Domain modules return their own error enums; `From` impls here map them to an [`ApiError`].
+//! Causes are logged (with the request id) and never returned: a problem body holds no stack
+//! trace, no SQL, and no secret.
+
+use std::fmt;
+
+use actix_web::{
+    HttpResponse, ResponseError,
+    http::{StatusCode, header},
+};
+use serde::Serialize;
+
+use crate::telemetry;
+
+/// Media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// A failure as the API reports it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No route has this path.
+    #[error("no such route")]
+    RouteNotFound,
+    /// The path exists but not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The body is not the JSON the route expects.
+    #[error("invalid JSON body: {0}")]
+    InvalidJson(String),
+    /// The body is not JSON at all (wrong content type).
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// The body exceeds the configured limit.
+    #[error("request body larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// A query string parameter is malformed.
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    /// A path parameter is malformed.
+    #[error("invalid path parameter: {0}")]
+    InvalidPath(String),
+    /// A header is missing or malformed.
+    #[error("invalid header {name}: {problem}")]
+    InvalidHeader {
+        /// Header name.
+        name: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A dependency (database, KMS) is unavailable; nothing was changed.
+    #[error("{dependency} unavailable")]
+    Unavailable {
+        /// Which dependency failed.
+        dependency: &'static str,
+    },
+    /// Anything else; the cause was logged under the request id.
+    #[error("internal error")]
+    Internal,
+    /// Any other status the framework produced without a body of ours.
+    #[error("{0}")]
+    Http(StatusCode),
+}
+
+impl ApiError {
+    /// The stable code clients can switch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::RouteNotFound => "route_not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::InvalidJson(_) => "invalid_json",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::InvalidQuery(_) => "invalid_query",
+            Self::InvalidPath(_) => "invalid_path",
+            Self::InvalidHeader { .. } => "invalid_header",
+            Self::Unavailable { .. } => "service_unavailable",
+            Self::Internal => "internal_error",
+            Self::Http(status) => http_code(*status),
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Self::RouteNotFound => "Not found",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::InvalidJson(_) => "Invalid request body",
+            Self::UnsupportedMediaType => "Unsupported media type",
+            Self::PayloadTooLarge { .. } => "Request body too large",
+            Self::InvalidQuery(_) => "Invalid query",
+            Self::InvalidPath(_) => "Invalid path",
+            Self::InvalidHeader { .. } => "Invalid header",
+            Self::Unavailable { .. } => "Service unavailable",
+            Self::Internal => "Internal error",
+            Self::Http(status) => status.canonical_reason().unwrap_or("Error"),
+        }
+    }
+
+    /// The problem body for this error.
+    pub fn problem(&self) -> Problem {
+        let status = self.status_code();
+        let detail = match self {
+            Self::Internal => "The request failed; quote the request id to support.".to_string(),
+            Self::Unavailable { .. } => {
+                format!("{self}; nothing was changed, retry later")
+            }
+            other => other.to_string(),
+        };
+        Problem::new(status, self.code(), self.title(), detail)
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::Unavailable(cause) => {
+                tracing::error!(error = %cause, "database operation failed");
+                Self::Unavailable {
+                    dependency: "database",
+                }
+            }
+            other => {
+                tracing::error!(error = %other, "storage invariant broken");
+                Self::Internal
+            }
+        }
+    }
+}
+
+/// Stable codes for framework-made statuses.
+fn http_code(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "bad_request",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "route_not_found",
+        405 => "method_not_allowed",
+        406 => "not_acceptable",
+        408 => "request_timeout",
+        411 => "length_required",
+        413 => "payload_too_large",
+        414 => "uri_too_long",
+        415 => "unsupported_media_type",
+        431 => "headers_too_large",
+        503 => "service_unavailable",
+        504 => "gateway_timeout",
+        s if s >= 500 => "internal_error",
+        _ => "bad_request",
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::RouteNotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::InvalidJson(_) | Self::InvalidQuery(_) | Self::InvalidPath(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::InvalidHeader { .. } => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Http(status) => *status,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.problem().into_response()
+    }
+}
+
+/// An RFC 7807 problem document.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Problem {
+    /// A URI naming the problem type: `urn:fincert:problem:<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short human-readable summary of the type.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What happened in this instance.
+    pub detail: String,
+    /// The stable code.
+    pub code: String,
+    /// The request id, to quote to support and find in the logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl Problem {
+    /// A problem with the current request's id filled in.
+    pub fn new(status: StatusCode, code: &str, title: &str, detail: String) -> Self {
+        Self {
+            kind: format!("urn:fincert:problem:{code}"),
+            title: title.into(),
+            status: status.as_u16(),
+            detail,
+            code: code.into(),
+            request_id: telemetry::current_request_id(),
+        }
+    }
+
+    /// Renders as an HTTP response.
+    pub fn into_response(self) -> HttpResponse {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut builder = HttpResponse::build(status);
+        builder.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
+        if status == StatusCode::METHOD_NOT_ALLOWED || status == StatusCode::SERVICE_UNAVAILABLE {
+            builder.insert_header((header::CACHE_CONTROL, "no-store"));
+        }
+        builder.body(serde_json::to_string(&self).unwrap_or_default())
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.code, self.detail)
+    }
+}
+
+/// Maps extractor failures (bad JSON, oversized bodies) to problems; installed on every
+/// extractor config in `startup`.
+pub fn json_error(
+    err: actix_web::error::JsonPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as E;
+    let api = match err {
+        E::OverflowKnownLength { limit, .. } | E::Overflow { limit } => {
+            ApiError::PayloadTooLarge { limit }
+        }
+        E::ContentType => ApiError::UnsupportedMediaType,
+        E::Deserialize(e) => ApiError::InvalidJson(describe_serde(&e)),
+        E::Payload(actix_web::error::PayloadError::Overflow) => {
+            ApiError::PayloadTooLarge { limit: 0 }
+        }
+        other => ApiError::InvalidJson(other.to_string()),
+    };
+    api.into()
+}
+
+/// serde_json's message without echoing input: kind of problem plus position.
+fn describe_serde(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax | Category::Eof => {
+            format!("malformed JSON at line {} column {}", e.line(), e.column())
+        }
+        // Data errors name the field and the expected type, never the value.
+        Category::Data => e.to_string(),
+        Category::Io => "could not read the body".into(),
+    }
+}
+
+/// Maps query-string failures to problems.
+pub fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    ApiError::InvalidQuery(err.to_string()).into()
+}
+
+/// Maps path-parameter failures to problems.
+pub fn path_error(
+    err: actix_web::error::PathError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    ApiError::InvalidPath(err.to_string()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    #[test]
+    fn every_error_is_problem_json_with_a_code() {
+        let cases = [
+            (ApiError::RouteNotFound, 404, "route_not_found"),
+            (ApiError::MethodNotAllowed, 405, "method_not_allowed"),
+            (ApiError::InvalidJson("x".into()), 400, "invalid_json"),
+            (
+                ApiError::PayloadTooLarge { limit: 10 },
+                413,
+                "payload_too_large",
+            ),
+            (
+                ApiError::Unavailable {
+                    dependency: "database",
+                },
+                503,
+                "service_unavailable",
+            ),
+            (ApiError::Internal, 500, "internal_error"),
+            (
+                ApiError::Http(StatusCode::URI_TOO_LONG),
+                414,
+                "uri_too_long",
+            ),
+        ];
+        for (err, status, code) in cases {
+            let resp = err.error_response();
+            assert_eq!(resp.status().as_u16(), status);
+            assert_eq!(
+                resp.headers().get(header::CONTENT_TYPE).unwrap(),
+                PROBLEM_JSON
+            );
+            let body = resp.into_body().try_into_bytes().unwrap();
+            let p: Problem = serde_json::from_slice(&body).unwrap();
+            assert_eq!(p.code, code);
+            assert_eq!(p.status, status);
+            assert_eq!(p.kind, format!("urn:fincert:problem:{code}"));
+        }
+    }
+
+    #[test]
+    fn internal_errors_say_nothing_of_the_cause() {
+        let p = ApiError::Internal.problem();
+        assert!(!p.detail.to_lowercase().contains("sql"));
+        assert!(p.detail.contains("request id"));
+    }
+}

@@ -1,0 +1,27 @@
+//! fincert: a cloud keystore and remote-signing service for Korean financial certificates.
+//!
+//! Private keys live server-side, sealed under a KMS; owners unlock them with a 6-digit PIN or a
+//! passkey to have the service sign for them. The crate is one binary (`fincert`, see [`cli`])
+//! over a library whose folders name its rooms:
+//!
+//! - [`api`]: HTTP handlers, thin; [`startup`] wires them into an actix-web app.
+//! - [`domain`]: newtypes and rules, no I/O.
+//! - [`audit`]: the hash-chained audit log; [`store`]: every query.
+//! - [`config`], [`clock`], [`telemetry`], [`error`]: the edges every room shares.
+
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)
+)]
+
+pub mod api;
+pub mod audit;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,178 @@
+//! Builds the application: state, route table, middleware, listener. Shared by `serve` and the
+//! tests, which bind port 0 and read the port back.
+
+use std::{net::TcpListener, sync::Arc, time::Duration};
+
+use actix_web::{App, HttpServer, dev::Server, middleware, web};
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    api,
+    audit::{Action, Actor, NewEvent},
+    clock::SharedClock,
+    config::Settings,
+    error,
+    store::{self, StoreError},
+    telemetry::{self, Metrics},
+};
+
+/// What every handler can reach.
+pub struct AppState {
+    /// The database pool.
+    pub db: DatabaseConnection,
+    /// The time source.
+    pub clock: SharedClock,
+    /// Settings in force.
+    pub settings: Arc<Settings>,
+}
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// Database unreachable or migrations failed.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Configuration problem found late.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// Metrics registry could not be built.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// A built, bound, not-yet-running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: DatabaseConnection,
+}
+
+impl Application {
+    /// Connects the database (migrating if configured), binds the listener and builds the server.
+    pub async fn build(settings: Settings, clock: SharedClock) -> Result<Self, StartupError> {
+        let db = store::connect(&settings).await?;
+        if settings.database.migrate_on_start {
+            migrate_and_audit(&db, &clock).await?;
+        }
+        let addr = settings.listen_addr()?;
+        let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?
+            .port();
+        let server = build_server(listener, db.clone(), clock, settings)?;
+        Ok(Self { port, server, db })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the server handle stops it; in-flight requests finish.
+    pub async fn run_until_stopped(self) -> Result<(), std::io::Error> {
+        let served = self.server.await;
+        // Every request has finished (or timed out); close the pool so SQLite checkpoints.
+        if let Err(e) = self.db.close().await {
+            tracing::warn!(error = %e, "closing the database pool failed");
+        }
+        served
+    }
+
+    /// A handle that can stop the server gracefully.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+}
+
+/// Applies pending migrations and records that it did, in the audit log.
+pub async fn migrate_and_audit(
+    db: &DatabaseConnection,
+    clock: &SharedClock,
+) -> Result<Vec<String>, StoreError> {
+    let applied = store::migrate(db).await?;
+    if !applied.is_empty() {
+        let event = NewEvent::new(Actor::System, Action::SchemaMigrated)
+            .details(serde_json::json!({ "applied": applied }));
+        store::audit::append(db, clock.now(), &[event]).await?;
+        tracing::info!(count = applied.len(), "migrations applied");
+    }
+    Ok(applied)
+}
+
+/// Body limits and problem+json error handlers for every extractor.
+pub fn extractor_limits(limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(
+            web::JsonConfig::default()
+                .limit(limit)
+                .error_handler(error::json_error),
+        )
+        .app_data(web::PayloadConfig::default().limit(limit))
+        .app_data(web::QueryConfig::default().error_handler(error::query_error))
+        .app_data(web::PathConfig::default().error_handler(error::path_error));
+    }
+}
+
+fn build_server(
+    listener: TcpListener,
+    db: DatabaseConnection,
+    clock: SharedClock,
+    settings: Settings,
+) -> Result<Server, StartupError> {
+    let metrics = web::Data::new(Metrics::new()?);
+    let limit = settings.http.max_body_bytes;
+    let workers = settings.http.workers;
+    let shutdown = settings.http.shutdown_timeout_secs;
+    let request_timeout = Duration::from_secs(settings.http.request_timeout_secs);
+    let state = web::Data::new(AppState {
+        db,
+        clock,
+        settings: Arc::new(settings),
+    });
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(metrics.clone())
+            .configure(extractor_limits(limit))
+            .configure(api::configure)
+            .default_service(web::to(api::not_found))
+            .wrap(
+                middleware::DefaultHeaders::new()
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("Cache-Control", "no-store")),
+            )
+            .wrap(middleware::from_fn(telemetry::observe))
+    })
+    // Signals are the caller's to handle (`serve` stops the server gracefully on both SIGTERM
+    // and SIGINT; actix's own handler would make SIGINT a forced stop).
+    .disable_signals()
+    .shutdown_timeout(shutdown)
+    .client_request_timeout(request_timeout)
+    .max_connection_rate(256);
+    if workers > 0 {
+        server = server.workers(workers);
+    }
+    let server = server
+        .listen(listener)
+        .map_err(|source| StartupError::Bind {
+            addr: "listener".into(),
+            source,
+        })?
+        .run();
+    Ok(server)
+}

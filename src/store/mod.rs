@@ -1,0 +1,100 @@
+//! Storage: the only place with queries. sea-orm over SQLite (embedded default) or PostgreSQL.
+//!
+//! Functions are named for what they do (`audit::append`, `idempotency::claim`) and take any
+//! `ConnectionTrait`, so a caller composes them inside one transaction: a change and its audit
+//! event commit together or not at all.
+//!
+//! SQLite runs with a single pooled connection: it allows one writer at a time anyway, and one
+//! connection makes every transaction serialisable without `SQLITE_BUSY` upgrades. PostgreSQL
+//! runs a normal pool and relies on row locks (the audit head, counters) for atomicity.
+
+pub mod audit;
+pub mod entities;
+pub mod idempotency;
+pub mod terms;
+
+use std::time::Duration;
+
+use fincert_migrations::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+use crate::config::{Engine, Settings};
+
+/// Storage failures. Callers map `Unavailable` to 503 and everything else to 500.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or refused the operation; nothing was committed.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] DbErr),
+    /// A row did not have the shape the code expects (corruption or a missed migration).
+    #[error("corrupt row in {table}: {problem}")]
+    Corrupt {
+        /// Table name.
+        table: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+impl From<DbErr> for StoreError {
+    fn from(e: DbErr) -> Self {
+        Self::Unavailable(e)
+    }
+}
+
+/// Opens the database named by the settings, creating the SQLite file and data dir if needed.
+pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, StoreError> {
+    let url = settings.database_url();
+    let engine = settings.engine();
+    if engine == Engine::Sqlite && settings.database.url.is_empty() {
+        std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+            StoreError::Unavailable(DbErr::Custom(format!(
+                "cannot create data directory {}: {e}",
+                settings.data_dir.display()
+            )))
+        })?;
+    }
+    let timeout = Duration::from_secs(settings.database.connect_timeout_secs);
+    let mut options = ConnectOptions::new(url);
+    options
+        .connect_timeout(timeout)
+        .acquire_timeout(timeout)
+        .sqlx_logging(false);
+    match engine {
+        Engine::Sqlite => {
+            options
+                .max_connections(1)
+                .min_connections(1)
+                .map_sqlx_sqlite_opts(|o| {
+                    o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                        .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
+                        .foreign_keys(true)
+                        .busy_timeout(Duration::from_secs(5))
+                });
+        }
+        Engine::Postgres => {
+            options
+                .max_connections(settings.database.max_connections)
+                .min_connections(1);
+        }
+    }
+    Ok(Database::connect(options).await?)
+}
+
+/// Applies pending migrations; returns the names of those applied.
+pub async fn migrate(db: &DatabaseConnection) -> Result<Vec<String>, StoreError> {
+    let pending: Vec<String> = Migrator::get_pending_migrations(db)
+        .await?
+        .iter()
+        .map(|m| m.name().to_string())
+        .collect();
+    if !pending.is_empty() {
+        Migrator::up(db, None).await?;
+    }
+    Ok(pending)
+}
+
+/// Reachability check for `/readyz`.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), StoreError> {
+    Ok(db.ping().await?)
+}

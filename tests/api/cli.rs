@@ -1,0 +1,244 @@
+//! The `fincert` binary as an operator runs it.
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::TcpStream,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use fincert::config::Engine;
+use nix::{
+    sys::signal::{Signal, kill},
+    unistd::Pid,
+};
+
+use crate::helpers::*;
+
+/// Starts `fincert serve` on a free port; returns the child and its address.
+fn start_serve(env: &[(&str, &str)]) -> (Child, String) {
+    let mut cmd = Command::new(fincert_bin());
+    cmd.arg("serve")
+        .env("FINCERT_HTTP_LISTEN", "127.0.0.1:0")
+        .env("FINCERT_LOG_FORMAT", "json")
+        .env("FINCERT_HTTP_WORKERS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn fincert serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                if v["fields"]["message"] == "listening" {
+                    let _ = tx.send(
+                        v["fields"]["address"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                    );
+                }
+            }
+        }
+    });
+    let address = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("server logs its address");
+    (child, address)
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> i32 {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("fincert did not exit within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The embedded default: no configuration but a data directory; it creates the SQLite
+/// database, migrates, serves, and stops cleanly on SIGTERM.
+#[test]
+fn serve_embedded_default_then_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (mut child, address) = start_serve(&[("FINCERT_DATA_DIR", data.to_str().unwrap())]);
+    assert!(data.join("fincert.sqlite3").exists());
+    assert!(http_get(&address, "/healthz").starts_with("HTTP/1.1 200"));
+
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(15)), 0);
+    assert!(
+        TcpStream::connect(&address).is_err(),
+        "no new connections once stopped"
+    );
+
+    // The database is whole: the chain verifies after the stop.
+    let (code, out, _) = run_cli(
+        &["audit", "verify"],
+        &[("FINCERT_DATA_DIR", data.to_str().unwrap())],
+    );
+    assert_eq!((code, out.trim()), (0, "ok 1 events"));
+}
+
+fn http_get(address: &str, path: &str) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response
+}
+
+/// A request whose handler is still running when SIGTERM arrives is answered before the
+/// process exits. The handler is held inside its query by a table lock taken from outside.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_in_flight_requests_finish() {
+    use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+    let test_db = TestDb::new(Engine::Postgres).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = test_db.url.clone();
+    let (mut child, address) = start_serve(&[
+        ("FINCERT_DATA_DIR", dir.path().to_str().unwrap()),
+        ("FINCERT_DATABASE_URL", url.as_str()),
+    ]);
+
+    let blocker = Database::connect(url.as_str()).await.unwrap();
+    let lock = blocker.begin().await.unwrap();
+    lock.execute_unprepared("LOCK TABLE terms_documents IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+
+    let addr = address.clone();
+    let in_flight = std::thread::spawn(move || http_get(&addr, "/v1/terms"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still running while a request is in flight"
+    );
+    assert!(
+        TcpStream::connect(&address).is_err(),
+        "but no longer accepting"
+    );
+
+    lock.rollback().await.unwrap();
+    let response = in_flight.join().unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 200"),
+        "in-flight request answered: {response:?}"
+    );
+    assert!(response.contains("\"code\":\"service\""));
+    let code = tokio::task::spawn_blocking(move || wait_exit(&mut child, Duration::from_secs(15)))
+        .await
+        .unwrap();
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn sigint_stops_the_server_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, _) = start_serve(&[("FINCERT_DATA_DIR", dir.path().to_str().unwrap())]);
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(15)), 0);
+}
+
+#[test]
+fn bad_configuration_stops_start_up_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let cases = [
+        (
+            vec![("FINCERT_DATABASE_URL", "mysql://db/x")],
+            "configuration error: database.url: unsupported scheme \"mysql\"",
+        ),
+        (
+            vec![("FINCERT_HTTP_LISTEN", "everywhere")],
+            "configuration error: http.listen:",
+        ),
+        (
+            vec![("FINCERT_HTTP_MAX_BODY_BYTES", "huge")],
+            "configuration error: http.max_body_bytes:",
+        ),
+        (
+            vec![("FINCERT_LOG_FORMAT", "xml")],
+            "configuration error: log.format:",
+        ),
+        (
+            vec![("FINCERT_CONFIG", "/nonexistent/fincert.toml")],
+            "configuration error: config: file /nonexistent/fincert.toml does not exist",
+        ),
+    ];
+    for (mut env, expected) in cases {
+        env.push(("FINCERT_DATA_DIR", data));
+        let (code, out, err) = run_cli(&["serve"], &env);
+        assert_eq!(code, 2, "{err}");
+        assert!(out.is_empty());
+        let lines: Vec<_> = err.lines().collect();
+        assert_eq!(lines.len(), 1, "one line: {err}");
+        assert!(
+            lines[0].starts_with(&format!("fincert: {expected}")),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_toml_file_configures_the_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fincert.toml");
+    std::fs::write(&file, "[http]\nmax_body_bytes = 1\n").unwrap();
+    let (code, _, err) = run_cli(&["--config", file.to_str().unwrap(), "migrate"], &[]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        err.trim(),
+        "fincert: configuration error: http.max_body_bytes: must be between 1024 and 16777216"
+    );
+}
+
+#[tokio::test]
+async fn migrate_applies_once_on_both_engines() {
+    for engine in [Engine::Sqlite, Engine::Postgres] {
+        let db = TestDb::new(engine).await;
+        let url = db.url.clone();
+        let (code, out, err) = tokio::task::spawn_blocking(move || {
+            let first = run_cli(&["migrate"], &[("FINCERT_DATABASE_URL", url.as_str())]);
+            let second = run_cli(&["migrate"], &[("FINCERT_DATABASE_URL", url.as_str())]);
+            assert_eq!(second.0, 0);
+            assert_eq!(second.1.trim(), "schema up to date");
+            first
+        })
+        .await
+        .unwrap();
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("applied m20261123_000001_audit_log"), "{out}");
+    }
+}
+
+#[test]
+fn audit_verify_without_a_database_is_a_dependency_failure() {
+    let (code, _, err) = run_cli(
+        &["audit", "verify"],
+        &[
+            ("FINCERT_DATABASE_URL", "postgres://nobody@127.0.0.1:1/none"),
+            ("FINCERT_DATABASE_CONNECT_TIMEOUT_SECS", "1"),
+        ],
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(err.starts_with("fincert: database unavailable"), "{err}");
+}

@@ -1,0 +1,12 @@
+//! Black-box tests of fincert: one test binary (links once on 2 cores), one module per area.
+//! Every storage test runs on SQLite and on PostgreSQL (`both_engines!`).
+
+mod helpers;
+
+mod audit;
+mod cli;
+mod errors;
+mod health;
+mod idempotency;
+mod openapi;
+mod terms;
