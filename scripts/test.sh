@@ -52,6 +52,19 @@ if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/openapi-spec-validator"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5.1,<6' 'openapi-spec-validator>=0.7,<1'
 fi
 
+log "starting moto (AWS KMS stand-in) on a loopback port"
+MOTO_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$CACHE/moto.log" 2>&1 &
+PIDS+=($!)
+export TEST_FINCERT_MOTO_URL="http://127.0.0.1:$MOTO_PORT"
+export TEST_FINCERT_MOTO_BIN="$VENV/bin/moto_server"
+for _ in $(seq 1 60); do
+  python3 -c "import socket; socket.create_connection(('127.0.0.1', $MOTO_PORT), 1)" 2>/dev/null && break
+  sleep 0.5
+done
+python3 -c "import socket; socket.create_connection(('127.0.0.1', $MOTO_PORT), 1)" ||
+  { echo "moto did not start; see $CACHE/moto.log" >&2; exit 1; }
+
 log "validating openapi.yaml (OpenAPI 3.1)"
 "$VENV/bin/openapi-spec-validator" openapi.yaml
 

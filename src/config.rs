@@ -19,7 +19,7 @@ use figment::{
 use serde::{Deserialize, Serialize};
 
 /// Sections whose keys may be set as `FINCERT_<SECTION>_<KEY>`.
-const SECTIONS: &[&str] = &["http", "database", "log"];
+const SECTIONS: &[&str] = &["http", "database", "log", "kms", "custody"];
 
 /// Every setting fincert reads.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,6 +33,84 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// Logging.
     pub log: LogSettings,
+    /// The key management service.
+    pub kms: KmsSettings,
+    /// Key custody: activation limits, key algorithm.
+    pub custody: CustodySettings,
+}
+
+/// A configured secret: readable by the code that needs it, never by `Debug`.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value, for the one call that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "\"\""
+        } else {
+            "\"<redacted>\""
+        })
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+/// Which KMS backend holds the keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KmsBackend {
+    /// A keyring file in the data directory (development, embedded default).
+    Local,
+    /// AWS KMS (or moto in tests).
+    Aws,
+}
+
+/// KMS settings. AWS keys are flat (`kms.aws_key_id` ↔ `FINCERT_KMS_AWS_KEY_ID`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KmsSettings {
+    /// `local` or `aws`.
+    pub backend: KmsBackend,
+    /// Local keyring file; empty means `<data_dir>/kms/local-keyring.json`.
+    pub local_keyring: String,
+    /// AWS region.
+    pub aws_region: String,
+    /// Endpoint override (moto, VPC endpoint); empty for the default.
+    pub aws_endpoint_url: String,
+    /// Symmetric key (id, ARN or alias) that wraps data keys.
+    pub aws_key_id: String,
+    /// HMAC_256 key (id, ARN or alias) for PIN binding.
+    pub aws_mac_key_id: String,
+    /// Static credentials, for moto or local development only; empty uses the default chain.
+    pub aws_access_key_id: String,
+    /// Static secret key, with `aws_access_key_id`.
+    pub aws_secret_access_key: Secret,
+    /// Per-call timeout in milliseconds.
+    pub aws_timeout_ms: u64,
+}
+
+/// Key custody settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustodySettings {
+    /// Seconds an activated key stays usable.
+    pub activation_ttl_secs: u64,
+    /// Signatures an activation allows before it is wiped.
+    pub activation_max_signatures: u32,
+    /// Activations a node holds at once; more are refused (503) rather than growing memory.
+    pub max_live_activations: usize,
 }
 
 /// HTTP listener and request limits.
@@ -105,6 +183,22 @@ impl Default for Settings {
             log: LogSettings {
                 format: LogFormat::Text,
                 level: "info".into(),
+            },
+            kms: KmsSettings {
+                backend: KmsBackend::Local,
+                local_keyring: String::new(),
+                aws_region: "ap-northeast-2".into(),
+                aws_endpoint_url: String::new(),
+                aws_key_id: String::new(),
+                aws_mac_key_id: String::new(),
+                aws_access_key_id: String::new(),
+                aws_secret_access_key: Secret::default(),
+                aws_timeout_ms: 3000,
+            },
+            custody: CustodySettings {
+                activation_ttl_secs: 300,
+                activation_max_signatures: 10,
+                max_live_activations: 100_000,
             },
         }
     }
@@ -223,6 +317,52 @@ impl Settings {
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| ConfigError::new("log.level", e.to_string()))?;
+        if self.kms.backend == KmsBackend::Aws {
+            if self.kms.aws_key_id.is_empty() {
+                return Err(ConfigError::new(
+                    "kms.aws_key_id",
+                    "required when kms.backend = \"aws\"",
+                ));
+            }
+            if self.kms.aws_mac_key_id.is_empty() {
+                return Err(ConfigError::new(
+                    "kms.aws_mac_key_id",
+                    "required when kms.backend = \"aws\"",
+                ));
+            }
+            if self.kms.aws_access_key_id.is_empty()
+                != self.kms.aws_secret_access_key.expose().is_empty()
+            {
+                return Err(ConfigError::new(
+                    "kms.aws_secret_access_key",
+                    "set both static credentials or neither",
+                ));
+            }
+        }
+        if !(100..=60_000).contains(&self.kms.aws_timeout_ms) {
+            return Err(ConfigError::new(
+                "kms.aws_timeout_ms",
+                "must be between 100 and 60000",
+            ));
+        }
+        if !(1..=86_400).contains(&self.custody.activation_ttl_secs) {
+            return Err(ConfigError::new(
+                "custody.activation_ttl_secs",
+                "must be between 1 and 86400",
+            ));
+        }
+        if !(1..=10_000).contains(&self.custody.activation_max_signatures) {
+            return Err(ConfigError::new(
+                "custody.activation_max_signatures",
+                "must be between 1 and 10000",
+            ));
+        }
+        if !(1..=10_000_000).contains(&self.custody.max_live_activations) {
+            return Err(ConfigError::new(
+                "custody.max_live_activations",
+                "must be between 1 and 10000000",
+            ));
+        }
         Ok(())
     }
 
@@ -235,6 +375,15 @@ impl Settings {
             )
         } else {
             self.database.url.clone()
+        }
+    }
+
+    /// The local keyring file in force.
+    pub fn local_keyring_path(&self) -> PathBuf {
+        if self.kms.local_keyring.is_empty() {
+            self.data_dir.join("kms").join("local-keyring.json")
+        } else {
+            PathBuf::from(&self.kms.local_keyring)
         }
     }
 
@@ -362,6 +511,23 @@ mod tests {
             jail.set_env("FINCERT_HTTP_LISTEN", "nowhere");
             let e = Settings::load_from(None, Env::prefixed("FINCERT_")).unwrap_err();
             assert_eq!(e.key, "http.listen");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn aws_backend_needs_its_keys_and_hides_its_secret() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("FINCERT_KMS_BACKEND", "aws");
+            let e = Settings::load_from(None, Env::prefixed("FINCERT_")).unwrap_err();
+            assert_eq!(e.key, "kms.aws_key_id");
+            jail.set_env("FINCERT_KMS_AWS_KEY_ID", "alias/fincert");
+            jail.set_env("FINCERT_KMS_AWS_MAC_KEY_ID", "alias/fincert-mac");
+            jail.set_env("FINCERT_KMS_AWS_ACCESS_KEY_ID", "test");
+            jail.set_env("FINCERT_KMS_AWS_SECRET_ACCESS_KEY", "very-secret-value");
+            let s = Settings::load_from(None, Env::prefixed("FINCERT_")).unwrap();
+            assert_eq!(s.kms.aws_secret_access_key.expose(), "very-secret-value");
+            assert!(!format!("{s:?}").contains("very-secret-value"));
             Ok(())
         });
     }

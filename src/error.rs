@@ -65,6 +65,34 @@ pub enum ApiError {
     /// Any other status the framework produced without a body of ours.
     #[error("{0}")]
     Http(StatusCode),
+    /// A domain rule refused the request; status, code and title from the mapping below.
+    #[error("{detail}")]
+    Rule {
+        /// HTTP status.
+        status: StatusCode,
+        /// Stable code.
+        code: &'static str,
+        /// Title of the problem type.
+        title: &'static str,
+        /// What happened (never a secret).
+        detail: String,
+    },
+}
+
+impl ApiError {
+    fn rule(
+        status: StatusCode,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self::Rule {
+            status,
+            code,
+            title,
+            detail: detail.into(),
+        }
+    }
 }
 
 impl ApiError {
@@ -82,6 +110,7 @@ impl ApiError {
             Self::Unavailable { .. } => "service_unavailable",
             Self::Internal => "internal_error",
             Self::Http(status) => http_code(*status),
+            Self::Rule { code, .. } => code,
         }
     }
 
@@ -98,6 +127,7 @@ impl ApiError {
             Self::Unavailable { .. } => "Service unavailable",
             Self::Internal => "Internal error",
             Self::Http(status) => status.canonical_reason().unwrap_or("Error"),
+            Self::Rule { title, .. } => title,
         }
     }
 
@@ -128,6 +158,106 @@ impl From<crate::store::StoreError> for ApiError {
                 tracing::error!(error = %other, "storage invariant broken");
                 Self::Internal
             }
+        }
+    }
+}
+
+impl From<crate::custody::CustodyError> for ApiError {
+    fn from(e: crate::custody::CustodyError) -> Self {
+        use crate::custody::{
+            CustodyError as C, activation::ActivationError as A, kms::KmsError as K,
+        };
+        match e {
+            C::InvalidOwner => Self::rule(
+                StatusCode::BAD_REQUEST,
+                "invalid_owner",
+                "Invalid owner",
+                "invalid owner id",
+            ),
+            C::KeyNotFound => Self::rule(
+                StatusCode::NOT_FOUND,
+                "key_not_found",
+                "Key not found",
+                "no such key",
+            ),
+            C::WrongPin => Self::rule(
+                StatusCode::UNAUTHORIZED,
+                "wrong_pin",
+                "Wrong PIN",
+                "the PIN does not unlock this key",
+            ),
+            C::PasskeyNotBound => Self::rule(
+                StatusCode::UNAUTHORIZED,
+                "passkey_not_bound",
+                "Passkey not bound",
+                "this passkey is not bound to the key",
+            ),
+            C::PasskeyAlreadyBound => Self::rule(
+                StatusCode::CONFLICT,
+                "passkey_already_bound",
+                "Passkey already bound",
+                "this passkey is already bound to the key",
+            ),
+            C::Activation(A::NotFound) => Self::rule(
+                StatusCode::UNAUTHORIZED,
+                "activation_not_found",
+                "No activation",
+                "no live activation; authorise again",
+            ),
+            C::Activation(A::Expired) => Self::rule(
+                StatusCode::UNAUTHORIZED,
+                "activation_expired",
+                "Activation expired",
+                "the activation expired; authorise again",
+            ),
+            C::Activation(A::Exhausted) => Self::rule(
+                StatusCode::UNAUTHORIZED,
+                "activation_exhausted",
+                "Activation used up",
+                "the activation's signatures are used up; authorise again",
+            ),
+            C::Activation(A::Full) => {
+                tracing::error!("activation table full");
+                Self::rule(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "activations_full",
+                    "Service busy",
+                    "too many activated keys on this node; retry later",
+                )
+            }
+            C::Activation(A::Key(k)) | C::Key(k) => match k {
+                crate::custody::keys::KeyError::SchemeMismatch { .. }
+                | crate::custody::keys::KeyError::DigestLength => Self::rule(
+                    StatusCode::BAD_REQUEST,
+                    "unsupported_signature_scheme",
+                    "Unsupported scheme",
+                    k.to_string(),
+                ),
+                other => {
+                    tracing::error!(error = %other, "key operation failed");
+                    Self::Internal
+                }
+            },
+            C::Kms(K::InvalidCiphertext) | C::Integrity => {
+                tracing::error!("key material failed its integrity check");
+                Self::rule(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "key_integrity",
+                    "Key integrity failure",
+                    "stored key material failed its integrity check; nothing was changed",
+                )
+            }
+            C::Kms(cause) => {
+                tracing::error!(error = %cause, "KMS call failed");
+                Self::rule(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "kms_unavailable",
+                    "Key service unavailable",
+                    "the key management service is unavailable; nothing was changed, retry later",
+                )
+            }
+            C::Store(store) => store.into(),
+            C::Seal => Self::Internal,
         }
     }
 }
@@ -168,6 +298,7 @@ impl ResponseError for ApiError {
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Http(status) => *status,
+            Self::Rule { status, .. } => *status,
         }
     }
 
@@ -318,6 +449,38 @@ mod tests {
             assert_eq!(p.code, code);
             assert_eq!(p.status, status);
             assert_eq!(p.kind, format!("urn:fincert:problem:{code}"));
+        }
+    }
+
+    /// A KMS outage is a 503 problem with a stable code, whatever the backend said.
+    #[test]
+    fn custody_failures_map_to_stable_problems() {
+        use crate::custody::{
+            CustodyError as C, activation::ActivationError as A, kms::KmsError as K,
+        };
+        let cases = [
+            (
+                C::Kms(K::Unavailable("timeout".into())),
+                503,
+                "kms_unavailable",
+            ),
+            (
+                C::Kms(K::Rejected("AccessDeniedException".into())),
+                503,
+                "kms_unavailable",
+            ),
+            (C::WrongPin, 401, "wrong_pin"),
+            (C::Integrity, 500, "key_integrity"),
+            (C::Activation(A::Expired), 401, "activation_expired"),
+            (C::KeyNotFound, 404, "key_not_found"),
+        ];
+        for (err, status, code) in cases {
+            let p = ApiError::from(err).problem();
+            assert_eq!((p.status, p.code.as_str()), (status, code));
+            assert!(
+                !p.detail.contains("AccessDenied") && !p.detail.contains("timeout"),
+                "causes stay in the log"
+            );
         }
     }
 

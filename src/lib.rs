@@ -6,6 +6,7 @@
 //!
 //! - [`api`]: HTTP handlers, thin; [`startup`] wires them into an actix-web app.
 //! - [`domain`]: newtypes and rules, no I/O.
+//! - [`custody`]: KMS backends, sealed keys, PIN/passkey slots, activations.
 //! - [`audit`]: the hash-chained audit log; [`store`]: every query.
 //! - [`config`], [`clock`], [`telemetry`], [`error`]: the edges every room shares.
 
@@ -20,6 +21,7 @@ pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod custody;
 pub mod domain;
 pub mod error;
 pub mod startup;

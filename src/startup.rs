@@ -11,6 +11,7 @@ use crate::{
     audit::{Action, Actor, NewEvent},
     clock::SharedClock,
     config::Settings,
+    custody::{self, Custody},
     error,
     store::{self, StoreError},
     telemetry::{self, Metrics},
@@ -24,6 +25,8 @@ pub struct AppState {
     pub clock: SharedClock,
     /// Settings in force.
     pub settings: Arc<Settings>,
+    /// Key custody (KMS, activations).
+    pub custody: Arc<Custody>,
 }
 
 /// Why the application could not start.
@@ -43,6 +46,9 @@ pub enum StartupError {
     /// Configuration problem found late.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    /// The KMS could not be opened or reached.
+    #[error("kms: {0}")]
+    Kms(String),
     /// Metrics registry could not be built.
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
@@ -53,6 +59,8 @@ pub struct Application {
     port: u16,
     server: Server,
     db: DatabaseConnection,
+    custody: Arc<Custody>,
+    sweeper: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -74,8 +82,19 @@ impl Application {
                 source,
             })?
             .port();
-        let server = build_server(listener, db.clone(), clock, settings)?;
-        Ok(Self { port, server, db })
+        let kms = custody::kms::connect(&settings)
+            .await
+            .map_err(StartupError::Kms)?;
+        let custody = Arc::new(Custody::new(kms, &settings.custody, clock.clone()));
+        let sweeper = spawn_sweeper(custody.clone(), clock.clone());
+        let server = build_server(listener, db.clone(), clock, settings, custody.clone())?;
+        Ok(Self {
+            port,
+            server,
+            db,
+            custody,
+            sweeper,
+        })
     }
 
     /// The bound port.
@@ -86,17 +105,40 @@ impl Application {
     /// Serves until the server handle stops it; in-flight requests finish.
     pub async fn run_until_stopped(self) -> Result<(), std::io::Error> {
         let served = self.server.await;
-        // Every request has finished (or timed out); close the pool so SQLite checkpoints.
+        // Every request has finished (or timed out): wipe every activated key, then close
+        // the pool so SQLite checkpoints.
+        self.sweeper.abort();
+        self.custody.activations().clear();
         if let Err(e) = self.db.close().await {
             tracing::warn!(error = %e, "closing the database pool failed");
         }
         served
     }
 
+    /// The custody service (tests reach activations through it).
+    pub fn custody(&self) -> Arc<Custody> {
+        self.custody.clone()
+    }
+
     /// A handle that can stop the server gracefully.
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
     }
+}
+
+/// Wipes expired activations every few seconds, so an unused activated key does not outlive
+/// its window in memory.
+fn spawn_sweeper(custody: Arc<Custody>, clock: SharedClock) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            let wiped = custody.activations().sweep(clock.now());
+            if wiped > 0 {
+                tracing::debug!(wiped, "expired activations wiped");
+            }
+        }
+    })
 }
 
 /// Applies pending migrations and records that it did, in the audit log.
@@ -133,6 +175,7 @@ fn build_server(
     db: DatabaseConnection,
     clock: SharedClock,
     settings: Settings,
+    custody: Arc<Custody>,
 ) -> Result<Server, StartupError> {
     let metrics = web::Data::new(Metrics::new()?);
     let limit = settings.http.max_body_bytes;
@@ -143,6 +186,7 @@ fn build_server(
         db,
         clock,
         settings: Arc::new(settings),
+        custody,
     });
     let mut server = HttpServer::new(move || {
         App::new()

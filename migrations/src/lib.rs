@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_audit_log;
 mod m20261123_000002_terms;
 mod m20261123_000003_idempotency;
+mod m20261123_000004_custody;
 
 /// The ordered list of every migration fincert knows.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_audit_log::Migration),
             Box::new(m20261123_000002_terms::Migration),
             Box::new(m20261123_000003_idempotency::Migration),
+            Box::new(m20261123_000004_custody::Migration),
         ]
     }
 }

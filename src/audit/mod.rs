@@ -60,6 +60,22 @@ impl Actor {
 pub enum Action {
     /// Migrations were applied to the schema.
     SchemaMigrated,
+    /// A custody key was generated and sealed.
+    KeyCreated,
+    /// A key was activated (PIN or passkey) for a bounded window.
+    KeyActivated,
+    /// An activation attempt failed (wrong PIN, unbound passkey, integrity failure).
+    KeyActivationFailed,
+    /// A key's PIN was changed.
+    PinChanged,
+    /// A passkey got its own copy of a key's data key.
+    PasskeyBound,
+    /// A passkey's copy was removed.
+    PasskeyUnbound,
+    /// Wrapped data keys were moved to the current KMS key.
+    KeysRewrapped,
+    /// A new local KMS wrapping key was made current.
+    KmsRotated,
 }
 
 impl Action {
@@ -67,6 +83,14 @@ impl Action {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SchemaMigrated => "schema.migrated",
+            Self::KeyCreated => "key.created",
+            Self::KeyActivated => "key.activated",
+            Self::KeyActivationFailed => "key.activation_failed",
+            Self::PinChanged => "key.pin_changed",
+            Self::PasskeyBound => "key.passkey_bound",
+            Self::PasskeyUnbound => "key.passkey_unbound",
+            Self::KeysRewrapped => "kms.rewrapped",
+            Self::KmsRotated => "kms.rotated",
         }
     }
 }

@@ -5,6 +5,7 @@
 //! audit chain is broken), 2 configuration or usage error, 3 a dependency failed.
 
 mod audit;
+mod kms;
 mod migrate;
 mod serve;
 
@@ -36,6 +37,9 @@ pub enum Command {
     /// Audit log tools.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Key management: status, rotate (local), rewrap.
+    #[command(subcommand)]
+    Kms(kms::KmsCommand),
 }
 
 /// Exit codes.
@@ -74,6 +78,7 @@ pub fn main() -> ExitCode {
             Command::Serve => serve::run(settings).await,
             Command::Migrate => migrate::run(settings).await,
             Command::Audit(cmd) => audit::run(cmd, settings).await,
+            Command::Kms(cmd) => kms::run(cmd, settings).await,
         }
     })
 }

@@ -2,4 +2,5 @@
 //! value cannot exist past it. Nothing here does I/O or knows about HTTP.
 
 pub mod idempotency;
+pub mod pin;
 pub mod terms;

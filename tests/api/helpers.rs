@@ -170,6 +170,8 @@ pub struct TestApp {
     pub settings: Settings,
     pub test_db: TestDb,
     handle: actix_web::dev::ServerHandle,
+    /// The app's custody service (same KMS and activations as the server).
+    pub custody: Arc<fincert::custody::Custody>,
 }
 
 /// The instant every test app's clock starts at.
@@ -186,12 +188,17 @@ pub async fn spawn_app(engine: Engine) -> TestApp {
 
 pub async fn spawn_app_on(test_db: TestDb) -> TestApp {
     let settings = test_db.settings();
+    spawn_app_with(test_db, settings).await
+}
+
+pub async fn spawn_app_with(test_db: TestDb, settings: Settings) -> TestApp {
     let clock = FixedClock::at(t0());
     let app = Application::build(settings.clone(), Arc::new(clock.clone()))
         .await
         .expect("app builds");
     let port = app.port();
     let handle = app.handle();
+    let custody = app.custody();
     tokio::spawn(app.run_until_stopped());
     let db = store::connect(&settings).await.expect("test connection");
     TestApp {
@@ -206,6 +213,7 @@ pub async fn spawn_app_on(test_db: TestDb) -> TestApp {
         settings,
         test_db,
         handle,
+        custody,
     }
 }
 
@@ -278,4 +286,194 @@ pub fn run_cli(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+// ---------------------------------------------------------------------------------------------
+// KMS: moto as the AWS KMS endpoint, and the backend matrix.
+
+/// Which KMS backend a custody test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Local,
+    Aws,
+}
+
+/// Runs an async test body on every engine × KMS backend: `custody_matrix!(name)` makes
+/// `name::{sqlite_local, postgres_local, sqlite_aws, postgres_aws}` from
+/// `async fn name(engine: Engine, backend: Backend)`.
+#[macro_export]
+macro_rules! custody_matrix {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use fincert::config::Engine;
+            use $crate::helpers::Backend;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite_local() { super::$name(Engine::Sqlite, Backend::Local).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres_local() { super::$name(Engine::Postgres, Backend::Local).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite_aws() { super::$name(Engine::Sqlite, Backend::Aws).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres_aws() { super::$name(Engine::Postgres, Backend::Aws).await }
+        }
+    )*};
+}
+
+/// The moto server the test command started.
+pub fn moto_url() -> String {
+    std::env::var("TEST_FINCERT_MOTO_URL").expect(
+        "TEST_FINCERT_MOTO_URL is unset: run the suite with scripts/test.sh, which starts moto",
+    )
+}
+
+/// A raw aws-sdk-kms client for moto (to create keys the way an operator would).
+pub async fn moto_client(url: &str) -> aws_sdk_kms::Client {
+    use aws_config::{BehaviorVersion, Region};
+    let conf = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("ap-northeast-2"))
+        .endpoint_url(url)
+        .credentials_provider(aws_sdk_kms::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .load()
+        .await;
+    aws_sdk_kms::Client::new(&conf)
+}
+
+/// Creates a symmetric key on moto; returns its id.
+pub async fn moto_symmetric_key(client: &aws_sdk_kms::Client) -> String {
+    client
+        .create_key()
+        .send()
+        .await
+        .expect("CreateKey")
+        .key_metadata
+        .unwrap()
+        .key_id
+}
+
+/// KMS settings for fresh keys (wrapping + HMAC) on the moto at `url`.
+pub async fn moto_kms_settings(url: &str) -> fincert::config::KmsSettings {
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+    let client = moto_client(url).await;
+    let key = moto_symmetric_key(&client).await;
+    let mac = client
+        .create_key()
+        .key_spec(KeySpec::Hmac256)
+        .key_usage(KeyUsageType::GenerateVerifyMac)
+        .send()
+        .await
+        .expect("CreateKey HMAC_256")
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let mut s = Settings::default().kms;
+    s.backend = fincert::config::KmsBackend::Aws;
+    s.aws_endpoint_url = url.to_owned();
+    s.aws_key_id = key;
+    s.aws_mac_key_id = mac;
+    s.aws_access_key_id = "test".into();
+    s.aws_secret_access_key = "test".into();
+    s.aws_timeout_ms = 1500;
+    s
+}
+
+/// A moto server of one test's own (so the test can stop it); killed on drop.
+pub struct PrivateMoto {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl PrivateMoto {
+    pub async fn start() -> Self {
+        let bin = std::env::var("TEST_FINCERT_MOTO_BIN")
+            .expect("TEST_FINCERT_MOTO_BIN is unset: run the suite with scripts/test.sh");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "moto did not start");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Self { child, url }
+    }
+
+    /// Stops the server now (the "KMS goes down" moment).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PrivateMoto {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Settings for an app on `test_db` with the given KMS backend (fresh moto keys for AWS).
+pub async fn settings_for(test_db: &TestDb, backend: Backend) -> Settings {
+    let mut s = test_db.settings();
+    if backend == Backend::Aws {
+        s.kms = moto_kms_settings(&moto_url()).await;
+    }
+    s
+}
+
+/// Spawns an app on a fresh database with the given KMS backend.
+pub async fn spawn_custody_app(engine: Engine, backend: Backend) -> TestApp {
+    let test_db = TestDb::new(engine).await;
+    let settings = settings_for(&test_db, backend).await;
+    spawn_app_with(test_db, settings).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Independent verification with the openssl command line.
+
+/// Verifies `signature` over `message` with openssl; `scheme` picks the padding.
+pub fn openssl_verify(
+    scheme: fincert::custody::keys::SignatureScheme,
+    spki_der: &[u8],
+    message: &[u8],
+    signature: &[u8],
+) -> bool {
+    use fincert::custody::keys::SignatureScheme as S;
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    std::fs::write(p("pub.der"), spki_der).unwrap();
+    std::fs::write(p("msg"), message).unwrap();
+    std::fs::write(p("sig"), signature).unwrap();
+    let converted = std::process::Command::new("openssl")
+        .args(["pkey", "-pubin", "-inform", "DER", "-in"])
+        .arg(p("pub.der"))
+        .arg("-out")
+        .arg(p("pub.pem"))
+        .status()
+        .expect("openssl");
+    assert!(converted.success(), "openssl reads the public key");
+    let mut cmd = std::process::Command::new("openssl");
+    cmd.args(["dgst", "-sha256", "-verify"])
+        .arg(p("pub.pem"))
+        .arg("-signature")
+        .arg(p("sig"));
+    if scheme == S::RsaPssSha256 {
+        cmd.args([
+            "-sigopt",
+            "rsa_padding_mode:pss",
+            "-sigopt",
+            "rsa_pss_saltlen:32",
+        ]);
+    }
+    let out = cmd.arg(p("msg")).output().expect("openssl dgst");
+    out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Verified OK")
 }

@@ -5,8 +5,10 @@ mod helpers;
 
 mod audit;
 mod cli;
+mod custody;
 mod errors;
 mod health;
 mod idempotency;
+mod kms;
 mod openapi;
 mod terms;

@@ -2,5 +2,7 @@
 
 pub mod audit_event;
 pub mod audit_head;
+pub mod custody_key;
+pub mod custody_key_slot;
 pub mod idempotency_record;
 pub mod terms_document;

@@ -1,0 +1,109 @@
+//! `fincert kms ...`: key-management tasks for operators.
+//!
+//! - `status`: which KMS key is current and how many wrapped data keys sit under each key.
+//! - `rotate`: (local backend) make a new wrapping key current; old keys stay to open old blobs.
+//!   With AWS, rotation is a new key id in `kms.aws_key_id` (or KMS's own automatic rotation).
+//! - `rewrap`: move every wrapped data key to the current key without unwrapping it to
+//!   fincert (AWS ReEncrypt; local: in memory only). Resumable: run it again after an
+//!   interruption and it continues with what is left.
+
+use std::{process::ExitCode, sync::Arc};
+
+use clap::Subcommand;
+
+use super::exit;
+use crate::{
+    audit::{Action, Actor, NewEvent},
+    clock::{Clock, SystemClock},
+    config::{KmsBackend, Settings},
+    custody::{Custody, kms},
+    store,
+};
+
+/// KMS verbs.
+#[derive(Debug, Subcommand)]
+pub enum KmsCommand {
+    /// Show the current KMS key and wrapped data keys per KMS key.
+    Status,
+    /// Local backend: make a new wrapping key current.
+    Rotate,
+    /// Move every wrapped data key to the current KMS key.
+    Rewrap {
+        /// Slots per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: u64,
+        /// Stop after this many slots (the rest waits for the next run).
+        #[arg(long, default_value_t = u64::MAX)]
+        limit: u64,
+    },
+}
+
+/// Runs a KMS verb.
+pub async fn run(cmd: KmsCommand, settings: Settings) -> ExitCode {
+    match execute(cmd, &settings).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("fincert: kms: {e}");
+            ExitCode::from(exit::DEPENDENCY)
+        }
+    }
+}
+
+async fn execute(cmd: KmsCommand, settings: &Settings) -> Result<ExitCode, String> {
+    let db = store::connect(settings).await.map_err(|e| e.to_string())?;
+    let clock = Arc::new(SystemClock);
+    match cmd {
+        KmsCommand::Status => {
+            let kms = kms::connect(settings).await?;
+            println!("backend {} current {}", kms.backend(), kms.current_key_id());
+            for (id, n) in store::custody::count_by_kms_key(&db)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                let mark = if id == kms.current_key_id() {
+                    " (current)"
+                } else {
+                    ""
+                };
+                println!("{n} wrapped data keys under {id}{mark}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        KmsCommand::Rotate => {
+            if settings.kms.backend != KmsBackend::Local {
+                eprintln!(
+                    "fincert: kms rotate works on the local backend; with AWS KMS set kms.aws_key_id to the new key, then run kms rewrap"
+                );
+                return Ok(ExitCode::from(exit::CONFIG));
+            }
+            let local = kms::local::LocalKms::open_or_create(&settings.local_keyring_path())
+                .map_err(|e| e.to_string())?;
+            let id = local
+                .rotate(&clock.now().to_rfc3339())
+                .map_err(|e| e.to_string())?;
+            let event = NewEvent::new(Actor::Operator, Action::KmsRotated)
+                .details(serde_json::json!({"current": id}));
+            store::audit::append(&db, clock.now(), &[event])
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("current {id}; run `fincert kms rewrap` to move wrapped data keys to it");
+            Ok(ExitCode::SUCCESS)
+        }
+        KmsCommand::Rewrap { batch, limit } => {
+            let kms = kms::connect(settings).await?;
+            let custody = Custody::new(kms.clone(), &settings.custody, clock);
+            let report = custody
+                .rewrap(&db, batch.clamp(1, 10_000), limit)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "moved {} skipped {} remaining {} (current {})",
+                report.moved,
+                report.skipped,
+                report.remaining,
+                kms.current_key_id()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

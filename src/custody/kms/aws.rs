@@ -1,0 +1,315 @@
+//! The `aws` KMS: AWS KMS through aws-sdk-kms. Endpoint, region, key ids (and, for moto or
+//! local development only, static credentials) come from configuration; in production the
+//! default credential chain (IRSA on Kubernetes) applies.
+//!
+//! Every call has a short timeout and one retry, so an unreachable KMS fails the request
+//! quickly (503) instead of holding it; nothing is written before the KMS has answered.
+
+use std::{collections::HashMap, time::Duration};
+
+use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
+use aws_sdk_kms::{
+    Client,
+    config::Credentials,
+    error::{ProvideErrorMetadata, SdkError},
+    primitives::Blob,
+    types::{DataKeySpec, MacAlgorithmSpec, MessageType, SigningAlgorithmSpec},
+};
+use zeroize::Zeroizing;
+
+use super::{DATA_KEY_LEN, DataKey, EncryptionContext, Kms, KmsError, WrappedKey};
+use crate::config::KmsSettings;
+
+/// The AWS KMS backend.
+#[derive(Debug, Clone)]
+pub struct AwsKms {
+    client: Client,
+    /// ARN of the wrapping key (resolved from the configured id or alias at start).
+    key_arn: String,
+    /// ARN of the HMAC_256 key used for PIN binding.
+    mac_key_arn: String,
+}
+
+/// Asymmetric signing algorithms fincert uses with KMS-held keys (CA keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KmsSigningAlgorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RsaPkcs1Sha256,
+    /// RSASSA-PSS with SHA-256.
+    RsaPssSha256,
+    /// ECDSA P-256 with SHA-256 (DER signature).
+    EcdsaSha256,
+}
+
+impl KmsSigningAlgorithm {
+    fn spec(self) -> SigningAlgorithmSpec {
+        match self {
+            Self::RsaPkcs1Sha256 => SigningAlgorithmSpec::RsassaPkcs1V15Sha256,
+            Self::RsaPssSha256 => SigningAlgorithmSpec::RsassaPssSha256,
+            Self::EcdsaSha256 => SigningAlgorithmSpec::EcdsaSha256,
+        }
+    }
+}
+
+/// Maps an SDK error to what fincert does about it: wrong context/tampered blob, KMS down, or
+/// a refusal. The code (never the message, which may quote input) is kept for the log.
+fn classify<E, R>(err: SdkError<E, R>) -> KmsError
+where
+    E: ProvideErrorMetadata + std::error::Error,
+    R: std::fmt::Debug,
+{
+    match &err {
+        SdkError::ServiceError(service) => match service.err().code() {
+            Some(
+                "InvalidCiphertextException" | "IncorrectKeyException" | "KMSInvalidMacException",
+            ) => KmsError::InvalidCiphertext,
+            Some(
+                code @ ("KMSInternalException"
+                | "DependencyTimeoutException"
+                | "KeyUnavailableException"
+                | "ThrottlingException"
+                | "LimitExceededException"),
+            ) => KmsError::Unavailable(code.to_string()),
+            code => KmsError::Rejected(code.unwrap_or("unknown error").to_string()),
+        },
+        SdkError::TimeoutError(_) => KmsError::Unavailable("timeout".into()),
+        SdkError::DispatchFailure(_) => KmsError::Unavailable("connection failed".into()),
+        SdkError::ResponseError(_) => KmsError::Unavailable("unreadable response".into()),
+        _ => KmsError::Rejected("request could not be built".into()),
+    }
+}
+
+fn context_map(context: &EncryptionContext) -> Option<HashMap<String, String>> {
+    let map: HashMap<_, _> = context
+        .pairs()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    (!map.is_empty()).then_some(map)
+}
+
+impl AwsKms {
+    /// Builds the client from settings and resolves both key ids to ARNs (which also proves
+    /// the KMS answers and the keys exist).
+    pub async fn connect(settings: &KmsSettings) -> Result<Self, KmsError> {
+        let timeout = Duration::from_millis(settings.aws_timeout_ms);
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(settings.aws_region.clone()))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(timeout)
+                    .operation_attempt_timeout(timeout)
+                    .operation_timeout(timeout * 2)
+                    .build(),
+            )
+            .retry_config(RetryConfig::standard().with_max_attempts(2));
+        if !settings.aws_endpoint_url.is_empty() {
+            loader = loader.endpoint_url(&settings.aws_endpoint_url);
+        }
+        if !settings.aws_access_key_id.is_empty() {
+            loader = loader.credentials_provider(Credentials::new(
+                settings.aws_access_key_id.clone(),
+                settings.aws_secret_access_key.expose().to_owned(),
+                None,
+                None,
+                "fincert-config",
+            ));
+        }
+        let client = Client::new(&loader.load().await);
+        let key_arn = describe(&client, &settings.aws_key_id).await?;
+        let mac_key_arn = describe(&client, &settings.aws_mac_key_id).await?;
+        Ok(Self {
+            client,
+            key_arn,
+            mac_key_arn,
+        })
+    }
+
+    /// The underlying client (operators' tools and tests create keys with it).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Signs `message` (whole message, up to 4 KiB; KMS hashes it) with an asymmetric KMS key.
+    pub async fn sign(
+        &self,
+        key_id: &str,
+        algorithm: KmsSigningAlgorithm,
+        message: &[u8],
+    ) -> Result<Vec<u8>, KmsError> {
+        let out = self
+            .client
+            .sign()
+            .key_id(key_id)
+            .message(Blob::new(message))
+            .message_type(MessageType::Raw)
+            .signing_algorithm(algorithm.spec())
+            .send()
+            .await
+            .map_err(classify)?;
+        out.signature
+            .map(Blob::into_inner)
+            .ok_or_else(|| KmsError::Rejected("Sign returned no signature".into()))
+    }
+
+    /// The public half of an asymmetric KMS key, as SubjectPublicKeyInfo DER.
+    pub async fn public_key(&self, key_id: &str) -> Result<Vec<u8>, KmsError> {
+        let out = self
+            .client
+            .get_public_key()
+            .key_id(key_id)
+            .send()
+            .await
+            .map_err(classify)?;
+        out.public_key
+            .map(Blob::into_inner)
+            .ok_or_else(|| KmsError::Rejected("GetPublicKey returned no key".into()))
+    }
+}
+
+async fn describe(client: &Client, key_id: &str) -> Result<String, KmsError> {
+    let out = client
+        .describe_key()
+        .key_id(key_id)
+        .send()
+        .await
+        .map_err(classify)?;
+    out.key_metadata
+        .and_then(|m| m.arn)
+        .ok_or_else(|| KmsError::Rejected(format!("DescribeKey returned no ARN for {key_id}")))
+}
+
+#[async_trait::async_trait]
+impl Kms for AwsKms {
+    fn backend(&self) -> &'static str {
+        "aws"
+    }
+
+    fn current_key_id(&self) -> String {
+        self.key_arn.clone()
+    }
+
+    async fn generate_data_key(&self, context: &EncryptionContext) -> Result<DataKey, KmsError> {
+        // The returned CiphertextBlob is deliberately dropped: a copy wrapped under a context
+        // without the slot binding would let anyone with Decrypt rights skip the PIN.
+        let out = self
+            .client
+            .generate_data_key()
+            .key_id(&self.key_arn)
+            .key_spec(DataKeySpec::Aes256)
+            .set_encryption_context(context_map(context))
+            .send()
+            .await
+            .map_err(classify)?;
+        let plaintext =
+            Zeroizing::new(out.plaintext.map(Blob::into_inner).ok_or_else(|| {
+                KmsError::Rejected("GenerateDataKey returned no plaintext".into())
+            })?);
+        let mut key = Zeroizing::new([0u8; DATA_KEY_LEN]);
+        if plaintext.len() != DATA_KEY_LEN {
+            return Err(KmsError::Rejected(
+                "GenerateDataKey returned a key of the wrong length".into(),
+            ));
+        }
+        key.copy_from_slice(&plaintext);
+        Ok(key)
+    }
+
+    async fn encrypt(
+        &self,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<WrappedKey, KmsError> {
+        let out = self
+            .client
+            .encrypt()
+            .key_id(&self.key_arn)
+            .plaintext(Blob::new(plaintext))
+            .set_encryption_context(context_map(context))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(WrappedKey {
+            kms_key_id: out.key_id.unwrap_or_else(|| self.key_arn.clone()),
+            blob: out
+                .ciphertext_blob
+                .map(Blob::into_inner)
+                .ok_or_else(|| KmsError::Rejected("Encrypt returned no ciphertext".into()))?,
+        })
+    }
+
+    async fn decrypt(
+        &self,
+        wrapped: &WrappedKey,
+        context: &EncryptionContext,
+    ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
+        let out = self
+            .client
+            .decrypt()
+            .key_id(&wrapped.kms_key_id)
+            .ciphertext_blob(Blob::new(wrapped.blob.as_slice()))
+            .set_encryption_context(context_map(context))
+            .send()
+            .await
+            .map_err(classify)?;
+        out.plaintext
+            .map(|b| Zeroizing::new(b.into_inner()))
+            .ok_or_else(|| KmsError::Rejected("Decrypt returned no plaintext".into()))
+    }
+
+    async fn re_encrypt(
+        &self,
+        wrapped: &WrappedKey,
+        context: &EncryptionContext,
+    ) -> Result<WrappedKey, KmsError> {
+        let out = self
+            .client
+            .re_encrypt()
+            .ciphertext_blob(Blob::new(wrapped.blob.as_slice()))
+            .source_key_id(&wrapped.kms_key_id)
+            .set_source_encryption_context(context_map(context))
+            .destination_key_id(&self.key_arn)
+            .set_destination_encryption_context(context_map(context))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(WrappedKey {
+            kms_key_id: out.key_id.unwrap_or_else(|| self.key_arn.clone()),
+            blob: out
+                .ciphertext_blob
+                .map(Blob::into_inner)
+                .ok_or_else(|| KmsError::Rejected("ReEncrypt returned no ciphertext".into()))?,
+        })
+    }
+
+    async fn mac(&self, message: &[u8]) -> Result<Zeroizing<Vec<u8>>, KmsError> {
+        let out = self
+            .client
+            .generate_mac()
+            .key_id(&self.mac_key_arn)
+            .mac_algorithm(MacAlgorithmSpec::HmacSha256)
+            .message(Blob::new(message))
+            .send()
+            .await
+            .map_err(classify)?;
+        out.mac
+            .map(|b| Zeroizing::new(b.into_inner()))
+            .ok_or_else(|| KmsError::Rejected("GenerateMac returned no MAC".into()))
+    }
+
+    async fn verify_mac(&self, message: &[u8], mac: &[u8]) -> Result<bool, KmsError> {
+        let result = self
+            .client
+            .verify_mac()
+            .key_id(&self.mac_key_arn)
+            .mac_algorithm(MacAlgorithmSpec::HmacSha256)
+            .message(Blob::new(message))
+            .mac(Blob::new(mac))
+            .send()
+            .await;
+        match result.map_err(classify) {
+            Ok(out) => Ok(out.mac_valid),
+            Err(KmsError::InvalidCiphertext) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}

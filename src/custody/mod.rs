@@ -1,0 +1,730 @@
+//! Key custody: private keys that never leave fincert, sealed under KMS, unlocked by a PIN or a
+//! passkey for a bounded activation.
+//!
+//! ```text
+//!  private key ──PKCS#8──► AES-256-GCM(DK, aad = owner‖key‖alg) ──► custody_keys.sealed_private
+//!                                   ▲
+//!                                   │ DK: 256-bit data key (KMS GenerateDataKey; plaintext only
+//!                                   │     in memory, zeroized)
+//!        ┌──────────────────────────┴───────────────────────────┐
+//!   PIN slot                                              passkey slot (one per credential)
+//!   K_pin = HKDF(KMS-MAC("pin"‖owner‖key‖PIN))            K_cred = HKDF(KMS-MAC("passkey"‖owner‖key‖cred))
+//!   inner = AES-GCM(K_pin, DK, aad = context)             inner = AES-GCM(K_cred, DK, aad = context)
+//!   wrapped = KMS.Encrypt(inner, context{owner,key,slot}) wrapped = KMS.Encrypt(inner, context{…})
+//!        └──────────────────────► custody_key_slots ◄────────────────┘
+//! ```
+//!
+//! - **No PIN verifier anywhere.** A PIN is "right" only in that it derives the key that opens
+//!   the PIN slot's inner layer, and deriving it needs the KMS-held MAC key. A copy of the
+//!   database alone gives nothing to test guesses against; with KMS access each guess is an
+//!   online, audited, rate-limited KMS call.
+//! - **Blob swaps fail.** Every layer binds owner, key and slot (KMS encryption context, AEAD
+//!   associated data), so a sealed key or slot copied to another owner or key does not open.
+//! - **Re-wrapping needs no PIN.** The outer KMS layer's context holds no secret, so
+//!   `kms rewrap` moves it to a new KMS key (ReEncrypt) while the PIN layer stays untouched.
+//! - **Fail closed.** Every KMS call happens before the database transaction that records its
+//!   result (with its audit event); a KMS or database failure leaves nothing half-written.
+//! - A passkey slot is bound to its credential; that the credential was really used is checked
+//!   by WebAuthn before [`Custody::activate_with_passkey`] is called.
+
+pub mod activation;
+pub mod keys;
+pub mod kms;
+pub mod sealed;
+
+use std::sync::Arc;
+
+use aws_lc_rs::digest;
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64URL};
+use chrono::Duration;
+use sea_orm::{DatabaseConnection, TransactionTrait};
+use serde_json::json;
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use self::{
+    activation::{ActivationError, ActivationInfo, Activations},
+    keys::{KeyAlgorithm, KeyError, SignatureScheme, SigningKey},
+    kms::{DATA_KEY_LEN, DataKey, EncryptionContext, Kms, KmsError},
+    sealed::{SealError, framed},
+};
+use crate::{
+    audit::{Action, Actor, NewEvent},
+    clock::SharedClock,
+    config::CustodySettings,
+    domain::pin::Pin,
+    store::{
+        self, StoreError,
+        custody::{KeyRow, SlotRow},
+    },
+};
+
+/// Who owns a key: a user id, or `ca:<name>` for CA keys. 1–64 of `[A-Za-z0-9._:-]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OwnerId(String);
+
+impl OwnerId {
+    /// Parses an owner id.
+    pub fn parse(raw: &str) -> Result<Self, CustodyError> {
+        let ok = (1..=64).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(CustodyError::InvalidOwner)
+        }
+    }
+
+    /// The id text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn actor(&self) -> Actor {
+        Actor::User(self.0.clone())
+    }
+}
+
+/// A slot: which secret opens a copy of the data key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Slot {
+    /// The PIN copy.
+    Pin,
+    /// A passkey's copy, named by a hash of its credential id.
+    Passkey(String),
+}
+
+impl Slot {
+    /// The slot for a WebAuthn credential id (raw bytes).
+    pub fn passkey(credential_id: &[u8]) -> Self {
+        Self::Passkey(B64URL.encode(digest::digest(&digest::SHA256, credential_id).as_ref()))
+    }
+
+    /// Stored name.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Pin => "pin".into(),
+            Self::Passkey(h) => format!("passkey:{h}"),
+        }
+    }
+}
+
+/// Custody failures.
+#[derive(Debug, thiserror::Error)]
+pub enum CustodyError {
+    /// Malformed owner id.
+    #[error("invalid owner id")]
+    InvalidOwner,
+    /// No such key for this owner.
+    #[error("no such key")]
+    KeyNotFound,
+    /// The PIN did not open the key.
+    #[error("wrong PIN")]
+    WrongPin,
+    /// The passkey is not bound to this key.
+    #[error("this passkey is not bound to the key")]
+    PasskeyNotBound,
+    /// The passkey is already bound to this key.
+    #[error("this passkey is already bound to the key")]
+    PasskeyAlreadyBound,
+    /// The sealed key or a slot does not belong where it is stored (tampering or a blob swap).
+    #[error("key material failed its integrity check")]
+    Integrity,
+    /// KMS unavailable or refusing; nothing was changed.
+    #[error(transparent)]
+    Kms(KmsError),
+    /// Database unavailable; nothing was changed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Key generation or signing failed.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// Signing with an activation was refused.
+    #[error(transparent)]
+    Activation(#[from] ActivationError),
+    /// aws-lc failed to seal.
+    #[error("sealing failed")]
+    Seal,
+}
+
+impl From<SealError> for CustodyError {
+    fn from(e: SealError) -> Self {
+        match e {
+            SealError::Open => Self::Integrity,
+            SealError::Seal => Self::Seal,
+        }
+    }
+}
+
+/// What is known about a custody key (no secrets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// Key id.
+    pub id: Uuid,
+    /// Owner.
+    pub owner: OwnerId,
+    /// Algorithm.
+    pub algorithm: KeyAlgorithm,
+    /// SubjectPublicKeyInfo DER.
+    pub public_key_der: Vec<u8>,
+}
+
+/// Progress of a re-wrap run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RewrapReport {
+    /// Slots moved to the current KMS key.
+    pub moved: u64,
+    /// Slots that changed under us (PIN change) and were left for the next run.
+    pub skipped: u64,
+    /// Slots still not under the current key.
+    pub remaining: u64,
+}
+
+/// The custody service: KMS, activations and the clock.
+pub struct Custody {
+    kms: Arc<dyn Kms>,
+    activations: Activations,
+    clock: SharedClock,
+}
+
+impl std::fmt::Debug for Custody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Custody")
+            .field("kms", &self.kms.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+fn context(owner: &OwnerId, key_id: Uuid, slot: &Slot) -> EncryptionContext {
+    EncryptionContext::new()
+        .with("fincert:owner", owner.as_str())
+        .with("fincert:key", key_id.to_string())
+        .with("fincert:slot", slot.name())
+}
+
+fn sealed_aad(owner: &OwnerId, key_id: Uuid, algorithm: KeyAlgorithm) -> Vec<u8> {
+    framed(&[
+        b"fincert-sealed-pkcs8-v1",
+        owner.as_str().as_bytes(),
+        key_id.as_bytes(),
+        algorithm.as_str().as_bytes(),
+    ])
+}
+
+/// The secret that binds a slot: the PIN, or the passkey's credential id.
+enum Binding<'a> {
+    Pin(&'a Pin),
+    Passkey(&'a [u8]),
+}
+
+impl Binding<'_> {
+    fn slot(&self) -> Slot {
+        match self {
+            Self::Pin(_) => Slot::Pin,
+            Self::Passkey(cred) => Slot::passkey(cred),
+        }
+    }
+
+    fn mac_message(&self, owner: &OwnerId, key_id: Uuid) -> Zeroizing<Vec<u8>> {
+        let (label, secret): (&[u8], &[u8]) = match self {
+            Self::Pin(pin) => (b"fincert-pin-v1", pin.expose()),
+            Self::Passkey(cred) => (b"fincert-passkey-v1", cred),
+        };
+        Zeroizing::new(framed(&[
+            label,
+            owner.as_str().as_bytes(),
+            key_id.as_bytes(),
+            secret,
+        ]))
+    }
+}
+
+impl Custody {
+    /// A custody service over `kms`.
+    pub fn new(kms: Arc<dyn Kms>, settings: &CustodySettings, clock: SharedClock) -> Self {
+        Self {
+            kms,
+            activations: Activations::new(
+                Duration::seconds(i64::try_from(settings.activation_ttl_secs).unwrap_or(300)),
+                settings.activation_max_signatures,
+                settings.max_live_activations,
+            ),
+            clock,
+        }
+    }
+
+    /// The KMS in use.
+    pub fn kms(&self) -> &Arc<dyn Kms> {
+        &self.kms
+    }
+
+    /// The live activations of this node.
+    pub fn activations(&self) -> &Activations {
+        &self.activations
+    }
+
+    /// Wraps `dk` into the slot for `binding`: KMS MAC → slot key → inner seal → KMS encrypt.
+    async fn wrap_slot(
+        &self,
+        owner: &OwnerId,
+        key_id: Uuid,
+        binding: &Binding<'_>,
+        dk: &DataKey,
+    ) -> Result<SlotRow, CustodyError> {
+        let slot = binding.slot();
+        let ctx = context(owner, key_id, &slot);
+        let mac = self
+            .kms
+            .mac(&binding.mac_message(owner, key_id))
+            .await
+            .map_err(CustodyError::Kms)?;
+        let inner = sealed::seal(&sealed::slot_key(&mac)?, &ctx.canonical(), dk.as_ref())?;
+        let wrapped = self
+            .kms
+            .encrypt(&inner, &ctx)
+            .await
+            .map_err(CustodyError::Kms)?;
+        Ok(SlotRow {
+            key_id: key_id.to_string(),
+            slot: slot.name(),
+            kms_key_id: wrapped.kms_key_id,
+            wrapped: wrapped.blob,
+        })
+    }
+
+    /// Opens a slot with its binding. A context or inner-layer mismatch means the binding is
+    /// wrong (wrong PIN, unbound passkey) or the slot was moved: the caller cannot tell which.
+    async fn unwrap_slot(
+        &self,
+        owner: &OwnerId,
+        key_id: Uuid,
+        binding: &Binding<'_>,
+        row: &SlotRow,
+    ) -> Result<DataKey, CustodyError> {
+        let wrong = || match binding {
+            Binding::Pin(_) => CustodyError::WrongPin,
+            Binding::Passkey(_) => CustodyError::PasskeyNotBound,
+        };
+        let slot = binding.slot();
+        let ctx = context(owner, key_id, &slot);
+        let wrapped = kms::WrappedKey {
+            kms_key_id: row.kms_key_id.clone(),
+            blob: row.wrapped.clone(),
+        };
+        let inner = match self.kms.decrypt(&wrapped, &ctx).await {
+            Ok(inner) => inner,
+            Err(KmsError::InvalidCiphertext) => return Err(wrong()),
+            Err(e) => return Err(CustodyError::Kms(e)),
+        };
+        let mac = self
+            .kms
+            .mac(&binding.mac_message(owner, key_id))
+            .await
+            .map_err(CustodyError::Kms)?;
+        let dk_bytes = sealed::open(&sealed::slot_key(&mac)?, &ctx.canonical(), &inner)
+            .map_err(|_| wrong())?;
+        let mut dk = Zeroizing::new([0u8; DATA_KEY_LEN]);
+        if dk_bytes.len() != DATA_KEY_LEN {
+            return Err(CustodyError::Integrity);
+        }
+        dk.copy_from_slice(&dk_bytes);
+        Ok(dk)
+    }
+
+    async fn load(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        key_id: Uuid,
+    ) -> Result<(KeyRow, KeyAlgorithm), CustodyError> {
+        let row = store::custody::find_key(db, owner.as_str(), &key_id.to_string())
+            .await?
+            .ok_or(CustodyError::KeyNotFound)?;
+        let algorithm = KeyAlgorithm::parse(&row.algorithm).ok_or(CustodyError::Integrity)?;
+        Ok((row, algorithm))
+    }
+
+    async fn audit(
+        &self,
+        db: &DatabaseConnection,
+        events: &[NewEvent],
+    ) -> Result<(), CustodyError> {
+        store::audit::append(db, self.clock.now(), events).await?;
+        Ok(())
+    }
+
+    /// Generates a key for `owner`, sealed, with a PIN slot. Nothing is stored unless every
+    /// KMS call succeeded; the key, its slot and the audit event commit together.
+    #[tracing::instrument(skip_all, fields(owner = %owner.as_str(), algorithm = algorithm.as_str()))]
+    pub async fn create_key(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        algorithm: KeyAlgorithm,
+        pin: &Pin,
+    ) -> Result<KeyInfo, CustodyError> {
+        let key_id = Uuid::new_v4();
+        let generated = tokio::task::spawn_blocking(move || keys::generate(algorithm))
+            .await
+            .map_err(|_| KeyError::Generate)??;
+        let seal_ctx = EncryptionContext::new()
+            .with("fincert:owner", owner.as_str())
+            .with("fincert:key", key_id.to_string())
+            .with("fincert:purpose", "seal");
+        let dk = self
+            .kms
+            .generate_data_key(&seal_ctx)
+            .await
+            .map_err(CustodyError::Kms)?;
+        let sealed_private =
+            sealed::seal(&dk, &sealed_aad(owner, key_id, algorithm), &generated.pkcs8)?;
+        let pin_slot = self
+            .wrap_slot(owner, key_id, &Binding::Pin(pin), &dk)
+            .await?;
+        drop(dk);
+        let now = self.clock.now();
+        let row = KeyRow {
+            id: key_id.to_string(),
+            owner_id: owner.as_str().to_owned(),
+            algorithm: algorithm.as_str().to_owned(),
+            public_key: generated.public_key_der.clone(),
+            sealed_private,
+            created_at: now,
+        };
+        let event = NewEvent::new(owner.actor(), Action::KeyCreated)
+            .subject(key_id.to_string())
+            .details(json!({"algorithm": algorithm.as_str(), "kms": self.kms.backend(), "kms_key_id": pin_slot.kms_key_id}));
+        let txn = db.begin().await.map_err(StoreError::from)?;
+        store::custody::insert_key(&txn, &row, &pin_slot).await?;
+        store::audit::append(&txn, now, &[event]).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(KeyInfo {
+            id: key_id,
+            owner: owner.clone(),
+            algorithm,
+            public_key_der: generated.public_key_der,
+        })
+    }
+
+    /// Opens the data key with `binding` and parses the private key, auditing the attempt.
+    async fn open_key(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        key_id: Uuid,
+        binding: &Binding<'_>,
+    ) -> Result<(SigningKey, DataKey), CustodyError> {
+        let (row, algorithm) = self.load(db, owner, key_id).await?;
+        let slot_name = binding.slot().name();
+        let result = async {
+            let slot = store::custody::find_slot(db, &row.id, &slot_name)
+                .await?
+                .ok_or(match binding {
+                    Binding::Pin(_) => CustodyError::WrongPin,
+                    Binding::Passkey(_) => CustodyError::PasskeyNotBound,
+                })?;
+            let dk = self.unwrap_slot(owner, key_id, binding, &slot).await?;
+            let pkcs8 = sealed::open(
+                &dk,
+                &sealed_aad(owner, key_id, algorithm),
+                &row.sealed_private,
+            )?;
+            let key =
+                tokio::task::spawn_blocking(move || SigningKey::from_pkcs8(algorithm, &pkcs8))
+                    .await
+                    .map_err(|_| KeyError::Parse("key"))??;
+            Ok::<_, CustodyError>((key, dk))
+        }
+        .await;
+        if let Err(e) = &result {
+            // Wrong secrets and integrity failures are security events; outages are not
+            // attempts (and the audit write would fail with them).
+            if matches!(
+                e,
+                CustodyError::WrongPin | CustodyError::PasskeyNotBound | CustodyError::Integrity
+            ) {
+                let event = NewEvent::new(owner.actor(), Action::KeyActivationFailed)
+                    .subject(key_id.to_string())
+                    .details(json!({"slot": slot_kind(&slot_name), "reason": e.to_string()}));
+                self.audit(db, &[event]).await?;
+            }
+        }
+        result
+    }
+
+    async fn activate(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        key_id: Uuid,
+        binding: &Binding<'_>,
+        max_signatures: Option<u32>,
+    ) -> Result<ActivationInfo, CustodyError> {
+        let (key, dk) = self.open_key(db, owner, key_id, binding).await?;
+        drop(dk);
+        let info = self.activations.insert(
+            owner.as_str(),
+            key_id,
+            key,
+            self.clock.now(),
+            max_signatures,
+        )?;
+        let event = NewEvent::new(owner.actor(), Action::KeyActivated)
+            .subject(key_id.to_string())
+            .details(json!({
+                "slot": slot_kind(&binding.slot().name()),
+                "activation": info.id.to_string(),
+                "expires_at": info.expires_at.to_rfc3339(),
+                "max_signatures": info.remaining,
+            }));
+        if let Err(e) = self.audit(db, &[event]).await {
+            // Not audited, not usable: wipe it again.
+            self.activations.remove(info.id);
+            return Err(e);
+        }
+        Ok(info)
+    }
+
+    /// Activates a key with its PIN for at most `max_signatures` (capped by configuration).
+    #[tracing::instrument(skip_all, fields(owner = %owner.as_str(), key = %key_id))]
+    pub async fn activate_with_pin(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        key_id: Uuid,
+        pin: &Pin,
+        max_signatures: Option<u32>,
+    ) -> Result<ActivationInfo, CustodyError> {
+        self.activate(db, owner, key_id, &Binding::Pin(pin), max_signatures)
+            .await
+    }
+
+    /// Activates a key through a passkey's slot. The caller has verified the WebAuthn
+    /// assertion of `credential_id`.
+    #[tracing::instrument(skip_all, fields(owner = %owner.as_str(), key = %key_id))]
+    pub async fn activate_with_passkey(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        key_id: Uuid,
+        credential_id: &[u8],
+        max_signatures: Option<u32>,
+    ) -> Result<ActivationInfo, CustodyError> {
+        self.activate(
+            db,
+            owner,
+            key_id,
+            &Binding::Passkey(credential_id),
+            max_signatures,
+        )
+        .await
+    }
+
+    /// Re-binds the PIN slot to `new` (the old PIN is required); the data key and sealed key
+    /// stay the same, passkey slots are untouched.
+    #[tracing::instrument(skip_all, fields(owner = %owner.as_str(), key = %key_id))]
+    pub async fn change_pin(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        key_id: Uuid,
+        old: &Pin,
+        new: &Pin,
+    ) -> Result<(), CustodyError> {
+        let (_key, dk) = self.open_key(db, owner, key_id, &Binding::Pin(old)).await?;
+        let current = store::custody::find_slot(db, &key_id.to_string(), "pin")
+            .await?
+            .ok_or(CustodyError::WrongPin)?;
+        let fresh = self
+            .wrap_slot(owner, key_id, &Binding::Pin(new), &dk)
+            .await?;
+        drop(dk);
+        let now = self.clock.now();
+        let txn = db.begin().await.map_err(StoreError::from)?;
+        if !store::custody::replace_slot(&txn, &current, &fresh.kms_key_id, &fresh.wrapped, now)
+            .await?
+        {
+            // Changed concurrently: refuse rather than overwrite a PIN we did not check.
+            return Err(CustodyError::WrongPin);
+        }
+        store::audit::append(
+            &txn,
+            now,
+            &[NewEvent::new(owner.actor(), Action::PinChanged).subject(key_id.to_string())],
+        )
+        .await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    /// Gives a passkey its own copy of the data key (the PIN is required to make it).
+    #[tracing::instrument(skip_all, fields(owner = %owner.as_str(), key = %key_id))]
+    pub async fn bind_passkey(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        key_id: Uuid,
+        pin: &Pin,
+        credential_id: &[u8],
+    ) -> Result<(), CustodyError> {
+        let slot = Slot::passkey(credential_id);
+        if store::custody::find_slot(db, &key_id.to_string(), &slot.name())
+            .await?
+            .is_some()
+        {
+            return Err(CustodyError::PasskeyAlreadyBound);
+        }
+        let (_key, dk) = self.open_key(db, owner, key_id, &Binding::Pin(pin)).await?;
+        let row = self
+            .wrap_slot(owner, key_id, &Binding::Passkey(credential_id), &dk)
+            .await?;
+        drop(dk);
+        let now = self.clock.now();
+        let event = NewEvent::new(owner.actor(), Action::PasskeyBound)
+            .subject(key_id.to_string())
+            .details(json!({"slot": row.slot}));
+        let txn = db.begin().await.map_err(StoreError::from)?;
+        store::custody::insert_slot(&txn, &row, now).await?;
+        store::audit::append(&txn, now, &[event]).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    /// Removes a passkey's copy of the data key.
+    pub async fn unbind_passkey(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        key_id: Uuid,
+        credential_id: &[u8],
+    ) -> Result<(), CustodyError> {
+        self.load(db, owner, key_id).await?;
+        let slot = Slot::passkey(credential_id).name();
+        let now = self.clock.now();
+        let txn = db.begin().await.map_err(StoreError::from)?;
+        if !store::custody::delete_slot(&txn, &key_id.to_string(), &slot).await? {
+            return Err(CustodyError::PasskeyNotBound);
+        }
+        let event = NewEvent::new(owner.actor(), Action::PasskeyUnbound)
+            .subject(key_id.to_string())
+            .details(json!({"slot": slot}));
+        store::audit::append(&txn, now, &[event]).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    /// Signs a message with a live activation.
+    pub fn sign(
+        &self,
+        owner: &OwnerId,
+        activation: Uuid,
+        scheme: SignatureScheme,
+        message: &[u8],
+    ) -> Result<Vec<u8>, CustodyError> {
+        Ok(self.activations.sign(
+            activation,
+            owner.as_str(),
+            self.clock.now(),
+            scheme,
+            message,
+        )?)
+    }
+
+    /// Signs a SHA-256 digest with a live activation.
+    pub fn sign_digest(
+        &self,
+        owner: &OwnerId,
+        activation: Uuid,
+        scheme: SignatureScheme,
+        sha256: &[u8],
+    ) -> Result<Vec<u8>, CustodyError> {
+        Ok(self.activations.sign_digest(
+            activation,
+            owner.as_str(),
+            self.clock.now(),
+            scheme,
+            sha256,
+        )?)
+    }
+
+    /// Moves up to `limit` slots not under the current KMS key to it, `batch` per transaction
+    /// (each with one audit event). Safe to interrupt and run again: each slot is replaced by
+    /// compare-and-set, and a run picks up whatever is still under an old key.
+    pub async fn rewrap(
+        &self,
+        db: &DatabaseConnection,
+        batch: u64,
+        limit: u64,
+    ) -> Result<RewrapReport, CustodyError> {
+        let current = self.kms.current_key_id();
+        let mut report = RewrapReport::default();
+        let mut after: Option<(String, String)> = None;
+        while report.moved + report.skipped < limit {
+            let take = batch.min(limit - report.moved - report.skipped);
+            let page = store::custody::slots_not_under(
+                db,
+                &current,
+                after.as_ref().map(|(k, s)| (k.as_str(), s.as_str())),
+                take,
+            )
+            .await?;
+            let Some(last) = page.last() else { break };
+            after = Some((last.slot.key_id.clone(), last.slot.slot.clone()));
+            // KMS first (nothing written), then one transaction for the batch.
+            let mut moved = Vec::with_capacity(page.len());
+            for owned in &page {
+                let owner = OwnerId::parse(&owned.owner_id)?;
+                let key_id =
+                    Uuid::parse_str(&owned.slot.key_id).map_err(|_| CustodyError::Integrity)?;
+                let slot = if owned.slot.slot == "pin" {
+                    Slot::Pin
+                } else {
+                    Slot::Passkey(owned.slot.slot.trim_start_matches("passkey:").to_owned())
+                };
+                let wrapped = kms::WrappedKey {
+                    kms_key_id: owned.slot.kms_key_id.clone(),
+                    blob: owned.slot.wrapped.clone(),
+                };
+                let fresh = self
+                    .kms
+                    .re_encrypt(&wrapped, &context(&owner, key_id, &slot))
+                    .await
+                    .map_err(|e| match e {
+                        KmsError::InvalidCiphertext => CustodyError::Integrity,
+                        other => CustodyError::Kms(other),
+                    })?;
+                moved.push((owned.slot.clone(), fresh));
+            }
+            let now = self.clock.now();
+            let txn = db.begin().await.map_err(StoreError::from)?;
+            let mut done = 0u64;
+            for (old, fresh) in &moved {
+                if store::custody::replace_slot(&txn, old, &fresh.kms_key_id, &fresh.blob, now)
+                    .await?
+                {
+                    done += 1;
+                } else {
+                    report.skipped += 1;
+                }
+            }
+            let event = NewEvent::new(Actor::Operator, Action::KeysRewrapped)
+                .details(json!({"to": current, "slots": done}));
+            store::audit::append(&txn, now, &[event]).await?;
+            txn.commit().await.map_err(StoreError::from)?;
+            report.moved += done;
+        }
+        report.remaining = store::custody::count_by_kms_key(db)
+            .await?
+            .into_iter()
+            .filter(|(id, _)| *id != current)
+            .map(|(_, n)| n)
+            .sum();
+        Ok(report)
+    }
+}
+
+fn slot_kind(slot: &str) -> &'static str {
+    if slot == "pin" { "pin" } else { "passkey" }
+}

@@ -1,0 +1,256 @@
+//! Custody queries: sealed keys and their slots.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
+};
+
+use super::{
+    StoreError,
+    entities::{custody_key as key, custody_key_slot as slot},
+};
+
+/// A sealed key as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRow {
+    /// Key id (UUID text).
+    pub id: String,
+    /// Owner id.
+    pub owner_id: String,
+    /// `rsa2048` or `p256`.
+    pub algorithm: String,
+    /// SubjectPublicKeyInfo DER.
+    pub public_key: Vec<u8>,
+    /// Sealed PKCS#8.
+    pub sealed_private: Vec<u8>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A slot as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotRow {
+    /// The key it opens.
+    pub key_id: String,
+    /// `pin` or `passkey:<id>`.
+    pub slot: String,
+    /// The KMS key that wrapped it.
+    pub kms_key_id: String,
+    /// The wrapped blob.
+    pub wrapped: Vec<u8>,
+}
+
+/// A slot with its key's owner: what `rewrap` needs to rebuild the context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedSlot {
+    /// The key's owner.
+    pub owner_id: String,
+    /// The slot.
+    pub slot: SlotRow,
+}
+
+fn to_key(m: key::Model) -> KeyRow {
+    KeyRow {
+        id: m.id,
+        owner_id: m.owner_id,
+        algorithm: m.algorithm,
+        public_key: m.public_key,
+        sealed_private: m.sealed_private,
+        created_at: m.created_at,
+    }
+}
+
+fn to_slot(m: slot::Model) -> SlotRow {
+    SlotRow {
+        key_id: m.custody_key_id,
+        slot: m.slot,
+        kms_key_id: m.kms_key_id,
+        wrapped: m.wrapped,
+    }
+}
+
+/// Inserts a key and its first slot.
+pub async fn insert_key<C: ConnectionTrait>(
+    conn: &C,
+    row: &KeyRow,
+    first: &SlotRow,
+) -> Result<(), StoreError> {
+    key::Entity::insert(key::ActiveModel {
+        id: Set(row.id.clone()),
+        owner_id: Set(row.owner_id.clone()),
+        algorithm: Set(row.algorithm.clone()),
+        public_key: Set(row.public_key.clone()),
+        sealed_private: Set(row.sealed_private.clone()),
+        created_at: Set(row.created_at),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    insert_slot(conn, first, row.created_at).await
+}
+
+/// Inserts a slot.
+pub async fn insert_slot<C: ConnectionTrait>(
+    conn: &C,
+    row: &SlotRow,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    slot::Entity::insert(slot::ActiveModel {
+        custody_key_id: Set(row.key_id.clone()),
+        slot: Set(row.slot.clone()),
+        kms_key_id: Set(row.kms_key_id.clone()),
+        wrapped: Set(row.wrapped.clone()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// The key `id` if it belongs to `owner`.
+pub async fn find_key<C: ConnectionTrait>(
+    conn: &C,
+    owner: &str,
+    id: &str,
+) -> Result<Option<KeyRow>, StoreError> {
+    Ok(key::Entity::find_by_id(id.to_owned())
+        .filter(key::Column::OwnerId.eq(owner))
+        .one(conn)
+        .await?
+        .map(to_key))
+}
+
+/// One slot of a key.
+pub async fn find_slot<C: ConnectionTrait>(
+    conn: &C,
+    key_id: &str,
+    slot_name: &str,
+) -> Result<Option<SlotRow>, StoreError> {
+    Ok(
+        slot::Entity::find_by_id((key_id.to_owned(), slot_name.to_owned()))
+            .one(conn)
+            .await?
+            .map(to_slot),
+    )
+}
+
+/// Every slot of a key.
+pub async fn slots_of<C: ConnectionTrait>(
+    conn: &C,
+    key_id: &str,
+) -> Result<Vec<SlotRow>, StoreError> {
+    Ok(slot::Entity::find()
+        .filter(slot::Column::CustodyKeyId.eq(key_id))
+        .order_by_asc(slot::Column::Slot)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_slot)
+        .collect())
+}
+
+/// Replaces a slot's blob if it is still the one the caller read (compare-and-set on the
+/// old blob); returns whether it was replaced.
+pub async fn replace_slot<C: ConnectionTrait>(
+    conn: &C,
+    old: &SlotRow,
+    new_kms_key_id: &str,
+    new_wrapped: &[u8],
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let res = slot::Entity::update_many()
+        .col_expr(slot::Column::KmsKeyId, Expr::value(new_kms_key_id))
+        .col_expr(slot::Column::Wrapped, Expr::value(new_wrapped.to_vec()))
+        .col_expr(slot::Column::UpdatedAt, Expr::value(now))
+        .filter(slot::Column::CustodyKeyId.eq(old.key_id.as_str()))
+        .filter(slot::Column::Slot.eq(old.slot.as_str()))
+        .filter(slot::Column::Wrapped.eq(old.wrapped.clone()))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Deletes a slot; returns whether it existed.
+pub async fn delete_slot<C: ConnectionTrait>(
+    conn: &C,
+    key_id: &str,
+    slot_name: &str,
+) -> Result<bool, StoreError> {
+    let res = slot::Entity::delete_many()
+        .filter(slot::Column::CustodyKeyId.eq(key_id))
+        .filter(slot::Column::Slot.eq(slot_name))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Up to `limit` slots not wrapped under `kms_key_id`, after `(key_id, slot)` in key order,
+/// with their keys' owners.
+pub async fn slots_not_under<C: ConnectionTrait>(
+    conn: &C,
+    kms_key_id: &str,
+    after: Option<(&str, &str)>,
+    limit: u64,
+) -> Result<Vec<OwnedSlot>, StoreError> {
+    let mut query = slot::Entity::find().filter(slot::Column::KmsKeyId.ne(kms_key_id));
+    if let Some((k, s)) = after {
+        query = query.filter(
+            Condition::any().add(slot::Column::CustodyKeyId.gt(k)).add(
+                Condition::all()
+                    .add(slot::Column::CustodyKeyId.eq(k))
+                    .add(slot::Column::Slot.gt(s)),
+            ),
+        );
+    }
+    let slots = query
+        .order_by_asc(slot::Column::CustodyKeyId)
+        .order_by_asc(slot::Column::Slot)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    let mut out = Vec::with_capacity(slots.len());
+    for s in slots {
+        let owner = key::Entity::find_by_id(s.custody_key_id.clone())
+            .one(conn)
+            .await?
+            .map(|k| k.owner_id)
+            .ok_or_else(|| StoreError::Corrupt {
+                table: "custody_key_slots",
+                problem: "slot without a key".into(),
+            })?;
+        out.push(OwnedSlot {
+            owner_id: owner,
+            slot: to_slot(s),
+        });
+    }
+    Ok(out)
+}
+
+/// Slot counts per KMS key id.
+pub async fn count_by_kms_key<C: ConnectionTrait>(
+    conn: &C,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    let ids: Vec<String> = slot::Entity::find()
+        .select_only()
+        .column(slot::Column::KmsKeyId)
+        .distinct()
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut out = Vec::new();
+    for id in ids {
+        let n = slot::Entity::find()
+            .filter(slot::Column::KmsKeyId.eq(id.as_str()))
+            .count(conn)
+            .await?;
+        out.push((id, n));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Number of custody keys (tests and status).
+pub async fn count_keys<C: ConnectionTrait>(conn: &C) -> Result<u64, StoreError> {
+    Ok(key::Entity::find().count(conn).await?)
+}
