@@ -19,7 +19,7 @@ use figment::{
 use serde::{Deserialize, Serialize};
 
 /// Sections whose keys may be set as `FINCERT_<SECTION>_<KEY>`.
-const SECTIONS: &[&str] = &["http", "database", "log", "kms", "custody"];
+const SECTIONS: &[&str] = &["http", "database", "log", "kms", "custody", "pki"];
 
 /// Every setting fincert reads.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -37,6 +37,37 @@ pub struct Settings {
     pub kms: KmsSettings,
     /// Key custody: activation limits, key algorithm.
     pub custody: CustodySettings,
+    /// The certificate authority and certificate profiles.
+    pub pki: PkiSettings,
+}
+
+/// CA and certificate profile settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PkiSettings {
+    /// Base URL under which CA certificates, the CRL and OCSP are published (goes into every
+    /// certificate's CRL distribution point and AIA).
+    pub public_base_url: String,
+    /// Key algorithm of the CA keys: `rsa2048` or `p256`.
+    pub ca_algorithm: String,
+    /// Key algorithm of users' cloud keys: `rsa2048` or `p256`.
+    pub user_key_algorithm: String,
+    /// Create a development CA on first start if none exists.
+    pub auto_init: bool,
+    /// The CA's name (`O=` of every certificate).
+    pub organization: String,
+    /// The OID arc under which fincert's certificate policies sit. Policies are
+    /// `<arc>.1.1` financial restricted-use, `<arc>.1.2` financial general-purpose,
+    /// `<arc>.2.1` joint restricted-use, `<arc>.2.2` joint general-purpose.
+    pub policy_arc: String,
+    /// Renewal opens when this many days or fewer remain.
+    pub renewal_window_days: u32,
+    /// Hours a CRL is valid (its nextUpdate).
+    pub crl_validity_hours: u32,
+    /// Minutes an OCSP answer is valid (its nextUpdate).
+    pub ocsp_validity_minutes: u32,
+    /// Fee in KRW for general-purpose issuance and renewal.
+    pub general_purpose_fee_krw: u32,
 }
 
 /// A configured secret: readable by the code that needs it, never by `Debug`.
@@ -200,6 +231,21 @@ impl Default for Settings {
                 activation_max_signatures: 10,
                 max_live_activations: 100_000,
             },
+            pki: PkiSettings {
+                public_base_url: "http://127.0.0.1:8080".into(),
+                ca_algorithm: "rsa2048".into(),
+                user_key_algorithm: "rsa2048".into(),
+                auto_init: true,
+                organization: "fincert".into(),
+                // Under 1.3.6.1.4.1.32473, the enterprise number IANA reserves for
+                // documentation (RFC 5612): fine for development, obviously not a production
+                // policy. Production sets the operator's registered arc.
+                policy_arc: "1.3.6.1.4.1.32473.410".into(),
+                renewal_window_days: 30,
+                crl_validity_hours: 24,
+                ocsp_validity_minutes: 60,
+                general_purpose_fee_krw: 4400,
+            },
         }
     }
 }
@@ -357,6 +403,50 @@ impl Settings {
                 "must be between 1 and 10000",
             ));
         }
+        for (key, value) in [
+            ("pki.ca_algorithm", &self.pki.ca_algorithm),
+            ("pki.user_key_algorithm", &self.pki.user_key_algorithm),
+        ] {
+            if crate::custody::keys::KeyAlgorithm::parse(value).is_none() {
+                return Err(ConfigError::new(key, "must be rsa2048 or p256"));
+            }
+        }
+        if !(self.pki.public_base_url.starts_with("http://")
+            || self.pki.public_base_url.starts_with("https://"))
+            || self.pki.public_base_url.ends_with('/')
+        {
+            return Err(ConfigError::new(
+                "pki.public_base_url",
+                "must be an http(s) URL without a trailing slash",
+            ));
+        }
+        if !is_dotted_oid(&self.pki.policy_arc) {
+            return Err(ConfigError::new("pki.policy_arc", "must be a dotted OID"));
+        }
+        if self.pki.organization.is_empty() || self.pki.organization.len() > 64 {
+            return Err(ConfigError::new(
+                "pki.organization",
+                "must be 1 to 64 characters",
+            ));
+        }
+        if !(1..=365).contains(&self.pki.renewal_window_days) {
+            return Err(ConfigError::new(
+                "pki.renewal_window_days",
+                "must be between 1 and 365",
+            ));
+        }
+        if !(1..=24 * 30).contains(&self.pki.crl_validity_hours) {
+            return Err(ConfigError::new(
+                "pki.crl_validity_hours",
+                "must be between 1 and 720",
+            ));
+        }
+        if !(1..=24 * 60).contains(&self.pki.ocsp_validity_minutes) {
+            return Err(ConfigError::new(
+                "pki.ocsp_validity_minutes",
+                "must be between 1 and 1440",
+            ));
+        }
         if !(1..=10_000_000).contains(&self.custody.max_live_activations) {
             return Err(ConfigError::new(
                 "custody.max_live_activations",
@@ -405,6 +495,23 @@ impl Settings {
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.http.shutdown_timeout_secs)
     }
+}
+
+/// A dotted OID whose arcs each fit in 32 bits (the OID library's limit; it must never see
+/// anything else, as it panics on overflow in debug builds) and that is short enough to leave
+/// room for the policy suffixes.
+pub fn is_dotted_oid(s: &str) -> bool {
+    let arcs: Vec<&str> = s.split('.').collect();
+    arcs.len() >= 2
+        && arcs.len() <= 20
+        && arcs.iter().all(|a| {
+            !a.is_empty()
+                && a.len() <= 10
+                && a.bytes().all(|b| b.is_ascii_digit())
+                && a.parse::<u32>().is_ok()
+        })
+        && arcs[0].parse::<u32>().is_ok_and(|first| first <= 2)
+        && s.parse::<const_oid::ObjectIdentifier>().is_ok()
 }
 
 fn engine_of(url: &str) -> Result<Engine, ConfigError> {
@@ -513,6 +620,24 @@ mod tests {
             assert_eq!(e.key, "http.listen");
             Ok(())
         });
+    }
+
+    #[test]
+    fn policy_arcs_are_checked_without_panicking() {
+        assert!(is_dotted_oid("1.3.6.1.4.1.32473.410"));
+        assert!(is_dotted_oid("1.2.410.200005.1"));
+        for bad in [
+            "",
+            "2",
+            "2.25.311202852304066711612190233987197508619",
+            "2.999.1",
+            "1..2",
+            "3.1",
+            "1.2.x",
+            "1.2.-3",
+        ] {
+            assert!(!is_dotted_oid(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -262,6 +262,95 @@ impl From<crate::custody::CustodyError> for ApiError {
     }
 }
 
+impl From<crate::pki::PkiError> for ApiError {
+    fn from(e: crate::pki::PkiError) -> Self {
+        use crate::pki::{PkiError as P, lifecycle::LifecycleError as L, x509::X509Error as X};
+        match e {
+            P::Profile(p) => Self::rule(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_profile",
+                "Invalid certificate request",
+                p.to_string(),
+            ),
+            P::Input(X::BadSignature) => Self::rule(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "csr_signature_invalid",
+                "CSR signature invalid",
+                X::BadSignature.to_string(),
+            ),
+            P::Input(X::WeakKey(why)) => Self::rule(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "weak_key",
+                "Key not accepted",
+                format!("key not accepted: {why}"),
+            ),
+            P::Input(X::Malformed(what)) => Self::rule(
+                StatusCode::BAD_REQUEST,
+                "malformed_input",
+                "Malformed input",
+                format!("not a well-formed {what}"),
+            ),
+            P::Input(X::Encode(_)) | P::Encoding(_) => {
+                tracing::error!(error = %e, "PKI encoding failed");
+                Self::Internal
+            }
+            P::Lifecycle(l @ L::RenewalNotOpen { .. }) => Self::rule(
+                StatusCode::CONFLICT,
+                "renewal_not_open",
+                "Renewal not open",
+                l.to_string(),
+            ),
+            P::Lifecycle(l @ L::AlreadyRenewed) => Self::rule(
+                StatusCode::CONFLICT,
+                "already_renewed",
+                "Already renewed",
+                l.to_string(),
+            ),
+            P::Lifecycle(l @ L::NotAllowed { .. }) => Self::rule(
+                StatusCode::CONFLICT,
+                "illegal_transition",
+                "Not allowed in this status",
+                l.to_string(),
+            ),
+            P::Concurrent => Self::rule(
+                StatusCode::CONFLICT,
+                "concurrent_change",
+                "Changed concurrently",
+                "the certificate changed concurrently; retry",
+            ),
+            P::KeySource(why) => Self::rule(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_key_source",
+                "Invalid key source",
+                why,
+            ),
+            P::NotFound => Self::rule(
+                StatusCode::NOT_FOUND,
+                "certificate_not_found",
+                "Certificate not found",
+                "no such certificate",
+            ),
+            P::NotInitialized | P::AlreadyInitialized => Self::rule(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ca_not_initialized",
+                "CA not initialised",
+                e.to_string(),
+            ),
+            P::Signer(cause) => {
+                tracing::error!(error = %cause, "CA key could not sign");
+                Self::rule(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ca_unavailable",
+                    "CA unavailable",
+                    "the CA's key could not sign; nothing was changed, retry later",
+                )
+            }
+            P::Custody(c) => c.into(),
+            P::Store(s) => s.into(),
+        }
+    }
+}
+
 /// Stable codes for framework-made statuses.
 fn http_code(status: StatusCode) -> &'static str {
     match status.as_u16() {

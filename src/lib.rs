@@ -7,6 +7,7 @@
 //! - [`api`]: HTTP handlers, thin; [`startup`] wires them into an actix-web app.
 //! - [`domain`]: newtypes and rules, no I/O.
 //! - [`custody`]: KMS backends, sealed keys, PIN/passkey slots, activations.
+//! - [`pki`]: the CA, certificate profiles and lifecycle, CRL and OCSP.
 //! - [`audit`]: the hash-chained audit log; [`store`]: every query.
 //! - [`config`], [`clock`], [`telemetry`], [`error`]: the edges every room shares.
 
@@ -24,6 +25,7 @@ pub mod config;
 pub mod custody;
 pub mod domain;
 pub mod error;
+pub mod pki;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

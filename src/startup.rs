@@ -13,6 +13,7 @@ use crate::{
     config::Settings,
     custody::{self, Custody},
     error,
+    pki::Pki,
     store::{self, StoreError},
     telemetry::{self, Metrics},
 };
@@ -27,6 +28,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Key custody (KMS, activations).
     pub custody: Arc<Custody>,
+    /// The certificate authority.
+    pub pki: Arc<Pki>,
 }
 
 /// Why the application could not start.
@@ -49,6 +52,9 @@ pub enum StartupError {
     /// The KMS could not be opened or reached.
     #[error("kms: {0}")]
     Kms(String),
+    /// The CA could not be loaded or created.
+    #[error("pki: {0}")]
+    Pki(#[from] crate::pki::PkiError),
     /// Metrics registry could not be built.
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
@@ -60,6 +66,7 @@ pub struct Application {
     server: Server,
     db: DatabaseConnection,
     custody: Arc<Custody>,
+    pki: Arc<Pki>,
     sweeper: tokio::task::JoinHandle<()>,
 }
 
@@ -86,13 +93,23 @@ impl Application {
             .await
             .map_err(StartupError::Kms)?;
         let custody = Arc::new(Custody::new(kms, &settings.custody, clock.clone()));
+        let pki =
+            Arc::new(Pki::load_or_init(&db, custody.clone(), &settings, clock.clone()).await?);
         let sweeper = spawn_sweeper(custody.clone(), clock.clone());
-        let server = build_server(listener, db.clone(), clock, settings, custody.clone())?;
+        let server = build_server(
+            listener,
+            db.clone(),
+            clock,
+            settings,
+            custody.clone(),
+            pki.clone(),
+        )?;
         Ok(Self {
             port,
             server,
             db,
             custody,
+            pki,
             sweeper,
         })
     }
@@ -118,6 +135,11 @@ impl Application {
     /// The custody service (tests reach activations through it).
     pub fn custody(&self) -> Arc<Custody> {
         self.custody.clone()
+    }
+
+    /// The certificate authority.
+    pub fn pki(&self) -> Arc<Pki> {
+        self.pki.clone()
     }
 
     /// A handle that can stop the server gracefully.
@@ -176,6 +198,7 @@ fn build_server(
     clock: SharedClock,
     settings: Settings,
     custody: Arc<Custody>,
+    pki: Arc<Pki>,
 ) -> Result<Server, StartupError> {
     let metrics = web::Data::new(Metrics::new()?);
     let limit = settings.http.max_body_bytes;
@@ -187,6 +210,7 @@ fn build_server(
         clock,
         settings: Arc::new(settings),
         custody,
+        pki,
     });
     let mut server = HttpServer::new(move || {
         App::new()

@@ -10,6 +10,7 @@ mod m20261123_000001_audit_log;
 mod m20261123_000002_terms;
 mod m20261123_000003_idempotency;
 mod m20261123_000004_custody;
+mod m20261123_000005_pki;
 
 /// The ordered list of every migration fincert knows.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_terms::Migration),
             Box::new(m20261123_000003_idempotency::Migration),
             Box::new(m20261123_000004_custody::Migration),
+            Box::new(m20261123_000005_pki::Migration),
         ]
     }
 }

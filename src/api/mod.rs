@@ -6,6 +6,7 @@
 
 mod health;
 mod meta;
+mod pki;
 mod terms;
 
 use std::collections::BTreeMap;
@@ -46,6 +47,18 @@ pub fn endpoints() -> Vec<Endpoint> {
         }),
         endpoint(Method::GET, "/v1/terms", || {
             web::route().to(terms::list_current)
+        }),
+        endpoint(Method::GET, "/pki/ca/{name}", || {
+            web::route().to(pki::ca_certificate)
+        }),
+        endpoint(Method::GET, "/pki/crl/issuing.crl", || {
+            web::route().to(pki::crl)
+        }),
+        endpoint(Method::POST, "/pki/ocsp", || {
+            web::route().to(pki::ocsp_post)
+        }),
+        endpoint(Method::GET, "/pki/ocsp/{request:.+}", || {
+            web::route().to(pki::ocsp_get)
         }),
     ]
 }

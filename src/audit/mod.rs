@@ -76,6 +76,24 @@ pub enum Action {
     KeysRewrapped,
     /// A new local KMS wrapping key was made current.
     KmsRotated,
+    /// The CA hierarchy was created.
+    CaInitialized,
+    /// A certificate was issued.
+    CertificateIssued,
+    /// A certificate was renewed (new key and serial, same subject).
+    CertificateRenewed,
+    /// A certificate was reissued.
+    CertificateReissued,
+    /// A certificate was revoked.
+    CertificateRevoked,
+    /// A certificate was suspended (certificateHold).
+    CertificateSuspended,
+    /// A suspended certificate was resumed.
+    CertificateResumed,
+    /// A certificate passed its validity.
+    CertificateExpired,
+    /// A CRL was signed and published.
+    CrlPublished,
 }
 
 impl Action {
@@ -91,6 +109,15 @@ impl Action {
             Self::PasskeyUnbound => "key.passkey_unbound",
             Self::KeysRewrapped => "kms.rewrapped",
             Self::KmsRotated => "kms.rotated",
+            Self::CaInitialized => "ca.initialized",
+            Self::CertificateIssued => "certificate.issued",
+            Self::CertificateRenewed => "certificate.renewed",
+            Self::CertificateReissued => "certificate.reissued",
+            Self::CertificateRevoked => "certificate.revoked",
+            Self::CertificateSuspended => "certificate.suspended",
+            Self::CertificateResumed => "certificate.resumed",
+            Self::CertificateExpired => "certificate.expired",
+            Self::CrlPublished => "crl.published",
         }
     }
 }

@@ -5,6 +5,7 @@
 //! audit chain is broken), 2 configuration or usage error, 3 a dependency failed.
 
 mod audit;
+mod ca;
 mod kms;
 mod migrate;
 mod serve;
@@ -37,6 +38,9 @@ pub enum Command {
     /// Audit log tools.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Certificate authority: init, show.
+    #[command(subcommand)]
+    Ca(ca::CaCommand),
     /// Key management: status, rotate (local), rewrap.
     #[command(subcommand)]
     Kms(kms::KmsCommand),
@@ -79,6 +83,7 @@ pub fn main() -> ExitCode {
             Command::Migrate => migrate::run(settings).await,
             Command::Audit(cmd) => audit::run(cmd, settings).await,
             Command::Kms(cmd) => kms::run(cmd, settings).await,
+            Command::Ca(cmd) => ca::run(cmd, settings).await,
         }
     })
 }

@@ -83,7 +83,11 @@ impl OwnerId {
     }
 
     fn actor(&self) -> Actor {
-        Actor::User(self.0.clone())
+        if self.0.starts_with("ca:") {
+            Actor::System
+        } else {
+            Actor::User(self.0.clone())
+        }
     }
 }
 
@@ -94,6 +98,8 @@ pub enum Slot {
     Pin,
     /// A passkey's copy, named by a hash of its credential id.
     Passkey(String),
+    /// The service's own copy (CA and OCSP responder keys only).
+    Service,
 }
 
 impl Slot {
@@ -107,6 +113,7 @@ impl Slot {
         match self {
             Self::Pin => "pin".into(),
             Self::Passkey(h) => format!("passkey:{h}"),
+            Self::Service => "service".into(),
         }
     }
 }
@@ -171,6 +178,14 @@ pub struct KeyInfo {
     pub public_key_der: Vec<u8>,
 }
 
+/// A key generated and sealed, every KMS call done, nothing stored yet.
+pub struct PreparedKey {
+    /// What the key is.
+    pub info: KeyInfo,
+    sealed_private: Vec<u8>,
+    slot: SlotRow,
+}
+
 /// Progress of a re-wrap run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RewrapReport {
@@ -213,10 +228,12 @@ fn sealed_aad(owner: &OwnerId, key_id: Uuid, algorithm: KeyAlgorithm) -> Vec<u8>
     ])
 }
 
-/// The secret that binds a slot: the PIN, or the passkey's credential id.
+/// The secret that binds a slot: the PIN, the passkey's credential id, or nothing but the KMS
+/// (service keys: the CA's, which the service itself must be able to open).
 enum Binding<'a> {
     Pin(&'a Pin),
     Passkey(&'a [u8]),
+    Service,
 }
 
 impl Binding<'_> {
@@ -224,6 +241,7 @@ impl Binding<'_> {
         match self {
             Self::Pin(_) => Slot::Pin,
             Self::Passkey(cred) => Slot::passkey(cred),
+            Self::Service => Slot::Service,
         }
     }
 
@@ -231,6 +249,7 @@ impl Binding<'_> {
         let (label, secret): (&[u8], &[u8]) = match self {
             Self::Pin(pin) => (b"fincert-pin-v1", pin.expose()),
             Self::Passkey(cred) => (b"fincert-passkey-v1", cred),
+            Self::Service => (b"fincert-service-v1", b""),
         };
         Zeroizing::new(framed(&[
             label,
@@ -306,6 +325,7 @@ impl Custody {
         let wrong = || match binding {
             Binding::Pin(_) => CustodyError::WrongPin,
             Binding::Passkey(_) => CustodyError::PasskeyNotBound,
+            Binding::Service => CustodyError::Integrity,
         };
         let slot = binding.slot();
         let ctx = context(owner, key_id, &slot);
@@ -355,8 +375,8 @@ impl Custody {
         Ok(())
     }
 
-    /// Generates a key for `owner`, sealed, with a PIN slot. Nothing is stored unless every
-    /// KMS call succeeded; the key, its slot and the audit event commit together.
+    /// Generates a key for `owner`, sealed, with a PIN slot, and stores it with its audit event
+    /// in one transaction. Nothing is stored unless every KMS call succeeded.
     #[tracing::instrument(skip_all, fields(owner = %owner.as_str(), algorithm = algorithm.as_str()))]
     pub async fn create_key(
         &self,
@@ -365,10 +385,69 @@ impl Custody {
         algorithm: KeyAlgorithm,
         pin: &Pin,
     ) -> Result<KeyInfo, CustodyError> {
-        let key_id = Uuid::new_v4();
-        let generated = tokio::task::spawn_blocking(move || keys::generate(algorithm))
+        let prepared = self.prepare_key(owner, algorithm, pin).await?;
+        let txn = db.begin().await.map_err(StoreError::from)?;
+        let info = self.persist_key(&txn, prepared).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(info)
+    }
+
+    /// Generates and seals a key with a PIN slot, doing every KMS call, and writes nothing:
+    /// the caller stores it with [`Custody::persist_key`] inside its own transaction (so a key
+    /// and the certificate made for it commit together).
+    pub async fn prepare_key(
+        &self,
+        owner: &OwnerId,
+        algorithm: KeyAlgorithm,
+        pin: &Pin,
+    ) -> Result<PreparedKey, CustodyError> {
+        self.prepare(owner, algorithm, &Binding::Pin(pin), None)
             .await
-            .map_err(|_| KeyError::Generate)??;
+    }
+
+    /// Seals an existing private key (PKCS#8, e.g. imported from PKCS#12) with a PIN slot.
+    pub async fn prepare_imported_key(
+        &self,
+        owner: &OwnerId,
+        algorithm: KeyAlgorithm,
+        pkcs8: Zeroizing<Vec<u8>>,
+        pin: &Pin,
+    ) -> Result<PreparedKey, CustodyError> {
+        self.prepare(owner, algorithm, &Binding::Pin(pin), Some(pkcs8))
+            .await
+    }
+
+    /// A key only the service opens (CA and OCSP responder keys), with its KMS work done.
+    pub async fn prepare_service_key(
+        &self,
+        owner: &OwnerId,
+        algorithm: KeyAlgorithm,
+    ) -> Result<PreparedKey, CustodyError> {
+        self.prepare(owner, algorithm, &Binding::Service, None)
+            .await
+    }
+
+    async fn prepare(
+        &self,
+        owner: &OwnerId,
+        algorithm: KeyAlgorithm,
+        binding: &Binding<'_>,
+        existing: Option<Zeroizing<Vec<u8>>>,
+    ) -> Result<PreparedKey, CustodyError> {
+        let key_id = Uuid::new_v4();
+        let (pkcs8, public_key_der) = match existing {
+            Some(pkcs8) => {
+                let parsed = SigningKey::from_pkcs8(algorithm, &pkcs8)?;
+                let public = parsed.public_key_der()?;
+                (pkcs8, public)
+            }
+            None => {
+                let generated = tokio::task::spawn_blocking(move || keys::generate(algorithm))
+                    .await
+                    .map_err(|_| KeyError::Generate)??;
+                (generated.pkcs8, generated.public_key_der)
+            }
+        };
         let seal_ctx = EncryptionContext::new()
             .with("fincert:owner", owner.as_str())
             .with("fincert:key", key_id.to_string())
@@ -378,34 +457,77 @@ impl Custody {
             .generate_data_key(&seal_ctx)
             .await
             .map_err(CustodyError::Kms)?;
-        let sealed_private =
-            sealed::seal(&dk, &sealed_aad(owner, key_id, algorithm), &generated.pkcs8)?;
-        let pin_slot = self
-            .wrap_slot(owner, key_id, &Binding::Pin(pin), &dk)
-            .await?;
+        let sealed_private = sealed::seal(&dk, &sealed_aad(owner, key_id, algorithm), &pkcs8)?;
+        drop(pkcs8);
+        let slot = self.wrap_slot(owner, key_id, binding, &dk).await?;
         drop(dk);
-        let now = self.clock.now();
-        let row = KeyRow {
-            id: key_id.to_string(),
-            owner_id: owner.as_str().to_owned(),
-            algorithm: algorithm.as_str().to_owned(),
-            public_key: generated.public_key_der.clone(),
+        Ok(PreparedKey {
+            info: KeyInfo {
+                id: key_id,
+                owner: owner.clone(),
+                algorithm,
+                public_key_der,
+            },
             sealed_private,
+            slot,
+        })
+    }
+
+    /// Stores a prepared key, its slot and its audit event on `conn` (the caller's transaction).
+    pub async fn persist_key<C: sea_orm::ConnectionTrait>(
+        &self,
+        conn: &C,
+        prepared: PreparedKey,
+    ) -> Result<KeyInfo, CustodyError> {
+        let now = self.clock.now();
+        let info = prepared.info;
+        let row = KeyRow {
+            id: info.id.to_string(),
+            owner_id: info.owner.as_str().to_owned(),
+            algorithm: info.algorithm.as_str().to_owned(),
+            public_key: info.public_key_der.clone(),
+            sealed_private: prepared.sealed_private,
             created_at: now,
         };
-        let event = NewEvent::new(owner.actor(), Action::KeyCreated)
-            .subject(key_id.to_string())
-            .details(json!({"algorithm": algorithm.as_str(), "kms": self.kms.backend(), "kms_key_id": pin_slot.kms_key_id}));
-        let txn = db.begin().await.map_err(StoreError::from)?;
-        store::custody::insert_key(&txn, &row, &pin_slot).await?;
-        store::audit::append(&txn, now, &[event]).await?;
-        txn.commit().await.map_err(StoreError::from)?;
-        Ok(KeyInfo {
-            id: key_id,
-            owner: owner.clone(),
-            algorithm,
-            public_key_der: generated.public_key_der,
-        })
+        let event = NewEvent::new(info.owner.actor(), Action::KeyCreated)
+            .subject(info.id.to_string())
+            .details(json!({"algorithm": info.algorithm.as_str(), "kms": self.kms.backend(), "kms_key_id": prepared.slot.kms_key_id, "slot": prepared.slot.slot}));
+        store::custody::insert_key(conn, &row, &prepared.slot).await?;
+        store::audit::append(conn, now, &[event]).await?;
+        Ok(info)
+    }
+
+    /// Opens a prepared, not yet stored service key (a new CA key must sign before the
+    /// transaction that stores it).
+    pub async fn unseal_prepared(
+        &self,
+        prepared: &PreparedKey,
+    ) -> Result<SigningKey, CustodyError> {
+        if prepared.slot.slot != Slot::Service.name() {
+            return Err(CustodyError::Integrity);
+        }
+        let info = &prepared.info;
+        let dk = self
+            .unwrap_slot(&info.owner, info.id, &Binding::Service, &prepared.slot)
+            .await?;
+        let pkcs8 = sealed::open(
+            &dk,
+            &sealed_aad(&info.owner, info.id, info.algorithm),
+            &prepared.sealed_private,
+        )?;
+        Ok(SigningKey::from_pkcs8(info.algorithm, &pkcs8)?)
+    }
+
+    /// Opens a service key (CA, OCSP responder) for the life of the process.
+    pub async fn open_service_key(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        key_id: Uuid,
+    ) -> Result<SigningKey, CustodyError> {
+        let (key, dk) = self.open_key(db, owner, key_id, &Binding::Service).await?;
+        drop(dk);
+        Ok(key)
     }
 
     /// Opens the data key with `binding` and parses the private key, auditing the attempt.
@@ -424,6 +546,7 @@ impl Custody {
                 .ok_or(match binding {
                     Binding::Pin(_) => CustodyError::WrongPin,
                     Binding::Passkey(_) => CustodyError::PasskeyNotBound,
+                    Binding::Service => CustodyError::Integrity,
                 })?;
             let dk = self.unwrap_slot(owner, key_id, binding, &slot).await?;
             let pkcs8 = sealed::open(
@@ -678,10 +801,10 @@ impl Custody {
                 let owner = OwnerId::parse(&owned.owner_id)?;
                 let key_id =
                     Uuid::parse_str(&owned.slot.key_id).map_err(|_| CustodyError::Integrity)?;
-                let slot = if owned.slot.slot == "pin" {
-                    Slot::Pin
-                } else {
-                    Slot::Passkey(owned.slot.slot.trim_start_matches("passkey:").to_owned())
+                let slot = match owned.slot.slot.as_str() {
+                    "pin" => Slot::Pin,
+                    "service" => Slot::Service,
+                    other => Slot::Passkey(other.trim_start_matches("passkey:").to_owned()),
                 };
                 let wrapped = kms::WrappedKey {
                     kms_key_id: owned.slot.kms_key_id.clone(),
@@ -726,5 +849,9 @@ impl Custody {
 }
 
 fn slot_kind(slot: &str) -> &'static str {
-    if slot == "pin" { "pin" } else { "passkey" }
+    match slot {
+        "pin" => "pin",
+        "service" => "service",
+        _ => "passkey",
+    }
 }

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod custody;
 pub mod entities;
 pub mod idempotency;
+pub mod pki;
 pub mod terms;
 
 use std::time::Duration;

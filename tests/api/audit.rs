@@ -67,47 +67,70 @@ async fn append_some(app: &TestApp, n: usize) {
     txn.commit().await.unwrap();
 }
 
+/// Events start-up wrote (migrations, CA creation); the tests' own events follow them.
+async fn base(app: &TestApp) -> i64 {
+    store::audit::head(&app.db).await.unwrap().0
+}
+
 async fn verify_catches_a_changed_row(engine: Engine) {
     let app = spawn_app(engine).await;
+    let b = base(&app).await;
+    assert!(b >= 1, "start-up is audited");
     append_some(&app, 5).await;
-    // Start-up's migration event plus five.
-    assert_eq!(verify_cli(&app).await, (0, "ok 6 events".to_string()));
+    assert_eq!(verify_cli(&app).await, (0, format!("ok {} events", b + 5)));
 
+    let victim = b + 3;
     tamper(
         &app,
-        r#"UPDATE audit_events SET details = '{"n":2,"note":"changed"}' WHERE seq = 4"#,
+        &format!(
+            r#"UPDATE audit_events SET details = '{{"n":2,"note":"changed"}}' WHERE seq = {victim}"#
+        ),
     )
     .await;
     let (code, out) = verify_cli(&app).await;
     assert_eq!(code, 1, "{out}");
     assert_eq!(
         out,
-        "broken: event 4: content does not match its hash (the row was changed)"
+        format!("broken: event {victim}: content does not match its hash (the row was changed)")
     );
 }
 
 async fn verify_catches_deleted_rows(engine: Engine) {
     let app = spawn_app(engine).await;
+    let b = base(&app).await;
     append_some(&app, 4).await;
-    tamper(&app, "DELETE FROM audit_events WHERE seq = 3").await;
+    tamper(
+        &app,
+        &format!("DELETE FROM audit_events WHERE seq = {}", b + 2),
+    )
+    .await;
     let (code, out) = verify_cli(&app).await;
+    assert_eq!(code, 1);
     assert_eq!(
-        (code, out.as_str()),
-        (
-            1,
-            "broken: event 4: expected seq 3 (an event is missing or was inserted)"
+        out,
+        format!(
+            "broken: event {}: expected seq {} (an event is missing or was inserted)",
+            b + 3,
+            b + 2
         )
     );
 
     let app = spawn_app(engine).await;
+    let b = base(&app).await;
     append_some(&app, 4).await;
-    tamper(&app, "DELETE FROM audit_events WHERE seq = 5").await;
+    tamper(
+        &app,
+        &format!("DELETE FROM audit_events WHERE seq = {}", b + 4),
+    )
+    .await;
     let (code, out) = verify_cli(&app).await;
+    assert_eq!(code, 1);
     assert_eq!(
-        (code, out.as_str()),
-        (
-            1,
-            "broken: chain head names event 5 but the log ends at event 4"
+        out,
+        format!(
+            "broken: chain head names event {} but the log ends at event {}",
+            b + 4,
+            b + 3
         )
     );
 }
@@ -115,26 +138,29 @@ async fn verify_catches_deleted_rows(engine: Engine) {
 /// A rewritten row with a recomputed hash still breaks the link to the next row.
 async fn verify_catches_a_rehashed_row(engine: Engine) {
     let app = spawn_app(engine).await;
+    let b = base(&app).await;
     append_some(&app, 3).await;
-    let mut rows = store::audit::page_after(&app.db, 0).await.unwrap();
+    let mut rows = store::audit::page_after(&app.db, b).await.unwrap();
     let victim = &mut rows[1];
+    let seq = victim.seq;
     victim.actor_id = "someone-else".into();
     let new_hash = hex::encode(victim.expected_hash());
     let sql = match engine {
         Engine::Postgres => format!(
-            "UPDATE audit_events SET actor_id = 'someone-else', hash = '\\x{new_hash}' WHERE seq = 2"
+            "UPDATE audit_events SET actor_id = 'someone-else', hash = '\\x{new_hash}' WHERE seq = {seq}"
         ),
         Engine::Sqlite => format!(
-            "UPDATE audit_events SET actor_id = 'someone-else', hash = X'{new_hash}' WHERE seq = 2"
+            "UPDATE audit_events SET actor_id = 'someone-else', hash = X'{new_hash}' WHERE seq = {seq}"
         ),
     };
     tamper(&app, &sql).await;
     let (code, out) = verify_cli(&app).await;
+    assert_eq!(code, 1);
     assert_eq!(
-        (code, out.as_str()),
-        (
-            1,
-            "broken: event 3: prev_hash does not match the hash of event 2"
+        out,
+        format!(
+            "broken: event {}: prev_hash does not match the hash of event {seq}",
+            seq + 1
         )
     );
 }
@@ -143,6 +169,7 @@ async fn verify_catches_a_rehashed_row(engine: Engine) {
 /// triggers can change it, and `verify` catches that.
 async fn the_log_is_append_only(engine: Engine) {
     let app = spawn_app(engine).await;
+    let b = base(&app).await;
     append_some(&app, 2).await;
     let err = app
         .db
@@ -156,12 +183,13 @@ async fn the_log_is_append_only(engine: Engine) {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("append-only"), "{err}");
-    assert_eq!(verify_cli(&app).await, (0, "ok 3 events".to_string()));
+    assert_eq!(verify_cli(&app).await, (0, format!("ok {} events", b + 2)));
 }
 
 /// Concurrent appenders queue on the head: no fork, no gap, no lost event.
 async fn concurrent_appends_keep_one_chain(engine: Engine) {
     let app = spawn_app(engine).await;
+    let b = base(&app).await;
     let mut tasks = Vec::new();
     for t in 0..8 {
         let db = app.db.clone();
@@ -179,19 +207,20 @@ async fn concurrent_appends_keep_one_chain(engine: Engine) {
     for t in tasks {
         t.await.unwrap();
     }
-    assert_eq!(store::audit::verify(&app.db).await.unwrap(), Ok(81));
+    assert_eq!(store::audit::verify(&app.db).await.unwrap(), Ok(b + 80));
 }
 
 /// A rolled-back transaction leaves no event and no moved head.
 async fn rolled_back_appends_leave_nothing(engine: Engine) {
     let app = spawn_app(engine).await;
+    let b = base(&app).await;
     let txn = app.db.begin().await.unwrap();
     store::audit::append(&txn, app.clock.now(), &[event(1)])
         .await
         .unwrap();
     txn.rollback().await.unwrap();
-    assert_eq!(store::audit::head(&app.db).await.unwrap().0, 1);
-    assert_eq!(verify_cli(&app).await, (0, "ok 1 events".to_string()));
+    assert_eq!(store::audit::head(&app.db).await.unwrap().0, b);
+    assert_eq!(verify_cli(&app).await, (0, format!("ok {b} events")));
 }
 
 both_engines!(

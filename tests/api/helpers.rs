@@ -115,6 +115,8 @@ impl TestDb {
     /// Settings for an app on this database: loopback, port 0, one worker.
     pub fn settings(&self) -> Settings {
         let mut s = Settings::default();
+        // Test CAs use P-256 keys: RSA key generation costs 70 ms (median) on these machines.
+        s.pki.ca_algorithm = "p256".into();
         s.data_dir = self.data_dir.path().to_path_buf();
         s.database.url = self.url.clone();
         s.database.connect_timeout_secs = 3;
@@ -172,13 +174,15 @@ pub struct TestApp {
     handle: actix_web::dev::ServerHandle,
     /// The app's custody service (same KMS and activations as the server).
     pub custody: Arc<fincert::custody::Custody>,
+    /// The app's certificate authority.
+    pub pki: Arc<fincert::pki::Pki>,
 }
 
-/// The instant every test app's clock starts at.
+/// The instant every test app's clock starts at: now, in whole seconds (outside verifiers such
+/// as openssl check OCSP freshness against the real clock). Tests move it with `advance`.
 pub fn t0() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")
-        .expect("valid")
-        .with_timezone(&Utc)
+    let now = fincert::clock::Clock::now(&fincert::clock::SystemClock);
+    DateTime::from_timestamp(now.timestamp(), 0).expect("valid")
 }
 
 pub async fn spawn_app(engine: Engine) -> TestApp {
@@ -199,6 +203,7 @@ pub async fn spawn_app_with(test_db: TestDb, settings: Settings) -> TestApp {
     let port = app.port();
     let handle = app.handle();
     let custody = app.custody();
+    let pki = app.pki();
     tokio::spawn(app.run_until_stopped());
     let db = store::connect(&settings).await.expect("test connection");
     TestApp {
@@ -214,6 +219,7 @@ pub async fn spawn_app_with(test_db: TestDb, settings: Settings) -> TestApp {
         test_db,
         handle,
         custody,
+        pki,
     }
 }
 

@@ -11,4 +11,5 @@ mod health;
 mod idempotency;
 mod kms;
 mod openapi;
+mod pki;
 mod terms;

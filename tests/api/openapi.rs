@@ -29,6 +29,29 @@ fn spec_operations(spec: &serde_json::Value) -> BTreeSet<(String, String)> {
     ops
 }
 
+fn strip_patterns(path: &str) -> String {
+    let mut out = String::new();
+    let mut in_param = false;
+    let mut skipping = false;
+    for c in path.chars() {
+        match c {
+            '{' => {
+                in_param = true;
+                out.push(c);
+            }
+            ':' if in_param => skipping = true,
+            '}' => {
+                in_param = false;
+                skipping = false;
+                out.push(c);
+            }
+            _ if skipping => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 #[test]
 fn spec_and_routes_match() {
     let spec = spec();
@@ -37,9 +60,10 @@ fn spec_and_routes_match() {
         "OpenAPI 3.1"
     );
     let documented = spec_operations(&spec);
+    // actix's `{name:regex}` is OpenAPI's `{name}`.
     let routed: BTreeSet<_> = fincert::api::endpoints()
         .iter()
-        .map(|e| (e.method.to_string(), e.path.to_string()))
+        .map(|e| (e.method.to_string(), strip_patterns(e.path)))
         .collect();
     let undocumented: Vec<_> = routed.difference(&documented).collect();
     let missing: Vec<_> = documented.difference(&routed).collect();
@@ -80,7 +104,10 @@ fn every_operation_has_an_id_and_an_error_response() {
 async fn documented_operations_exist_on_the_server() {
     let app = spawn_app(Engine::Sqlite).await;
     for (method, path) in spec_operations(&spec()) {
-        let concrete = path.replace('{', "").replace('}', "");
+        let concrete = path
+            .replace("{name}", "root.crt")
+            .replace('{', "")
+            .replace('}', "");
         let resp = app
             .request(
                 reqwest::Method::from_bytes(method.as_bytes()).unwrap(),

@@ -2,7 +2,11 @@
 
 pub mod audit_event;
 pub mod audit_head;
+pub mod authority;
+pub mod certificate;
+pub mod crl;
 pub mod custody_key;
 pub mod custody_key_slot;
+pub mod fee_charge;
 pub mod idempotency_record;
 pub mod terms_document;

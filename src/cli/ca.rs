@@ -1,0 +1,73 @@
+//! `fincert ca ...`: set up and inspect the certificate authority.
+
+use std::{process::ExitCode, sync::Arc};
+
+use clap::Subcommand;
+
+use super::exit;
+use crate::{
+    clock::{SharedClock, SystemClock},
+    config::Settings,
+    custody::{Custody, kms},
+    pki::{Pki, PkiError},
+    startup, store,
+};
+
+/// CA verbs.
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// Create the root CA, the issuing CA and the OCSP responder (once).
+    Init,
+    /// Print the CA certificates (PEM).
+    Show,
+}
+
+/// Runs a CA verb.
+pub async fn run(cmd: CaCommand, settings: Settings) -> ExitCode {
+    let clock: SharedClock = Arc::new(SystemClock);
+    let result = async {
+        let db = store::connect(&settings).await.map_err(|e| e.to_string())?;
+        startup::migrate_and_audit(&db, &clock)
+            .await
+            .map_err(|e| e.to_string())?;
+        let kms = kms::connect(&settings).await?;
+        let custody = Arc::new(Custody::new(kms, &settings.custody, clock.clone()));
+        match cmd {
+            CaCommand::Init => match Pki::init(&db, &custody, &settings, &clock).await {
+                Ok(()) => {
+                    println!(
+                        "CA initialised ({}; keys in the {} KMS backend)",
+                        settings.pki.ca_algorithm,
+                        if settings.kms.backend == crate::config::KmsBackend::Aws {
+                            "aws"
+                        } else {
+                            "local"
+                        }
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(PkiError::AlreadyInitialized) => {
+                    eprintln!("fincert: the CA is already initialised");
+                    Ok(ExitCode::from(exit::CHECK_FAILED))
+                }
+                Err(e) => Err(e.to_string()),
+            },
+            CaCommand::Show => {
+                let pki = Pki::load(&db, custody, &settings, clock.clone())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                for name in ["root", "issuing", "ocsp"] {
+                    if let Some(der) = pki.ca_certificate(name) {
+                        println!("# {name}\n{}", crate::pki::x509::pem_certificate(der));
+                    }
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    }
+    .await;
+    result.unwrap_or_else(|e| {
+        eprintln!("fincert: ca: {e}");
+        ExitCode::from(exit::DEPENDENCY)
+    })
+}
