@@ -95,7 +95,7 @@ impl Application {
         let custody = Arc::new(Custody::new(kms, &settings.custody, clock.clone()));
         let pki =
             Arc::new(Pki::load_or_init(&db, custody.clone(), &settings, clock.clone()).await?);
-        let sweeper = spawn_sweeper(custody.clone(), clock.clone());
+        let sweeper = spawn_background(custody.clone(), pki.clone(), db.clone(), clock.clone());
         let server = build_server(
             listener,
             db.clone(),
@@ -148,17 +148,41 @@ impl Application {
     }
 }
 
-/// Wipes expired activations every few seconds, so an unused activated key does not outlive
-/// its window in memory.
-fn spawn_sweeper(custody: Arc<Custody>, clock: SharedClock) -> tokio::task::JoinHandle<()> {
+/// Background work of a node: wipes expired activations every few seconds (so an unused
+/// activated key does not outlive its window in memory), and runs the PKI lifecycle job
+/// (expiry, renewal notices, CRL refresh) every five minutes on whichever node holds its lock.
+fn spawn_background(
+    custody: Arc<Custody>,
+    pki: Arc<Pki>,
+    db: DatabaseConnection,
+    clock: SharedClock,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(5));
+        let mut ticks: u64 = 0;
         loop {
             tick.tick().await;
             let wiped = custody.activations().sweep(clock.now());
             if wiped > 0 {
                 tracing::debug!(wiped, "expired activations wiped");
             }
+            // First run one interval after start (the CRL is also published on demand).
+            if ticks % 60 == 59 {
+                match pki.run_lifecycle_job(&db).await {
+                    Ok(Some(report)) if report.expired + report.renewal_notices > 0 => {
+                        tracing::info!(
+                            expired = report.expired,
+                            notices = report.renewal_notices,
+                            "lifecycle job"
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "lifecycle job failed; retrying next round")
+                    }
+                }
+            }
+            ticks = ticks.wrapping_add(1);
         }
     })
 }

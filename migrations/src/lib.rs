@@ -11,6 +11,7 @@ mod m20261123_000002_terms;
 mod m20261123_000003_idempotency;
 mod m20261123_000004_custody;
 mod m20261123_000005_pki;
+mod m20261123_000006_renewal_notices;
 
 /// The ordered list of every migration fincert knows.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_idempotency::Migration),
             Box::new(m20261123_000004_custody::Migration),
             Box::new(m20261123_000005_pki::Migration),
+            Box::new(m20261123_000006_renewal_notices::Migration),
         ]
     }
 }

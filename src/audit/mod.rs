@@ -94,6 +94,8 @@ pub enum Action {
     CertificateExpired,
     /// A CRL was signed and published.
     CrlPublished,
+    /// A certificate entered its renewal window; its holder is to be told.
+    RenewalNoticeRecorded,
 }
 
 impl Action {
@@ -118,6 +120,7 @@ impl Action {
             Self::CertificateResumed => "certificate.resumed",
             Self::CertificateExpired => "certificate.expired",
             Self::CrlPublished => "crl.published",
+            Self::RenewalNoticeRecorded => "certificate.renewal_notice",
         }
     }
 }

@@ -1057,12 +1057,24 @@ impl Pki {
         .unwrap_or_else(|_| ocsp::internal_error())
     }
 
-    /// Marks certificates past their validity as expired and audits each; returns how many.
-    pub async fn expire_due(&self, db: &DatabaseConnection) -> Result<usize, PkiError> {
+    /// The periodic lifecycle job: marks certificates past their validity as expired, records
+    /// a renewal notice for each certificate entering its renewal window (each audited), and
+    /// refreshes the CRL when it nears its nextUpdate. Runs on one node at a time (a
+    /// PostgreSQL advisory lock); returns what it did, or `None` if another node holds the job.
+    pub async fn run_lifecycle_job(
+        &self,
+        db: &DatabaseConnection,
+    ) -> Result<Option<JobReport>, PkiError> {
+        const JOB_LOCK: i64 = 0x6669_6e63_0001; // "finc" + job 1
         let now = self.clock.now();
+        let window_end = now + Duration::days(i64::from(self.settings.renewal_window_days));
         let txn = db.begin().await.map_err(StoreError::from)?;
+        if !store::pki::try_job_lock(&txn, JOB_LOCK).await? {
+            return Ok(None);
+        }
         let expired = store::pki::expire_due(&txn, now, 1000).await?;
-        let events: Vec<_> = expired
+        let notices = store::pki::record_renewal_notices(&txn, now, window_end, 1000).await?;
+        let mut events: Vec<_> = expired
             .iter()
             .map(|r| {
                 NewEvent::new(Actor::System, Action::CertificateExpired)
@@ -1070,10 +1082,49 @@ impl Pki {
                     .details(json!({"certificate": r.id}))
             })
             .collect();
+        events.extend(notices.iter().map(|r| {
+            NewEvent::new(Actor::System, Action::RenewalNoticeRecorded)
+                .subject(r.serial_hex.clone())
+                .details(json!({"certificate": r.id, "owner": r.owner_id, "not_after": r.not_after.to_rfc3339()}))
+        }));
         store::audit::append(&txn, now, &events).await?;
         txn.commit().await.map_err(StoreError::from)?;
-        Ok(expired.len())
+        self.current_crl(db).await?;
+        Ok(Some(JobReport {
+            expired: expired.len(),
+            renewal_notices: notices.len(),
+        }))
     }
+
+    /// Checks that a certificate may sign now (active: not suspended, revoked or expired) and
+    /// returns its custody key. Every signing path goes through here first.
+    pub async fn signing_key(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        id: Uuid,
+    ) -> Result<Uuid, PkiError> {
+        let view = self.certificate(db, owner, id).await?;
+        if view.status != CertStatus::Active {
+            return Err(LifecycleError::NotAllowed {
+                status: view.status.as_str(),
+                action: "used to sign",
+            }
+            .into());
+        }
+        view.custody_key_id.ok_or(PkiError::KeySource(
+            "this certificate's key is on the holder's device",
+        ))
+    }
+}
+
+/// What one run of the lifecycle job did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobReport {
+    /// Certificates marked expired.
+    pub expired: usize,
+    /// Renewal notices recorded.
+    pub renewal_notices: usize,
 }
 
 #[derive(Clone, Copy)]

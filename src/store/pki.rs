@@ -270,3 +270,63 @@ pub async fn insert_crl<C: ConnectionTrait>(
     .await?;
     Ok(())
 }
+
+/// Active, not-yet-renewed certificates entering their renewal window (expiring before
+/// `window_end`) that have no notice yet; records a notice for each and returns them.
+pub async fn record_renewal_notices<C: ConnectionTrait>(
+    conn: &C,
+    now: DateTime<Utc>,
+    window_end: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<CertificateRow>, StoreError> {
+    use super::entities::renewal_notice as notice;
+    use sea_orm::sea_query::OnConflict;
+    let due = cert::Entity::find()
+        .filter(cert::Column::Status.eq("active"))
+        .filter(cert::Column::RenewedById.is_null())
+        .filter(cert::Column::NotAfter.gt(now))
+        .filter(cert::Column::NotAfter.lte(window_end))
+        .order_by_asc(cert::Column::NotAfter)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    let mut fresh = Vec::new();
+    for row in due {
+        let inserted = notice::Entity::insert(notice::ActiveModel {
+            certificate_id: Set(row.id.clone()),
+            owner_id: Set(row.owner_id.clone()),
+            not_after: Set(row.not_after),
+            created_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::column(notice::Column::CertificateId)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+        if inserted == 1 {
+            fresh.push(row);
+        }
+    }
+    Ok(fresh)
+}
+
+/// Takes a PostgreSQL transaction-scoped advisory lock if free (always true on SQLite, which
+/// has one writer); background jobs run only on the node that gets it.
+pub async fn try_job_lock<C: ConnectionTrait>(conn: &C, job: i64) -> Result<bool, StoreError> {
+    use sea_orm::{DbBackend, Statement};
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Ok(true);
+    }
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_try_advisory_xact_lock($1) AS locked",
+            [job.into()],
+        ))
+        .await?;
+    Ok(row
+        .and_then(|r| r.try_get::<bool>("", "locked").ok())
+        .unwrap_or(false))
+}

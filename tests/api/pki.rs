@@ -829,7 +829,8 @@ async fn reissue_supersedes_the_old_certificate(engine: Engine) {
 
     // Expired, then reissued: the old one stays expired.
     app.clock.advance(Duration::days(365 * 3 + 2));
-    assert_eq!(app.pki.expire_due(&app.db).await.unwrap(), 1);
+    let report = app.pki.run_lifecycle_job(&app.db).await.unwrap().unwrap();
+    assert_eq!(report.expired, 1);
     assert_eq!(
         app.pki
             .certificate(&app.db, &who, new.id)
@@ -862,7 +863,145 @@ async fn reissue_supersedes_the_old_certificate(engine: Engine) {
     assert!(store::audit::verify(&app.db).await.unwrap().is_ok());
 }
 
+/// The lifecycle job: one renewal notice per certificate entering its window, expiry marked
+/// once, and only one node at a time (PostgreSQL advisory lock).
+async fn lifecycle_job_notices_and_expires(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let who = owner("user-seo");
+    let cert = issue_cloud(
+        &app,
+        "user-seo",
+        CertKind::Joint,
+        Usage::Restricted,
+        "482915",
+    )
+    .await;
+    let report = app.pki.run_lifecycle_job(&app.db).await.unwrap().unwrap();
+    assert_eq!((report.expired, report.renewal_notices), (0, 0));
+
+    app.clock
+        .advance(cert.not_after - app.clock.now() - Duration::days(29));
+    let report = app.pki.run_lifecycle_job(&app.db).await.unwrap().unwrap();
+    assert_eq!((report.expired, report.renewal_notices), (0, 1));
+    let report = app.pki.run_lifecycle_job(&app.db).await.unwrap().unwrap();
+    assert_eq!(report.renewal_notices, 0, "told once");
+    let notices = store::audit::by_action(&app.db, Action::RenewalNoticeRecorded, 5)
+        .await
+        .unwrap();
+    assert_eq!(notices.len(), 1);
+    assert_eq!(notices[0].subject.as_deref(), Some(cert.serial.as_str()));
+
+    app.clock.advance(Duration::days(30));
+    assert_eq!(
+        app.pki
+            .run_lifecycle_job(&app.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .expired,
+        1
+    );
+    assert_eq!(
+        app.pki
+            .certificate(&app.db, &who, cert.id)
+            .await
+            .unwrap()
+            .status,
+        CertStatus::Expired
+    );
+
+    if engine == Engine::Postgres {
+        use sea_orm::TransactionTrait;
+        // Another node holds the job: this one skips it.
+        let other = app.db.begin().await.unwrap();
+        assert!(
+            store::pki::try_job_lock(&other, 0x6669_6e63_0001)
+                .await
+                .unwrap()
+        );
+        assert!(app.pki.run_lifecycle_job(&app.db).await.unwrap().is_none());
+        other.commit().await.unwrap();
+        assert!(app.pki.run_lifecycle_job(&app.db).await.unwrap().is_some());
+    }
+}
+
+/// Only an active certificate yields a signing key: suspended, revoked and expired ones never
+/// sign, and a device certificate has no key here.
+async fn only_active_certificates_sign(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let who = owner("user-han");
+    let cert = issue_cloud(
+        &app,
+        "user-han",
+        CertKind::Financial,
+        Usage::Restricted,
+        "482915",
+    )
+    .await;
+    assert_eq!(
+        app.pki.signing_key(&app.db, &who, cert.id).await.unwrap(),
+        cert.custody_key_id.unwrap()
+    );
+    app.pki.suspend(&app.db, &who, cert.id).await.unwrap();
+    let err = app
+        .pki
+        .signing_key(&app.db, &who, cert.id)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PkiError::Lifecycle(LifecycleError::NotAllowed {
+                status: "suspended",
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    app.pki.resume(&app.db, &who, cert.id).await.unwrap();
+    assert!(app.pki.signing_key(&app.db, &who, cert.id).await.is_ok());
+    app.pki
+        .revoke(&app.db, &who, cert.id, RevocationReason::Unspecified)
+        .await
+        .unwrap();
+    assert!(app.pki.signing_key(&app.db, &who, cert.id).await.is_err());
+
+    let other = issue_cloud(
+        &app,
+        "user-han",
+        CertKind::Financial,
+        Usage::Restricted,
+        "482915",
+    )
+    .await;
+    app.clock.advance(Duration::days(365 * 3 + 2));
+    let err = app
+        .pki
+        .signing_key(&app.db, &who, other.id)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PkiError::Lifecycle(LifecycleError::NotAllowed {
+                status: "expired",
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    assert!(matches!(
+        app.pki
+            .signing_key(&app.db, &owner("user-x"), other.id)
+            .await
+            .unwrap_err(),
+        PkiError::NotFound
+    ));
+}
+
 both_engines!(
+    lifecycle_job_notices_and_expires,
+    only_active_certificates_sign,
     ca_hierarchy_is_published,
     financial_certificate_profile,
     joint_device_certificates_from_csrs,

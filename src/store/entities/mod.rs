@@ -9,4 +9,5 @@ pub mod custody_key;
 pub mod custody_key_slot;
 pub mod fee_charge;
 pub mod idempotency_record;
+pub mod renewal_notice;
 pub mod terms_document;
