@@ -79,7 +79,8 @@ async fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut settings = Settings::default();
     settings.data_dir = dir.path().to_path_buf();
-    settings.custody.activation_max_signatures = 10_000;
+    // One activation serves the whole measurement (the service caps this at 10,000).
+    settings.custody.activation_max_signatures = u32::MAX;
     settings.custody.activation_ttl_secs = 3600;
     let backend = if let Ok(url) = std::env::var("FINCERT_BENCH_MOTO_URL") {
         settings.kms = bench_moto_settings(&url).await;

@@ -68,6 +68,9 @@ pub struct PkiSettings {
     pub ocsp_validity_minutes: u32,
     /// Fee in KRW for general-purpose issuance and renewal.
     pub general_purpose_fee_krw: u32,
+    /// Directory of trusted foreign CA certificates (PEM or DER) for registering certificates
+    /// issued elsewhere; empty means `<data_dir>/trust-anchors`.
+    pub trust_anchors_dir: String,
 }
 
 /// A configured secret: readable by the code that needs it, never by `Debug`.
@@ -245,6 +248,7 @@ impl Default for Settings {
                 crl_validity_hours: 24,
                 ocsp_validity_minutes: 60,
                 general_purpose_fee_krw: 4400,
+                trust_anchors_dir: String::new(),
             },
         }
     }
@@ -474,6 +478,15 @@ impl Settings {
             self.data_dir.join("kms").join("local-keyring.json")
         } else {
             PathBuf::from(&self.kms.local_keyring)
+        }
+    }
+
+    /// The trust-anchor directory in force.
+    pub fn trust_anchors_path(&self) -> PathBuf {
+        if self.pki.trust_anchors_dir.is_empty() {
+            self.data_dir.join("trust-anchors")
+        } else {
+            PathBuf::from(&self.pki.trust_anchors_dir)
         }
     }
 

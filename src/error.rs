@@ -345,6 +345,29 @@ impl From<crate::pki::PkiError> for ApiError {
                     "the CA's key could not sign; nothing was changed, retry later",
                 )
             }
+            P::Foreign(f) => {
+                use crate::pki::foreign::ForeignError as F;
+                let (status, code) = match f {
+                    F::Malformed => (StatusCode::BAD_REQUEST, "malformed_input"),
+                    F::Untrusted => (StatusCode::UNPROCESSABLE_ENTITY, "untrusted_chain"),
+                    F::NotValidNow => (
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "certificate_not_valid_now",
+                    ),
+                    F::NotForSigning => (
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "not_a_signing_certificate",
+                    ),
+                    F::UnrecognizedPolicy => {
+                        (StatusCode::UNPROCESSABLE_ENTITY, "unrecognized_policy")
+                    }
+                    F::Pkcs12Unreadable => (StatusCode::UNPROCESSABLE_ENTITY, "pkcs12_unreadable"),
+                    F::Pkcs12NoKey => (StatusCode::UNPROCESSABLE_ENTITY, "pkcs12_no_key"),
+                    F::KeyMismatch => (StatusCode::UNPROCESSABLE_ENTITY, "unsupported_key"),
+                    F::AlreadyRegistered => (StatusCode::CONFLICT, "already_registered"),
+                };
+                Self::rule(status, code, "Certificate not accepted", f.to_string())
+            }
             P::Custody(c) => c.into(),
             P::Store(s) => s.into(),
         }

@@ -12,6 +12,7 @@ mod m20261123_000003_idempotency;
 mod m20261123_000004_custody;
 mod m20261123_000005_pki;
 mod m20261123_000006_renewal_notices;
+mod m20261123_000007_foreign_certificates;
 
 /// The ordered list of every migration fincert knows.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_custody::Migration),
             Box::new(m20261123_000005_pki::Migration),
             Box::new(m20261123_000006_renewal_notices::Migration),
+            Box::new(m20261123_000007_foreign_certificates::Migration),
         ]
     }
 }

@@ -96,6 +96,8 @@ pub enum Action {
     CrlPublished,
     /// A certificate entered its renewal window; its holder is to be told.
     RenewalNoticeRecorded,
+    /// A certificate issued by another CA was registered (public certificate or PKCS#12).
+    ForeignCertificateRegistered,
 }
 
 impl Action {
@@ -121,6 +123,7 @@ impl Action {
             Self::CertificateExpired => "certificate.expired",
             Self::CrlPublished => "crl.published",
             Self::RenewalNoticeRecorded => "certificate.renewal_notice",
+            Self::ForeignCertificateRegistered => "certificate.foreign_registered",
         }
     }
 }

@@ -6,6 +6,7 @@
 //! the database: OCSP answers from live status; the CRL is re-signed after every status change
 //! and whenever the stored one nears its nextUpdate.
 
+pub mod foreign;
 pub mod lifecycle;
 pub mod ocsp;
 pub mod profile;
@@ -76,6 +77,9 @@ pub enum PkiError {
     /// A CA key could not sign (KMS down).
     #[error(transparent)]
     Signer(#[from] SignerError),
+    /// A foreign certificate or PKCS#12 file was refused.
+    #[error(transparent)]
+    Foreign(#[from] foreign::ForeignError),
     /// Encoding failed (a bug).
     #[error("encoding failed: {0}")]
     Encoding(String),
@@ -153,8 +157,31 @@ pub struct Pki {
     issuer_hashes: ocsp::IssuerHashes,
     settings: PkiSettings,
     user_algorithm: KeyAlgorithm,
+    anchors: foreign::TrustAnchors,
     custody: Arc<Custody>,
     clock: SharedClock,
+}
+
+/// A registered foreign certificate as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ForeignView {
+    /// Id.
+    pub id: Uuid,
+    /// Recognised usage.
+    pub usage: Usage,
+    /// `public` (certificate only) or `pkcs12` (key imported into custody).
+    pub source: String,
+    /// Issuer DN.
+    pub issuer: String,
+    /// Serial (hex).
+    pub serial: String,
+    /// Subject DN.
+    pub subject: String,
+    /// Validity end.
+    pub not_after: DateTime<Utc>,
+    /// Custody key (PKCS#12 imports).
+    #[serde(skip)]
+    pub custody_key_id: Option<Uuid>,
 }
 
 impl std::fmt::Debug for Pki {
@@ -436,6 +463,14 @@ impl Pki {
         let issuing = open.pop().ok_or(PkiError::NotInitialized)?;
         let root = open.pop().ok_or(PkiError::NotInitialized)?;
         let issuer_hashes = ocsp::IssuerHashes::of(&issuing.cert).map_err(enc)?;
+        let anchors = foreign::TrustAnchors::load_dir(&settings.trust_anchors_path())
+            .map_err(PkiError::Encoding)?;
+        if !anchors.is_empty() {
+            tracing::info!(
+                count = anchors.len(),
+                "trust anchors for foreign certificates loaded"
+            );
+        }
         Ok(Self {
             root,
             issuing,
@@ -443,6 +478,7 @@ impl Pki {
             issuer_hashes,
             settings: settings.pki.clone(),
             user_algorithm: algorithm(&settings.pki.user_key_algorithm),
+            anchors,
             custody,
             clock,
         })
@@ -929,6 +965,164 @@ impl Pki {
         .await
     }
 
+    /// Registers a certificate issued by another CA by its public certificate (DER or PEM) and
+    /// optional intermediates: it must chain to a configured trust anchor, be valid now, be a
+    /// personal signing certificate, and carry a recognised policy.
+    #[tracing::instrument(skip_all, fields(owner = %owner.as_str()))]
+    pub async fn register_foreign(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        certificate: &[u8],
+        intermediates: &[Vec<u8>],
+    ) -> Result<ForeignView, PkiError> {
+        let leaf = der_or_pem(certificate).ok_or(foreign::ForeignError::Malformed)?;
+        let validated = foreign::validate(
+            &leaf,
+            intermediates,
+            &self.anchors,
+            self.clock.now(),
+            &self.settings.policy_arc,
+        )?;
+        self.store_foreign(db, owner, leaf, validated, None, "public")
+            .await
+    }
+
+    /// Imports a PKCS#12 file into the cloud keystore: the key is re-sealed under KMS bound to
+    /// `pin`; the file and its password are used in memory only and never stored.
+    #[tracing::instrument(skip_all, fields(owner = %owner.as_str()))]
+    pub async fn import_pkcs12(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        p12: &[u8],
+        password: &str,
+        pin: &Pin,
+    ) -> Result<ForeignView, PkiError> {
+        let contents = foreign::open_pkcs12(p12, password)?;
+        let (algorithm, spki) = [KeyAlgorithm::Rsa2048, KeyAlgorithm::P256]
+            .into_iter()
+            .find_map(|alg| {
+                let key =
+                    crate::custody::keys::SigningKey::from_pkcs8(alg, &contents.pkcs8).ok()?;
+                Some((alg, key.public_key_der().ok()?))
+            })
+            .ok_or(foreign::ForeignError::KeyMismatch)?;
+        let position = contents
+            .certs
+            .iter()
+            .position(|c| {
+                x509_parser::parse_x509_certificate(c)
+                    .is_ok_and(|(_, cert)| cert.public_key().raw == spki.as_slice())
+            })
+            .ok_or(foreign::ForeignError::KeyMismatch)?;
+        let leaf = contents.certs[position].clone();
+        let others: Vec<Vec<u8>> = contents
+            .certs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != position)
+            .map(|(_, c)| c.clone())
+            .collect();
+        let validated = foreign::validate(
+            &leaf,
+            &others,
+            &self.anchors,
+            self.clock.now(),
+            &self.settings.policy_arc,
+        )?;
+        if store::pki::foreign_exists(
+            db,
+            owner.as_str(),
+            &validated.issuer_dn,
+            &validated.serial_hex,
+        )
+        .await?
+        {
+            return Err(foreign::ForeignError::AlreadyRegistered.into());
+        }
+        let prepared = self
+            .custody
+            .prepare_imported_key(owner, algorithm, contents.pkcs8, pin)
+            .await?;
+        self.store_foreign(db, owner, leaf, validated, Some(prepared), "pkcs12")
+            .await
+    }
+
+    async fn store_foreign(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        leaf: Vec<u8>,
+        v: foreign::Validated,
+        key: Option<PreparedKey>,
+        source: &str,
+    ) -> Result<ForeignView, PkiError> {
+        if store::pki::foreign_exists(db, owner.as_str(), &v.issuer_dn, &v.serial_hex).await? {
+            return Err(foreign::ForeignError::AlreadyRegistered.into());
+        }
+        let now = self.clock.now();
+        let id = Uuid::new_v4();
+        let custody_key_id = key.as_ref().map(|k| k.info.id);
+        let row = store::pki::ForeignRow {
+            id: id.to_string(),
+            owner_id: owner.as_str().into(),
+            usage: v.usage.as_str().into(),
+            source: source.into(),
+            issuer_dn: v.issuer_dn.clone(),
+            serial_hex: v.serial_hex.clone(),
+            subject: v.subject.clone(),
+            not_before: v.not_before,
+            not_after: v.not_after,
+            certificate_der: leaf,
+            chain_der: v.chain_der,
+            custody_key_id: custody_key_id.map(|k| k.to_string()),
+            created_at: now,
+        };
+        let event = NewEvent::new(Actor::User(owner.as_str().into()), Action::ForeignCertificateRegistered)
+            .subject(v.serial_hex.clone())
+            .details(json!({"certificate": id.to_string(), "issuer": v.issuer_dn, "usage": v.usage.as_str(), "source": source}));
+        let txn = db.begin().await.map_err(StoreError::from)?;
+        if let Some(key) = key {
+            self.custody.persist_key(&txn, key).await?;
+        }
+        store::pki::insert_foreign(&txn, row).await?;
+        store::audit::append(&txn, now, &[event]).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(ForeignView {
+            id,
+            usage: v.usage,
+            source: source.into(),
+            issuer: v.issuer_dn,
+            serial: v.serial_hex,
+            subject: v.subject,
+            not_after: v.not_after,
+            custody_key_id,
+        })
+    }
+
+    /// Foreign certificates `owner` registered.
+    pub async fn foreign_certificates(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+    ) -> Result<Vec<ForeignView>, PkiError> {
+        Ok(store::pki::foreign_of(db, owner.as_str())
+            .await?
+            .into_iter()
+            .map(|r| ForeignView {
+                id: Uuid::parse_str(&r.id).unwrap_or_default(),
+                usage: Usage::parse(&r.usage).unwrap_or(Usage::Restricted),
+                source: r.source,
+                issuer: r.issuer_dn,
+                serial: r.serial_hex,
+                subject: r.subject,
+                not_after: r.not_after,
+                custody_key_id: r.custody_key_id.and_then(|k| Uuid::parse_str(&k).ok()),
+            })
+            .collect())
+    }
+
     /// Fees charged to `owner`.
     pub async fn fees(
         &self,
@@ -1131,6 +1325,18 @@ pub struct JobReport {
 enum Predecessor {
     Renewed,
     Reissued { revoke: bool },
+}
+
+/// DER as is, or the first CERTIFICATE block of PEM.
+fn der_or_pem(input: &[u8]) -> Option<Vec<u8>> {
+    if input.starts_with(b"-----BEGIN") {
+        x509_parser::pem::Pem::iter_from_buffer(input)
+            .flatten()
+            .find(|p| p.label == "CERTIFICATE")
+            .map(|p| p.contents)
+    } else {
+        Some(input.to_vec())
+    }
 }
 
 fn crl_reason(code: i32) -> rcgen::RevocationReason {

@@ -330,3 +330,61 @@ pub async fn try_job_lock<C: ConnectionTrait>(conn: &C, job: i64) -> Result<bool
         .and_then(|r| r.try_get::<bool>("", "locked").ok())
         .unwrap_or(false))
 }
+
+pub use super::entities::foreign_certificate::Model as ForeignRow;
+
+/// Whether `owner` already registered the certificate `(issuer, serial)`.
+pub async fn foreign_exists<C: ConnectionTrait>(
+    conn: &C,
+    owner: &str,
+    issuer_dn: &str,
+    serial_hex: &str,
+) -> Result<bool, StoreError> {
+    use super::entities::foreign_certificate as f;
+    Ok(f::Entity::find()
+        .filter(f::Column::OwnerId.eq(owner))
+        .filter(f::Column::IssuerDn.eq(issuer_dn))
+        .filter(f::Column::SerialHex.eq(serial_hex))
+        .one(conn)
+        .await?
+        .is_some())
+}
+
+/// Stores a registered foreign certificate.
+pub async fn insert_foreign<C: ConnectionTrait>(
+    conn: &C,
+    row: ForeignRow,
+) -> Result<(), StoreError> {
+    use super::entities::foreign_certificate as f;
+    f::Entity::insert(f::ActiveModel {
+        id: Set(row.id),
+        owner_id: Set(row.owner_id),
+        usage: Set(row.usage),
+        source: Set(row.source),
+        issuer_dn: Set(row.issuer_dn),
+        serial_hex: Set(row.serial_hex),
+        subject: Set(row.subject),
+        not_before: Set(row.not_before),
+        not_after: Set(row.not_after),
+        certificate_der: Set(row.certificate_der),
+        chain_der: Set(row.chain_der),
+        custody_key_id: Set(row.custody_key_id),
+        created_at: Set(row.created_at),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// Foreign certificates of `owner`, newest first.
+pub async fn foreign_of<C: ConnectionTrait>(
+    conn: &C,
+    owner: &str,
+) -> Result<Vec<ForeignRow>, StoreError> {
+    use super::entities::foreign_certificate as f;
+    Ok(f::Entity::find()
+        .filter(f::Column::OwnerId.eq(owner))
+        .order_by_desc(f::Column::CreatedAt)
+        .all(conn)
+        .await?)
+}

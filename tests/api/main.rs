@@ -7,6 +7,7 @@ mod audit;
 mod cli;
 mod custody;
 mod errors;
+mod foreign;
 mod health;
 mod idempotency;
 mod kms;

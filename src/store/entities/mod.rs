@@ -8,6 +8,7 @@ pub mod crl;
 pub mod custody_key;
 pub mod custody_key_slot;
 pub mod fee_charge;
+pub mod foreign_certificate;
 pub mod idempotency_record;
 pub mod renewal_notice;
 pub mod terms_document;
