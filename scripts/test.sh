@@ -72,6 +72,9 @@ log "validating openapi.yaml (OpenAPI 3.1)"
 log "cargo fmt --check"
 cargo fmt --all -- --check
 
+log "cargo clippy (library and binaries: no unwrap/expect/panic outside tests)"
+cargo clippy --workspace --lib --bins --locked -- -D warnings
+
 log "cargo test (SQLite and PostgreSQL)"
 RESULTS="$CACHE/test-output.$$"
 set +e

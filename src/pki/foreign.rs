@@ -152,10 +152,10 @@ pub fn validate(
     if is_ca(&leaf) {
         return Err(ForeignError::NotForSigning);
     }
-    if let Ok(Some(ku)) = leaf.key_usage() {
-        if !(ku.value.digital_signature() || ku.value.non_repudiation()) {
-            return Err(ForeignError::NotForSigning);
-        }
+    if let Ok(Some(ku)) = leaf.key_usage()
+        && !(ku.value.digital_signature() || ku.value.non_repudiation())
+    {
+        return Err(ForeignError::NotForSigning);
     }
     let parsed_anchors: Vec<X509Certificate<'_>> = anchors
         .0

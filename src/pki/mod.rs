@@ -871,26 +871,25 @@ impl Pki {
         db: &DatabaseConnection,
         owner: &OwnerId,
         id: Uuid,
-        check: fn(CertStatus, DateTime<Utc>, DateTime<Utc>) -> Result<(), LifecycleError>,
-        to: CertStatus,
-        revocation: impl FnOnce(DateTime<Utc>) -> store::pki::Revocation,
-        action: Action,
-        details: serde_json::Value,
+        change: StatusChange,
     ) -> Result<CertificateView, PkiError> {
+        let StatusChange {
+            check,
+            to,
+            mark,
+            action,
+            details,
+        } = change;
         let row = self.find(db, owner, id).await?;
         let now = self.clock.now();
         let status = CertStatus::parse(&row.status).ok_or(PkiError::NotFound)?;
         check(status, row.not_after, now)?;
+        let revocation = match mark {
+            Mark::Revoked(code) => store::pki::Revocation::Set(now, code),
+            Mark::Cleared => store::pki::Revocation::Clear,
+        };
         let txn = db.begin().await.map_err(StoreError::from)?;
-        if !store::pki::transition(
-            &txn,
-            &row.id,
-            &row.status,
-            to.as_str(),
-            revocation(now),
-            now,
-        )
-        .await?
+        if !store::pki::transition(&txn, &row.id, &row.status, to.as_str(), revocation, now).await?
         {
             return Err(PkiError::Concurrent);
         }
@@ -911,18 +910,14 @@ impl Pki {
         id: Uuid,
         reason: RevocationReason,
     ) -> Result<CertificateView, PkiError> {
-        let code = i32::from(reason.code());
-        self.change_status(
-            db,
-            owner,
-            id,
-            lifecycle::check_revoke,
-            CertStatus::Revoked,
-            |now| store::pki::Revocation::Set(now, code),
-            Action::CertificateRevoked,
-            json!({"reason": reason}),
-        )
-        .await
+        let change = StatusChange {
+            check: lifecycle::check_revoke,
+            to: CertStatus::Revoked,
+            mark: Mark::Revoked(i32::from(reason.code())),
+            action: Action::CertificateRevoked,
+            details: json!({"reason": reason}),
+        };
+        self.change_status(db, owner, id, change).await
     }
 
     /// Suspends (certificateHold on CRL and OCSP).
@@ -932,17 +927,14 @@ impl Pki {
         owner: &OwnerId,
         id: Uuid,
     ) -> Result<CertificateView, PkiError> {
-        self.change_status(
-            db,
-            owner,
-            id,
-            lifecycle::check_suspend,
-            CertStatus::Suspended,
-            |now| store::pki::Revocation::Set(now, 6),
-            Action::CertificateSuspended,
-            json!({}),
-        )
-        .await
+        let change = StatusChange {
+            check: lifecycle::check_suspend,
+            to: CertStatus::Suspended,
+            mark: Mark::Revoked(6),
+            action: Action::CertificateSuspended,
+            details: json!({}),
+        };
+        self.change_status(db, owner, id, change).await
     }
 
     /// Resumes a suspended certificate.
@@ -952,17 +944,14 @@ impl Pki {
         owner: &OwnerId,
         id: Uuid,
     ) -> Result<CertificateView, PkiError> {
-        self.change_status(
-            db,
-            owner,
-            id,
-            lifecycle::check_resume,
-            CertStatus::Active,
-            |_| store::pki::Revocation::Clear,
-            Action::CertificateResumed,
-            json!({}),
-        )
-        .await
+        let change = StatusChange {
+            check: lifecycle::check_resume,
+            to: CertStatus::Active,
+            mark: Mark::Cleared,
+            action: Action::CertificateResumed,
+            details: json!({}),
+        };
+        self.change_status(db, owner, id, change).await
     }
 
     /// Registers a certificate issued by another CA by its public certificate (DER or PEM) and
@@ -1191,10 +1180,10 @@ impl Pki {
     /// else a freshly signed one.
     pub async fn current_crl(&self, db: &DatabaseConnection) -> Result<Vec<u8>, PkiError> {
         let now = self.clock.now();
-        if let Some((_, this, next, der)) = store::pki::latest_crl(db, ISSUING).await? {
-            if now < next - (next - this) / 4 {
-                return Ok(der);
-            }
+        if let Some((_, this, next, der)) = store::pki::latest_crl(db, ISSUING).await?
+            && now < next - (next - this) / 4
+        {
+            return Ok(der);
         }
         self.publish_crl(db).await
     }
@@ -1310,6 +1299,23 @@ impl Pki {
             "this certificate's key is on the holder's device",
         ))
     }
+}
+
+/// A status change: its rule, target, revocation fields and audit event.
+struct StatusChange {
+    check: fn(CertStatus, DateTime<Utc>, DateTime<Utc>) -> Result<(), LifecycleError>,
+    to: CertStatus,
+    mark: Mark,
+    action: Action,
+    details: serde_json::Value,
+}
+
+/// What a status change writes into the revocation fields.
+enum Mark {
+    /// Revocation time = now, with this RFC 5280 reason code (6 = certificateHold).
+    Revoked(i32),
+    /// Cleared (resumed from hold).
+    Cleared,
 }
 
 /// What one run of the lifecycle job did.
