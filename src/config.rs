@@ -145,6 +145,8 @@ pub struct CustodySettings {
     pub activation_max_signatures: u32,
     /// Activations a node holds at once; more are refused (503) rather than growing memory.
     pub max_live_activations: usize,
+    /// Consecutive wrong PINs after which a key's PIN locks (until reissuance).
+    pub max_pin_failures: u32,
 }
 
 /// HTTP listener and request limits.
@@ -233,6 +235,7 @@ impl Default for Settings {
                 activation_ttl_secs: 300,
                 activation_max_signatures: 10,
                 max_live_activations: 100_000,
+                max_pin_failures: 5,
             },
             pki: PkiSettings {
                 public_base_url: "http://127.0.0.1:8080".into(),
@@ -449,6 +452,12 @@ impl Settings {
             return Err(ConfigError::new(
                 "pki.ocsp_validity_minutes",
                 "must be between 1 and 1440",
+            ));
+        }
+        if !(1..=10).contains(&self.custody.max_pin_failures) {
+            return Err(ConfigError::new(
+                "custody.max_pin_failures",
+                "must be between 1 and 10",
             ));
         }
         if !(1..=10_000_000).contains(&self.custody.max_live_activations) {

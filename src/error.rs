@@ -186,6 +186,12 @@ impl From<crate::custody::CustodyError> for ApiError {
                 "Wrong PIN",
                 "the PIN does not unlock this key",
             ),
+            C::PinLocked => Self::rule(
+                StatusCode::LOCKED,
+                "pin_locked",
+                "PIN locked",
+                "the PIN is locked after too many wrong attempts; reissue the certificate to set a new one",
+            ),
             C::PasskeyNotBound => Self::rule(
                 StatusCode::UNAUTHORIZED,
                 "passkey_not_bound",

@@ -13,6 +13,7 @@ mod m20261123_000004_custody;
 mod m20261123_000005_pki;
 mod m20261123_000006_renewal_notices;
 mod m20261123_000007_foreign_certificates;
+mod m20261123_000008_pin_attempts;
 
 /// The ordered list of every migration fincert knows.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_pki::Migration),
             Box::new(m20261123_000006_renewal_notices::Migration),
             Box::new(m20261123_000007_foreign_certificates::Migration),
+            Box::new(m20261123_000008_pin_attempts::Migration),
         ]
     }
 }

@@ -68,6 +68,8 @@ pub enum Action {
     KeyActivationFailed,
     /// A key's PIN was changed.
     PinChanged,
+    /// A key's PIN locked after too many consecutive wrong attempts.
+    PinLocked,
     /// A passkey got its own copy of a key's data key.
     PasskeyBound,
     /// A passkey's copy was removed.
@@ -109,6 +111,7 @@ impl Action {
             Self::KeyActivated => "key.activated",
             Self::KeyActivationFailed => "key.activation_failed",
             Self::PinChanged => "key.pin_changed",
+            Self::PinLocked => "key.pin_locked",
             Self::PasskeyBound => "key.passkey_bound",
             Self::PasskeyUnbound => "key.passkey_unbound",
             Self::KeysRewrapped => "kms.rewrapped",

@@ -24,6 +24,20 @@
 //!   `kms rewrap` moves it to a new KMS key (ReEncrypt) while the PIN layer stays untouched.
 //! - **Fail closed.** Every KMS call happens before the database transaction that records its
 //!   result (with its audit event); a KMS or database failure leaves nothing half-written.
+//! - **PIN lockout** (in the manner of kanidm's softlock), counted per key in the database:
+//!
+//!   ```text
+//!    attempt ──► reserve: failures < 5 ? failures += 1 ──no──► refused: PIN locked (audited)
+//!                     │ yes (committed before the PIN is tried)
+//!                     ▼
+//!                 try the PIN ──right──► failures = 0
+//!                     │ wrong ──► failures == 5 ? locked_at = now, "key.pin_locked"
+//!                     │ KMS/database outage ──► failures -= 1 (an outage is not a wrong PIN)
+//!   ```
+//!
+//!   Reserving before trying means concurrent wrong attempts can never count past the limit or
+//!   let one more through, on any number of nodes. A locked PIN stays locked: reissuance (a
+//!   new key) is the way out, as in the real service.
 //! - A passkey slot is bound to its credential; that the credential was really used is checked
 //!   by WebAuthn before [`Custody::activate_with_passkey`] is called.
 
@@ -130,6 +144,9 @@ pub enum CustodyError {
     /// The PIN did not open the key.
     #[error("wrong PIN")]
     WrongPin,
+    /// Too many consecutive wrong PINs: the PIN is locked until the certificate is reissued.
+    #[error("the PIN is locked")]
+    PinLocked,
     /// The passkey is not bound to this key.
     #[error("this passkey is not bound to the key")]
     PasskeyNotBound,
@@ -202,6 +219,7 @@ pub struct Custody {
     kms: Arc<dyn Kms>,
     activations: Activations,
     clock: SharedClock,
+    max_pin_failures: i32,
 }
 
 impl std::fmt::Debug for Custody {
@@ -271,6 +289,7 @@ impl Custody {
                 settings.max_live_activations,
             ),
             clock,
+            max_pin_failures: i32::try_from(settings.max_pin_failures).unwrap_or(5),
         }
     }
 
@@ -540,6 +559,27 @@ impl Custody {
     ) -> Result<(SigningKey, DataKey), CustodyError> {
         let (row, algorithm) = self.load(db, owner, key_id).await?;
         let slot_name = binding.slot().name();
+        // PIN attempts are counted before the PIN is tried (see the lockout diagram above).
+        let counted = match binding {
+            Binding::Pin(_) => match store::custody::reserve_pin_attempt(
+                db,
+                &row.id,
+                self.max_pin_failures,
+                self.clock.now(),
+            )
+            .await?
+            {
+                Some(n) => Some(n),
+                None => {
+                    let event = NewEvent::new(owner.actor(), Action::KeyActivationFailed)
+                        .subject(key_id.to_string())
+                        .details(json!({"slot": "pin", "reason": "PIN locked"}));
+                    self.audit(db, &[event]).await?;
+                    return Err(CustodyError::PinLocked);
+                }
+            },
+            _ => None,
+        };
         let result = async {
             let slot = store::custody::find_slot(db, &row.id, &slot_name)
                 .await?
@@ -561,6 +601,25 @@ impl Custody {
             Ok::<_, CustodyError>((key, dk))
         }
         .await;
+        if let Some(failures) = counted {
+            let now = self.clock.now();
+            match &result {
+                Ok(_) => store::custody::reset_pin_attempts(db, &row.id, now).await?,
+                Err(CustodyError::WrongPin | CustodyError::Integrity) => {
+                    if failures >= self.max_pin_failures {
+                        store::custody::mark_pin_locked(db, &row.id, now).await?;
+                        let event = NewEvent::new(owner.actor(), Action::PinLocked)
+                            .subject(key_id.to_string())
+                            .details(json!({"failures": failures}));
+                        self.audit(db, &[event]).await?;
+                    }
+                }
+                // An outage decided nothing: the attempt is given back.
+                Err(_) => {
+                    let _ = store::custody::release_pin_attempt(db, &row.id, now).await;
+                }
+            }
+        }
         if let Err(e) = &result {
             // Wrong secrets and integrity failures are security events; outages are not
             // attempts (and the audit write would fail with them).
@@ -570,7 +629,7 @@ impl Custody {
             ) {
                 let event = NewEvent::new(owner.actor(), Action::KeyActivationFailed)
                     .subject(key_id.to_string())
-                    .details(json!({"slot": slot_kind(&slot_name), "reason": e.to_string()}));
+                    .details(json!({"slot": slot_kind(&slot_name), "reason": e.to_string(), "failures": counted}));
                 self.audit(db, &[event]).await?;
             }
         }

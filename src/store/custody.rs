@@ -254,3 +254,103 @@ pub async fn count_by_kms_key<C: ConnectionTrait>(
 pub async fn count_keys<C: ConnectionTrait>(conn: &C) -> Result<u64, StoreError> {
     Ok(key::Entity::find().count(conn).await?)
 }
+
+/// Reserves one PIN attempt for `key_id`: counts it as a failure *before* the PIN is checked,
+/// only while fewer than `max` are counted. Returns the new count, or `None` when the PIN is
+/// locked. One conditional `UPDATE … RETURNING` (row lock on PostgreSQL, the single writer on
+/// SQLite), so concurrent attempts can never count past `max` or let one more through.
+pub async fn reserve_pin_attempt<C: ConnectionTrait>(
+    conn: &C,
+    key_id: &str,
+    max: i32,
+    now: DateTime<Utc>,
+) -> Result<Option<i32>, StoreError> {
+    use super::entities::pin_attempt as pa;
+    use sea_orm::sea_query::{ExprTrait, OnConflict};
+    pa::Entity::insert(pa::ActiveModel {
+        custody_key_id: Set(key_id.to_owned()),
+        failures: Set(0),
+        locked_at: Set(None),
+        updated_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(pa::Column::CustodyKeyId)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    let rows = pa::Entity::update_many()
+        .col_expr(pa::Column::Failures, Expr::col(pa::Column::Failures).add(1))
+        .col_expr(pa::Column::UpdatedAt, Expr::value(now))
+        .filter(pa::Column::CustodyKeyId.eq(key_id))
+        .filter(pa::Column::Failures.lt(max))
+        .exec_with_returning(conn)
+        .await?;
+    Ok(rows.first().map(|r| r.failures))
+}
+
+/// A successful PIN check: the consecutive-failure count starts again from zero.
+pub async fn reset_pin_attempts<C: ConnectionTrait>(
+    conn: &C,
+    key_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use super::entities::pin_attempt as pa;
+    pa::Entity::update_many()
+        .col_expr(pa::Column::Failures, Expr::value(0))
+        .col_expr(pa::Column::UpdatedAt, Expr::value(now))
+        .filter(pa::Column::CustodyKeyId.eq(key_id))
+        .filter(pa::Column::LockedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Gives back a reserved attempt that was never decided (the KMS or database failed): an
+/// outage is not a wrong PIN.
+pub async fn release_pin_attempt<C: ConnectionTrait>(
+    conn: &C,
+    key_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use super::entities::pin_attempt as pa;
+    use sea_orm::sea_query::ExprTrait;
+    pa::Entity::update_many()
+        .col_expr(pa::Column::Failures, Expr::col(pa::Column::Failures).sub(1))
+        .col_expr(pa::Column::UpdatedAt, Expr::value(now))
+        .filter(pa::Column::CustodyKeyId.eq(key_id))
+        .filter(pa::Column::Failures.gt(0))
+        .filter(pa::Column::LockedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records when the PIN locked (the attempt that reached the limit was wrong).
+pub async fn mark_pin_locked<C: ConnectionTrait>(
+    conn: &C,
+    key_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use super::entities::pin_attempt as pa;
+    pa::Entity::update_many()
+        .col_expr(pa::Column::LockedAt, Expr::value(now))
+        .filter(pa::Column::CustodyKeyId.eq(key_id))
+        .filter(pa::Column::LockedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Consecutive failures counted for `key_id`, and whether the PIN is locked.
+pub async fn pin_state<C: ConnectionTrait>(
+    conn: &C,
+    key_id: &str,
+) -> Result<(i32, bool), StoreError> {
+    use super::entities::pin_attempt as pa;
+    Ok(pa::Entity::find_by_id(key_id.to_owned())
+        .one(conn)
+        .await?
+        .map_or((0, false), |r| (r.failures, r.locked_at.is_some())))
+}

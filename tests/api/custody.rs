@@ -522,7 +522,79 @@ async fn activations_are_bounded(engine: Engine, backend: Backend) {
     );
 }
 
+/// Five consecutive wrong PINs lock the PIN; a right one before that resets the count; once
+/// locked even the right PIN is refused (423), every attempt audited.
+async fn five_wrong_pins_lock(engine: Engine, backend: Backend) {
+    let app = spawn_custody_app(engine, backend).await;
+    let c = &app.custody;
+    let ko = owner("user-ko");
+    let key = c
+        .create_key(&app.db, &ko, KeyAlgorithm::P256, &pin("482915"))
+        .await
+        .unwrap();
+    let kid = key.id.to_string();
+    for _ in 0..4 {
+        assert!(matches!(
+            c.activate_with_pin(&app.db, &ko, key.id, &pin("000001"), None)
+                .await
+                .unwrap_err(),
+            CustodyError::WrongPin
+        ));
+    }
+    assert_eq!(
+        store::custody::pin_state(&app.db, &kid).await.unwrap(),
+        (4, false)
+    );
+    c.activate_with_pin(&app.db, &ko, key.id, &pin("482915"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store::custody::pin_state(&app.db, &kid).await.unwrap(),
+        (0, false),
+        "a success resets the count"
+    );
+
+    for _ in 0..5 {
+        assert!(matches!(
+            c.activate_with_pin(&app.db, &ko, key.id, &pin("000001"), None)
+                .await
+                .unwrap_err(),
+            CustodyError::WrongPin
+        ));
+    }
+    assert_eq!(
+        store::custody::pin_state(&app.db, &kid).await.unwrap(),
+        (5, true)
+    );
+    let err = c
+        .activate_with_pin(&app.db, &ko, key.id, &pin("482915"), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CustodyError::PinLocked), "{err:?}");
+    let p = fincert::error::ApiError::from(err).problem();
+    assert_eq!((p.status, p.code.as_str()), (423, "pin_locked"));
+    // Every PIN path is locked, not only activation.
+    assert!(matches!(
+        c.change_pin(&app.db, &ko, key.id, &pin("482915"), &pin("604172"))
+            .await
+            .unwrap_err(),
+        CustodyError::PinLocked
+    ));
+    assert!(matches!(
+        c.bind_passkey(&app.db, &ko, key.id, &pin("482915"), b"cred")
+            .await
+            .unwrap_err(),
+        CustodyError::PinLocked
+    ));
+    assert_eq!(audit_actions(&app, Action::PinLocked).await, 1);
+    assert!(
+        c.activations().len() <= 1,
+        "only the one successful activation"
+    );
+}
+
 custody_matrix!(
+    five_wrong_pins_lock,
     create_activate_and_sign,
     wrong_pin_is_refused,
     swapped_blobs_do_not_open,
@@ -530,4 +602,116 @@ custody_matrix!(
     pin_change_rewraps_the_data_key,
     passkeys_have_their_own_bound_copy,
     activations_are_bounded,
+);
+
+/// Many concurrent wrong PINs (as from several nodes): exactly five are tried, the rest are
+/// refused as locked, and the right PIN afterwards is refused too.
+async fn concurrent_wrong_pins_never_pass_the_limit(engine: Engine) {
+    let app = spawn_custody_app(engine, Backend::Local).await;
+    let ko = owner("user-race");
+    let key = app
+        .custody
+        .create_key(&app.db, &ko, KeyAlgorithm::P256, &pin("482915"))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let (c, db, ko) = (app.custody.clone(), app.db.clone(), ko.clone());
+        let wrong = format!("{:06}", 100_000 + i);
+        tasks.push(tokio::spawn(async move {
+            c.activate_with_pin(&db, &ko, key.id, &Pin::parse(&wrong).unwrap(), None)
+                .await
+        }));
+    }
+    let (mut wrong, mut locked) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Err(CustodyError::WrongPin) => wrong += 1,
+            Err(CustodyError::PinLocked) => locked += 1,
+            other => panic!("unexpected {:?}", other.map(|_| ())),
+        }
+    }
+    assert_eq!((wrong, locked), (5, 15));
+    assert!(matches!(
+        app.custody
+            .activate_with_pin(&app.db, &ko, key.id, &pin("482915"), None)
+            .await
+            .unwrap_err(),
+        CustodyError::PinLocked
+    ));
+    assert_eq!(
+        store::custody::pin_state(&app.db, &key.id.to_string())
+            .await
+            .unwrap(),
+        (5, true)
+    );
+}
+
+/// A locked PIN is undone by reissuance: a new key with a new PIN and its own count.
+async fn reissue_is_the_way_out_of_a_locked_pin(engine: Engine) {
+    use fincert::pki::{
+        IssueRequest, KeySource,
+        profile::{CertKind, HolderName, Usage},
+    };
+    let app = spawn_app(engine).await;
+    let who = owner("user-locked");
+    let cert = app
+        .pki
+        .issue(
+            &app.db,
+            IssueRequest {
+                owner: who.clone(),
+                holder: HolderName::parse("이영희").unwrap(),
+                kind: CertKind::Financial,
+                usage: Usage::Restricted,
+                key: KeySource::Cloud(&pin("482915")),
+            },
+        )
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        let _ = app
+            .custody
+            .activate_with_pin(
+                &app.db,
+                &who,
+                cert.custody_key_id.unwrap(),
+                &pin("111112"),
+                None,
+            )
+            .await;
+    }
+    let err = app
+        .pki
+        .renew(&app.db, &who, cert.id, KeySource::Cloud(&pin("482915")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            fincert::pki::PkiError::Custody(CustodyError::PinLocked)
+                | fincert::pki::PkiError::Lifecycle(_)
+        ),
+        "{err:?}"
+    );
+    let new = app
+        .pki
+        .reissue(&app.db, &who, cert.id, KeySource::Cloud(&pin("604172")))
+        .await
+        .unwrap();
+    app.custody
+        .activate_with_pin(
+            &app.db,
+            &who,
+            new.custody_key_id.unwrap(),
+            &pin("604172"),
+            None,
+        )
+        .await
+        .unwrap();
+}
+
+crate::both_engines!(
+    concurrent_wrong_pins_never_pass_the_limit,
+    reissue_is_the_way_out_of_a_locked_pin
 );

@@ -146,6 +146,13 @@ async fn kms_outage_fails_closed(engine: Engine) {
         head_before,
         "no audit event, no failed-attempt event"
     );
+    assert_eq!(
+        store::custody::pin_state(&app.db, &key.id.to_string())
+            .await
+            .unwrap(),
+        (0, false),
+        "an outage is not a wrong PIN"
+    );
     assert!(c.activations().is_empty());
     assert_eq!(
         store::audit::by_action(&app.db, Action::KeyActivationFailed, 10)

@@ -10,5 +10,6 @@ pub mod custody_key_slot;
 pub mod fee_charge;
 pub mod foreign_certificate;
 pub mod idempotency_record;
+pub mod pin_attempt;
 pub mod renewal_notice;
 pub mod terms_document;
