@@ -6,6 +6,7 @@
 //!
 //! - [`api`]: HTTP handlers, thin; [`startup`] wires them into an actix-web app.
 //! - [`domain`]: newtypes and rules, no I/O.
+//! - [`auth`]: security media (OTP, security card); enrolment, WebAuthn and tokens to come.
 //! - [`custody`]: KMS backends, sealed keys, PIN/passkey slots, activations.
 //! - [`pki`]: the CA, certificate profiles and lifecycle, CRL and OCSP.
 //! - [`audit`]: the hash-chained audit log; [`store`]: every query.
@@ -19,6 +20,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -1,0 +1,6 @@
+//! Authentication of people: the security media of enrolment (hardware/mobile OTP, security
+//! card) now; enrolment steps, WebAuthn, tokens and rate limits join here. PIN checking lives
+//! in `custody` (a PIN is checked by whether it opens the key, never against a stored value).
+
+pub mod otp;
+pub mod security_card;
