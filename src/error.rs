@@ -496,15 +496,31 @@ pub fn json_error(
     api.into()
 }
 
-/// serde_json's message without echoing input: kind of problem plus position.
+/// serde_json's message without echoing input. Its data errors quote the offending value
+/// (`invalid type: string "482915", expected ...`), which could be a PIN or an OTP: keep only
+/// field names (from missing/unknown/duplicate-field messages) and the position.
 fn describe_serde(e: &serde_json::Error) -> String {
     use serde_json::error::Category;
+    let at = format!("line {} column {}", e.line(), e.column());
     match e.classify() {
-        Category::Syntax | Category::Eof => {
-            format!("malformed JSON at line {} column {}", e.line(), e.column())
+        Category::Syntax | Category::Eof => format!("malformed JSON at {at}"),
+        Category::Data => {
+            let msg = e.to_string();
+            let field = ["missing field `", "unknown field `", "duplicate field `"]
+                .iter()
+                .find_map(|prefix| {
+                    let rest = msg.strip_prefix(prefix)?;
+                    let name = rest.split('`').next()?;
+                    let ok = !name.is_empty()
+                        && name.len() <= 64
+                        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                    ok.then(|| format!("{prefix}{name}`"))
+                });
+            match field {
+                Some(f) => format!("{f} at {at}"),
+                None => format!("a value has the wrong type or is out of range at {at}"),
+            }
         }
-        // Data errors name the field and the expected type, never the value.
-        Category::Data => e.to_string(),
         Category::Io => "could not read the body".into(),
     }
 }
@@ -600,6 +616,25 @@ mod tests {
                 "causes stay in the log"
             );
         }
+    }
+
+    /// A secret sent with the wrong JSON type is never echoed back.
+    #[test]
+    fn json_errors_do_not_echo_values() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Body {
+            pin: u32,
+        }
+        let err = serde_json::from_str::<Body>(r#"{"pin": "482915"}"#).unwrap_err();
+        assert!(err.to_string().contains("482915"), "serde does quote it");
+        let described = describe_serde(&err);
+        assert!(!described.contains("482915"), "{described}");
+        let missing = serde_json::from_str::<Body>("{}").unwrap_err();
+        assert_eq!(
+            describe_serde(&missing),
+            "missing field `pin` at line 1 column 2"
+        );
     }
 
     #[test]

@@ -268,15 +268,7 @@ impl Pki {
 
         let mut prepared: Vec<PreparedKey> = Vec::new();
         let mut rows = Vec::new();
-        let aws = if settings.kms.backend == KmsBackend::Aws {
-            Some(
-                AwsKms::connect(&settings.kms)
-                    .await
-                    .map_err(|e| PkiError::Custody(CustodyError::Kms(e)))?,
-            )
-        } else {
-            None
-        };
+        let aws = aws_kms_if(settings.kms.backend == KmsBackend::Aws, settings).await?;
         // Root and issuing keys.
         let mut signers = Vec::new();
         for id in [ROOT, ISSUING] {
@@ -428,15 +420,7 @@ impl Pki {
                 .cloned()
                 .ok_or(PkiError::NotInitialized)
         };
-        let aws = if rows.iter().any(|r| r.key_kind == "kms") {
-            Some(
-                AwsKms::connect(&settings.kms)
-                    .await
-                    .map_err(|e| PkiError::Custody(CustodyError::Kms(e)))?,
-            )
-        } else {
-            None
-        };
+        let aws = aws_kms_if(rows.iter().any(|r| r.key_kind == "kms"), settings).await?;
         let mut open = Vec::new();
         for id in [ROOT, ISSUING, RESPONDER] {
             let row = find(id)?;
@@ -1331,6 +1315,17 @@ pub struct JobReport {
 enum Predecessor {
     Renewed,
     Reissued { revoke: bool },
+}
+
+/// An AWS KMS client for CA keys, when `needed`.
+async fn aws_kms_if(needed: bool, settings: &Settings) -> Result<Option<AwsKms>, PkiError> {
+    if !needed {
+        return Ok(None);
+    }
+    AwsKms::connect(&settings.kms)
+        .await
+        .map(Some)
+        .map_err(|e| PkiError::Custody(CustodyError::Kms(e)))
 }
 
 /// DER as is, or the first CERTIFICATE block of PEM.

@@ -56,7 +56,7 @@ pub enum KeyringError {
 #[derive(Serialize, Deserialize)]
 struct KeyringFile {
     version: u32,
-    mac_key: String,
+    mac_key: Zeroizing<String>,
     wrapping_keys: Vec<StoredKey>,
     current: String,
 }
@@ -64,7 +64,7 @@ struct KeyringFile {
 #[derive(Serialize, Deserialize)]
 struct StoredKey {
     id: String,
-    key: String,
+    key: Zeroizing<String>,
     created_at: String,
 }
 
@@ -111,10 +111,10 @@ impl LocalKms {
             let id = key_id(key.as_ref());
             let file = KeyringFile {
                 version: 1,
-                mac_key: B64.encode(mac.as_ref()),
+                mac_key: Zeroizing::new(B64.encode(mac.as_ref())),
                 wrapping_keys: vec![StoredKey {
                     id: hex::encode(id),
-                    key: B64.encode(key.as_ref()),
+                    key: Zeroizing::new(B64.encode(key.as_ref())),
                     created_at: "first use".into(),
                 }],
                 current: hex::encode(id),
@@ -137,7 +137,7 @@ impl LocalKms {
         let id = key_id(key.as_ref());
         file.wrapping_keys.push(StoredKey {
             id: hex::encode(id),
-            key: B64.encode(key.as_ref()),
+            key: Zeroizing::new(B64.encode(key.as_ref())),
             created_at: created_at.into(),
         });
         file.current = hex::encode(id);
