@@ -19,7 +19,7 @@ use figment::{
 use serde::{Deserialize, Serialize};
 
 /// Sections whose keys may be set as `FINCERT_<SECTION>_<KEY>`.
-const SECTIONS: &[&str] = &["http", "database", "log", "kms", "custody", "pki"];
+const SECTIONS: &[&str] = &["http", "database", "log", "kms", "custody", "pki", "auth"];
 
 /// Every setting fincert reads.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,6 +39,24 @@ pub struct Settings {
     pub custody: CustodySettings,
     /// The certificate authority and certificate profiles.
     pub pki: PkiSettings,
+    /// Sessions and tokens.
+    pub auth: AuthSettings,
+}
+
+/// Session and token settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// `iss` of access tokens; empty means `pki.public_base_url`.
+    pub issuer: String,
+    /// `aud` of access tokens.
+    pub audience: String,
+    /// Access token lifetime in seconds.
+    pub access_ttl_secs: u64,
+    /// Refresh token lifetime in seconds.
+    pub refresh_ttl_secs: u64,
+    /// Days after which a new token signing key takes over.
+    pub token_key_rotation_days: u32,
 }
 
 /// CA and certificate profile settings.
@@ -253,6 +271,13 @@ impl Default for Settings {
                 general_purpose_fee_krw: 4400,
                 trust_anchors_dir: String::new(),
             },
+            auth: AuthSettings {
+                issuer: String::new(),
+                audience: "fincert".into(),
+                access_ttl_secs: 300,
+                refresh_ttl_secs: 3600,
+                token_key_rotation_days: 30,
+            },
         }
     }
 }
@@ -454,6 +479,30 @@ impl Settings {
                 "must be between 1 and 1440",
             ));
         }
+        if !(30..=3600).contains(&self.auth.access_ttl_secs) {
+            return Err(ConfigError::new(
+                "auth.access_ttl_secs",
+                "must be between 30 and 3600",
+            ));
+        }
+        if !(60..=30 * 86_400).contains(&self.auth.refresh_ttl_secs) {
+            return Err(ConfigError::new(
+                "auth.refresh_ttl_secs",
+                "must be between 60 and 2592000",
+            ));
+        }
+        if !(1..=365).contains(&self.auth.token_key_rotation_days) {
+            return Err(ConfigError::new(
+                "auth.token_key_rotation_days",
+                "must be between 1 and 365",
+            ));
+        }
+        if self.auth.audience.is_empty() || self.auth.audience.len() > 128 {
+            return Err(ConfigError::new(
+                "auth.audience",
+                "must be 1 to 128 characters",
+            ));
+        }
         if !(1..=10).contains(&self.custody.max_pin_failures) {
             return Err(ConfigError::new(
                 "custody.max_pin_failures",
@@ -487,6 +536,22 @@ impl Settings {
             self.data_dir.join("kms").join("local-keyring.json")
         } else {
             PathBuf::from(&self.kms.local_keyring)
+        }
+    }
+
+    /// Token settings in force.
+    pub fn token_settings(&self) -> crate::auth::tokens::TokenSettings {
+        let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(300));
+        crate::auth::tokens::TokenSettings {
+            issuer: if self.auth.issuer.is_empty() {
+                self.pki.public_base_url.clone()
+            } else {
+                self.auth.issuer.clone()
+            },
+            audience: self.auth.audience.clone(),
+            access_ttl: secs(self.auth.access_ttl_secs),
+            refresh_ttl: secs(self.auth.refresh_ttl_secs),
+            key_rotation: chrono::Duration::days(i64::from(self.auth.token_key_rotation_days)),
         }
     }
 

@@ -380,6 +380,55 @@ impl From<crate::pki::PkiError> for ApiError {
     }
 }
 
+impl From<crate::auth::tokens::TokenError> for ApiError {
+    fn from(e: crate::auth::tokens::TokenError) -> Self {
+        use crate::auth::tokens::TokenError as T;
+        match e {
+            T::Invalid => Self::rule(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "Invalid token",
+                "the access token is missing, malformed, forged or expired",
+            ),
+            T::RefreshInvalid => Self::rule(
+                StatusCode::UNAUTHORIZED,
+                "invalid_refresh_token",
+                "Invalid refresh token",
+                "the refresh token is unknown, expired or revoked",
+            ),
+            T::RefreshReused => Self::rule(
+                StatusCode::UNAUTHORIZED,
+                "refresh_token_reused",
+                "Refresh token reused",
+                "this refresh token was already used; the session was revoked, sign in again",
+            ),
+            T::Custody(c) => c.into(),
+            T::Store(s) => s.into(),
+            T::Signing => {
+                tracing::error!("token signing failed");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl From<crate::auth::login::LoginError> for ApiError {
+    fn from(e: crate::auth::login::LoginError) -> Self {
+        use crate::auth::login::LoginError as L;
+        match e {
+            L::Failed => Self::rule(
+                StatusCode::UNAUTHORIZED,
+                "wrong_pin",
+                "Sign-in failed",
+                "the PIN does not unlock this certificate",
+            ),
+            L::Custody(c) => c.into(),
+            L::Token(t) => t.into(),
+            L::Store(s) => s.into(),
+        }
+    }
+}
+
 /// Stable codes for framework-made statuses.
 fn http_code(status: StatusCode) -> &'static str {
     match status.as_u16() {
@@ -421,7 +470,14 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        self.problem().into_response()
+        let mut resp = self.problem().into_response();
+        if self.status_code() == StatusCode::UNAUTHORIZED && self.code() == "invalid_token" {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer error=\"invalid_token\""),
+            );
+        }
+        resp
     }
 }
 

@@ -9,6 +9,7 @@ use sea_orm::DatabaseConnection;
 use crate::{
     api,
     audit::{Action, Actor, NewEvent},
+    auth::tokens::TokenService,
     clock::SharedClock,
     config::Settings,
     custody::{self, Custody},
@@ -30,6 +31,8 @@ pub struct AppState {
     pub custody: Arc<Custody>,
     /// The certificate authority.
     pub pki: Arc<Pki>,
+    /// Access and refresh tokens.
+    pub tokens: Arc<TokenService>,
 }
 
 /// Why the application could not start.
@@ -52,6 +55,9 @@ pub enum StartupError {
     /// The KMS could not be opened or reached.
     #[error("kms: {0}")]
     Kms(String),
+    /// The token signing keys could not be loaded or created.
+    #[error("tokens: {0}")]
+    Tokens(#[from] crate::auth::tokens::TokenError),
     /// The CA could not be loaded or created.
     #[error("pki: {0}")]
     Pki(#[from] crate::pki::PkiError),
@@ -95,6 +101,15 @@ impl Application {
         let custody = Arc::new(Custody::new(kms, &settings.custody, clock.clone()));
         let pki =
             Arc::new(Pki::load_or_init(&db, custody.clone(), &settings, clock.clone()).await?);
+        let tokens = Arc::new(
+            TokenService::load(
+                &db,
+                custody.clone(),
+                settings.token_settings(),
+                clock.clone(),
+            )
+            .await?,
+        );
         let sweeper = spawn_background(custody.clone(), pki.clone(), db.clone(), clock.clone());
         let server = build_server(
             listener,
@@ -103,6 +118,7 @@ impl Application {
             settings,
             custody.clone(),
             pki.clone(),
+            tokens,
         )?;
         Ok(Self {
             port,
@@ -223,6 +239,7 @@ fn build_server(
     settings: Settings,
     custody: Arc<Custody>,
     pki: Arc<Pki>,
+    tokens: Arc<TokenService>,
 ) -> Result<Server, StartupError> {
     let metrics = web::Data::new(Metrics::new()?);
     let limit = settings.http.max_body_bytes;
@@ -235,6 +252,7 @@ fn build_server(
         settings: Arc::new(settings),
         custody,
         pki,
+        tokens,
     });
     let mut server = HttpServer::new(move || {
         App::new()

@@ -14,6 +14,7 @@ mod m20261123_000005_pki;
 mod m20261123_000006_renewal_notices;
 mod m20261123_000007_foreign_certificates;
 mod m20261123_000008_pin_attempts;
+mod m20261123_000009_tokens;
 
 /// The ordered list of every migration fincert knows.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_renewal_notices::Migration),
             Box::new(m20261123_000007_foreign_certificates::Migration),
             Box::new(m20261123_000008_pin_attempts::Migration),
+            Box::new(m20261123_000009_tokens::Migration),
         ]
     }
 }

@@ -4,6 +4,8 @@
 //! [`endpoints`] is the route table and the single source of truth for which routes exist:
 //! `startup` builds the app from it and a test holds it against `openapi.yaml`.
 
+mod auth;
+mod certificates;
 mod health;
 mod meta;
 mod pki;
@@ -56,6 +58,21 @@ pub fn endpoints() -> Vec<Endpoint> {
         }),
         endpoint(Method::POST, "/pki/ocsp", || {
             web::route().to(pki::ocsp_post)
+        }),
+        endpoint(Method::GET, "/.well-known/jwks.json", || {
+            web::route().to(auth::jwks)
+        }),
+        endpoint(Method::POST, "/v1/auth/pin", || {
+            web::route().to(auth::pin_login)
+        }),
+        endpoint(Method::POST, "/v1/auth/refresh", || {
+            web::route().to(auth::refresh)
+        }),
+        endpoint(Method::POST, "/v1/auth/logout", || {
+            web::route().to(auth::logout)
+        }),
+        endpoint(Method::GET, "/v1/certificates", || {
+            web::route().to(certificates::list)
         }),
         endpoint(Method::GET, "/pki/ocsp/{request:.+}", || {
             web::route().to(pki::ocsp_get)

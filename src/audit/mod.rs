@@ -100,6 +100,14 @@ pub enum Action {
     RenewalNoticeRecorded,
     /// A certificate issued by another CA was registered (public certificate or PKCS#12).
     ForeignCertificateRegistered,
+    /// A user signed in (PIN or passkey) and got a session.
+    LoggedIn,
+    /// A session ended (refresh family revoked).
+    LoggedOut,
+    /// A used refresh token was presented again; its family was revoked.
+    RefreshTokenReused,
+    /// A new token signing key took over.
+    TokenKeyRotated,
 }
 
 impl Action {
@@ -127,6 +135,10 @@ impl Action {
             Self::CrlPublished => "crl.published",
             Self::RenewalNoticeRecorded => "certificate.renewal_notice",
             Self::ForeignCertificateRegistered => "certificate.foreign_registered",
+            Self::LoggedIn => "auth.login",
+            Self::LoggedOut => "auth.logout",
+            Self::RefreshTokenReused => "auth.refresh_reused",
+            Self::TokenKeyRotated => "auth.token_key_rotated",
         }
     }
 }

@@ -2,5 +2,7 @@
 //! card) now; enrolment steps, WebAuthn, tokens and rate limits join here. PIN checking lives
 //! in `custody` (a PIN is checked by whether it opens the key, never against a stored value).
 
+pub mod login;
 pub mod otp;
 pub mod security_card;
+pub mod tokens;

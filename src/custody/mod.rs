@@ -522,6 +522,15 @@ impl Custody {
         &self,
         prepared: &PreparedKey,
     ) -> Result<SigningKey, CustodyError> {
+        let pkcs8 = self.prepared_service_pkcs8(prepared).await?;
+        Ok(SigningKey::from_pkcs8(prepared.info.algorithm, &pkcs8)?)
+    }
+
+    /// The PKCS#8 of a prepared, not yet stored service key.
+    pub async fn prepared_service_pkcs8(
+        &self,
+        prepared: &PreparedKey,
+    ) -> Result<Zeroizing<Vec<u8>>, CustodyError> {
         if prepared.slot.slot != Slot::Service.name() {
             return Err(CustodyError::Integrity);
         }
@@ -529,12 +538,33 @@ impl Custody {
         let dk = self
             .unwrap_slot(&info.owner, info.id, &Binding::Service, &prepared.slot)
             .await?;
-        let pkcs8 = sealed::open(
+        Ok(sealed::open(
             &dk,
             &sealed_aad(&info.owner, info.id, info.algorithm),
             &prepared.sealed_private,
-        )?;
-        Ok(SigningKey::from_pkcs8(info.algorithm, &pkcs8)?)
+        )?)
+    }
+
+    /// The PKCS#8 of a service key (prepared, or stored), for libraries that take a key as
+    /// bytes (the token signer). Service slots only; the bytes are zeroized on drop.
+    pub async fn service_pkcs8(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        key_id: Uuid,
+    ) -> Result<Zeroizing<Vec<u8>>, CustodyError> {
+        let (row, algorithm) = self.load(db, owner, key_id).await?;
+        let slot = store::custody::find_slot(db, &row.id, &Slot::Service.name())
+            .await?
+            .ok_or(CustodyError::Integrity)?;
+        let dk = self
+            .unwrap_slot(owner, key_id, &Binding::Service, &slot)
+            .await?;
+        Ok(sealed::open(
+            &dk,
+            &sealed_aad(owner, key_id, algorithm),
+            &row.sealed_private,
+        )?)
     }
 
     /// Opens a service key (CA, OCSP responder) for the life of the process.
@@ -667,6 +697,19 @@ impl Custody {
             return Err(e);
         }
         Ok(info)
+    }
+
+    /// Checks a PIN (with lockout and auditing) without activating the key: sign-in.
+    pub async fn verify_pin(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        key_id: Uuid,
+        pin: &Pin,
+    ) -> Result<(), CustodyError> {
+        let (key, dk) = self.open_key(db, owner, key_id, &Binding::Pin(pin)).await?;
+        drop((key, dk));
+        Ok(())
     }
 
     /// Activates a key with its PIN for at most `max_signatures` (capped by configuration).

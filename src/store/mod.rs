@@ -14,6 +14,7 @@ pub mod entities;
 pub mod idempotency;
 pub mod pki;
 pub mod terms;
+pub mod tokens;
 
 use std::time::Duration;
 

@@ -388,3 +388,11 @@ pub async fn foreign_of<C: ConnectionTrait>(
         .all(conn)
         .await?)
 }
+
+/// A certificate by id, whoever owns it (sign-in starts from the certificate the user picks).
+pub async fn certificate_by_id<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+) -> Result<Option<CertificateRow>, StoreError> {
+    Ok(cert::Entity::find_by_id(id.to_owned()).one(conn).await?)
+}

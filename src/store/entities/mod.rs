@@ -11,5 +11,7 @@ pub mod fee_charge;
 pub mod foreign_certificate;
 pub mod idempotency_record;
 pub mod pin_attempt;
+pub mod refresh_token;
 pub mod renewal_notice;
 pub mod terms_document;
+pub mod token_key;

@@ -1,0 +1,98 @@
+//! Sign-in, sessions and the JWKS; and [`User`], the extractor every user route takes.
+
+use std::future::Future;
+use std::pin::Pin as StdPin;
+
+use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, http::header, web};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::{auth::login, custody::OwnerId, domain::pin::Pin, error::ApiError, startup::AppState};
+
+/// The signed-in user of a request (a valid access token in `Authorization: Bearer`).
+#[derive(Debug, Clone)]
+pub struct User(pub OwnerId);
+
+impl FromRequest for User {
+    type Error = ApiError;
+    type Future = StdPin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_owned);
+        Box::pin(async move {
+            let state = state.ok_or(ApiError::Internal)?;
+            let token = token.ok_or(crate::auth::tokens::TokenError::Invalid)?;
+            let claims = state.tokens.verify(&token)?;
+            let owner = OwnerId::parse(&claims.sub)
+                .map_err(|_| crate::auth::tokens::TokenError::Invalid)?;
+            Ok(User(owner))
+        })
+    }
+}
+
+/// Sign-in with a certificate and its PIN.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinLogin {
+    certificate_id: Uuid,
+    pin: String,
+}
+
+/// `POST /v1/auth/pin`: a session for the holder of the certificate whose PIN this is.
+#[tracing::instrument(skip_all)]
+pub async fn pin_login(
+    state: web::Data<AppState>,
+    body: web::Json<PinLogin>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let pin = Pin::parse(&body.pin).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+    let pair = login::with_pin(
+        &state.db,
+        &state.custody,
+        &state.tokens,
+        &state.clock,
+        body.certificate_id,
+        &pin,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(pair))
+}
+
+/// A refresh token in a body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshBody {
+    refresh_token: String,
+}
+
+/// `POST /v1/auth/refresh`: a new token pair; the old refresh token is spent.
+#[tracing::instrument(skip_all)]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: web::Json<RefreshBody>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.tokens.refresh(&state.db, &body.refresh_token).await?))
+}
+
+/// `POST /v1/auth/logout`: ends the session of this refresh token.
+#[tracing::instrument(skip_all)]
+pub async fn logout(
+    state: web::Data<AppState>,
+    body: web::Json<RefreshBody>,
+) -> Result<HttpResponse, ApiError> {
+    state.tokens.logout(&state.db, &body.refresh_token).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /.well-known/jwks.json`: the public keys that verify access tokens.
+pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .json(state.tokens.jwks())
+}

@@ -1,0 +1,74 @@
+//! Sign-in: the user picks a certificate and proves the PIN that opens its key; a session
+//! (access + refresh token) follows. Unknown, foreign, device-held, revoked, suspended and
+//! expired certificates fail exactly like a wrong PIN, so sign-in reveals nothing about them.
+
+use sea_orm::DatabaseConnection;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::tokens::{TokenError, TokenPair, TokenService};
+use crate::{
+    audit::{Action, Actor, NewEvent},
+    clock::SharedClock,
+    custody::{Custody, CustodyError, OwnerId},
+    domain::pin::Pin,
+    pki::lifecycle::CertStatus,
+    store,
+};
+
+/// Why sign-in failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Wrong PIN, or no usable certificate with that id.
+    #[error("wrong PIN")]
+    Failed,
+    /// Custody refused or failed (PIN locked, KMS down).
+    #[error(transparent)]
+    Custody(CustodyError),
+    /// Token issuing failed.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// Database failed.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+}
+
+/// Signs in with a certificate and its PIN.
+#[tracing::instrument(skip_all, fields(certificate = %certificate_id))]
+pub async fn with_pin(
+    db: &DatabaseConnection,
+    custody: &Custody,
+    tokens: &TokenService,
+    clock: &SharedClock,
+    certificate_id: Uuid,
+    pin: &Pin,
+) -> Result<TokenPair, LoginError> {
+    let now = clock.now();
+    let cert = store::pki::certificate_by_id(db, &certificate_id.to_string())
+        .await?
+        .ok_or(LoginError::Failed)?;
+    let usable = CertStatus::parse(&cert.status)
+        .is_some_and(|s| s.at(cert.not_after, now) == CertStatus::Active);
+    let (Some(key_id), true) = (
+        cert.custody_key_id
+            .as_deref()
+            .and_then(|k| Uuid::parse_str(k).ok()),
+        usable,
+    ) else {
+        return Err(LoginError::Failed);
+    };
+    let owner = OwnerId::parse(&cert.owner_id).map_err(LoginError::Custody)?;
+    custody
+        .verify_pin(db, &owner, key_id, pin)
+        .await
+        .map_err(|e| match e {
+            CustodyError::WrongPin => LoginError::Failed,
+            other => LoginError::Custody(other),
+        })?;
+    let pair = tokens.new_session(db, &owner, "pin").await?;
+    let event = NewEvent::new(Actor::User(owner.as_str().into()), Action::LoggedIn)
+        .subject(cert.serial_hex)
+        .details(json!({"amr": "pin"}));
+    store::audit::append(db, now, &[event]).await?;
+    Ok(pair)
+}
