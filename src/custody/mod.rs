@@ -96,8 +96,9 @@ impl OwnerId {
         &self.0
     }
 
+    /// The service's own keys (CA, OCSP responder, token signing) act as the system.
     fn actor(&self) -> Actor {
-        if self.0.starts_with("ca:") {
+        if self.0.starts_with("ca:") || self.0.starts_with("svc:") {
             Actor::System
         } else {
             Actor::User(self.0.clone())
