@@ -41,7 +41,7 @@ impl FromRequest for User {
 #[serde(deny_unknown_fields)]
 pub struct PinLogin {
     certificate_id: Uuid,
-    pin: String,
+    pin: zeroize::Zeroizing<String>,
 }
 
 /// `POST /v1/auth/pin`: a session for the holder of the certificate whose PIN this is.

@@ -6,6 +6,7 @@
 
 mod auth;
 mod certificates;
+mod foreign;
 mod health;
 mod meta;
 mod pki;
@@ -73,6 +74,33 @@ pub fn endpoints() -> Vec<Endpoint> {
         }),
         endpoint(Method::GET, "/v1/certificates", || {
             web::route().to(certificates::list)
+        }),
+        endpoint(Method::GET, "/v1/certificates/{id}", || {
+            web::route().to(certificates::get)
+        }),
+        endpoint(Method::POST, "/v1/certificates/{id}/revoke", || {
+            web::route().to(certificates::revoke)
+        }),
+        endpoint(Method::POST, "/v1/certificates/{id}/suspend", || {
+            web::route().to(certificates::suspend)
+        }),
+        endpoint(Method::POST, "/v1/certificates/{id}/resume", || {
+            web::route().to(certificates::resume)
+        }),
+        endpoint(Method::POST, "/v1/certificates/{id}/renew", || {
+            web::route().to(certificates::renew)
+        }),
+        endpoint(Method::GET, "/v1/fees", || {
+            web::route().to(certificates::fees)
+        }),
+        endpoint(Method::GET, "/v1/foreign-certificates", || {
+            web::route().to(foreign::list)
+        }),
+        endpoint(Method::POST, "/v1/foreign-certificates", || {
+            web::route().to(foreign::register)
+        }),
+        endpoint(Method::POST, "/v1/foreign-certificates/pkcs12", || {
+            web::route().to(foreign::import_pkcs12)
         }),
         endpoint(Method::GET, "/pki/ocsp/{request:.+}", || {
             web::route().to(pki::ocsp_get)

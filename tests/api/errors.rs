@@ -65,3 +65,69 @@ async fn responses_carry_safe_headers() {
     );
     assert_eq!(resp.headers().get("cache-control").unwrap(), "no-store");
 }
+
+/// Bodies that are not the JSON a route expects: malformed, wrong media type, too large. Each
+/// is a problem, and none changes anything.
+#[tokio::test]
+async fn bad_bodies_are_problems() {
+    let app = spawn_app(Engine::Sqlite).await;
+    let head = fincert::store::audit::head(&app.db).await.unwrap();
+    let url = app.url("/v1/auth/pin");
+    let send = |ctype: &'static str, body: Vec<u8>| {
+        let (client, url) = (app.client.clone(), url.clone());
+        async move {
+            client
+                .post(url)
+                .header("content-type", ctype)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_problem(
+        send("application/json", b"{\"certificate_id\": ".to_vec()).await,
+        400,
+        "invalid_json",
+    )
+    .await;
+    assert_problem(
+        send("application/json", b"[]".to_vec()).await,
+        400,
+        "invalid_json",
+    )
+    .await;
+    let body = assert_problem(
+        send(
+            "application/json",
+            br#"{"certificate_id": "x", "pin": "123456", "extra": 1}"#.to_vec(),
+        )
+        .await,
+        400,
+        "invalid_json",
+    )
+    .await;
+    assert!(!body["detail"].as_str().unwrap().contains("123456"));
+    assert_problem(
+        send("text/plain", b"{}".to_vec()).await,
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    let huge = format!(
+        r#"{{"certificate_id": "{}", "pin": "123456"}}"#,
+        "x".repeat(100_000)
+    )
+    .into_bytes();
+    assert_problem(
+        send("application/json", huge).await,
+        413,
+        "payload_too_large",
+    )
+    .await;
+    assert_eq!(
+        fincert::store::audit::head(&app.db).await.unwrap(),
+        head,
+        "nothing happened"
+    );
+}

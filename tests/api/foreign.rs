@@ -411,7 +411,108 @@ async fn pkcs12_import_reseals_the_key(engine: Engine) {
     assert_eq!(ApiError::from(err).problem().code, "already_registered");
 }
 
+/// The same import through the HTTP API, by a signed-in user.
+async fn pkcs12_import_over_http(engine: Engine) {
+    use base64::Engine as _;
+    use fincert::pki::{
+        IssueRequest, KeySource,
+        profile::{CertKind, HolderName},
+    };
+    let ca = ForeignCa::new();
+    ca.leaf("holder", "1.2.410.200005.1.1.1");
+    ca.run(&[
+        "pkcs12",
+        "-export",
+        "-inkey",
+        "holder.key",
+        "-in",
+        "holder.pem",
+        "-certfile",
+        "ca.pem",
+        "-out",
+        "holder.p12",
+        "-passout",
+        "pass:pw-1234",
+    ]);
+    let app = app_trusting(engine, &ca).await;
+    let who = owner("user-http-p12");
+    let ours = app
+        .pki
+        .issue(
+            &app.db,
+            IssueRequest {
+                owner: who.clone(),
+                holder: HolderName::parse("홍길동").unwrap(),
+                kind: CertKind::Financial,
+                usage: Usage::Restricted,
+                key: KeySource::Cloud(&Pin::parse("482915").unwrap()),
+            },
+        )
+        .await
+        .unwrap();
+    let login: serde_json::Value = app
+        .client
+        .post(app.url("/v1/auth/pin"))
+        .json(&serde_json::json!({"certificate_id": ours.id, "pin": "482915"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap().to_string();
+    let p12 = base64::engine::general_purpose::STANDARD.encode(ca.read("holder.p12"));
+    let send = |body: serde_json::Value| {
+        let (client, url, token) = (
+            app.client.clone(),
+            app.url("/v1/foreign-certificates/pkcs12"),
+            token.clone(),
+        );
+        async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_problem(
+        send(serde_json::json!({"pkcs12": p12, "password": "wrong", "pin": "604172"})).await,
+        422,
+        "pkcs12_unreadable",
+    )
+    .await;
+    assert_problem(
+        send(serde_json::json!({"pkcs12": p12, "password": "pw-1234", "pin": "123456"})).await,
+        400,
+        "invalid_json",
+    )
+    .await;
+    let resp =
+        send(serde_json::json!({"pkcs12": p12, "password": "pw-1234", "pin": "604172"})).await;
+    assert_eq!(resp.status(), 201);
+    let view: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(
+        (view["source"].as_str(), view["usage"].as_str()),
+        (Some("pkcs12"), Some("general"))
+    );
+    let list: serde_json::Value = app
+        .client
+        .get(app.url("/v1/foreign-certificates"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}
+
 both_engines!(
     public_certificates_must_chain_to_an_anchor,
-    pkcs12_import_reseals_the_key
+    pkcs12_import_reseals_the_key,
+    pkcs12_import_over_http
 );

@@ -344,3 +344,59 @@ both_engines!(
     local_rewrap_moves_every_slot_resumably,
     aws_rewrap_moves_slots_to_the_new_key
 );
+
+/// The same outage seen from outside: sign-in needs the KMS, and answers 503 problem+json.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kms_outage_is_a_503_over_http() {
+    use fincert::pki::{
+        IssueRequest, KeySource,
+        profile::{CertKind, HolderName, Usage},
+    };
+    let mut moto = PrivateMoto::start().await;
+    let test_db = TestDb::new(Engine::Postgres).await;
+    let mut settings = test_db.settings();
+    settings.kms = moto_kms_settings(&moto.url).await;
+    let app = spawn_app_with(test_db, settings).await;
+    let who = OwnerId::parse("user-outage").unwrap();
+    let cert = app
+        .pki
+        .issue(
+            &app.db,
+            IssueRequest {
+                owner: who.clone(),
+                holder: HolderName::parse("홍길동").unwrap(),
+                kind: CertKind::Financial,
+                usage: Usage::Restricted,
+                key: KeySource::Cloud(&pin("482915")),
+            },
+        )
+        .await
+        .unwrap();
+    moto.stop();
+    let head = store::audit::head(&app.db).await.unwrap();
+    let resp = app
+        .client
+        .post(app.url("/v1/auth/pin"))
+        .json(&serde_json::json!({"certificate_id": cert.id, "pin": "482915"}))
+        .send()
+        .await
+        .unwrap();
+    let body = assert_problem(resp, 503, "kms_unavailable").await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was changed")
+    );
+    assert_eq!(
+        store::audit::head(&app.db).await.unwrap(),
+        head,
+        "no half-done session, no audit row"
+    );
+    assert_eq!(
+        store::custody::pin_state(&app.db, &cert.custody_key_id.unwrap().to_string())
+            .await
+            .unwrap(),
+        (0, false)
+    );
+}

@@ -12,6 +12,7 @@ mod foreign;
 mod health;
 mod idempotency;
 mod kms;
+mod lifecycle;
 mod openapi;
 mod pki;
 mod terms;
