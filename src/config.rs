@@ -57,6 +57,10 @@ pub struct AuthSettings {
     pub refresh_ttl_secs: u64,
     /// Days after which a new token signing key takes over.
     pub token_key_rotation_days: u32,
+    /// Sign-in attempts allowed per client IP per minute (all certificates together).
+    pub sign_in_per_ip_per_minute: u32,
+    /// Sign-in attempts allowed per certificate per minute.
+    pub sign_in_per_certificate_per_minute: u32,
 }
 
 /// CA and certificate profile settings.
@@ -277,6 +281,8 @@ impl Default for Settings {
                 access_ttl_secs: 300,
                 refresh_ttl_secs: 3600,
                 token_key_rotation_days: 30,
+                sign_in_per_ip_per_minute: 30,
+                sign_in_per_certificate_per_minute: 10,
             },
         }
     }
@@ -495,6 +501,18 @@ impl Settings {
             return Err(ConfigError::new(
                 "auth.token_key_rotation_days",
                 "must be between 1 and 365",
+            ));
+        }
+        if !(1..=100_000).contains(&self.auth.sign_in_per_ip_per_minute) {
+            return Err(ConfigError::new(
+                "auth.sign_in_per_ip_per_minute",
+                "must be between 1 and 100000",
+            ));
+        }
+        if !(1..=1000).contains(&self.auth.sign_in_per_certificate_per_minute) {
+            return Err(ConfigError::new(
+                "auth.sign_in_per_certificate_per_minute",
+                "must be between 1 and 1000",
             ));
         }
         if self.auth.audience.is_empty() || self.auth.audience.len() > 128 {

@@ -380,6 +380,17 @@ impl From<crate::pki::PkiError> for ApiError {
     }
 }
 
+impl From<crate::auth::rate_limit::Limited> for ApiError {
+    fn from(e: crate::auth::rate_limit::Limited) -> Self {
+        Self::rule(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many requests",
+            format!("too many attempts; retry in {} seconds", e.retry_after_secs),
+        )
+    }
+}
+
 impl From<crate::auth::tokens::TokenError> for ApiError {
     fn from(e: crate::auth::tokens::TokenError) -> Self {
         use crate::auth::tokens::TokenError as T;
@@ -471,6 +482,17 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut resp = self.problem().into_response();
+        if let Self::Rule {
+            code: "rate_limited",
+            detail,
+            ..
+        } = self
+        {
+            let secs: String = detail.chars().filter(char::is_ascii_digit).collect();
+            if let Ok(value) = header::HeaderValue::from_str(&secs) {
+                resp.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
         if self.status_code() == StatusCode::UNAUTHORIZED && self.code() == "invalid_token" {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

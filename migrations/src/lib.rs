@@ -15,6 +15,7 @@ mod m20261123_000006_renewal_notices;
 mod m20261123_000007_foreign_certificates;
 mod m20261123_000008_pin_attempts;
 mod m20261123_000009_tokens;
+mod m20261123_000010_rate_limits;
 
 /// The ordered list of every migration fincert knows.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_foreign_certificates::Migration),
             Box::new(m20261123_000008_pin_attempts::Migration),
             Box::new(m20261123_000009_tokens::Migration),
+            Box::new(m20261123_000010_rate_limits::Migration),
         ]
     }
 }

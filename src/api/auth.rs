@@ -7,7 +7,13 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, http::head
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::{auth::login, custody::OwnerId, domain::pin::Pin, error::ApiError, startup::AppState};
+use crate::{
+    auth::{login, rate_limit},
+    custody::OwnerId,
+    domain::pin::Pin,
+    error::ApiError,
+    startup::AppState,
+};
 
 /// The signed-in user of a request (a valid access token in `Authorization: Bearer`).
 #[derive(Debug, Clone)]
@@ -45,12 +51,38 @@ pub struct PinLogin {
 }
 
 /// `POST /v1/auth/pin`: a session for the holder of the certificate whose PIN this is.
+/// Limited per client IP and per certificate (shared by every node) before any PIN is tried.
 #[tracing::instrument(skip_all)]
 pub async fn pin_login(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<PinLogin>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
+    let now = state.clock.now();
+    let limits = &state.settings.auth;
+    let ip = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let per_minute = |max| rate_limit::Limit {
+        max,
+        window_secs: 60,
+    };
+    rate_limit::check(
+        &state.db,
+        &format!("signin:ip:{ip}"),
+        per_minute(limits.sign_in_per_ip_per_minute),
+        now,
+    )
+    .await??;
+    rate_limit::check(
+        &state.db,
+        &format!("signin:cert:{}", body.certificate_id),
+        per_minute(limits.sign_in_per_certificate_per_minute),
+        now,
+    )
+    .await??;
     let pin = Pin::parse(&body.pin).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
     let pair = login::with_pin(
         &state.db,

@@ -4,5 +4,6 @@
 
 pub mod login;
 pub mod otp;
+pub mod rate_limit;
 pub mod security_card;
 pub mod tokens;

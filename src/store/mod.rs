@@ -13,6 +13,7 @@ pub mod custody;
 pub mod entities;
 pub mod idempotency;
 pub mod pki;
+pub mod rate_limits;
 pub mod terms;
 pub mod tokens;
 
@@ -50,12 +51,18 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, StoreErr
     let url = settings.database_url();
     let engine = settings.engine();
     if engine == Engine::Sqlite && settings.database.url.is_empty() {
-        std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
-            StoreError::Unavailable(DbErr::Custom(format!(
-                "cannot create data directory {}: {e}",
-                settings.data_dir.display()
-            )))
-        })?;
+        use std::os::unix::fs::DirBuilderExt;
+        // Private to the service: it holds the SQLite database (sealed keys, audit log).
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&settings.data_dir)
+            .map_err(|e| {
+                StoreError::Unavailable(DbErr::Custom(format!(
+                    "cannot create data directory {}: {e}",
+                    settings.data_dir.display()
+                )))
+            })?;
     }
     let timeout = Duration::from_secs(settings.database.connect_timeout_secs);
     let mut options = ConnectOptions::new(url);

@@ -72,6 +72,19 @@ fn serve_embedded_default_then_sigterm() {
     let data = dir.path().join("data");
     let (mut child, address) = start_serve(&[("FINCERT_DATA_DIR", data.to_str().unwrap())]);
     assert!(data.join("fincert.sqlite3").exists());
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&data).unwrap().permissions().mode() & 0o777,
+            0o700,
+            "data dir is private"
+        );
+        let ring = data.join("kms").join("local-keyring.json");
+        assert_eq!(
+            std::fs::metadata(&ring).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
     assert!(http_get(&address, "/healthz").starts_with("HTTP/1.1 200"));
 
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();

@@ -15,4 +15,5 @@ mod kms;
 mod lifecycle;
 mod openapi;
 mod pki;
+mod rate_limits;
 mod terms;

@@ -11,6 +11,7 @@ pub mod fee_charge;
 pub mod foreign_certificate;
 pub mod idempotency_record;
 pub mod pin_attempt;
+pub mod rate_limit;
 pub mod refresh_token;
 pub mod renewal_notice;
 pub mod terms_document;

@@ -1,0 +1,150 @@
+//! Rate limits shared through the database.
+
+use chrono::Duration;
+use fincert::{
+    auth::rate_limit::{Limit, check},
+    clock::Clock,
+    config::Engine,
+    custody::OwnerId,
+    domain::pin::Pin,
+    pki::{
+        IssueRequest, KeySource,
+        profile::{CertKind, HolderName, Usage},
+    },
+};
+use serde_json::json;
+
+use crate::{both_engines, helpers::*};
+
+/// Concurrent hits (as from several nodes) never pass the limit.
+async fn concurrent_hits_never_pass_the_limit(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let now = app.clock.now();
+    let mut tasks = Vec::new();
+    for _ in 0..30 {
+        let db = app.db.clone();
+        tasks.push(tokio::spawn(async move {
+            check(
+                &db,
+                "test:bucket",
+                Limit {
+                    max: 10,
+                    window_secs: 60,
+                },
+                now,
+            )
+            .await
+            .unwrap()
+            .is_ok()
+        }));
+    }
+    let mut allowed = 0;
+    for t in tasks {
+        if t.await.unwrap() {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 10);
+    // The next window starts from zero.
+    assert!(
+        check(
+            &app.db,
+            "test:bucket",
+            Limit {
+                max: 10,
+                window_secs: 60
+            },
+            now + Duration::seconds(60)
+        )
+        .await
+        .unwrap()
+        .is_ok()
+    );
+}
+
+/// Sign-in is limited per certificate and per client IP, before any PIN is tried (a limited
+/// attempt does not count towards the PIN lockout).
+async fn sign_in_is_rate_limited(engine: Engine) {
+    let test_db = TestDb::new(engine).await;
+    let mut settings = test_db.settings();
+    settings.auth.sign_in_per_certificate_per_minute = 3;
+    settings.auth.sign_in_per_ip_per_minute = 6;
+    let app = spawn_app_with(test_db, settings).await;
+    let cert = app
+        .pki
+        .issue(
+            &app.db,
+            IssueRequest {
+                owner: OwnerId::parse("user-rl").unwrap(),
+                holder: HolderName::parse("홍길동").unwrap(),
+                kind: CertKind::Financial,
+                usage: Usage::Restricted,
+                key: KeySource::Cloud(&Pin::parse("482915").unwrap()),
+            },
+        )
+        .await
+        .unwrap();
+    let login = |id: String, pin: &'static str| {
+        let (client, url) = (app.client.clone(), app.url("/v1/auth/pin"));
+        async move {
+            client
+                .post(url)
+                .json(&json!({"certificate_id": id, "pin": pin}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for _ in 0..3 {
+        assert_problem(login(cert.id.to_string(), "000001").await, 401, "wrong_pin").await;
+    }
+    let resp = login(cert.id.to_string(), "482915").await;
+    let retry: i64 = resp
+        .headers()
+        .get("retry-after")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry));
+    assert_problem(resp, 429, "rate_limited").await;
+    assert_eq!(
+        fincert::store::custody::pin_state(&app.db, &cert.custody_key_id.unwrap().to_string())
+            .await
+            .unwrap()
+            .0,
+        3,
+        "limited attempts are not PIN attempts"
+    );
+
+    // Per IP: spraying other certificates from the same address runs out too (6 per minute,
+    // 4 already used).
+    assert_problem(
+        login(uuid::Uuid::new_v4().to_string(), "482915").await,
+        401,
+        "wrong_pin",
+    )
+    .await;
+    assert_problem(
+        login(uuid::Uuid::new_v4().to_string(), "482915").await,
+        401,
+        "wrong_pin",
+    )
+    .await;
+    assert_problem(
+        login(uuid::Uuid::new_v4().to_string(), "482915").await,
+        429,
+        "rate_limited",
+    )
+    .await;
+
+    // A minute later the right PIN gets in.
+    app.clock.advance(Duration::seconds(61));
+    assert_eq!(login(cert.id.to_string(), "482915").await.status(), 200);
+}
+
+both_engines!(
+    concurrent_hits_never_pass_the_limit,
+    sign_in_is_rate_limited
+);
