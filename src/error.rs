@@ -391,6 +391,82 @@ impl From<crate::auth::rate_limit::Limited> for ApiError {
     }
 }
 
+impl From<crate::auth::enrol::EnrolError> for ApiError {
+    fn from(e: crate::auth::enrol::EnrolError) -> Self {
+        use crate::auth::{enrol::EnrolError as E, enrolment::StepError as S};
+        match e {
+            E::NotFound => Self::rule(
+                StatusCode::NOT_FOUND,
+                "enrolment_not_found",
+                "Enrolment not found",
+                "no such enrolment",
+            ),
+            E::Step(S::Expired) => Self::rule(
+                StatusCode::GONE,
+                "enrolment_expired",
+                "Enrolment expired",
+                "this enrolment has expired; start again",
+            ),
+            E::Step(s @ S::WrongStep { .. }) => Self::rule(
+                StatusCode::CONFLICT,
+                "wrong_step",
+                "Wrong step",
+                s.to_string(),
+            ),
+            E::Terms(t) => Self::rule(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "terms_not_agreed",
+                "Terms not agreed",
+                format!("every current required terms document must be agreed to: {t}"),
+            ),
+            E::IdentityMismatch => Self::rule(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "identity_mismatch",
+                "Identity not verified",
+                "the details do not match the institution's records",
+            ),
+            E::WrongCode => Self::rule(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "wrong_code",
+                "Wrong code",
+                "the code is wrong",
+            ),
+            E::CodeExpired => Self::rule(
+                StatusCode::GONE,
+                "code_expired",
+                "Code expired",
+                "the code has expired or was used up; request a new one",
+            ),
+            E::TooManyCodes => Self::rule(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_codes",
+                "Too many codes",
+                "too many codes were sent for this enrolment; start again",
+            ),
+            E::Verifier(cause) => {
+                tracing::error!(error = %cause, "identity verifier failed");
+                Self::rule(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "identity_verifier_unavailable",
+                    "Identity verification unavailable",
+                    "identity verification is unavailable; nothing was changed, retry later",
+                )
+            }
+            E::Sender(cause) => {
+                tracing::error!(error = %cause, "message sender failed");
+                Self::rule(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "message_sender_unavailable",
+                    "Messaging unavailable",
+                    "the code could not be sent; retry later",
+                )
+            }
+            E::Kms(k) => crate::custody::CustodyError::Kms(k).into(),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<crate::auth::tokens::TokenError> for ApiError {
     fn from(e: crate::auth::tokens::TokenError) -> Self {
         use crate::auth::tokens::TokenError as T;

@@ -9,7 +9,10 @@ use sea_orm::DatabaseConnection;
 use crate::{
     api,
     audit::{Action, Actor, NewEvent},
-    auth::tokens::TokenService,
+    auth::{
+        enrol::Enrolments, identity::DevIdentityVerifier, messaging::DevOutbox,
+        tokens::TokenService,
+    },
     clock::SharedClock,
     config::Settings,
     custody::{self, Custody},
@@ -33,6 +36,8 @@ pub struct AppState {
     pub pki: Arc<Pki>,
     /// Access and refresh tokens.
     pub tokens: Arc<TokenService>,
+    /// The issuance procedure.
+    pub enrolments: Arc<Enrolments>,
 }
 
 /// Why the application could not start.
@@ -73,6 +78,7 @@ pub struct Application {
     db: DatabaseConnection,
     custody: Arc<Custody>,
     pki: Arc<Pki>,
+    outbox: Arc<DevOutbox>,
     sweeper: tokio::task::JoinHandle<()>,
 }
 
@@ -110,22 +116,33 @@ impl Application {
             )
             .await?,
         );
+        // Development adapters (the production HTTP adapters for identity verification and
+        // messaging are the next piece of work; see the README).
+        let outbox = Arc::new(DevOutbox::default());
+        let enrolments = Arc::new(Enrolments::new(
+            Arc::new(DevIdentityVerifier::new(db.clone())),
+            outbox.clone(),
+            custody.kms().clone(),
+            clock.clone(),
+        ));
         let sweeper = spawn_background(custody.clone(), pki.clone(), db.clone(), clock.clone());
-        let server = build_server(
-            listener,
-            db.clone(),
+        let state = AppState {
+            db: db.clone(),
             clock,
-            settings,
-            custody.clone(),
-            pki.clone(),
+            settings: Arc::new(settings),
+            custody: custody.clone(),
+            pki: pki.clone(),
             tokens,
-        )?;
+            enrolments,
+        };
+        let server = build_server(listener, state)?;
         Ok(Self {
             port,
             server,
             db,
             custody,
             pki,
+            outbox,
             sweeper,
         })
     }
@@ -156,6 +173,11 @@ impl Application {
     /// The certificate authority.
     pub fn pki(&self) -> Arc<Pki> {
         self.pki.clone()
+    }
+
+    /// The development message outbox (tests read one-time codes from it).
+    pub fn outbox(&self) -> Arc<DevOutbox> {
+        self.outbox.clone()
     }
 
     /// A handle that can stop the server gracefully.
@@ -232,28 +254,14 @@ pub fn extractor_limits(limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
     }
 }
 
-fn build_server(
-    listener: TcpListener,
-    db: DatabaseConnection,
-    clock: SharedClock,
-    settings: Settings,
-    custody: Arc<Custody>,
-    pki: Arc<Pki>,
-    tokens: Arc<TokenService>,
-) -> Result<Server, StartupError> {
+fn build_server(listener: TcpListener, state: AppState) -> Result<Server, StartupError> {
     let metrics = web::Data::new(Metrics::new()?);
-    let limit = settings.http.max_body_bytes;
-    let workers = settings.http.workers;
-    let shutdown = settings.http.shutdown_timeout_secs;
-    let request_timeout = Duration::from_secs(settings.http.request_timeout_secs);
-    let state = web::Data::new(AppState {
-        db,
-        clock,
-        settings: Arc::new(settings),
-        custody,
-        pki,
-        tokens,
-    });
+    let http = state.settings.http.clone();
+    let limit = http.max_body_bytes;
+    let workers = http.workers;
+    let shutdown = http.shutdown_timeout_secs;
+    let request_timeout = Duration::from_secs(http.request_timeout_secs);
+    let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())

@@ -16,6 +16,7 @@ mod m20261123_000007_foreign_certificates;
 mod m20261123_000008_pin_attempts;
 mod m20261123_000009_tokens;
 mod m20261123_000010_rate_limits;
+mod m20261123_000011_enrolment;
 
 /// The ordered list of every migration fincert knows.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000008_pin_attempts::Migration),
             Box::new(m20261123_000009_tokens::Migration),
             Box::new(m20261123_000010_rate_limits::Migration),
+            Box::new(m20261123_000011_enrolment::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@
 
 mod auth;
 mod certificates;
+mod enrolments;
 mod foreign;
 mod health;
 mod meta;
@@ -102,6 +103,26 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::POST, "/v1/foreign-certificates/pkcs12", || {
             web::route().to(foreign::import_pkcs12)
         }),
+        endpoint(Method::POST, "/v1/enrolments", || {
+            web::route().to(enrolments::start)
+        }),
+        endpoint(Method::GET, "/v1/enrolments/{id}", || {
+            web::route().to(enrolments::get)
+        }),
+        endpoint(Method::POST, "/v1/enrolments/{id}/terms", || {
+            web::route().to(enrolments::terms)
+        }),
+        endpoint(Method::POST, "/v1/enrolments/{id}/identity", || {
+            web::route().to(enrolments::identity)
+        }),
+        endpoint(Method::POST, "/v1/enrolments/{id}/phone-code", || {
+            web::route().to(enrolments::send_code)
+        }),
+        endpoint(
+            Method::POST,
+            "/v1/enrolments/{id}/phone-code/verify",
+            || web::route().to(enrolments::verify_code),
+        ),
         endpoint(Method::GET, "/pki/ocsp/{request:.+}", || {
             web::route().to(pki::ocsp_get)
         }),

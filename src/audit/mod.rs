@@ -108,6 +108,20 @@ pub enum Action {
     RefreshTokenReused,
     /// A new token signing key took over.
     TokenKeyRotated,
+    /// An enrolment started.
+    EnrolmentStarted,
+    /// Terms were agreed to in an enrolment.
+    EnrolmentTermsAgreed,
+    /// An applicant's identity was verified.
+    EnrolmentIdentityVerified,
+    /// An applicant's identity did not match.
+    EnrolmentIdentityFailed,
+    /// A phone code was sent.
+    EnrolmentCodeSent,
+    /// A wrong phone code was entered.
+    EnrolmentCodeFailed,
+    /// The phone step passed.
+    EnrolmentPhoneVerified,
 }
 
 impl Action {
@@ -139,6 +153,13 @@ impl Action {
             Self::LoggedOut => "auth.logout",
             Self::RefreshTokenReused => "auth.refresh_reused",
             Self::TokenKeyRotated => "auth.token_key_rotated",
+            Self::EnrolmentStarted => "enrolment.started",
+            Self::EnrolmentTermsAgreed => "enrolment.terms_agreed",
+            Self::EnrolmentIdentityVerified => "enrolment.identity_verified",
+            Self::EnrolmentIdentityFailed => "enrolment.identity_failed",
+            Self::EnrolmentCodeSent => "enrolment.code_sent",
+            Self::EnrolmentCodeFailed => "enrolment.code_failed",
+            Self::EnrolmentPhoneVerified => "enrolment.phone_verified",
         }
     }
 }

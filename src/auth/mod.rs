@@ -2,7 +2,11 @@
 //! card) now; enrolment steps, WebAuthn, tokens and rate limits join here. PIN checking lives
 //! in `custody` (a PIN is checked by whether it opens the key, never against a stored value).
 
+pub mod enrol;
+pub mod enrolment;
+pub mod identity;
 pub mod login;
+pub mod messaging;
 pub mod otp;
 pub mod rate_limit;
 pub mod security_card;

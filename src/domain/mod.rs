@@ -2,5 +2,6 @@
 //! value cannot exist past it. Nothing here does I/O or knows about HTTP.
 
 pub mod idempotency;
+pub mod person;
 pub mod pin;
 pub mod terms;

@@ -10,6 +10,7 @@
 
 pub mod audit;
 pub mod custody;
+pub mod enrolment;
 pub mod entities;
 pub mod idempotency;
 pub mod pki;

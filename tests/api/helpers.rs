@@ -176,6 +176,8 @@ pub struct TestApp {
     pub custody: Arc<fincert::custody::Custody>,
     /// The app's certificate authority.
     pub pki: Arc<fincert::pki::Pki>,
+    /// The development message outbox (one-time codes land here).
+    pub outbox: Arc<fincert::auth::messaging::DevOutbox>,
 }
 
 /// The instant every test app's clock starts at: now, in whole seconds (outside verifiers such
@@ -204,6 +206,7 @@ pub async fn spawn_app_with(test_db: TestDb, settings: Settings) -> TestApp {
     let handle = app.handle();
     let custody = app.custody();
     let pki = app.pki();
+    let outbox = app.outbox();
     tokio::spawn(app.run_until_stopped());
     let db = store::connect(&settings).await.expect("test connection");
     TestApp {
@@ -220,6 +223,7 @@ pub async fn spawn_app_with(test_db: TestDb, settings: Settings) -> TestApp {
         handle,
         custody,
         pki,
+        outbox,
     }
 }
 

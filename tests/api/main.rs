@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod cli;
 mod custody;
+mod enrolment;
 mod errors;
 mod foreign;
 mod health;

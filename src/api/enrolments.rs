@@ -1,0 +1,178 @@
+//! The issuance procedure over HTTP. The enrolment id is the capability that ties the steps
+//! together; each step answers with the step that comes next.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use crate::{
+    auth::{
+        enrolment::Purpose,
+        identity::IdentityClaim,
+        messaging::Channel,
+        rate_limit::{self, Limit},
+    },
+    domain::person::{CustomerNumber, Phone, parse_birth_date},
+    error::ApiError,
+    pki::profile::HolderName,
+    startup::AppState,
+};
+
+fn bad(e: impl std::fmt::Display) -> ApiError {
+    ApiError::InvalidJson(e.to_string())
+}
+
+/// Starting an enrolment.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartBody {
+    purpose: Purpose,
+}
+
+/// `POST /v1/enrolments` (10 per minute per client IP).
+#[tracing::instrument(skip_all)]
+pub async fn start(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<StartBody>,
+) -> Result<HttpResponse, ApiError> {
+    let ip = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    rate_limit::check(
+        &state.db,
+        &format!("enrol:ip:{ip}"),
+        Limit {
+            max: 10,
+            window_secs: 60,
+        },
+        state.clock.now(),
+    )
+    .await??;
+    Ok(HttpResponse::Created().json(state.enrolments.start(&state.db, body.purpose).await?))
+}
+
+/// `GET /v1/enrolments/{id}`.
+pub async fn get(
+    state: web::Data<AppState>,
+    id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.enrolments.get(&state.db, &id.to_string()).await?))
+}
+
+/// One consent.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Consent {
+    code: String,
+    version: i32,
+}
+
+/// Step 1.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TermsBody {
+    agreed: Vec<Consent>,
+}
+
+/// `POST /v1/enrolments/{id}/terms`.
+#[tracing::instrument(skip_all)]
+pub async fn terms(
+    state: web::Data<AppState>,
+    id: web::Path<uuid::Uuid>,
+    body: web::Json<TermsBody>,
+) -> Result<HttpResponse, ApiError> {
+    if body.agreed.len() > 20 {
+        return Err(bad("at most 20 consents"));
+    }
+    let agreed: Vec<(String, i32)> = body
+        .agreed
+        .iter()
+        .map(|c| (c.code.clone(), c.version))
+        .collect();
+    Ok(HttpResponse::Ok().json(
+        state
+            .enrolments
+            .agree_terms(&state.db, &id.to_string(), &agreed)
+            .await?,
+    ))
+}
+
+/// Step 2.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityBody {
+    name: String,
+    birth_date: String,
+    phone: String,
+    customer_number: String,
+}
+
+/// `POST /v1/enrolments/{id}/identity`.
+#[tracing::instrument(skip_all)]
+pub async fn identity(
+    state: web::Data<AppState>,
+    id: web::Path<uuid::Uuid>,
+    body: web::Json<IdentityBody>,
+) -> Result<HttpResponse, ApiError> {
+    let claim = IdentityClaim {
+        name: HolderName::parse(&body.name).map_err(bad)?,
+        birth_date: parse_birth_date(&body.birth_date, state.clock.now().date_naive())
+            .map_err(bad)?,
+        phone: Phone::parse(&body.phone).map_err(bad)?,
+        customer: CustomerNumber::parse(&body.customer_number).map_err(bad)?,
+    };
+    Ok(HttpResponse::Ok().json(
+        state
+            .enrolments
+            .verify_identity(&state.db, &id.to_string(), &claim)
+            .await?,
+    ))
+}
+
+/// Step 3a.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendCodeBody {
+    channel: Channel,
+}
+
+/// `POST /v1/enrolments/{id}/phone-code`.
+#[tracing::instrument(skip_all)]
+pub async fn send_code(
+    state: web::Data<AppState>,
+    id: web::Path<uuid::Uuid>,
+    body: web::Json<SendCodeBody>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Accepted().json(
+        state
+            .enrolments
+            .send_code(&state.db, &id.to_string(), body.channel)
+            .await?,
+    ))
+}
+
+/// Step 3b.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeBody {
+    code: zeroize::Zeroizing<String>,
+}
+
+/// `POST /v1/enrolments/{id}/phone-code/verify`.
+#[tracing::instrument(skip_all)]
+pub async fn verify_code(
+    state: web::Data<AppState>,
+    id: web::Path<uuid::Uuid>,
+    body: web::Json<CodeBody>,
+) -> Result<HttpResponse, ApiError> {
+    if crate::auth::otp::parse_code(&body.code).is_none() {
+        return Err(bad("a code is 6 digits"));
+    }
+    Ok(HttpResponse::Ok().json(
+        state
+            .enrolments
+            .verify_code(&state.db, &id.to_string(), &body.code)
+            .await?,
+    ))
+}

@@ -1,0 +1,151 @@
+//! The four-step issuance procedure as a state machine. Each step is its own state, single-use
+//! (a step can only move the enrolment from the state it expects, by a conditional update, so
+//! a replayed or concurrent step finds the state gone), and the whole enrolment expires.
+//!
+//! ```text
+//!   created ──terms──► identity ──verified──► phone ──code ok──► medium ──answer ok──► credential
+//!                                                 │  (send: SMS or ARS; 5 tries; 3 minutes)            │
+//!                                                 └────────────── resend ◄───────────────┘   complete ─┴─► completed
+//!   any state past its expiry ⇒ expired (every step refused)
+//! ```
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What the enrolment is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Purpose {
+    /// A new certificate.
+    Issue,
+    /// A replacement (expiry, loss, lockout, forgotten PIN).
+    Reissue,
+}
+
+/// The step an enrolment waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Step {
+    /// Agree to the current required terms.
+    Terms,
+    /// Name, birth date, mobile number, customer number.
+    Identity,
+    /// The one-time code sent by SMS or ARS.
+    Phone,
+    /// The security medium (card, hardware OTP, mobile OTP).
+    Medium,
+    /// Kind, usage, storage; PIN and/or passkey; issuance.
+    Credential,
+    /// Done.
+    Completed,
+}
+
+impl Step {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Terms => "terms",
+            Self::Identity => "identity",
+            Self::Phone => "phone",
+            Self::Medium => "medium",
+            Self::Credential => "credential",
+            Self::Completed => "completed",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Terms,
+            Self::Identity,
+            Self::Phone,
+            Self::Medium,
+            Self::Credential,
+            Self::Completed,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+
+    /// The step after this one.
+    pub fn next(self) -> Self {
+        match self {
+            Self::Terms => Self::Identity,
+            Self::Identity => Self::Phone,
+            Self::Phone => Self::Medium,
+            Self::Medium => Self::Credential,
+            Self::Credential | Self::Completed => Self::Completed,
+        }
+    }
+}
+
+/// Why a step was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StepError {
+    /// Not the step the enrolment waits for (replayed, skipped or already done).
+    #[error("this enrolment is at the {actual} step, not {requested}")]
+    WrongStep {
+        /// The step asked for.
+        requested: &'static str,
+        /// The step it waits for.
+        actual: &'static str,
+    },
+    /// The enrolment (or its code) has expired.
+    #[error("this enrolment has expired; start again")]
+    Expired,
+}
+
+/// Checks that an enrolment at `current`, expiring at `expires_at`, may take `requested` now.
+pub fn check(
+    current: Step,
+    requested: Step,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), StepError> {
+    if now >= expires_at {
+        return Err(StepError::Expired);
+    }
+    if current != requested {
+        return Err(StepError::WrongStep {
+            requested: requested.as_str(),
+            actual: current.as_str(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    #[test]
+    fn steps_follow_in_order_and_only_once() {
+        let t = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let exp = t + Duration::minutes(15);
+        assert!(check(Step::Terms, Step::Terms, exp, t).is_ok());
+        assert_eq!(Step::Terms.next(), Step::Identity);
+        assert_eq!(
+            check(Step::Identity, Step::Terms, exp, t),
+            Err(StepError::WrongStep {
+                requested: "terms",
+                actual: "identity"
+            }),
+            "a step done is not done again"
+        );
+        assert!(
+            check(Step::Terms, Step::Phone, exp, t).is_err(),
+            "no skipping"
+        );
+        assert_eq!(
+            check(Step::Phone, Step::Phone, exp, exp),
+            Err(StepError::Expired)
+        );
+        let mut s = Step::Terms;
+        for _ in 0..10 {
+            s = s.next();
+        }
+        assert_eq!(s, Step::Completed);
+        assert_eq!(Step::parse("medium"), Some(Step::Medium));
+    }
+}

@@ -1,0 +1,94 @@
+//! Messages to people (one-time codes by SMS or ARS call, device notices) behind a trait: the
+//! development adapter keeps them in memory for tests and local runs; a production adapter
+//! hands them to a telecom gateway over HTTP. Message bodies may hold one-time codes: they are
+//! never logged and never written to the database.
+
+use std::{collections::VecDeque, sync::Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::person::Phone;
+
+/// How a one-time code reaches the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// A text message.
+    Sms,
+    /// An automated call in which the user keys in the code.
+    Ars,
+}
+
+/// Sending failed (the caller fails closed: 503, and the code is not stored as sent).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("message sending unavailable: {0}")]
+pub struct SendError(pub String);
+
+/// Delivers messages.
+#[async_trait::async_trait]
+pub trait MessageSender: Send + Sync {
+    /// Sends `body` to `to` over `channel`.
+    async fn send(&self, to: &Phone, channel: Channel, body: &str) -> Result<(), SendError>;
+}
+
+/// A delivered message, as the development outbox keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Recipient (digits).
+    pub to: String,
+    /// Channel.
+    pub channel: Channel,
+    /// Body.
+    pub body: String,
+}
+
+/// Development adapter: the last 1,000 messages, in memory only.
+#[derive(Default)]
+pub struct DevOutbox {
+    messages: Mutex<VecDeque<Message>>,
+}
+
+impl DevOutbox {
+    /// The newest message to `phone`, if any.
+    pub fn last_to(&self, phone: &str) -> Option<Message> {
+        let digits = Phone::parse(phone).ok()?;
+        self.messages
+            .lock()
+            .ok()?
+            .iter()
+            .rev()
+            .find(|m| m.to == digits.as_str())
+            .cloned()
+    }
+
+    /// How many messages went to `phone`.
+    pub fn count_to(&self, phone: &str) -> usize {
+        let Ok(digits) = Phone::parse(phone) else {
+            return 0;
+        };
+        self.messages
+            .lock()
+            .map(|m| m.iter().filter(|x| x.to == digits.as_str()).count())
+            .unwrap_or(0)
+    }
+}
+
+#[async_trait::async_trait]
+impl MessageSender for DevOutbox {
+    async fn send(&self, to: &Phone, channel: Channel, body: &str) -> Result<(), SendError> {
+        let mut messages = self
+            .messages
+            .lock()
+            .map_err(|_| SendError("outbox lock poisoned".into()))?;
+        if messages.len() >= 1000 {
+            messages.pop_front();
+        }
+        messages.push_back(Message {
+            to: to.as_str().to_owned(),
+            channel,
+            body: body.to_owned(),
+        });
+        tracing::info!(to = %to.masked(), ?channel, "development outbox: message kept in memory");
+        Ok(())
+    }
+}

@@ -1,0 +1,303 @@
+//! Enrolment queries: users, enrolments and their single-use step transitions, consents, and
+//! the development verifier's customers. Plain SQL through sea-orm's statement builder keeps
+//! this file short; every statement is parameterised.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
+
+use super::StoreError;
+
+fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
+    // Written with `$n`; SQLite takes `?n` for the same numbered parameters.
+    let sql = if backend == DbBackend::Sqlite {
+        sql.replace('$', "?")
+    } else {
+        sql.to_owned()
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+async fn exec<C: ConnectionTrait>(
+    conn: &C,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<u64, StoreError> {
+    let backend = conn.get_database_backend();
+    Ok(conn
+        .execute_raw(stmt(backend, sql, values))
+        .await?
+        .rows_affected())
+}
+
+async fn one<C: ConnectionTrait>(
+    conn: &C,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<Option<QueryResult>, StoreError> {
+    let backend = conn.get_database_backend();
+    Ok(conn.query_one_raw(stmt(backend, sql, values)).await?)
+}
+
+/// An enrolment as stored.
+#[derive(Debug, Clone)]
+pub struct EnrolmentRow {
+    /// Id.
+    pub id: String,
+    /// `issue` or `reissue`.
+    pub purpose: String,
+    /// The step it waits for.
+    pub step: String,
+    /// The user, once identified.
+    pub user_id: Option<String>,
+    /// The phone the code goes to, once identified.
+    pub phone: Option<String>,
+    /// KMS MAC of the current code.
+    pub code_mac: Option<Vec<u8>>,
+    /// When the current code expires.
+    pub code_expires_at: Option<DateTime<Utc>>,
+    /// Wrong codes entered.
+    pub code_attempts: i32,
+    /// Codes sent.
+    pub code_sends: i32,
+    /// When the enrolment expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+fn row_to_enrolment(r: &QueryResult) -> Result<EnrolmentRow, StoreError> {
+    let g = |e: sea_orm::DbErr| StoreError::Corrupt {
+        table: "enrolments",
+        problem: e.to_string(),
+    };
+    Ok(EnrolmentRow {
+        id: r.try_get("", "id").map_err(g)?,
+        purpose: r.try_get("", "purpose").map_err(g)?,
+        step: r.try_get("", "step").map_err(g)?,
+        user_id: r.try_get("", "user_id").map_err(g)?,
+        phone: r.try_get("", "phone").map_err(g)?,
+        code_mac: r.try_get("", "code_mac").map_err(g)?,
+        code_expires_at: r.try_get("", "code_expires_at").map_err(g)?,
+        code_attempts: r.try_get("", "code_attempts").map_err(g)?,
+        code_sends: r.try_get("", "code_sends").map_err(g)?,
+        expires_at: r.try_get("", "expires_at").map_err(g)?,
+    })
+}
+
+/// Creates an enrolment at the terms step.
+pub async fn insert<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    purpose: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    exec(
+        conn,
+        "INSERT INTO enrolments (id, purpose, step, code_attempts, code_sends, created_at, expires_at, updated_at) VALUES ($1, $2, 'terms', 0, 0, $3, $4, $3)",
+        vec![id.into(), purpose.into(), now.into(), expires_at.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// An enrolment by id.
+pub async fn get<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+) -> Result<Option<EnrolmentRow>, StoreError> {
+    one(conn, "SELECT id, purpose, step, user_id, phone, code_mac, code_expires_at, code_attempts, code_sends, expires_at FROM enrolments WHERE id = $1", vec![id.into()])
+        .await?
+        .as_ref()
+        .map(row_to_enrolment)
+        .transpose()
+}
+
+/// Moves an enrolment from `from` to `to` if it is still at `from` (single use); returns
+/// whether this call moved it.
+pub async fn advance<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    from: &str,
+    to: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    Ok(exec(
+        conn,
+        "UPDATE enrolments SET step = $1, updated_at = $2 WHERE id = $3 AND step = $4",
+        vec![to.into(), now.into(), id.into(), from.into()],
+    )
+    .await?
+        == 1)
+}
+
+/// Records who the enrolment is for (identity step).
+pub async fn set_identity<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    user_id: &str,
+    phone: &str,
+) -> Result<(), StoreError> {
+    exec(
+        conn,
+        "UPDATE enrolments SET user_id = $1, phone = $2 WHERE id = $3",
+        vec![user_id.into(), phone.into(), id.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Stores a new code's MAC if fewer than `max_sends` were sent; returns whether it was stored.
+pub async fn set_code<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    mac: &[u8],
+    expires_at: DateTime<Utc>,
+    max_sends: i32,
+) -> Result<bool, StoreError> {
+    Ok(exec(
+        conn,
+        "UPDATE enrolments SET code_mac = $1, code_expires_at = $2, code_attempts = 0, code_sends = code_sends + 1 WHERE id = $3 AND step = 'phone' AND code_sends < $4",
+        vec![mac.to_vec().into(), expires_at.into(), id.into(), max_sends.into()],
+    )
+    .await?
+        == 1)
+}
+
+/// Counts one code attempt if fewer than `max` were made; returns whether it may be checked.
+pub async fn take_code_attempt<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    max: i32,
+) -> Result<bool, StoreError> {
+    Ok(exec(conn, "UPDATE enrolments SET code_attempts = code_attempts + 1 WHERE id = $1 AND step = 'phone' AND code_attempts < $2", vec![id.into(), max.into()]).await? == 1)
+}
+
+/// Forgets the code (used, or too many attempts).
+pub async fn clear_code<C: ConnectionTrait>(conn: &C, id: &str) -> Result<(), StoreError> {
+    exec(
+        conn,
+        "UPDATE enrolments SET code_mac = NULL, code_expires_at = NULL WHERE id = $1",
+        vec![id.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Records a consent.
+pub async fn insert_consent<C: ConnectionTrait>(
+    conn: &C,
+    enrolment: &str,
+    code: &str,
+    version: i32,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    exec(
+        conn,
+        "INSERT INTO terms_consents (id, enrolment_id, code, version, agreed_at) VALUES ($1, $2, $3, $4, $5)",
+        vec![uuid::Uuid::new_v4().to_string().into(), enrolment.into(), code.into(), version.into(), now.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Consents given in an enrolment: `(code, version)`.
+pub async fn consents_of<C: ConnectionTrait>(
+    conn: &C,
+    enrolment: &str,
+) -> Result<Vec<(String, i32)>, StoreError> {
+    let backend = conn.get_database_backend();
+    let rows = conn
+        .query_all_raw(stmt(
+            backend,
+            "SELECT code, version FROM terms_consents WHERE enrolment_id = $1 ORDER BY code",
+            vec![enrolment.into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("", "code")?, r.try_get("", "version")?)))
+        .collect::<Result<_, sea_orm::DbErr>>()
+        .map_err(StoreError::from)
+}
+
+/// The user with this customer number, created if new; returns the user id.
+pub async fn upsert_user<C: ConnectionTrait>(
+    conn: &C,
+    customer: &str,
+    name: &str,
+    birth_date: &str,
+    phone: &str,
+    now: DateTime<Utc>,
+) -> Result<String, StoreError> {
+    if let Some(r) = one(
+        conn,
+        "SELECT id FROM users WHERE customer_number = $1",
+        vec![customer.into()],
+    )
+    .await?
+    {
+        return Ok(r.try_get("", "id")?);
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    exec(
+        conn,
+        "INSERT INTO users (id, customer_number, name, birth_date, phone, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (customer_number) DO NOTHING",
+        vec![id.clone().into(), customer.into(), name.into(), birth_date.into(), phone.into(), now.into()],
+    )
+    .await?;
+    let r = one(
+        conn,
+        "SELECT id FROM users WHERE customer_number = $1",
+        vec![customer.into()],
+    )
+    .await?
+    .ok_or(StoreError::Corrupt {
+        table: "users",
+        problem: "user vanished".into(),
+    })?;
+    Ok(r.try_get("", "id")?)
+}
+
+/// A development customer's `(name, birth_date, phone)`.
+pub async fn dev_customer<C: ConnectionTrait>(
+    conn: &C,
+    customer: &str,
+) -> Result<Option<(String, String, String)>, StoreError> {
+    Ok(
+        match one(
+            conn,
+            "SELECT name, birth_date, phone FROM dev_customers WHERE customer_number = $1",
+            vec![customer.into()],
+        )
+        .await?
+        {
+            Some(r) => Some((
+                r.try_get("", "name")?,
+                r.try_get("", "birth_date")?,
+                r.try_get("", "phone")?,
+            )),
+            None => None,
+        },
+    )
+}
+
+/// Loads (or replaces) a development customer.
+pub async fn put_dev_customer<C: ConnectionTrait>(
+    conn: &C,
+    customer: &str,
+    name: &str,
+    birth_date: &str,
+    phone: &str,
+) -> Result<(), StoreError> {
+    exec(
+        conn,
+        "DELETE FROM dev_customers WHERE customer_number = $1",
+        vec![customer.into()],
+    )
+    .await?;
+    exec(
+        conn,
+        "INSERT INTO dev_customers (customer_number, name, birth_date, phone) VALUES ($1, $2, $3, $4)",
+        vec![customer.into(), name.into(), birth_date.into(), phone.into()],
+    )
+    .await?;
+    Ok(())
+}
