@@ -461,6 +461,60 @@ impl From<crate::auth::enrol::EnrolError> for ApiError {
                     "the code could not be sent; retry later",
                 )
             }
+            E::MediumNotRegistered => Self::rule(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "medium_not_registered",
+                "No such security medium",
+                "no security medium of this kind is registered for you",
+            ),
+            E::NoChallenge => Self::rule(
+                StatusCode::CONFLICT,
+                "no_open_challenge",
+                "No open challenge",
+                "there is no open security-card challenge; request one",
+            ),
+            E::WrongMediumAnswer => Self::rule(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "wrong_medium_answer",
+                "Wrong answer",
+                "the security medium's answer is wrong",
+            ),
+            E::OtpReplayed => Self::rule(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "otp_replayed",
+                "One-time password already used",
+                "this one-time password was already used; wait for the next one",
+            ),
+            E::MediumAttemptsExhausted => Self::rule(
+                StatusCode::GONE,
+                "medium_attempts_exhausted",
+                "Too many wrong answers",
+                "too many wrong answers; start again",
+            ),
+            E::Pin(p) => Self::rule(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "weak_pin",
+                "PIN not accepted",
+                p.to_string(),
+            ),
+            E::Credential(why) => Self::rule(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_credential_choice",
+                "Invalid choice",
+                why,
+            ),
+            E::Pki(p) => p.into(),
+            E::Token(t) => t.into(),
+            E::Media(m) => match m {
+                crate::auth::media::MediaError::Kms(k) => {
+                    crate::custody::CustodyError::Kms(k).into()
+                }
+                crate::auth::media::MediaError::Store(s) => s.into(),
+                other => {
+                    tracing::error!(error = %other, "security medium failed");
+                    Self::Internal
+                }
+            },
             E::Kms(k) => crate::custody::CustodyError::Kms(k).into(),
             E::Store(s) => s.into(),
         }

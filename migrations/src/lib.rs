@@ -17,6 +17,7 @@ mod m20261123_000008_pin_attempts;
 mod m20261123_000009_tokens;
 mod m20261123_000010_rate_limits;
 mod m20261123_000011_enrolment;
+mod m20261123_000012_security_media;
 
 /// The ordered list of every migration fincert knows.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000009_tokens::Migration),
             Box::new(m20261123_000010_rate_limits::Migration),
             Box::new(m20261123_000011_enrolment::Migration),
+            Box::new(m20261123_000012_security_media::Migration),
         ]
     }
 }

@@ -176,3 +176,97 @@ pub async fn verify_code(
             .await?,
     ))
 }
+
+/// Which medium.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediumQuery {
+    kind: crate::auth::media::MediumKind,
+}
+
+/// `GET /v1/enrolments/{id}/medium?kind=card`: a challenge (card cells) or nothing (OTP).
+#[tracing::instrument(skip_all)]
+pub async fn medium_challenge(
+    state: web::Data<AppState>,
+    id: web::Path<uuid::Uuid>,
+    q: web::Query<MediumQuery>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(
+        state
+            .enrolments
+            .medium_challenge(&state.db, &id.to_string(), q.kind)
+            .await?,
+    ))
+}
+
+/// The medium's answer.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediumBody {
+    kind: crate::auth::media::MediumKind,
+    answer: zeroize::Zeroizing<String>,
+}
+
+/// `POST /v1/enrolments/{id}/medium`.
+#[tracing::instrument(skip_all)]
+pub async fn medium_answer(
+    state: web::Data<AppState>,
+    id: web::Path<uuid::Uuid>,
+    body: web::Json<MediumBody>,
+) -> Result<HttpResponse, ApiError> {
+    if body.answer.len() > 8 || !body.answer.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad(
+            "an answer is 4 card digits or a 6-digit one-time password",
+        ));
+    }
+    Ok(HttpResponse::Ok().json(
+        state
+            .enrolments
+            .medium_answer(&state.db, &id.to_string(), body.kind, &body.answer)
+            .await?,
+    ))
+}
+
+/// Step 4.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteBody {
+    kind: crate::pki::profile::CertKind,
+    usage: crate::pki::profile::Usage,
+    pin: Option<zeroize::Zeroizing<String>>,
+    csr: Option<String>,
+    replaces: Option<uuid::Uuid>,
+}
+
+/// `POST /v1/enrolments/{id}/complete`: 201 with the certificate (and a session for cloud keys).
+#[tracing::instrument(skip_all)]
+pub async fn complete(
+    state: web::Data<AppState>,
+    id: web::Path<uuid::Uuid>,
+    body: web::Json<CompleteBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let csr = body
+        .csr
+        .as_deref()
+        .map(super::certificates::decode_der_or_pem)
+        .transpose()?;
+    let choice = crate::auth::enrol::CredentialChoice {
+        kind: body.kind,
+        usage: body.usage,
+        pin: body.pin.as_deref().map(String::as_str),
+        csr: csr.as_deref(),
+        replaces: body.replaces,
+    };
+    let done = state
+        .enrolments
+        .complete(
+            &state.db,
+            &state.pki,
+            &state.tokens,
+            &id.to_string(),
+            choice,
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(done))
+}

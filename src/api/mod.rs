@@ -123,6 +123,15 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/v1/enrolments/{id}/phone-code/verify",
             || web::route().to(enrolments::verify_code),
         ),
+        endpoint(Method::GET, "/v1/enrolments/{id}/medium", || {
+            web::route().to(enrolments::medium_challenge)
+        }),
+        endpoint(Method::POST, "/v1/enrolments/{id}/medium", || {
+            web::route().to(enrolments::medium_answer)
+        }),
+        endpoint(Method::POST, "/v1/enrolments/{id}/complete", || {
+            web::route().to(enrolments::complete)
+        }),
         endpoint(Method::GET, "/pki/ocsp/{request:.+}", || {
             web::route().to(pki::ocsp_get)
         }),

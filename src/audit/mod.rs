@@ -122,6 +122,14 @@ pub enum Action {
     EnrolmentCodeFailed,
     /// The phone step passed.
     EnrolmentPhoneVerified,
+    /// A security-medium challenge was issued.
+    EnrolmentMediumChallenged,
+    /// A security-medium answer was wrong (or replayed).
+    EnrolmentMediumFailed,
+    /// The security-medium step passed.
+    EnrolmentMediumVerified,
+    /// An enrolment ended with a certificate.
+    EnrolmentCompleted,
 }
 
 impl Action {
@@ -160,6 +168,10 @@ impl Action {
             Self::EnrolmentCodeSent => "enrolment.code_sent",
             Self::EnrolmentCodeFailed => "enrolment.code_failed",
             Self::EnrolmentPhoneVerified => "enrolment.phone_verified",
+            Self::EnrolmentMediumChallenged => "enrolment.medium_challenged",
+            Self::EnrolmentMediumFailed => "enrolment.medium_failed",
+            Self::EnrolmentMediumVerified => "enrolment.medium_verified",
+            Self::EnrolmentCompleted => "enrolment.completed",
         }
     }
 }

@@ -69,9 +69,73 @@ pub enum EnrolError {
     /// KMS unavailable.
     #[error(transparent)]
     Kms(#[from] KmsError),
+    /// The customer has no registered medium of that kind.
+    #[error("no security medium of this kind is registered for you")]
+    MediumNotRegistered,
+    /// No open card challenge (ask for one first; each is single-use).
+    #[error("there is no open security-card challenge; request one")]
+    NoChallenge,
+    /// The medium's answer is wrong.
+    #[error("the security medium's answer is wrong")]
+    WrongMediumAnswer,
+    /// The OTP was already used.
+    #[error("this one-time password was already used")]
+    OtpReplayed,
+    /// Too many wrong medium answers: the enrolment is over.
+    #[error("too many wrong answers; start again")]
+    MediumAttemptsExhausted,
+    /// The PIN was refused (format, or too easy to guess).
+    #[error(transparent)]
+    Pin(#[from] crate::domain::pin::PinError),
+    /// The credential choice is inconsistent (e.g. reissue without the old certificate).
+    #[error("{0}")]
+    Credential(&'static str),
+    /// Issuance failed.
+    #[error(transparent)]
+    Pki(#[from] crate::pki::PkiError),
+    /// Session tokens failed.
+    #[error(transparent)]
+    Token(#[from] super::tokens::TokenError),
+    /// Security media failed.
+    #[error(transparent)]
+    Media(#[from] super::media::MediaError),
     /// Database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A security-medium challenge as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MediumChallenge {
+    /// The medium.
+    pub kind: super::media::MediumKind,
+    /// For a card: the two cells and which half of each to type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cells: Option<super::security_card::Challenge>,
+}
+
+/// What the applicant chooses in the last step.
+pub struct CredentialChoice<'a> {
+    /// Financial or joint.
+    pub kind: crate::pki::profile::CertKind,
+    /// Restricted-use or general-purpose.
+    pub usage: crate::pki::profile::Usage,
+    /// The new PIN (cloud key).
+    pub pin: Option<&'a str>,
+    /// A PKCS#10 request (joint certificate kept on a device).
+    pub csr: Option<&'a [u8]>,
+    /// For reissuance: the certificate being replaced.
+    pub replaces: Option<Uuid>,
+}
+
+/// What the last step returns.
+#[derive(Debug, Clone, Serialize)]
+pub struct Completed {
+    /// The new certificate.
+    pub certificate: crate::pki::CertificateView,
+    /// A session for the new holder (cloud keys; device keys sign on the device).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<super::tokens::TokenPair>,
 }
 
 /// An enrolment as the API shows it (never a code, never personal details).
@@ -358,6 +422,270 @@ impl Enrolments {
         )
         .await?;
         self.get(db, id).await
+    }
+
+    async fn user_of(&self, row: &EnrolmentRow) -> Result<String, EnrolError> {
+        row.user_id.clone().ok_or(EnrolError::NotFound)
+    }
+
+    /// Step 3c: a challenge from the customer's registered medium (a card: two fresh cells,
+    /// never the pair asked last time; an OTP: nothing to show).
+    pub async fn medium_challenge(
+        &self,
+        db: &DatabaseConnection,
+        id: &str,
+        kind: super::media::MediumKind,
+    ) -> Result<MediumChallenge, EnrolError> {
+        use super::{
+            media,
+            security_card::{Card, Challenge},
+        };
+        let row = self.load(db, id, Step::Medium).await?;
+        let user = self.user_of(&row).await?;
+        let medium = store::enrolment::medium_of_user(db, &user, kind.as_str())
+            .await?
+            .ok_or(EnrolError::MediumNotRegistered)?;
+        if kind != media::MediumKind::Card {
+            return Ok(MediumChallenge { kind, cells: None });
+        }
+        let secret = media::secret_of(self.kms.as_ref(), &medium, kind).await?;
+        let card = Card::from_bytes(&secret).map_err(media::MediaError::from)?;
+        let last = medium
+            .challenge
+            .as_deref()
+            .or(medium.previous_challenge.as_deref())
+            .and_then(|c| serde_json::from_str::<Challenge>(c).ok());
+        let challenge = card
+            .challenge(last.as_ref())
+            .map_err(media::MediaError::from)?;
+        let text = serde_json::to_string(&challenge).map_err(|e| StoreError::Corrupt {
+            table: "security_media",
+            problem: e.to_string(),
+        })?;
+        store::enrolment::set_challenge(db, &medium.id, &text).await?;
+        self.audit(
+            db,
+            Action::EnrolmentMediumChallenged,
+            id,
+            json!({"kind": kind}),
+        )
+        .await?;
+        Ok(MediumChallenge {
+            kind,
+            cells: Some(challenge),
+        })
+    }
+
+    /// Step 3d: the medium's answer (four card digits, or a 6-digit OTP). Five wrong answers
+    /// end the enrolment; a card challenge is single-use; an OTP step is used once, ever.
+    pub async fn medium_answer(
+        &self,
+        db: &DatabaseConnection,
+        id: &str,
+        kind: super::media::MediumKind,
+        answer: &str,
+    ) -> Result<EnrolmentView, EnrolError> {
+        use super::{
+            media, otp,
+            security_card::{Card, Challenge},
+        };
+        let row = self.load(db, id, Step::Medium).await?;
+        let user = self.user_of(&row).await?;
+        let medium = store::enrolment::medium_of_user(db, &user, kind.as_str())
+            .await?
+            .ok_or(EnrolError::MediumNotRegistered)?;
+        if !store::enrolment::take_medium_attempt(db, id, 5).await? {
+            return Err(EnrolError::MediumAttemptsExhausted);
+        }
+        let secret = media::secret_of(self.kms.as_ref(), &medium, kind).await?;
+        let now = self.clock.now();
+        let ok = match kind {
+            media::MediumKind::Card => {
+                let open = medium.challenge.as_deref().ok_or(EnrolError::NoChallenge)?;
+                // Single use: whatever the answer, this challenge is spent.
+                if !store::enrolment::take_challenge(db, &medium.id, open).await? {
+                    return Err(EnrolError::NoChallenge);
+                }
+                let challenge: Challenge =
+                    serde_json::from_str(open).map_err(|_| EnrolError::NoChallenge)?;
+                Card::from_bytes(&secret)
+                    .map_err(media::MediaError::from)?
+                    .verify(&challenge, answer)
+            }
+            otp_kind => {
+                let code = otp::parse_code(answer).ok_or(EnrolError::WrongMediumAnswer)?;
+                let last = u64::try_from(medium.last_step).ok();
+                let matched = match otp_kind {
+                    media::MediumKind::Hotp => otp::verify_hotp(&secret, code, last, 10),
+                    _ => otp::verify_totp(&secret, code, now, 1, last),
+                };
+                match matched {
+                    Some(step) => {
+                        let step =
+                            i64::try_from(step).map_err(|_| EnrolError::WrongMediumAnswer)?;
+                        if !store::enrolment::use_step(db, &medium.id, step).await? {
+                            return Err(EnrolError::OtpReplayed);
+                        }
+                        true
+                    }
+                    None => {
+                        // A code that matches an already-used step is a replay, not a typo.
+                        let replay = match otp_kind {
+                            media::MediumKind::Hotp => otp::verify_hotp(
+                                &secret,
+                                code,
+                                None,
+                                u64::try_from(medium.last_step + 1).unwrap_or(0),
+                            )
+                            .is_some(),
+                            _ => otp::verify_totp(&secret, code, now, 1, None).is_some(),
+                        };
+                        if replay {
+                            self.audit(
+                                db,
+                                Action::EnrolmentMediumFailed,
+                                id,
+                                json!({"kind": kind, "reason": "replayed"}),
+                            )
+                            .await?;
+                            return Err(EnrolError::OtpReplayed);
+                        }
+                        false
+                    }
+                }
+            }
+        };
+        if !ok {
+            self.audit(db, Action::EnrolmentMediumFailed, id, json!({"kind": kind}))
+                .await?;
+            return Err(EnrolError::WrongMediumAnswer);
+        }
+        let txn = db.begin().await.map_err(StoreError::from)?;
+        if !store::enrolment::advance(
+            &txn,
+            id,
+            Step::Medium.as_str(),
+            Step::Credential.as_str(),
+            now,
+        )
+        .await?
+        {
+            return Err(StepError::WrongStep {
+                requested: "medium",
+                actual: "credential",
+            }
+            .into());
+        }
+        let event = NewEvent::new(Actor::User(user), Action::EnrolmentMediumVerified)
+            .subject(id.to_owned())
+            .details(json!({"kind": kind}));
+        store::audit::append(&txn, now, &[event]).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        self.get(db, id).await
+    }
+
+    /// Step 4: the credential and issuance (or reissuance). The PIN may not be trivial nor the
+    /// holder's birth date. The step is claimed first, so it runs once; if issuance fails the
+    /// claim is given back.
+    pub async fn complete(
+        &self,
+        db: &DatabaseConnection,
+        pki: &crate::pki::Pki,
+        tokens: &super::tokens::TokenService,
+        id: &str,
+        choice: CredentialChoice<'_>,
+    ) -> Result<Completed, EnrolError> {
+        use crate::{
+            custody::OwnerId,
+            domain::pin::Pin,
+            pki::{IssueRequest, KeySource, profile::HolderName},
+        };
+        let row = self.load(db, id, Step::Credential).await?;
+        let user = self.user_of(&row).await?;
+        let (name, birth) = store::enrolment::user_profile(db, &user)
+            .await?
+            .ok_or(EnrolError::NotFound)?;
+        let birth = chrono::NaiveDate::parse_from_str(&birth, "%Y-%m-%d").ok();
+        let pin = match choice.pin {
+            Some(p) => Some(Pin::parse_new(p, birth)?),
+            None => None,
+        };
+        let key = match (&pin, choice.csr) {
+            (Some(pin), None) => KeySource::Cloud(pin),
+            (None, Some(csr)) => KeySource::Device(csr),
+            _ => {
+                return Err(EnrolError::Credential(
+                    "give a PIN (cloud key) or a CSR (device key), not both",
+                ));
+            }
+        };
+        let reissue = row.purpose == "reissue";
+        if reissue != choice.replaces.is_some() {
+            return Err(EnrolError::Credential(
+                "a reissuance names the certificate it replaces; an issuance does not",
+            ));
+        }
+        let owner = OwnerId::parse(&user).map_err(|_| EnrolError::NotFound)?;
+        let holder = HolderName::parse(&name).map_err(crate::pki::PkiError::from)?;
+        let now = self.clock.now();
+        if !store::enrolment::advance(
+            db,
+            id,
+            Step::Credential.as_str(),
+            Step::Completed.as_str(),
+            now,
+        )
+        .await?
+        {
+            return Err(StepError::WrongStep {
+                requested: "credential",
+                actual: "completed",
+            }
+            .into());
+        }
+        let issued = match choice.replaces {
+            Some(old) => pki.reissue(db, &owner, old, key).await,
+            None => {
+                pki.issue(
+                    db,
+                    IssueRequest {
+                        owner: owner.clone(),
+                        holder,
+                        kind: choice.kind,
+                        usage: choice.usage,
+                        key,
+                    },
+                )
+                .await
+            }
+        };
+        let certificate = match issued {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = store::enrolment::advance(
+                    db,
+                    id,
+                    Step::Completed.as_str(),
+                    Step::Credential.as_str(),
+                    now,
+                )
+                .await;
+                return Err(e.into());
+            }
+        };
+        let session = if pin.is_some() {
+            Some(tokens.new_session(db, &owner, "pin").await?)
+        } else {
+            None
+        };
+        let event = NewEvent::new(Actor::User(user), Action::EnrolmentCompleted)
+            .subject(id.to_owned())
+            .details(json!({"certificate": certificate.serial, "purpose": row.purpose}));
+        store::audit::append(db, now, &[event]).await?;
+        Ok(Completed {
+            certificate,
+            session,
+        })
     }
 
     /// Step 3b: checks the code (5 tries per code, 3 minutes); the code is single-use.

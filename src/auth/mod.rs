@@ -6,6 +6,7 @@ pub mod enrol;
 pub mod enrolment;
 pub mod identity;
 pub mod login;
+pub mod media;
 pub mod messaging;
 pub mod otp;
 pub mod rate_limit;

@@ -325,4 +325,376 @@ async fn codes_and_enrolments_expire(engine: Engine) {
     .await;
 }
 
-both_engines!(first_three_steps, codes_and_enrolments_expire);
+/// Runs steps 1–3 (the phone code by `channel`); returns the enrolment's base path.
+async fn to_medium_step(app: &TestApp, purpose: &str, channel: &str) -> String {
+    let e: Value = post(app, "/v1/enrolments", json!({"purpose": purpose}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let base = format!("/v1/enrolments/{}", e["id"].as_str().unwrap());
+    post(app, &format!("{base}/terms"), required_terms(app).await).await;
+    assert_eq!(
+        post(app, &format!("{base}/identity"), identity("1987-03-14"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        post(
+            app,
+            &format!("{base}/phone-code"),
+            json!({"channel": channel})
+        )
+        .await
+        .status(),
+        202
+    );
+    let code = code_from(app);
+    let resp = post(
+        app,
+        &format!("{base}/phone-code/verify"),
+        json!({"code": code}),
+    )
+    .await;
+    assert_eq!(resp.json::<Value>().await.unwrap()["step"], "medium");
+    base
+}
+
+const OTP_SECRET: &[u8] = b"12345678901234567890";
+
+fn customer_number() -> fincert::domain::person::CustomerNumber {
+    fincert::domain::person::CustomerNumber::parse("110123456789").unwrap()
+}
+
+/// Completes step 4 with a cloud key and `pin`; returns the body.
+async fn complete(
+    app: &TestApp,
+    base: &str,
+    pin: &str,
+    replaces: Option<&str>,
+) -> reqwest::Response {
+    let mut body = json!({"kind": "financial", "usage": "restricted", "pin": pin});
+    if let Some(r) = replaces {
+        body["replaces"] = json!(r);
+    }
+    post(app, &format!("{base}/complete"), body).await
+}
+
+/// The whole procedure with a security card: wrong cells are refused, the challenge is single
+/// use, the PIN may not be trivial or the birth date, and the holder signs in with the new PIN.
+async fn issuance_with_a_security_card(engine: Engine) {
+    use fincert::auth::{media, security_card::Half};
+    let app = spawn_app(engine).await;
+    customer(&app).await;
+    let card = media::register_card(
+        &app.db,
+        app.custody.kms().as_ref(),
+        &customer_number(),
+        30,
+        fincert::clock::Clock::now(&app.clock),
+    )
+    .await
+    .unwrap();
+    let base = to_medium_step(&app, "issue", "sms").await;
+
+    let answer_for = |challenge: &Value| -> String {
+        let half = |cell: &Value| {
+            let printed = card.printed(cell[0].as_u64().unwrap() as u8).unwrap();
+            match serde_json::from_value::<Half>(cell[1].clone()).unwrap() {
+                Half::First => printed[..2].to_string(),
+                Half::Last => printed[2..].to_string(),
+            }
+        };
+        format!(
+            "{}{}",
+            half(&challenge["cells"]["a"]),
+            half(&challenge["cells"]["b"])
+        )
+    };
+    assert_problem(
+        post(
+            &app,
+            &format!("{base}/medium"),
+            json!({"kind": "card", "answer": "1234"}),
+        )
+        .await,
+        409,
+        "no_open_challenge",
+    )
+    .await;
+    let first: Value = app
+        .get(&format!("{base}/medium?kind=card"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let right = answer_for(&first);
+    let wrong: String = right
+        .chars()
+        .map(|c| {
+            if c == '9' {
+                '0'
+            } else {
+                char::from(c as u8 + 1)
+            }
+        })
+        .collect();
+    assert_problem(
+        post(
+            &app,
+            &format!("{base}/medium"),
+            json!({"kind": "card", "answer": wrong}),
+        )
+        .await,
+        422,
+        "wrong_medium_answer",
+    )
+    .await;
+    // The challenge was spent by the wrong answer: the right answer to it is refused now.
+    assert_problem(
+        post(
+            &app,
+            &format!("{base}/medium"),
+            json!({"kind": "card", "answer": right}),
+        )
+        .await,
+        409,
+        "no_open_challenge",
+    )
+    .await;
+    let second: Value = app
+        .get(&format!("{base}/medium?kind=card"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let pair = |c: &Value| {
+        let mut p = [
+            c["cells"]["a"][0].as_u64().unwrap(),
+            c["cells"]["b"][0].as_u64().unwrap(),
+        ];
+        p.sort();
+        p
+    };
+    assert_ne!(
+        pair(&first),
+        pair(&second),
+        "never the same pair twice in a row"
+    );
+    let resp = post(
+        &app,
+        &format!("{base}/medium"),
+        json!({"kind": "card", "answer": answer_for(&second)}),
+    )
+    .await;
+    assert_eq!(resp.json::<Value>().await.unwrap()["step"], "credential");
+
+    for (weak, why) in [
+        ("123456", "sequential"),
+        ("111111", "same"),
+        ("870314", "birth date"),
+    ] {
+        let body = assert_problem(complete(&app, &base, weak, None).await, 422, "weak_pin").await;
+        assert!(
+            body["detail"].as_str().unwrap().contains("too easy"),
+            "{why}: {body}"
+        );
+    }
+    let resp = complete(&app, &base, "604172", None).await;
+    assert_eq!(resp.status(), 201);
+    let done: Value = resp.json().await.unwrap();
+    assert_eq!(done["certificate"]["kind"], "financial");
+    assert_eq!(done["certificate"]["status"], "active");
+    let token = done["session"]["access_token"].as_str().unwrap();
+    let mine: Value = app
+        .client
+        .get(app.url("/v1/certificates"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["items"][0]["serial"], done["certificate"]["serial"]);
+    assert_problem(
+        complete(&app, &base, "604172", None).await,
+        409,
+        "wrong_step",
+    )
+    .await;
+
+    // The new holder signs in with the new PIN.
+    let resp = post(
+        &app,
+        "/v1/auth/pin",
+        json!({"certificate_id": done["certificate"]["id"], "pin": "604172"}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+}
+
+/// Hardware OTP (HOTP and TOTP) and mobile OTP, with both phone factors; a used OTP is
+/// refused as a replay.
+async fn issuance_with_otp_media(engine: Engine) {
+    use fincert::auth::{
+        media::{self, MediumKind},
+        otp,
+    };
+    let app = spawn_app(engine).await;
+    customer(&app).await;
+    let kms = app.custody.kms().clone();
+    let now = fincert::clock::Clock::now(&app.clock);
+    for kind in [MediumKind::Hotp, MediumKind::Totp, MediumKind::Motp] {
+        media::register_otp(
+            &app.db,
+            kms.as_ref(),
+            &customer_number(),
+            kind,
+            OTP_SECRET,
+            now,
+        )
+        .await
+        .unwrap();
+    }
+    let mut certificates = Vec::new();
+    for (kind, channel) in [("hotp", "sms"), ("totp", "ars"), ("motp", "sms")] {
+        let base = to_medium_step(&app, "issue", channel).await;
+        let challenge: Value = app
+            .get(&format!("{base}/medium?kind={kind}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(challenge.get("cells").is_none());
+        let now = fincert::clock::Clock::now(&app.clock);
+        let code = match kind {
+            "hotp" => otp::hotp(OTP_SECRET, 0),
+            _ => otp::hotp(OTP_SECRET, otp::totp_step(now)),
+        };
+        let code = format!("{code:06}");
+        let resp = post(
+            &app,
+            &format!("{base}/medium"),
+            json!({"kind": kind, "answer": code}),
+        )
+        .await;
+        assert_eq!(
+            resp.json::<Value>().await.unwrap()["step"],
+            "credential",
+            "{kind}"
+        );
+        let done: Value = complete(&app, &base, "604172", None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        certificates.push(done["certificate"]["id"].as_str().unwrap().to_string());
+
+        // The same code in another enrolment is a replay.
+        let again = to_medium_step(&app, "issue", "sms").await;
+        assert_problem(
+            post(
+                &app,
+                &format!("{again}/medium"),
+                json!({"kind": kind, "answer": code}),
+            )
+            .await,
+            422,
+            "otp_replayed",
+        )
+        .await;
+    }
+    assert_eq!(certificates.len(), 3);
+    assert_problem(
+        app.get(&format!(
+            "{}/medium?kind=card",
+            to_medium_step(&app, "issue", "sms").await
+        ))
+        .await,
+        422,
+        "medium_not_registered",
+    )
+    .await;
+}
+
+/// Reissuance runs the same steps and revokes the certificate it replaces.
+async fn reissuance_replaces_the_old_certificate(engine: Engine) {
+    use fincert::auth::{
+        media::{self, MediumKind},
+        otp,
+    };
+    let app = spawn_app(engine).await;
+    customer(&app).await;
+    media::register_otp(
+        &app.db,
+        app.custody.kms().as_ref(),
+        &customer_number(),
+        MediumKind::Totp,
+        OTP_SECRET,
+        fincert::clock::Clock::now(&app.clock),
+    )
+    .await
+    .unwrap();
+    let totp = |app: &TestApp| {
+        format!(
+            "{:06}",
+            otp::hotp(
+                OTP_SECRET,
+                otp::totp_step(fincert::clock::Clock::now(&app.clock))
+            )
+        )
+    };
+    let base = to_medium_step(&app, "issue", "sms").await;
+    post(
+        &app,
+        &format!("{base}/medium"),
+        json!({"kind": "totp", "answer": totp(&app)}),
+    )
+    .await;
+    let first: Value = complete(&app, &base, "604172", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let old = first["certificate"]["id"].as_str().unwrap().to_string();
+
+    app.clock.advance(Duration::seconds(60));
+    let base = to_medium_step(&app, "reissue", "ars").await;
+    post(
+        &app,
+        &format!("{base}/medium"),
+        json!({"kind": "totp", "answer": totp(&app)}),
+    )
+    .await;
+    assert_problem(
+        complete(&app, &base, "731604", None).await,
+        422,
+        "invalid_credential_choice",
+    )
+    .await;
+    let resp = complete(&app, &base, "731604", Some(&old)).await;
+    assert_eq!(resp.status(), 201);
+    let second: Value = resp.json().await.unwrap();
+    let token = second["session"]["access_token"].as_str().unwrap();
+    let old_now: Value = app
+        .client
+        .get(app.url(&format!("/v1/certificates/{old}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(old_now["status"], "revoked");
+}
+
+both_engines!(
+    first_three_steps,
+    codes_and_enrolments_expire,
+    issuance_with_a_security_card,
+    issuance_with_otp_media,
+    reissuance_replaces_the_old_certificate,
+);

@@ -1,0 +1,132 @@
+//! Security media registered to a customer by their institution: the security card, a
+//! hardware OTP token (HOTP or TOTP) and a mobile OTP app (TOTP bound to the registered
+//! device). Secrets are KMS-wrapped under a context naming the medium; only the last OTP step
+//! used and the open card challenge are kept beside them.
+
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use super::security_card::{Card, CardError};
+use crate::{
+    custody::kms::{EncryptionContext, Kms, KmsError, WrappedKey},
+    domain::person::CustomerNumber,
+    store::{self, StoreError, enrolment::MediumRow},
+};
+
+/// Kinds of security medium.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediumKind {
+    /// Security card (30/35 cells).
+    Card,
+    /// Hardware OTP token, counter based (RFC 4226).
+    Hotp,
+    /// Hardware OTP token, time based (RFC 6238).
+    Totp,
+    /// Mobile OTP: TOTP in the app on the registered device.
+    Motp,
+}
+
+impl MediumKind {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Card => "card",
+            Self::Hotp => "hotp",
+            Self::Totp => "totp",
+            Self::Motp => "motp",
+        }
+    }
+}
+
+/// Media failures.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    /// OTP secrets are 16 to 64 bytes.
+    #[error("an OTP secret is 16 to 64 bytes")]
+    Secret,
+    /// Card generation failed.
+    #[error(transparent)]
+    Card(#[from] CardError),
+    /// KMS failed.
+    #[error(transparent)]
+    Kms(#[from] KmsError),
+    /// Database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn context(medium: &str, kind: MediumKind) -> EncryptionContext {
+    EncryptionContext::new()
+        .with("fincert:medium", medium)
+        .with("fincert:kind", kind.as_str())
+        .with("fincert:purpose", "security-medium")
+}
+
+async fn register(
+    db: &DatabaseConnection,
+    kms: &dyn Kms,
+    customer: &CustomerNumber,
+    kind: MediumKind,
+    secret: &[u8],
+    now: DateTime<Utc>,
+) -> Result<String, MediaError> {
+    let id = Uuid::new_v4().to_string();
+    let wrapped = kms.encrypt(secret, &context(&id, kind)).await?;
+    store::enrolment::insert_medium(
+        db,
+        &id,
+        customer.as_str(),
+        kind.as_str(),
+        &wrapped.kms_key_id,
+        &wrapped.blob,
+        now,
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Issues a new security card to a customer; the returned card is for the printer only.
+pub async fn register_card(
+    db: &DatabaseConnection,
+    kms: &dyn Kms,
+    customer: &CustomerNumber,
+    cells: usize,
+    now: DateTime<Utc>,
+) -> Result<Card, MediaError> {
+    let card = Card::generate(cells)?;
+    register(db, kms, customer, MediumKind::Card, &card.to_bytes(), now).await?;
+    Ok(card)
+}
+
+/// Registers an OTP token's (or mobile OTP app's) shared secret for a customer.
+pub async fn register_otp(
+    db: &DatabaseConnection,
+    kms: &dyn Kms,
+    customer: &CustomerNumber,
+    kind: MediumKind,
+    secret: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(), MediaError> {
+    if !(16..=64).contains(&secret.len()) || kind == MediumKind::Card {
+        return Err(MediaError::Secret);
+    }
+    register(db, kms, customer, kind, secret, now).await?;
+    Ok(())
+}
+
+/// The unwrapped secret of a registered medium (zeroized on drop).
+pub async fn secret_of(
+    kms: &dyn Kms,
+    medium: &MediumRow,
+    kind: MediumKind,
+) -> Result<Zeroizing<Vec<u8>>, MediaError> {
+    let wrapped = WrappedKey {
+        kms_key_id: medium.kms_key_id.clone(),
+        blob: medium.wrapped_secret.clone(),
+    };
+    Ok(kms.decrypt(&wrapped, &context(&medium.id, kind)).await?)
+}
