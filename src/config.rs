@@ -19,7 +19,16 @@ use figment::{
 use serde::{Deserialize, Serialize};
 
 /// Sections whose keys may be set as `FINCERT_<SECTION>_<KEY>`.
-const SECTIONS: &[&str] = &["http", "database", "log", "kms", "custody", "pki", "auth"];
+const SECTIONS: &[&str] = &[
+    "http",
+    "database",
+    "log",
+    "kms",
+    "custody",
+    "pki",
+    "auth",
+    "enrolment",
+];
 
 /// Every setting fincert reads.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,6 +50,38 @@ pub struct Settings {
     pub pki: PkiSettings,
     /// Sessions and tokens.
     pub auth: AuthSettings,
+    /// The issuance procedure's partners.
+    pub enrolment: EnrolmentSettings,
+}
+
+/// Which adapter talks to a partner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Adapter {
+    /// The development adapter (a table of customers; an in-memory outbox).
+    Dev,
+    /// Signed HTTP to the partner's endpoint.
+    Http,
+}
+
+/// Identity verification and messaging partners.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolmentSettings {
+    /// `dev` (table `dev_customers`, loaded with `fincert customers load`) or `http`.
+    pub identity_verifier: Adapter,
+    /// The identity service's endpoint (`http`).
+    pub identity_url: String,
+    /// Shared secret that signs requests to it.
+    pub identity_secret: Secret,
+    /// `dev` (in-memory outbox) or `http` (telecom gateway webhook).
+    pub message_sender: Adapter,
+    /// The gateway's endpoint (`http`).
+    pub message_url: String,
+    /// Shared secret that signs requests to it.
+    pub message_secret: Secret,
+    /// Timeout of each partner request, in milliseconds.
+    pub partner_timeout_ms: u64,
 }
 
 /// Session and token settings.
@@ -275,6 +316,15 @@ impl Default for Settings {
                 general_purpose_fee_krw: 4400,
                 trust_anchors_dir: String::new(),
             },
+            enrolment: EnrolmentSettings {
+                identity_verifier: Adapter::Dev,
+                identity_url: String::new(),
+                identity_secret: Secret::default(),
+                message_sender: Adapter::Dev,
+                message_url: String::new(),
+                message_secret: Secret::default(),
+                partner_timeout_ms: 3000,
+            },
             auth: AuthSettings {
                 issuer: String::new(),
                 audience: "fincert".into(),
@@ -333,8 +383,10 @@ impl Settings {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        // FINCERT_CONFIG names the file itself; it is not a setting.
-        let env = env.ignore(&["CONFIG"]).map(|key| {
+        // FINCERT_CONFIG names the file itself, and FINCERT_OTP_SECRET_HEX is a command's
+        // argument given by environment (to keep a secret out of shell history): neither is a
+        // setting.
+        let env = env.ignore(&["CONFIG", "OTP_SECRET_HEX"]).map(|key| {
             let lower = key.as_str().to_ascii_lowercase();
             SECTIONS
                 .iter()
@@ -519,6 +571,41 @@ impl Settings {
             return Err(ConfigError::new(
                 "auth.audience",
                 "must be 1 to 128 characters",
+            ));
+        }
+        for (adapter, url, secret, name) in [
+            (
+                self.enrolment.identity_verifier,
+                &self.enrolment.identity_url,
+                &self.enrolment.identity_secret,
+                "identity",
+            ),
+            (
+                self.enrolment.message_sender,
+                &self.enrolment.message_url,
+                &self.enrolment.message_secret,
+                "message",
+            ),
+        ] {
+            if adapter == Adapter::Http {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(ConfigError::new(
+                        &format!("enrolment.{name}_url"),
+                        "an http(s) URL is required with the http adapter",
+                    ));
+                }
+                if secret.expose().len() < 16 {
+                    return Err(ConfigError::new(
+                        &format!("enrolment.{name}_secret"),
+                        "at least 16 characters are required with the http adapter",
+                    ));
+                }
+            }
+        }
+        if !(100..=60_000).contains(&self.enrolment.partner_timeout_ms) {
+            return Err(ConfigError::new(
+                "enrolment.partner_timeout_ms",
+                "must be between 100 and 60000",
             ));
         }
         if !(1..=10).contains(&self.custody.max_pin_failures) {

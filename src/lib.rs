@@ -27,6 +27,7 @@ pub mod config;
 pub mod custody;
 pub mod domain;
 pub mod error;
+pub mod outbound;
 pub mod pki;
 pub mod startup;
 pub mod store;

@@ -10,7 +10,9 @@ use crate::{
     api,
     audit::{Action, Actor, NewEvent},
     auth::{
-        enrol::Enrolments, identity::DevIdentityVerifier, messaging::DevOutbox,
+        enrol::Enrolments,
+        identity::{DevIdentityVerifier, HttpIdentityVerifier, IdentityVerifier},
+        messaging::{DevOutbox, HttpMessageSender, MessageSender},
         tokens::TokenService,
     },
     clock::SharedClock,
@@ -63,6 +65,9 @@ pub enum StartupError {
     /// The token signing keys could not be loaded or created.
     #[error("tokens: {0}")]
     Tokens(#[from] crate::auth::tokens::TokenError),
+    /// A partner client could not be built.
+    #[error("partner: {0}")]
+    Partner(String),
     /// The CA could not be loaded or created.
     #[error("pki: {0}")]
     Pki(#[from] crate::pki::PkiError),
@@ -116,12 +121,11 @@ impl Application {
             )
             .await?,
         );
-        // Development adapters (the production HTTP adapters for identity verification and
-        // messaging are the next piece of work; see the README).
         let outbox = Arc::new(DevOutbox::default());
+        let (verifier, sender) = partners(&settings, &db, &clock, &outbox)?;
         let enrolments = Arc::new(Enrolments::new(
-            Arc::new(DevIdentityVerifier::new(db.clone())),
-            outbox.clone(),
+            verifier,
+            sender,
             custody.kms().clone(),
             clock.clone(),
         ));
@@ -184,6 +188,36 @@ impl Application {
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
     }
+}
+
+/// The identity verifier and message sender the settings name.
+#[allow(clippy::type_complexity)]
+fn partners(
+    settings: &Settings,
+    db: &DatabaseConnection,
+    clock: &SharedClock,
+    outbox: &Arc<DevOutbox>,
+) -> Result<(Arc<dyn IdentityVerifier>, Arc<dyn MessageSender>), StartupError> {
+    use crate::{config::Adapter, outbound::Partner};
+    let e = &settings.enrolment;
+    let timeout = Duration::from_millis(e.partner_timeout_ms);
+    let verifier: Arc<dyn IdentityVerifier> = match e.identity_verifier {
+        Adapter::Dev => Arc::new(DevIdentityVerifier::new(db.clone())),
+        Adapter::Http => Arc::new(HttpIdentityVerifier::new(
+            Partner::new(&e.identity_url, &e.identity_secret, timeout)
+                .map_err(StartupError::Partner)?,
+            clock.clone(),
+        )),
+    };
+    let sender: Arc<dyn MessageSender> = match e.message_sender {
+        Adapter::Dev => outbox.clone(),
+        Adapter::Http => Arc::new(HttpMessageSender::new(
+            Partner::new(&e.message_url, &e.message_secret, timeout)
+                .map_err(StartupError::Partner)?,
+            clock.clone(),
+        )),
+    };
+    Ok((verifier, sender))
 }
 
 /// Background work of a node: wipes expired activations every few seconds (so an unused

@@ -62,3 +62,49 @@ impl IdentityVerifier for DevIdentityVerifier {
         }))
     }
 }
+
+/// Production adapter: a signed POST of the claim to the institution's identity service,
+/// which answers `{"match": true|false}`.
+pub struct HttpIdentityVerifier {
+    partner: crate::outbound::Partner,
+    clock: crate::clock::SharedClock,
+}
+
+impl HttpIdentityVerifier {
+    /// Over a partner endpoint.
+    pub fn new(partner: crate::outbound::Partner, clock: crate::clock::SharedClock) -> Self {
+        Self { partner, clock }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct ClaimBody<'a> {
+    name: &'a str,
+    birth_date: String,
+    phone: &'a str,
+    customer_number: &'a str,
+}
+
+#[derive(serde::Deserialize)]
+struct MatchBody {
+    #[serde(rename = "match")]
+    matched: bool,
+}
+
+#[async_trait::async_trait]
+impl IdentityVerifier for HttpIdentityVerifier {
+    async fn verify(&self, claim: &IdentityClaim) -> Result<bool, VerifierError> {
+        let body = ClaimBody {
+            name: claim.name.as_str(),
+            birth_date: claim.birth_date.format("%Y-%m-%d").to_string(),
+            phone: claim.phone.as_str(),
+            customer_number: claim.customer.as_str(),
+        };
+        let answer: MatchBody = self
+            .partner
+            .post(&body, self.clock.now().timestamp())
+            .await
+            .map_err(VerifierError)?;
+        Ok(answer.matched)
+    }
+}

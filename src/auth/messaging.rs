@@ -92,3 +92,41 @@ impl MessageSender for DevOutbox {
         Ok(())
     }
 }
+
+/// Production adapter: a signed POST to the telecom gateway's webhook, which delivers the SMS
+/// or places the ARS call and answers 2xx.
+pub struct HttpMessageSender {
+    partner: crate::outbound::Partner,
+    clock: crate::clock::SharedClock,
+}
+
+impl HttpMessageSender {
+    /// Over a partner endpoint.
+    pub fn new(partner: crate::outbound::Partner, clock: crate::clock::SharedClock) -> Self {
+        Self { partner, clock }
+    }
+}
+
+#[derive(Serialize)]
+struct MessageBody<'a> {
+    to: &'a str,
+    channel: Channel,
+    body: &'a str,
+}
+
+#[async_trait::async_trait]
+impl MessageSender for HttpMessageSender {
+    async fn send(&self, to: &Phone, channel: Channel, body: &str) -> Result<(), SendError> {
+        let message = MessageBody {
+            to: to.as_str(),
+            channel,
+            body,
+        };
+        let _: serde_json::Value = self
+            .partner
+            .post(&message, self.clock.now().timestamp())
+            .await
+            .map_err(SendError)?;
+        Ok(())
+    }
+}

@@ -6,6 +6,7 @@
 
 mod audit;
 mod ca;
+mod customers;
 mod kms;
 mod migrate;
 mod serve;
@@ -41,6 +42,12 @@ pub enum Command {
     /// Certificate authority: init, show.
     #[command(subcommand)]
     Ca(ca::CaCommand),
+    /// Known customers for the development identity verifier.
+    #[command(subcommand)]
+    Customers(customers::CustomersCommand),
+    /// Security media an institution issued (security card, OTP).
+    #[command(subcommand)]
+    Media(customers::MediaCommand),
     /// Key management: status, rotate (local), rewrap.
     #[command(subcommand)]
     Kms(kms::KmsCommand),
@@ -84,6 +91,8 @@ pub fn main() -> ExitCode {
             Command::Audit(cmd) => audit::run(cmd, settings).await,
             Command::Kms(cmd) => kms::run(cmd, settings).await,
             Command::Ca(cmd) => ca::run(cmd, settings).await,
+            Command::Customers(cmd) => customers::run_customers(cmd, settings).await,
+            Command::Media(cmd) => customers::run_media(cmd, settings).await,
         }
     })
 }

@@ -262,3 +262,74 @@ fn audit_verify_without_a_database_is_a_dependency_failure() {
     assert_eq!(code, 3, "{err}");
     assert!(err.starts_with("fincert: database unavailable"), "{err}");
 }
+
+/// What an institution provisions before enrolment: known customers and security media.
+#[test]
+fn customers_and_media_are_provisioned_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let csv = dir.path().join("customers.csv");
+    std::fs::write(&csv, "customer_number,name,birth_date,phone\n110-123-456789,홍길동,1987-03-14,010-1234-5678\n220987654321,김철수,1990-01-02,010-9876-5432\n").unwrap();
+    let (code, out, err) = run_cli(
+        &["customers", "load", csv.to_str().unwrap()],
+        &[("FINCERT_DATA_DIR", data)],
+    );
+    assert_eq!((code, out.trim()), (0, "loaded 2 customers"), "{err}");
+
+    std::fs::write(
+        &csv,
+        "customer_number,name,birth_date,phone\n1,홍길동,1987-03-14,010-1234-5678\n",
+    )
+    .unwrap();
+    let (code, _, err) = run_cli(
+        &["customers", "load", csv.to_str().unwrap()],
+        &[("FINCERT_DATA_DIR", data)],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("line 2: a customer number"), "{err}");
+
+    let (code, out, err) = run_cli(
+        &["media", "card", "--customer", "110123456789"],
+        &[("FINCERT_DATA_DIR", data)],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 6, "30 cells, 5 a line: {out}");
+    assert!(out.contains(" 1: ") && out.contains("30: "));
+    let (code, out, err) = run_cli(
+        &[
+            "media",
+            "otp",
+            "--customer",
+            "110123456789",
+            "--kind",
+            "totp",
+        ],
+        &[
+            ("FINCERT_DATA_DIR", data),
+            (
+                "FINCERT_OTP_SECRET_HEX",
+                "3132333435363738393031323334353637383930",
+            ),
+        ],
+    );
+    assert_eq!(
+        (code, out.trim()),
+        (0, "registered totp for customer 110123456789"),
+        "{err}"
+    );
+    let (code, _, err) = run_cli(
+        &[
+            "media",
+            "otp",
+            "--customer",
+            "110123456789",
+            "--kind",
+            "totp",
+            "--secret-hex",
+            "abcd",
+        ],
+        &[("FINCERT_DATA_DIR", data)],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("16 to 64 bytes"), "{err}");
+}

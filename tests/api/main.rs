@@ -15,6 +15,7 @@ mod idempotency;
 mod kms;
 mod lifecycle;
 mod openapi;
+mod partners;
 mod pki;
 mod rate_limits;
 mod terms;
