@@ -102,6 +102,10 @@ pub struct AuthSettings {
     pub sign_in_per_ip_per_minute: u32,
     /// Sign-in attempts allowed per certificate per minute.
     pub sign_in_per_certificate_per_minute: u32,
+    /// WebAuthn relying-party id (a domain: `localhost` in development).
+    pub webauthn_rp_id: String,
+    /// The origin browsers show for the portal (must be a host name, not an IP address).
+    pub webauthn_origin: String,
 }
 
 /// CA and certificate profile settings.
@@ -333,6 +337,8 @@ impl Default for Settings {
                 token_key_rotation_days: 30,
                 sign_in_per_ip_per_minute: 30,
                 sign_in_per_certificate_per_minute: 10,
+                webauthn_rp_id: "localhost".into(),
+                webauthn_origin: "http://localhost:8080".into(),
             },
         }
     }
@@ -565,6 +571,25 @@ impl Settings {
             return Err(ConfigError::new(
                 "auth.sign_in_per_certificate_per_minute",
                 "must be between 1 and 1000",
+            ));
+        }
+        if !(self.auth.webauthn_origin.starts_with("https://")
+            || self.auth.webauthn_origin.starts_with("http://localhost"))
+        {
+            return Err(ConfigError::new(
+                "auth.webauthn_origin",
+                "must be https:// (or http://localhost in development)",
+            ));
+        }
+        if self.auth.webauthn_rp_id.is_empty()
+            || !self
+                .auth
+                .webauthn_origin
+                .contains(&self.auth.webauthn_rp_id)
+        {
+            return Err(ConfigError::new(
+                "auth.webauthn_rp_id",
+                "must be the origin's domain or a parent of it",
             ));
         }
         if self.auth.audience.is_empty() || self.auth.audience.len() > 128 {

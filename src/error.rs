@@ -553,6 +553,44 @@ impl From<crate::auth::tokens::TokenError> for ApiError {
     }
 }
 
+impl From<crate::auth::passkeys::PasskeyError> for ApiError {
+    fn from(e: crate::auth::passkeys::PasskeyError) -> Self {
+        use crate::auth::passkeys::PasskeyError as P;
+        match e {
+            P::Ceremony => Self::rule(
+                StatusCode::CONFLICT,
+                "webauthn_challenge_spent",
+                "Challenge used or expired",
+                "this WebAuthn challenge is unknown, used or expired; start again",
+            ),
+            P::Rejected => Self::rule(
+                StatusCode::UNAUTHORIZED,
+                "passkey_rejected",
+                "Passkey not verified",
+                "the passkey could not be verified",
+            ),
+            P::NoPasskey => Self::rule(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "no_passkey",
+                "No passkey",
+                "no passkey is registered",
+            ),
+            P::NotFound => Self::rule(
+                StatusCode::NOT_FOUND,
+                "passkey_not_found",
+                "Passkey not found",
+                "no such passkey",
+            ),
+            P::Custody(c) => c.into(),
+            P::Store(s) => s.into(),
+            P::Config(why) => {
+                tracing::error!(error = %why, "WebAuthn configuration");
+                Self::Internal
+            }
+        }
+    }
+}
+
 impl From<crate::auth::login::LoginError> for ApiError {
     fn from(e: crate::auth::login::LoginError) -> Self {
         use crate::auth::login::LoginError as L;
@@ -566,6 +604,7 @@ impl From<crate::auth::login::LoginError> for ApiError {
             L::Custody(c) => c.into(),
             L::Token(t) => t.into(),
             L::Store(s) => s.into(),
+            L::Passkey(p) => p.into(),
         }
     }
 }

@@ -40,6 +40,8 @@ pub struct AppState {
     pub tokens: Arc<TokenService>,
     /// The issuance procedure.
     pub enrolments: Arc<Enrolments>,
+    /// WebAuthn passkeys.
+    pub passkeys: Arc<crate::auth::passkeys::Passkeys>,
 }
 
 /// Why the application could not start.
@@ -123,6 +125,16 @@ impl Application {
         );
         let outbox = Arc::new(DevOutbox::default());
         let (verifier, sender) = partners(&settings, &db, &clock, &outbox)?;
+        let passkeys = Arc::new(
+            crate::auth::passkeys::Passkeys::new(
+                &settings.auth.webauthn_rp_id,
+                &settings.auth.webauthn_origin,
+                custody.clone(),
+                sender.clone(),
+                clock.clone(),
+            )
+            .map_err(|e| StartupError::Partner(e.to_string()))?,
+        );
         let enrolments = Arc::new(Enrolments::new(
             verifier,
             sender,
@@ -138,6 +150,7 @@ impl Application {
             pki: pki.clone(),
             tokens,
             enrolments,
+            passkeys,
         };
         let server = build_server(listener, state)?;
         Ok(Self {

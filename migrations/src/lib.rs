@@ -18,6 +18,7 @@ mod m20261123_000009_tokens;
 mod m20261123_000010_rate_limits;
 mod m20261123_000011_enrolment;
 mod m20261123_000012_security_media;
+mod m20261123_000013_passkeys;
 
 /// The ordered list of every migration fincert knows.
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000010_rate_limits::Migration),
             Box::new(m20261123_000011_enrolment::Migration),
             Box::new(m20261123_000012_security_media::Migration),
+            Box::new(m20261123_000013_passkeys::Migration),
         ]
     }
 }

@@ -10,6 +10,7 @@ mod enrolments;
 mod foreign;
 mod health;
 mod meta;
+mod passkeys;
 mod pki;
 mod terms;
 
@@ -131,6 +132,24 @@ pub fn endpoints() -> Vec<Endpoint> {
         }),
         endpoint(Method::POST, "/v1/enrolments/{id}/complete", || {
             web::route().to(enrolments::complete)
+        }),
+        endpoint(Method::POST, "/v1/passkeys/register/start", || {
+            web::route().to(passkeys::register_start)
+        }),
+        endpoint(Method::POST, "/v1/passkeys/register/finish", || {
+            web::route().to(passkeys::register_finish)
+        }),
+        endpoint(Method::GET, "/v1/passkeys", || {
+            web::route().to(passkeys::list)
+        }),
+        endpoint(Method::DELETE, "/v1/passkeys/{id}", || {
+            web::route().to(passkeys::remove)
+        }),
+        endpoint(Method::POST, "/v1/auth/passkey/start", || {
+            web::route().to(passkeys::sign_in_start)
+        }),
+        endpoint(Method::POST, "/v1/auth/passkey/finish", || {
+            web::route().to(passkeys::sign_in_finish)
         }),
         endpoint(Method::GET, "/pki/ocsp/{request:.+}", || {
             web::route().to(pki::ocsp_get)

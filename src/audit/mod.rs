@@ -130,6 +130,12 @@ pub enum Action {
     EnrolmentMediumVerified,
     /// An enrolment ended with a certificate.
     EnrolmentCompleted,
+    /// A passkey was registered (a new device).
+    PasskeyRegistered,
+    /// A passkey was removed.
+    PasskeyRemoved,
+    /// A passkey sign-in failed verification.
+    PasskeySignInFailed,
 }
 
 impl Action {
@@ -172,6 +178,9 @@ impl Action {
             Self::EnrolmentMediumFailed => "enrolment.medium_failed",
             Self::EnrolmentMediumVerified => "enrolment.medium_verified",
             Self::EnrolmentCompleted => "enrolment.completed",
+            Self::PasskeyRegistered => "passkey.registered",
+            Self::PasskeyRemoved => "passkey.removed",
+            Self::PasskeySignInFailed => "passkey.sign_in_failed",
         }
     }
 }

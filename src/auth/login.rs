@@ -28,6 +28,9 @@ pub enum LoginError {
     /// Token issuing failed.
     #[error(transparent)]
     Token(#[from] TokenError),
+    /// Passkey verification failed or its ceremony is spent.
+    #[error(transparent)]
+    Passkey(super::passkeys::PasskeyError),
     /// Database failed.
     #[error(transparent)]
     Store(#[from] store::StoreError),
@@ -71,4 +74,52 @@ pub async fn with_pin(
         .details(json!({"amr": "pin"}));
     store::audit::append(db, now, &[event]).await?;
     Ok(pair)
+}
+
+/// Signs in with a passkey: the ceremony started for the holder of a certificate (see
+/// [`start_passkey`]) and the authenticator's answer.
+pub async fn with_passkey(
+    db: &DatabaseConnection,
+    passkeys: &super::passkeys::Passkeys,
+    tokens: &TokenService,
+    clock: &SharedClock,
+    ceremony: &str,
+    credential: &webauthn_rs::prelude::PublicKeyCredential,
+) -> Result<TokenPair, LoginError> {
+    let (owner, _cred) = passkeys
+        .finish_authentication(db, ceremony, credential)
+        .await
+        .map_err(LoginError::Passkey)?;
+    let pair = tokens.new_session(db, &owner, "passkey").await?;
+    let event = NewEvent::new(Actor::User(owner.as_str().into()), Action::LoggedIn)
+        .details(json!({"amr": "passkey"}));
+    store::audit::append(db, clock.now(), &[event]).await?;
+    Ok(pair)
+}
+
+/// Starts a passkey sign-in for the holder of an active certificate (unknown or inactive
+/// certificates, and holders without passkeys, fail like a wrong PIN).
+pub async fn start_passkey(
+    db: &DatabaseConnection,
+    passkeys: &super::passkeys::Passkeys,
+    clock: &SharedClock,
+    certificate_id: Uuid,
+) -> Result<super::passkeys::Started<webauthn_rs::prelude::RequestChallengeResponse>, LoginError> {
+    let now = clock.now();
+    let cert = store::pki::certificate_by_id(db, &certificate_id.to_string())
+        .await?
+        .ok_or(LoginError::Failed)?;
+    if !CertStatus::parse(&cert.status)
+        .is_some_and(|s| s.at(cert.not_after, now) == CertStatus::Active)
+    {
+        return Err(LoginError::Failed);
+    }
+    let owner = OwnerId::parse(&cert.owner_id).map_err(LoginError::Custody)?;
+    passkeys
+        .start_authentication(db, &owner)
+        .await
+        .map_err(|e| match e {
+            super::passkeys::PasskeyError::NoPasskey => LoginError::Failed,
+            other => LoginError::Passkey(other),
+        })
 }

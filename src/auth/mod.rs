@@ -9,6 +9,7 @@ pub mod login;
 pub mod media;
 pub mod messaging;
 pub mod otp;
+pub mod passkeys;
 pub mod rate_limit;
 pub mod security_card;
 pub mod tokens;

@@ -16,6 +16,7 @@ mod kms;
 mod lifecycle;
 mod openapi;
 mod partners;
+mod passkeys;
 mod pki;
 mod rate_limits;
 mod terms;

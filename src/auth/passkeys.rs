@@ -1,0 +1,384 @@
+//! WebAuthn passkeys with webauthn-rs: registration (by a signed-in user, optionally bound to a
+//! certificate's key through custody, which needs that key's PIN once), sign-in, listing and
+//! removal. User verification is required (webauthn-rs passkeys), ceremonies are single-use and
+//! live 5 minutes, and after each sign-in the stored credential is updated as webauthn-rs
+//! advises (`Passkey::update_credential`: counter and backup state).
+
+use std::sync::Arc;
+
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64URL};
+use chrono::Duration;
+use sea_orm::DatabaseConnection;
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+use webauthn_rs::prelude::{
+    CreationChallengeResponse, Passkey, PasskeyAuthentication, PasskeyRegistration,
+    PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Url, Webauthn,
+    WebauthnBuilder,
+};
+
+use super::messaging::{Channel, MessageSender};
+use crate::{
+    audit::{Action, Actor, NewEvent},
+    clock::SharedClock,
+    custody::{Custody, CustodyError, OwnerId},
+    domain::{person::Phone, pin::Pin},
+    store::{self, StoreError},
+};
+
+/// Passkey failures.
+#[derive(Debug, thiserror::Error)]
+pub enum PasskeyError {
+    /// The relying-party configuration is invalid.
+    #[error("WebAuthn configuration: {0}")]
+    Config(String),
+    /// The ceremony is unknown, used already, expired, or another user's.
+    #[error("this WebAuthn challenge is unknown, used or expired; start again")]
+    Ceremony,
+    /// The authenticator's answer did not verify.
+    #[error("the passkey could not be verified")]
+    Rejected,
+    /// No passkey registered for this certificate's holder.
+    #[error("no passkey is registered")]
+    NoPasskey,
+    /// No such passkey for this user.
+    #[error("no such passkey")]
+    NotFound,
+    /// Custody failed (wrong PIN when binding, KMS down).
+    #[error(transparent)]
+    Custody(#[from] CustodyError),
+    /// Database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A passkey as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PasskeyView {
+    /// Id.
+    pub id: String,
+    /// The user's name for it.
+    pub name: String,
+    /// Whether it opens a certificate's key (can approve signatures).
+    pub bound_to_key: bool,
+    /// When it was added.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Last sign-in with it.
+    pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A started ceremony: its id and the options for `navigator.credentials`.
+#[derive(Debug, Serialize)]
+pub struct Started<T: Serialize> {
+    /// Ceremony id (send it back with the answer).
+    pub ceremony_id: String,
+    /// The options.
+    pub options: T,
+}
+
+/// The passkey service.
+pub struct Passkeys {
+    webauthn: Webauthn,
+    custody: Arc<Custody>,
+    sender: Arc<dyn MessageSender>,
+    clock: SharedClock,
+}
+
+const CEREMONY_MINUTES: i64 = 5;
+
+impl Passkeys {
+    /// A service for relying party `rp_id` at `origin` (e.g. `localhost`, `http://localhost:8080`).
+    pub fn new(
+        rp_id: &str,
+        origin: &str,
+        custody: Arc<Custody>,
+        sender: Arc<dyn MessageSender>,
+        clock: SharedClock,
+    ) -> Result<Self, PasskeyError> {
+        let origin = Url::parse(origin).map_err(|e| PasskeyError::Config(e.to_string()))?;
+        let webauthn = WebauthnBuilder::new(rp_id, &origin)
+            .and_then(|b| b.rp_name("fincert").build())
+            .map_err(|e| PasskeyError::Config(e.to_string()))?;
+        Ok(Self {
+            webauthn,
+            custody,
+            sender,
+            clock,
+        })
+    }
+
+    fn user_uuid(owner: &OwnerId) -> Uuid {
+        Uuid::parse_str(owner.as_str()).unwrap_or_else(|_| {
+            // Owners that are not UUIDs get a stable handle derived from their id.
+            let digest =
+                aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, owner.as_str().as_bytes());
+            let mut bytes = [0u8; 16];
+            bytes.copy_from_slice(&digest.as_ref()[..16]);
+            Uuid::from_bytes(bytes)
+        })
+    }
+
+    fn stored(
+        db_rows: &[store::enrolment::PasskeyRow],
+    ) -> Vec<(store::enrolment::PasskeyRow, Passkey)> {
+        db_rows
+            .iter()
+            .filter_map(|r| {
+                serde_json::from_str::<Passkey>(&r.passkey)
+                    .ok()
+                    .map(|p| (r.clone(), p))
+            })
+            .collect()
+    }
+
+    /// Starts registering a passkey for a signed-in user.
+    pub async fn start_registration(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+    ) -> Result<Started<CreationChallengeResponse>, PasskeyError> {
+        let existing = Self::stored(&store::enrolment::passkeys_of(db, owner.as_str()).await?);
+        let exclude: Vec<_> = existing.iter().map(|(_, p)| p.cred_id().clone()).collect();
+        let display = store::enrolment::user_profile(db, owner.as_str())
+            .await?
+            .map(|(name, _)| name)
+            .unwrap_or_else(|| owner.as_str().to_owned());
+        let (options, state) = self
+            .webauthn
+            .start_passkey_registration(
+                Self::user_uuid(owner),
+                owner.as_str(),
+                &display,
+                Some(exclude),
+            )
+            .map_err(|_| PasskeyError::Rejected)?;
+        let id = Uuid::new_v4().to_string();
+        let state = serde_json::to_string(&state).map_err(|_| PasskeyError::Rejected)?;
+        store::enrolment::insert_ceremony(
+            db,
+            &id,
+            owner.as_str(),
+            "register",
+            &state,
+            self.clock.now() + Duration::minutes(CEREMONY_MINUTES),
+        )
+        .await?;
+        Ok(Started {
+            ceremony_id: id,
+            options,
+        })
+    }
+
+    /// Finishes a registration. With `bind = Some((key, pin))` the passkey also gets its own
+    /// copy of that certificate key's data key (the PIN opens it once), so it can approve
+    /// signatures. The new device is audited and announced to the user's phone.
+    pub async fn finish_registration(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        ceremony: &str,
+        credential: &RegisterPublicKeyCredential,
+        bind: Option<(Uuid, &Pin)>,
+        name: &str,
+    ) -> Result<PasskeyView, PasskeyError> {
+        let now = self.clock.now();
+        let (user, state) = store::enrolment::take_ceremony(db, ceremony, "register", now)
+            .await?
+            .ok_or(PasskeyError::Ceremony)?;
+        if user != owner.as_str() {
+            return Err(PasskeyError::Ceremony);
+        }
+        let state: PasskeyRegistration =
+            serde_json::from_str(&state).map_err(|_| PasskeyError::Ceremony)?;
+        let passkey = self
+            .webauthn
+            .finish_passkey_registration(credential, &state)
+            .map_err(|_| PasskeyError::Rejected)?;
+        let cred_id: &[u8] = passkey.cred_id().as_ref();
+        if let Some((key, pin)) = bind {
+            self.custody
+                .bind_passkey(db, owner, key, pin, cred_id)
+                .await?;
+        }
+        let id = Uuid::new_v4().to_string();
+        let serialised = serde_json::to_string(&passkey).map_err(|_| PasskeyError::Rejected)?;
+        let key_id = bind.map(|(k, _)| k.to_string());
+        store::enrolment::insert_passkey(
+            db,
+            &id,
+            owner.as_str(),
+            &B64URL.encode(cred_id),
+            &serialised,
+            name,
+            key_id.as_deref(),
+            now,
+        )
+        .await?;
+        let event = NewEvent::new(
+            Actor::User(owner.as_str().into()),
+            Action::PasskeyRegistered,
+        )
+        .subject(id.clone())
+        .details(json!({"name": name, "bound_to_key": bind.is_some()}));
+        store::audit::append(db, now, &[event]).await?;
+        self.announce(db, owner, name).await;
+        Ok(PasskeyView {
+            id,
+            name: name.to_owned(),
+            bound_to_key: bind.is_some(),
+            created_at: now,
+            last_used_at: None,
+        })
+    }
+
+    /// Tells the user a device was added (best effort: the device is already registered).
+    async fn announce(&self, db: &DatabaseConnection, owner: &OwnerId, name: &str) {
+        use sea_orm::{ConnectionTrait, Statement};
+        let backend = db.get_database_backend();
+        let sql = if backend == sea_orm::DbBackend::Sqlite {
+            "SELECT phone FROM users WHERE id = ?1"
+        } else {
+            "SELECT phone FROM users WHERE id = $1"
+        };
+        let phone = db
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [owner.as_str().into()],
+            ))
+            .await
+            .ok()
+            .flatten()
+            .and_then(|r| r.try_get::<String>("", "phone").ok())
+            .and_then(|p| Phone::parse(&p).ok());
+        if let Some(phone) = phone {
+            let body = format!(
+                "[fincert] 새 기기(패스키) '{name}'가 등록되었습니다. 본인이 아니면 고객센터로 연락하세요."
+            );
+            if let Err(e) = self.sender.send(&phone, Channel::Sms, &body).await {
+                tracing::warn!(error = %e, "device announcement not sent");
+            }
+        }
+    }
+
+    /// Starts a passkey sign-in for the holder of `owner`'s passkeys.
+    pub async fn start_authentication(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+    ) -> Result<Started<RequestChallengeResponse>, PasskeyError> {
+        let existing = Self::stored(&store::enrolment::passkeys_of(db, owner.as_str()).await?);
+        if existing.is_empty() {
+            return Err(PasskeyError::NoPasskey);
+        }
+        let creds: Vec<Passkey> = existing.into_iter().map(|(_, p)| p).collect();
+        let (options, state) = self
+            .webauthn
+            .start_passkey_authentication(&creds)
+            .map_err(|_| PasskeyError::Rejected)?;
+        let id = Uuid::new_v4().to_string();
+        let state = serde_json::to_string::<PasskeyAuthentication>(&state)
+            .map_err(|_| PasskeyError::Rejected)?;
+        store::enrolment::insert_ceremony(
+            db,
+            &id,
+            owner.as_str(),
+            "authenticate",
+            &state,
+            self.clock.now() + Duration::minutes(CEREMONY_MINUTES),
+        )
+        .await?;
+        Ok(Started {
+            ceremony_id: id,
+            options,
+        })
+    }
+
+    /// Finishes a passkey sign-in; returns the user and the credential id used.
+    pub async fn finish_authentication(
+        &self,
+        db: &DatabaseConnection,
+        ceremony: &str,
+        credential: &PublicKeyCredential,
+    ) -> Result<(OwnerId, Vec<u8>), PasskeyError> {
+        let now = self.clock.now();
+        let (user, state) = store::enrolment::take_ceremony(db, ceremony, "authenticate", now)
+            .await?
+            .ok_or(PasskeyError::Ceremony)?;
+        let state: PasskeyAuthentication =
+            serde_json::from_str(&state).map_err(|_| PasskeyError::Ceremony)?;
+        let owner = OwnerId::parse(&user).map_err(|_| PasskeyError::Ceremony)?;
+        let result = match self
+            .webauthn
+            .finish_passkey_authentication(credential, &state)
+        {
+            Ok(r) => r,
+            Err(_) => {
+                let event = NewEvent::new(Actor::User(user.clone()), Action::PasskeySignInFailed)
+                    .subject(ceremony.to_owned());
+                store::audit::append(db, now, &[event]).await?;
+                return Err(PasskeyError::Rejected);
+            }
+        };
+        for (row, mut passkey) in Self::stored(&store::enrolment::passkeys_of(db, &user).await?) {
+            if passkey.cred_id() == result.cred_id() {
+                passkey.update_credential(&result);
+                let serialised =
+                    serde_json::to_string(&passkey).map_err(|_| PasskeyError::Rejected)?;
+                store::enrolment::update_passkey(db, &row.id, &serialised, now).await?;
+            }
+        }
+        Ok((owner, AsRef::<[u8]>::as_ref(result.cred_id()).to_vec()))
+    }
+
+    /// A user's passkeys.
+    pub async fn list(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+    ) -> Result<Vec<PasskeyView>, PasskeyError> {
+        Ok(store::enrolment::passkeys_of(db, owner.as_str())
+            .await?
+            .into_iter()
+            .map(|r| PasskeyView {
+                id: r.id,
+                name: r.name,
+                bound_to_key: r.custody_key_id.is_some(),
+                created_at: r.created_at,
+                last_used_at: r.last_used_at,
+            })
+            .collect())
+    }
+
+    /// Removes a passkey, and its copy of a certificate key's data key.
+    pub async fn remove(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        id: &str,
+    ) -> Result<(), PasskeyError> {
+        let row = store::enrolment::delete_passkey(db, owner.as_str(), id)
+            .await?
+            .ok_or(PasskeyError::NotFound)?;
+        if let (Some(key), Ok(passkey)) = (
+            row.custody_key_id
+                .as_deref()
+                .and_then(|k| Uuid::parse_str(k).ok()),
+            serde_json::from_str::<Passkey>(&row.passkey),
+        ) {
+            match self
+                .custody
+                .unbind_passkey(db, owner, key, passkey.cred_id().as_ref())
+                .await
+            {
+                Ok(()) | Err(CustodyError::PasskeyNotBound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let event = NewEvent::new(Actor::User(owner.as_str().into()), Action::PasskeyRemoved)
+            .subject(id.to_owned());
+        store::audit::append(db, self.clock.now(), &[event]).await?;
+        Ok(())
+    }
+}
