@@ -19,6 +19,7 @@ mod m20261123_000010_rate_limits;
 mod m20261123_000011_enrolment;
 mod m20261123_000012_security_media;
 mod m20261123_000013_passkeys;
+mod m20261123_000014_motp_device;
 
 /// The ordered list of every migration fincert knows.
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000011_enrolment::Migration),
             Box::new(m20261123_000012_security_media::Migration),
             Box::new(m20261123_000013_passkeys::Migration),
+            Box::new(m20261123_000014_motp_device::Migration),
         ]
     }
 }

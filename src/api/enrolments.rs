@@ -205,6 +205,8 @@ pub async fn medium_challenge(
 pub struct MediumBody {
     kind: crate::auth::media::MediumKind,
     answer: zeroize::Zeroizing<String>,
+    /// The device a mobile OTP app runs on.
+    device_id: Option<String>,
 }
 
 /// `POST /v1/enrolments/{id}/medium`.
@@ -222,7 +224,13 @@ pub async fn medium_answer(
     Ok(HttpResponse::Ok().json(
         state
             .enrolments
-            .medium_answer(&state.db, &id.to_string(), body.kind, &body.answer)
+            .medium_answer(
+                &state.db,
+                &id.to_string(),
+                body.kind,
+                &body.answer,
+                body.device_id.as_deref(),
+            )
             .await?,
     ))
 }

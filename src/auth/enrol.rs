@@ -484,6 +484,7 @@ impl Enrolments {
         id: &str,
         kind: super::media::MediumKind,
         answer: &str,
+        device: Option<&str>,
     ) -> Result<EnrolmentView, EnrolError> {
         use super::{
             media, otp,
@@ -494,6 +495,17 @@ impl Enrolments {
         let medium = store::enrolment::medium_of_user(db, &user, kind.as_str())
             .await?
             .ok_or(EnrolError::MediumNotRegistered)?;
+        // A mobile OTP answers only from the device it is bound to.
+        if kind == media::MediumKind::Motp && medium.device_id.as_deref() != device {
+            self.audit(
+                db,
+                Action::EnrolmentMediumFailed,
+                id,
+                json!({"kind": kind, "reason": "another device"}),
+            )
+            .await?;
+            return Err(EnrolError::WrongMediumAnswer);
+        }
         if !store::enrolment::take_medium_attempt(db, id, 5).await? {
             return Err(EnrolError::MediumAttemptsExhausted);
         }

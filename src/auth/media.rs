@@ -48,6 +48,9 @@ pub enum MediaError {
     /// OTP secrets are 16 to 64 bytes.
     #[error("an OTP secret is 16 to 64 bytes")]
     Secret,
+    /// A mobile OTP needs its device id (and a hardware token has none).
+    #[error("a mobile OTP is registered with its device id; a hardware token without one")]
+    Device,
     /// Card generation failed.
     #[error(transparent)]
     Card(#[from] CardError),
@@ -72,6 +75,7 @@ async fn register(
     customer: &CustomerNumber,
     kind: MediumKind,
     secret: &[u8],
+    device: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<String, MediaError> {
     let id = Uuid::new_v4().to_string();
@@ -83,6 +87,7 @@ async fn register(
         kind.as_str(),
         &wrapped.kms_key_id,
         &wrapped.blob,
+        device,
         now,
     )
     .await?;
@@ -98,23 +103,42 @@ pub async fn register_card(
     now: DateTime<Utc>,
 ) -> Result<Card, MediaError> {
     let card = Card::generate(cells)?;
-    register(db, kms, customer, MediumKind::Card, &card.to_bytes(), now).await?;
+    register(
+        db,
+        kms,
+        customer,
+        MediumKind::Card,
+        &card.to_bytes(),
+        None,
+        now,
+    )
+    .await?;
     Ok(card)
 }
 
-/// Registers an OTP token's (or mobile OTP app's) shared secret for a customer.
+/// Registers an OTP token's (or mobile OTP app's) shared secret for a customer. A mobile OTP is
+/// bound to the device it was installed on: `device` (1–128 visible ASCII characters) is
+/// required for it and refused for hardware tokens.
 pub async fn register_otp(
     db: &DatabaseConnection,
     kms: &dyn Kms,
     customer: &CustomerNumber,
     kind: MediumKind,
     secret: &[u8],
+    device: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), MediaError> {
     if !(16..=64).contains(&secret.len()) || kind == MediumKind::Card {
         return Err(MediaError::Secret);
     }
-    register(db, kms, customer, kind, secret, now).await?;
+    let device_ok =
+        |d: &str| (1..=128).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_graphic());
+    match (kind, device) {
+        (MediumKind::Motp, Some(d)) if device_ok(d) => {}
+        (MediumKind::Hotp | MediumKind::Totp, None) => {}
+        _ => return Err(MediaError::Device),
+    }
+    register(db, kms, customer, kind, secret, device, now).await?;
     Ok(())
 }
 

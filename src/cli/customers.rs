@@ -62,6 +62,9 @@ pub enum MediaCommand {
         /// The shared secret, hex (16 to 64 bytes).
         #[arg(long, env = "FINCERT_OTP_SECRET_HEX", hide_env_values = true)]
         secret_hex: String,
+        /// The device a mobile OTP app is installed on (required for `motp`).
+        #[arg(long)]
+        device: Option<String>,
     },
 }
 
@@ -149,6 +152,7 @@ pub async fn run_media(cmd: MediaCommand, settings: Settings) -> ExitCode {
                 customer,
                 kind,
                 secret_hex,
+                device,
             } => {
                 let customer = CustomerNumber::parse(&customer).map_err(|e| e.to_string())?;
                 let secret = zeroize::Zeroizing::new(
@@ -160,9 +164,17 @@ pub async fn run_media(cmd: MediaCommand, settings: Settings) -> ExitCode {
                     OtpKind::Totp => MediumKind::Totp,
                     OtpKind::Motp => MediumKind::Motp,
                 };
-                media::register_otp(&db, kms.as_ref(), &customer, kind, &secret, now)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                media::register_otp(
+                    &db,
+                    kms.as_ref(),
+                    &customer,
+                    kind,
+                    &secret,
+                    device.as_deref(),
+                    now,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
                 println!(
                     "registered {} for customer {}",
                     kind.as_str(),

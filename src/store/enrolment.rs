@@ -319,9 +319,12 @@ pub struct MediumRow {
     pub challenge: Option<String>,
     /// The card challenge before it.
     pub previous_challenge: Option<String>,
+    /// The device a mobile OTP is bound to.
+    pub device_id: Option<String>,
 }
 
-/// Registers a medium for a customer.
+/// Registers a medium for a customer (`device` for a mobile OTP).
+#[allow(clippy::too_many_arguments)]
 pub async fn insert_medium<C: ConnectionTrait>(
     conn: &C,
     id: &str,
@@ -329,12 +332,13 @@ pub async fn insert_medium<C: ConnectionTrait>(
     kind: &str,
     kms_key_id: &str,
     wrapped: &[u8],
+    device: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     exec(
         conn,
-        "INSERT INTO security_media (id, customer_number, kind, kms_key_id, wrapped_secret, last_step, created_at) VALUES ($1, $2, $3, $4, $5, -1, $6)",
-        vec![id.into(), customer.into(), kind.into(), kms_key_id.into(), wrapped.to_vec().into(), now.into()],
+        "INSERT INTO security_media (id, customer_number, kind, kms_key_id, wrapped_secret, last_step, device_id, created_at) VALUES ($1, $2, $3, $4, $5, -1, $6, $7)",
+        vec![id.into(), customer.into(), kind.into(), kms_key_id.into(), wrapped.to_vec().into(), device.map(str::to_owned).into(), now.into()],
     )
     .await?;
     Ok(())
@@ -348,7 +352,7 @@ pub async fn medium_of_user<C: ConnectionTrait>(
 ) -> Result<Option<MediumRow>, StoreError> {
     let row = one(
         conn,
-        "SELECT m.id, m.kind, m.kms_key_id, m.wrapped_secret, m.last_step, m.challenge, m.previous_challenge FROM security_media m JOIN users u ON u.customer_number = m.customer_number WHERE u.id = $1 AND m.kind = $2 ORDER BY m.created_at DESC",
+        "SELECT m.id, m.kind, m.kms_key_id, m.wrapped_secret, m.last_step, m.challenge, m.previous_challenge, m.device_id FROM security_media m JOIN users u ON u.customer_number = m.customer_number WHERE u.id = $1 AND m.kind = $2 ORDER BY m.created_at DESC",
         vec![user_id.into(), kind.into()],
     )
     .await?;
@@ -361,6 +365,7 @@ pub async fn medium_of_user<C: ConnectionTrait>(
         last_step: r.try_get("", "last_step")?,
         challenge: r.try_get("", "challenge")?,
         previous_challenge: r.try_get("", "previous_challenge")?,
+        device_id: r.try_get("", "device_id")?,
     }))
 }
 

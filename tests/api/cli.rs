@@ -332,4 +332,23 @@ fn customers_and_media_are_provisioned_from_the_cli() {
     );
     assert_eq!(code, 2);
     assert!(err.contains("16 to 64 bytes"), "{err}");
+    let (code, _, err) = run_cli(
+        &[
+            "media",
+            "otp",
+            "--customer",
+            "110123456789",
+            "--kind",
+            "motp",
+        ],
+        &[
+            ("FINCERT_DATA_DIR", data),
+            (
+                "FINCERT_OTP_SECRET_HEX",
+                "3132333435363738393031323334353637383930",
+            ),
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("device id"), "{err}");
 }

@@ -533,6 +533,53 @@ async fn issuance_with_a_security_card(engine: Engine) {
     )
     .await;
     assert_eq!(resp.status(), 200);
+
+    // ...and with a passkey registered in that session, bound to the new certificate's key.
+    use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
+    use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
+    let origin = Url::parse("http://localhost:8080").unwrap();
+    let mut phone = SoftPasskey::new(true);
+    let authed = |path: &str, body: Value| {
+        let req = app
+            .client
+            .post(app.url(path))
+            .bearer_auth(token)
+            .json(&body);
+        async move { req.send().await.unwrap() }
+    };
+    let started: Value = authed("/v1/passkeys/register/start", json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let options: CreationChallengeResponse =
+        serde_json::from_value(started["options"].clone()).unwrap();
+    let credential = phone.do_registration(origin.clone(), options).unwrap();
+    let resp = authed(
+        "/v1/passkeys/register/finish",
+        json!({"ceremony_id": started["ceremony_id"], "credential": credential, "name": "phone", "certificate_id": done["certificate"]["id"], "pin": "604172"}),
+    )
+    .await;
+    assert_eq!(resp.status(), 201);
+    let started: Value = post(
+        &app,
+        "/v1/auth/passkey/start",
+        json!({"certificate_id": done["certificate"]["id"]}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let options: RequestChallengeResponse =
+        serde_json::from_value(started["options"].clone()).unwrap();
+    let assertion = phone.do_authentication(origin, options).unwrap();
+    let resp = post(
+        &app,
+        "/v1/auth/passkey/finish",
+        json!({"ceremony_id": started["ceremony_id"], "credential": assertion}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200, "signed in with the passkey");
 }
 
 /// Hardware OTP (HOTP and TOTP) and mobile OTP, with both phone factors; a used OTP is
@@ -553,6 +600,7 @@ async fn issuance_with_otp_media(engine: Engine) {
             &customer_number(),
             kind,
             OTP_SECRET,
+            (kind == MediumKind::Motp).then_some("galaxy-s26-0001"),
             now,
         )
         .await
@@ -574,10 +622,19 @@ async fn issuance_with_otp_media(engine: Engine) {
             _ => otp::hotp(OTP_SECRET, otp::totp_step(now)),
         };
         let code = format!("{code:06}");
+        if kind == "motp" {
+            let resp = post(
+                &app,
+                &format!("{base}/medium"),
+                json!({"kind": kind, "answer": code, "device_id": "someone-elses-phone"}),
+            )
+            .await;
+            assert_problem(resp, 422, "wrong_medium_answer").await;
+        }
         let resp = post(
             &app,
             &format!("{base}/medium"),
-            json!({"kind": kind, "answer": code}),
+            json!({"kind": kind, "answer": code, "device_id": "galaxy-s26-0001"}),
         )
         .await;
         assert_eq!(
@@ -598,7 +655,7 @@ async fn issuance_with_otp_media(engine: Engine) {
             post(
                 &app,
                 &format!("{again}/medium"),
-                json!({"kind": kind, "answer": code}),
+                json!({"kind": kind, "answer": code, "device_id": "galaxy-s26-0001"}),
             )
             .await,
             422,
@@ -633,6 +690,7 @@ async fn reissuance_replaces_the_old_certificate(engine: Engine) {
         &customer_number(),
         MediumKind::Totp,
         OTP_SECRET,
+        None,
         fincert::clock::Clock::now(&app.clock),
     )
     .await
