@@ -230,6 +230,10 @@ pub struct HttpSettings {
     pub shutdown_timeout_secs: u64,
     /// Seconds a client has to send its request headers.
     pub request_timeout_secs: u64,
+    /// Addresses of reverse proxies (load balancer, ingress) in front of fincert. A request
+    /// from one of them is attributed to the address it appended to `X-Forwarded-For`; any
+    /// other request to its TCP peer. Empty: always the TCP peer.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// Database connection settings.
@@ -276,6 +280,7 @@ impl Default for Settings {
                 workers: 0,
                 shutdown_timeout_secs: 30,
                 request_timeout_secs: 10,
+                trusted_proxies: Vec::new(),
             },
             database: DatabaseSettings {
                 url: String::new(),
@@ -434,6 +439,17 @@ impl Settings {
             return Err(ConfigError::new(
                 "http.shutdown_timeout_secs",
                 "must be between 1 and 600",
+            ));
+        }
+        if self
+            .http
+            .trusted_proxies
+            .iter()
+            .any(|p| p.parse::<std::net::IpAddr>().is_err())
+        {
+            return Err(ConfigError::new(
+                "http.trusted_proxies",
+                "every entry must be an IP address",
             ));
         }
         if !(1..=300).contains(&self.http.request_timeout_secs) {

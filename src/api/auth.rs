@@ -61,10 +61,7 @@ pub async fn pin_login(
     let body = body.into_inner();
     let now = state.clock.now();
     let limits = &state.settings.auth;
-    let ip = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let ip = super::client_ip(&req, &state.settings);
     let per_minute = |max| rate_limit::Limit {
         max,
         window_secs: 60,

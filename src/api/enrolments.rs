@@ -35,10 +35,7 @@ pub async fn start(
     req: HttpRequest,
     body: web::Json<StartBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let ip = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let ip = super::client_ip(&req, &state.settings);
     rate_limit::check(
         &state.db,
         &format!("enrol:ip:{ip}"),
