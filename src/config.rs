@@ -28,6 +28,7 @@ const SECTIONS: &[&str] = &[
     "pki",
     "auth",
     "enrolment",
+    "signing",
 ];
 
 /// Every setting fincert reads.
@@ -52,6 +53,26 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// The issuance procedure's partners.
     pub enrolment: EnrolmentSettings,
+    /// Remote signing for institutions.
+    pub signing: SigningSettings,
+}
+
+/// Remote signing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningSettings {
+    /// Signature requests one institution may create per minute (shared by every node).
+    pub requests_per_institution_per_minute: u32,
+    /// Token requests one client id may make per minute.
+    pub token_requests_per_client_per_minute: u32,
+    /// Admit `http://` webhooks to loopback hosts (development and tests only).
+    pub allow_http_webhooks: bool,
+    /// Attempts before a webhook delivery is given up.
+    pub webhook_max_attempts: u32,
+    /// Wait before the second attempt; doubled for each further one.
+    pub webhook_backoff_secs: u32,
+    /// Timeout of one webhook attempt, in milliseconds.
+    pub webhook_timeout_ms: u64,
 }
 
 /// Which adapter talks to a partner.
@@ -333,6 +354,14 @@ impl Default for Settings {
                 message_url: String::new(),
                 message_secret: Secret::default(),
                 partner_timeout_ms: 3000,
+            },
+            signing: SigningSettings {
+                requests_per_institution_per_minute: 600,
+                token_requests_per_client_per_minute: 60,
+                allow_http_webhooks: false,
+                webhook_max_attempts: 8,
+                webhook_backoff_secs: 10,
+                webhook_timeout_ms: 5000,
             },
             auth: AuthSettings {
                 issuer: String::new(),
@@ -642,6 +671,34 @@ impl Settings {
                     ));
                 }
             }
+        }
+        let sg = &self.signing;
+        for (value, name, max) in [
+            (
+                sg.requests_per_institution_per_minute,
+                "requests_per_institution_per_minute",
+                1_000_000,
+            ),
+            (
+                sg.token_requests_per_client_per_minute,
+                "token_requests_per_client_per_minute",
+                100_000,
+            ),
+            (sg.webhook_max_attempts, "webhook_max_attempts", 20),
+            (sg.webhook_backoff_secs, "webhook_backoff_secs", 3600),
+        ] {
+            if !(1..=max).contains(&value) {
+                return Err(ConfigError::new(
+                    &format!("signing.{name}"),
+                    format!("must be between 1 and {max}"),
+                ));
+            }
+        }
+        if !(100..=60_000).contains(&sg.webhook_timeout_ms) {
+            return Err(ConfigError::new(
+                "signing.webhook_timeout_ms",
+                "must be between 100 and 60000",
+            ));
         }
         if !(100..=60_000).contains(&self.enrolment.partner_timeout_ms) {
             return Err(ConfigError::new(

@@ -80,7 +80,7 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    fn rule(
+    pub(crate) fn rule(
         status: StatusCode,
         code: &'static str,
         title: &'static str,
@@ -569,6 +569,12 @@ impl From<crate::auth::passkeys::PasskeyError> for ApiError {
                 "Passkey not verified",
                 "the passkey could not be verified",
             ),
+            P::Altered => Self::rule(
+                StatusCode::CONFLICT,
+                "approval_mismatch",
+                "Approval does not match",
+                "the approval does not commit to this request's content",
+            ),
             P::NoPasskey => Self::rule(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "no_passkey",
@@ -585,6 +591,105 @@ impl From<crate::auth::passkeys::PasskeyError> for ApiError {
             P::Store(s) => s.into(),
             P::Config(why) => {
                 tracing::error!(error = %why, "WebAuthn configuration");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl From<crate::signing::SigningError> for ApiError {
+    fn from(e: crate::signing::SigningError) -> Self {
+        use crate::signing::SigningError as S;
+        let detail = e.to_string();
+        match e {
+            S::Invalid(_) => Self::rule(
+                StatusCode::BAD_REQUEST,
+                "invalid_signature_request",
+                "Invalid signature request",
+                detail,
+            ),
+            S::NotFound => Self::rule(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "Not found",
+                "no such resource is visible to you",
+            ),
+            S::InstitutionNotFound => Self::rule(
+                StatusCode::NOT_FOUND,
+                "institution_not_found",
+                "Institution not found",
+                detail,
+            ),
+            S::InstitutionDisabled => Self::rule(
+                StatusCode::FORBIDDEN,
+                "institution_disabled",
+                "Institution disabled",
+                detail,
+            ),
+            S::Scope(_) => Self::rule(
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                "Insufficient scope",
+                detail,
+            ),
+            S::Usage(_) => Self::rule(
+                StatusCode::FORBIDDEN,
+                "usage_not_permitted",
+                "Usage not permitted",
+                detail,
+            ),
+            S::CertificateNotUsable(_) => Self::rule(
+                StatusCode::CONFLICT,
+                "certificate_not_usable",
+                "Certificate not usable",
+                detail,
+            ),
+            S::PinLocked => Self::rule(
+                StatusCode::LOCKED,
+                "pin_locked",
+                "PIN locked",
+                "the certificate's PIN is locked after too many wrong attempts; it cannot sign until reissued",
+            ),
+            S::DeviceKey => Self::rule(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "key_on_device",
+                "Key on device",
+                detail,
+            ),
+            S::Algorithm(_) => Self::rule(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "algorithm_mismatch",
+                "Algorithm does not fit the key",
+                detail,
+            ),
+            S::NotPending(_) => Self::rule(
+                StatusCode::CONFLICT,
+                "request_not_pending",
+                "Request not pending",
+                detail,
+            ),
+            S::Mismatch => Self::rule(
+                StatusCode::CONFLICT,
+                "approval_mismatch",
+                "Approval does not match",
+                detail,
+            ),
+            S::ConsentExists => Self::rule(
+                StatusCode::CONFLICT,
+                "consent_exists",
+                "Already registered",
+                detail,
+            ),
+            S::Custody(c) => c.into(),
+            S::Passkey(p) => p.into(),
+            S::Limited(l) => l.into(),
+            S::Store(s) => s.into(),
+            S::Cms(c) => {
+                tracing::error!(error = %c, "CMS assembly failed");
+                Self::Internal
+            }
+            S::Random => {
+                tracing::error!("randomness or encoding failed");
                 Self::Internal
             }
         }
@@ -741,6 +846,27 @@ pub fn json_error(
         other => ApiError::InvalidJson(other.to_string()),
     };
     api.into()
+}
+
+/// Parses a JSON body read as bytes (routes that also fingerprint the raw body), with the
+/// same safe error messages as the JSON extractor.
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    req: &actix_web::HttpRequest,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|m| m.trim() == "application/json")
+        });
+    if !json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::InvalidJson(describe_serde(&e)))
 }
 
 /// serde_json's message without echoing input. Its data errors quote the offending value

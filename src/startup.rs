@@ -20,6 +20,7 @@ use crate::{
     custody::{self, Custody},
     error,
     pki::Pki,
+    signing::Signing,
     store::{self, StoreError},
     telemetry::{self, Metrics},
 };
@@ -42,6 +43,8 @@ pub struct AppState {
     pub enrolments: Arc<Enrolments>,
     /// WebAuthn passkeys.
     pub passkeys: Arc<crate::auth::passkeys::Passkeys>,
+    /// Remote signing for institutions.
+    pub signing: Arc<Signing>,
 }
 
 /// Why the application could not start.
@@ -86,6 +89,7 @@ pub struct Application {
     custody: Arc<Custody>,
     pki: Arc<Pki>,
     outbox: Arc<DevOutbox>,
+    signing: Arc<Signing>,
     sweeper: tokio::task::JoinHandle<()>,
 }
 
@@ -141,7 +145,23 @@ impl Application {
             custody.kms().clone(),
             clock.clone(),
         ));
-        let sweeper = spawn_background(custody.clone(), pki.clone(), db.clone(), clock.clone());
+        let signing = Arc::new(
+            Signing::new(
+                custody.clone(),
+                pki.clone(),
+                passkeys.clone(),
+                clock.clone(),
+                settings.signing.clone(),
+            )
+            .map_err(StartupError::Partner)?,
+        );
+        let sweeper = spawn_background(
+            custody.clone(),
+            pki.clone(),
+            signing.clone(),
+            db.clone(),
+            clock.clone(),
+        );
         let state = AppState {
             db: db.clone(),
             clock,
@@ -151,6 +171,7 @@ impl Application {
             tokens,
             enrolments,
             passkeys,
+            signing: signing.clone(),
         };
         let server = build_server(listener, state)?;
         Ok(Self {
@@ -160,6 +181,7 @@ impl Application {
             custody,
             pki,
             outbox,
+            signing,
             sweeper,
         })
     }
@@ -195,6 +217,11 @@ impl Application {
     /// The development message outbox (tests read one-time codes from it).
     pub fn outbox(&self) -> Arc<DevOutbox> {
         self.outbox.clone()
+    }
+
+    /// Remote signing (tests run webhook deliveries through it).
+    pub fn signing(&self) -> Arc<Signing> {
+        self.signing.clone()
     }
 
     /// A handle that can stop the server gracefully.
@@ -234,11 +261,12 @@ fn partners(
 }
 
 /// Background work of a node: wipes expired activations every few seconds (so an unused
-/// activated key does not outlive its window in memory), and runs the PKI lifecycle job
+/// activated key does not outlive its window in memory), sends due webhooks, and runs the PKI lifecycle job
 /// (expiry, renewal notices, CRL refresh) every five minutes on whichever node holds its lock.
 fn spawn_background(
     custody: Arc<Custody>,
     pki: Arc<Pki>,
+    signing: Arc<Signing>,
     db: DatabaseConnection,
     clock: SharedClock,
 ) -> tokio::task::JoinHandle<()> {
@@ -250,6 +278,13 @@ fn spawn_background(
             let wiped = custody.activations().sweep(clock.now());
             if wiped > 0 {
                 tracing::debug!(wiped, "expired activations wiped");
+            }
+            match signing.deliver_due(&db, 50).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(attempted = n, "webhook deliveries"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhook deliveries failed; retrying next round")
+                }
             }
             // First run one interval after start (the CRL is also published on demand).
             if ticks % 60 == 59 {

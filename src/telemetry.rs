@@ -178,16 +178,17 @@ pub async fn observe(
     Ok(res)
 }
 
-/// Replaces a framework-made error body (plain text or empty) with problem+json.
+/// Replaces a framework-made error body (plain text or empty) with problem+json. JSON error
+/// bodies are ours and kept: the OAuth2 and CSC protocols prescribe `{error, error_description}`.
 fn ensure_problem(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     let status = res.status();
     if status.as_u16() < 400 {
         return res;
     }
-    let is_problem = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    let is_problem = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes().starts_with(PROBLEM_JSON.as_bytes())
+            || v.as_bytes().starts_with(b"application/json")
+    });
     if is_problem {
         return res;
     }

@@ -20,6 +20,8 @@ mod m20261123_000011_enrolment;
 mod m20261123_000012_security_media;
 mod m20261123_000013_passkeys;
 mod m20261123_000014_motp_device;
+mod m20261123_000015_signing;
+mod m20261123_000016_csc_sads;
 
 /// The ordered list of every migration fincert knows.
 pub struct Migrator;
@@ -42,6 +44,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000012_security_media::Migration),
             Box::new(m20261123_000013_passkeys::Migration),
             Box::new(m20261123_000014_motp_device::Migration),
+            Box::new(m20261123_000015_signing::Migration),
+            Box::new(m20261123_000016_csc_sads::Migration),
         ]
     }
 }

@@ -4,12 +4,18 @@
 //! [`endpoints`] is the route table and the single source of truth for which routes exist:
 //! `startup` builds the app from it and a test holds it against `openapi.yaml`.
 
+mod approvals;
 mod auth;
 mod certificates;
+mod consents;
+mod csc;
 mod enrolments;
 mod foreign;
 mod health;
+mod idempotent;
+mod institutions;
 mod meta;
+pub mod oauth;
 mod passkeys;
 mod pki;
 mod terms;
@@ -150,6 +156,105 @@ pub fn endpoints() -> Vec<Endpoint> {
         }),
         endpoint(Method::POST, "/v1/auth/passkey/finish", || {
             web::route().to(passkeys::sign_in_finish)
+        }),
+        endpoint(Method::POST, "/oauth2/token", || {
+            web::route().to(oauth::token)
+        }),
+        endpoint(Method::GET, "/v1/institutions", || {
+            web::route().to(consents::directory)
+        }),
+        endpoint(Method::GET, "/v1/consents", || {
+            web::route().to(consents::list)
+        }),
+        endpoint(Method::POST, "/v1/consents", || {
+            web::route().to(consents::give)
+        }),
+        endpoint(Method::DELETE, "/v1/consents/{id}", || {
+            web::route().to(consents::withdraw)
+        }),
+        endpoint(Method::GET, "/v1/institution/certificates", || {
+            web::route().to(institutions::certificates)
+        }),
+        endpoint(Method::POST, "/v1/signature-requests", || {
+            web::route().to(institutions::create)
+        }),
+        endpoint(Method::GET, "/v1/signature-requests/{id}", || {
+            web::route().to(institutions::get)
+        }),
+        endpoint(
+            Method::GET,
+            "/v1/signature-requests/{id}/deliveries",
+            || web::route().to(institutions::deliveries),
+        ),
+        endpoint(Method::POST, "/v1/login-requests", || {
+            web::route().to(institutions::login)
+        }),
+        endpoint(Method::POST, "/v1/verify", || {
+            web::route().to(institutions::verify)
+        }),
+        endpoint(Method::GET, "/v1/approvals", || {
+            web::route().to(approvals::pending)
+        }),
+        endpoint(Method::GET, "/v1/approvals/{id}", || {
+            web::route().to(approvals::get)
+        }),
+        endpoint(Method::POST, "/v1/approvals/{id}/approve", || {
+            web::route().to(approvals::approve)
+        }),
+        endpoint(Method::POST, "/v1/approvals/{id}/passkey/start", || {
+            web::route().to(approvals::passkey_start)
+        }),
+        endpoint(Method::POST, "/v1/approvals/{id}/passkey/finish", || {
+            web::route().to(approvals::passkey_finish)
+        }),
+        endpoint(Method::POST, "/v1/approvals/{id}/reject", || {
+            web::route().to(approvals::reject)
+        }),
+        endpoint(Method::POST, "/csc/v1/info", || {
+            web::route().to(csc::v1_info)
+        }),
+        endpoint(Method::POST, "/csc/v1/oauth2/token", || {
+            web::route().to(csc::v1_token)
+        }),
+        endpoint(Method::POST, "/csc/v1/credentials/list", || {
+            web::route().to(csc::v1_list)
+        }),
+        endpoint(Method::POST, "/csc/v1/credentials/info", || {
+            web::route().to(csc::v1_credential_info)
+        }),
+        endpoint(Method::POST, "/csc/v1/credentials/authorize", || {
+            web::route().to(csc::v1_authorize)
+        }),
+        endpoint(
+            Method::POST,
+            "/csc/v1/credentials/extendTransaction",
+            || web::route().to(csc::v1_extend),
+        ),
+        endpoint(Method::POST, "/csc/v1/signatures/signHash", || {
+            web::route().to(csc::v1_sign_hash)
+        }),
+        endpoint(Method::POST, "/csc/v2/info", || {
+            web::route().to(csc::v2_info)
+        }),
+        endpoint(Method::POST, "/csc/v2/oauth2/token", || {
+            web::route().to(csc::v2_token)
+        }),
+        endpoint(Method::POST, "/csc/v2/credentials/list", || {
+            web::route().to(csc::v2_list)
+        }),
+        endpoint(Method::POST, "/csc/v2/credentials/info", || {
+            web::route().to(csc::v2_credential_info)
+        }),
+        endpoint(Method::POST, "/csc/v2/credentials/authorize", || {
+            web::route().to(csc::v2_authorize)
+        }),
+        endpoint(
+            Method::POST,
+            "/csc/v2/credentials/extendTransaction",
+            || web::route().to(csc::v2_extend),
+        ),
+        endpoint(Method::POST, "/csc/v2/signatures/signHash", || {
+            web::route().to(csc::v2_sign_hash)
         }),
         endpoint(Method::GET, "/pki/ocsp/{request:.+}", || {
             web::route().to(pki::ocsp_get)

@@ -136,6 +136,26 @@ pub enum Action {
     PasskeyRemoved,
     /// A passkey sign-in failed verification.
     PasskeySignInFailed,
+    /// An institution was registered by the operator.
+    InstitutionRegistered,
+    /// An institution's client secret was rotated.
+    InstitutionSecretRotated,
+    /// An institution obtained an access token.
+    InstitutionAuthenticated,
+    /// An institution's client authentication failed.
+    InstitutionAuthFailed,
+    /// A user consented that an institution may request signatures with a certificate.
+    ConsentGranted,
+    /// A user withdrew a consent.
+    ConsentWithdrawn,
+    /// An institution created a signature request.
+    SignatureRequested,
+    /// A user approved a request and it was signed (details name the digests).
+    SignatureCreated,
+    /// A user rejected a request.
+    SignatureRejected,
+    /// An approval was refused (wrong PIN, altered content, spent challenge…).
+    SignatureApprovalFailed,
 }
 
 impl Action {
@@ -181,6 +201,16 @@ impl Action {
             Self::PasskeyRegistered => "passkey.registered",
             Self::PasskeyRemoved => "passkey.removed",
             Self::PasskeySignInFailed => "passkey.sign_in_failed",
+            Self::InstitutionRegistered => "institution.registered",
+            Self::InstitutionSecretRotated => "institution.secret_rotated",
+            Self::InstitutionAuthenticated => "institution.authenticated",
+            Self::InstitutionAuthFailed => "institution.auth_failed",
+            Self::ConsentGranted => "consent.granted",
+            Self::ConsentWithdrawn => "consent.withdrawn",
+            Self::SignatureRequested => "signature.requested",
+            Self::SignatureCreated => "signature.created",
+            Self::SignatureRejected => "signature.rejected",
+            Self::SignatureApprovalFailed => "signature.approval_failed",
         }
     }
 }

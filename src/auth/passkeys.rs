@@ -39,6 +39,9 @@ pub enum PasskeyError {
     /// The authenticator's answer did not verify.
     #[error("the passkey could not be verified")]
     Rejected,
+    /// The ceremony's challenge does not commit to the content as it is now.
+    #[error("the approved content does not match")]
+    Altered,
     /// No passkey registered for this certificate's holder.
     #[error("no passkey is registered")]
     NoPasskey,
@@ -295,6 +298,98 @@ impl Passkeys {
         })
     }
 
+    /// Starts a passkey ceremony for `owner` whose challenge is `challenge` rather than a
+    /// random one, recorded as `kind` and bound to `binding` (e.g. a signature request id).
+    /// Used for dynamic linking: the challenge commits to what is being approved, so the
+    /// authenticator's signature covers it. Only passkeys bound to `key_id` are offered.
+    pub async fn start_bound_authentication(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        key_id: &str,
+        kind: &str,
+        binding: &str,
+        challenge: [u8; 32],
+    ) -> Result<Started<RequestChallengeResponse>, PasskeyError> {
+        let creds: Vec<Passkey> =
+            Self::stored(&store::enrolment::passkeys_of(db, owner.as_str()).await?)
+                .into_iter()
+                .filter(|(row, _)| row.custody_key_id.as_deref() == Some(key_id))
+                .map(|(_, p)| p)
+                .collect();
+        if creds.is_empty() {
+            return Err(PasskeyError::NoPasskey);
+        }
+        let (mut options, state) = self
+            .webauthn
+            .start_passkey_authentication(&creds)
+            .map_err(|_| PasskeyError::Rejected)?;
+        // webauthn-rs draws a random challenge; replace it (in the options and in the saved
+        // state alike) with ours, which is fresh too (it holds a nonce) and commits to the
+        // binding's content.
+        let mut state = serde_json::to_value(&state).map_err(|_| PasskeyError::Rejected)?;
+        let slot = state
+            .pointer_mut("/ast/challenge")
+            .ok_or(PasskeyError::Rejected)?;
+        *slot = json!(B64URL.encode(challenge));
+        options.public_key.challenge = challenge.to_vec();
+        let id = Uuid::new_v4().to_string();
+        let saved = json!({ "binding": binding, "state": state }).to_string();
+        store::enrolment::insert_ceremony(
+            db,
+            &id,
+            owner.as_str(),
+            kind,
+            &saved,
+            self.clock.now() + Duration::minutes(CEREMONY_MINUTES),
+        )
+        .await?;
+        Ok(Started {
+            ceremony_id: id,
+            options,
+        })
+    }
+
+    /// Finishes a ceremony started by [`start_bound_authentication`](Self::start_bound_authentication):
+    /// it must be of `kind`, and `expected` — given the stored binding — must recompute its
+    /// challenge from the content as it is now (`None`: the binding is not acceptable).
+    /// Single-use either way.
+    pub async fn finish_bound_authentication(
+        &self,
+        db: &DatabaseConnection,
+        ceremony: &str,
+        kind: &str,
+        expected: impl FnOnce(&str) -> Option<[u8; 32]>,
+        credential: &PublicKeyCredential,
+    ) -> Result<(OwnerId, Vec<u8>), PasskeyError> {
+        let now = self.clock.now();
+        let (user, saved) = store::enrolment::take_ceremony(db, ceremony, kind, now)
+            .await?
+            .ok_or(PasskeyError::Ceremony)?;
+        let saved: serde_json::Value =
+            serde_json::from_str(&saved).map_err(|_| PasskeyError::Ceremony)?;
+        let challenge = saved
+            .get("binding")
+            .and_then(|b| b.as_str())
+            .and_then(expected)
+            .ok_or(PasskeyError::Ceremony)?;
+        let expected = B64URL.encode(challenge);
+        if saved
+            .pointer("/state/ast/challenge")
+            .and_then(|c| c.as_str())
+            != Some(&expected)
+        {
+            return Err(PasskeyError::Altered);
+        }
+        let state: PasskeyAuthentication = saved
+            .get("state")
+            .cloned()
+            .and_then(|s| serde_json::from_value(s).ok())
+            .ok_or(PasskeyError::Ceremony)?;
+        self.verify_assertion(db, ceremony, &user, &state, credential)
+            .await
+    }
+
     /// Finishes a passkey sign-in; returns the user and the credential id used.
     pub async fn finish_authentication(
         &self,
@@ -308,20 +403,36 @@ impl Passkeys {
             .ok_or(PasskeyError::Ceremony)?;
         let state: PasskeyAuthentication =
             serde_json::from_str(&state).map_err(|_| PasskeyError::Ceremony)?;
-        let owner = OwnerId::parse(&user).map_err(|_| PasskeyError::Ceremony)?;
+        self.verify_assertion(db, ceremony, &user, &state, credential)
+            .await
+    }
+
+    /// Verifies an assertion against a saved ceremony and updates the credential's counter
+    /// and backup state as webauthn-rs advises.
+    async fn verify_assertion(
+        &self,
+        db: &DatabaseConnection,
+        ceremony: &str,
+        user: &str,
+        state: &PasskeyAuthentication,
+        credential: &PublicKeyCredential,
+    ) -> Result<(OwnerId, Vec<u8>), PasskeyError> {
+        let now = self.clock.now();
+        let owner = OwnerId::parse(user).map_err(|_| PasskeyError::Ceremony)?;
         let result = match self
             .webauthn
-            .finish_passkey_authentication(credential, &state)
+            .finish_passkey_authentication(credential, state)
         {
             Ok(r) => r,
             Err(_) => {
-                let event = NewEvent::new(Actor::User(user.clone()), Action::PasskeySignInFailed)
-                    .subject(ceremony.to_owned());
+                let event =
+                    NewEvent::new(Actor::User(user.to_owned()), Action::PasskeySignInFailed)
+                        .subject(ceremony.to_owned());
                 store::audit::append(db, now, &[event]).await?;
                 return Err(PasskeyError::Rejected);
             }
         };
-        for (row, mut passkey) in Self::stored(&store::enrolment::passkeys_of(db, &user).await?) {
+        for (row, mut passkey) in Self::stored(&store::enrolment::passkeys_of(db, user).await?) {
             if passkey.cred_id() == result.cred_id() {
                 passkey.update_credential(&result);
                 let serialised =

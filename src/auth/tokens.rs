@@ -76,8 +76,22 @@ pub struct Claims {
     pub exp: i64,
     /// Token id.
     pub jti: String,
-    /// How the user authenticated (`pin`, `passkey`).
+    /// How the user authenticated (`pin`, `passkey`); empty for institutions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub amr: Vec<String>,
+    /// Granted scopes, space-separated (institution tokens only).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+}
+
+/// Which kind of caller a token is for. Each has its own audience, so a user's token is
+/// never accepted where an institution's is expected, and the other way round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// A certificate holder (after PIN or passkey).
+    User,
+    /// An institution (after OAuth2 client credentials).
+    Institution,
 }
 
 /// Token settings.
@@ -180,15 +194,52 @@ impl TokenService {
         subject: &OwnerId,
         amr: &[&str],
     ) -> Result<(String, i64), TokenError> {
+        self.sign(
+            Audience::User,
+            subject.as_str(),
+            amr.iter().map(|s| (*s).to_owned()).collect(),
+            String::new(),
+        )
+    }
+
+    /// An access token for an institution (OAuth2 client credentials) with `scope`.
+    pub fn institution_token(
+        &self,
+        institution_id: &str,
+        scope: &str,
+    ) -> Result<(String, i64), TokenError> {
+        self.sign(
+            Audience::Institution,
+            institution_id,
+            Vec::new(),
+            scope.to_owned(),
+        )
+    }
+
+    fn audience(&self, audience: Audience) -> String {
+        match audience {
+            Audience::User => self.settings.audience.clone(),
+            Audience::Institution => format!("{}:institution", self.settings.audience),
+        }
+    }
+
+    fn sign(
+        &self,
+        audience: Audience,
+        subject: &str,
+        amr: Vec<String>,
+        scope: String,
+    ) -> Result<(String, i64), TokenError> {
         let now = self.clock.now();
         let claims = Claims {
             iss: self.settings.issuer.clone(),
-            aud: self.settings.audience.clone(),
-            sub: subject.as_str().to_owned(),
+            aud: self.audience(audience),
+            sub: subject.to_owned(),
             iat: now.timestamp(),
             exp: (now + self.settings.access_ttl).timestamp(),
             jti: Uuid::new_v4().to_string(),
-            amr: amr.iter().map(|s| (*s).to_owned()).collect(),
+            amr,
+            scope,
         };
         let keys = self.keys.read().map_err(|_| TokenError::Signing)?;
         let mut header = Header::new(Algorithm::ES256);
@@ -201,6 +252,12 @@ impl TokenService {
     /// Verifies an access token: ES256 only, a known `kid`, our issuer and audience, not expired
     /// by the service clock (30 s leeway).
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        self.verify_for(token, Audience::User)
+    }
+
+    /// Verifies an access token issued to `audience` (see [`verify`](Self::verify)).
+    pub fn verify_for(&self, token: &str, audience: Audience) -> Result<Claims, TokenError> {
+        let audience = self.audience(audience);
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
         if header.alg != Algorithm::ES256 {
             return Err(TokenError::Invalid);
@@ -211,7 +268,7 @@ impl TokenService {
         let mut validation = Validation::new(Algorithm::ES256);
         validation.algorithms = vec![Algorithm::ES256];
         validation.set_issuer(&[&self.settings.issuer]);
-        validation.set_audience(&[&self.settings.audience]);
+        validation.set_audience(&[&audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         // Time is checked below against the service clock.
         validation.validate_exp = false;

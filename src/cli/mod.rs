@@ -7,6 +7,7 @@
 mod audit;
 mod ca;
 mod customers;
+mod institution;
 mod kms;
 mod migrate;
 mod serve;
@@ -48,6 +49,9 @@ pub enum Command {
     /// Security media an institution issued (security card, OTP).
     #[command(subcommand)]
     Media(customers::MediaCommand),
+    /// Relying institutions: add, list, rotate-secret, webhook-secret.
+    #[command(subcommand)]
+    Institution(institution::InstitutionCommand),
     /// Key management: status, rotate (local), rewrap.
     #[command(subcommand)]
     Kms(kms::KmsCommand),
@@ -93,6 +97,7 @@ pub fn main() -> ExitCode {
             Command::Ca(cmd) => ca::run(cmd, settings).await,
             Command::Customers(cmd) => customers::run_customers(cmd, settings).await,
             Command::Media(cmd) => customers::run_media(cmd, settings).await,
+            Command::Institution(cmd) => institution::run(cmd, settings).await,
         }
     })
 }

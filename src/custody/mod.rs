@@ -97,7 +97,7 @@ impl OwnerId {
     }
 
     /// The service's own keys (CA, OCSP responder, token signing) act as the system.
-    fn actor(&self) -> Actor {
+    pub fn actor(&self) -> Actor {
         if self.0.starts_with("ca:") || self.0.starts_with("svc:") {
             Actor::System
         } else {
@@ -698,6 +698,18 @@ impl Custody {
             return Err(e);
         }
         Ok(info)
+    }
+
+    /// A key's algorithm and whether its PIN is locked (no secret is touched).
+    pub async fn key_status(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        key_id: Uuid,
+    ) -> Result<(KeyAlgorithm, bool), CustodyError> {
+        let (row, algorithm) = self.load(db, owner, key_id).await?;
+        let (_, locked) = store::custody::pin_state(db, &row.id).await?;
+        Ok((algorithm, locked))
     }
 
     /// Checks a PIN (with lockout and auditing) without activating the key: sign-in.

@@ -468,6 +468,11 @@ impl Pki {
         })
     }
 
+    /// The chain above the certificates this CA issues: the issuing CA, then the root (DER).
+    pub fn chain_of(&self, _leaf: &[u8]) -> Vec<Vec<u8>> {
+        vec![self.issuing.der.clone(), self.root.der.clone()]
+    }
+
     /// A published CA certificate by name (`root`, `issuing`, `ocsp`).
     pub fn ca_certificate(&self, name: &str) -> Option<&[u8]> {
         match name {

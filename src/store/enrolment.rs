@@ -3,40 +3,12 @@
 //! this file short; every statement is parameterised.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, QueryResult};
 
-use super::StoreError;
-
-fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
-    // Written with `$n`; SQLite takes `?n` for the same numbered parameters.
-    let sql = if backend == DbBackend::Sqlite {
-        sql.replace('$', "?")
-    } else {
-        sql.to_owned()
-    };
-    Statement::from_sql_and_values(backend, sql, values)
-}
-
-async fn exec<C: ConnectionTrait>(
-    conn: &C,
-    sql: &str,
-    values: Vec<Value>,
-) -> Result<u64, StoreError> {
-    let backend = conn.get_database_backend();
-    Ok(conn
-        .execute_raw(stmt(backend, sql, values))
-        .await?
-        .rows_affected())
-}
-
-async fn one<C: ConnectionTrait>(
-    conn: &C,
-    sql: &str,
-    values: Vec<Value>,
-) -> Result<Option<QueryResult>, StoreError> {
-    let backend = conn.get_database_backend();
-    Ok(conn.query_one_raw(stmt(backend, sql, values)).await?)
-}
+use super::{
+    StoreError,
+    sql::{exec, one, stmt},
+};
 
 /// An enrolment as stored.
 #[derive(Debug, Clone)]

@@ -15,6 +15,8 @@ pub mod entities;
 pub mod idempotency;
 pub mod pki;
 pub mod rate_limits;
+pub mod signing;
+pub mod sql;
 pub mod terms;
 pub mod tokens;
 

@@ -124,6 +124,8 @@ impl TestDb {
         s.http.listen = "127.0.0.1:0".into();
         s.http.workers = 2;
         s.http.shutdown_timeout_secs = 5;
+        // Test webhooks go to a receiver on loopback over plain HTTP.
+        s.signing.allow_http_webhooks = true;
         s
     }
 
@@ -178,6 +180,8 @@ pub struct TestApp {
     pub pki: Arc<fincert::pki::Pki>,
     /// The development message outbox (one-time codes land here).
     pub outbox: Arc<fincert::auth::messaging::DevOutbox>,
+    /// The app's remote-signing service (tests run webhook deliveries through it).
+    pub signing: Arc<fincert::signing::Signing>,
 }
 
 /// The instant every test app's clock starts at: now, in whole seconds (outside verifiers such
@@ -207,6 +211,7 @@ pub async fn spawn_app_with(test_db: TestDb, settings: Settings) -> TestApp {
     let custody = app.custody();
     let pki = app.pki();
     let outbox = app.outbox();
+    let signing = app.signing();
     tokio::spawn(app.run_until_stopped());
     let db = store::connect(&settings).await.expect("test connection");
     TestApp {
@@ -224,6 +229,7 @@ pub async fn spawn_app_with(test_db: TestDb, settings: Settings) -> TestApp {
         custody,
         pki,
         outbox,
+        signing,
     }
 }
 

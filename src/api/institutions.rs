@@ -1,0 +1,209 @@
+//! The institution side of remote signing: consented certificates, signature requests, login
+//! with certificate, verification. Every route takes [`Institution`] (an institution access
+//! token from `/oauth2/token`).
+
+use std::future::Future;
+use std::pin::Pin as StdPin;
+
+use actix_web::{
+    FromRequest, HttpRequest, HttpResponse, dev::Payload, http::StatusCode, http::header, web,
+};
+use base64::{Engine as _, engine::general_purpose::STANDARD};
+use chrono::Duration;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::idempotent;
+use crate::{
+    auth::tokens::{Audience, TokenError},
+    error::{ApiError, parse_json},
+    signing::{
+        Caller, SigningError,
+        request::{Algorithm, DEFAULT_EXPIRY_SECS, Digest, NewRequest, NewRequestBody, Target},
+        verify::{self, Signed},
+    },
+    startup::AppState,
+};
+
+/// The institution calling (a valid institution access token in `Authorization: Bearer`).
+#[derive(Debug, Clone)]
+pub struct Institution(pub Caller);
+
+impl FromRequest for Institution {
+    type Error = ApiError;
+    type Future = StdPin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_owned);
+        Box::pin(async move {
+            let state = state.ok_or(ApiError::Internal)?;
+            let token = token.ok_or(TokenError::Invalid)?;
+            let claims = state.tokens.verify_for(&token, Audience::Institution)?;
+            let caller = state
+                .signing
+                .caller(&state.db, &claims.sub, &claims.scope)
+                .await
+                .map_err(|e| match e {
+                    SigningError::InstitutionNotFound => ApiError::from(TokenError::Invalid),
+                    other => other.into(),
+                })?;
+            Ok(Institution(caller))
+        })
+    }
+}
+
+/// `GET /v1/institution/certificates`: the certificates users have registered with the
+/// calling institution (live consents only).
+#[tracing::instrument(skip_all)]
+pub async fn certificates(
+    state: web::Data<AppState>,
+    inst: Institution,
+) -> Result<HttpResponse, ApiError> {
+    inst.0.require("sign")?;
+    let items = state
+        .signing
+        .consented_certificates(&state.db, &inst.0)
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+}
+
+/// `POST /v1/signature-requests` (Idempotency-Key required).
+#[tracing::instrument(skip_all)]
+pub async fn create(
+    state: web::Data<AppState>,
+    inst: Institution,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let parsed: NewRequestBody = parse_json(&req, &body)?;
+    let new = NewRequest::parse(parsed, state.settings.signing.allow_http_webhooks)
+        .map_err(SigningError::from)?;
+    let scope = format!("institution:{}", inst.0.institution.id);
+    idempotent::run(&state, &req, &scope, &body, StatusCode::CREATED, || async {
+        Ok(state
+            .signing
+            .create_request(&state.db, &inst.0, new)
+            .await?)
+    })
+    .await
+}
+
+/// `GET /v1/signature-requests/{id}`: status and, once signed, the result.
+#[tracing::instrument(skip_all)]
+pub async fn get(
+    state: web::Data<AppState>,
+    inst: Institution,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.signing.request_for(&state.db, &inst.0, *id).await?))
+}
+
+/// `GET /v1/signature-requests/{id}/deliveries`: the webhook delivery log.
+#[tracing::instrument(skip_all)]
+pub async fn deliveries(
+    state: web::Data<AppState>,
+    inst: Institution,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let items = state.signing.deliveries(&state.db, &inst.0, *id).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+}
+
+/// A login-with-certificate request.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    certificate_id: Option<Uuid>,
+    user_ref: Option<String>,
+    expires_in: Option<i64>,
+}
+
+/// `POST /v1/login-requests` (Idempotency-Key required): the user is asked to sign a fresh
+/// nonce; the result carries signature, certificate and chain.
+#[tracing::instrument(skip_all)]
+pub async fn login(
+    state: web::Data<AppState>,
+    inst: Institution,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let parsed: LoginBody = parse_json(&req, &body)?;
+    let invalid = |m: &str| {
+        ApiError::from(SigningError::Invalid(
+            crate::signing::request::RequestError::Invalid(m.into()),
+        ))
+    };
+    let target = match (parsed.certificate_id, parsed.user_ref) {
+        (Some(id), None) => Target::Certificate(id),
+        (None, Some(r)) if !r.is_empty() && r.len() <= 128 => Target::User(r),
+        _ => return Err(invalid("give exactly one of certificate_id and user_ref")),
+    };
+    let secs = parsed.expires_in.unwrap_or(DEFAULT_EXPIRY_SECS);
+    if !(30..=900).contains(&secs) {
+        return Err(invalid("expires_in must be 30 to 900 seconds"));
+    }
+    let scope = format!("institution:{}", inst.0.institution.id);
+    idempotent::run(&state, &req, &scope, &body, StatusCode::CREATED, || async {
+        Ok(state
+            .signing
+            .create_login(&state.db, &inst.0, target, Duration::seconds(secs))
+            .await?)
+    })
+    .await
+}
+
+/// A verification request.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyBody {
+    certificate: String,
+    signature: String,
+    algorithm: Algorithm,
+    content: Option<String>,
+    digest: Option<String>,
+}
+
+/// `POST /v1/verify`: signature, chain and status in one call.
+#[tracing::instrument(skip_all)]
+pub async fn verify(
+    state: web::Data<AppState>,
+    inst: Institution,
+    body: web::Json<VerifyBody>,
+) -> Result<HttpResponse, ApiError> {
+    inst.0.require("verify")?;
+    let b = body.into_inner();
+    let invalid = |m: &str| {
+        ApiError::from(SigningError::Invalid(
+            crate::signing::request::RequestError::Invalid(m.into()),
+        ))
+    };
+    let b64 = |field: &str, v: &str| {
+        STANDARD
+            .decode(v)
+            .map_err(|_| invalid(&format!("{field} is not valid base64")))
+    };
+    let cert = b64("certificate", &b.certificate)?;
+    let signature = b64("signature", &b.signature)?;
+    let signed = match (b.content, b.digest) {
+        (Some(c), None) => Signed::Content(b64("content", &c)?),
+        (None, Some(d)) => Signed::Digest(Digest::parse_b64(&d).map_err(SigningError::from)?),
+        _ => return Err(invalid("give exactly one of content and digest")),
+    };
+    let report = verify::verify(
+        &state.db,
+        &state.pki,
+        &cert,
+        &signature,
+        &signed,
+        b.algorithm,
+        state.clock.now(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(report))
+}

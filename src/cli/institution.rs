@@ -1,0 +1,123 @@
+//! `fincert institution ...`: onboard relying institutions and manage their credentials.
+//! Secrets are printed once, to standard output, and never stored in plaintext.
+
+use std::{process::ExitCode, sync::Arc};
+
+use clap::Subcommand;
+
+use super::exit;
+use crate::{
+    clock::{SharedClock, SystemClock},
+    config::Settings,
+    custody::kms,
+    signing::{SigningError, institution},
+    startup, store,
+};
+
+/// Institution verbs.
+#[derive(Debug, Subcommand)]
+pub enum InstitutionCommand {
+    /// Register an institution; prints its client id, client secret and webhook secret once.
+    Add {
+        /// Display name (shown to users when they approve).
+        #[arg(long)]
+        name: String,
+        /// Line of business: decides what restricted-use certificates may sign for it.
+        #[arg(long, value_enum)]
+        sector: institution::Sector,
+    },
+    /// List institutions.
+    List,
+    /// Issue a new client secret; the previous one keeps working for 24 hours.
+    RotateSecret {
+        /// Institution id or client id.
+        institution: String,
+    },
+    /// Print the secret that signs an institution's webhooks.
+    WebhookSecret {
+        /// Institution id or client id.
+        institution: String,
+    },
+}
+
+/// Runs an institution verb.
+pub async fn run(cmd: InstitutionCommand, settings: Settings) -> ExitCode {
+    let clock: SharedClock = Arc::new(SystemClock);
+    let result = async {
+        let db = store::connect(&settings).await.map_err(|e| e.to_string())?;
+        startup::migrate_and_audit(&db, &clock)
+            .await
+            .map_err(|e| e.to_string())?;
+        match cmd {
+            InstitutionCommand::Add { name, sector } => {
+                let kms = kms::connect(&settings).await?;
+                let creds =
+                    institution::register(&db, kms.as_ref(), clock.now(), &name, sector).await?;
+                println!("institution_id={}", creds.institution.id);
+                println!("client_id={}", creds.institution.client_id);
+                println!("client_secret={}", creds.client_secret.as_str());
+                println!("webhook_secret={}", creds.webhook_secret.as_str());
+                eprintln!("store the secrets now: they are not shown again");
+            }
+            InstitutionCommand::List => {
+                for i in institution::list(&db).await? {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        i.id,
+                        i.client_id,
+                        i.sector.as_str(),
+                        i.status,
+                        i.name
+                    );
+                }
+            }
+            InstitutionCommand::RotateSecret { institution: who } => {
+                let (view, secret) = institution::rotate_secret(&db, clock.now(), &who).await?;
+                println!("client_id={}", view.client_id);
+                println!("client_secret={}", secret.as_str());
+                eprintln!("the previous secret keeps working for 24 hours");
+            }
+            InstitutionCommand::WebhookSecret { institution: who } => {
+                let kms = kms::connect(&settings).await?;
+                let row = institution::find(&db, &who).await?;
+                let secret = institution::webhook_secret(kms.as_ref(), &row).await?;
+                println!("webhook_secret={}", secret.as_str());
+            }
+        }
+        Ok::<_, CliError>(())
+    }
+    .await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Usage(e)) => {
+            eprintln!("fincert: {e}");
+            ExitCode::from(exit::CONFIG)
+        }
+        Err(CliError::Dependency(e)) => {
+            eprintln!("fincert: {e}");
+            ExitCode::from(exit::DEPENDENCY)
+        }
+    }
+}
+
+enum CliError {
+    Usage(String),
+    Dependency(String),
+}
+
+impl From<String> for CliError {
+    fn from(e: String) -> Self {
+        Self::Dependency(e)
+    }
+}
+
+impl From<SigningError> for CliError {
+    fn from(e: SigningError) -> Self {
+        match e {
+            SigningError::Invalid(_) | SigningError::InstitutionNotFound => {
+                Self::Usage(e.to_string())
+            }
+            other => Self::Dependency(other.to_string()),
+        }
+    }
+}

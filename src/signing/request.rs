@@ -1,0 +1,567 @@
+//! Signature requests as a domain: what an institution may ask for, parsed and checked at the
+//! edge, and the **canonical digest** every approval commits to (dynamic linking).
+//!
+//! ```text
+//!             approve (PIN or passkey over the canonical digest)
+//!   pending ───────────────────────────────────────────────▶ signed
+//!      │  └──── reject ─────────────────────────────────────▶ rejected
+//!      └─────── expires_at passes ──────────────────────────▶ expired
+//! ```
+//! A request leaves `pending` exactly once: the change is a conditional update that only one
+//! approval or rejection can win.
+
+use aws_lc_rs::digest;
+use base64::{Engine as _, engine::general_purpose::STANDARD};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::institution::Sector;
+use crate::{custody::keys::SignatureScheme, pki::profile::Usage};
+
+/// Most digests one request (one approval) may cover.
+pub const MAX_DIGESTS: usize = 50;
+/// Largest content a request may carry (for attached CMS or signing data directly).
+pub const MAX_CONTENT_BYTES: usize = 64 * 1024;
+/// Longest display text, in characters.
+pub const MAX_DISPLAY_CHARS: usize = 500;
+/// Default and bounds of a request's lifetime.
+pub const DEFAULT_EXPIRY_SECS: i64 = 300;
+const MIN_EXPIRY_SECS: i64 = 30;
+const MAX_EXPIRY_SECS: i64 = 900;
+
+/// Why a request was refused as malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// A field is missing, malformed or out of bounds; the message names the field.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn invalid(msg: impl Into<String>) -> RequestError {
+    RequestError::Invalid(msg.into())
+}
+
+/// What the signature is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Purpose {
+    /// A document or transaction signature.
+    Sign,
+    /// Login with certificate: a server-chosen nonce.
+    Login,
+}
+
+/// The output the institution wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// A bare signature over each digest.
+    Raw,
+    /// CMS SignedData holding the content.
+    CmsAttached,
+    /// CMS SignedData over a digest, without the content.
+    CmsDetached,
+}
+
+/// The signature algorithm (it must match the certificate's key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Algorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RsaPkcs1Sha256,
+    /// RSASSA-PSS with SHA-256, MGF1-SHA-256, salt 32.
+    RsaPssSha256,
+    /// ECDSA P-256 with SHA-256 (DER signature).
+    EcdsaP256Sha256,
+}
+
+/// The request's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Waiting for the user.
+    Pending,
+    /// Approved and signed; the result is available.
+    Signed,
+    /// The user declined.
+    Rejected,
+    /// Nobody decided in time.
+    Expired,
+}
+
+macro_rules! names {
+    ($t:ty { $($v:ident => $s:literal),* $(,)? }) => {
+        impl $t {
+            /// Stored (and wire) name.
+            pub fn as_str(self) -> &'static str { match self { $(Self::$v => $s),* } }
+            /// Parses a stored name.
+            pub fn parse(s: &str) -> Option<Self> { match s { $($s => Some(Self::$v),)* _ => None } }
+        }
+    };
+}
+names!(Purpose { Sign => "sign", Login => "login" });
+names!(Format { Raw => "raw", CmsAttached => "cms-attached", CmsDetached => "cms-detached" });
+names!(Algorithm {
+    RsaPkcs1Sha256 => "rsa-pkcs1-sha256",
+    RsaPssSha256 => "rsa-pss-sha256",
+    EcdsaP256Sha256 => "ecdsa-p256-sha256",
+});
+names!(Status { Pending => "pending", Signed => "signed", Rejected => "rejected", Expired => "expired" });
+
+impl Algorithm {
+    /// The custody signature scheme.
+    pub fn scheme(self) -> SignatureScheme {
+        match self {
+            Self::RsaPkcs1Sha256 => SignatureScheme::RsaPkcs1Sha256,
+            Self::RsaPssSha256 => SignatureScheme::RsaPssSha256,
+            Self::EcdsaP256Sha256 => SignatureScheme::EcdsaP256Sha256,
+        }
+    }
+
+    /// The default algorithm for a key.
+    pub fn default_for(key: crate::custody::keys::KeyAlgorithm) -> Self {
+        match key {
+            crate::custody::keys::KeyAlgorithm::Rsa2048 => Self::RsaPkcs1Sha256,
+            crate::custody::keys::KeyAlgorithm::P256 => Self::EcdsaP256Sha256,
+        }
+    }
+}
+
+impl Status {
+    /// The status in force at `now` (a pending request past its expiry is expired).
+    pub fn at(self, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        if self == Self::Pending && now >= expires_at {
+            Self::Expired
+        } else {
+            self
+        }
+    }
+}
+
+/// A SHA-256 digest to sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Digest(pub [u8; 32]);
+
+impl Digest {
+    /// Parses base64 (standard alphabet, padded) of exactly 32 bytes.
+    pub fn parse_b64(raw: &str) -> Result<Self, RequestError> {
+        let bytes = STANDARD
+            .decode(raw)
+            .map_err(|_| invalid("a digest is not valid base64"))?;
+        Self::from_slice(&bytes)
+    }
+
+    /// Takes exactly 32 bytes.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, RequestError> {
+        <[u8; 32]>::try_from(bytes)
+            .map(Self)
+            .map_err(|_| invalid("a digest must be 32 bytes (SHA-256)"))
+    }
+
+    /// SHA-256 of `data`.
+    pub fn of(data: &[u8]) -> Self {
+        let d = digest::digest(&digest::SHA256, data);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(d.as_ref());
+        Self(out)
+    }
+
+    /// Base64 (standard).
+    pub fn to_b64(self) -> String {
+        STANDARD.encode(self.0)
+    }
+
+    /// Lower-case hex (for the audit log).
+    pub fn to_hex(self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+/// A request as an institution sends it (wire form).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRequestBody {
+    /// The certificate to sign with; or
+    pub certificate_id: Option<Uuid>,
+    /// the user (their reference at this institution): their newest consented certificate.
+    pub user_ref: Option<String>,
+    /// Content to sign (base64), for `cms-attached` or instead of digests; or
+    pub content: Option<String>,
+    /// SHA-256 digests (base64), one signature each.
+    pub digests: Option<Vec<String>>,
+    /// What the user is shown before approving (amount, payee, purpose).
+    pub display_text: String,
+    /// Output format (default `raw`).
+    pub format: Option<Format>,
+    /// Signature algorithm (default: by key type).
+    pub algorithm: Option<Algorithm>,
+    /// Seconds until the request expires (30..=900, default 300).
+    pub expires_in: Option<i64>,
+    /// Where to deliver the result.
+    pub webhook_url: Option<String>,
+}
+
+/// Which certificate a request names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// This certificate.
+    Certificate(Uuid),
+    /// The user's newest active certificate consented to this institution.
+    User(String),
+}
+
+/// A parsed, valid new request.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    /// Which certificate.
+    pub target: Target,
+    /// Sign or login.
+    pub purpose: Purpose,
+    /// Content, when sent.
+    pub content: Option<Vec<u8>>,
+    /// The digests to sign (the content's, when content was sent).
+    pub digests: Vec<Digest>,
+    /// Display text.
+    pub display_text: String,
+    /// Output.
+    pub format: Format,
+    /// Algorithm, if chosen.
+    pub algorithm: Option<Algorithm>,
+    /// Lifetime.
+    pub expires_in: Duration,
+    /// Webhook target.
+    pub webhook_url: Option<String>,
+}
+
+impl NewRequest {
+    /// Checks every field of a body. `allow_http_webhooks` admits `http://` webhooks to
+    /// loopback hosts (development and tests); otherwise only `https://` is accepted.
+    pub fn parse(body: NewRequestBody, allow_http_webhooks: bool) -> Result<Self, RequestError> {
+        let target = match (body.certificate_id, body.user_ref) {
+            (Some(id), None) => Target::Certificate(id),
+            (None, Some(r)) if !r.is_empty() && r.len() <= 128 => Target::User(r),
+            (None, Some(_)) => return Err(invalid("user_ref must be 1 to 128 characters")),
+            _ => return Err(invalid("give exactly one of certificate_id and user_ref")),
+        };
+        let format = body.format.unwrap_or(Format::Raw);
+        let (content, digests) = match (body.content, body.digests) {
+            (Some(c), None) => {
+                let bytes = STANDARD
+                    .decode(&c)
+                    .map_err(|_| invalid("content is not valid base64"))?;
+                if bytes.is_empty() || bytes.len() > MAX_CONTENT_BYTES {
+                    return Err(invalid(format!(
+                        "content must be 1 to {MAX_CONTENT_BYTES} bytes"
+                    )));
+                }
+                let d = Digest::of(&bytes);
+                (Some(bytes), vec![d])
+            }
+            (None, Some(ds)) => {
+                if ds.is_empty() || ds.len() > MAX_DIGESTS {
+                    return Err(invalid(format!(
+                        "digests must hold 1 to {MAX_DIGESTS} items"
+                    )));
+                }
+                let ds = ds
+                    .iter()
+                    .map(|d| Digest::parse_b64(d))
+                    .collect::<Result<Vec<_>, _>>()?;
+                (None, ds)
+            }
+            _ => return Err(invalid("give exactly one of content and digests")),
+        };
+        if format == Format::CmsAttached && content.is_none() {
+            return Err(invalid("format cms-attached needs content"));
+        }
+        let display_text = parse_display_text(&body.display_text)?;
+        let secs = body.expires_in.unwrap_or(DEFAULT_EXPIRY_SECS);
+        if !(MIN_EXPIRY_SECS..=MAX_EXPIRY_SECS).contains(&secs) {
+            return Err(invalid(format!(
+                "expires_in must be {MIN_EXPIRY_SECS} to {MAX_EXPIRY_SECS} seconds"
+            )));
+        }
+        let webhook_url = body
+            .webhook_url
+            .map(|u| parse_webhook_url(&u, allow_http_webhooks))
+            .transpose()?;
+        Ok(Self {
+            target,
+            purpose: Purpose::Sign,
+            content,
+            digests,
+            display_text,
+            format,
+            algorithm: body.algorithm,
+            expires_in: Duration::seconds(secs),
+            webhook_url,
+        })
+    }
+}
+
+/// Display text: 1..=500 characters, no control characters other than line breaks, trimmed.
+pub fn parse_display_text(raw: &str) -> Result<String, RequestError> {
+    let text = raw.trim();
+    let chars = text.chars().count();
+    if chars == 0 || chars > MAX_DISPLAY_CHARS {
+        return Err(invalid(format!(
+            "display_text must be 1 to {MAX_DISPLAY_CHARS} characters"
+        )));
+    }
+    if text.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(invalid("display_text must not hold control characters"));
+    }
+    Ok(text.to_owned())
+}
+
+/// A webhook URL: `https://`, or `http://` to a loopback host when allowed; no credentials or
+/// fragment; at most 2,048 characters.
+pub fn parse_webhook_url(raw: &str, allow_http: bool) -> Result<String, RequestError> {
+    let url = reqwest::Url::parse(raw).map_err(|_| invalid("webhook_url is not a URL"))?;
+    if raw.len() > 2048 || !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "webhook_url must be at most 2048 characters, without credentials",
+        ));
+    }
+    if url.fragment().is_some() || url.host_str().is_none() {
+        return Err(invalid("webhook_url must name a host and have no fragment"));
+    }
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    match url.scheme() {
+        "https" => Ok(url.to_string()),
+        "http" if allow_http && loopback => Ok(url.to_string()),
+        _ => Err(invalid("webhook_url must use https")),
+    }
+}
+
+/// The usage rule: a restricted-use certificate signs only for banks, card firms and
+/// insurers; a general-purpose one for every institution.
+pub fn usage_allows(usage: Usage, sector: Sector) -> bool {
+    match usage {
+        Usage::General => true,
+        Usage::Restricted => matches!(sector, Sector::Bank | Sector::Card | Sector::Insurance),
+    }
+}
+
+/// Everything an approval commits to.
+#[derive(Debug, Clone)]
+pub struct Canonical<'a> {
+    /// Request id.
+    pub id: Uuid,
+    /// The institution asking.
+    pub institution_id: &'a str,
+    /// The certificate.
+    pub certificate_id: Uuid,
+    /// Purpose.
+    pub purpose: Purpose,
+    /// What the user sees.
+    pub display_text: &'a str,
+    /// What is signed.
+    pub digests: &'a [Digest],
+    /// Output.
+    pub format: Format,
+    /// Algorithm.
+    pub algorithm: Algorithm,
+    /// Until when.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Canonical<'_> {
+    /// SHA-256 over a length-prefixed encoding of every field (versioned, so a field added
+    /// later changes the domain, never the meaning of old digests).
+    pub fn digest(&self) -> Digest {
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        let mut field = |bytes: &[u8]| {
+            ctx.update(&(bytes.len() as u64).to_be_bytes());
+            ctx.update(bytes);
+        };
+        field(b"fincert-signature-request-v1");
+        field(self.id.as_bytes());
+        field(self.institution_id.as_bytes());
+        field(self.certificate_id.as_bytes());
+        field(self.purpose.as_str().as_bytes());
+        field(self.display_text.as_bytes());
+        field(&(self.digests.len() as u64).to_be_bytes());
+        for d in self.digests {
+            field(&d.0);
+        }
+        field(self.format.as_str().as_bytes());
+        field(self.algorithm.as_str().as_bytes());
+        field(&self.expires_at.timestamp_micros().to_be_bytes());
+        let out = ctx.finish();
+        let mut bytes = [0u8; 32];
+        bytes.copy_from_slice(out.as_ref());
+        Digest(bytes)
+    }
+}
+
+/// The WebAuthn challenge for approving a request: SHA-256 over a domain tag, the request's
+/// canonical digest and a fresh nonce. The authenticator signs over the challenge, so the
+/// assertion is valid for this request's exact content and nothing else.
+pub fn approval_challenge(canonical: &Digest, nonce: &[u8]) -> [u8; 32] {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    ctx.update(b"fincert-approval-v1");
+    ctx.update(&canonical.0);
+    ctx.update(nonce);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body() -> NewRequestBody {
+        NewRequestBody {
+            certificate_id: Some(Uuid::nil()),
+            user_ref: None,
+            content: None,
+            digests: Some(vec![STANDARD.encode([7u8; 32])]),
+            display_text: "Transfer 10,000 KRW to Kim".into(),
+            format: None,
+            algorithm: None,
+            expires_in: None,
+            webhook_url: None,
+        }
+    }
+
+    #[test]
+    fn parses_defaults() {
+        let r = NewRequest::parse(body(), false).unwrap();
+        assert_eq!(r.format, Format::Raw);
+        assert_eq!(r.expires_in, Duration::seconds(300));
+        assert_eq!(r.digests, vec![Digest([7u8; 32])]);
+        assert_eq!(r.target, Target::Certificate(Uuid::nil()));
+    }
+
+    #[test]
+    fn refuses_bad_fields() {
+        let cases: Vec<(fn(&mut NewRequestBody), &str)> = vec![
+            (
+                |b| b.user_ref = Some("u".into()),
+                "exactly one of certificate_id",
+            ),
+            (|b| b.certificate_id = None, "exactly one of certificate_id"),
+            (
+                |b| b.content = Some("AA==".into()),
+                "exactly one of content",
+            ),
+            (|b| b.digests = Some(vec![]), "1 to 50"),
+            (|b| b.digests = Some(vec!["AAAA".into()]), "32 bytes"),
+            (|b| b.digests = Some(vec!["!!".into()]), "base64"),
+            (|b| b.display_text = "  ".into(), "display_text"),
+            (|b| b.display_text = "a\u{7}b".into(), "control"),
+            (|b| b.display_text = "x".repeat(501), "display_text"),
+            (|b| b.expires_in = Some(5), "expires_in"),
+            (|b| b.expires_in = Some(3600), "expires_in"),
+            (|b| b.format = Some(Format::CmsAttached), "needs content"),
+            (
+                |b| b.webhook_url = Some("http://example.com/hook".into()),
+                "https",
+            ),
+            (
+                |b| b.webhook_url = Some("https://u:p@example.com/".into()),
+                "credentials",
+            ),
+            (
+                |b| b.webhook_url = Some("ftp://example.com/".into()),
+                "https",
+            ),
+        ];
+        for (mutate, expected) in cases {
+            let mut b = body();
+            mutate(&mut b);
+            let err = NewRequest::parse(b, false).unwrap_err().to_string();
+            assert!(err.contains(expected), "{err} should mention {expected}");
+        }
+    }
+
+    #[test]
+    fn content_yields_its_digest_and_http_loopback_only_when_allowed() {
+        let mut b = body();
+        b.digests = None;
+        b.content = Some(STANDARD.encode(b"hello"));
+        b.format = Some(Format::CmsAttached);
+        b.webhook_url = Some("http://127.0.0.1:9/hook".into());
+        assert!(NewRequest::parse(b.clone(), false).is_err());
+        let r = NewRequest::parse(b, true).unwrap();
+        assert_eq!(r.digests, vec![Digest::of(b"hello")]);
+    }
+
+    #[test]
+    fn restricted_use_signs_only_for_bank_card_insurance() {
+        for s in [Sector::Bank, Sector::Card, Sector::Insurance] {
+            assert!(usage_allows(Usage::Restricted, s));
+        }
+        for s in [Sector::Securities, Sector::Public, Sector::Other] {
+            assert!(!usage_allows(Usage::Restricted, s));
+            assert!(usage_allows(Usage::General, s));
+        }
+    }
+
+    #[test]
+    fn canonical_digest_changes_with_every_field() {
+        let digests = [Digest([1; 32])];
+        let other = [Digest([2; 32])];
+        let base = Canonical {
+            id: Uuid::nil(),
+            institution_id: "i",
+            certificate_id: Uuid::nil(),
+            purpose: Purpose::Sign,
+            display_text: "pay 1",
+            digests: &digests,
+            format: Format::Raw,
+            algorithm: Algorithm::EcdsaP256Sha256,
+            expires_at: DateTime::<Utc>::UNIX_EPOCH,
+        };
+        let d0 = base.digest();
+        assert_eq!(d0, base.clone().digest(), "deterministic");
+        let variants = [
+            Canonical {
+                id: Uuid::max(),
+                ..base.clone()
+            },
+            Canonical {
+                institution_id: "j",
+                ..base.clone()
+            },
+            Canonical {
+                certificate_id: Uuid::max(),
+                ..base.clone()
+            },
+            Canonical {
+                purpose: Purpose::Login,
+                ..base.clone()
+            },
+            Canonical {
+                display_text: "pay 2",
+                ..base.clone()
+            },
+            Canonical {
+                digests: &other,
+                ..base.clone()
+            },
+            Canonical {
+                format: Format::CmsDetached,
+                ..base.clone()
+            },
+            Canonical {
+                algorithm: Algorithm::RsaPssSha256,
+                ..base.clone()
+            },
+            Canonical {
+                expires_at: DateTime::<Utc>::UNIX_EPOCH + Duration::seconds(1),
+                ..base.clone()
+            },
+        ];
+        for v in variants {
+            assert_ne!(v.digest(), d0);
+        }
+        assert_ne!(
+            approval_challenge(&d0, b"n1"),
+            approval_challenge(&d0, b"n2")
+        );
+    }
+}

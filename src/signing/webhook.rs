@@ -1,0 +1,169 @@
+//! Webhook delivery: after a request is signed or rejected, its institution gets a POST with
+//! the request as JSON, signed like every outbound call of fincert
+//! (`X-Fincert-Timestamp`, `X-Fincert-Signature: v1=<hex HMAC-SHA256(secret, ts "." body)>`,
+//! plus `X-Fincert-Delivery` for de-duplication). The secret is the institution's webhook
+//! secret ([`super::institution::webhook_secret`]).
+//!
+//! Deliveries live in the database, so any node sends them: a node leases a due delivery with
+//! a conditional update (one attempt at a time), posts it, and records the attempt in the log.
+//! A non-2xx answer or a network failure is retried after `backoff × 2^(attempt-1)`; after
+//! `webhook_max_attempts` the delivery is marked failed. The institution can always fetch
+//! the result instead.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use super::{Signing, SigningError};
+use crate::{outbound, store::signing as db};
+
+/// A delivery as its institution sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryView {
+    /// Id (also sent as `X-Fincert-Delivery`).
+    pub id: String,
+    /// Target.
+    pub url: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    /// Attempts made.
+    pub attempts: i32,
+    /// Next attempt, while pending.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Last HTTP status received.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_status: Option<i32>,
+    /// Last failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When it was delivered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+impl From<db::DeliveryRow> for DeliveryView {
+    fn from(r: db::DeliveryRow) -> Self {
+        Self {
+            next_attempt_at: (r.status == "pending").then_some(r.next_attempt_at),
+            id: r.id,
+            url: r.url,
+            status: r.status,
+            attempts: r.attempts,
+            last_status: r.last_status,
+            last_error: r.last_error,
+            delivered_at: r.delivered_at,
+        }
+    }
+}
+
+/// Wait before attempt `next` (2, 3, …): `base × 2^(next-2)`, capped at a day.
+pub fn backoff(base_secs: u32, next: u32) -> Duration {
+    let exp = next.saturating_sub(2).min(16);
+    let secs = i64::from(base_secs).saturating_mul(1_i64 << exp);
+    Duration::seconds(secs.min(86_400))
+}
+
+/// How long a leased attempt keeps others away (longer than any request timeout).
+const LEASE_SECS: i64 = 120;
+
+impl Signing {
+    /// Sends every delivery due now (at most `limit`); returns how many were attempted.
+    pub async fn deliver_due(
+        &self,
+        conn: &sea_orm::DatabaseConnection,
+        limit: u32,
+    ) -> Result<usize, SigningError> {
+        let now = self.clock.now();
+        let mut attempted = 0;
+        for d in db::due_deliveries(conn, now, limit).await? {
+            if !db::lease_delivery(conn, &d.id, d.attempts, now + Duration::seconds(LEASE_SECS))
+                .await?
+            {
+                continue;
+            }
+            attempted += 1;
+            let attempt = d.attempts + 1;
+            let outcome = self.post(conn, &d).await;
+            let now = self.clock.now();
+            let (code, error, delivered) = match outcome {
+                Ok(code) if (200..300).contains(&code) => (Some(code), None, true),
+                Ok(code) => (Some(code), Some(format!("answered {code}")), false),
+                Err(e) => (None, Some(e), false),
+            };
+            let max = i32::try_from(self.settings.webhook_max_attempts).unwrap_or(i32::MAX);
+            let (status, next) = if delivered {
+                ("delivered", now)
+            } else if attempt >= max {
+                ("failed", now)
+            } else {
+                let wait = backoff(
+                    self.settings.webhook_backoff_secs,
+                    u32::try_from(attempt + 1).unwrap_or(u32::MAX),
+                );
+                ("pending", now + wait)
+            };
+            if status != "delivered" {
+                tracing::info!(delivery = %d.id, attempt, error = error.as_deref().unwrap_or(""), status, "webhook attempt failed");
+            }
+            db::record_attempt(
+                conn,
+                &d.id,
+                attempt,
+                code,
+                error.as_deref(),
+                status,
+                next,
+                now,
+            )
+            .await?;
+        }
+        Ok(attempted)
+    }
+
+    async fn post(
+        &self,
+        conn: &sea_orm::DatabaseConnection,
+        d: &db::DeliveryRow,
+    ) -> Result<i32, String> {
+        let inst = db::institution(conn, &d.institution_id)
+            .await
+            .map_err(|_| "database unavailable".to_string())?
+            .ok_or_else(|| "institution removed".to_string())?;
+        let secret = super::institution::webhook_secret(self.custody.kms().as_ref(), &inst)
+            .await
+            .map_err(|_| "kms unavailable".to_string())?;
+        let ts = self.clock.now().timestamp();
+        let sig = outbound::signature(secret.as_bytes(), ts, d.body.as_bytes());
+        let resp = self
+            .http
+            .post(&d.url)
+            .header("content-type", "application/json")
+            .header("x-fincert-timestamp", ts.to_string())
+            .header("x-fincert-signature", sig)
+            .header("x-fincert-delivery", d.id.clone())
+            .body(d.body.clone())
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_timeout() {
+                    "timeout".to_string()
+                } else {
+                    "connection failed".to_string()
+                }
+            })?;
+        Ok(i32::from(resp.status().as_u16()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(10, 2), Duration::seconds(10));
+        assert_eq!(backoff(10, 3), Duration::seconds(20));
+        assert_eq!(backoff(10, 5), Duration::seconds(80));
+        assert_eq!(backoff(3600, 20), Duration::seconds(86_400));
+    }
+}

@@ -1,0 +1,450 @@
+//! The CSC API (v1.0.4.0 and v2.0), tested from the specification's examples: the request
+//! shapes of its samples, its field names, and its `{error, error_description}` answers.
+
+use base64::{Engine as _, engine::general_purpose::STANDARD};
+use chrono::Duration;
+use fincert::{config::Engine, pki::profile::Usage, signing::institution::Sector};
+use serde_json::{Value, json};
+
+use crate::{
+    both_engines,
+    helpers::*,
+    signing::{PIN, consent, holder, institution},
+};
+
+async fn csc(app: &TestApp, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+    let mut req = app.client.post(app.url(path)).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+fn err(v: &Value) -> (&str, &str) {
+    (
+        v["error"].as_str().unwrap_or(""),
+        v["error_description"].as_str().unwrap_or(""),
+    )
+}
+
+fn sha256(data: &[u8]) -> String {
+    fincert::signing::request::Digest::of(data).to_b64()
+}
+
+async fn csc_v1_from_the_specification(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let bank = institution(&app, "Hana Bank", Sector::Bank).await;
+    let h = holder(&app, "330200000001", Usage::General).await;
+    assert_eq!(consent(&app, &h, &bank).await.status(), 201);
+    let tok = Some(bank.token.as_str());
+
+    // info: no authentication, `{}` body (spec sample).
+    let (status, info) = csc(&app, "/csc/v1/info", None, json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(info["specs"], "1.0.4.0");
+    for f in [
+        "name",
+        "logo",
+        "region",
+        "lang",
+        "description",
+        "authType",
+        "oauth2",
+        "methods",
+    ] {
+        assert!(!info[f].is_null(), "info.{f}");
+    }
+    assert!(
+        info["authType"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("oauth2client"))
+    );
+    // oauth2/token under the base URI info gives (JSON body, as v1 clients send it).
+    let (status, tokens) = csc(&app, "/csc/v1/oauth2/token", None, json!({"grant_type": "client_credentials", "client_id": bank.client_id, "client_secret": bank.secret})).await;
+    assert_eq!(status, 200);
+    assert_eq!(tokens["token_type"], "Bearer");
+
+    // credentials/list (spec sample: {"maxResults": 10}).
+    let (status, list) = csc(
+        &app,
+        "/csc/v1/credentials/list",
+        tok,
+        json!({"maxResults": 10}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let id = h.cert.id.to_string();
+    assert_eq!(list["credentialIDs"], json!([id]));
+    let (status, none) = csc(&app, "/csc/v1/credentials/list", None, json!({})).await;
+    assert_eq!((status, err(&none).0), (401, "invalid_token"));
+
+    // credentials/info (spec sample: chain, certInfo, authInfo).
+    let (status, ci) = csc(
+        &app,
+        "/csc/v1/credentials/info",
+        tok,
+        json!({"credentialID": id, "certificates": "chain", "certInfo": true, "authInfo": true}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(ci["key"]["status"], "enabled");
+    assert_eq!(ci["key"]["len"], 2048);
+    assert!(
+        ci["key"]["algo"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("1.2.840.113549.1.1.1"))
+    );
+    assert_eq!(ci["cert"]["status"], "valid");
+    assert_eq!(
+        ci["cert"]["certificates"].as_array().unwrap().len(),
+        3,
+        "end entity, intermediate, root"
+    );
+    assert_eq!(
+        STANDARD
+            .decode(ci["cert"]["certificates"][0].as_str().unwrap())
+            .unwrap(),
+        h.cert.der
+    );
+    assert_eq!(
+        ci["cert"]["serialNumber"],
+        h.cert.serial.to_ascii_uppercase()
+    );
+    let valid_to = ci["cert"]["validTo"].as_str().unwrap();
+    assert!(
+        valid_to.len() == 15 && valid_to.ends_with('Z'),
+        "GeneralizedTime YYYYMMDDHHMMSSZ"
+    );
+    assert_eq!(ci["authMode"], "explicit");
+    assert_eq!(
+        (ci["PIN"]["presence"].as_str(), ci["PIN"]["format"].as_str()),
+        (Some("true"), Some("N"))
+    );
+    assert!(ci["multisign"].as_u64().unwrap() >= 2);
+    for (body, description) in [
+        (
+            json!({}),
+            "Missing (or invalid type) string parameter credentialID",
+        ),
+        (
+            json!({"credentialID": "GX0112348"}),
+            "Invalid parameter credentialID",
+        ),
+        (
+            json!({"credentialID": id, "certificates": "all"}),
+            "Invalid parameter certificates",
+        ),
+    ] {
+        let (status, e) = csc(&app, "/csc/v1/credentials/info", tok, body).await;
+        assert_eq!((status, err(&e)), (400, ("invalid_request", description)));
+    }
+
+    // credentials/authorize with two hashes and the PIN (spec sample shape).
+    let docs = [b"contract page 1".to_vec(), b"contract page 2".to_vec()];
+    let hashes: Vec<String> = docs.iter().map(|d| sha256(d)).collect();
+    let authorize = |pin: &str, hashes: &[String], num: i64| json!({"credentialID": id, "numSignatures": num, "hash": hashes, "PIN": pin, "clientData": "12345678"});
+    let (status, e) = csc(
+        &app,
+        "/csc/v1/credentials/authorize",
+        tok,
+        authorize("135792", &hashes, 2),
+    )
+    .await;
+    assert_eq!(
+        (status, err(&e)),
+        (400, ("invalid_request", "The PIN is invalid"))
+    );
+    // The spec's second sample hash is 44 bytes, not a SHA-256.
+    let (status, e) = csc(
+        &app,
+        "/csc/v1/credentials/authorize",
+        tok,
+        authorize(
+            PIN,
+            &[
+                "sTOgwOm+474gFj0q0x1iSNspKqbcse4IeiqlDg/HWuI=".into(),
+                "c1RPZ3dPbSs0NzRnRmowcTB4MWlTTnNwS3FiY3NlNEllaXFsRGcvSFd1ST0=".into(),
+            ],
+            2,
+        ),
+    )
+    .await;
+    assert_eq!((status, err(&e).1), (400, "Invalid digest value length"));
+    let (status, e) = csc(
+        &app,
+        "/csc/v1/credentials/authorize",
+        tok,
+        authorize(PIN, &hashes, 0),
+    )
+    .await;
+    assert_eq!(
+        (status, err(&e).1),
+        (400, "Invalid value for parameter numSignatures")
+    );
+    let (status, e) = csc(
+        &app,
+        "/csc/v1/credentials/authorize",
+        tok,
+        authorize(PIN, &hashes, 51),
+    )
+    .await;
+    assert_eq!(
+        (status, err(&e).1),
+        (400, "Numbers of signatures is too high")
+    );
+    let (status, sad) = csc(
+        &app,
+        "/csc/v1/credentials/authorize",
+        tok,
+        authorize(PIN, &hashes, 2),
+    )
+    .await;
+    assert_eq!(status, 200, "{sad}");
+    let sad = sad["SAD"].as_str().unwrap().to_owned();
+
+    // signatures/signHash (spec sample: rsaEncryption + hashAlgo SHA-256).
+    let sign = |sad: &str, hashes: &[String]| json!({"credentialID": id, "SAD": sad, "hash": hashes, "hashAlgo": "2.16.840.1.101.3.4.2.1", "signAlgo": "1.2.840.113549.1.1.1", "clientData": "12345678"});
+    let (status, e) = csc(&app, "/csc/v1/signatures/signHash", tok, json!({"credentialID": id, "SAD": sad, "hash": [hashes[0]], "signAlgo": "1.2.840.113549.1.1.1"})).await;
+    assert_eq!(
+        (status, err(&e).1),
+        (400, "Missing (or invalid type) string parameter hashAlgo")
+    );
+    let (status, e) = csc(
+        &app,
+        "/csc/v1/signatures/signHash",
+        tok,
+        sign(&sad, &[sha256(b"other document")]),
+    )
+    .await;
+    assert_eq!(
+        (status, err(&e).1),
+        (400, "Hash is not authorized by the SAD")
+    );
+    let (status, e) = csc(
+        &app,
+        "/csc/v1/signatures/signHash",
+        tok,
+        sign("forged-sad", &hashes[..1]),
+    )
+    .await;
+    assert_eq!((status, err(&e).1), (400, "Invalid parameter SAD"));
+    let (status, out) = csc(
+        &app,
+        "/csc/v1/signatures/signHash",
+        tok,
+        sign(&sad, &hashes[..1]),
+    )
+    .await;
+    assert_eq!(status, 200, "{out}");
+    let spki = x509_parser::parse_x509_certificate(&h.cert.der)
+        .unwrap()
+        .1
+        .public_key()
+        .raw
+        .to_vec();
+    let sig = STANDARD
+        .decode(out["signatures"][0].as_str().unwrap())
+        .unwrap();
+    assert!(openssl_verify(
+        fincert::custody::keys::SignatureScheme::RsaPkcs1Sha256,
+        &spki,
+        &docs[0],
+        &sig
+    ));
+    // Each hash signs once: the same hash again is refused; the other one still signs.
+    let (status, e) = csc(
+        &app,
+        "/csc/v1/signatures/signHash",
+        tok,
+        sign(&sad, &hashes[..1]),
+    )
+    .await;
+    assert_eq!(
+        (status, err(&e).1),
+        (400, "Hash is not authorized by the SAD")
+    );
+
+    // extendTransaction: a new SAD for the rest; the old one stops working.
+    let (status, ext) = csc(
+        &app,
+        "/csc/v1/credentials/extendTransaction",
+        tok,
+        json!({"credentialID": id, "SAD": sad}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let sad2 = ext["SAD"].as_str().unwrap().to_owned();
+    let (status, e) = csc(
+        &app,
+        "/csc/v1/signatures/signHash",
+        tok,
+        sign(&sad, &hashes[1..]),
+    )
+    .await;
+    assert_eq!((status, err(&e).1), (400, "Invalid parameter SAD"));
+    let (status, out) = csc(
+        &app,
+        "/csc/v1/signatures/signHash",
+        tok,
+        sign(&sad2, &hashes[1..]),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let sig = STANDARD
+        .decode(out["signatures"][0].as_str().unwrap())
+        .unwrap();
+    assert!(openssl_verify(
+        fincert::custody::keys::SignatureScheme::RsaPkcs1Sha256,
+        &spki,
+        &docs[1],
+        &sig
+    ));
+    // Over-count: the authorization is spent.
+    let (status, e) = csc(
+        &app,
+        "/csc/v1/signatures/signHash",
+        tok,
+        sign(&sad2, &hashes[1..]),
+    )
+    .await;
+    assert_eq!((status, err(&e).1), (400, "Invalid parameter SAD"));
+
+    // A SAD expires with its activation.
+    let (_, sad3) = csc(
+        &app,
+        "/csc/v1/credentials/authorize",
+        tok,
+        authorize(PIN, &hashes[..1], 1),
+    )
+    .await;
+    app.clock.advance(Duration::seconds(305));
+    let (status, e) = csc(
+        &app,
+        "/csc/v1/signatures/signHash",
+        tok,
+        sign(sad3["SAD"].as_str().unwrap(), &hashes[..1]),
+    )
+    .await;
+    assert_eq!((status, err(&e).1), (400, "SAD expired"));
+    app.stop().await;
+}
+
+async fn csc_v2_from_the_specification(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let bank = institution(&app, "Hana Bank", Sector::Bank).await;
+    let broker = institution(&app, "Mirae Securities", Sector::Securities).await;
+    let h = holder(&app, "330200000002", Usage::General).await;
+    assert_eq!(consent(&app, &h, &bank).await.status(), 201);
+    let tok = Some(bank.token.as_str());
+    let id = h.cert.id.to_string();
+
+    let (status, info) = csc(&app, "/csc/v2/info", None, json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(info["specs"], "2.0.0.2");
+    assert!(
+        info["signAlgorithms"]["algos"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("1.2.840.113549.1.1.11"))
+    );
+    // oauth2/token: form-encoded, as v2 requires.
+    let resp = app
+        .client
+        .post(app.url("/csc/v2/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}",
+            bank.client_id, bank.secret
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    // credentials/list with credentialInfo (spec sample).
+    let (status, list) = csc(&app, "/csc/v2/credentials/list", tok, json!({"credentialInfo": true, "certificates": "chain", "certInfo": true, "authInfo": true})).await;
+    assert_eq!(status, 200);
+    assert_eq!(list["credentialIDs"], json!([id]));
+    let info = &list["credentialInfos"][0];
+    assert_eq!(info["credentialID"], id);
+    assert_eq!(info["auth"]["mode"], "explicit");
+    assert_eq!(info["auth"]["objects"][0]["id"], "PIN");
+    assert!(info["authMode"].is_null(), "v1 fields are not in v2");
+    // Another institution sees no credential and cannot use this one.
+    let (_, other) = csc(
+        &app,
+        "/csc/v2/credentials/list",
+        Some(&broker.token),
+        json!({}),
+    )
+    .await;
+    assert_eq!(other["credentialIDs"], json!([]));
+    let (status, e) = csc(
+        &app,
+        "/csc/v2/credentials/info",
+        Some(&broker.token),
+        json!({"credentialID": id}),
+    )
+    .await;
+    assert_eq!((status, err(&e).1), (400, "Invalid parameter credentialID"));
+
+    // credentials/authorize with authData (spec sample shape).
+    let hash = sha256(b"v2 document");
+    let body = |pin: &str| json!({"credentialID": id, "numSignatures": 1, "hashes": [hash], "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1", "authData": [{"id": "PIN", "value": pin}], "clientData": "12345678"});
+    let (status, e) = csc(&app, "/csc/v2/credentials/authorize", tok, body("135792")).await;
+    assert_eq!(
+        (status, err(&e)),
+        (
+            400,
+            (
+                "invalid_authentication_data",
+                "The authentication data is invalid"
+            )
+        )
+    );
+    let (status, sad) = csc(&app, "/csc/v2/credentials/authorize", tok, body(PIN)).await;
+    assert_eq!(status, 200);
+    assert!(sad["expiresIn"].as_i64().unwrap() > 0);
+    let sad = sad["SAD"].as_str().unwrap().to_owned();
+    // signHash v2: sha256WithRSAEncryption, then the SAD is spent.
+    let sign = json!({"credentialID": id, "SAD": sad, "hashes": [hash], "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1", "signAlgo": "1.2.840.113549.1.1.11"});
+    let (status, e) = csc(&app, "/csc/v2/signatures/signHash", tok, json!({"credentialID": id, "SAD": sad, "hashes": [hash], "signAlgo": "1.2.840.10045.4.3.2"})).await;
+    assert_eq!(
+        (status, err(&e).1),
+        (400, "Invalid parameter signAlgo"),
+        "ECDSA on an RSA key"
+    );
+    let (status, out) = csc(&app, "/csc/v2/signatures/signHash", tok, sign.clone()).await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["signatures"].as_array().unwrap().len(), 1);
+    let (status, _) = csc(&app, "/csc/v2/signatures/signHash", tok, sign).await;
+    assert_eq!(status, 400, "the SAD is spent");
+
+    // A locked PIN: five wrong authorizations lock the credential.
+    for _ in 0..5 {
+        csc(&app, "/csc/v2/credentials/authorize", tok, body("135792")).await;
+    }
+    let (status, e) = csc(&app, "/csc/v2/credentials/authorize", tok, body(PIN)).await;
+    assert_eq!((status, err(&e).1), (400, "PIN locked"));
+    let (_, ci) = csc(
+        &app,
+        "/csc/v2/credentials/info",
+        tok,
+        json!({"credentialID": id}),
+    )
+    .await;
+    assert_eq!(ci["key"]["status"], "disabled");
+    let events = fincert::store::audit::page_after(&app.db, 0).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "signature.created" && e.details.contains("csc"))
+    );
+    app.stop().await;
+}
+
+both_engines!(csc_v1_from_the_specification, csc_v2_from_the_specification);
