@@ -423,22 +423,32 @@ impl Settings {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        // FINCERT_CONFIG names the file itself, and FINCERT_OTP_SECRET_HEX is a command's
-        // argument given by environment (to keep a secret out of shell history): neither is a
-        // setting.
-        let env = env.ignore(&["CONFIG", "OTP_SECRET_HEX"]).map(|key| {
-            let lower = key.as_str().to_ascii_lowercase();
-            SECTIONS
-                .iter()
-                .find_map(|s| {
-                    lower
-                        .strip_prefix(s)
-                        .and_then(|rest| rest.strip_prefix('_'))
-                        .map(|rest| format!("{s}.{rest}"))
-                })
-                .unwrap_or(lower)
-                .into()
-        });
+        // FINCERT_CONFIG names the file itself; FINCERT_OTP_SECRET_HEX and the API client's
+        // FINCERT_API_URL, FINCERT_CLIENT_ID, FINCERT_CLIENT_SECRET and FINCERT_PIN are commands'
+        // arguments given by environment (to keep secrets out of shell history and `ps`): none
+        // is a setting.
+        let env = env
+            .ignore(&[
+                "CONFIG",
+                "OTP_SECRET_HEX",
+                "API_URL",
+                "CLIENT_ID",
+                "CLIENT_SECRET",
+                "PIN",
+            ])
+            .map(|key| {
+                let lower = key.as_str().to_ascii_lowercase();
+                SECTIONS
+                    .iter()
+                    .find_map(|s| {
+                        lower
+                            .strip_prefix(s)
+                            .and_then(|rest| rest.strip_prefix('_'))
+                            .map(|rest| format!("{s}.{rest}"))
+                    })
+                    .unwrap_or(lower)
+                    .into()
+            });
         let settings: Settings = figment.merge(env).extract().map_err(|e| from_figment(&e))?;
         settings.validate()?;
         Ok(settings)

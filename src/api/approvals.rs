@@ -29,13 +29,7 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(state.signing.approval(&state.db, &user.0, *id).await?))
 }
 
-/// A PIN approval: the PIN and the request digest the user's screen showed.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PinApproval {
-    pin: zeroize::Zeroizing<String>,
-    request_digest: String,
-}
+use fincert_client::types::PinApproval;
 
 /// `POST /v1/approvals/{id}/approve`.
 #[tracing::instrument(skip_all)]

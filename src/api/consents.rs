@@ -16,13 +16,7 @@ pub async fn directory(state: web::Data<AppState>, _user: User) -> Result<HttpRe
     Ok(HttpResponse::Ok().json(json!({ "items": items })))
 }
 
-/// A consent to give.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConsentBody {
-    institution_id: Uuid,
-    certificate_id: Uuid,
-}
+use fincert_client::types::ConsentBody;
 
 /// `POST /v1/consents`: the signed-in holder lets an institution request signatures with one
 /// of their certificates.

@@ -18,8 +18,8 @@ use crate::{
     pki::lifecycle::CertStatus,
     signing::{
         Caller, SigningError,
-        csc::{MULTISIGN, SadProblem},
-        request::{Algorithm, Digest},
+        csc::SadProblem,
+        request::{Algorithm, AlgorithmExt as _, Digest},
     },
     startup::AppState,
 };
@@ -333,7 +333,7 @@ async fn credential_info(
         "description": format!("{} certificate {}", row.kind, row.subject),
         "key": key,
         "cert": cert,
-        "multisign": MULTISIGN,
+        "multisign": state.signing.max_batch(),
         "SCAL": "2",
         "lang": "ko-KR",
     });
@@ -424,7 +424,7 @@ async fn authorize(
     if num < 1 {
         return Err(CscError::bad("Invalid value for parameter numSignatures"));
     }
-    if num > i64::from(MULTISIGN) {
+    if num > i64::from(state.signing.max_batch()) {
         return Err(CscError::bad("Numbers of signatures is too high"));
     }
     let (hash_field, pin) = match version {

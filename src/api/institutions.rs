@@ -10,7 +10,7 @@ use actix_web::{
 };
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::Duration;
-use serde::Deserialize;
+use fincert_client::types::{LoginBody, VerifyBody};
 use uuid::Uuid;
 
 use super::idempotent;
@@ -19,7 +19,7 @@ use crate::{
     error::{ApiError, parse_json},
     signing::{
         Caller, SigningError,
-        request::{Algorithm, DEFAULT_EXPIRY_SECS, Digest, NewRequest, NewRequestBody, Target},
+        request::{DEFAULT_EXPIRY_SECS, Digest, NewRequest, NewRequestBody, Target},
         verify::{self, Signed},
     },
     startup::AppState,
@@ -115,15 +115,6 @@ pub async fn deliveries(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
 }
 
-/// A login-with-certificate request.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LoginBody {
-    certificate_id: Option<Uuid>,
-    user_ref: Option<String>,
-    expires_in: Option<i64>,
-}
-
 /// `POST /v1/login-requests` (Idempotency-Key required): the user is asked to sign a fresh
 /// nonce; the result carries signature, certificate and chain.
 #[tracing::instrument(skip_all)]
@@ -156,17 +147,6 @@ pub async fn login(
             .await?)
     })
     .await
-}
-
-/// A verification request.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VerifyBody {
-    certificate: String,
-    signature: String,
-    algorithm: Algorithm,
-    content: Option<String>,
-    digest: Option<String>,
 }
 
 /// `POST /v1/verify`: signature, chain and status in one call.

@@ -77,12 +77,13 @@ pub async fn issue(state: &AppState, req: &HttpRequest, form: TokenForm) -> Http
         Ok(ClientAuth::Ok(row, scope)) => match state.tokens.institution_token(&row.id, &scope) {
             Ok((token, expires_in)) => HttpResponse::Ok()
                 .insert_header(("Cache-Control", "no-store"))
-                .json(json!({
-                    "access_token": token,
-                    "token_type": "Bearer",
-                    "expires_in": expires_in,
-                    "scope": scope,
-                })),
+                .json(fincert_client::types::TokenResponse {
+                    access_token: token,
+                    token_type: "Bearer".into(),
+                    expires_in,
+                    scope: Some(scope),
+                    refresh_token: None,
+                }),
             Err(_) => oauth_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",

@@ -116,18 +116,8 @@ struct Keys {
     jwks: JwkSet,
 }
 
-/// A freshly issued session: access token and refresh token.
-#[derive(Debug, Clone, Serialize)]
-pub struct TokenPair {
-    /// The JWT.
-    pub access_token: String,
-    /// Always `Bearer`.
-    pub token_type: &'static str,
-    /// Seconds until the access token expires.
-    pub expires_in: i64,
-    /// Single-use refresh token.
-    pub refresh_token: String,
-}
+/// A freshly issued session: access token and refresh token (the wire type clients read).
+pub use fincert_client::types::TokenResponse as TokenPair;
 
 /// Issues and verifies tokens.
 pub struct TokenService {
@@ -297,9 +287,10 @@ impl TokenService {
             .await?;
         Ok(TokenPair {
             access_token: access,
-            token_type: "Bearer",
+            token_type: "Bearer".into(),
             expires_in,
-            refresh_token: refresh,
+            refresh_token: Some(refresh),
+            scope: None,
         })
     }
 
@@ -367,9 +358,10 @@ impl TokenService {
             .await?;
         Ok(TokenPair {
             access_token: access,
-            token_type: "Bearer",
+            token_type: "Bearer".into(),
             expires_in,
-            refresh_token: refresh,
+            refresh_token: Some(refresh),
+            scope: None,
         })
     }
 

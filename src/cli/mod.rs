@@ -11,6 +11,7 @@ mod institution;
 mod kms;
 mod migrate;
 mod serve;
+mod sign;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -52,6 +53,12 @@ pub enum Command {
     /// Relying institutions: add, list, rotate-secret, webhook-secret.
     #[command(subcommand)]
     Institution(institution::InstitutionCommand),
+    /// Remote signing over the API: request, login, status (institutions); pending, approve,
+    /// reject (holders).
+    #[command(subcommand)]
+    Sign(sign::SignCommand),
+    /// Verify a signature, its certificate chain and status through the API.
+    Verify(sign::VerifyCommand),
     /// Key management: status, rotate (local), rewrap.
     #[command(subcommand)]
     Kms(kms::KmsCommand),
@@ -98,6 +105,8 @@ pub fn main() -> ExitCode {
             Command::Customers(cmd) => customers::run_customers(cmd, settings).await,
             Command::Media(cmd) => customers::run_media(cmd, settings).await,
             Command::Institution(cmd) => institution::run(cmd, settings).await,
+            Command::Sign(cmd) => sign::run(cmd).await,
+            Command::Verify(cmd) => sign::verify(cmd).await,
         }
     })
 }

@@ -86,6 +86,11 @@ impl Activations {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The most signatures one activation may allow (configuration).
+    pub fn max_signatures(&self) -> u32 {
+        self.max_signatures
+    }
+
     /// Holds `key` for `owner`; `max_signatures` of `None` uses the configured limit.
     pub fn insert(
         &self,

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::{
     Caller, Signing, SigningError,
-    request::{Algorithm, Digest, MAX_DIGESTS, Target},
+    request::{Algorithm, AlgorithmExt as _, Digest, Target},
 };
 use crate::{
     audit::{Action, NewEvent},
@@ -26,9 +26,6 @@ use crate::{
     domain::pin::Pin,
     store::{self, StoreError, signing as db},
 };
-
-/// Most signatures one authorization allows (`multisign`).
-pub const MULTISIGN: u32 = MAX_DIGESTS as u32;
 
 /// What went wrong with a SAD, as CSC describes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,14 +22,14 @@ use aws_lc_rs::{constant_time, rand::SecureRandom, rand::SystemRandom};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{DatabaseConnection, TransactionTrait};
-use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
 use self::{
     institution::{Sector, StoredSecrets},
     request::{
-        Algorithm, Canonical, Digest, Format, NewRequest, Purpose, RequestError, Status, Target,
+        Algorithm, AlgorithmExt as _, Canonical, Digest, Format, NewRequest, Purpose, RequestError,
+        Status, Target,
     },
 };
 use crate::{
@@ -149,133 +149,9 @@ impl Caller {
     }
 }
 
-/// A consent as the user sees it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ConsentView {
-    /// Id.
-    pub id: String,
-    /// The institution.
-    pub institution: InstitutionSummary,
-    /// The certificate.
-    pub certificate_id: String,
-    /// Given.
-    pub created_at: DateTime<Utc>,
-    /// Withdrawn.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub withdrawn_at: Option<DateTime<Utc>>,
-}
-
-/// An institution as users see it.
-#[derive(Debug, Clone, Serialize)]
-pub struct InstitutionSummary {
-    /// Id.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Sector.
-    pub sector: String,
-}
-
-/// A consented certificate as its institution sees it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ConsentedCertificate {
-    /// The certificate.
-    pub certificate_id: String,
-    /// The holder's reference at this institution (stable, meaningless elsewhere).
-    pub user_ref: String,
-    /// Subject common name.
-    pub subject: String,
-    /// Serial (hex).
-    pub serial: String,
-    /// Kind.
-    pub kind: String,
-    /// Usage.
-    pub usage: String,
-    /// Status in force.
-    pub status: String,
-    /// Validity end.
-    pub not_after: DateTime<Utc>,
-    /// The certificate, base64 DER.
-    pub certificate: String,
-}
-
-/// What a signed request produced.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
-pub struct SignedResult {
-    /// One per digest: a raw signature, or a CMS `ContentInfo` (DER), base64.
-    pub signatures: Vec<String>,
-    /// The signer certificate, base64 DER.
-    pub certificate: String,
-    /// The issuing chain, base64 DER, leaf's issuer first.
-    pub chain: Vec<String>,
-    /// When it was signed.
-    pub signed_at: DateTime<Utc>,
-}
-
-/// A signature request as its institution sees it.
-#[derive(Debug, Clone, Serialize)]
-pub struct RequestView {
-    /// Id.
-    pub id: String,
-    /// Status in force.
-    pub status: Status,
-    /// Sign or login.
-    pub purpose: Purpose,
-    /// The certificate.
-    pub certificate_id: String,
-    /// Display text.
-    pub display_text: String,
-    /// Digests (base64).
-    pub digests: Vec<String>,
-    /// Format.
-    pub format: Format,
-    /// Algorithm.
-    pub algorithm: Algorithm,
-    /// The canonical digest an approval commits to (base64).
-    pub request_digest: String,
-    /// Created.
-    pub created_at: DateTime<Utc>,
-    /// Expires.
-    pub expires_at: DateTime<Utc>,
-    /// Decided.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub decided_at: Option<DateTime<Utc>>,
-    /// The login nonce (base64), for login requests.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub nonce: Option<String>,
-    /// The result, once signed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub result: Option<SignedResult>,
-}
-
-/// A pending request as its user sees it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ApprovalView {
-    /// Request id.
-    pub id: String,
-    /// Who asks.
-    pub institution: InstitutionSummary,
-    /// With which certificate.
-    pub certificate_id: String,
-    /// What the user approves.
-    pub display_text: String,
-    /// Sign or login.
-    pub purpose: Purpose,
-    /// How many signatures.
-    pub digest_count: usize,
-    /// Digests (base64).
-    pub digests: Vec<String>,
-    /// Format.
-    pub format: Format,
-    /// Algorithm.
-    pub algorithm: Algorithm,
-    /// The canonical digest to approve (base64); a PIN approval sends it back.
-    pub request_digest: String,
-    /// Status in force.
-    pub status: Status,
-    /// Expires.
-    pub expires_at: DateTime<Utc>,
-}
+pub use fincert_client::types::{
+    ApprovalView, ConsentView, ConsentedCertificate, InstitutionSummary, RequestView, SignedResult,
+};
 
 /// The remote-signing service.
 pub struct Signing {
@@ -575,7 +451,7 @@ impl Signing {
         let key = self.check_usable(db, caller.sector(), &cert).await?;
         let owner = OwnerId::parse(&cert.owner_id)?;
         let (key_algorithm, _) = self.custody.key_status(db, &owner, key).await?;
-        let algorithm = algorithm.unwrap_or(Algorithm::default_for(key_algorithm));
+        let algorithm = algorithm.unwrap_or(request::default_algorithm(key_algorithm));
         if algorithm.scheme().key_algorithm() != key_algorithm {
             return Err(SigningError::Algorithm(algorithm.as_str()));
         }
@@ -612,6 +488,14 @@ impl Signing {
         Ok(key)
     }
 
+    /// The most signatures one approval (one key activation) may make: the request limit,
+    /// capped by custody's activation limit.
+    pub fn max_batch(&self) -> u32 {
+        u32::try_from(request::MAX_DIGESTS)
+            .unwrap_or(u32::MAX)
+            .min(self.custody.activations().max_signatures())
+    }
+
     /// Creates a signature request (rate-limited per institution).
     pub async fn create_request(
         &self,
@@ -620,6 +504,13 @@ impl Signing {
         new: NewRequest,
     ) -> Result<RequestView, SigningError> {
         caller.require("sign")?;
+        if new.digests.len() > self.max_batch() as usize {
+            return Err(RequestError::Invalid(format!(
+                "digests must hold at most {} items (the signatures one approval may make)",
+                self.max_batch()
+            ))
+            .into());
+        }
         let now = self.clock.now();
         rate_limit::check(
             db,

@@ -13,7 +13,7 @@
 use aws_lc_rs::digest;
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
+
 use uuid::Uuid;
 
 use super::institution::Sector;
@@ -42,100 +42,29 @@ fn invalid(msg: impl Into<String>) -> RequestError {
     RequestError::Invalid(msg.into())
 }
 
-/// What the signature is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Purpose {
-    /// A document or transaction signature.
-    Sign,
-    /// Login with certificate: a server-chosen nonce.
-    Login,
-}
+pub use fincert_client::types::{Algorithm, Format, NewRequestBody, Purpose, Status};
 
-/// The output the institution wants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Format {
-    /// A bare signature over each digest.
-    Raw,
-    /// CMS SignedData holding the content.
-    CmsAttached,
-    /// CMS SignedData over a digest, without the content.
-    CmsDetached,
-}
-
-/// The signature algorithm (it must match the certificate's key).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Algorithm {
-    /// RSASSA-PKCS1-v1_5 with SHA-256.
-    RsaPkcs1Sha256,
-    /// RSASSA-PSS with SHA-256, MGF1-SHA-256, salt 32.
-    RsaPssSha256,
-    /// ECDSA P-256 with SHA-256 (DER signature).
-    EcdsaP256Sha256,
-}
-
-/// The request's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Waiting for the user.
-    Pending,
-    /// Approved and signed; the result is available.
-    Signed,
-    /// The user declined.
-    Rejected,
-    /// Nobody decided in time.
-    Expired,
-}
-
-macro_rules! names {
-    ($t:ty { $($v:ident => $s:literal),* $(,)? }) => {
-        impl $t {
-            /// Stored (and wire) name.
-            pub fn as_str(self) -> &'static str { match self { $(Self::$v => $s),* } }
-            /// Parses a stored name.
-            pub fn parse(s: &str) -> Option<Self> { match s { $($s => Some(Self::$v),)* _ => None } }
-        }
-    };
-}
-names!(Purpose { Sign => "sign", Login => "login" });
-names!(Format { Raw => "raw", CmsAttached => "cms-attached", CmsDetached => "cms-detached" });
-names!(Algorithm {
-    RsaPkcs1Sha256 => "rsa-pkcs1-sha256",
-    RsaPssSha256 => "rsa-pss-sha256",
-    EcdsaP256Sha256 => "ecdsa-p256-sha256",
-});
-names!(Status { Pending => "pending", Signed => "signed", Rejected => "rejected", Expired => "expired" });
-
-impl Algorithm {
+/// The custody side of a wire [`Algorithm`].
+pub trait AlgorithmExt {
     /// The custody signature scheme.
-    pub fn scheme(self) -> SignatureScheme {
+    fn scheme(self) -> SignatureScheme;
+}
+
+impl AlgorithmExt for Algorithm {
+    fn scheme(self) -> SignatureScheme {
         match self {
             Self::RsaPkcs1Sha256 => SignatureScheme::RsaPkcs1Sha256,
             Self::RsaPssSha256 => SignatureScheme::RsaPssSha256,
             Self::EcdsaP256Sha256 => SignatureScheme::EcdsaP256Sha256,
         }
     }
-
-    /// The default algorithm for a key.
-    pub fn default_for(key: crate::custody::keys::KeyAlgorithm) -> Self {
-        match key {
-            crate::custody::keys::KeyAlgorithm::Rsa2048 => Self::RsaPkcs1Sha256,
-            crate::custody::keys::KeyAlgorithm::P256 => Self::EcdsaP256Sha256,
-        }
-    }
 }
 
-impl Status {
-    /// The status in force at `now` (a pending request past its expiry is expired).
-    pub fn at(self, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Self {
-        if self == Self::Pending && now >= expires_at {
-            Self::Expired
-        } else {
-            self
-        }
+/// The default algorithm for a key.
+pub fn default_algorithm(key: crate::custody::keys::KeyAlgorithm) -> Algorithm {
+    match key {
+        crate::custody::keys::KeyAlgorithm::Rsa2048 => Algorithm::RsaPkcs1Sha256,
+        crate::custody::keys::KeyAlgorithm::P256 => Algorithm::EcdsaP256Sha256,
     }
 }
 
@@ -176,30 +105,6 @@ impl Digest {
     pub fn to_hex(self) -> String {
         hex::encode(self.0)
     }
-}
-
-/// A request as an institution sends it (wire form).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewRequestBody {
-    /// The certificate to sign with; or
-    pub certificate_id: Option<Uuid>,
-    /// the user (their reference at this institution): their newest consented certificate.
-    pub user_ref: Option<String>,
-    /// Content to sign (base64), for `cms-attached` or instead of digests; or
-    pub content: Option<String>,
-    /// SHA-256 digests (base64), one signature each.
-    pub digests: Option<Vec<String>>,
-    /// What the user is shown before approving (amount, payee, purpose).
-    pub display_text: String,
-    /// Output format (default `raw`).
-    pub format: Option<Format>,
-    /// Signature algorithm (default: by key type).
-    pub algorithm: Option<Algorithm>,
-    /// Seconds until the request expires (30..=900, default 300).
-    pub expires_in: Option<i64>,
-    /// Where to deliver the result.
-    pub webhook_url: Option<String>,
 }
 
 /// Which certificate a request names.

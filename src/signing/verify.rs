@@ -4,12 +4,11 @@
 use aws_lc_rs::{digest, signature::UnparsedPublicKey};
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
-use serde::Serialize;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::{
     SigningError,
-    request::{Algorithm, Digest},
+    request::{Algorithm, AlgorithmExt as _, Digest},
 };
 use crate::{
     pki::{Pki, lifecycle::CertStatus},
@@ -25,26 +24,7 @@ pub enum Signed {
     Digest(Digest),
 }
 
-/// The verdict.
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    /// Signature valid, chain valid and status good.
-    pub valid: bool,
-    /// The signature verifies under the certificate's key.
-    pub signature_valid: bool,
-    /// The certificate chains to this service's root and is within its validity.
-    pub chain_valid: bool,
-    /// `good`, `revoked`, `suspended`, `expired` or `unknown` (not issued here).
-    pub status: &'static str,
-    /// Serial (hex).
-    pub serial: String,
-    /// Subject.
-    pub subject: String,
-    /// Validity end.
-    pub not_after: Option<DateTime<Utc>>,
-    /// When this was checked.
-    pub checked_at: DateTime<Utc>,
-}
+pub use fincert_client::types::VerifyReport as Report;
 
 /// Verifies `signature` by `cert_der` over `signed` with `algorithm`, and the certificate.
 pub async fn verify(
@@ -86,7 +66,7 @@ pub async fn verify(
         valid: signature_valid && chain_valid && status == "good",
         signature_valid,
         chain_valid,
-        status,
+        status: status.to_owned(),
         serial,
         subject: cert.subject().to_string(),
         not_after: stored.map(|r| r.not_after),

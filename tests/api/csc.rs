@@ -189,7 +189,7 @@ async fn csc_v1_from_the_specification(engine: Engine) {
         &app,
         "/csc/v1/credentials/authorize",
         tok,
-        authorize(PIN, &hashes, 51),
+        authorize(PIN, &hashes, 11),
     )
     .await;
     assert_eq!(

@@ -1,0 +1,353 @@
+//! The wire types of fincert's remote-signing API, shared by the server (which serialises
+//! them) and clients (which deserialise them): one definition each.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What the signature is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Purpose {
+    /// A document or transaction signature.
+    Sign,
+    /// Login with certificate: a server-chosen nonce.
+    Login,
+}
+
+/// The output the institution wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// A bare signature over each digest.
+    Raw,
+    /// CMS SignedData holding the content.
+    CmsAttached,
+    /// CMS SignedData over a digest, without the content.
+    CmsDetached,
+}
+
+/// The signature algorithm (it must match the certificate's key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Algorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RsaPkcs1Sha256,
+    /// RSASSA-PSS with SHA-256, MGF1-SHA-256, salt 32.
+    RsaPssSha256,
+    /// ECDSA P-256 with SHA-256 (DER signature).
+    EcdsaP256Sha256,
+}
+
+/// The request's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Waiting for the user.
+    Pending,
+    /// Approved and signed; the result is available.
+    Signed,
+    /// The user declined.
+    Rejected,
+    /// Nobody decided in time.
+    Expired,
+}
+
+macro_rules! names {
+    ($t:ty { $($v:ident => $s:literal),* $(,)? }) => {
+        impl $t {
+            /// Stored (and wire) name.
+            pub fn as_str(self) -> &'static str { match self { $(Self::$v => $s),* } }
+            /// Parses a stored name.
+            pub fn parse(s: &str) -> Option<Self> { match s { $($s => Some(Self::$v),)* _ => None } }
+        }
+    };
+}
+names!(Purpose { Sign => "sign", Login => "login" });
+names!(Format { Raw => "raw", CmsAttached => "cms-attached", CmsDetached => "cms-detached" });
+names!(Algorithm {
+    RsaPkcs1Sha256 => "rsa-pkcs1-sha256",
+    RsaPssSha256 => "rsa-pss-sha256",
+    EcdsaP256Sha256 => "ecdsa-p256-sha256",
+});
+names!(Status { Pending => "pending", Signed => "signed", Rejected => "rejected", Expired => "expired" });
+
+impl Status {
+    /// The status in force at `now` (a pending request past its expiry is expired).
+    pub fn at(self, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        if self == Self::Pending && now >= expires_at {
+            Self::Expired
+        } else {
+            self
+        }
+    }
+}
+
+/// A request as an institution sends it (wire form).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRequestBody {
+    /// The certificate to sign with; or
+    pub certificate_id: Option<Uuid>,
+    /// the user (their reference at this institution): their newest consented certificate.
+    pub user_ref: Option<String>,
+    /// Content to sign (base64), for `cms-attached` or instead of digests; or
+    pub content: Option<String>,
+    /// SHA-256 digests (base64), one signature each.
+    pub digests: Option<Vec<String>>,
+    /// What the user is shown before approving (amount, payee, purpose).
+    pub display_text: String,
+    /// Output format (default `raw`).
+    pub format: Option<Format>,
+    /// Signature algorithm (default: by key type).
+    pub algorithm: Option<Algorithm>,
+    /// Seconds until the request expires (30..=900, default 300).
+    pub expires_in: Option<i64>,
+    /// Where to deliver the result.
+    pub webhook_url: Option<String>,
+}
+
+/// A consent as the user sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConsentView {
+    /// Id.
+    pub id: String,
+    /// The institution.
+    pub institution: InstitutionSummary,
+    /// The certificate.
+    pub certificate_id: String,
+    /// Given.
+    pub created_at: DateTime<Utc>,
+    /// Withdrawn.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withdrawn_at: Option<DateTime<Utc>>,
+}
+
+/// An institution as users see it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InstitutionSummary {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Sector.
+    pub sector: String,
+}
+
+/// A consented certificate as its institution sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConsentedCertificate {
+    /// The certificate.
+    pub certificate_id: String,
+    /// The holder's reference at this institution (stable, meaningless elsewhere).
+    pub user_ref: String,
+    /// Subject common name.
+    pub subject: String,
+    /// Serial (hex).
+    pub serial: String,
+    /// Kind.
+    pub kind: String,
+    /// Usage.
+    pub usage: String,
+    /// Status in force.
+    pub status: String,
+    /// Validity end.
+    pub not_after: DateTime<Utc>,
+    /// The certificate, base64 DER.
+    pub certificate: String,
+}
+
+/// What a signed request produced.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignedResult {
+    /// One per digest: a raw signature, or a CMS `ContentInfo` (DER), base64.
+    pub signatures: Vec<String>,
+    /// The signer certificate, base64 DER.
+    pub certificate: String,
+    /// The issuing chain, base64 DER, leaf's issuer first.
+    pub chain: Vec<String>,
+    /// When it was signed.
+    pub signed_at: DateTime<Utc>,
+}
+
+/// A signature request as its institution sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RequestView {
+    /// Id.
+    pub id: String,
+    /// Status in force.
+    pub status: Status,
+    /// Sign or login.
+    pub purpose: Purpose,
+    /// The certificate.
+    pub certificate_id: String,
+    /// Display text.
+    pub display_text: String,
+    /// Digests (base64).
+    pub digests: Vec<String>,
+    /// Format.
+    pub format: Format,
+    /// Algorithm.
+    pub algorithm: Algorithm,
+    /// The canonical digest an approval commits to (base64).
+    pub request_digest: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Expires.
+    pub expires_at: DateTime<Utc>,
+    /// Decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<DateTime<Utc>>,
+    /// The login nonce (base64), for login requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// The result, once signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<SignedResult>,
+}
+
+/// A pending request as its user sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApprovalView {
+    /// Request id.
+    pub id: String,
+    /// Who asks.
+    pub institution: InstitutionSummary,
+    /// With which certificate.
+    pub certificate_id: String,
+    /// What the user approves.
+    pub display_text: String,
+    /// Sign or login.
+    pub purpose: Purpose,
+    /// How many signatures.
+    pub digest_count: usize,
+    /// Digests (base64).
+    pub digests: Vec<String>,
+    /// Format.
+    pub format: Format,
+    /// Algorithm.
+    pub algorithm: Algorithm,
+    /// The canonical digest to approve (base64); a PIN approval sends it back.
+    pub request_digest: String,
+    /// Status in force.
+    pub status: Status,
+    /// Expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A list answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Items<T> {
+    /// The items.
+    pub items: Vec<T>,
+}
+
+/// An access token answer: an institution's (`/oauth2/token`) or a user's session
+/// (`/v1/auth/pin`, with a refresh token).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenResponse {
+    /// The JWT.
+    pub access_token: String,
+    /// `Bearer`.
+    pub token_type: String,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+    /// Granted scopes (institution tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// Single-use refresh token (user sessions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+/// A consent to give (`POST /v1/consents`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentBody {
+    /// The institution.
+    pub institution_id: Uuid,
+    /// The certificate.
+    pub certificate_id: Uuid,
+}
+
+/// A PIN approval: the PIN and the request digest the user's screen showed.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinApproval {
+    /// The certificate's 6-digit PIN.
+    pub pin: zeroize::Zeroizing<String>,
+    /// The request's canonical digest (base64), as shown.
+    pub request_digest: String,
+}
+
+impl std::fmt::Debug for PinApproval {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PinApproval")
+            .field("request_digest", &self.request_digest)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A login-with-certificate request (`POST /v1/login-requests`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    /// The certificate; or
+    pub certificate_id: Option<Uuid>,
+    /// the user's reference at this institution.
+    pub user_ref: Option<String>,
+    /// Seconds until it expires (30..=900).
+    pub expires_in: Option<i64>,
+}
+
+/// A verification request (`POST /v1/verify`): base64 fields.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyBody {
+    /// The signer certificate (DER).
+    pub certificate: String,
+    /// The signature.
+    pub signature: String,
+    /// Its algorithm.
+    pub algorithm: Algorithm,
+    /// What was signed; or
+    pub content: Option<String>,
+    /// its SHA-256.
+    pub digest: Option<String>,
+}
+
+/// The verdict of `POST /v1/verify`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VerifyReport {
+    /// Signature valid, chain valid and status good.
+    pub valid: bool,
+    /// The signature verifies under the certificate's key.
+    pub signature_valid: bool,
+    /// The certificate chains to the service's root and is within its validity.
+    pub chain_valid: bool,
+    /// `good`, `revoked`, `suspended`, `expired` or `unknown` (not issued there).
+    pub status: String,
+    /// Serial (hex).
+    pub serial: String,
+    /// Subject.
+    pub subject: String,
+    /// Validity end.
+    pub not_after: Option<DateTime<Utc>>,
+    /// When this was checked.
+    pub checked_at: DateTime<Utc>,
+}
+
+/// An RFC 7807 problem as the API answers it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Problem {
+    /// HTTP status.
+    pub status: u16,
+    /// Stable code.
+    pub code: String,
+    /// Title.
+    #[serde(default)]
+    pub title: String,
+    /// What happened.
+    #[serde(default)]
+    pub detail: String,
+}
