@@ -73,6 +73,9 @@ pub struct SigningSettings {
     pub webhook_backoff_secs: u32,
     /// Timeout of one webhook attempt, in milliseconds.
     pub webhook_timeout_ms: u64,
+    /// Signatures whose state changes and audit events share one transaction (group commit;
+    /// 1 turns batching off).
+    pub group_commit_max_batch: u32,
 }
 
 /// Which adapter talks to a partner.
@@ -362,6 +365,7 @@ impl Default for Settings {
                 webhook_max_attempts: 8,
                 webhook_backoff_secs: 10,
                 webhook_timeout_ms: 5000,
+                group_commit_max_batch: 64,
             },
             auth: AuthSettings {
                 issuer: String::new(),
@@ -696,6 +700,7 @@ impl Settings {
             ),
             (sg.webhook_max_attempts, "webhook_max_attempts", 20),
             (sg.webhook_backoff_secs, "webhook_backoff_secs", 3600),
+            (sg.group_commit_max_batch, "group_commit_max_batch", 1000),
         ] {
             if !(1..=max).contains(&value) {
                 return Err(ConfigError::new(

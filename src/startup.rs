@@ -147,6 +147,7 @@ impl Application {
         ));
         let signing = Arc::new(
             Signing::new(
+                db.clone(),
                 custody.clone(),
                 pki.clone(),
                 passkeys.clone(),

@@ -494,9 +494,9 @@ impl Custody {
     }
 
     /// Stores a prepared key, its slot and its audit event on `conn` (the caller's transaction).
-    pub async fn persist_key<C: sea_orm::ConnectionTrait>(
+    pub async fn persist_key(
         &self,
-        conn: &C,
+        conn: &sea_orm::DatabaseTransaction,
         prepared: PreparedKey,
     ) -> Result<KeyInfo, CustodyError> {
         let now = self.clock.now();

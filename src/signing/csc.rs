@@ -193,7 +193,6 @@ impl Signing {
         self.check_usable(db, inst_sector, &cert).await?;
         let owner = OwnerId::parse(&row.user_id)?;
         let activation = Uuid::parse_str(&row.activation_id).map_err(|_| SigningError::NotFound)?;
-        let left_json = serde_json::to_string(&left).map_err(|_| SigningError::Random)?;
         let event = NewEvent::new(owner.actor(), Action::SignatureCreated)
             .subject(cert.serial_hex.clone())
             .details(json!({
@@ -202,10 +201,8 @@ impl Signing {
                 "digests": hashes.iter().map(|d| d.to_hex()).collect::<Vec<_>>(),
                 "algorithm": algorithm.as_str(),
             }));
-        let txn = db.begin().await.map_err(StoreError::from)?;
-        if !db::spend_sad(&txn, &row, count, &left_json).await? {
-            return Ok(Err(SadProblem::HashNotAuthorized));
-        }
+        // Sign first (nothing leaves before the commit), then spend the SAD with the audit
+        // event in the next group commit; a concurrent spend makes this one fail closed.
         let mut out = Vec::with_capacity(hashes.len());
         for h in hashes {
             match self
@@ -217,8 +214,13 @@ impl Signing {
                 Err(e) => return Err(e.into()),
             }
         }
-        store::audit::append(&txn, now, &[event]).await?;
-        txn.commit().await.map_err(StoreError::from)?;
+        let change = super::commit::Change::SpendSad {
+            sad_hash: row.sad_hash.clone(),
+            spend: hashes.iter().map(|h| h.to_b64()).collect(),
+        };
+        if !self.committer.commit(change, vec![event]).await? {
+            return Ok(Err(SadProblem::HashNotAuthorized));
+        }
         Ok(Ok(out))
     }
 

@@ -10,6 +10,7 @@
 //! changed in between) and signs only what the canonical digest commits to.
 
 pub mod cms;
+pub mod commit;
 pub mod csc;
 pub mod institution;
 pub mod request;
@@ -162,6 +163,7 @@ pub struct Signing {
     settings: SigningSettings,
     rng: SystemRandom,
     http: reqwest::Client,
+    committer: commit::Committer,
 }
 
 const APPROVE_CEREMONY: &str = "approve";
@@ -169,12 +171,18 @@ const APPROVE_CEREMONY: &str = "approve";
 impl Signing {
     /// A service over the given parts.
     pub fn new(
+        db: DatabaseConnection,
         custody: Arc<Custody>,
         pki: Arc<Pki>,
         passkeys: Arc<Passkeys>,
         clock: SharedClock,
         settings: SigningSettings,
     ) -> Result<Self, String> {
+        let committer = commit::Committer::start(
+            db,
+            clock.clone(),
+            usize::try_from(settings.group_commit_max_batch).unwrap_or(1),
+        );
         let timeout = std::time::Duration::from_millis(settings.webhook_timeout_ms);
         let http = reqwest::Client::builder()
             .timeout(timeout)
@@ -190,6 +198,7 @@ impl Signing {
             settings,
             rng: SystemRandom::new(),
             http,
+            committer,
         })
     }
 
@@ -941,27 +950,20 @@ impl Signing {
                 "algorithm": parsed.algorithm.as_str(),
                 "amr": amr,
             }));
-        let txn = db.begin().await.map_err(StoreError::from)?;
-        if !db::decide(
-            &txn,
-            &row.id,
-            Status::Signed.as_str(),
-            Some(&result_json),
-            now,
-        )
-        .await?
-        {
-            return Err(SigningError::NotPending("decided"));
-        }
-        store::audit::append(&txn, now, &[event]).await?;
         let mut decided = row.clone();
         decided.status = Status::Signed.as_str().into();
         decided.decided_at = Some(now);
-        decided.result = Some(result_json);
+        decided.result = Some(result_json.clone());
         let view = self.request_view(decided)?;
-        self.enqueue_webhook(&txn, &row, "signature_request.signed", &view, now)
-            .await?;
-        txn.commit().await.map_err(StoreError::from)?;
+        let change = commit::Change::Decide {
+            request_id: row.id.clone(),
+            status: Status::Signed.as_str(),
+            result: Some(result_json),
+            delivery: webhook_delivery(&row, "signature_request.signed", &view, now).map(Box::new),
+        };
+        if !self.committer.commit(change, vec![event]).await? {
+            return Err(SigningError::NotPending("decided"));
+        }
         Ok(view)
     }
 
@@ -1007,35 +1009,9 @@ impl Signing {
         view: &RequestView,
         now: DateTime<Utc>,
     ) -> Result<(), SigningError> {
-        let Some(url) = &row.webhook_url else {
-            return Ok(());
-        };
-        let delivery_id = Uuid::new_v4().to_string();
-        let body = json!({
-            "id": delivery_id,
-            "event": event,
-            "created_at": now,
-            "request": view,
-        })
-        .to_string();
-        db::insert_delivery(
-            conn,
-            &db::DeliveryRow {
-                id: delivery_id,
-                institution_id: row.institution_id.clone(),
-                request_id: row.id.clone(),
-                url: url.clone(),
-                body,
-                status: "pending".into(),
-                attempts: 0,
-                next_attempt_at: now,
-                last_status: None,
-                last_error: None,
-                delivered_at: None,
-            },
-            now,
-        )
-        .await?;
+        if let Some(d) = webhook_delivery(row, event, view, now) {
+            db::insert_delivery(conn, &d, now).await?;
+        }
         Ok(())
     }
 
@@ -1068,6 +1044,31 @@ impl Signing {
     pub fn pki(&self) -> &Arc<Pki> {
         &self.pki
     }
+}
+
+/// The webhook delivery reporting `view`, if the request has a webhook.
+fn webhook_delivery(
+    row: &db::RequestRow,
+    event: &str,
+    view: &RequestView,
+    now: DateTime<Utc>,
+) -> Option<db::DeliveryRow> {
+    let url = row.webhook_url.clone()?;
+    let id = Uuid::new_v4().to_string();
+    let body = json!({"id": id, "event": event, "created_at": now, "request": view}).to_string();
+    Some(db::DeliveryRow {
+        id,
+        institution_id: row.institution_id.clone(),
+        request_id: row.id.clone(),
+        url,
+        body,
+        status: "pending".into(),
+        attempts: 0,
+        next_attempt_at: now,
+        last_status: None,
+        last_error: None,
+        delivered_at: None,
+    })
 }
 
 /// Result of a client authentication.

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -15,20 +16,33 @@ use crate::audit::{self, NewEvent, Record};
 const HEAD_ID: i32 = 1;
 const PAGE: u64 = 1000;
 
-/// Appends `events` to the chain inside the caller's transaction, all stamped `at`.
+/// Appends `events` to the chain, all stamped `at`: inside the caller's transaction when `conn`
+/// is one (as a savepoint), otherwise in a transaction of its own.
 ///
 /// The first statement bumps the single head row, which takes its row lock (PostgreSQL) or the
 /// write lock (SQLite) before anything is read, so concurrent appenders queue and each sees the
-/// head its predecessor committed. Several events in one call share one lock and one commit:
-/// this is the group-commit path for high-rate events.
-pub async fn append<C: ConnectionTrait>(
+/// head its predecessor committed. That only holds inside a transaction: given a bare
+/// connection, the bump, the insert and the new head hash would commit one by one and two
+/// appenders could chain from the same head. Several events in one call share one lock and one
+/// commit: this is the group-commit path for high-rate events.
+pub async fn append<C>(conn: &C, at: DateTime<Utc>, events: &[NewEvent]) -> Result<(), StoreError>
+where
+    C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::DatabaseTransaction>,
+{
+    if events.is_empty() {
+        return Ok(());
+    }
+    let txn = conn.begin().await?;
+    append_in(&txn, at, events).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+async fn append_in<C: ConnectionTrait>(
     conn: &C,
     at: DateTime<Utc>,
     events: &[NewEvent],
 ) -> Result<(), StoreError> {
-    if events.is_empty() {
-        return Ok(());
-    }
     let count = i64::try_from(events.len()).map_err(|_| corrupt("too many events in one batch"))?;
     let bumped = audit_head::Entity::update_many()
         .col_expr(
