@@ -2,7 +2,8 @@
 //! activated RSA-2048 key, next to the raw aws-lc-rs signing rate measured in the same run.
 //!
 //! `cargo bench --bench signing_load` starts the service in-process (embedded SQLite and local
-//! KMS by default; `FINCERT_BENCH_DATABASE_URL=postgres://…` for PostgreSQL), registers an
+//! KMS by default; `FINCERT_BENCH_DATABASE_URL=postgres://…` for PostgreSQL;
+//! `FINCERT_BENCH_GROUP_COMMIT_MAX_BATCH=1` turns group commit off), registers an
 //! institution and a holder, and drives it with concurrent clients over loopback:
 //!
 //! - **CSC signHash** — the activated-key path: each client authorizes 10 hashes with the PIN
@@ -126,6 +127,12 @@ async fn main() {
     settings.pki.user_key_algorithm = "rsa2048".into();
     settings.signing.requests_per_institution_per_minute = 1_000_000;
     settings.custody.activation_max_signatures = 10;
+    if let Some(n) = std::env::var("FINCERT_BENCH_GROUP_COMMIT_MAX_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        settings.signing.group_commit_max_batch = n;
+    }
     if let Ok(url) = std::env::var("FINCERT_BENCH_DATABASE_URL") {
         settings.database.url = url;
         settings.database.max_connections = 20;
@@ -285,7 +292,8 @@ async fn main() {
     let raw1 = raw_rate(1);
     let raw2 = raw_rate(2);
     println!(
-        "\nsigning load: {CLIENTS} concurrent clients, {engine}, local KMS, 2 server workers, {}s per row\n",
+        "\nsigning load: {CLIENTS} concurrent clients, {engine}, local KMS, 2 server workers, group commit up to {}, {}s per row\n",
+        settings.signing.group_commit_max_batch,
         BUDGET.as_secs()
     );
     println!("| scenario | ops | ops/s | p50 | p99 |");

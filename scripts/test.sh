@@ -6,6 +6,7 @@
 #     every PostgreSQL test creates its own database named with this run's prefix, and every
 #     database with that prefix is dropped when the script exits;
 #   - a Python venv with moto (the AWS KMS endpoint for aws-sdk-kms) and an OpenAPI validator;
+#   - Debian's Chromium and playwright-core (npm) for the portal's browser tests;
 #   - then the Rust suite (one test binary for the API tests) and the spec check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,6 +65,24 @@ for _ in $(seq 1 60); do
 done
 python3 -c "import socket; socket.create_connection(('127.0.0.1', $MOTO_PORT), 1)" ||
   { echo "moto did not start; see $CACHE/moto.log" >&2; exit 1; }
+
+# --- Browser: Debian's Chromium and playwright-core (drives it for the portal tests) -----------
+if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/nanum ]; then
+  log "installing Chromium and a Korean font (Debian packages chromium, fonts-nanum)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y --no-install-recommends chromium fonts-nanum >/dev/null 2>&1 ||
+    { $SUDO apt-get update -qq && $SUDO apt-get install -y --no-install-recommends chromium fonts-nanum >/dev/null; }
+fi
+export TEST_FINCERT_CHROMIUM=/usr/bin/chromium
+NPM_PREFIX="$CACHE/npm"
+if [ ! -f "$NPM_PREFIX/node_modules/playwright-core/package.json" ]; then
+  log "installing playwright-core into $NPM_PREFIX"
+  mkdir -p "$NPM_PREFIX"
+  npm install --silent --no-audit --no-fund --prefix "$NPM_PREFIX" 'playwright-core@1.64.1' >/dev/null
+fi
+export TEST_FINCERT_PLAYWRIGHT="$NPM_PREFIX/node_modules/playwright-core"
+export TEST_FINCERT_SCREENSHOTS="${TEST_FINCERT_SCREENSHOTS:-$CACHE/screenshots}"
 
 log "validating openapi.yaml (OpenAPI 3.1)"
 "$VENV/bin/openapi-spec-validator" openapi.yaml

@@ -106,6 +106,9 @@ pub struct EnrolmentSettings {
     pub message_secret: Secret,
     /// Timeout of each partner request, in milliseconds.
     pub partner_timeout_ms: u64,
+    /// Serve the development outbox at `GET /dev/outbox/{phone}` (local development and browser
+    /// tests read one-time codes there). Only with the `dev` message sender.
+    pub expose_dev_outbox: bool,
 }
 
 /// Session and token settings.
@@ -357,6 +360,7 @@ impl Default for Settings {
                 message_url: String::new(),
                 message_secret: Secret::default(),
                 partner_timeout_ms: 3000,
+                expose_dev_outbox: false,
             },
             signing: SigningSettings {
                 requests_per_institution_per_minute: 600,
@@ -685,6 +689,12 @@ impl Settings {
                     ));
                 }
             }
+        }
+        if self.enrolment.expose_dev_outbox && self.enrolment.message_sender != Adapter::Dev {
+            return Err(ConfigError::new(
+                "enrolment.expose_dev_outbox",
+                "only the dev message sender has an outbox to expose",
+            ));
         }
         let sg = &self.signing;
         for (value, name, max) in [

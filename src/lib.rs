@@ -29,6 +29,7 @@ pub mod domain;
 pub mod error;
 pub mod outbound;
 pub mod pki;
+pub mod portal;
 pub mod signing;
 pub mod startup;
 pub mod store;

@@ -45,6 +45,8 @@ pub struct AppState {
     pub passkeys: Arc<crate::auth::passkeys::Passkeys>,
     /// Remote signing for institutions.
     pub signing: Arc<Signing>,
+    /// The development outbox, when configured to be served.
+    pub dev_outbox: Option<Arc<DevOutbox>>,
 }
 
 /// Why the application could not start.
@@ -156,6 +158,7 @@ impl Application {
             )
             .map_err(StartupError::Partner)?,
         );
+        let settings_outbox = settings.enrolment.expose_dev_outbox.then(|| outbox.clone());
         let sweeper = spawn_background(
             custody.clone(),
             pki.clone(),
@@ -173,6 +176,7 @@ impl Application {
             enrolments,
             passkeys,
             signing: signing.clone(),
+            dev_outbox: settings_outbox,
         };
         let server = build_server(listener, state)?;
         Ok(Self {

@@ -9,6 +9,7 @@ mod auth;
 mod certificates;
 mod consents;
 mod csc;
+mod dev;
 mod enrolments;
 mod foreign;
 mod health;
@@ -255,6 +256,24 @@ pub fn endpoints() -> Vec<Endpoint> {
         ),
         endpoint(Method::POST, "/csc/v2/signatures/signHash", || {
             web::route().to(csc::v2_sign_hash)
+        }),
+        endpoint(Method::GET, "/", || {
+            web::route().to(crate::portal::redirect)
+        }),
+        endpoint(Method::GET, "/portal", || {
+            web::route().to(crate::portal::redirect)
+        }),
+        endpoint(Method::GET, "/portal/", || {
+            web::route().to(crate::portal::index)
+        }),
+        endpoint(Method::GET, "/portal/app.js", || {
+            web::route().to(crate::portal::script)
+        }),
+        endpoint(Method::GET, "/portal/app.css", || {
+            web::route().to(crate::portal::style)
+        }),
+        endpoint(Method::GET, "/dev/outbox/{phone}", || {
+            web::route().to(dev::outbox)
         }),
         endpoint(Method::GET, "/pki/ocsp/{request:.+}", || {
             web::route().to(pki::ocsp_get)

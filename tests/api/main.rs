@@ -19,6 +19,7 @@ mod openapi;
 mod partners;
 mod passkeys;
 mod pki;
+mod portal;
 mod rate_limits;
 mod signing;
 mod terms;

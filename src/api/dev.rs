@@ -1,0 +1,38 @@
+//! Development aids, off unless configured: `GET /dev/outbox/{phone}` shows the newest message
+//! the development sender "sent" to a phone (enrolment codes), for local use and browser tests.
+
+use actix_web::{HttpResponse, http::StatusCode, web};
+use serde_json::json;
+
+use crate::{auth::messaging::Channel, error::ApiError, startup::AppState};
+
+/// `GET /dev/outbox/{phone}`.
+pub async fn outbox(
+    state: web::Data<AppState>,
+    phone: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(outbox) = &state.dev_outbox else {
+        return Err(ApiError::rule(
+            StatusCode::NOT_FOUND,
+            "dev_outbox_disabled",
+            "Development outbox disabled",
+            "the development outbox is not exposed (enrolment.expose_dev_outbox)",
+        ));
+    };
+    let message = outbox.last_to(&phone).ok_or_else(|| {
+        ApiError::rule(
+            StatusCode::NOT_FOUND,
+            "no_message",
+            "No message",
+            "no message was sent to this phone",
+        )
+    })?;
+    let channel = match message.channel {
+        Channel::Sms => "sms",
+        Channel::Ars => "ars",
+    };
+    Ok(
+        HttpResponse::Ok()
+            .json(json!({"to": message.to, "channel": channel, "body": message.body})),
+    )
+}

@@ -1,0 +1,431 @@
+// fincert certificate centre: a small single-page front end over the JSON API.
+// No dependencies, no build step, nothing loaded from outside this server. Session tokens live
+// in sessionStorage (gone with the tab); PINs live only in the keypad's closure until submitted.
+
+const T = {
+  ko: {
+    brand: "fincert 인증센터", "nav.certificates": "내 인증서", "nav.approvals": "서명 요청", "nav.passkeys": "패스키",
+    "nav.login": "로그인", "nav.logout": "로그아웃", footer: "금융인증서: 3년, 6자리 PIN 또는 패스키 · 키는 클라우드에만 보관됩니다.",
+    "home.title": "인증센터", "home.issue": "인증서 발급", "home.issue.d": "새 금융인증서를 발급합니다.",
+    "home.reissue": "인증서 재발급", "home.reissue.d": "만료·분실·PIN 잠김 시 다시 발급합니다.",
+    "home.renew": "인증서 갱신", "home.renew.d": "만료 30일 전부터 갱신할 수 있습니다.",
+    "home.foreign": "타기관 인증서 등록", "home.foreign.d": "다른 기관에서 받은 인증서를 등록합니다.",
+    "home.approvals": "서명 요청 확인", "home.approvals.d": "기관이 요청한 전자서명을 확인·승인합니다.",
+    "step.terms": "약관 동의", "step.identity": "본인 확인", "step.phone": "휴대폰 인증", "step.medium": "보안매체", "step.credential": "PIN 설정",
+    "terms.agree": "위 약관에 모두 동의합니다", next: "다음", name: "이름", birth: "생년월일 (YYYY-MM-DD)", phone: "휴대폰 번호",
+    customer: "고객번호(계좌번호)", "phone.sms": "문자(SMS)로 받기", "phone.ars": "전화(ARS)로 받기", "phone.code": "인증번호 6자리",
+    "phone.sent": "인증번호를 보냈습니다", "medium.kind": "보안매체 종류", "medium.card": "보안카드", "medium.hotp": "OTP(이벤트)",
+    "medium.totp": "OTP(시간)", "medium.motp": "모바일 OTP", "medium.answer": "응답", "medium.device": "기기 ID",
+    "medium.card.ask": "보안카드 {a}번의 {ah} 두 자리와 {b}번의 {bh} 두 자리를 입력하세요", first: "앞", last: "뒤",
+    usage: "용도", "usage.restricted": "용도제한 (은행·카드·보험, 무료)", "usage.general": "범용 (모든 전자거래, 4,400원)",
+    "pin.set": "PIN 6자리를 입력하세요", "pin.confirm": "PIN을 한 번 더 입력하세요", "pin.enter": "PIN 6자리를 입력하세요",
+    "pin.mismatch": "두 PIN이 다릅니다", clear: "전체 지우기", back: "지우기", ok: "확인", cancel: "취소",
+    "done.title": "발급이 끝났습니다", certificate: "인증서", "login.title": "로그인", "login.cert": "인증서 ID",
+    "login.passkey": "패스키로 로그인", "login.pin": "PIN으로 로그인", "certs.title": "내 인증서", kind: "종류", serial: "일련번호",
+    status: "상태", valid: "유효기간", remaining: "남은 기간", days: "{d}일 {h}시간", "renew.open": "갱신 가능", renew: "갱신",
+    fees: "납부한 수수료", "consents.title": "등록된 기관", withdraw: "해지", "consent.add": "기관에 등록", institution: "기관",
+    "approvals.title": "서명 요청", "approvals.none": "대기 중인 요청이 없습니다.", approvePin: "PIN으로 승인", approvePasskey: "패스키로 승인",
+    reject: "거절", signatures: "서명 {n}건", expires: "만료", signed: "서명했습니다", rejected: "거절했습니다",
+    "passkeys.title": "패스키", "passkeys.none": "등록된 패스키가 없습니다.", "passkeys.add": "패스키 등록", "passkeys.name": "이름",
+    remove: "삭제", "foreign.title": "타기관 인증서 등록", "foreign.pem": "인증서 (PEM)", register: "등록", "need.login": "먼저 로그인하세요.",
+    "kind.financial": "금융인증서", "kind.joint": "공동인증서", "status.active": "유효", "status.expired": "만료", "status.revoked": "폐지",
+    "status.suspended": "정지", saved: "저장했습니다",
+  },
+  en: {
+    brand: "fincert Certificate Centre", "nav.certificates": "My certificates", "nav.approvals": "Approvals", "nav.passkeys": "Passkeys",
+    "nav.login": "Sign in", "nav.logout": "Sign out", footer: "Financial certificate: 3 years, 6-digit PIN or passkey · keys stay in the cloud.",
+    "home.title": "Certificate centre", "home.issue": "Issue a certificate", "home.issue.d": "Get a new financial certificate.",
+    "home.reissue": "Reissue", "home.reissue.d": "After expiry, loss or a locked PIN.",
+    "home.renew": "Renew", "home.renew.d": "Open from 30 days before expiry.",
+    "home.foreign": "Register another institution's certificate", "home.foreign.d": "Use a certificate issued elsewhere.",
+    "home.approvals": "Signature requests", "home.approvals.d": "See and approve what institutions ask you to sign.",
+    "step.terms": "Terms", "step.identity": "Identity", "step.phone": "Phone", "step.medium": "Security medium", "step.credential": "PIN",
+    "terms.agree": "I agree to all terms above", next: "Next", name: "Name", birth: "Birth date (YYYY-MM-DD)", phone: "Mobile number",
+    customer: "Customer (account) number", "phone.sms": "Send by SMS", "phone.ars": "Call me (ARS)", "phone.code": "6-digit code",
+    "phone.sent": "The code was sent", "medium.kind": "Security medium", "medium.card": "Security card", "medium.hotp": "OTP (event)",
+    "medium.totp": "OTP (time)", "medium.motp": "Mobile OTP", "medium.answer": "Answer", "medium.device": "Device id",
+    "medium.card.ask": "Enter the {ah} two digits of cell {a} and the {bh} two digits of cell {b}", first: "first", last: "last",
+    usage: "Usage", "usage.restricted": "Restricted (banking, card, insurance; free)", "usage.general": "General purpose (all e-services; 4,400 KRW)",
+    "pin.set": "Choose a 6-digit PIN", "pin.confirm": "Enter the PIN again", "pin.enter": "Enter your 6-digit PIN",
+    "pin.mismatch": "The PINs differ", clear: "Clear", back: "Delete", ok: "OK", cancel: "Cancel",
+    "done.title": "Your certificate is ready", certificate: "Certificate", "login.title": "Sign in", "login.cert": "Certificate id",
+    "login.passkey": "Sign in with a passkey", "login.pin": "Sign in with PIN", "certs.title": "My certificates", kind: "Kind", serial: "Serial",
+    status: "Status", valid: "Valid until", remaining: "Remaining", days: "{d} days {h} hours", "renew.open": "Renewal open", renew: "Renew",
+    fees: "Fees charged", "consents.title": "Registered institutions", withdraw: "Withdraw", "consent.add": "Register with", institution: "Institution",
+    "approvals.title": "Signature requests", "approvals.none": "Nothing is waiting for you.", approvePin: "Approve with PIN", approvePasskey: "Approve with passkey",
+    reject: "Reject", signatures: "{n} signature(s)", expires: "Expires", signed: "Signed", rejected: "Rejected",
+    "passkeys.title": "Passkeys", "passkeys.none": "No passkey yet.", "passkeys.add": "Add a passkey", "passkeys.name": "Name",
+    remove: "Remove", "foreign.title": "Register another institution's certificate", "foreign.pem": "Certificate (PEM)", register: "Register",
+    "need.login": "Sign in first.", "kind.financial": "Financial", "kind.joint": "Joint", "status.active": "Valid", "status.expired": "Expired",
+    "status.revoked": "Revoked", "status.suspended": "Suspended", saved: "Saved",
+  },
+};
+
+let lang = localStorage.getItem("fincert.lang") || "ko";
+const t = (k, vars = {}) => (T[lang][k] || k).replace(/\{(\w+)\}/g, (_, v) => vars[v] ?? "");
+const $ = (sel, root = document) => root.querySelector(sel);
+const view = () => $("#view");
+
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (v === true) el.setAttribute(k, "");
+    else if (v !== false && v != null) el.setAttribute(k, v);
+  }
+  for (const c of children.flat()) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return el;
+}
+
+function status(msg, kind = "error") {
+  const s = $("#status");
+  s.className = kind;
+  s.textContent = msg || "";
+}
+
+// ----- API -----
+const session = {
+  get token() { return sessionStorage.getItem("fincert.token"); },
+  set token(v) { v ? sessionStorage.setItem("fincert.token", v) : sessionStorage.removeItem("fincert.token"); },
+};
+
+async function api(method, path, body) {
+  const headers = { "Accept": "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (session.token) headers["Authorization"] = `Bearer ${session.token}`;
+  const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (resp.status === 204) return null;
+  const data = await resp.json().catch(() => ({}));
+  if (!resp.ok) {
+    const err = new Error(data.detail || data.error_description || resp.statusText);
+    err.code = data.code || data.error;
+    err.status = resp.status;
+    throw err;
+  }
+  return data;
+}
+
+async function guarded(fn) {
+  try { return await fn(); } catch (e) { status(`${e.message}${e.code ? ` (${e.code})` : ""}`); if (e.status === 401 && e.code === "invalid_token") session.token = null; }
+}
+
+// ----- WebAuthn: JSON (base64url) <-> ArrayBuffer -----
+const b64u = {
+  decode: (s) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4)), (c) => c.charCodeAt(0)).buffer,
+  encode: (buf) => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, ""),
+};
+
+async function createPasskey(options) {
+  const pk = structuredClone(options.publicKey);
+  pk.challenge = b64u.decode(pk.challenge);
+  pk.user.id = b64u.decode(pk.user.id);
+  (pk.excludeCredentials || []).forEach((c) => { c.id = b64u.decode(c.id); });
+  const cred = await navigator.credentials.create({ publicKey: pk });
+  return {
+    id: cred.id, rawId: b64u.encode(cred.rawId), type: cred.type, extensions: {},
+    response: { attestationObject: b64u.encode(cred.response.attestationObject), clientDataJSON: b64u.encode(cred.response.clientDataJSON) },
+  };
+}
+
+async function getPasskey(options) {
+  const pk = structuredClone(options.publicKey);
+  pk.challenge = b64u.decode(pk.challenge);
+  (pk.allowCredentials || []).forEach((c) => { c.id = b64u.decode(c.id); });
+  const cred = await navigator.credentials.get({ publicKey: pk });
+  return {
+    id: cred.id, rawId: b64u.encode(cred.rawId), type: cred.type, extensions: {},
+    response: {
+      authenticatorData: b64u.encode(cred.response.authenticatorData), clientDataJSON: b64u.encode(cred.response.clientDataJSON),
+      signature: b64u.encode(cred.response.signature), userHandle: cred.response.userHandle ? b64u.encode(cred.response.userHandle) : null,
+    },
+  };
+}
+
+// ----- PIN keypad: digits shuffled on every display; the PIN exists only here until submitted -----
+function keypad(label, onDone) {
+  const digits = [];
+  const order = [...Array(10).keys()];
+  const rnd = new Uint32Array(10);
+  crypto.getRandomValues(rnd);
+  for (let i = 9; i > 0; i--) { const j = rnd[i] % (i + 1); [order[i], order[j]] = [order[j], order[i]]; }
+  const dots = h("div", { class: "dots", role: "img", "aria-label": `0/6` }, [...Array(6)].map(() => h("span")));
+  const refresh = () => {
+    [...dots.children].forEach((d, i) => d.classList.toggle("filled", i < digits.length));
+    dots.setAttribute("aria-label", `${digits.length}/6`);
+  };
+  const push = (d) => {
+    if (digits.length >= 6) return;
+    digits.push(d);
+    refresh();
+    if (digits.length === 6) {
+      const pin = digits.join("");
+      digits.fill(0); digits.length = 0; refresh();
+      onDone(pin);
+    }
+  };
+  const keys = order.map((d) => h("button", { type: "button", class: "digit", "data-digit": d, "aria-label": String(d), onclick: () => push(d) }, String(d)));
+  const pad = h("div", { class: "keypad", role: "group", "aria-label": label, tabindex: "0",
+    onkeydown: (e) => { if (/^[0-9]$/.test(e.key)) { e.preventDefault(); push(Number(e.key)); } else if (e.key === "Backspace") { digits.pop(); refresh(); } } },
+    h("p", { class: "pin-label" }, label), dots,
+    h("div", { class: "keys" }, keys.slice(0, 9), h("button", { type: "button", class: "secondary", onclick: () => { digits.length = 0; refresh(); } }, t("clear")), keys[9],
+      h("button", { type: "button", class: "secondary", onclick: () => { digits.pop(); refresh(); } }, t("back"))));
+  return pad;
+}
+
+function askPin(container, label) {
+  return new Promise((resolve) => {
+    container.replaceChildren(keypad(label, resolve));
+    container.querySelector(".keypad").focus();
+  });
+}
+
+// ----- views -----
+function home() {
+  const tile = (href, k) => h("a", { class: "tile", href }, h("strong", {}, t(k)), t(`${k}.d`));
+  return [h("h1", {}, t("home.title")), h("div", { class: "tiles" },
+    tile("#/enrol/issue", "home.issue"), tile("#/enrol/reissue", "home.reissue"), tile("#/certificates", "home.renew"),
+    tile("#/foreign", "home.foreign"), tile("#/approvals", "home.approvals"))];
+}
+
+function needLogin() {
+  return [h("p", {}, t("need.login")), h("a", { href: "#/login" }, t("nav.login"))];
+}
+
+function login() {
+  const certId = h("input", { id: "cert-id", name: "certificate", autocomplete: "off", value: sessionStorage.getItem("fincert.cert") || "" });
+  const area = h("div");
+  const signedIn = (pair) => { session.token = pair.access_token; sessionStorage.setItem("fincert.cert", certId.value.trim()); location.hash = "#/certificates"; };
+  return [h("h1", {}, t("login.title")), h("label", { for: "cert-id" }, t("login.cert")), certId,
+    h("div", { class: "row" },
+      h("button", { type: "button", id: "login-pin", onclick: async () => {
+        const pin = await askPin(area, t("pin.enter"));
+        await guarded(async () => signedIn(await api("POST", "/v1/auth/pin", { certificate_id: certId.value.trim(), pin })));
+      } }, t("login.pin")),
+      h("button", { type: "button", class: "secondary", id: "login-passkey", onclick: () => guarded(async () => {
+        const started = await api("POST", "/v1/auth/passkey/start", { certificate_id: certId.value.trim() });
+        const credential = await getPasskey(started.options);
+        signedIn(await api("POST", "/v1/auth/passkey/finish", { ceremony_id: started.ceremony_id, credential }));
+      }) }, t("login.passkey"))),
+    area];
+}
+
+const STEPS = ["terms", "identity", "phone", "medium", "credential"];
+
+function enrol(purpose) {
+  const box = h("div");
+  const progress = h("ol", { class: "steps", "aria-label": "progress" }, STEPS.map((s) => h("li", { "data-step": s }, t(`step.${s}`))));
+  let enrolment = null;
+  const mark = (step) => [...progress.children].forEach((li, i) => {
+    const cur = STEPS.indexOf(step);
+    li.classList.toggle("done", i < cur);
+    li.toggleAttribute("aria-current", i === cur);
+    if (i === cur) li.setAttribute("aria-current", "step");
+  });
+  const show = async (step) => {
+    mark(step);
+    status("");
+    box.replaceChildren(...(await steps[step]()).flat(3));
+    const first = box.querySelector("input, select, button");
+    if (first) first.focus();
+  };
+  const advance = (e) => { enrolment = e; show(e.step); };
+  const steps = {
+    terms: async () => {
+      const terms = await api("GET", "/v1/terms");
+      const required = terms.items.filter((d) => d.required);
+      const agree = h("input", { type: "checkbox", id: "agree" });
+      return [h("h2", {}, t("step.terms")), ...terms.items.map((d) => h("details", { class: "card" }, h("summary", {}, `${d.title} (v${d.version})`), h("p", {}, d.body || ""))),
+        h("label", {}, agree, t("terms.agree")),
+        h("button", { type: "button", id: "next", onclick: () => guarded(async () => {
+          if (!agree.checked) { status(t("terms.agree")); return; }
+          advance(await api("POST", `/v1/enrolments/${enrolment.id}/terms`, { agreed: required.map((d) => ({ code: d.code, version: d.version })) }));
+        }) }, t("next"))];
+    },
+    identity: async () => {
+      const f = (id, k, attrs = {}) => [h("label", { for: id }, t(k)), h("input", { id, ...attrs })];
+      return [h("h2", {}, t("step.identity")), f("name", "name", { autocomplete: "name" }), f("birth", "birth", { inputmode: "numeric" }),
+        f("phone", "phone", { inputmode: "tel", autocomplete: "tel" }), f("customer", "customer", { inputmode: "numeric" }),
+        h("button", { type: "button", id: "next", onclick: () => guarded(async () => advance(await api("POST", `/v1/enrolments/${enrolment.id}/identity`, {
+          name: $("#name").value.trim(), birth_date: $("#birth").value.trim(), phone: $("#phone").value.trim(), customer_number: $("#customer").value.trim() }))) }, t("next"))];
+    },
+    phone: async () => {
+      const send = (channel) => guarded(async () => { await api("POST", `/v1/enrolments/${enrolment.id}/phone-code`, { channel }); status(t("phone.sent"), "info"); $("#code").focus(); });
+      return [h("h2", {}, t("step.phone")), h("div", { class: "row" },
+          h("button", { type: "button", id: "send-sms", onclick: () => send("sms") }, t("phone.sms")),
+          h("button", { type: "button", class: "secondary", id: "send-ars", onclick: () => send("ars") }, t("phone.ars"))),
+        h("label", { for: "code" }, t("phone.code")), h("input", { id: "code", inputmode: "numeric", autocomplete: "one-time-code", maxlength: "6" }),
+        h("button", { type: "button", id: "next", onclick: () => guarded(async () => advance(await api("POST", `/v1/enrolments/${enrolment.id}/phone-code/verify`, { code: $("#code").value.trim() }))) }, t("next"))];
+    },
+    medium: async () => {
+      const kind = h("select", { id: "medium-kind" }, ["card", "hotp", "totp", "motp"].map((k) => h("option", { value: k }, t(`medium.${k}`))));
+      const ask = h("p", { id: "medium-ask", class: "muted" });
+      const device = h("div");
+      const load = () => guarded(async () => {
+        device.replaceChildren();
+        ask.textContent = "";
+        const c = await api("GET", `/v1/enrolments/${enrolment.id}/medium?kind=${kind.value}`);
+        if (c.cells) {
+          const half = (x) => t(x === "first" ? "first" : "last");
+          ask.textContent = t("medium.card.ask", { a: c.cells.a[0], ah: half(c.cells.a[1]), b: c.cells.b[0], bh: half(c.cells.b[1]) });
+        }
+        if (kind.value === "motp") device.replaceChildren(h("label", { for: "device" }, t("medium.device")), h("input", { id: "device" }));
+      });
+      kind.addEventListener("change", load);
+      await load();
+      return [h("h2", {}, t("step.medium")), h("label", { for: "medium-kind" }, t("medium.kind")), kind, ask, device,
+        h("label", { for: "answer" }, t("medium.answer")), h("input", { id: "answer", inputmode: "numeric", autocomplete: "off" }),
+        h("button", { type: "button", id: "next", onclick: () => guarded(async () => advance(await api("POST", `/v1/enrolments/${enrolment.id}/medium`, {
+          kind: kind.value, answer: $("#answer").value.trim(), device_id: $("#device") ? $("#device").value.trim() : undefined }))) }, t("next"))];
+    },
+    credential: async () => {
+      const usage = h("select", { id: "usage" }, h("option", { value: "restricted" }, t("usage.restricted")), h("option", { value: "general" }, t("usage.general")));
+      const pinArea = h("div");
+      const go = h("button", { type: "button", id: "next", onclick: async () => {
+        go.disabled = true;
+        const pin = await askPin(pinArea, t("pin.set"));
+        const again = await askPin(pinArea, t("pin.confirm"));
+        pinArea.replaceChildren();
+        go.disabled = false;
+        if (pin !== again) { status(t("pin.mismatch")); return; }
+        await guarded(async () => {
+          const done = await api("POST", `/v1/enrolments/${enrolment.id}/complete`, { kind: "financial", usage: usage.value, pin });
+          if (done.session) session.token = done.session.access_token;
+          const cert = done.certificate || done;
+          sessionStorage.setItem("fincert.cert", cert.id);
+          mark("done");
+          box.replaceChildren(h("h2", { id: "done" }, t("done.title")), h("dl", {}, h("dt", {}, t("certificate")), h("dd", { id: "new-cert" }, cert.id), h("dt", {}, t("serial")), h("dd", {}, cert.serial)),
+            h("a", { href: "#/certificates" }, t("nav.certificates")));
+        });
+      } }, t("next"));
+      return [h("h2", {}, t("step.credential")), h("label", { for: "usage" }, t("usage")), usage, go, pinArea];
+    },
+  };
+  guarded(async () => advance(await api("POST", "/v1/enrolments", { purpose })));
+  return [h("h1", {}, t(purpose === "reissue" ? "home.reissue" : "home.issue")), progress, box];
+}
+
+function countdown(until) {
+  const ms = new Date(until) - Date.now();
+  const d = Math.max(0, Math.floor(ms / 86400000));
+  const hrs = Math.max(0, Math.floor((ms % 86400000) / 3600000));
+  return t("days", { d, h: hrs });
+}
+
+function certificates() {
+  if (!session.token) return needLogin();
+  const list = h("div", { id: "cert-list" });
+  const consents = h("div", { id: "consents" });
+  guarded(async () => {
+    const [certs, cons, insts] = await Promise.all([api("GET", "/v1/certificates"), api("GET", "/v1/consents"), api("GET", "/v1/institutions")]);
+    list.replaceChildren(h("p", {}, `${t("fees")}: ${certs.fees_charged_krw.toLocaleString()} KRW`), ...certs.items.map((c) => {
+      const area = h("div");
+      const badge = { active: "ok", suspended: "warn" }[c.status] || "err";
+      const select = h("select", { "aria-label": t("institution") }, insts.items.map((i) => h("option", { value: i.id }, `${i.name} (${i.sector})`)));
+      return h("section", { class: "card cert", "data-id": c.id, "aria-label": c.subject },
+        h("h2", {}, `${t(`kind.${c.kind}`)} · ${c.subject}`),
+        h("dl", {}, h("dt", {}, t("usage")), h("dd", {}, t(`usage.${c.usage}`)), h("dt", {}, t("serial")), h("dd", {}, c.serial),
+          h("dt", {}, t("status")), h("dd", {}, h("span", { class: `badge ${badge}` }, t(`status.${c.status}`))),
+          h("dt", {}, t("valid")), h("dd", {}, new Date(c.not_after).toLocaleString(lang === "ko" ? "ko-KR" : "en-GB")),
+          h("dt", {}, t("remaining")), h("dd", { class: "countdown" }, countdown(c.not_after))),
+        c.renewal_open ? h("p", {}, h("span", { class: "badge warn renewal-open" }, t("renew.open"))) : "",
+        h("div", { class: "row" },
+          c.renewal_open ? h("button", { type: "button", class: "renew", onclick: async () => {
+            const pin = await askPin(area, t("pin.enter"));
+            await guarded(async () => { await api("POST", `/v1/certificates/${c.id}/renew`, { pin }); status(t("saved"), "info"); route(true); });
+          } }, t("renew")) : "",
+          select, h("button", { type: "button", class: "secondary", onclick: () => guarded(async () => {
+            await api("POST", "/v1/consents", { institution_id: select.value, certificate_id: c.id }); status(t("saved"), "info"); route(true);
+          }) }, t("consent.add"))),
+        area);
+    }));
+    consents.replaceChildren(h("h2", {}, t("consents.title")), ...cons.items.map((c) => h("div", { class: "card consent" },
+      `${c.institution.name} (${c.institution.sector}) · ${c.certificate_id.slice(0, 8)}…`,
+      h("button", { type: "button", class: "danger", onclick: () => guarded(async () => { await api("DELETE", `/v1/consents/${c.id}`); route(true); }) }, t("withdraw")))));
+  });
+  return [h("h1", {}, t("certs.title")), list, consents];
+}
+
+function approvals() {
+  if (!session.token) return needLogin();
+  const list = h("div", { id: "approval-list" });
+  guarded(async () => {
+    const pending = await api("GET", "/v1/approvals");
+    if (!pending.items.length) { list.replaceChildren(h("p", { id: "no-approvals" }, t("approvals.none"))); return; }
+    list.replaceChildren(...pending.items.map((a) => {
+      const area = h("div");
+      const done = (v) => { status(t(v.status === "signed" ? "signed" : "rejected"), "info"); route(true); };
+      return h("section", { class: "card approval", "data-id": a.id, "aria-label": a.institution.name },
+        h("h2", {}, a.institution.name), h("p", { class: "display-text" }, a.display_text),
+        h("p", { class: "muted" }, `${t("signatures", { n: a.digest_count })} · ${t("expires")} ${new Date(a.expires_at).toLocaleTimeString()}`),
+        h("div", { class: "row" },
+          h("button", { type: "button", class: "approve-pin", onclick: async () => {
+            const pin = await askPin(area, t("pin.enter"));
+            await guarded(async () => done(await api("POST", `/v1/approvals/${a.id}/approve`, { pin, request_digest: a.request_digest })));
+          } }, t("approvePin")),
+          h("button", { type: "button", class: "secondary approve-passkey", onclick: () => guarded(async () => {
+            const started = await api("POST", `/v1/approvals/${a.id}/passkey/start`, {});
+            const credential = await getPasskey(started.options);
+            done(await api("POST", `/v1/approvals/${a.id}/passkey/finish`, { ceremony_id: started.ceremony_id, credential }));
+          }) }, t("approvePasskey")),
+          h("button", { type: "button", class: "danger reject", onclick: () => guarded(async () => done(await api("POST", `/v1/approvals/${a.id}/reject`, {}))) }, t("reject"))),
+        area);
+    }));
+  });
+  return [h("h1", {}, t("approvals.title")), list];
+}
+
+function passkeys() {
+  if (!session.token) return needLogin();
+  const list = h("div", { id: "passkey-list" });
+  const area = h("div");
+  const name = h("input", { id: "passkey-name", value: "My phone" });
+  guarded(async () => {
+    const keys = await api("GET", "/v1/passkeys");
+    list.replaceChildren(...(keys.items.length ? keys.items.map((k) => h("div", { class: "card passkey" }, `${k.name}${k.bound_to_key ? " 🔑" : ""}`,
+      h("button", { type: "button", class: "danger", onclick: () => guarded(async () => { await api("DELETE", `/v1/passkeys/${k.id}`); route(true); }) }, t("remove"))))
+      : [h("p", {}, t("passkeys.none"))]));
+  });
+  return [h("h1", {}, t("passkeys.title")), list, h("label", { for: "passkey-name" }, t("passkeys.name")), name,
+    h("button", { type: "button", id: "add-passkey", onclick: async () => {
+      const pin = await askPin(area, t("pin.enter"));
+      area.replaceChildren();
+      await guarded(async () => {
+        const started = await api("POST", "/v1/passkeys/register/start", {});
+        const credential = await createPasskey(started.options);
+        await api("POST", "/v1/passkeys/register/finish", { ceremony_id: started.ceremony_id, credential, name: name.value.trim(), certificate_id: sessionStorage.getItem("fincert.cert"), pin });
+        status(t("saved"), "info");
+        route(true);
+      });
+    } }, t("passkeys.add")), area];
+}
+
+function foreign() {
+  if (!session.token) return needLogin();
+  const pem = h("textarea", { id: "pem", rows: "8" });
+  return [h("h1", {}, t("foreign.title")), h("label", { for: "pem" }, t("foreign.pem")), pem,
+    h("button", { type: "button", onclick: () => guarded(async () => { await api("POST", "/v1/foreign-certificates", { certificate: pem.value.trim() }); status(t("saved"), "info"); }) }, t("register"))];
+}
+
+const routes = { "": home, certificates, approvals, passkeys, foreign, login, "enrol/issue": () => enrol("issue"), "enrol/reissue": () => enrol("reissue") };
+
+// Renders the page for the current hash; navigation clears the message line, an in-place
+// refresh after an action keeps it.
+function route(keepStatus = false) {
+  if (!keepStatus) status("");
+  const path = location.hash.replace(/^#\/?/, "");
+  const render = routes[path] || home;
+  document.documentElement.lang = lang;
+  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  const nav = $("#nav-session");
+  nav.textContent = session.token ? t("nav.logout") : t("nav.login");
+  $("#lang").textContent = lang === "ko" ? "English" : "한국어";
+  view().replaceChildren(...[render()].flat(3));
+  view().focus();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("#lang").addEventListener("click", () => { lang = lang === "ko" ? "en" : "ko"; localStorage.setItem("fincert.lang", lang); route(); });
+  $("#nav-session").addEventListener("click", (e) => { if (session.token) { e.preventDefault(); session.token = null; location.hash = "#/"; route(); } });
+  window.addEventListener("hashchange", () => route());
+  route();
+});
