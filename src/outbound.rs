@@ -37,15 +37,30 @@ pub fn signature(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     format!("v1={}", hex::encode(ctx.sign().as_ref()))
 }
 
+/// An HTTP client for calls out of fincert: every request limited to `timeout`, redirects
+/// never followed (a partner or webhook cannot send a signed body elsewhere).
+pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// What a failed send is reported as (never the URL or body).
+pub fn send_error(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timeout".to_string()
+    } else {
+        "connection failed".to_string()
+    }
+}
+
 impl Partner {
     /// A partner at `url`, requests signed with `secret`, each limited to `timeout`.
     pub fn new(url: &str, secret: &Secret, timeout: Duration) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| e.to_string())?;
+        let client = client(timeout)?;
         Ok(Self {
             client,
             url: url.to_owned(),
@@ -74,13 +89,7 @@ impl Partner {
             .body(bytes)
             .send()
             .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    "timeout".to_string()
-                } else {
-                    "connection failed".to_string()
-                }
-            })?;
+            .map_err(|e| send_error(&e))?;
         let status = resp.status();
         if !status.is_success() {
             return Err(format!("partner answered {}", status.as_u16()));

@@ -25,12 +25,7 @@ impl FromRequest for User {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::to_owned);
+        let token = super::bearer_token(req);
         Box::pin(async move {
             let state = state.ok_or(ApiError::Internal)?;
             let token = token.ok_or(crate::auth::tokens::TokenError::Invalid)?;

@@ -5,9 +5,7 @@
 use std::future::Future;
 use std::pin::Pin as StdPin;
 
-use actix_web::{
-    FromRequest, HttpRequest, HttpResponse, dev::Payload, http::StatusCode, http::header, web,
-};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, http::StatusCode, web};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::Duration;
 use fincert_client::types::{LoginBody, VerifyBody};
@@ -35,12 +33,7 @@ impl FromRequest for Institution {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::to_owned);
+        let token = super::bearer_token(req);
         Box::pin(async move {
             let state = state.ok_or(ApiError::Internal)?;
             let token = token.ok_or(TokenError::Invalid)?;

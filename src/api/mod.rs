@@ -314,6 +314,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }
 }
 
+/// The token of an `Authorization: Bearer …` header, if the request has one.
+pub fn bearer_token(req: &actix_web::HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned)
+}
+
 /// Answer for paths no route has.
 pub async fn not_found() -> HttpResponse {
     actix_web::ResponseError::error_response(&ApiError::RouteNotFound)

@@ -141,6 +141,11 @@ pub struct CertificateView {
     pub not_after: DateTime<Utc>,
     /// Whether renewal is open now.
     pub renewal_open: bool,
+    /// Seconds until `not_after` by the service clock (0 once past): what a countdown starts
+    /// from, whatever the viewer's clock says.
+    pub expires_in_secs: i64,
+    /// Issuer distinguished name.
+    pub issuer: String,
     /// Custody key (cloud storage).
     #[serde(skip)]
     pub custody_key_id: Option<Uuid>,
@@ -720,7 +725,12 @@ impl Pki {
             row.renewed_by_id.is_some(),
         )
         .is_ok();
+        let issuer = x509_parser::parse_x509_certificate(&row.certificate_der)
+            .map(|(_, c)| c.issuer().to_string())
+            .unwrap_or_default();
         CertificateView {
+            expires_in_secs: (row.not_after - now).num_seconds().max(0),
+            issuer,
             id: Uuid::parse_str(&row.id).unwrap_or_default(),
             kind: CertKind::parse(&row.kind).unwrap_or(CertKind::Financial),
             usage: Usage::parse(&row.usage).unwrap_or(Usage::Restricted),

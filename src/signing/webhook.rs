@@ -144,13 +144,7 @@ impl Signing {
             .body(d.body.clone())
             .send()
             .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    "timeout".to_string()
-                } else {
-                    "connection failed".to_string()
-                }
-            })?;
+            .map_err(|e| outbound::send_error(&e))?;
         Ok(i32::from(resp.status().as_u16()))
     }
 }

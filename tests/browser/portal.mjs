@@ -73,9 +73,13 @@ async function enrol() {
   await page.click("#next");
   // Step 2: identity (a wrong birth date first: a clear error, nothing lost).
   await page.fill("#name", "홍길동");
-  await page.fill("#birth", "1987-03-14");
+  await page.fill("#birth", "1990-01-01");
   await page.fill("#phone", "010-1234-5678");
   await page.fill("#customer", "110-123-456789");
+  await page.click("#next");
+  await page.locator("#status.error").filter({ hasText: "본인 정보" }).waitFor();
+  await shot("enrol-identity-error");
+  await page.fill("#birth", "1987-03-14");
   await page.click("#next");
   // Step 3: the SMS code (read from the development outbox) ...
   await page.click("#send-sms");
@@ -108,6 +112,11 @@ async function enrol() {
   await expectStatus("저장");
   await page.locator(".consent").first().waitFor();
   await shot("certificates");
+
+  // Registering another institution's certificate: by certificate, or PKCS#12 import.
+  await page.goto(`${BASE}/portal/#/foreign`);
+  await page.locator("#import-p12").waitFor();
+  await shot("foreign");
 
   // A signature request, approved with the keypad PIN.
   const token = await institutionToken();
@@ -153,6 +162,8 @@ async function renew() {
   await typePin(PIN);
   const card = page.locator(`section.cert[data-id="${certificateId}"]`);
   await card.locator(".renewal-open").waitFor();
+  const left = await card.locator(".countdown").textContent();
+  if (!/^(19|20|21)일/.test(left)) throw new Error(`countdown by the service clock: ${left}`);
   await shot("renewal-open");
   await card.locator("button.renew").click();
   await typePin(PIN);

@@ -27,9 +27,11 @@ const T = {
     "approvals.title": "서명 요청", "approvals.none": "대기 중인 요청이 없습니다.", approvePin: "PIN으로 승인", approvePasskey: "패스키로 승인",
     reject: "거절", signatures: "서명 {n}건", expires: "만료", signed: "서명했습니다", rejected: "거절했습니다",
     "passkeys.title": "패스키", "passkeys.none": "등록된 패스키가 없습니다.", "passkeys.add": "패스키 등록", "passkeys.name": "이름",
-    remove: "삭제", "foreign.title": "타기관 인증서 등록", "foreign.pem": "인증서 (PEM)", register: "등록", "need.login": "먼저 로그인하세요.",
+    remove: "삭제", "foreign.title": "타기관 인증서 등록", "foreign.pem": "인증서 (PEM)", register: "등록",
+    "foreign.byCert": "인증서로 등록", "foreign.byP12": "인증서와 개인키 가져오기 (PKCS#12)", "foreign.p12": "PKCS#12 파일 (.p12, .pfx)",
+    "foreign.password": "파일 비밀번호", "foreign.p12.d": "개인키는 KMS로 다시 봉인되어 클라우드에 보관되고, 파일과 비밀번호는 저장되지 않습니다. 새 PIN을 정하세요.", "need.login": "먼저 로그인하세요.",
     "kind.financial": "금융인증서", "kind.joint": "공동인증서", "status.active": "유효", "status.expired": "만료", "status.revoked": "폐지",
-    "status.suspended": "정지", saved: "저장했습니다",
+    "status.suspended": "정지", saved: "저장했습니다", issuer: "발급기관", "reissue.replaces": "재발급할 인증서 ID",
   },
   en: {
     brand: "fincert Certificate Centre", "nav.certificates": "My certificates", "nav.approvals": "Approvals", "nav.passkeys": "Passkeys",
@@ -56,8 +58,38 @@ const T = {
     reject: "Reject", signatures: "{n} signature(s)", expires: "Expires", signed: "Signed", rejected: "Rejected",
     "passkeys.title": "Passkeys", "passkeys.none": "No passkey yet.", "passkeys.add": "Add a passkey", "passkeys.name": "Name",
     remove: "Remove", "foreign.title": "Register another institution's certificate", "foreign.pem": "Certificate (PEM)", register: "Register",
+    "foreign.byCert": "Register by its certificate", "foreign.byP12": "Import certificate and key (PKCS#12)", "foreign.p12": "PKCS#12 file (.p12, .pfx)",
+    "foreign.password": "File password", "foreign.p12.d": "The key is re-sealed under KMS and kept in the cloud; the file and its password are not stored. Choose a new PIN.",
     "need.login": "Sign in first.", "kind.financial": "Financial", "kind.joint": "Joint", "status.active": "Valid", "status.expired": "Expired",
-    "status.revoked": "Revoked", "status.suspended": "Suspended", saved: "Saved",
+    "status.revoked": "Revoked", "status.suspended": "Suspended", saved: "Saved", issuer: "Issuer", "reissue.replaces": "Certificate to replace (id)",
+  },
+};
+
+// Problem codes the user meets most, in both languages; anything else shows the API's detail.
+const ERRORS = {
+  ko: {
+    wrong_pin: "PIN이 올바르지 않습니다.", pin_locked: "PIN이 5회 틀려 잠겼습니다. 인증서를 재발급하세요.",
+    wrong_code: "인증번호가 올바르지 않습니다.", code_expired: "인증번호가 만료되었습니다. 다시 받으세요.",
+    wrong_medium_answer: "보안매체 응답이 올바르지 않습니다.", identity_mismatch: "입력한 본인 정보가 기관 정보와 다릅니다.",
+    enrolment_expired: "시간이 지나 처음부터 다시 시작해야 합니다.", otp_replayed: "이미 사용한 OTP입니다. 새 번호를 입력하세요.", terms_not_agreed: "필수 약관에 동의해야 합니다.", kms_unavailable: "키 관리 서비스에 잠시 연결할 수 없습니다.", wrong_step: "이미 처리되었거나 순서가 맞지 않는 단계입니다.",
+    weak_pin: "쉬운 PIN(같은 숫자, 연속 숫자, 생년월일)은 쓸 수 없습니다.", rate_limited: "시도가 너무 많습니다. 잠시 후 다시 하세요.",
+    invalid_token: "로그인이 만료되었습니다. 다시 로그인하세요.", request_not_pending: "이미 처리되었거나 만료된 요청입니다.",
+    approval_mismatch: "요청 내용이 바뀌어 승인할 수 없습니다.", passkey_rejected: "패스키를 확인하지 못했습니다.",
+    certificate_not_usable: "이 인증서는 지금 서명에 쓸 수 없습니다.", renewal_not_open: "만료 30일 전부터 갱신할 수 있습니다.",
+    consent_exists: "이미 이 기관에 등록된 인증서입니다.", usage_not_permitted: "용도제한 인증서는 이 기관에 쓸 수 없습니다.",
+    service_unavailable: "잠시 서비스를 이용할 수 없습니다. 잠시 후 다시 하세요.",
+  },
+  en: {
+    wrong_pin: "Wrong PIN.", pin_locked: "The PIN is locked after 5 wrong tries. Reissue the certificate.",
+    wrong_code: "Wrong code.", code_expired: "The code expired; ask for a new one.",
+    wrong_medium_answer: "Wrong security medium answer.", identity_mismatch: "These details do not match the institution's records.",
+    enrolment_expired: "This took too long; start again.", otp_replayed: "This OTP was used already; enter a new one.", terms_not_agreed: "Agree to the required terms first.", kms_unavailable: "The key service is unavailable for a moment.", wrong_step: "This step was done already or is out of order.",
+    weak_pin: "Easy PINs (repeated or sequential digits, your birth date) are not allowed.", rate_limited: "Too many attempts; wait a moment.",
+    invalid_token: "Your session ended; sign in again.", request_not_pending: "This request was already decided or has expired.",
+    approval_mismatch: "The request changed; it cannot be approved.", passkey_rejected: "The passkey could not be verified.",
+    certificate_not_usable: "This certificate cannot sign now.", renewal_not_open: "Renewal opens 30 days before expiry.",
+    consent_exists: "This certificate is already registered with the institution.", usage_not_permitted: "A restricted-use certificate cannot be used with this institution.",
+    service_unavailable: "The service is unavailable for a moment; try again shortly.",
   },
 };
 
@@ -106,7 +138,11 @@ async function api(method, path, body) {
 }
 
 async function guarded(fn) {
-  try { return await fn(); } catch (e) { status(`${e.message}${e.code ? ` (${e.code})` : ""}`); if (e.status === 401 && e.code === "invalid_token") session.token = null; }
+  try { return await fn(); } catch (e) {
+    const known = e.code && ERRORS[lang][e.code];
+    status(known ? `${known} (${e.code})` : `${e.message}${e.code ? ` (${e.code})` : ""}`);
+    if (e.status === 401 && e.code === "invalid_token") session.token = null;
+  }
 }
 
 // ----- WebAuthn: JSON (base64url) <-> ArrayBuffer -----
@@ -279,6 +315,7 @@ function enrol(purpose) {
     },
     credential: async () => {
       const usage = h("select", { id: "usage" }, h("option", { value: "restricted" }, t("usage.restricted")), h("option", { value: "general" }, t("usage.general")));
+      const replaces = purpose === "reissue" ? h("input", { id: "replaces", autocomplete: "off", value: sessionStorage.getItem("fincert.cert") || "" }) : null;
       const pinArea = h("div");
       const go = h("button", { type: "button", id: "next", onclick: async () => {
         go.disabled = true;
@@ -288,7 +325,9 @@ function enrol(purpose) {
         go.disabled = false;
         if (pin !== again) { status(t("pin.mismatch")); return; }
         await guarded(async () => {
-          const done = await api("POST", `/v1/enrolments/${enrolment.id}/complete`, { kind: "financial", usage: usage.value, pin });
+          const choice = { kind: "financial", usage: usage.value, pin };
+          if (replaces) choice.replaces = replaces.value.trim();
+          const done = await api("POST", `/v1/enrolments/${enrolment.id}/complete`, choice);
           if (done.session) session.token = done.session.access_token;
           const cert = done.certificate || done;
           sessionStorage.setItem("fincert.cert", cert.id);
@@ -297,15 +336,17 @@ function enrol(purpose) {
             h("a", { href: "#/certificates" }, t("nav.certificates")));
         });
       } }, t("next"));
-      return [h("h2", {}, t("step.credential")), h("label", { for: "usage" }, t("usage")), usage, go, pinArea];
+      return [h("h2", {}, t("step.credential")), h("label", { for: "usage" }, t("usage")), usage,
+        replaces ? [h("label", { for: "replaces" }, t("reissue.replaces")), replaces] : [], go, pinArea];
     },
   };
   guarded(async () => advance(await api("POST", "/v1/enrolments", { purpose })));
   return [h("h1", {}, t(purpose === "reissue" ? "home.reissue" : "home.issue")), progress, box];
 }
 
-function countdown(until) {
-  const ms = new Date(until) - Date.now();
+// Counts down from the service's own "seconds left" (not the viewer's clock).
+function countdown(secondsLeft, fetchedAt) {
+  const ms = secondsLeft * 1000 - (Date.now() - fetchedAt);
   const d = Math.max(0, Math.floor(ms / 86400000));
   const hrs = Math.max(0, Math.floor((ms % 86400000) / 3600000));
   return t("days", { d, h: hrs });
@@ -317,6 +358,7 @@ function certificates() {
   const consents = h("div", { id: "consents" });
   guarded(async () => {
     const [certs, cons, insts] = await Promise.all([api("GET", "/v1/certificates"), api("GET", "/v1/consents"), api("GET", "/v1/institutions")]);
+    const fetchedAt = Date.now();
     list.replaceChildren(h("p", {}, `${t("fees")}: ${certs.fees_charged_krw.toLocaleString()} KRW`), ...certs.items.map((c) => {
       const area = h("div");
       const badge = { active: "ok", suspended: "warn" }[c.status] || "err";
@@ -324,9 +366,10 @@ function certificates() {
       return h("section", { class: "card cert", "data-id": c.id, "aria-label": c.subject },
         h("h2", {}, `${t(`kind.${c.kind}`)} · ${c.subject}`),
         h("dl", {}, h("dt", {}, t("usage")), h("dd", {}, t(`usage.${c.usage}`)), h("dt", {}, t("serial")), h("dd", {}, c.serial),
+          h("dt", {}, t("issuer")), h("dd", {}, c.issuer),
           h("dt", {}, t("status")), h("dd", {}, h("span", { class: `badge ${badge}` }, t(`status.${c.status}`))),
           h("dt", {}, t("valid")), h("dd", {}, new Date(c.not_after).toLocaleString(lang === "ko" ? "ko-KR" : "en-GB")),
-          h("dt", {}, t("remaining")), h("dd", { class: "countdown" }, countdown(c.not_after))),
+          h("dt", {}, t("remaining")), h("dd", { class: "countdown" }, countdown(c.expires_in_secs, fetchedAt))),
         c.renewal_open ? h("p", {}, h("span", { class: "badge warn renewal-open" }, t("renew.open"))) : "",
         h("div", { class: "row" },
           c.renewal_open ? h("button", { type: "button", class: "renew", onclick: async () => {
@@ -401,9 +444,34 @@ function passkeys() {
 
 function foreign() {
   if (!session.token) return needLogin();
-  const pem = h("textarea", { id: "pem", rows: "8" });
-  return [h("h1", {}, t("foreign.title")), h("label", { for: "pem" }, t("foreign.pem")), pem,
-    h("button", { type: "button", onclick: () => guarded(async () => { await api("POST", "/v1/foreign-certificates", { certificate: pem.value.trim() }); status(t("saved"), "info"); }) }, t("register"))];
+  const list = h("div", { id: "foreign-list" });
+  guarded(async () => {
+    const items = (await api("GET", "/v1/foreign-certificates")).items || [];
+    list.replaceChildren(...items.map((c) => h("div", { class: "card foreign" }, `${c.subject} · ${c.issuer || ""} · ${c.serial}`)));
+  });
+  const pem = h("textarea", { id: "pem", rows: "6" });
+  const file = h("input", { id: "p12", type: "file", accept: ".p12,.pfx,application/x-pkcs12" });
+  const password = h("input", { id: "p12-password", type: "password", autocomplete: "off" });
+  const area = h("div");
+  const toB64 = async (f) => btoa(String.fromCharCode(...new Uint8Array(await f.arrayBuffer())));
+  return [h("h1", {}, t("foreign.title")), list,
+    h("h2", {}, t("foreign.byCert")), h("label", { for: "pem" }, t("foreign.pem")), pem,
+    h("button", { type: "button", id: "register-pem", onclick: () => guarded(async () => {
+      await api("POST", "/v1/foreign-certificates", { certificate: pem.value.trim() }); status(t("saved"), "info"); route(true);
+    }) }, t("register")),
+    h("h2", {}, t("foreign.byP12")), h("p", { class: "muted" }, t("foreign.p12.d")),
+    h("label", { for: "p12" }, t("foreign.p12")), file, h("label", { for: "p12-password" }, t("foreign.password")), password,
+    h("button", { type: "button", id: "import-p12", onclick: async () => {
+      if (!file.files.length) { status(t("foreign.p12")); return; }
+      const pin = await askPin(area, t("pin.set"));
+      area.replaceChildren();
+      await guarded(async () => {
+        await api("POST", "/v1/foreign-certificates/pkcs12", { pkcs12: await toB64(file.files[0]), password: password.value, pin });
+        password.value = "";
+        status(t("saved"), "info");
+        route(true);
+      });
+    } }, t("register")), area];
 }
 
 const routes = { "": home, certificates, approvals, passkeys, foreign, login, "enrol/issue": () => enrol("issue"), "enrol/reissue": () => enrol("reissue") };

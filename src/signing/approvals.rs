@@ -1,0 +1,376 @@
+//! Approvals by users: PIN or passkey bound to the canonical digest, signing, commit.
+
+use super::*;
+
+impl Signing {
+    /// The user's pending requests.
+    pub async fn pending(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+    ) -> Result<Vec<ApprovalView>, SigningError> {
+        let mut out = Vec::new();
+        for row in db::pending_of_user(db, owner.as_str(), self.clock.now()).await? {
+            out.push(self.approval_view(db, row).await?);
+        }
+        Ok(out)
+    }
+
+    /// One of the user's requests.
+    pub async fn approval(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        id: Uuid,
+    ) -> Result<ApprovalView, SigningError> {
+        let row = self.own_request(db, owner, id).await?;
+        self.approval_view(db, row).await
+    }
+
+    pub(super) async fn approval_view(
+        &self,
+        db: &DatabaseConnection,
+        row: db::RequestRow,
+    ) -> Result<ApprovalView, SigningError> {
+        let parsed = Parsed::of(&row)?;
+        let inst = db::institution(db, &row.institution_id)
+            .await?
+            .ok_or(SigningError::InstitutionNotFound)?;
+        Ok(ApprovalView {
+            id: row.id,
+            institution: InstitutionSummary {
+                id: inst.id,
+                name: inst.name,
+                sector: inst.sector,
+            },
+            certificate_id: row.certificate_id,
+            display_text: row.display_text,
+            purpose: parsed.purpose,
+            digest_count: parsed.digests.len(),
+            digests: parsed.digests.iter().map(|d| d.to_b64()).collect(),
+            format: parsed.format,
+            algorithm: parsed.algorithm,
+            request_digest: STANDARD.encode(&row.canonical_digest),
+            status: parsed.status.at(row.expires_at, self.clock.now()),
+            expires_at: row.expires_at,
+        })
+    }
+
+    pub(super) async fn own_request(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        id: Uuid,
+    ) -> Result<db::RequestRow, SigningError> {
+        db::request(db, &id.to_string())
+            .await?
+            .filter(|r| r.user_id == owner.as_str())
+            .ok_or(SigningError::NotFound)
+    }
+
+    /// Loads a pending request of the user and re-checks everything that may have changed
+    /// since it was made: still pending, consent still live, certificate still usable, and the
+    /// stored content still hashing to the digest it was created with.
+    pub(super) async fn approvable(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        id: Uuid,
+    ) -> Result<(db::RequestRow, Parsed, Uuid), SigningError> {
+        let row = self.own_request(db, owner, id).await?;
+        let parsed = Parsed::of(&row)?;
+        let status = parsed.status.at(row.expires_at, self.clock.now());
+        if status != Status::Pending {
+            return Err(SigningError::NotPending(status.as_str()));
+        }
+        if parsed.canonical(&row)?.0.as_slice() != row.canonical_digest.as_slice() {
+            tracing::error!(request = %row.id, "stored request no longer matches its digest");
+            return Err(SigningError::Mismatch);
+        }
+        let inst = db::institution(db, &row.institution_id)
+            .await?
+            .ok_or(SigningError::NotFound)?;
+        db::live_consent(db, &inst.id, &row.certificate_id)
+            .await?
+            .ok_or(SigningError::NotFound)?;
+        let cert = store::pki::certificate_by_id(db, &row.certificate_id)
+            .await?
+            .ok_or(SigningError::NotFound)?;
+        let sector = Sector::parse(&inst.sector).unwrap_or(Sector::Other);
+        let key = self.check_usable(db, sector, &cert).await?;
+        Ok((row, parsed, key))
+    }
+
+    /// Approves with the certificate's PIN. `request_digest` is the canonical digest the
+    /// user's device showed and approved; it must equal the request's.
+    pub async fn approve_with_pin(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        id: Uuid,
+        pin: &Pin,
+        request_digest: &Digest,
+    ) -> Result<RequestView, SigningError> {
+        let (row, parsed, key) = self.approvable(db, owner, id).await?;
+        if constant_time::verify_slices_are_equal(&request_digest.0, &row.canonical_digest).is_err()
+        {
+            self.approval_failed(db, owner, &row, "request digest mismatch")
+                .await?;
+            return Err(SigningError::Mismatch);
+        }
+        let count = u32::try_from(parsed.digests.len()).unwrap_or(u32::MAX);
+        let activation = match self
+            .custody
+            .activate_with_pin(db, owner, key, pin, Some(count))
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => {
+                if matches!(e, CustodyError::WrongPin | CustodyError::PinLocked) {
+                    self.approval_failed(db, owner, &row, "PIN").await?;
+                }
+                return Err(e.into());
+            }
+        };
+        self.sign_and_commit(db, owner, row, parsed, activation.id, "pin")
+            .await
+    }
+
+    /// Starts a passkey approval: a WebAuthn challenge that commits to the request's
+    /// canonical digest, offered to the passkeys bound to the certificate's key.
+    pub async fn start_passkey_approval(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        id: Uuid,
+    ) -> Result<Started<webauthn_rs::prelude::RequestChallengeResponse>, SigningError> {
+        let (row, _parsed, key) = self.approvable(db, owner, id).await?;
+        let mut nonce = [0u8; 16];
+        self.rng
+            .fill(&mut nonce)
+            .map_err(|_| SigningError::Random)?;
+        let canonical = Digest::from_slice(&row.canonical_digest)?;
+        let challenge = request::approval_challenge(&canonical, &nonce);
+        let binding = format!("{}:{}", row.id, hex::encode(nonce));
+        Ok(self
+            .passkeys
+            .start_bound_authentication(
+                db,
+                owner,
+                &key.to_string(),
+                APPROVE_CEREMONY,
+                &binding,
+                challenge,
+            )
+            .await?)
+    }
+
+    /// Finishes a passkey approval: the assertion must answer the challenge recomputed from
+    /// the request as it is now, and the passkey must hold a copy of the key's data key.
+    pub async fn approve_with_passkey(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        id: Uuid,
+        ceremony: &str,
+        credential: &webauthn_rs::prelude::PublicKeyCredential,
+    ) -> Result<RequestView, SigningError> {
+        let (row, parsed, key) = self.approvable(db, owner, id).await?;
+        let canonical = Digest::from_slice(&row.canonical_digest)?;
+        // The ceremony was bound to "<request id>:<nonce>": it must be this request's, and
+        // its challenge must be the one this request's digest (as stored now) gives.
+        let expected = |binding: &str| {
+            let (request_id, nonce) = binding.split_once(':')?;
+            let nonce = hex::decode(nonce).ok()?;
+            (request_id == row.id).then(|| request::approval_challenge(&canonical, &nonce))
+        };
+        let (signer, credential_id) = match self
+            .passkeys
+            .finish_bound_authentication(db, ceremony, APPROVE_CEREMONY, expected, credential)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                self.approval_failed(db, owner, &row, "passkey").await?;
+                return Err(e.into());
+            }
+        };
+        if signer != *owner {
+            return Err(SigningError::NotFound);
+        }
+        let count = u32::try_from(parsed.digests.len()).unwrap_or(u32::MAX);
+        let activation = self
+            .custody
+            .activate_with_passkey(db, owner, key, &credential_id, Some(count))
+            .await?;
+        self.sign_and_commit(db, owner, row, parsed, activation.id, "passkey")
+            .await
+    }
+
+    /// The user declines a request.
+    pub async fn reject(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        id: Uuid,
+    ) -> Result<RequestView, SigningError> {
+        let row = self.own_request(db, owner, id).await?;
+        let now = self.clock.now();
+        let event = NewEvent::new(owner.actor(), Action::SignatureRejected)
+            .subject(row.id.clone())
+            .details(json!({"institution": row.institution_id}));
+        let txn = db.begin().await.map_err(StoreError::from)?;
+        if !db::decide(&txn, &row.id, Status::Rejected.as_str(), None, now).await? {
+            let status = Parsed::of(&row)?.status.at(row.expires_at, now);
+            return Err(SigningError::NotPending(status.as_str()));
+        }
+        store::audit::append(&txn, now, &[event]).await?;
+        let mut decided = row.clone();
+        decided.status = Status::Rejected.as_str().into();
+        decided.decided_at = Some(now);
+        let view = self.request_view(decided)?;
+        self.enqueue_webhook(&txn, &row, "signature_request.rejected", &view, now)
+            .await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(view)
+    }
+
+    pub(super) async fn approval_failed(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        row: &db::RequestRow,
+        reason: &str,
+    ) -> Result<(), SigningError> {
+        let event = NewEvent::new(owner.actor(), Action::SignatureApprovalFailed)
+            .subject(row.id.clone())
+            .details(json!({"reason": reason}));
+        store::audit::append(db, self.clock.now(), &[event]).await?;
+        Ok(())
+    }
+
+    /// Signs every digest with the activation, wipes it, and commits the result, the request's
+    /// change to `signed` (single-use), the audit event and the webhook in one transaction.
+    /// Nothing is returned or kept unless that commit succeeds.
+    pub(super) async fn sign_and_commit(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        row: db::RequestRow,
+        parsed: Parsed,
+        activation: Uuid,
+        amr: &str,
+    ) -> Result<RequestView, SigningError> {
+        let now = self.clock.now();
+        let cert = store::pki::certificate_by_id(db, &row.certificate_id)
+            .await?
+            .ok_or(SigningError::NotFound)?;
+        let chain = self.pki.chain_of(&cert.certificate_der);
+        let signed = self.produce(
+            owner,
+            activation,
+            &parsed,
+            row.content.as_deref(),
+            &cert.certificate_der,
+            &chain,
+            now,
+        );
+        self.custody.activations().remove(activation);
+        let signatures = signed?;
+        let result = SignedResult {
+            signatures,
+            certificate: STANDARD.encode(&cert.certificate_der),
+            chain: chain.iter().map(|c| STANDARD.encode(c)).collect(),
+            signed_at: now,
+        };
+        let result_json = serde_json::to_string(&result).map_err(|_| SigningError::Random)?;
+        let event = NewEvent::new(owner.actor(), Action::SignatureCreated)
+            .subject(row.id.clone())
+            .details(json!({
+                "institution": row.institution_id,
+                "certificate": cert.serial_hex,
+                "digests": parsed.digests.iter().map(|d| d.to_hex()).collect::<Vec<_>>(),
+                "format": parsed.format.as_str(),
+                "algorithm": parsed.algorithm.as_str(),
+                "amr": amr,
+            }));
+        let mut decided = row.clone();
+        decided.status = Status::Signed.as_str().into();
+        decided.decided_at = Some(now);
+        decided.result = Some(result_json.clone());
+        let view = self.request_view(decided)?;
+        let change = commit::Change::Decide {
+            request_id: row.id.clone(),
+            status: Status::Signed.as_str(),
+            result: Some(result_json),
+            delivery: webhook_delivery(&row, "signature_request.signed", &view, now).map(Box::new),
+        };
+        if !self.committer.commit(change, vec![event]).await? {
+            return Err(SigningError::NotPending("decided"));
+        }
+        Ok(view)
+    }
+
+    /// The signatures (raw or CMS) of every digest, base64.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn produce(
+        &self,
+        owner: &OwnerId,
+        activation: Uuid,
+        parsed: &Parsed,
+        content: Option<&[u8]>,
+        cert_der: &[u8],
+        chain: &[Vec<u8>],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, SigningError> {
+        let scheme = parsed.algorithm.scheme();
+        let chain: Vec<&[u8]> = chain.iter().take(1).map(Vec::as_slice).collect();
+        parsed
+            .digests
+            .iter()
+            .map(|d| {
+                let out = match parsed.format {
+                    Format::Raw => self.custody.sign_digest(owner, activation, scheme, &d.0)?,
+                    Format::CmsAttached | Format::CmsDetached => {
+                        let (attrs, der) = cms::signed_attributes(d, now)?;
+                        let sig = self.custody.sign(owner, activation, scheme, &der)?;
+                        let embed = (parsed.format == Format::CmsAttached)
+                            .then_some(content)
+                            .flatten();
+                        cms::assemble(attrs, sig, parsed.algorithm, cert_der, &chain, embed)?
+                    }
+                };
+                Ok(STANDARD.encode(out))
+            })
+            .collect()
+    }
+
+    pub(super) async fn enqueue_webhook<C: sea_orm::ConnectionTrait>(
+        &self,
+        conn: &C,
+        row: &db::RequestRow,
+        event: &str,
+        view: &RequestView,
+        now: DateTime<Utc>,
+    ) -> Result<(), SigningError> {
+        if let Some(d) = webhook_delivery(row, event, view, now) {
+            db::insert_delivery(conn, &d, now).await?;
+        }
+        Ok(())
+    }
+
+    /// The delivery log of a request's webhooks (its institution only).
+    pub async fn deliveries(
+        &self,
+        db: &DatabaseConnection,
+        caller: &Caller,
+        id: Uuid,
+    ) -> Result<Vec<webhook::DeliveryView>, SigningError> {
+        self.request_for(db, caller, id).await?;
+        Ok(db::deliveries_of_request(db, &id.to_string())
+            .await?
+            .into_iter()
+            .map(webhook::DeliveryView::from)
+            .collect())
+    }
+}

@@ -1,0 +1,240 @@
+//! Signature requests from institutions, and the authorization table they pass.
+
+use super::*;
+
+impl Signing {
+    /// Finds the certificate a request names and checks the authorization table: live
+    /// consent (else 404), usage, status, key in the cloud, PIN not locked, algorithm.
+    pub(super) async fn resolve(
+        &self,
+        db: &DatabaseConnection,
+        caller: &Caller,
+        target: &Target,
+        algorithm: Option<Algorithm>,
+    ) -> Result<(store::pki::CertificateRow, Uuid, Algorithm), SigningError> {
+        let inst = &caller.institution.id;
+        let consent = match target {
+            Target::Certificate(id) => db::live_consent(db, inst, &id.to_string()).await?,
+            Target::User(user_ref) => {
+                let mut newest = None;
+                for c in db::live_consents_by_ref(db, inst, user_ref).await? {
+                    let active = store::pki::certificate_by_id(db, &c.certificate_id)
+                        .await?
+                        .is_some_and(|cert| {
+                            cert.kind == "financial"
+                                && CertStatus::parse(&cert.status).is_some_and(|s| {
+                                    s.at(cert.not_after, self.clock.now()) == CertStatus::Active
+                                })
+                        });
+                    if active {
+                        newest = Some(c);
+                        break;
+                    }
+                }
+                newest
+            }
+        }
+        .ok_or(SigningError::NotFound)?;
+        let cert = store::pki::certificate_by_id(db, &consent.certificate_id)
+            .await?
+            .ok_or(SigningError::NotFound)?;
+        let key = self.check_usable(db, caller.sector(), &cert).await?;
+        let owner = OwnerId::parse(&cert.owner_id)?;
+        let (key_algorithm, _) = self.custody.key_status(db, &owner, key).await?;
+        let algorithm = algorithm.unwrap_or(request::default_algorithm(key_algorithm));
+        if algorithm.scheme().key_algorithm() != key_algorithm {
+            return Err(SigningError::Algorithm(algorithm.as_str()));
+        }
+        Ok((cert, key, algorithm))
+    }
+
+    /// Usage, status, storage and PIN checks shared by creation and approval.
+    pub(super) async fn check_usable(
+        &self,
+        db: &DatabaseConnection,
+        sector: Sector,
+        cert: &store::pki::CertificateRow,
+    ) -> Result<Uuid, SigningError> {
+        let usage = Usage::parse(&cert.usage).unwrap_or(Usage::Restricted);
+        if !request::usage_allows(usage, sector) {
+            return Err(SigningError::Usage(sector.as_str()));
+        }
+        let status = CertStatus::parse(&cert.status)
+            .unwrap_or(CertStatus::Revoked)
+            .at(cert.not_after, self.clock.now());
+        if status != CertStatus::Active {
+            return Err(SigningError::CertificateNotUsable(status.as_str()));
+        }
+        let key = cert
+            .custody_key_id
+            .as_deref()
+            .and_then(|k| Uuid::parse_str(k).ok())
+            .ok_or(SigningError::DeviceKey)?;
+        let owner = OwnerId::parse(&cert.owner_id)?;
+        let (_, locked) = self.custody.key_status(db, &owner, key).await?;
+        if locked {
+            return Err(SigningError::PinLocked);
+        }
+        Ok(key)
+    }
+
+    /// The most signatures one approval (one key activation) may make: the request limit,
+    /// capped by custody's activation limit.
+    pub fn max_batch(&self) -> u32 {
+        u32::try_from(request::MAX_DIGESTS)
+            .unwrap_or(u32::MAX)
+            .min(self.custody.activations().max_signatures())
+    }
+
+    /// Creates a signature request (rate-limited per institution).
+    pub async fn create_request(
+        &self,
+        db: &DatabaseConnection,
+        caller: &Caller,
+        new: NewRequest,
+    ) -> Result<RequestView, SigningError> {
+        caller.require("sign")?;
+        if new.digests.len() > self.max_batch() as usize {
+            return Err(RequestError::Invalid(format!(
+                "digests must hold at most {} items (the signatures one approval may make)",
+                self.max_batch()
+            ))
+            .into());
+        }
+        let now = self.clock.now();
+        rate_limit::check(
+            db,
+            &format!("sign:institution:{}", caller.institution.id),
+            rate_limit::Limit {
+                max: self.settings.requests_per_institution_per_minute,
+                window_secs: 60,
+            },
+            now,
+        )
+        .await??;
+        let (cert, _key, algorithm) = self.resolve(db, caller, &new.target, new.algorithm).await?;
+        let id = Uuid::new_v4();
+        let expires_at = now + new.expires_in;
+        let certificate_id = Uuid::parse_str(&cert.id).map_err(|_| SigningError::NotFound)?;
+        let canonical = Canonical {
+            id,
+            institution_id: &caller.institution.id,
+            certificate_id,
+            purpose: new.purpose,
+            display_text: &new.display_text,
+            digests: &new.digests,
+            format: new.format,
+            algorithm,
+            expires_at,
+        }
+        .digest();
+        let row = db::RequestRow {
+            id: id.to_string(),
+            institution_id: caller.institution.id.clone(),
+            user_id: cert.owner_id.clone(),
+            certificate_id: cert.id.clone(),
+            purpose: new.purpose.as_str().into(),
+            display_text: new.display_text.clone(),
+            digests: serde_json::to_string(
+                &new.digests.iter().map(|d| d.to_b64()).collect::<Vec<_>>(),
+            )
+            .map_err(|_| SigningError::Random)?,
+            content: new.content.clone(),
+            algorithm: algorithm.as_str().into(),
+            format: new.format.as_str().into(),
+            canonical_digest: canonical.0.to_vec(),
+            status: Status::Pending.as_str().into(),
+            created_at: now,
+            expires_at,
+            decided_at: None,
+            result: None,
+            webhook_url: new.webhook_url.clone(),
+        };
+        let event = NewEvent::new(
+            Actor::Institution(caller.institution.id.clone()),
+            Action::SignatureRequested,
+        )
+        .subject(row.id.clone())
+        .details(json!({
+            "certificate": cert.serial_hex,
+            "purpose": row.purpose,
+            "digests": new.digests.iter().map(|d| d.to_hex()).collect::<Vec<_>>(),
+            "format": row.format,
+            "algorithm": row.algorithm,
+            "request_digest": canonical.to_hex(),
+        }));
+        let txn = db.begin().await.map_err(StoreError::from)?;
+        db::insert_request(&txn, &row).await?;
+        store::audit::append(&txn, now, &[event]).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        self.request_view(row)
+    }
+
+    /// Creates a login-with-certificate request: the user signs a fresh 32-byte nonce.
+    pub async fn create_login(
+        &self,
+        db: &DatabaseConnection,
+        caller: &Caller,
+        target: Target,
+        expires_in: Duration,
+    ) -> Result<RequestView, SigningError> {
+        let mut nonce = vec![0u8; 32];
+        self.rng
+            .fill(&mut nonce)
+            .map_err(|_| SigningError::Random)?;
+        let digest = Digest::of(&nonce);
+        let new = NewRequest {
+            target,
+            purpose: Purpose::Login,
+            content: Some(nonce),
+            digests: vec![digest],
+            display_text: format!("Sign in to {}", caller.institution.name),
+            format: Format::Raw,
+            algorithm: None,
+            expires_in,
+            webhook_url: None,
+        };
+        self.create_request(db, caller, new).await
+    }
+
+    /// A request of this institution (404 for any other's).
+    pub async fn request_for(
+        &self,
+        db: &DatabaseConnection,
+        caller: &Caller,
+        id: Uuid,
+    ) -> Result<RequestView, SigningError> {
+        let row = db::request(db, &id.to_string())
+            .await?
+            .filter(|r| r.institution_id == caller.institution.id)
+            .ok_or(SigningError::NotFound)?;
+        self.request_view(row)
+    }
+
+    pub(super) fn request_view(&self, row: db::RequestRow) -> Result<RequestView, SigningError> {
+        let now = self.clock.now();
+        let parsed = Parsed::of(&row)?;
+        let result = row
+            .result
+            .as_deref()
+            .and_then(|r| serde_json::from_str::<SignedResult>(r).ok());
+        Ok(RequestView {
+            id: row.id,
+            status: parsed.status.at(row.expires_at, now),
+            purpose: parsed.purpose,
+            certificate_id: row.certificate_id,
+            display_text: row.display_text,
+            digests: parsed.digests.iter().map(|d| d.to_b64()).collect(),
+            format: parsed.format,
+            algorithm: parsed.algorithm,
+            request_digest: STANDARD.encode(&row.canonical_digest),
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            decided_at: row.decided_at,
+            nonce: (parsed.purpose == Purpose::Login)
+                .then(|| row.content.as_deref().map(|c| STANDARD.encode(c)))
+                .flatten(),
+            result,
+        })
+    }
+}
