@@ -3,8 +3,9 @@
 use super::*;
 
 impl Signing {
-    /// Checks client credentials; returns the institution and the scope to grant. Every
-    /// failure is the same `None` to the caller (and audited).
+    /// Checks client credentials; returns the institution and the scope to grant. An unknown
+    /// client, a wrong secret and a disabled institution are the same `InvalidClient` to the
+    /// caller (and audited). Limited per client id before any secret is compared.
     pub async fn authenticate_client(
         &self,
         db: &DatabaseConnection,

@@ -32,6 +32,8 @@ const T = {
     "foreign.password": "파일 비밀번호", "foreign.p12.d": "개인키는 KMS로 다시 봉인되어 클라우드에 보관되고, 파일과 비밀번호는 저장되지 않습니다. 새 PIN을 정하세요.", "need.login": "먼저 로그인하세요.",
     "kind.financial": "금융인증서", "kind.joint": "공동인증서", "status.active": "유효", "status.expired": "만료", "status.revoked": "폐지",
     "status.suspended": "정지", saved: "저장했습니다", issuer: "발급기관", "reissue.replaces": "재발급할 인증서 ID",
+    "kind.financial.d": "금융인증서 (3년, 클라우드 보관)", "kind.joint.d": "공동인증서 (1년, 클라우드 보관)",
+    "storage.cloud": "개인키는 클라우드에 보관되며 PIN 또는 패스키로만 사용할 수 있습니다. (기기 보관 공동인증서는 API로 CSR을 보내 발급합니다.)",
   },
   en: {
     brand: "fincert Certificate Centre", "nav.certificates": "My certificates", "nav.approvals": "Approvals", "nav.passkeys": "Passkeys",
@@ -62,6 +64,8 @@ const T = {
     "foreign.password": "File password", "foreign.p12.d": "The key is re-sealed under KMS and kept in the cloud; the file and its password are not stored. Choose a new PIN.",
     "need.login": "Sign in first.", "kind.financial": "Financial", "kind.joint": "Joint", "status.active": "Valid", "status.expired": "Expired",
     "status.revoked": "Revoked", "status.suspended": "Suspended", saved: "Saved", issuer: "Issuer", "reissue.replaces": "Certificate to replace (id)",
+    "kind.financial.d": "Financial certificate (3 years, kept in the cloud)", "kind.joint.d": "Joint certificate (1 year, kept in the cloud)",
+    "storage.cloud": "The private key stays in the cloud and signs only with your PIN or passkey. (Device-held joint certificates are issued through the API with a CSR.)",
   },
 };
 
@@ -314,6 +318,7 @@ function enrol(purpose) {
           kind: kind.value, answer: $("#answer").value.trim(), device_id: $("#device") ? $("#device").value.trim() : undefined }))) }, t("next"))];
     },
     credential: async () => {
+      const kind = h("select", { id: "kind" }, h("option", { value: "financial" }, t("kind.financial.d")), h("option", { value: "joint" }, t("kind.joint.d")));
       const usage = h("select", { id: "usage" }, h("option", { value: "restricted" }, t("usage.restricted")), h("option", { value: "general" }, t("usage.general")));
       const replaces = purpose === "reissue" ? h("input", { id: "replaces", autocomplete: "off", value: sessionStorage.getItem("fincert.cert") || "" }) : null;
       const pinArea = h("div");
@@ -325,7 +330,7 @@ function enrol(purpose) {
         go.disabled = false;
         if (pin !== again) { status(t("pin.mismatch")); return; }
         await guarded(async () => {
-          const choice = { kind: "financial", usage: usage.value, pin };
+          const choice = { kind: kind.value, usage: usage.value, pin };
           if (replaces) choice.replaces = replaces.value.trim();
           const done = await api("POST", `/v1/enrolments/${enrolment.id}/complete`, choice);
           if (done.session) session.token = done.session.access_token;
@@ -333,10 +338,11 @@ function enrol(purpose) {
           sessionStorage.setItem("fincert.cert", cert.id);
           mark("done");
           box.replaceChildren(h("h2", { id: "done" }, t("done.title")), h("dl", {}, h("dt", {}, t("certificate")), h("dd", { id: "new-cert" }, cert.id), h("dt", {}, t("serial")), h("dd", {}, cert.serial)),
-            h("a", { href: "#/certificates" }, t("nav.certificates")));
+            h("div", { class: "row" }, h("a", { href: "#/certificates" }, t("nav.certificates")), h("a", { href: "#/passkeys" }, t("passkeys.add"))));
         });
       } }, t("next"));
-      return [h("h2", {}, t("step.credential")), h("label", { for: "usage" }, t("usage")), usage,
+      return [h("h2", {}, t("step.credential")), h("label", { for: "kind" }, t("kind")), kind, h("p", { class: "muted" }, t("storage.cloud")),
+        h("label", { for: "usage" }, t("usage")), usage,
         replaces ? [h("label", { for: "replaces" }, t("reissue.replaces")), replaces] : [], go, pinArea];
     },
   };
