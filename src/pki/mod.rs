@@ -1176,7 +1176,8 @@ impl Pki {
     }
 
     /// The current CRL: the stored one while it has over a quarter of its validity left,
-    /// else a freshly signed one.
+    /// else a freshly signed one. Concurrent requests may all decide to publish; the CRL number
+    /// is the primary key, so one wins and the others serve the winner's CRL.
     pub async fn current_crl(&self, db: &DatabaseConnection) -> Result<Vec<u8>, PkiError> {
         let now = self.clock.now();
         if let Some((_, this, next, der)) = store::pki::latest_crl(db, ISSUING).await?
@@ -1184,7 +1185,15 @@ impl Pki {
         {
             return Ok(der);
         }
-        self.publish_crl(db).await
+        match self.publish_crl(db).await {
+            Ok(der) => Ok(der),
+            Err(PkiError::Store(e)) => match store::pki::latest_crl(db, ISSUING).await? {
+                // Someone else published one since we looked: that is the current CRL.
+                Some((_, this, next, der)) if now < next && this <= now => Ok(der),
+                _ => Err(PkiError::Store(e)),
+            },
+            Err(e) => Err(e),
+        }
     }
 
     /// Answers a DER OCSP request with a DER OCSP response (never fails: errors become

@@ -19,6 +19,7 @@ use fincert::{
     },
     store,
 };
+use x509_parser::prelude::FromDer;
 
 use crate::{both_engines, helpers::*};
 
@@ -1004,7 +1005,28 @@ async fn only_active_certificates_sign(engine: Engine) {
     ));
 }
 
+/// When the stored CRL is due for refresh, concurrent fetches may all try to publish the
+/// next one: one wins the CRL number, and every fetch is answered with a valid CRL.
+async fn concurrent_crl_refresh_answers_everyone(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let first = app.get("/pki/crl/issuing.crl").await;
+    assert_eq!(first.status(), 200);
+    app.clock.advance(Duration::hours(19));
+    let fetches = (0..8).map(|_| app.get("/pki/crl/issuing.crl"));
+    let answers = futures_util::future::join_all(fetches).await;
+    for a in answers {
+        assert_eq!(a.status(), 200);
+        let der = a.bytes().await.unwrap();
+        let (_, crl) =
+            x509_parser::revocation_list::CertificateRevocationList::from_der(&der).expect("a CRL");
+        let next = crl.next_update().unwrap().timestamp();
+        assert!(next > app.clock.now().timestamp(), "a CRL valid now");
+    }
+    app.stop().await;
+}
+
 both_engines!(
+    concurrent_crl_refresh_answers_everyone,
     lifecycle_job_notices_and_expires,
     only_active_certificates_sign,
     ca_hierarchy_is_published,
