@@ -233,11 +233,43 @@ pub fn parse_webhook_url(raw: &str, allow_http: bool) -> Result<String, RequestE
         return Err(invalid("webhook_url must name a host and have no fragment"));
     }
     let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-    match url.scheme() {
-        "https" => Ok(url.to_string()),
-        "http" if allow_http && loopback => Ok(url.to_string()),
-        _ => Err(invalid("webhook_url must use https")),
+    if allow_http && loopback {
+        return match url.scheme() {
+            "http" | "https" => Ok(url.to_string()),
+            _ => Err(invalid("webhook_url must use https")),
+        };
     }
+    if url.scheme() != "https" {
+        return Err(invalid("webhook_url must use https"));
+    }
+    // Not a way into the service's own network: no loopback, private, shared, link-local or
+    // unspecified address literals, no `localhost` or `.internal` names.
+    let internal = match url.host() {
+        Some(url::Host::Ipv4(ip)) => {
+            ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || ip.is_broadcast()
+                || (ip.octets()[0] == 100 && (ip.octets()[1] & 0xc0) == 64)
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || (ip.segments()[0] & 0xfe00) == 0xfc00
+                || (ip.segments()[0] & 0xffc0) == 0xfe80
+                || ip.to_ipv4_mapped().is_some()
+        }
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost") || d.ends_with(".internal")
+        }
+        None => true,
+    };
+    if internal {
+        return Err(invalid("webhook_url must name a public host"));
+    }
+    Ok(url.to_string())
 }
 
 /// The usage rule: a restricted-use certificate signs only for banks, card firms and
@@ -374,6 +406,30 @@ mod tests {
                 |b| b.webhook_url = Some("ftp://example.com/".into()),
                 "https",
             ),
+            (
+                |b| b.webhook_url = Some("https://10.1.2.3/h".into()),
+                "public host",
+            ),
+            (
+                |b| b.webhook_url = Some("https://169.254.169.254/x".into()),
+                "public host",
+            ),
+            (
+                |b| b.webhook_url = Some("https://[::1]/h".into()),
+                "public host",
+            ),
+            (
+                |b| b.webhook_url = Some("https://[fd00::1]/h".into()),
+                "public host",
+            ),
+            (
+                |b| b.webhook_url = Some("https://localhost/h".into()),
+                "public host",
+            ),
+            (
+                |b| b.webhook_url = Some("https://db.internal/".into()),
+                "public host",
+            ),
         ];
         for (mutate, expected) in cases {
             let mut b = body();
@@ -393,6 +449,8 @@ mod tests {
         assert!(NewRequest::parse(b.clone(), false).is_err());
         let r = NewRequest::parse(b, true).unwrap();
         assert_eq!(r.digests, vec![Digest::of(b"hello")]);
+        assert!(parse_webhook_url("https://hooks.bank.example/fincert", false).is_ok());
+        assert!(parse_webhook_url("https://203.0.113.10/fincert", false).is_ok());
     }
 
     #[test]
