@@ -3,7 +3,7 @@
 use super::*;
 
 impl Signing {
-    /// The user's pending requests.
+    /// The user's pending requests (from institutions whose consent is still live).
     pub async fn pending(
         &self,
         db: &DatabaseConnection,
@@ -11,7 +11,12 @@ impl Signing {
     ) -> Result<Vec<ApprovalView>, SigningError> {
         let mut out = Vec::new();
         for row in db::pending_of_user(db, owner.as_str(), self.clock.now()).await? {
-            out.push(self.approval_view(db, row).await?);
+            if db::live_consent(db, &row.institution_id, &row.certificate_id)
+                .await?
+                .is_some()
+            {
+                out.push(self.approval_view(db, row).await?);
+            }
         }
         Ok(out)
     }

@@ -736,6 +736,7 @@ async fn consent_request_pin_approval_outputs_and_webhook(engine: Engine) {
     assert_eq!(verdict["valid"], true);
 
     // Withdrawal: the institution loses sight of the certificate at once.
+    let stale = created(&app, &bank, json!({"certificate_id": h.cert.id, "digests": [STANDARD.encode([7u8; 32])], "display_text": "Pay after withdrawal"})).await;
     let del = call(
         &app,
         reqwest::Method::DELETE,
@@ -746,6 +747,17 @@ async fn consent_request_pin_approval_outputs_and_webhook(engine: Engine) {
     )
     .await;
     assert_eq!(del.status(), 204);
+    let pending: Value = get(&app, "/v1/approvals", &h.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        pending["items"].as_array().unwrap().len(),
+        0,
+        "a withdrawn institution's requests are not shown"
+    );
+    assert_problem(approve_pin(&app, &h, &stale, PIN).await, 404, "not_found").await;
     assert_problem(request(&app, &bank, json!({"certificate_id": h.cert.id, "digests": [STANDARD.encode([4u8; 32])], "display_text": "x"})).await, 404, "not_found").await;
     let events = fincert::store::audit::page_after(&app.db, 0).await.unwrap();
     let created_events: Vec<_> = events
