@@ -19,7 +19,7 @@ use crate::{
     signing::{
         Caller, SigningError,
         csc::SadProblem,
-        request::{Algorithm, AlgorithmExt as _, Digest},
+        request::{Algorithm, Digest},
     },
     startup::AppState,
 };
@@ -56,6 +56,7 @@ impl From<SigningError> for CscError {
             SigningError::NotFound | SigningError::DeviceKey => {
                 Self::bad("Invalid parameter credentialID")
             }
+            SigningError::Algorithm(_) => Self::bad("Invalid parameter signAlgo"),
             SigningError::Custody(CustodyError::WrongPin) => Self::bad("The PIN is invalid"),
             SigningError::PinLocked | SigningError::Custody(CustodyError::PinLocked) => {
                 Self::bad("PIN locked")
@@ -512,10 +513,6 @@ async fn sign_hash(
         },
     )?;
     let algorithm = sign_algorithm(&m, version)?;
-    let (_, key_algorithm, _) = state.signing.csc_credential(&state.db, &caller, id).await?;
-    if algorithm.scheme().key_algorithm() != key_algorithm {
-        return Err(CscError::bad("Invalid parameter signAlgo"));
-    }
     match state
         .signing
         .csc_sign_hash(&state.db, &caller, id, sad, &hashes, algorithm)

@@ -102,7 +102,7 @@ impl Signing {
             .await?
             .ok_or(SigningError::NotFound)?;
         let sector = Sector::parse(&inst.sector).unwrap_or(Sector::Other);
-        let key = self.check_usable(db, sector, &cert).await?;
+        let (key, _) = self.check_usable(db, sector, &cert).await?;
         Ok((row, parsed, key))
     }
 

@@ -186,11 +186,17 @@ impl Signing {
                 None => return Ok(Err(SadProblem::HashNotAuthorized)),
             }
         }
-        let inst_sector = caller.sector();
+        // The world may have changed since authorize: consent, certificate, PIN lock.
+        db::live_consent(db, &caller.institution.id, &row.certificate_id)
+            .await?
+            .ok_or(SigningError::NotFound)?;
         let cert = store::pki::certificate_by_id(db, &row.certificate_id)
             .await?
             .ok_or(SigningError::NotFound)?;
-        self.check_usable(db, inst_sector, &cert).await?;
+        let (_, key_algorithm) = self.check_usable(db, caller.sector(), &cert).await?;
+        if algorithm.scheme().key_algorithm() != key_algorithm {
+            return Err(SigningError::Algorithm(algorithm.as_str()));
+        }
         let owner = OwnerId::parse(&row.user_id)?;
         let activation = Uuid::parse_str(&row.activation_id).map_err(|_| SigningError::NotFound)?;
         let event = NewEvent::new(owner.actor(), Action::SignatureCreated)

@@ -212,21 +212,6 @@ impl Signing {
     pub fn settings(&self) -> &SigningSettings {
         &self.settings
     }
-
-    /// The clock.
-    pub fn clock(&self) -> &SharedClock {
-        &self.clock
-    }
-
-    /// Custody.
-    pub fn custody(&self) -> &Arc<Custody> {
-        &self.custody
-    }
-
-    /// The PKI.
-    pub fn pki(&self) -> &Arc<Pki> {
-        &self.pki
-    }
 }
 
 /// The webhook delivery reporting `view`, if the request has a webhook.

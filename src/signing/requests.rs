@@ -38,9 +38,7 @@ impl Signing {
         let cert = store::pki::certificate_by_id(db, &consent.certificate_id)
             .await?
             .ok_or(SigningError::NotFound)?;
-        let key = self.check_usable(db, caller.sector(), &cert).await?;
-        let owner = OwnerId::parse(&cert.owner_id)?;
-        let (key_algorithm, _) = self.custody.key_status(db, &owner, key).await?;
+        let (key, key_algorithm) = self.check_usable(db, caller.sector(), &cert).await?;
         let algorithm = algorithm.unwrap_or(request::default_algorithm(key_algorithm));
         if algorithm.scheme().key_algorithm() != key_algorithm {
             return Err(SigningError::Algorithm(algorithm.as_str()));
@@ -48,13 +46,14 @@ impl Signing {
         Ok((cert, key, algorithm))
     }
 
-    /// Usage, status, storage and PIN checks shared by creation and approval.
+    /// Usage, status, storage and PIN checks shared by creation, approval and CSC signing;
+    /// returns the custody key and its algorithm.
     pub(super) async fn check_usable(
         &self,
         db: &DatabaseConnection,
         sector: Sector,
         cert: &store::pki::CertificateRow,
-    ) -> Result<Uuid, SigningError> {
+    ) -> Result<(Uuid, crate::custody::keys::KeyAlgorithm), SigningError> {
         let usage = Usage::parse(&cert.usage).unwrap_or(Usage::Restricted);
         if !request::usage_allows(usage, sector) {
             return Err(SigningError::Usage(sector.as_str()));
@@ -71,11 +70,11 @@ impl Signing {
             .and_then(|k| Uuid::parse_str(k).ok())
             .ok_or(SigningError::DeviceKey)?;
         let owner = OwnerId::parse(&cert.owner_id)?;
-        let (_, locked) = self.custody.key_status(db, &owner, key).await?;
+        let (algorithm, locked) = self.custody.key_status(db, &owner, key).await?;
         if locked {
             return Err(SigningError::PinLocked);
         }
-        Ok(key)
+        Ok((key, algorithm))
     }
 
     /// The most signatures one approval (one key activation) may make: the request limit,

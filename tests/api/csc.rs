@@ -37,7 +37,12 @@ async fn csc_v1_from_the_specification(engine: Engine) {
     let app = spawn_app(engine).await;
     let bank = institution(&app, "Hana Bank", Sector::Bank).await;
     let h = holder(&app, "330200000001", Usage::General).await;
-    assert_eq!(consent(&app, &h, &bank).await.status(), 201);
+    let given = consent(&app, &h, &bank).await;
+    assert_eq!(given.status(), 201);
+    let consent_id = given.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let tok = Some(bank.token.as_str());
 
     // info: no authentication, `{}` body (spec sample).
@@ -330,6 +335,32 @@ async fn csc_v1_from_the_specification(engine: Engine) {
     )
     .await;
     assert_eq!((status, err(&e).1), (400, "SAD expired"));
+
+    // A live SAD stops working when the holder withdraws the consent.
+    let fresh = [sha256(b"after withdrawal")];
+    let (_, sad4) = csc(
+        &app,
+        "/csc/v1/credentials/authorize",
+        tok,
+        authorize(PIN, &fresh, 1),
+    )
+    .await;
+    let withdrawn = app
+        .client
+        .delete(app.url(&format!("/v1/consents/{consent_id}")))
+        .bearer_auth(&h.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(withdrawn.status(), 204);
+    let (status, e) = csc(
+        &app,
+        "/csc/v1/signatures/signHash",
+        tok,
+        sign(sad4["SAD"].as_str().unwrap(), &fresh),
+    )
+    .await;
+    assert_eq!((status, err(&e).1), (400, "Invalid parameter credentialID"));
     app.stop().await;
 }
 

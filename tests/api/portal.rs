@@ -122,6 +122,8 @@ async fn portal_in_chromium(engine: Engine) {
         enrolled["passkeys"], 1,
         "the virtual authenticator holds the new passkey"
     );
+    // Two displays of the keypad put the digits in different places (equal by chance: 1 in 10!).
+    assert_eq!(enrolled["keypadShuffled"], true);
     // Both approvals (PIN, then passkey) signed, and the wizard's steps are audited.
     let events = fincert::store::audit::page_after(&app.db, 0).await.unwrap();
     let signed: Vec<_> = events

@@ -96,8 +96,10 @@ async function enrol() {
   // Step 4: usage and the PIN, twice, on the shuffled keypad.
   await page.selectOption("#usage", "general");
   await page.click("#next");
+  await page.locator(".pin-label").filter({ hasText: "PIN 6자리" }).waitFor();
   const first = await page.locator(".keypad .digit").allTextContents();
   await typePin(PIN);
+  await page.locator(".pin-label").filter({ hasText: "한 번 더" }).waitFor();
   const second = await page.locator(".keypad .digit").allTextContents();
   await typePin(PIN);
   await page.locator("#done").waitFor();
@@ -151,7 +153,7 @@ async function enrol() {
   await second_item.locator(".approve-passkey").click();
   await expectStatus("서명했습니다");
   await page.locator("#no-approvals").waitFor();
-  return { certificateId, keypadShuffled: first.join("") !== second.join("") || first.length === 10, passkeys: credentials.length };
+  return { certificateId, keypadShuffled: first.length === 10 && second.length === 10 && first.join("") !== second.join(""), passkeys: credentials.length };
 }
 
 async function renew() {
