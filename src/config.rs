@@ -273,6 +273,12 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     /// Seconds to wait for a connection before failing the request.
     pub connect_timeout_secs: u64,
+    /// Milliseconds a statement waits for a row or table lock before the request fails with
+    /// 503 (PostgreSQL `lock_timeout`; SQLite's busy timeout).
+    pub lock_timeout_ms: u64,
+    /// Milliseconds a statement may run before it is cancelled and the request fails with
+    /// 503 (PostgreSQL `statement_timeout`).
+    pub statement_timeout_ms: u64,
     /// Run pending migrations when `serve` starts.
     pub migrate_on_start: bool,
 }
@@ -313,6 +319,8 @@ impl Default for Settings {
                 url: String::new(),
                 max_connections: 10,
                 connect_timeout_secs: 5,
+                lock_timeout_ms: 2000,
+                statement_timeout_ms: 5000,
                 migrate_on_start: true,
             },
             log: LogSettings {
@@ -518,6 +526,24 @@ impl Settings {
             return Err(ConfigError::new(
                 "database.connect_timeout_secs",
                 "must be between 1 and 300",
+            ));
+        }
+        if !(10..=600_000).contains(&self.database.lock_timeout_ms) {
+            return Err(ConfigError::new(
+                "database.lock_timeout_ms",
+                "must be between 10 and 600000",
+            ));
+        }
+        if !(10..=3_600_000).contains(&self.database.statement_timeout_ms) {
+            return Err(ConfigError::new(
+                "database.statement_timeout_ms",
+                "must be between 10 and 3600000",
+            ));
+        }
+        if self.database.statement_timeout_ms < self.database.lock_timeout_ms {
+            return Err(ConfigError::new(
+                "database.statement_timeout_ms",
+                "must not be shorter than database.lock_timeout_ms",
             ));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)

@@ -777,6 +777,9 @@ impl ResponseError for ApiError {
     }
 }
 
+/// The `Retry-After` every 503 carries, in seconds.
+pub const RETRY_AFTER_SECS: &str = "1";
+
 /// An RFC 7807 problem document.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Problem {
@@ -816,6 +819,11 @@ impl Problem {
         builder.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
         if status == StatusCode::METHOD_NOT_ALLOWED || status == StatusCode::SERVICE_UNAVAILABLE {
             builder.insert_header((header::CACHE_CONTROL, "no-store"));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // Every outage answer says when to try again (a held lock or a slow dependency is
+            // given up on within about two seconds).
+            builder.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
         }
         builder.body(serde_json::to_string(&self).unwrap_or_default())
     }

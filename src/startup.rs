@@ -93,6 +93,7 @@ pub struct Application {
     outbox: Arc<DevOutbox>,
     signing: Arc<Signing>,
     sweeper: tokio::task::JoinHandle<()>,
+    poller: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -158,6 +159,11 @@ impl Application {
             )
             .map_err(StartupError::Partner)?,
         );
+        // The cache epoch: read once now, then every 200 ms (see `signing::checks`).
+        if let Err(e) = signing.epochs().poll(&db).await {
+            tracing::warn!(error = %e, "cache epoch not read; cached checks wait for the poller");
+        }
+        let poller = signing.epochs().spawn_poller(db.clone());
         let settings_outbox = settings.enrolment.expose_dev_outbox.then(|| outbox.clone());
         let sweeper = spawn_background(
             custody.clone(),
@@ -188,6 +194,7 @@ impl Application {
             outbox,
             signing,
             sweeper,
+            poller,
         })
     }
 
@@ -202,6 +209,7 @@ impl Application {
         // Every request has finished (or timed out): wipe every activated key, then close
         // the pool so SQLite checkpoints.
         self.sweeper.abort();
+        self.poller.abort();
         self.custody.activations().clear();
         if let Err(e) = self.db.close().await {
             tracing::warn!(error = %e, "closing the database pool failed");

@@ -234,7 +234,11 @@ async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller, CscError>
         .signing
         .caller(&state.db, &claims.sub, &claims.scope)
         .await
-        .map_err(|_| unauthorized())
+        .map_err(|e| match e {
+            // An outage is not a bad token: the client should retry, not re-authenticate.
+            e @ SigningError::Store(_) => CscError::from(e),
+            _ => unauthorized(),
+        })
 }
 
 fn respond(result: CscResult) -> HttpResponse {
@@ -451,6 +455,16 @@ async fn authorize(
     };
     // SCAL 2: the hashes are required and bound to the SAD.
     let hashes = hashes(&m, hash_field)?;
+    if hashes
+        .iter()
+        .enumerate()
+        .any(|(i, h)| hashes[..i].contains(h))
+    {
+        // Each authorized hash signs once: a hash named twice cannot be authorized twice.
+        return Err(CscError::bad(format!(
+            "Invalid parameter {hash_field}: a hash appears more than once"
+        )));
+    }
     if hashes.len() as i64 != num {
         return Err(CscError::bad("Invalid value for parameter numSignatures"));
     }

@@ -10,9 +10,11 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// The node can serve requests: its database answers.
+/// The node can serve requests: its database answers and its write path is not stuck behind
+/// a held lock (a request would wait for it until `lock_timeout` and fail).
 #[tracing::instrument(skip_all)]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    store::ping(&state.db).await?;
+    let within = std::time::Duration::from_millis(state.settings.database.lock_timeout_ms / 2);
+    store::ping(&state.db, within).await?;
     Ok(HttpResponse::Ok().json(json!({"status": "ready", "database": "ok"})))
 }

@@ -25,6 +25,9 @@ pub fn oauth_error(status: StatusCode, error: &str, description: &str) -> HttpRe
     if status == StatusCode::UNAUTHORIZED {
         resp.insert_header(("WWW-Authenticate", "Basic realm=\"fincert\""));
     }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        resp.insert_header(("Retry-After", crate::error::RETRY_AFTER_SECS));
+    }
     resp.insert_header(("Cache-Control", "no-store"))
         .json(json!({"error": error, "error_description": description}))
 }

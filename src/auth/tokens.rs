@@ -125,6 +125,33 @@ pub struct TokenService {
     settings: TokenSettings,
     custody: std::sync::Arc<Custody>,
     clock: SharedClock,
+    verified: VerifiedTokens,
+}
+
+/// Access tokens already verified, by SHA-256 of audience and token, until they expire.
+#[derive(Default)]
+struct VerifiedTokens(std::sync::Mutex<std::collections::HashMap<[u8; 32], Claims>>);
+
+impl VerifiedTokens {
+    const MAX: usize = 100_000;
+
+    fn get(&self, fingerprint: &[u8; 32], now: i64) -> Option<Claims> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(fingerprint)
+            .filter(|c| c.exp + 30 >= now && c.iat <= now + 30)
+            .cloned()
+    }
+
+    fn put(&self, fingerprint: [u8; 32], claims: Claims, now: i64) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= Self::MAX {
+            map.retain(|_, c| c.exp + 30 >= now);
+            if map.len() >= Self::MAX {
+                map.clear();
+            }
+        }
+        map.insert(fingerprint, claims);
+    }
 }
 
 impl std::fmt::Debug for TokenService {
@@ -156,6 +183,7 @@ impl TokenService {
             settings,
             custody,
             clock,
+            verified: VerifiedTokens::default(),
         })
     }
 
@@ -247,6 +275,27 @@ impl TokenService {
 
     /// Verifies an access token issued to `audience` (see [`verify`](Self::verify)).
     pub fn verify_for(&self, token: &str, audience: Audience) -> Result<Claims, TokenError> {
+        // A token verified before is known for its lifetime: an ES256 verification costs
+        // about a tenth of an RSA signature, and institutions send the same token many times.
+        let fingerprint = {
+            let mut h = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+            h.update(&[audience as u8]);
+            h.update(token.as_bytes());
+            let d = h.finish();
+            let mut out = [0u8; 32];
+            out.copy_from_slice(d.as_ref());
+            out
+        };
+        let now = self.clock.now().timestamp();
+        if let Some(claims) = self.verified.get(&fingerprint, now) {
+            return Ok(claims);
+        }
+        let claims = self.verify_uncached(token, audience)?;
+        self.verified.put(fingerprint, claims.clone(), now);
+        Ok(claims)
+    }
+
+    fn verify_uncached(&self, token: &str, audience: Audience) -> Result<Claims, TokenError> {
         let audience = self.audience(audience);
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
         if header.alg != Algorithm::ES256 {

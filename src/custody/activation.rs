@@ -11,6 +11,11 @@
 //! Parsing an RSA key costs about as much as a signature, so an activation keeps the parsed
 //! key: signing within the window costs one RSA operation. The map is per node; a
 //! limit on live activations bounds memory.
+//!
+//! Two kinds live here. A *counted* activation (native approvals) allows N signatures and is
+//! the authority for that count on its node. An *uncounted* one is a node's cached copy of a
+//! cluster authorization (a CSC SAD, opened from its activation record): the database decides
+//! what it may sign (`csc_sad_signatures`), so a spend that loses a race consumes nothing here.
 
 use std::{
     collections::HashMap,
@@ -47,7 +52,8 @@ struct Live {
     key_id: Uuid,
     key: SigningKey,
     expires_at: DateTime<Utc>,
-    remaining: Mutex<u32>,
+    /// `None`: uncounted (the database counts).
+    remaining: Option<Mutex<u32>>,
 }
 
 /// What the caller learns about an activation.
@@ -120,7 +126,7 @@ impl Activations {
                 key_id,
                 key,
                 expires_at,
-                remaining: Mutex::new(remaining),
+                remaining: Some(Mutex::new(remaining)),
             }),
         );
         Ok(ActivationInfo {
@@ -129,6 +135,53 @@ impl Activations {
             expires_at,
             remaining,
         })
+    }
+
+    /// Holds `key` as the node's copy of the cluster authorization `id` until `expires_at`;
+    /// the database counts its signatures. A copy already held stays (the same key).
+    pub fn insert_uncounted(
+        &self,
+        id: Uuid,
+        owner: &str,
+        key_id: Uuid,
+        key: SigningKey,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), ActivationError> {
+        if now >= expires_at {
+            return Err(ActivationError::Expired);
+        }
+        let mut map = self.map();
+        if map.contains_key(&id) {
+            return Ok(());
+        }
+        if map.len() >= self.max_live {
+            map.retain(|_, l| l.expires_at > now);
+            if map.len() >= self.max_live {
+                return Err(ActivationError::Full);
+            }
+        }
+        map.insert(
+            id,
+            Arc::new(Live {
+                owner: owner.to_owned(),
+                key_id,
+                key,
+                expires_at: expires_at.min(now + self.ttl),
+                remaining: None,
+            }),
+        );
+        Ok(())
+    }
+
+    /// A new activation id and the expiry an activation made now gets.
+    pub fn plan(&self, now: DateTime<Utc>) -> (Uuid, DateTime<Utc>) {
+        (Uuid::new_v4(), now + self.ttl)
+    }
+
+    /// Whether this node holds a live copy of activation `id` for `owner`.
+    pub fn holds(&self, id: Uuid, owner: &str, now: DateTime<Utc>) -> bool {
+        self.key_of(id, owner, now).is_some()
     }
 
     /// Takes one signature from the activation, then signs outside the map lock.
@@ -148,18 +201,22 @@ impl Activations {
             map.remove(&id);
             return Err(ActivationError::Expired);
         }
-        let mut remaining = live.remaining.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(counter) = &live.remaining else {
+            return Ok(live);
+        };
+        let mut remaining = counter.lock().unwrap_or_else(|p| p.into_inner());
         if *remaining == 0 {
             map.remove(&id);
             return Err(ActivationError::Exhausted);
         }
         *remaining -= 1;
-        if *remaining == 0 {
+        let last = *remaining == 0;
+        drop(remaining);
+        if last {
             // The last signature: drop it from the map now; the key is wiped when this
             // signature's reference goes.
             map.remove(&id);
         }
-        drop(remaining);
         Ok(live)
     }
 
@@ -277,6 +334,28 @@ mod tests {
         assert_eq!(info.remaining, 10, "never more than the configured limit");
         assert_eq!(a.sweep(t(299)), 0);
         assert_eq!(a.sweep(t(301)), 1);
+    }
+
+    #[test]
+    fn an_uncounted_copy_signs_until_its_window_ends() {
+        let a = Activations::new(Duration::minutes(5), 2, 10);
+        let id = Uuid::new_v4();
+        a.insert_uncounted(id, "u1", Uuid::new_v4(), key(), t(0), t(120))
+            .unwrap();
+        for _ in 0..5 {
+            a.sign(id, "u1", t(1), S, b"m").unwrap();
+        }
+        assert!(a.holds(id, "u1", t(119)));
+        assert!(!a.holds(id, "u2", t(1)), "another owner's");
+        assert_eq!(
+            a.sign(id, "u1", t(120), S, b"m").unwrap_err(),
+            ActivationError::Expired
+        );
+        assert_eq!(
+            a.insert_uncounted(id, "u1", Uuid::new_v4(), key(), t(130), t(120))
+                .unwrap_err(),
+            ActivationError::Expired
+        );
     }
 
     #[test]

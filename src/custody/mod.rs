@@ -24,26 +24,31 @@
 //!   `kms rewrap` moves it to a new KMS key (ReEncrypt) while the PIN layer stays untouched.
 //! - **Fail closed.** Every KMS call happens before the database transaction that records its
 //!   result (with its audit event); a KMS or database failure leaves nothing half-written.
-//! - **PIN lockout** (in the manner of kanidm's softlock), counted per key in the database:
+//! - **PIN lockout** (in the manner of kanidm's softlock), counted per key in the database and
+//!   decided one attempt at a time per key (this node's per-key lock, and on PostgreSQL the
+//!   counter's row lock held for the attempt's transaction, so across every node):
 //!
 //!   ```text
-//!    attempt ──► reserve: failures < 5 ? failures += 1 ──no──► refused: PIN locked (audited)
-//!                     │ yes (committed before the PIN is tried)
+//!    attempt ──► lock the key's counter ──► failures ≥ 5 or locked? ──yes──► refused: PIN locked (audited)
+//!                     │ no
 //!                     ▼
-//!                 try the PIN ──right──► failures = 0
-//!                     │ wrong ──► failures == 5 ? locked_at = now, "key.pin_locked"
-//!                     │ KMS/database outage ──► failures -= 1 (an outage is not a wrong PIN)
+//!                 try the PIN (KMS) ──right──► failures = 0                      ┐
+//!                     │ wrong ──► failures += 1; == 5 ? locked_at = now, "key.pin_locked" ├ commit, unlock
+//!                     │ KMS/database outage ──► nothing written (an outage is not a wrong PIN)
 //!   ```
 //!
-//!   Reserving before trying means concurrent wrong attempts can never count past the limit or
-//!   let one more through, on any number of nodes. A locked PIN stays locked: reissuance (a
-//!   new key) is the way out, as in the real service.
+//!   Deciding one at a time means parallel right PINs all succeed (none is counted as a
+//!   failure while in flight) and parallel wrong PINs count exactly to the limit, on any
+//!   number of nodes. A locked PIN stays locked: reissuance (a new key) is the way out, as in
+//!   the real service. Waiting for the lock is bounded by the database's `lock_timeout`.
 //! - A passkey slot is bound to its credential; that the credential was really used is checked
 //!   by WebAuthn before [`Custody::activate_with_passkey`] is called.
 
 pub mod activation;
 pub mod keys;
 pub mod kms;
+pub mod locks;
+pub mod record;
 pub mod sealed;
 
 use std::sync::Arc;
@@ -60,6 +65,7 @@ use self::{
     activation::{ActivationError, ActivationInfo, Activations},
     keys::{KeyAlgorithm, KeyError, SignatureScheme, SigningKey},
     kms::{DATA_KEY_LEN, DataKey, EncryptionContext, Kms, KmsError},
+    locks::KeyedLocks,
     sealed::{SealError, framed},
 };
 use crate::{
@@ -221,6 +227,10 @@ pub struct Custody {
     activations: Activations,
     clock: SharedClock,
     max_pin_failures: i32,
+    /// PIN attempts of one key are decided one at a time (with the row lock on PostgreSQL).
+    pin_locks: KeyedLocks,
+    /// A node opens one activation record once, however many requests meet it together.
+    opening: KeyedLocks,
 }
 
 impl std::fmt::Debug for Custody {
@@ -291,6 +301,8 @@ impl Custody {
             ),
             clock,
             max_pin_failures: i32::try_from(settings.max_pin_failures).unwrap_or(5),
+            pin_locks: KeyedLocks::default(),
+            opening: KeyedLocks::default(),
         }
     }
 
@@ -457,8 +469,12 @@ impl Custody {
         let key_id = Uuid::new_v4();
         let (pkcs8, public_key_der) = match existing {
             Some(pkcs8) => {
-                let parsed = SigningKey::from_pkcs8(algorithm, &pkcs8)?;
-                let public = parsed.public_key_der()?;
+                let (pkcs8, public) = tokio::task::spawn_blocking(move || {
+                    let public = SigningKey::from_pkcs8(algorithm, &pkcs8)?.public_key_der()?;
+                    Ok::<_, KeyError>((pkcs8, public))
+                })
+                .await
+                .map_err(|_| KeyError::Parse("key"))??;
                 (pkcs8, public)
             }
             None => {
@@ -590,81 +606,127 @@ impl Custody {
     ) -> Result<(SigningKey, DataKey), CustodyError> {
         let (row, algorithm) = self.load(db, owner, key_id).await?;
         let slot_name = binding.slot().name();
-        // PIN attempts are counted before the PIN is tried (see the lockout diagram above).
-        let counted = match binding {
-            Binding::Pin(_) => match store::custody::reserve_pin_attempt(
-                db,
-                &row.id,
-                self.max_pin_failures,
-                self.clock.now(),
-            )
-            .await?
-            {
-                Some(n) => Some(n),
-                None => {
-                    let event = NewEvent::new(owner.actor(), Action::KeyActivationFailed)
-                        .subject(key_id.to_string())
-                        .details(json!({"slot": "pin", "reason": "PIN locked"}));
-                    self.audit(db, &[event]).await?;
-                    return Err(CustodyError::PinLocked);
-                }
-            },
-            _ => None,
-        };
-        let result = async {
-            let slot = store::custody::find_slot(db, &row.id, &slot_name)
-                .await?
-                .ok_or(match binding {
-                    Binding::Pin(_) => CustodyError::WrongPin,
-                    Binding::Passkey(_) => CustodyError::PasskeyNotBound,
-                    Binding::Service => CustodyError::Integrity,
-                })?;
+        let slot = store::custody::find_slot(db, &row.id, &slot_name).await?;
+        // Everything that decides whether the secret is right, and nothing that touches the
+        // database: for a PIN it runs under the key's lock (see the lockout diagram above).
+        let unlock = async {
+            let slot = slot.ok_or(match binding {
+                Binding::Pin(_) => CustodyError::WrongPin,
+                Binding::Passkey(_) => CustodyError::PasskeyNotBound,
+                Binding::Service => CustodyError::Integrity,
+            })?;
             let dk = self.unwrap_slot(owner, key_id, binding, &slot).await?;
             let pkcs8 = sealed::open(
                 &dk,
                 &sealed_aad(owner, key_id, algorithm),
                 &row.sealed_private,
             )?;
-            let key =
-                tokio::task::spawn_blocking(move || SigningKey::from_pkcs8(algorithm, &pkcs8))
-                    .await
-                    .map_err(|_| KeyError::Parse("key"))??;
-            Ok::<_, CustodyError>((key, dk))
-        }
-        .await;
-        if let Some(failures) = counted {
-            let now = self.clock.now();
-            match &result {
-                Ok(_) => store::custody::reset_pin_attempts(db, &row.id, now).await?,
-                Err(CustodyError::WrongPin | CustodyError::Integrity) => {
-                    if failures >= self.max_pin_failures {
-                        store::custody::mark_pin_locked(db, &row.id, now).await?;
-                        let event = NewEvent::new(owner.actor(), Action::PinLocked)
+            Ok::<_, CustodyError>((pkcs8, dk))
+        };
+        let (pkcs8, dk) = match binding {
+            Binding::Pin(_) => self.decide_pin(db, owner, key_id, &row.id, unlock).await?,
+            _ => match unlock.await {
+                Ok(opened) => opened,
+                Err(e) => {
+                    // Wrong secrets and integrity failures are security events; outages are
+                    // not attempts (and the audit write would fail with them).
+                    if matches!(e, CustodyError::PasskeyNotBound | CustodyError::Integrity) {
+                        let event = NewEvent::new(owner.actor(), Action::KeyActivationFailed)
                             .subject(key_id.to_string())
-                            .details(json!({"failures": failures}));
+                            .details(
+                                json!({"slot": slot_kind(&slot_name), "reason": e.to_string()}),
+                            );
                         self.audit(db, &[event]).await?;
                     }
+                    return Err(e);
                 }
-                // An outage decided nothing: the attempt is given back.
-                Err(_) => {
-                    let _ = store::custody::release_pin_attempt(db, &row.id, now).await;
+            },
+        };
+        let key = parse_off_workers(algorithm, pkcs8).await?;
+        Ok((key, dk))
+    }
+
+    /// Decides one PIN attempt of key `row_id` while holding the key's lock: this node's
+    /// per-key lock, and on PostgreSQL the counter's row lock for the transaction, so attempts
+    /// on one key are decided one at a time across the cluster. Parallel right PINs all
+    /// succeed; parallel wrong PINs count exactly; an outage decides (and writes) nothing.
+    async fn decide_pin<T>(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        key_id: Uuid,
+        row_id: &str,
+        unlock: impl std::future::Future<Output = Result<T, CustodyError>>,
+    ) -> Result<T, CustodyError> {
+        let _one_at_a_time = self.pin_locks.lock(row_id).await;
+        if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+            let txn = db.begin().await.map_err(StoreError::from)?;
+            let (result, decided) = self
+                .pin_attempt(&txn, owner, key_id, row_id, unlock)
+                .await?;
+            if decided {
+                txn.commit().await.map_err(StoreError::from)?;
+            }
+            result
+        } else {
+            self.pin_attempt(db, owner, key_id, row_id, unlock).await?.0
+        }
+    }
+
+    /// One PIN attempt against the counter read (and locked) on `conn`; returns the outcome
+    /// and whether it decided anything (to be committed).
+    async fn pin_attempt<C, T>(
+        &self,
+        conn: &C,
+        owner: &OwnerId,
+        key_id: Uuid,
+        row_id: &str,
+        unlock: impl std::future::Future<Output = Result<T, CustodyError>>,
+    ) -> Result<(Result<T, CustodyError>, bool), CustodyError>
+    where
+        C: sea_orm::ConnectionTrait + TransactionTrait<Transaction = sea_orm::DatabaseTransaction>,
+    {
+        let now = self.clock.now();
+        let (failures, locked) = store::custody::lock_pin_state(conn, row_id, now).await?;
+        if locked || failures >= self.max_pin_failures {
+            let event = NewEvent::new(owner.actor(), Action::KeyActivationFailed)
+                .subject(key_id.to_string())
+                .details(json!({"slot": "pin", "reason": "PIN locked"}));
+            store::audit::append(conn, now, &[event]).await?;
+            return Ok((Err(CustodyError::PinLocked), true));
+        }
+        match unlock.await {
+            Ok(opened) => {
+                if failures > 0 {
+                    store::custody::set_pin_failures(conn, row_id, 0, false, now).await?;
                 }
+                Ok((Ok(opened), true))
             }
-        }
-        if let Err(e) = &result {
-            // Wrong secrets and integrity failures are security events; outages are not
-            // attempts (and the audit write would fail with them).
-            if matches!(
-                e,
-                CustodyError::WrongPin | CustodyError::PasskeyNotBound | CustodyError::Integrity
-            ) {
-                let event = NewEvent::new(owner.actor(), Action::KeyActivationFailed)
-                    .subject(key_id.to_string())
-                    .details(json!({"slot": slot_kind(&slot_name), "reason": e.to_string(), "failures": counted}));
-                self.audit(db, &[event]).await?;
+            Err(e @ (CustodyError::WrongPin | CustodyError::Integrity)) => {
+                let now = self.clock.now();
+                let counted = failures + 1;
+                let lock = counted >= self.max_pin_failures;
+                store::custody::set_pin_failures(conn, row_id, counted, lock, now).await?;
+                let mut events = vec![
+                    NewEvent::new(owner.actor(), Action::KeyActivationFailed)
+                        .subject(key_id.to_string())
+                        .details(
+                            json!({"slot": "pin", "reason": e.to_string(), "failures": counted}),
+                        ),
+                ];
+                if lock {
+                    events.push(
+                        NewEvent::new(owner.actor(), Action::PinLocked)
+                            .subject(key_id.to_string())
+                            .details(json!({"failures": counted})),
+                    );
+                }
+                store::audit::append(conn, now, &events).await?;
+                Ok((Err(e), true))
             }
+            // An outage decided nothing: nothing is counted.
+            Err(e) => Ok((Err(e), false)),
         }
-        result
     }
 
     async fn activate(
@@ -853,6 +915,137 @@ impl Custody {
         Ok(())
     }
 
+    /// Activates a key with its PIN as a cluster authorization (a CSC SAD): the node keeps the
+    /// parsed key for the window, and the returned activation record (see [`record`]) lets any
+    /// node that meets `sad` open it again. Audited like every activation.
+    #[tracing::instrument(skip_all, fields(owner = %owner.as_str(), key = %key_id))]
+    pub async fn activate_for_sad(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        key_id: Uuid,
+        pin: &Pin,
+        sad: &[u8],
+        max_signatures: u32,
+    ) -> Result<(ActivationInfo, Vec<u8>), CustodyError> {
+        let (key, dk) = self.open_key(db, owner, key_id, &Binding::Pin(pin)).await?;
+        let now = self.clock.now();
+        let (id, expires_at) = self.activations.plan(now);
+        let ctx = record::context(owner, key_id, id, expires_at);
+        let wrapped = self
+            .kms
+            .encrypt(dk.as_ref(), &ctx)
+            .await
+            .map_err(CustodyError::Kms)?;
+        drop(dk);
+        let sealed = record::seal(&record::sad_key(sad, id)?, &ctx, &wrapped)?;
+        self.activations
+            .insert_uncounted(id, owner.as_str(), key_id, key, now, expires_at)?;
+        let info = ActivationInfo {
+            id,
+            key_id,
+            expires_at,
+            remaining: max_signatures,
+        };
+        let event = NewEvent::new(owner.actor(), Action::KeyActivated)
+            .subject(key_id.to_string())
+            .details(json!({
+                "slot": "pin",
+                "activation": id.to_string(),
+                "expires_at": expires_at.to_rfc3339(),
+                "max_signatures": max_signatures,
+                "record": true,
+            }));
+        if let Err(e) = self.audit(db, &[event]).await {
+            self.activations.remove(id);
+            return Err(e);
+        }
+        Ok((info, sealed))
+    }
+
+    /// Makes sure this node holds the key of cluster authorization `activation`, opening its
+    /// record with `sad` (one KMS call, the key parsed once off the async workers) if it does
+    /// not. Concurrent callers on one node wait for one opening. A record that does not open
+    /// (another SAD, key, owner, activation or expiry; tampering) is an integrity failure.
+    pub async fn ensure_sad_activation(
+        &self,
+        db: &DatabaseConnection,
+        of: &record::RecordOf,
+        sad: &[u8],
+        sealed: &[u8],
+    ) -> Result<(), CustodyError> {
+        let record::RecordOf {
+            owner,
+            key_id,
+            activation,
+            expires_at,
+        } = of;
+        let (key_id, activation, expires_at) = (*key_id, *activation, *expires_at);
+        if self
+            .activations
+            .holds(activation, owner.as_str(), self.clock.now())
+        {
+            return Ok(());
+        }
+        let _once = self.opening.lock(&activation.to_string()).await;
+        let now = self.clock.now();
+        if self.activations.holds(activation, owner.as_str(), now) {
+            return Ok(());
+        }
+        if now >= expires_at {
+            return Err(ActivationError::Expired.into());
+        }
+        let ctx = of.context();
+        let wrapped = record::open(&record::sad_key(sad, activation)?, &ctx, sealed)?;
+        let (row, algorithm) = self.load(db, owner, key_id).await?;
+        let plain = match self.kms.decrypt(&wrapped, &ctx).await {
+            Ok(p) => p,
+            Err(KmsError::InvalidCiphertext) => return Err(CustodyError::Integrity),
+            Err(e) => return Err(CustodyError::Kms(e)),
+        };
+        if plain.len() != DATA_KEY_LEN {
+            return Err(CustodyError::Integrity);
+        }
+        let mut dk = Zeroizing::new([0u8; DATA_KEY_LEN]);
+        dk.copy_from_slice(&plain);
+        drop(plain);
+        let pkcs8 = sealed::open(
+            &dk,
+            &sealed_aad(owner, key_id, algorithm),
+            &row.sealed_private,
+        )?;
+        drop(dk);
+        let key = parse_off_workers(algorithm, pkcs8).await?;
+        self.activations.insert_uncounted(
+            activation,
+            owner.as_str(),
+            key_id,
+            key,
+            self.clock.now(),
+            expires_at,
+        )?;
+        tracing::debug!(%activation, "activation record opened on this node");
+        Ok(())
+    }
+
+    /// Re-seals an activation record from `old_sad` to `new_sad` (extendTransaction): only the
+    /// outer layer changes, so no KMS call is made.
+    pub fn reseal_record(
+        &self,
+        of: &record::RecordOf,
+        old_sad: &[u8],
+        new_sad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, CustodyError> {
+        let ctx = of.context();
+        let wrapped = record::open(&record::sad_key(old_sad, of.activation)?, &ctx, sealed)?;
+        Ok(record::seal(
+            &record::sad_key(new_sad, of.activation)?,
+            &ctx,
+            &wrapped,
+        )?)
+    }
+
     /// Signs a message with a live activation.
     pub fn sign(
         &self,
@@ -969,4 +1162,17 @@ fn slot_kind(slot: &str) -> &'static str {
         "service" => "service",
         _ => "passkey",
     }
+}
+
+/// Parses a PKCS#8 key on the blocking pool: an RSA parse costs about as much as a signature
+/// and must not hold up the async workers.
+async fn parse_off_workers(
+    algorithm: KeyAlgorithm,
+    pkcs8: Zeroizing<Vec<u8>>,
+) -> Result<SigningKey, CustodyError> {
+    Ok(
+        tokio::task::spawn_blocking(move || SigningKey::from_pkcs8(algorithm, &pkcs8))
+            .await
+            .map_err(|_| KeyError::Parse("key"))??,
+    )
 }

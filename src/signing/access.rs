@@ -69,12 +69,21 @@ impl Signing {
         institution_id: &str,
         scope: &str,
     ) -> Result<Caller, SigningError> {
-        let row = db::institution(db, institution_id)
-            .await?
-            .ok_or(SigningError::InstitutionNotFound)?;
-        if row.status != "active" {
-            return Err(SigningError::InstitutionDisabled);
-        }
+        let key = institution_id.to_owned();
+        let row = match self.institutions.get(&key) {
+            Some(row) => row,
+            None => {
+                let tag = self.institutions.begin();
+                let row = db::institution(db, institution_id)
+                    .await?
+                    .ok_or(SigningError::InstitutionNotFound)?;
+                if row.status != "active" {
+                    return Err(SigningError::InstitutionDisabled);
+                }
+                self.institutions.put(tag, key, row.clone());
+                row
+            }
+        };
         Ok(Caller {
             institution: row,
             scope: scope.to_owned(),

@@ -92,18 +92,18 @@ impl Signing {
             tracing::error!(request = %row.id, "stored request no longer matches its digest");
             return Err(SigningError::Mismatch);
         }
-        let inst = db::institution(db, &row.institution_id)
-            .await?
-            .ok_or(SigningError::NotFound)?;
-        db::live_consent(db, &inst.id, &row.certificate_id)
-            .await?
-            .ok_or(SigningError::NotFound)?;
-        let cert = store::pki::certificate_by_id(db, &row.certificate_id)
-            .await?
-            .ok_or(SigningError::NotFound)?;
-        let sector = Sector::parse(&inst.sector).unwrap_or(Sector::Other);
-        let (key, _) = self.check_usable(db, sector, &cert).await?;
-        Ok((row, parsed, key))
+        let inst = match self.caller(db, &row.institution_id, "").await {
+            Ok(c) => c.institution,
+            Err(SigningError::InstitutionNotFound | SigningError::InstitutionDisabled) => {
+                return Err(SigningError::NotFound);
+            }
+            Err(e) => return Err(e),
+        };
+        let usable = self.usable_for(db, &inst, &row.certificate_id).await?;
+        if usable.owner != *owner {
+            return Err(SigningError::NotFound);
+        }
+        Ok((row, parsed, usable.key))
     }
 
     /// Approves with the certificate's PIN. `request_digest` is the canonical digest the
@@ -310,7 +310,7 @@ impl Signing {
             result: Some(result_json),
             delivery: webhook_delivery(&row, "signature_request.signed", &view, now).map(Box::new),
         };
-        if !self.committer.commit(change, vec![event]).await? {
+        if self.committer.commit(change, vec![event]).await? == commit::Outcome::Skipped {
             return Err(SigningError::NotPending("decided"));
         }
         Ok(view)

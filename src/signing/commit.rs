@@ -5,6 +5,11 @@
 //! answers every caller only after that commit. A change whose condition fails (a request no
 //! longer pending, a SAD spent by a concurrent call) is skipped with its events and reported as
 //! `false`; a database failure fails the whole batch, and nothing of it remains.
+//!
+//! A CSC spend carries the signatures it made: each authorized hash gets exactly one stored
+//! signature across the cluster (the primary key decides), a spend that loses the race
+//! consumes nothing and answers with the winner's signature, and the audit event names only
+//! the hashes this spend signed.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
@@ -30,19 +35,35 @@ pub enum Change {
         /// Webhook delivery to queue.
         delivery: Option<Box<db::DeliveryRow>>,
     },
-    /// A SAD spends these authorized hashes (base64), one signature each.
+    /// A SAD spends these authorized hashes (base64), each with the signature made for it.
     SpendSad {
-        /// SHA-256 of the SAD, hex.
+        /// The activation behind the SAD (stable across `extendTransaction`).
+        activation_id: String,
+        /// SHA-256 of the SAD presented, hex: a replaced SAD spends nothing.
         sad_hash: String,
-        /// The hashes signed.
-        spend: Vec<String>,
+        /// (hash, signature) pairs.
+        spend: Vec<(String, Vec<u8>)>,
+        /// The audit event of the hashes this spend signs; its details gain `digests`.
+        event: Box<NewEvent>,
     },
+}
+
+/// What a change came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Its condition failed: nothing of it was written.
+    Skipped,
+    /// Applied.
+    Done,
+    /// A SAD spend: the signature now stored for each hash, in order (this call's, or the one
+    /// a concurrent or earlier call stored).
+    Spent(Vec<Vec<u8>>),
 }
 
 type Job = (
     Change,
     Vec<NewEvent>,
-    oneshot::Sender<Result<bool, StoreError>>,
+    oneshot::Sender<Result<Outcome, StoreError>>,
 );
 
 /// The handle to the writer task.
@@ -55,7 +76,8 @@ async fn apply(
     txn: &sea_orm::DatabaseTransaction,
     change: &Change,
     now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
+    events: &mut Vec<NewEvent>,
+) -> Result<Outcome, StoreError> {
     match change {
         Change::Decide {
             request_id,
@@ -64,40 +86,66 @@ async fn apply(
             delivery,
         } => {
             let ok = db::decide(txn, request_id, status, result.as_deref(), now).await?;
-            if ok && let Some(d) = delivery {
+            if !ok {
+                return Ok(Outcome::Skipped);
+            }
+            if let Some(d) = delivery {
                 db::insert_delivery(txn, d, now).await?;
             }
-            Ok(ok)
+            Ok(Outcome::Done)
         }
-        Change::SpendSad { sad_hash, spend } => {
-            // Read the SAD as it is now, inside this transaction (concurrent calls on one SAD
-            // are applied one after another here), and compare-and-set against that read (a
-            // change by another node makes this one fail closed).
-            let Some(row) = db::sad(txn, sad_hash).await? else {
-                return Ok(false);
-            };
-            let mut left: Vec<String> =
-                serde_json::from_str(&row.hashes).map_err(|_| StoreError::Corrupt {
-                    table: "csc_sads",
-                    problem: "hashes".into(),
-                })?;
-            for h in spend {
-                match left.iter().position(|x| x == h) {
-                    Some(i) => {
-                        left.remove(i);
+        Change::SpendSad {
+            activation_id,
+            sad_hash,
+            spend,
+            event,
+        } => {
+            let mut out = Vec::with_capacity(spend.len());
+            let mut fresh = Vec::new();
+            for (i, (hash, signature)) in spend.iter().enumerate() {
+                match db::spend_hash(txn, activation_id, sad_hash, hash, signature, now).await? {
+                    db::Spend::Fresh => {
+                        fresh.push(hash.clone());
+                        out.push(signature.clone());
                     }
-                    None => return Ok(false),
+                    db::Spend::Stored(sig) => out.push(sig),
+                    // The SAD condition is the same for every hash of one change, so only the
+                    // first can meet it failing; anything else is not a state we can explain.
+                    db::Spend::Refused if i == 0 => return Ok(Outcome::Skipped),
+                    db::Spend::Refused => {
+                        return Err(StoreError::Corrupt {
+                            table: "csc_sads",
+                            problem: "a SAD changed within one transaction".into(),
+                        });
+                    }
                 }
             }
-            let count = i32::try_from(spend.len()).unwrap_or(i32::MAX);
-            if count > row.remaining || now >= row.expires_at {
-                return Ok(false);
+            if !fresh.is_empty() {
+                db::count_spent(
+                    txn,
+                    activation_id,
+                    i32::try_from(fresh.len()).unwrap_or(i32::MAX),
+                )
+                .await?;
+                let mut event = (**event).clone();
+                if let serde_json::Value::Object(m) = &mut event.details {
+                    m.insert(
+                        "digests".into(),
+                        fresh
+                            .iter()
+                            .map(|h| {
+                                use base64::Engine as _;
+                                base64::engine::general_purpose::STANDARD
+                                    .decode(h)
+                                    .map(hex::encode)
+                                    .unwrap_or_default()
+                            })
+                            .collect(),
+                    );
+                }
+                events.push(event);
             }
-            let left = serde_json::to_string(&left).map_err(|_| StoreError::Corrupt {
-                table: "csc_sads",
-                problem: "hashes".into(),
-            })?;
-            db::spend_sad(txn, &row, count, &left).await
+            Ok(Outcome::Spent(out))
         }
     }
 }
@@ -122,11 +170,11 @@ impl Committer {
                     let mut applied = Vec::with_capacity(batch.len());
                     let mut events = Vec::new();
                     for (change, evs, _) in &batch {
-                        let ok = apply(&txn, change, now).await?;
-                        if ok {
+                        let outcome = apply(&txn, change, now, &mut events).await?;
+                        if outcome != Outcome::Skipped {
                             events.extend(evs.iter().cloned());
                         }
-                        applied.push(ok);
+                        applied.push(outcome);
                     }
                     store::audit::append(&txn, now, &events).await?;
                     txn.commit().await?;
@@ -153,9 +201,13 @@ impl Committer {
         Self { tx }
     }
 
-    /// Applies `change` with its `events` in the next batch; `Ok(false)` if its condition
-    /// failed (nothing of it was written).
-    pub async fn commit(&self, change: Change, events: Vec<NewEvent>) -> Result<bool, StoreError> {
+    /// Applies `change` with its `events` in the next batch; [`Outcome::Skipped`] if its
+    /// condition failed (nothing of it was written).
+    pub async fn commit(
+        &self,
+        change: Change,
+        events: Vec<NewEvent>,
+    ) -> Result<Outcome, StoreError> {
         let (done, answer) = oneshot::channel();
         let closed = || StoreError::Unavailable(DbErr::Custom("the signing writer stopped".into()));
         self.tx

@@ -4,17 +4,32 @@
 //! hashes and count, and `signHash` spends that authorization.
 //!
 //! The SAD is 256 random bits, stored only as its SHA-256, bound to one institution, one
-//! credential and its hashes; each hash signs once, the count never goes below zero (a
-//! compare-and-set update), and it expires with the key activation behind it. Activations live
-//! in the memory of the node that made them (plaintext keys never leave it), so a load balancer
-//! routes CSC calls of one transaction to one node (sticky on the SAD), or the client
-//! authorizes again.
+//! credential and its hashes, and it expires with the key activation behind it.
+//!
+//! **Any node serves any SAD.** The activation lives in the cluster as an *activation record*
+//! in the SAD's row (`custody::record`): a node that meets a SAD it does not hold opens the
+//! record once (one KMS call) and keeps the parsed key for the rest of the window. Losing the
+//! node that authorized loses nothing, and no sticky routing is needed.
+//!
+//! **Exact under any concurrency.** Each authorized hash signs once across the cluster: a
+//! signHash signs in memory, then its group commit stores the signature under the primary key
+//! (activation, hash). A call that loses that race consumes nothing and answers with the
+//! winner's signature; so does a retry of a hash already signed (a client that timed out gets
+//! the signature it missed, never a second one). A SAD for N distinct hashes therefore yields
+//! exactly N signatures, whatever the concurrency, node mix or retries.
+//!
+//! **The hot path** (an activated key, a known SAD): the token, the institution, the SAD row
+//! and the authorization table come from this node's caches (`checks`), so a signature costs
+//! one RSA/ECDSA operation and its share of one group commit, and no KMS call.
+
+use std::sync::Arc;
 
 use aws_lc_rs::rand::SecureRandom;
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64URL};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde_json::json;
 use uuid::Uuid;
+use zeroize::Zeroizing;
 
 use super::{
     Caller, Signing, SigningError,
@@ -56,7 +71,120 @@ fn sad_hash(sad: &str) -> String {
     Digest::of(sad.as_bytes()).to_hex()
 }
 
+/// A SAD as this node knows it (immutable facts of its row; spends are in the database).
+#[derive(Debug)]
+pub struct SadEntry {
+    sad_hash: String,
+    institution_id: String,
+    certificate_id: String,
+    owner: OwnerId,
+    activation: Uuid,
+    hashes: Vec<String>,
+    expires_at: chrono::DateTime<chrono::Utc>,
+    key_id: Option<Uuid>,
+    record: Option<Vec<u8>>,
+}
+
+impl SadEntry {
+    fn of(row: db::SadRow) -> Result<Self, SigningError> {
+        let corrupt = |problem: &str| {
+            SigningError::Store(StoreError::Corrupt {
+                table: "csc_sads",
+                problem: problem.into(),
+            })
+        };
+        Ok(Self {
+            hashes: serde_json::from_str(&row.hashes).map_err(|_| corrupt("hashes"))?,
+            owner: OwnerId::parse(&row.user_id)?,
+            activation: Uuid::parse_str(&row.activation_id).map_err(|_| corrupt("activation"))?,
+            key_id: row
+                .key_id
+                .as_deref()
+                .map(Uuid::parse_str)
+                .transpose()
+                .map_err(|_| corrupt("key_id"))?,
+            sad_hash: row.sad_hash,
+            institution_id: row.institution_id,
+            certificate_id: row.certificate_id,
+            expires_at: row.expires_at,
+            record: row.record,
+        })
+    }
+}
+
+impl SadEntry {
+    fn record_of(&self, key_id: Uuid) -> crate::custody::record::RecordOf {
+        crate::custody::record::RecordOf {
+            owner: self.owner.clone(),
+            key_id,
+            activation: self.activation,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+/// The SAD's random bytes (what the record's outer key is derived from).
+fn sad_bytes(sad: &str) -> Option<Zeroizing<Vec<u8>>> {
+    B64URL
+        .decode(sad)
+        .ok()
+        .filter(|b| b.len() == 32)
+        .map(Zeroizing::new)
+}
+
+/// Most SAD rows a node keeps in memory before it starts again.
+const MAX_CACHED_SADS: usize = 100_000;
+
 impl Signing {
+    fn cached_sad(&self, hash: &str) -> Option<Arc<SadEntry>> {
+        let now = self.clock.now();
+        let mut sads = self.sads.lock().unwrap_or_else(|p| p.into_inner());
+        match sads.get(hash) {
+            Some(e) if now < e.expires_at => Some(e.clone()),
+            Some(_) => {
+                sads.remove(hash);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn remember_sad(&self, entry: Arc<SadEntry>) {
+        let now = self.clock.now();
+        let mut sads = self.sads.lock().unwrap_or_else(|p| p.into_inner());
+        if sads.len() >= MAX_CACHED_SADS {
+            sads.retain(|_, e| now < e.expires_at);
+            if sads.len() >= MAX_CACHED_SADS {
+                sads.clear();
+            }
+        }
+        sads.insert(entry.sad_hash.clone(), entry);
+    }
+
+    fn forget_sad(&self, hash: &str) {
+        self.sads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(hash);
+    }
+
+    /// The SAD row behind `hash`: from this node's memory, or read once.
+    async fn sad_entry(
+        &self,
+        db: &DatabaseConnection,
+        hash: &str,
+    ) -> Result<Option<Arc<SadEntry>>, SigningError> {
+        if let Some(e) = self.cached_sad(hash) {
+            return Ok(Some(e));
+        }
+        let Some(row) = db::sad(db, hash).await? else {
+            return Ok(None);
+        };
+        let entry = Arc::new(SadEntry::of(row)?);
+        self.remember_sad(entry.clone());
+        Ok(Some(entry))
+    }
+
     /// A credential the institution may use: its certificate row and key algorithm.
     pub async fn csc_credential(
         &self,
@@ -89,7 +217,8 @@ impl Signing {
     }
 
     /// `credentials/authorize`: checks the PIN (with lockout) and the authorization table,
-    /// activates the key for `hashes`, and returns a SAD with its lifetime in seconds.
+    /// activates the key for `hashes` as a cluster authorization, and returns a SAD with its
+    /// lifetime in seconds. `hashes` are distinct (the caller checks).
     pub async fn csc_authorize(
         &self,
         db: &DatabaseConnection,
@@ -104,13 +233,15 @@ impl Signing {
             .resolve(db, caller, &Target::Certificate(credential_id), None)
             .await?;
         let owner = OwnerId::parse(&cert.owner_id)?;
-        let activation = self
+        let mut raw = Zeroizing::new([0u8; 32]);
+        self.rng
+            .fill(raw.as_mut())
+            .map_err(|_| SigningError::Random)?;
+        let sad = B64URL.encode(raw.as_ref());
+        let (activation, record) = self
             .custody
-            .activate_with_pin(db, &owner, key, pin, Some(num_signatures))
+            .activate_for_sad(db, &owner, key, pin, raw.as_ref(), num_signatures)
             .await?;
-        let mut raw = [0u8; 32];
-        self.rng.fill(&mut raw).map_err(|_| SigningError::Random)?;
-        let sad = B64URL.encode(raw);
         let now = self.clock.now();
         let row = db::SadRow {
             sad_hash: sad_hash(&sad),
@@ -122,12 +253,15 @@ impl Signing {
                 .map_err(|_| SigningError::Random)?,
             remaining: i32::try_from(num_signatures).unwrap_or(0),
             expires_at: activation.expires_at,
+            key_id: Some(key.to_string()),
+            record: Some(record),
         };
         let event = NewEvent::new(owner.actor(), Action::SignatureRequested)
             .subject(cert.serial_hex.clone())
             .details(json!({
                 "via": "csc",
                 "institution": caller.institution.id,
+                "activation": activation.id.to_string(),
                 "digests": hashes.iter().map(|d| d.to_hex()).collect::<Vec<_>>(),
                 "num_signatures": num_signatures,
             }));
@@ -143,10 +277,12 @@ impl Signing {
             self.custody.activations().remove(activation.id);
             return Err(e.into());
         }
+        self.remember_sad(Arc::new(SadEntry::of(row)?));
         Ok((sad, (activation.expires_at - now).num_seconds().max(1)))
     }
 
-    /// `signatures/signHash`: spends the SAD on `hashes` and signs each with `algorithm`.
+    /// `signatures/signHash`: spends the SAD on `hashes` and signs each with `algorithm`;
+    /// a hash signed before answers with its stored signature.
     pub async fn csc_sign_hash(
         &self,
         db: &DatabaseConnection,
@@ -158,80 +294,95 @@ impl Signing {
     ) -> Result<Result<Vec<Vec<u8>>, SadProblem>, SigningError> {
         caller.require("sign")?;
         let now = self.clock.now();
-        let Some(row) = db::sad(db, &sad_hash(sad)).await? else {
+        let hash = sad_hash(sad);
+        let Some(entry) = self.sad_entry(db, &hash).await? else {
             return Ok(Err(SadProblem::Invalid));
         };
-        if row.institution_id != caller.institution.id || row.certificate_id != credential_id {
+        if entry.institution_id != caller.institution.id || entry.certificate_id != credential_id {
             return Ok(Err(SadProblem::Invalid));
         }
-        if now >= row.expires_at {
+        if now >= entry.expires_at {
             return Ok(Err(SadProblem::Expired));
         }
-        let count = i32::try_from(hashes.len()).unwrap_or(i32::MAX);
-        if count > row.remaining {
+        if hashes.len() > entry.hashes.len() {
             return Ok(Err(SadProblem::Exhausted));
         }
-        // Each authorized hash signs once: take the requested ones out of the list.
-        let mut left: Vec<String> = serde_json::from_str(&row.hashes).map_err(|_| {
-            SigningError::Store(StoreError::Corrupt {
-                table: "csc_sads",
-                problem: "hashes".into(),
-            })
-        })?;
-        for h in hashes {
-            match left.iter().position(|x| *x == h.to_b64()) {
-                Some(i) => {
-                    left.remove(i);
-                }
-                None => return Ok(Err(SadProblem::HashNotAuthorized)),
+        let wanted: Vec<String> = hashes.iter().map(|d| d.to_b64()).collect();
+        for (i, h) in wanted.iter().enumerate() {
+            // Each authorized hash signs once: a hash twice in one call is not authorized.
+            if !entry.hashes.contains(h) || wanted[..i].contains(h) {
+                return Ok(Err(SadProblem::HashNotAuthorized));
             }
         }
+        let (Some(key_id), Some(record), Some(secret)) =
+            (entry.key_id, entry.record.as_deref(), sad_bytes(sad))
+        else {
+            // A SAD from before activation records lived in one node's memory only.
+            return Ok(Err(SadProblem::Expired));
+        };
         // The world may have changed since authorize: consent, certificate, PIN lock.
-        db::live_consent(db, &caller.institution.id, &row.certificate_id)
-            .await?
-            .ok_or(SigningError::NotFound)?;
-        let cert = store::pki::certificate_by_id(db, &row.certificate_id)
-            .await?
-            .ok_or(SigningError::NotFound)?;
-        let (_, key_algorithm) = self.check_usable(db, caller.sector(), &cert).await?;
-        if algorithm.scheme().key_algorithm() != key_algorithm {
+        let usable = self
+            .usable_for(db, &caller.institution, &entry.certificate_id)
+            .await?;
+        if algorithm.scheme().key_algorithm() != usable.algorithm {
             return Err(SigningError::Algorithm(algorithm.as_str()));
         }
-        let owner = OwnerId::parse(&row.user_id)?;
-        let activation = Uuid::parse_str(&row.activation_id).map_err(|_| SigningError::NotFound)?;
-        let event = NewEvent::new(owner.actor(), Action::SignatureCreated)
-            .subject(cert.serial_hex.clone())
-            .details(json!({
-                "via": "csc",
-                "institution": caller.institution.id,
-                "digests": hashes.iter().map(|d| d.to_hex()).collect::<Vec<_>>(),
-                "algorithm": algorithm.as_str(),
-            }));
-        // Sign first (nothing leaves before the commit), then spend the SAD with the audit
-        // event in the next group commit; a concurrent spend makes this one fail closed.
-        let mut out = Vec::with_capacity(hashes.len());
-        for h in hashes {
+        match self
+            .custody
+            .ensure_sad_activation(db, &entry.record_of(key_id), &secret, record)
+            .await
+        {
+            Ok(()) => {}
+            Err(CustodyError::Activation(_)) => return Ok(Err(SadProblem::Expired)),
+            Err(CustodyError::Integrity) => {
+                tracing::error!(activation = %entry.activation, "activation record does not open with its SAD");
+                return Ok(Err(SadProblem::Invalid));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        // Sign first (nothing leaves before the commit), then spend with the audit event in
+        // the next group commit; a spend that loses the race answers with the stored one.
+        let mut spend = Vec::with_capacity(hashes.len());
+        for (h, b64) in hashes.iter().zip(wanted) {
             match self
                 .custody
-                .sign_digest(&owner, activation, algorithm.scheme(), &h.0)
+                .sign_digest(&entry.owner, entry.activation, algorithm.scheme(), &h.0)
             {
-                Ok(sig) => out.push(sig),
+                Ok(sig) => spend.push((b64, sig)),
                 Err(CustodyError::Activation(_)) => return Ok(Err(SadProblem::Expired)),
                 Err(e) => return Err(e.into()),
             }
         }
+        let event = NewEvent::new(entry.owner.actor(), Action::SignatureCreated)
+            .subject(usable.serial_hex.clone())
+            .details(json!({
+                "via": "csc",
+                "institution": caller.institution.id,
+                "activation": entry.activation.to_string(),
+                "algorithm": algorithm.as_str(),
+            }));
         let change = super::commit::Change::SpendSad {
-            sad_hash: row.sad_hash.clone(),
-            spend: hashes.iter().map(|h| h.to_b64()).collect(),
+            activation_id: entry.activation.to_string(),
+            sad_hash: hash.clone(),
+            spend,
+            event: Box::new(event),
         };
-        if !self.committer.commit(change, vec![event]).await? {
-            return Ok(Err(SadProblem::HashNotAuthorized));
+        match self.committer.commit(change, Vec::new()).await? {
+            super::commit::Outcome::Spent(signatures) => Ok(Ok(signatures)),
+            _ => {
+                // Replaced (extendTransaction on some node), expired or gone meanwhile.
+                self.forget_sad(&hash);
+                Ok(Err(match db::sad(db, &hash).await? {
+                    Some(row) if now >= row.expires_at => SadProblem::Expired,
+                    _ => SadProblem::Invalid,
+                }))
+            }
         }
-        Ok(Ok(out))
     }
 
     /// `credentials/extendTransaction`: a new SAD for the rest of the same authorization; the
-    /// old one stops working. The lifetime stays bounded by the key activation.
+    /// old one stops working. The lifetime stays bounded by the key activation, and only the
+    /// record's outer layer is re-sealed (no KMS call).
     pub async fn csc_extend(
         &self,
         db: &DatabaseConnection,
@@ -240,7 +391,8 @@ impl Signing {
         sad: &str,
     ) -> Result<Result<(String, i64), SadProblem>, SigningError> {
         let now = self.clock.now();
-        let Some(row) = db::sad(db, &sad_hash(sad)).await? else {
+        let old_hash = sad_hash(sad);
+        let Some(row) = db::sad(db, &old_hash).await? else {
             return Ok(Err(SadProblem::Invalid));
         };
         if row.institution_id != caller.institution.id || row.certificate_id != credential_id {
@@ -249,12 +401,31 @@ impl Signing {
         if now >= row.expires_at || row.remaining <= 0 {
             return Ok(Err(SadProblem::Expired));
         }
-        let mut raw = [0u8; 32];
-        self.rng.fill(&mut raw).map_err(|_| SigningError::Random)?;
-        let fresh = B64URL.encode(raw);
-        if !db::rekey_sad(db, &row.sad_hash, &sad_hash(&fresh)).await? {
+        let entry = SadEntry::of(row)?;
+        let (Some(key_id), Some(record), Some(old_secret)) =
+            (entry.key_id, entry.record.as_deref(), sad_bytes(sad))
+        else {
+            return Ok(Err(SadProblem::Expired));
+        };
+        let mut raw = Zeroizing::new([0u8; 32]);
+        self.rng
+            .fill(raw.as_mut())
+            .map_err(|_| SigningError::Random)?;
+        let fresh = B64URL.encode(raw.as_ref());
+        let resealed = match self.custody.reseal_record(
+            &entry.record_of(key_id),
+            &old_secret,
+            raw.as_ref(),
+            record,
+        ) {
+            Ok(r) => r,
+            Err(CustodyError::Integrity) => return Ok(Err(SadProblem::Invalid)),
+            Err(e) => return Err(e.into()),
+        };
+        if !db::rekey_sad(db, &old_hash, &sad_hash(&fresh), &resealed).await? {
             return Ok(Err(SadProblem::Invalid));
         }
-        Ok(Ok((fresh, (row.expires_at - now).num_seconds().max(1))))
+        self.forget_sad(&old_hash);
+        Ok(Ok((fresh, (entry.expires_at - now).num_seconds().max(1))))
     }
 }

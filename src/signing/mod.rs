@@ -12,11 +12,13 @@
 //! Where things are: `institution` (the operator's registry, client secrets, sectors),
 //! `access` (OAuth2 client credentials → [`Caller`]), `consents`, `request` (the request as a
 //! domain: parsing, canonical digest, usage rule), `requests` (creating them, the authorization
-//! table), `approvals` (PIN and passkey approvals, signing), `commit` (group commit), `cms`,
-//! `webhook`, `verify`, and `csc` (the CSC API's domain side).
+//! table), `approvals` (PIN and passkey approvals, signing), `commit` (group commit), `checks`
+//! (the per-node cache of what every signature checks, invalidated across the cluster),
+//! `cms`, `webhook`, `verify`, and `csc` (the CSC API's domain side).
 
 mod access;
 mod approvals;
+pub mod checks;
 pub mod cms;
 pub mod commit;
 mod consents;
@@ -174,6 +176,25 @@ pub struct Signing {
     rng: SystemRandom,
     http: reqwest::Client,
     committer: commit::Committer,
+    epochs: Arc<checks::Epochs>,
+    /// (institution, certificate) → what a signature for it needs, when it is usable.
+    usable: checks::Cached<(String, String), Usable>,
+    /// Active institutions by id.
+    institutions: checks::Cached<String, db::InstitutionRow>,
+    /// CSC SADs by hash, as this node last read them (the database decides every spend).
+    sads: std::sync::Mutex<std::collections::HashMap<String, Arc<csc::SadEntry>>>,
+}
+
+/// What a signature for one certificate at one institution needs, once the authorization
+/// table has passed (consent live, usage allows the sector, certificate active, key in the
+/// cloud, PIN not locked).
+#[derive(Debug, Clone)]
+pub(crate) struct Usable {
+    pub(crate) owner: OwnerId,
+    pub(crate) key: Uuid,
+    pub(crate) algorithm: crate::custody::keys::KeyAlgorithm,
+    pub(crate) serial_hex: String,
+    pub(crate) not_after: DateTime<Utc>,
 }
 
 const APPROVE_CEREMONY: &str = "approve";
@@ -196,6 +217,7 @@ impl Signing {
         let http = crate::outbound::client(std::time::Duration::from_millis(
             settings.webhook_timeout_ms,
         ))?;
+        let epochs = checks::Epochs::new();
         Ok(Self {
             custody,
             pki,
@@ -205,7 +227,16 @@ impl Signing {
             rng: SystemRandom::new(),
             http,
             committer,
+            usable: checks::Cached::new(epochs.clone()),
+            institutions: checks::Cached::new(epochs.clone()),
+            epochs,
+            sads: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
+    }
+
+    /// The cache epoch this node follows (its poller is started by the application).
+    pub fn epochs(&self) -> &Arc<checks::Epochs> {
+        &self.epochs
     }
 
     /// The settings in force.

@@ -46,6 +46,44 @@ impl Signing {
         Ok((cert, key, algorithm))
     }
 
+    /// The authorization table for one certificate at the caller's institution — live
+    /// consent (else 404), usage, status, key in the cloud, PIN not locked — answered from
+    /// this node's cache when it holds a fresh positive answer (see `checks`), from the
+    /// database otherwise. Expiry by time is checked on every use.
+    pub(crate) async fn usable_for(
+        &self,
+        db: &DatabaseConnection,
+        institution: &db::InstitutionRow,
+        certificate_id: &str,
+    ) -> Result<Usable, SigningError> {
+        let key = (institution.id.clone(), certificate_id.to_owned());
+        let now = self.clock.now();
+        if let Some(u) = self.usable.get(&key) {
+            if now < u.not_after {
+                return Ok(u);
+            }
+            self.usable.forget(&key);
+        }
+        let tag = self.usable.begin();
+        db::live_consent(db, &institution.id, certificate_id)
+            .await?
+            .ok_or(SigningError::NotFound)?;
+        let cert = store::pki::certificate_by_id(db, certificate_id)
+            .await?
+            .ok_or(SigningError::NotFound)?;
+        let sector = Sector::parse(&institution.sector).unwrap_or(Sector::Other);
+        let (key_id, algorithm) = self.check_usable(db, sector, &cert).await?;
+        let usable = Usable {
+            owner: OwnerId::parse(&cert.owner_id)?,
+            key: key_id,
+            algorithm,
+            serial_hex: cert.serial_hex,
+            not_after: cert.not_after,
+        };
+        self.usable.put(tag, key, usable.clone());
+        Ok(usable)
+    }
+
     /// Usage, status, storage and PIN checks shared by creation, approval and CSC signing;
     /// returns the custody key and its algorithm.
     pub(super) async fn check_usable(

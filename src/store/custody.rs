@@ -255,91 +255,64 @@ pub async fn count_keys<C: ConnectionTrait>(conn: &C) -> Result<u64, StoreError>
     Ok(key::Entity::find().count(conn).await?)
 }
 
-/// Reserves one PIN attempt for `key_id`: counts it as a failure *before* the PIN is checked,
-/// only while fewer than `max` are counted. Returns the new count, or `None` when the PIN is
-/// locked. One conditional `UPDATE … RETURNING` (row lock on PostgreSQL, the single writer on
-/// SQLite), so concurrent attempts can never count past `max` or let one more through.
-pub async fn reserve_pin_attempt<C: ConnectionTrait>(
+/// Reads the PIN counter of `key_id` (creating it at zero), taking its row lock for the rest
+/// of the transaction on PostgreSQL (`FOR UPDATE`): the attempts of one key are then decided
+/// one at a time on every node. SQLite has one node and one writer; there the caller's
+/// per-key lock on that node does the same. Returns (consecutive failures, locked).
+pub async fn lock_pin_state<C: ConnectionTrait>(
     conn: &C,
     key_id: &str,
-    max: i32,
     now: DateTime<Utc>,
-) -> Result<Option<i32>, StoreError> {
-    use super::entities::pin_attempt as pa;
-    use sea_orm::sea_query::{ExprTrait, OnConflict};
-    pa::Entity::insert(pa::ActiveModel {
-        custody_key_id: Set(key_id.to_owned()),
-        failures: Set(0),
-        locked_at: Set(None),
-        updated_at: Set(now),
+) -> Result<(i32, bool), StoreError> {
+    use super::sql::{exec, get, one};
+    let select = if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        "SELECT failures, locked_at FROM pin_attempts WHERE custody_key_id = $1 FOR UPDATE"
+    } else {
+        "SELECT failures, locked_at FROM pin_attempts WHERE custody_key_id = $1"
+    };
+    for _ in 0..2 {
+        if let Some(r) = one(conn, select, vec![key_id.into()]).await? {
+            let failures: i32 = get(&r, "pin_attempts", "failures")?;
+            let locked: Option<DateTime<Utc>> = get(&r, "pin_attempts", "locked_at")?;
+            return Ok((failures, locked.is_some()));
+        }
+        exec(
+            conn,
+            "INSERT INTO pin_attempts (custody_key_id, failures, locked_at, updated_at) VALUES ($1, 0, NULL, $2) ON CONFLICT (custody_key_id) DO NOTHING",
+            vec![key_id.into(), now.into()],
+        )
+        .await?;
+    }
+    Err(StoreError::Corrupt {
+        table: "pin_attempts",
+        problem: "the counter row could not be created".into(),
     })
-    .on_conflict(
-        OnConflict::column(pa::Column::CustodyKeyId)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(conn)
-    .await?;
-    let rows = pa::Entity::update_many()
-        .col_expr(pa::Column::Failures, Expr::col(pa::Column::Failures).add(1))
-        .col_expr(pa::Column::UpdatedAt, Expr::value(now))
-        .filter(pa::Column::CustodyKeyId.eq(key_id))
-        .filter(pa::Column::Failures.lt(max))
-        .exec_with_returning(conn)
-        .await?;
-    Ok(rows.first().map(|r| r.failures))
 }
 
-/// A successful PIN check: the consecutive-failure count starts again from zero.
-pub async fn reset_pin_attempts<C: ConnectionTrait>(
+/// Writes the decided PIN counter of `key_id`; `locked` marks the PIN locked from `now`.
+pub async fn set_pin_failures<C: ConnectionTrait>(
     conn: &C,
     key_id: &str,
+    failures: i32,
+    locked: bool,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     use super::entities::pin_attempt as pa;
-    pa::Entity::update_many()
-        .col_expr(pa::Column::Failures, Expr::value(0))
-        .col_expr(pa::Column::UpdatedAt, Expr::value(now))
+    let mut update = pa::Entity::update_many()
+        .col_expr(pa::Column::Failures, Expr::value(failures))
+        .col_expr(pa::Column::UpdatedAt, Expr::value(now));
+    if locked {
+        update = update.col_expr(pa::Column::LockedAt, Expr::value(now));
+    }
+    update
         .filter(pa::Column::CustodyKeyId.eq(key_id))
         .filter(pa::Column::LockedAt.is_null())
         .exec(conn)
         .await?;
-    Ok(())
-}
-
-/// Gives back a reserved attempt that was never decided (the KMS or database failed): an
-/// outage is not a wrong PIN.
-pub async fn release_pin_attempt<C: ConnectionTrait>(
-    conn: &C,
-    key_id: &str,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    use super::entities::pin_attempt as pa;
-    use sea_orm::sea_query::ExprTrait;
-    pa::Entity::update_many()
-        .col_expr(pa::Column::Failures, Expr::col(pa::Column::Failures).sub(1))
-        .col_expr(pa::Column::UpdatedAt, Expr::value(now))
-        .filter(pa::Column::CustodyKeyId.eq(key_id))
-        .filter(pa::Column::Failures.gt(0))
-        .filter(pa::Column::LockedAt.is_null())
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
-/// Records when the PIN locked (the attempt that reached the limit was wrong).
-pub async fn mark_pin_locked<C: ConnectionTrait>(
-    conn: &C,
-    key_id: &str,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    use super::entities::pin_attempt as pa;
-    pa::Entity::update_many()
-        .col_expr(pa::Column::LockedAt, Expr::value(now))
-        .filter(pa::Column::CustodyKeyId.eq(key_id))
-        .filter(pa::Column::LockedAt.is_null())
-        .exec(conn)
-        .await?;
+    if locked {
+        // Cached signing checks on every node must see the lock within a second.
+        super::epochs::bump(conn).await?;
+    }
     Ok(())
 }
 

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod custody;
 pub mod enrolment;
 pub mod entities;
+pub mod epochs;
 pub mod idempotency;
 pub mod pki;
 pub mod rate_limits;
@@ -68,6 +69,7 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, StoreErr
             })?;
     }
     let timeout = Duration::from_secs(settings.database.connect_timeout_secs);
+    let lock_timeout = Duration::from_millis(settings.database.lock_timeout_ms);
     let mut options = ConnectOptions::new(url);
     options
         .connect_timeout(timeout)
@@ -78,17 +80,27 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, StoreErr
             options
                 .max_connections(1)
                 .min_connections(1)
-                .map_sqlx_sqlite_opts(|o| {
+                .map_sqlx_sqlite_opts(move |o| {
                     o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                         .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
                         .foreign_keys(true)
-                        .busy_timeout(Duration::from_secs(5))
+                        .busy_timeout(lock_timeout)
                 });
         }
         Engine::Postgres => {
+            // Every wait is bounded: a held lock or a runaway statement fails the request
+            // (503 with Retry-After) instead of stalling it and every node behind it.
+            let lock = format!("{}ms", settings.database.lock_timeout_ms);
+            let statement = format!("{}ms", settings.database.statement_timeout_ms);
             options
                 .max_connections(settings.database.max_connections)
-                .min_connections(1);
+                .min_connections(1)
+                .map_sqlx_postgres_opts(move |o| {
+                    o.options([
+                        ("lock_timeout", lock.as_str()),
+                        ("statement_timeout", statement.as_str()),
+                    ])
+                });
         }
     }
     Ok(Database::connect(options).await?)
@@ -107,7 +119,22 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<Vec<String>, StoreError>
     Ok(pending)
 }
 
-/// Reachability check for `/readyz`.
-pub async fn ping(db: &DatabaseConnection) -> Result<(), StoreError> {
-    Ok(db.ping().await?)
+/// Readiness check for `/readyz`: the database answers, and the write path is not stuck
+/// behind a held lock — the audit chain's head, which every change takes, can be locked
+/// within `within` (PostgreSQL; SQLite has one writer in this process, which the ping meets).
+pub async fn ping(db: &DatabaseConnection, within: Duration) -> Result<(), StoreError> {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    db.ping().await?;
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        let txn = db.begin().await?;
+        txn.execute_unprepared(&format!(
+            "SET LOCAL lock_timeout = '{}ms'",
+            within.as_millis().max(1)
+        ))
+        .await?;
+        txn.execute_unprepared("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
+            .await?;
+        txn.rollback().await?;
+    }
+    Ok(())
 }

@@ -156,6 +156,10 @@ pub async fn transition<C: ConnectionTrait>(
         .filter(cert::Column::Status.eq(from))
         .exec(conn)
         .await?;
+    if res.rows_affected == 1 {
+        // Every node's cached signing checks must see the new status within a second.
+        super::epochs::bump(conn).await?;
+    }
     Ok(res.rows_affected == 1)
 }
 

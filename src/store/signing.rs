@@ -292,6 +292,7 @@ pub async fn withdraw_consent<C: ConnectionTrait>(
     if changed != 1 {
         return Ok(None);
     }
+    super::epochs::bump(conn).await?;
     one(
         conn,
         &format!("SELECT {CONSENT_COLS} FROM consents WHERE id = $1"),
@@ -625,15 +626,21 @@ pub struct SadRow {
     pub certificate_id: String,
     /// The certificate's holder.
     pub user_id: String,
-    /// The custody activation it signs with.
+    /// The custody activation it signs with (stable across `extendTransaction`).
     pub activation_id: String,
-    /// JSON array of the base64 hashes still authorized.
+    /// JSON array of the base64 hashes it authorizes (each signs once).
     pub hashes: String,
     /// Signatures still allowed.
     pub remaining: i32,
     /// Expiry.
     pub expires_at: DateTime<Utc>,
+    /// The custody key it signs with (`None` on rows from before activation records).
+    pub key_id: Option<String>,
+    /// The activation record: the sealed, KMS-wrapped data key (see `custody::record`).
+    pub record: Option<Vec<u8>>,
 }
+
+const SAD_COLS: &str = "sad_hash, institution_id, certificate_id, user_id, activation_id, hashes, remaining, expires_at, key_id, record";
 
 fn to_sad(r: &QueryResult) -> Result<SadRow, StoreError> {
     const T: &str = "csc_sads";
@@ -646,6 +653,8 @@ fn to_sad(r: &QueryResult) -> Result<SadRow, StoreError> {
         hashes: get(r, T, "hashes")?,
         remaining: get(r, T, "remaining")?,
         expires_at: get(r, T, "expires_at")?,
+        key_id: get(r, T, "key_id")?,
+        record: get(r, T, "record")?,
     })
 }
 
@@ -657,7 +666,7 @@ pub async fn insert_sad<C: ConnectionTrait>(
 ) -> Result<(), StoreError> {
     exec(
         conn,
-        "INSERT INTO csc_sads (sad_hash, institution_id, certificate_id, user_id, activation_id, hashes, remaining, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &format!("INSERT INTO csc_sads ({SAD_COLS}, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"),
         vec![
             row.sad_hash.clone().into(),
             row.institution_id.clone().into(),
@@ -667,6 +676,8 @@ pub async fn insert_sad<C: ConnectionTrait>(
             row.hashes.clone().into(),
             row.remaining.into(),
             row.expires_at.into(),
+            row.key_id.clone().into(),
+            row.record.clone().into(),
             now.into(),
         ],
     )
@@ -681,7 +692,7 @@ pub async fn sad<C: ConnectionTrait>(
 ) -> Result<Option<SadRow>, StoreError> {
     one(
         conn,
-        "SELECT sad_hash, institution_id, certificate_id, user_id, activation_id, hashes, remaining, expires_at FROM csc_sads WHERE sad_hash = $1",
+        &format!("SELECT {SAD_COLS} FROM csc_sads WHERE sad_hash = $1"),
         vec![sad_hash.into()],
     )
     .await?
@@ -690,39 +701,83 @@ pub async fn sad<C: ConnectionTrait>(
     .transpose()
 }
 
-/// Spends `count` signatures of a SAD and leaves `hashes` authorized, if nobody changed it
-/// meanwhile (compare-and-set on the hashes and count read before).
-pub async fn spend_sad<C: ConnectionTrait>(
-    conn: &C,
-    old: &SadRow,
-    count: i32,
-    hashes: &str,
-) -> Result<bool, StoreError> {
-    Ok(exec(
-        conn,
-        "UPDATE csc_sads SET remaining = remaining - $1, hashes = $2 WHERE sad_hash = $3 AND remaining = $4 AND hashes = $5 AND remaining >= $1",
-        vec![
-            count.into(),
-            hashes.into(),
-            old.sad_hash.clone().into(),
-            old.remaining.into(),
-            old.hashes.clone().into(),
-        ],
-    )
-    .await?
-        == 1)
+/// What spending one authorized hash came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Spend {
+    /// This call's signature is now the hash's one signature.
+    Fresh,
+    /// The hash was signed before (a concurrent or retried call): its stored signature.
+    Stored(Vec<u8>),
+    /// The SAD is gone, expired or was replaced (`extendTransaction`): nothing was spent.
+    Refused,
 }
 
-/// Replaces a SAD's value (extendTransaction): the old one stops working.
+/// Spends one hash of the SAD `sad_hash` (activation `activation`) with `signature`: stores it
+/// as the hash's only signature unless one is stored already. The primary key (activation,
+/// hash) decides between concurrent spends on any number of nodes; a loser consumes nothing
+/// and reads the winner's signature.
+pub async fn spend_hash<C: ConnectionTrait>(
+    conn: &C,
+    activation: &str,
+    sad_hash: &str,
+    hash: &str,
+    signature: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Spend, StoreError> {
+    let inserted = exec(
+        conn,
+        "INSERT INTO csc_sad_signatures (activation_id, hash, signature, created_at) SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM csc_sads WHERE activation_id = $1 AND sad_hash = $5 AND expires_at > $4) ON CONFLICT (activation_id, hash) DO NOTHING",
+        vec![
+            activation.into(),
+            hash.into(),
+            signature.to_vec().into(),
+            now.into(),
+            sad_hash.into(),
+        ],
+    )
+    .await?;
+    if inserted == 1 {
+        return Ok(Spend::Fresh);
+    }
+    let stored = one(
+        conn,
+        "SELECT s.signature FROM csc_sad_signatures s JOIN csc_sads c ON c.activation_id = s.activation_id WHERE s.activation_id = $1 AND s.hash = $2 AND c.sad_hash = $3 AND c.expires_at > $4",
+        vec![activation.into(), hash.into(), sad_hash.into(), now.into()],
+    )
+    .await?;
+    Ok(match stored {
+        Some(r) => Spend::Stored(get(&r, "csc_sad_signatures", "signature")?),
+        None => Spend::Refused,
+    })
+}
+
+/// Counts `n` signatures off a SAD's remaining number (informational: the signatures table
+/// decides).
+pub async fn count_spent<C: ConnectionTrait>(
+    conn: &C,
+    activation: &str,
+    n: i32,
+) -> Result<(), StoreError> {
+    exec(
+        conn,
+        "UPDATE csc_sads SET remaining = remaining - $1 WHERE activation_id = $2",
+        vec![n.into(), activation.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Replaces a SAD's value and its record (extendTransaction): the old one stops working.
 pub async fn rekey_sad<C: ConnectionTrait>(
     conn: &C,
     old_hash: &str,
     new_hash: &str,
+    record: &[u8],
 ) -> Result<bool, StoreError> {
     Ok(exec(
         conn,
-        "UPDATE csc_sads SET sad_hash = $1 WHERE sad_hash = $2",
-        vec![new_hash.into(), old_hash.into()],
+        "UPDATE csc_sads SET sad_hash = $1, record = $2 WHERE sad_hash = $3",
+        vec![new_hash.into(), record.to_vec().into(), old_hash.into()],
     )
     .await?
         == 1)

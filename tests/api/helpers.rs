@@ -258,6 +258,12 @@ impl TestApp {
     pub async fn stop(&self) {
         self.handle.stop(true).await;
     }
+
+    /// Kills the node at once, wiping what it held in memory (activated keys, caches).
+    pub async fn kill(&self) {
+        self.handle.stop(false).await;
+        self.custody.activations().clear();
+    }
 }
 
 /// Asserts a problem+json response with `status` and `code`; returns the body.
@@ -492,4 +498,44 @@ pub fn openssl_verify(
     }
     let out = cmd.arg(p("msg")).output().expect("openssl dgst");
     out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Verified OK")
+}
+
+// ---------------------------------------------------------------------------------------------
+// A second node: another `fincert serve` on the same database, KMS and clock.
+
+/// Another node of the same cluster (same database, KMS keyring and clock as `app`), in this
+/// process: its activations, caches and group committer are its own.
+pub struct Node {
+    pub address: String,
+    handle: actix_web::dev::ServerHandle,
+    pub custody: Arc<fincert::custody::Custody>,
+}
+
+impl Node {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Kills the node: the server stops at once and everything in its memory (activated
+    /// keys, caches) is wiped, as when a pod dies.
+    pub async fn kill(&self) {
+        self.handle.stop(false).await;
+        self.custody.activations().clear();
+    }
+}
+
+/// Starts another node beside `app`.
+pub async fn spawn_node(app: &TestApp) -> Node {
+    let node = Application::build(app.settings.clone(), Arc::new(app.clock.clone()))
+        .await
+        .expect("second node builds");
+    let port = node.port();
+    let handle = node.handle();
+    let custody = node.custody();
+    tokio::spawn(node.run_until_stopped());
+    Node {
+        address: format!("http://127.0.0.1:{port}"),
+        handle,
+        custody,
+    }
 }

@@ -6,6 +6,7 @@ mod helpers;
 mod audit;
 mod auth;
 mod cli;
+mod cluster;
 mod csc;
 mod custody;
 mod enrolment;
