@@ -987,15 +987,23 @@ impl Pki {
         password: &str,
         pin: &Pin,
     ) -> Result<ForeignView, PkiError> {
-        let contents = foreign::open_pkcs12(p12, password)?;
-        let (algorithm, spki) = [KeyAlgorithm::Rsa2048, KeyAlgorithm::P256]
-            .into_iter()
-            .find_map(|alg| {
-                let key =
-                    crate::custody::keys::SigningKey::from_pkcs8(alg, &contents.pkcs8).ok()?;
-                Some((alg, key.public_key_der().ok()?))
-            })
-            .ok_or(foreign::ForeignError::KeyMismatch)?;
+        // The PKCS#12 KDFs and the key parse are CPU work (a file may ask for millions of
+        // iterations): the blocking pool does them, never an async worker.
+        let (p12, password) = (p12.to_vec(), zeroize::Zeroizing::new(password.to_owned()));
+        let (contents, algorithm, spki) = tokio::task::spawn_blocking(move || {
+            let contents = foreign::open_pkcs12(&p12, &password)?;
+            let (algorithm, spki) = [KeyAlgorithm::Rsa2048, KeyAlgorithm::P256]
+                .into_iter()
+                .find_map(|alg| {
+                    let key =
+                        crate::custody::keys::SigningKey::from_pkcs8(alg, &contents.pkcs8).ok()?;
+                    Some((alg, key.public_key_der().ok()?))
+                })
+                .ok_or(foreign::ForeignError::KeyMismatch)?;
+            Ok::<_, foreign::ForeignError>((contents, algorithm, spki))
+        })
+        .await
+        .map_err(|_| foreign::ForeignError::Pkcs12Unreadable)??;
         let position = contents
             .certs
             .iter()
