@@ -11,6 +11,9 @@
 //! consumes nothing and answers with the winner's signature, and the audit event names only
 //! the hashes this spend signed.
 
+use std::collections::HashSet;
+
+use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
@@ -72,82 +75,135 @@ pub struct Committer {
     tx: mpsc::Sender<Job>,
 }
 
-async fn apply(
+/// Applies a batch inside `txn`: request decisions one by one, every SAD spend of the batch in
+/// two statements (store the new signatures; read the stored ones of the hashes that had one).
+/// Returns each change's outcome and the audit events to append.
+async fn apply_batch(
     txn: &sea_orm::DatabaseTransaction,
-    change: &Change,
+    batch: &[Job],
     now: DateTime<Utc>,
-    events: &mut Vec<NewEvent>,
-) -> Result<Outcome, StoreError> {
-    match change {
-        Change::Decide {
+) -> Result<(Vec<Outcome>, Vec<NewEvent>), StoreError> {
+    let mut outcomes = vec![Outcome::Skipped; batch.len()];
+    let mut events = Vec::new();
+    for (i, (change, evs, _)) in batch.iter().enumerate() {
+        if let Change::Decide {
             request_id,
             status,
             result,
             delivery,
-        } => {
-            let ok = db::decide(txn, request_id, status, result.as_deref(), now).await?;
-            if !ok {
-                return Ok(Outcome::Skipped);
-            }
+        } = change
+            && db::decide(txn, request_id, status, result.as_deref(), now).await?
+        {
             if let Some(d) = delivery {
                 db::insert_delivery(txn, d, now).await?;
             }
-            Ok(Outcome::Done)
+            outcomes[i] = Outcome::Done;
+            events.extend(evs.iter().cloned());
         }
-        Change::SpendSad {
+    }
+    // The first item of each (activation, hash) in the batch is its candidate; the rest read
+    // whatever ends up stored.
+    let mut items = Vec::new();
+    let mut seen = HashSet::new();
+    for (change, _, _) in batch {
+        if let Change::SpendSad {
             activation_id,
             sad_hash,
             spend,
-            event,
-        } => {
-            let mut out = Vec::with_capacity(spend.len());
-            let mut fresh = Vec::new();
-            for (i, (hash, signature)) in spend.iter().enumerate() {
-                match db::spend_hash(txn, activation_id, sad_hash, hash, signature, now).await? {
-                    db::Spend::Fresh => {
-                        fresh.push(hash.clone());
-                        out.push(signature.clone());
-                    }
-                    db::Spend::Stored(sig) => out.push(sig),
-                    // The SAD condition is the same for every hash of one change, so only the
-                    // first can meet it failing; anything else is not a state we can explain.
-                    db::Spend::Refused if i == 0 => return Ok(Outcome::Skipped),
-                    db::Spend::Refused => {
-                        return Err(StoreError::Corrupt {
-                            table: "csc_sads",
-                            problem: "a SAD changed within one transaction".into(),
-                        });
-                    }
+            ..
+        } = change
+        {
+            for (hash, signature) in spend {
+                if seen.insert((activation_id.as_str(), hash.as_str())) {
+                    items.push(db::SpendItem {
+                        activation: activation_id,
+                        sad_hash,
+                        hash,
+                        signature,
+                    });
                 }
             }
-            if !fresh.is_empty() {
-                db::count_spent(
-                    txn,
-                    activation_id,
-                    i32::try_from(fresh.len()).unwrap_or(i32::MAX),
-                )
-                .await?;
-                let mut event = (**event).clone();
-                if let serde_json::Value::Object(m) = &mut event.details {
-                    m.insert(
-                        "digests".into(),
-                        fresh
-                            .iter()
-                            .map(|h| {
-                                use base64::Engine as _;
-                                base64::engine::general_purpose::STANDARD
-                                    .decode(h)
-                                    .map(hex::encode)
-                                    .unwrap_or_default()
-                            })
-                            .collect(),
-                    );
-                }
-                events.push(event);
-            }
-            Ok(Outcome::Spent(out))
         }
     }
+    let fresh = db::spend_hashes(txn, now, &items).await?;
+    let mut stored_of = Vec::new();
+    for (change, _, _) in batch {
+        if let Change::SpendSad {
+            activation_id,
+            sad_hash,
+            spend,
+            ..
+        } = change
+        {
+            for (hash, _) in spend {
+                if !fresh.contains(&(activation_id.clone(), hash.clone())) {
+                    stored_of.push((activation_id.as_str(), sad_hash.as_str(), hash.as_str()));
+                }
+            }
+        }
+    }
+    let stored = db::stored_signatures(txn, now, &stored_of).await?;
+    let mut claimed = HashSet::new();
+    for (i, (change, evs, _)) in batch.iter().enumerate() {
+        let Change::SpendSad {
+            activation_id,
+            spend,
+            event,
+            ..
+        } = change
+        else {
+            continue;
+        };
+        let mut out = Vec::with_capacity(spend.len());
+        let mut signed = Vec::new();
+        for (hash, signature) in spend {
+            let key = (activation_id.clone(), hash.clone());
+            if fresh.contains(&key) && claimed.insert(key.clone()) {
+                signed.push(hash.clone());
+                out.push(signature.clone());
+            } else if let Some(sig) = stored.get(&key) {
+                out.push(sig.clone());
+            } else if fresh.contains(&key) {
+                // Stored by an earlier change of this batch: that one is the signature.
+                let first = items
+                    .iter()
+                    .find(|it| it.activation == activation_id && it.hash == hash)
+                    .map(|it| it.signature.to_vec())
+                    .unwrap_or_default();
+                out.push(first);
+            } else {
+                out.clear();
+                break;
+            }
+        }
+        if out.len() != spend.len() {
+            if !signed.is_empty() {
+                // The SAD condition is the same for every hash of one change: a change cannot
+                // be half spent. Fail the batch rather than explain what cannot be.
+                return Err(StoreError::Corrupt {
+                    table: "csc_sads",
+                    problem: "a SAD spend was partly refused".into(),
+                });
+            }
+            continue;
+        }
+        if !signed.is_empty() {
+            let mut event = (**event).clone();
+            if let serde_json::Value::Object(m) = &mut event.details {
+                m.insert(
+                    "digests".into(),
+                    signed
+                        .iter()
+                        .map(|h| STANDARD.decode(h).map(hex::encode).unwrap_or_default())
+                        .collect(),
+                );
+            }
+            events.push(event);
+            events.extend(evs.iter().cloned());
+        }
+        outcomes[i] = Outcome::Spent(out);
+    }
+    Ok((outcomes, events))
 }
 
 impl Committer {
@@ -167,15 +223,7 @@ impl Committer {
                 let now = clock.now();
                 let outcome = async {
                     let txn = db.begin().await?;
-                    let mut applied = Vec::with_capacity(batch.len());
-                    let mut events = Vec::new();
-                    for (change, evs, _) in &batch {
-                        let outcome = apply(&txn, change, now, &mut events).await?;
-                        if outcome != Outcome::Skipped {
-                            events.extend(evs.iter().cloned());
-                        }
-                        applied.push(outcome);
-                    }
+                    let (applied, events) = apply_batch(&txn, &batch, now).await?;
                     store::audit::append(&txn, now, &events).await?;
                     txn.commit().await?;
                     Ok::<_, StoreError>(applied)

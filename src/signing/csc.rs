@@ -398,10 +398,15 @@ impl Signing {
         if row.institution_id != caller.institution.id || row.certificate_id != credential_id {
             return Ok(Err(SadProblem::Invalid));
         }
-        if now >= row.expires_at || row.remaining <= 0 {
+        if now >= row.expires_at {
             return Ok(Err(SadProblem::Expired));
         }
         let entry = SadEntry::of(row)?;
+        let spent = db::spent_count(db, &entry.activation.to_string()).await?;
+        if spent >= i64::try_from(entry.hashes.len()).unwrap_or(i64::MAX) {
+            // Nothing left to authorize.
+            return Ok(Err(SadProblem::Expired));
+        }
         let (Some(key_id), Some(record), Some(old_secret)) =
             (entry.key_id, entry.record.as_deref(), sad_bytes(sad))
         else {

@@ -630,7 +630,7 @@ pub struct SadRow {
     pub activation_id: String,
     /// JSON array of the base64 hashes it authorizes (each signs once).
     pub hashes: String,
-    /// Signatures still allowed.
+    /// Signatures it authorized (its hashes; `csc_sad_signatures` holds those made).
     pub remaining: i32,
     /// Expiry.
     pub expires_at: DateTime<Utc>,
@@ -701,70 +701,118 @@ pub async fn sad<C: ConnectionTrait>(
     .transpose()
 }
 
-/// What spending one authorized hash came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Spend {
-    /// This call's signature is now the hash's one signature.
-    Fresh,
-    /// The hash was signed before (a concurrent or retried call): its stored signature.
-    Stored(Vec<u8>),
-    /// The SAD is gone, expired or was replaced (`extendTransaction`): nothing was spent.
-    Refused,
+/// One hash a SAD spends, with the signature made for it.
+#[derive(Debug, Clone)]
+pub struct SpendItem<'a> {
+    /// The activation behind the SAD.
+    pub activation: &'a str,
+    /// SHA-256 of the SAD presented (a replaced SAD spends nothing).
+    pub sad_hash: &'a str,
+    /// The hash (base64).
+    pub hash: &'a str,
+    /// The signature made for it.
+    pub signature: &'a [u8],
 }
 
-/// Spends one hash of the SAD `sad_hash` (activation `activation`) with `signature`: stores it
-/// as the hash's only signature unless one is stored already. The primary key (activation,
-/// hash) decides between concurrent spends on any number of nodes; a loser consumes nothing
-/// and reads the winner's signature.
-pub async fn spend_hash<C: ConnectionTrait>(
+/// Stores each item's signature as its hash's only one, for items whose SAD is current and
+/// live at `now`, in one statement. The primary key (activation, hash) decides between
+/// concurrent spends on any number of nodes; returns the (activation, hash) pairs this call
+/// stored. Items must be distinct by (activation, hash).
+pub async fn spend_hashes<C: ConnectionTrait>(
     conn: &C,
-    activation: &str,
-    sad_hash: &str,
-    hash: &str,
-    signature: &[u8],
     now: DateTime<Utc>,
-) -> Result<Spend, StoreError> {
-    let inserted = exec(
-        conn,
-        "INSERT INTO csc_sad_signatures (activation_id, hash, signature, created_at) SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM csc_sads WHERE activation_id = $1 AND sad_hash = $5 AND expires_at > $4) ON CONFLICT (activation_id, hash) DO NOTHING",
-        vec![
-            activation.into(),
-            hash.into(),
-            signature.to_vec().into(),
-            now.into(),
-            sad_hash.into(),
-        ],
-    )
-    .await?;
-    if inserted == 1 {
-        return Ok(Spend::Fresh);
+    items: &[SpendItem<'_>],
+) -> Result<std::collections::HashSet<(String, String)>, StoreError> {
+    if items.is_empty() {
+        return Ok(Default::default());
     }
-    let stored = one(
-        conn,
-        "SELECT s.signature FROM csc_sad_signatures s JOIN csc_sads c ON c.activation_id = s.activation_id WHERE s.activation_id = $1 AND s.hash = $2 AND c.sad_hash = $3 AND c.expires_at > $4",
-        vec![activation.into(), hash.into(), sad_hash.into(), now.into()],
-    )
-    .await?;
-    Ok(match stored {
-        Some(r) => Spend::Stored(get(&r, "csc_sad_signatures", "signature")?),
-        None => Spend::Refused,
-    })
+    let mut values = Vec::with_capacity(1 + items.len() * 4);
+    values.push(now.into());
+    let rows: Vec<String> = items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| {
+            values.push(it.activation.into());
+            values.push(it.hash.into());
+            values.push(it.signature.to_vec().into());
+            values.push(it.sad_hash.into());
+            let n = 2 + i * 4;
+            format!("(${n}, ${}, ${}, ${})", n + 1, n + 2, n + 3)
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO csc_sad_signatures (activation_id, hash, signature, created_at) \
+         SELECT v.column1, v.column2, v.column3, $1 FROM (VALUES {}) AS v \
+         JOIN csc_sads c ON c.activation_id = v.column1 AND c.sad_hash = v.column4 AND c.expires_at > $1 \
+         WHERE true ON CONFLICT (activation_id, hash) DO NOTHING RETURNING activation_id, hash",
+        rows.join(", ")
+    );
+    all(conn, &sql, values)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                get(r, "csc_sad_signatures", "activation_id")?,
+                get(r, "csc_sad_signatures", "hash")?,
+            ))
+        })
+        .collect()
 }
 
-/// Counts `n` signatures off a SAD's remaining number (informational: the signatures table
-/// decides).
-pub async fn count_spent<C: ConnectionTrait>(
+/// The stored signatures of `(activation, sad_hash, hash)` items whose SAD is current and
+/// live at `now`, by (activation, hash).
+pub async fn stored_signatures<C: ConnectionTrait>(
+    conn: &C,
+    now: DateTime<Utc>,
+    items: &[(&str, &str, &str)],
+) -> Result<std::collections::HashMap<(String, String), Vec<u8>>, StoreError> {
+    if items.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut values = Vec::with_capacity(1 + items.len() * 3);
+    values.push(now.into());
+    let rows: Vec<String> = items
+        .iter()
+        .enumerate()
+        .map(|(i, (activation, sad_hash, hash))| {
+            values.push((*activation).into());
+            values.push((*hash).into());
+            values.push((*sad_hash).into());
+            let n = 2 + i * 3;
+            format!("(${n}, ${}, ${})", n + 1, n + 2)
+        })
+        .collect();
+    let sql = format!(
+        "SELECT s.activation_id, s.hash, s.signature FROM csc_sad_signatures s \
+         JOIN (VALUES {}) AS v ON s.activation_id = v.column1 AND s.hash = v.column2 \
+         JOIN csc_sads c ON c.activation_id = s.activation_id AND c.sad_hash = v.column3 AND c.expires_at > $1",
+        rows.join(", ")
+    );
+    all(conn, &sql, values)
+        .await?
+        .iter()
+        .map(|r| {
+            const T: &str = "csc_sad_signatures";
+            Ok((
+                (get(r, T, "activation_id")?, get(r, T, "hash")?),
+                get(r, T, "signature")?,
+            ))
+        })
+        .collect()
+}
+
+/// How many of an activation's hashes are signed.
+pub async fn spent_count<C: ConnectionTrait>(
     conn: &C,
     activation: &str,
-    n: i32,
-) -> Result<(), StoreError> {
-    exec(
+) -> Result<i64, StoreError> {
+    let row = one(
         conn,
-        "UPDATE csc_sads SET remaining = remaining - $1 WHERE activation_id = $2",
-        vec![n.into(), activation.into()],
+        "SELECT COUNT(*) AS n FROM csc_sad_signatures WHERE activation_id = $1",
+        vec![activation.into()],
     )
     .await?;
-    Ok(())
+    row.map_or(Ok(0), |r| get(&r, "csc_sad_signatures", "n"))
 }
 
 /// Replaces a SAD's value and its record (extendTransaction): the old one stops working.
