@@ -59,7 +59,7 @@ const CLIENTS: usize = 8;
 /// signatures are cheap, so that row needs more of them to keep two cores busy.
 fn clients_for(alg: Alg) -> usize {
     match alg {
-        Alg::Rsa2048 => 16,
+        Alg::Rsa2048 => 64,
         Alg::P256 => 64,
     }
 }
@@ -231,70 +231,95 @@ async fn setup(engine: Engine, alg: Alg, nodes: usize) -> Setup {
     }
     let mut pg_db = None;
     if engine == Engine::Postgres {
-        let name = format!("fincert_bench_{}_{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        let name = format!(
+            "fincert_bench_{}_{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        );
         let admin = Database::connect(pg_admin()).await.expect("admin");
         admin
             .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
             .await
             .expect("create database");
         admin.close().await.ok();
-        let base = pg_admin().rsplit_once('/').map(|(b, _)| b.to_owned()).expect("url");
+        let base = pg_admin()
+            .rsplit_once('/')
+            .map(|(b, _)| b.to_owned())
+            .expect("url");
         settings.database.url = format!("{base}/{name}");
         settings.database.max_connections = 20;
         pg_db = Some(name);
     }
-    let clock: SharedClock = Arc::new(SystemClock);
-    let mut bases = Vec::new();
-    let mut servers = Vec::new();
-    let mut handles = Vec::new();
-    let mut first = None;
-    for _ in 0..nodes {
-        let app = Application::build(settings.clone(), clock.clone())
+    // The service runs on a runtime of its own, as `fincert serve` would: the load
+    // generator's tasks must not queue ahead of the server's own (the group committer).
+    let (bases, handles, servers, creds, certs) = server_runtime()
+        .spawn(async move {
+            let clock: SharedClock = Arc::new(SystemClock);
+            let mut bases = Vec::new();
+            let mut servers = Vec::new();
+            let mut handles = Vec::new();
+            let mut first = None;
+            for _ in 0..nodes {
+                let app = Application::build(settings.clone(), clock.clone())
+                    .await
+                    .expect("app");
+                bases.push(format!("http://127.0.0.1:{}", app.port()));
+                handles.push(app.handle());
+                if first.is_none() {
+                    first = Some((app.pki(), app.custody()));
+                }
+                servers.push(tokio::spawn(app.run_until_stopped()));
+            }
+            let (pki, custody) = first.expect("a node");
+            let db = fincert::store::connect(&settings).await.expect("db");
+            let creds = institution::register(
+                &db,
+                custody.kms().as_ref(),
+                clock.now(),
+                "Bench Bank",
+                Sector::Bank,
+            )
             .await
-            .expect("app");
-        bases.push(format!("http://127.0.0.1:{}", app.port()));
-        handles.push(app.handle());
-        if first.is_none() {
-            first = Some((app.pki(), app.custody()));
-        }
-        servers.push(tokio::spawn(app.run_until_stopped()));
-    }
-    let (pki, custody) = first.expect("a node");
-    let db = fincert::store::connect(&settings).await.expect("db");
-    let creds = institution::register(&db, custody.kms().as_ref(), clock.now(), "Bench Bank", Sector::Bank)
+            .expect("institution");
+            let mut certs = Vec::new();
+            for i in 0..CLIENTS {
+                let owner = OwnerId::parse(&format!("bench-user-{i}")).expect("owner");
+                let cert = pki
+                    .issue(
+                        &db,
+                        IssueRequest {
+                            owner,
+                            holder: HolderName::parse("홍길동").expect("name"),
+                            kind: CertKind::Financial,
+                            usage: Usage::General,
+                            key: KeySource::Cloud(&Pin::parse(PIN).expect("pin")),
+                        },
+                    )
+                    .await
+                    .expect("certificate");
+                certs.push(cert.id);
+            }
+            db.close().await.ok();
+            (bases, handles, servers, creds, certs)
+        })
         .await
-        .expect("institution");
+        .expect("server set-up");
     let api = Client::new(&bases[0]).expect("client");
     let bank = api
         .institution(&creds.institution.client_id, &creds.client_secret, None)
         .await
         .expect("token");
     let mut holders = Vec::new();
-    for i in 0..CLIENTS {
-        let owner = OwnerId::parse(&format!("bench-user-{i}")).expect("owner");
-        let cert = pki
-            .issue(
-                &db,
-                IssueRequest {
-                    owner,
-                    holder: HolderName::parse("홍길동").expect("name"),
-                    kind: CertKind::Financial,
-                    usage: Usage::General,
-                    key: KeySource::Cloud(&Pin::parse(PIN).expect("pin")),
-                },
-            )
-            .await
-            .expect("certificate");
-        let user = api.sign_in(cert.id, PIN).await.expect("sign in");
+    for cert in certs {
+        let user = api.sign_in(cert, PIN).await.expect("sign in");
         user.consent(&fincert_client::types::ConsentBody {
             institution_id: creds.institution.id.parse().expect("id"),
-            certificate_id: cert.id,
+            certificate_id: cert,
         })
         .await
         .expect("consent");
-        holders.push((cert.id, user));
+        holders.push((cert, user));
     }
-    db.close().await.ok();
     Setup {
         bases,
         servers,
@@ -328,12 +353,23 @@ impl Setup {
     }
 
     /// Authorizes `sads` SADs of `HASHES_PER_SAD` fresh hashes for client `i` on node `on`.
-    async fn authorize(&self, i: usize, on: usize, sads: usize, tag: String) -> Vec<(String, Vec<String>)> {
+    async fn authorize(
+        &self,
+        i: usize,
+        on: usize,
+        sads: usize,
+        tag: String,
+    ) -> Vec<(String, Vec<String>)> {
         let cert = self.holders[i % CLIENTS].0.to_string();
         let mut out = Vec::with_capacity(sads);
         for s in 0..sads {
             let hashes: Vec<String> = (0..HASHES_PER_SAD)
-                .map(|j| STANDARD.encode(digest::digest(&digest::SHA256, format!("{tag}-{cert}-{s}-{j}").as_bytes())))
+                .map(|j| {
+                    STANDARD.encode(digest::digest(
+                        &digest::SHA256,
+                        format!("{tag}-{cert}-{s}-{j}").as_bytes(),
+                    ))
+                })
                 .collect();
             let auth: Value = self
                 .http
@@ -366,7 +402,8 @@ impl Setup {
         // P-256 rate), authorized by all clients at once before the clock starts.
         let expected = expected_rate.min(40_000.0);
         let clients = clients_for(self.alg);
-        let per_client = (expected * BUDGET.as_secs_f64() * 1.2 / clients as f64) as usize + HASHES_PER_SAD;
+        let per_client =
+            (expected * BUDGET.as_secs_f64() * 1.2 / clients as f64) as usize + HASHES_PER_SAD;
         let sads = per_client.div_ceil(HASHES_PER_SAD).max(1);
         let tag = format!("{name}-{:?}", Instant::now());
         let work = futures_util::future::join_all(
@@ -387,7 +424,9 @@ impl Setup {
                 let algo = self.alg.sign_algo();
                 tokio::spawn(async move {
                     let mut lat = Vec::new();
-                    let mut next = Instant::now();
+                    // Clients are spread evenly over one pacing interval (no bursts).
+                    let mut next = Instant::now()
+                        + pace.map_or(Duration::ZERO, |p| p.mul_f64(i as f64 / clients as f64));
                     'outer: for (sad, hashes) in sads {
                         for h in hashes {
                             if start.elapsed() >= BUDGET {
@@ -418,7 +457,11 @@ impl Setup {
         for t in tasks {
             lat.extend(t.await.expect("task"));
         }
-        row(name, lat, start.elapsed().min(BUDGET).max(Duration::from_millis(1)))
+        row(
+            name,
+            lat,
+            start.elapsed().min(BUDGET).max(Duration::from_millis(1)),
+        )
     }
 
     /// The native round: an institution's request, then the holder's PIN approval.
@@ -435,7 +478,10 @@ impl Setup {
                     while start.elapsed() < BUDGET {
                         n += 1;
                         let t = Instant::now();
-                        let d = STANDARD.encode(digest::digest(&digest::SHA256, format!("{cert}-{n}").as_bytes()));
+                        let d = STANDARD.encode(digest::digest(
+                            &digest::SHA256,
+                            format!("{cert}-{n}").as_bytes(),
+                        ));
                         let req = bank
                             .create_request(
                                 &NewRequestBody {
@@ -473,6 +519,19 @@ impl Setup {
     }
 }
 
+/// The runtime the service runs on (two workers, like the server's own).
+fn server_runtime() -> &'static tokio::runtime::Runtime {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(THREADS)
+            .thread_name("fincert-server")
+            .enable_all()
+            .build()
+            .expect("server runtime")
+    })
+}
+
 async fn pg_available() -> bool {
     match Database::connect(pg_admin()).await {
         Ok(db) => {
@@ -497,18 +556,39 @@ async fn main() {
     for engine in engines {
         let e = engine.label();
         for alg in [Alg::Rsa2048, Alg::P256] {
+            // `FINCERT_BENCH_ONLY=postgres-p256` (or sqlite-rsa2048 …) runs one block.
+            if let Ok(only) = std::env::var("FINCERT_BENCH_ONLY")
+                && only != format!("{e}-{}", alg.setting())
+            {
+                continue;
+            }
             let raw = raw_rate(alg, Duration::from_secs(2));
             let s = setup(engine, alg, 1).await;
             let max = s
-                .sign_hash(format!("CSC signHash {} {e}, 1 node", alg.label()), raw.per_sec, |_| 0, |_| 0, None)
+                .sign_hash(
+                    format!("CSC signHash {} {e}, 1 node", alg.label()),
+                    raw.per_sec,
+                    |_| 0,
+                    |_| 0,
+                    None,
+                )
                 .await;
             let half = max.per_sec / 2.0;
             let pace = Duration::from_secs_f64(clients_for(alg) as f64 / half.max(1.0));
             let paced = s
-                .sign_hash(format!("  latency at half load ({half:.0}/s)"), half, |_| 0, |_| 0, Some(pace))
+                .sign_hash(
+                    format!("  latency at half load ({half:.0}/s)"),
+                    half,
+                    |_| 0,
+                    |_| 0,
+                    Some(pace),
+                )
                 .await;
             let native = if alg == Alg::Rsa2048 {
-                Some(s.native_round(format!("request + PIN approval round {} {e}", alg.label())).await)
+                Some(
+                    s.native_round(format!("request + PIN approval round {} {e}", alg.label()))
+                        .await,
+                )
             } else {
                 None
             };
@@ -516,14 +596,20 @@ async fn main() {
             let raw_after = raw_rate(alg, Duration::from_secs(2));
             let raw_mean = (raw.per_sec + raw_after.per_sec) / 2.0;
             if alg == Alg::Rsa2048 {
-                ratios.push(format!("ratio rsa2048 signHash/raw {e}: {:.2}", max.per_sec / raw_mean));
+                ratios.push(format!(
+                    "ratio rsa2048 signHash/raw {e}: {:.2}",
+                    max.per_sec / raw_mean
+                ));
             }
             let mut two = None;
             if engine == Engine::Postgres {
                 let s = setup(engine, alg, 2).await;
                 two = Some(
                     s.sign_hash(
-                        format!("CSC signHash {} {e}, 2 nodes (authorized on one, signed on the other)", alg.label()),
+                        format!(
+                            "CSC signHash {} {e}, 2 nodes (authorized on one, signed on the other)",
+                            alg.label()
+                        ),
                         max.per_sec,
                         |i| i % 2,
                         |i| (i + 1) % 2,

@@ -75,6 +75,34 @@ pub struct Committer {
     tx: mpsc::Sender<Job>,
 }
 
+/// Commits one batch and answers each of its callers.
+async fn write(db: &DatabaseConnection, clock: &SharedClock, batch: Vec<Job>) {
+    let now = clock.now();
+    let outcome = async {
+        let txn = db.begin().await?;
+        let (applied, events) = apply_batch(&txn, &batch, now).await?;
+        store::audit::append(&txn, now, &events).await?;
+        txn.commit().await?;
+        Ok::<_, StoreError>(applied)
+    }
+    .await;
+    match outcome {
+        Ok(applied) => {
+            for ((_, _, done), ok) in batch.into_iter().zip(applied) {
+                let _ = done.send(Ok(ok));
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, size = batch.len(), "signing batch not committed");
+            for (_, _, done) in batch {
+                let _ = done.send(Err(StoreError::Unavailable(DbErr::Custom(
+                    "signing batch not committed".into(),
+                ))));
+            }
+        }
+    }
+}
+
 /// Applies a batch inside `txn`: request decisions one by one, every SAD spend of the batch in
 /// two statements (store the new signatures; read the stored ones of the hashes that had one).
 /// Returns each change's outcome and the audit events to append.
@@ -209,43 +237,37 @@ async fn apply_batch(
 impl Committer {
     /// Starts the writer; at most `max_batch` changes share a transaction.
     pub fn start(db: DatabaseConnection, clock: SharedClock, max_batch: usize) -> Self {
-        let (tx, mut rx) = mpsc::channel::<Job>(4096);
+        let (tx, rx) = mpsc::channel::<Job>(4096);
         let max_batch = max_batch.max(1);
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < max_batch {
-                    match rx.try_recv() {
-                        Ok(job) => batch.push(job),
-                        Err(_) => break,
-                    }
-                }
-                let now = clock.now();
-                let outcome = async {
-                    let txn = db.begin().await?;
-                    let (applied, events) = apply_batch(&txn, &batch, now).await?;
-                    store::audit::append(&txn, now, &events).await?;
-                    txn.commit().await?;
-                    Ok::<_, StoreError>(applied)
-                }
-                .await;
-                match outcome {
-                    Ok(applied) => {
-                        for ((_, _, done), ok) in batch.into_iter().zip(applied) {
-                            let _ = done.send(Ok(ok));
+        // PostgreSQL: two writers, so one batch's statements run while the other's commit
+        // waits for its fsync; they meet only at the audit head, which each takes after its
+        // other statements (so no lock cycle). SQLite has one connection: one writer.
+        let writers = if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+            2
+        } else {
+            1
+        };
+        let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
+        for _ in 0..writers {
+            let (rx, db, clock) = (rx.clone(), db.clone(), clock.clone());
+            tokio::spawn(async move {
+                loop {
+                    let batch = {
+                        let mut rx = rx.lock().await;
+                        let Some(first) = rx.recv().await else { break };
+                        let mut batch = vec![first];
+                        while batch.len() < max_batch {
+                            match rx.try_recv() {
+                                Ok(job) => batch.push(job),
+                                Err(_) => break,
+                            }
                         }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, size = batch.len(), "signing batch not committed");
-                        for (_, _, done) in batch {
-                            let _ = done.send(Err(StoreError::Unavailable(DbErr::Custom(
-                                "signing batch not committed".into(),
-                            ))));
-                        }
-                    }
+                        batch
+                    };
+                    write(&db, &clock, batch).await;
                 }
-            }
-        });
+            });
+        }
         Self { tx }
     }
 
