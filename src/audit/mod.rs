@@ -64,6 +64,8 @@ pub enum Action {
     KeyCreated,
     /// A key was activated (PIN or passkey) for a bounded window.
     KeyActivated,
+    /// A node opened a cluster authorization's activation record (CSC SAD) to sign with it.
+    KeyActivationOpened,
     /// An activation attempt failed (wrong PIN, unbound passkey, integrity failure).
     KeyActivationFailed,
     /// A key's PIN was changed.
@@ -165,6 +167,7 @@ impl Action {
             Self::SchemaMigrated => "schema.migrated",
             Self::KeyCreated => "key.created",
             Self::KeyActivated => "key.activated",
+            Self::KeyActivationOpened => "key.activation_opened",
             Self::KeyActivationFailed => "key.activation_failed",
             Self::PinChanged => "key.pin_changed",
             Self::PinLocked => "key.pin_locked",

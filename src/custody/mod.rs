@@ -996,26 +996,48 @@ impl Custody {
             return Err(ActivationError::Expired.into());
         }
         let ctx = of.context();
-        let wrapped = record::open(&record::sad_key(sad, activation)?, &ctx, sealed)?;
         let (row, algorithm) = self.load(db, owner, key_id).await?;
-        let plain = match self.kms.decrypt(&wrapped, &ctx).await {
-            Ok(p) => p,
-            Err(KmsError::InvalidCiphertext) => return Err(CustodyError::Integrity),
-            Err(e) => return Err(CustodyError::Kms(e)),
-        };
-        if plain.len() != DATA_KEY_LEN {
-            return Err(CustodyError::Integrity);
+        let opened = async {
+            let wrapped = record::open(&record::sad_key(sad, activation)?, &ctx, sealed)?;
+            let plain = match self.kms.decrypt(&wrapped, &ctx).await {
+                Ok(p) => p,
+                Err(KmsError::InvalidCiphertext) => return Err(CustodyError::Integrity),
+                Err(e) => return Err(CustodyError::Kms(e)),
+            };
+            if plain.len() != DATA_KEY_LEN {
+                return Err(CustodyError::Integrity);
+            }
+            let mut dk = Zeroizing::new([0u8; DATA_KEY_LEN]);
+            dk.copy_from_slice(&plain);
+            drop(plain);
+            Ok(sealed::open(
+                &dk,
+                &sealed_aad(owner, key_id, algorithm),
+                &row.sealed_private,
+            )?)
         }
-        let mut dk = Zeroizing::new([0u8; DATA_KEY_LEN]);
-        dk.copy_from_slice(&plain);
-        drop(plain);
-        let pkcs8 = sealed::open(
-            &dk,
-            &sealed_aad(owner, key_id, algorithm),
-            &row.sealed_private,
-        )?;
-        drop(dk);
+        .await;
+        let details = json!({"slot": "activation", "activation": activation.to_string()});
+        let pkcs8 = match opened {
+            Ok(pkcs8) => pkcs8,
+            Err(e) => {
+                if matches!(e, CustodyError::Integrity) {
+                    // A record that does not open with the SAD its row is found by: moved or
+                    // tampered with.
+                    let event = NewEvent::new(owner.actor(), Action::KeyActivationFailed)
+                        .subject(key_id.to_string())
+                        .details(json!({"slot": "activation", "activation": activation.to_string(), "reason": e.to_string()}));
+                    self.audit(db, &[event]).await?;
+                }
+                return Err(e);
+            }
+        };
         let key = parse_off_workers(algorithm, pkcs8).await?;
+        // Each node that opens the record says so (once per node and authorization).
+        let event = NewEvent::new(owner.actor(), Action::KeyActivationOpened)
+            .subject(key_id.to_string())
+            .details(details);
+        self.audit(db, &[event]).await?;
         self.activations.insert_uncounted(
             activation,
             owner.as_str(),
