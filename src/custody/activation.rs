@@ -112,23 +112,17 @@ impl Activations {
             .max(1);
         let id = Uuid::new_v4();
         let expires_at = now + self.ttl;
-        let mut map = self.map();
-        if map.len() >= self.max_live {
-            map.retain(|_, l| l.expires_at > now);
-            if map.len() >= self.max_live {
-                return Err(ActivationError::Full);
-            }
-        }
-        map.insert(
+        self.hold(
             id,
-            Arc::new(Live {
+            Live {
                 owner: owner.to_owned(),
                 key_id,
                 key,
                 expires_at,
                 remaining: Some(Mutex::new(remaining)),
-            }),
-        );
+            },
+            now,
+        )?;
         Ok(ActivationInfo {
             id,
             key_id,
@@ -151,6 +145,21 @@ impl Activations {
         if now >= expires_at {
             return Err(ActivationError::Expired);
         }
+        self.hold(
+            id,
+            Live {
+                owner: owner.to_owned(),
+                key_id,
+                key,
+                expires_at: expires_at.min(now + self.ttl),
+                remaining: None,
+            },
+            now,
+        )
+    }
+
+    /// Keeps `live` under `id` within the node's limit (a copy already held stays).
+    fn hold(&self, id: Uuid, live: Live, now: DateTime<Utc>) -> Result<(), ActivationError> {
         let mut map = self.map();
         if map.contains_key(&id) {
             return Ok(());
@@ -161,16 +170,7 @@ impl Activations {
                 return Err(ActivationError::Full);
             }
         }
-        map.insert(
-            id,
-            Arc::new(Live {
-                owner: owner.to_owned(),
-                key_id,
-                key,
-                expires_at: expires_at.min(now + self.ttl),
-                remaining: None,
-            }),
-        );
+        map.insert(id, Arc::new(live));
         Ok(())
     }
 

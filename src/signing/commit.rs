@@ -103,6 +103,26 @@ async fn write(db: &DatabaseConnection, clock: &SharedClock, batch: Vec<Job>) {
     }
 }
 
+/// Every (activation, SAD hash, hash, signature) the batch's SAD spends name, in order.
+fn spent_hashes(batch: &[Job]) -> impl Iterator<Item = (&str, &str, &str, &[u8])> {
+    batch
+        .iter()
+        .filter_map(|(change, _, _)| match change {
+            Change::SpendSad {
+                activation_id,
+                sad_hash,
+                spend,
+                ..
+            } => Some((activation_id.as_str(), sad_hash.as_str(), spend)),
+            Change::Decide { .. } => None,
+        })
+        .flat_map(|(activation, sad_hash, spend)| {
+            spend
+                .iter()
+                .map(move |(hash, sig)| (activation, sad_hash, hash.as_str(), sig.as_slice()))
+        })
+}
+
 /// Applies a batch inside `txn`: request decisions one by one, every SAD spend of the batch in
 /// two statements (store the new signatures; read the stored ones of the hashes that had one).
 /// Returns each change's outcome and the audit events to append.
@@ -133,43 +153,23 @@ async fn apply_batch(
     // whatever ends up stored.
     let mut items = Vec::new();
     let mut seen = HashSet::new();
-    for (change, _, _) in batch {
-        if let Change::SpendSad {
-            activation_id,
-            sad_hash,
-            spend,
-            ..
-        } = change
-        {
-            for (hash, signature) in spend {
-                if seen.insert((activation_id.as_str(), hash.as_str())) {
-                    items.push(db::SpendItem {
-                        activation: activation_id,
-                        sad_hash,
-                        hash,
-                        signature,
-                    });
-                }
-            }
+    for (activation, sad_hash, hash, signature) in spent_hashes(batch) {
+        if seen.insert((activation, hash)) {
+            items.push(db::SpendItem {
+                activation,
+                sad_hash,
+                hash,
+                signature,
+            });
         }
     }
     let fresh = db::spend_hashes(txn, now, &items).await?;
-    let mut stored_of = Vec::new();
-    for (change, _, _) in batch {
-        if let Change::SpendSad {
-            activation_id,
-            sad_hash,
-            spend,
-            ..
-        } = change
-        {
-            for (hash, _) in spend {
-                if !fresh.contains(&(activation_id.clone(), hash.clone())) {
-                    stored_of.push((activation_id.as_str(), sad_hash.as_str(), hash.as_str()));
-                }
-            }
-        }
-    }
+    let stored_of: Vec<_> = spent_hashes(batch)
+        .filter(|(activation, _, hash, _)| {
+            !fresh.contains(&((*activation).to_owned(), (*hash).to_owned()))
+        })
+        .map(|(activation, sad_hash, hash, _)| (activation, sad_hash, hash))
+        .collect();
     let stored = db::stored_signatures(txn, now, &stored_of).await?;
     let mut claimed = HashSet::new();
     for (i, (change, evs, _)) in batch.iter().enumerate() {

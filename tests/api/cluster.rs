@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::{
     both_engines,
     helpers::*,
-    signing::{Holder, Inst, PIN, consent, holder, institution},
+    signing::{Holder, Inst, PIN, call, consent, get, holder, institution},
 };
 
 async fn csc(client: &reqwest::Client, url: String, token: &str, body: Value) -> (u16, Value) {
@@ -415,24 +415,14 @@ async fn changes_reach_every_node_within_a_second() {
         let mut since = Instant::now();
         match change {
             "consent withdrawn" => {
-                let list: Value = app
-                    .client
-                    .get(app.url("/v1/consents"))
-                    .bearer_auth(&h.token)
-                    .send()
+                let list: Value = get(&app, "/v1/consents", &h.token)
                     .await
-                    .unwrap()
                     .json()
                     .await
                     .unwrap();
                 let cid = list["items"][0]["id"].as_str().unwrap().to_owned();
-                let r = app
-                    .client
-                    .delete(app.url(&format!("/v1/consents/{cid}")))
-                    .bearer_auth(&h.token)
-                    .send()
-                    .await
-                    .unwrap();
+                let path = format!("/v1/consents/{cid}");
+                let r = call(&app, reqwest::Method::DELETE, &path, &h.token, None, None).await;
                 assert_eq!(r.status(), 204);
             }
             "revoked" => {

@@ -134,7 +134,7 @@ async fn token(app: &TestApp, form: &[(&str, &str)]) -> reqwest::Response {
         .unwrap()
 }
 
-async fn call(
+pub async fn call(
     app: &TestApp,
     method: reqwest::Method,
     path: &str,
@@ -159,7 +159,7 @@ async fn post(app: &TestApp, path: &str, bearer: &str, body: Value) -> reqwest::
     call(app, reqwest::Method::POST, path, bearer, Some(body), None).await
 }
 
-async fn get(app: &TestApp, path: &str, bearer: &str) -> reqwest::Response {
+pub async fn get(app: &TestApp, path: &str, bearer: &str) -> reqwest::Response {
     call(app, reqwest::Method::GET, path, bearer, None, None).await
 }
 
