@@ -53,8 +53,9 @@ use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 
 const PIN: &str = "482915";
-/// Holders (one certificate and key each).
-const CLIENTS: usize = 8;
+/// Holders (one certificate and key each): the native round's concurrent customers, each
+/// waiting for its own round trips (request, approval) like a person at a phone would.
+const CLIENTS: usize = 32;
 /// Concurrent clients per signHash row: enough in flight to fill a group commit. P-256
 /// signatures are cheap, so that row needs more of them to keep two cores busy.
 fn clients_for(alg: Alg) -> usize {

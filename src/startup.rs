@@ -151,6 +151,7 @@ impl Application {
         let signing = Arc::new(
             Signing::new(
                 db.clone(),
+                store::connect_readers(&settings, &db).await?,
                 custody.clone(),
                 pki.clone(),
                 passkeys.clone(),

@@ -232,7 +232,7 @@ async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller, CscError>
         .map_err(|_: TokenError| unauthorized())?;
     state
         .signing
-        .caller(&state.db, &claims.sub, &claims.scope)
+        .caller(&claims.sub, &claims.scope)
         .await
         .map_err(|e| match e {
             // An outage is not a bad token: the client should retry, not re-authenticate.

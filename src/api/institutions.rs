@@ -40,7 +40,7 @@ impl FromRequest for Institution {
             let claims = state.tokens.verify_for(&token, Audience::Institution)?;
             let caller = state
                 .signing
-                .caller(&state.db, &claims.sub, &claims.scope)
+                .caller(&claims.sub, &claims.scope)
                 .await
                 .map_err(|e| match e {
                     SigningError::InstitutionNotFound => ApiError::from(TokenError::Invalid),

@@ -139,6 +139,15 @@ impl Slot {
     }
 }
 
+/// The holder's secret that opens a key for [`Custody::activate_once`].
+#[derive(Clone, Copy)]
+pub enum Unlock<'a> {
+    /// The PIN (decided one attempt at a time, with lockout).
+    Pin(&'a Pin),
+    /// A passkey whose WebAuthn assertion the caller has verified.
+    Passkey(&'a [u8]),
+}
+
 /// Custody failures.
 #[derive(Debug, thiserror::Error)]
 pub enum CustodyError {
@@ -737,6 +746,27 @@ impl Custody {
         binding: &Binding<'_>,
         max_signatures: Option<u32>,
     ) -> Result<ActivationInfo, CustodyError> {
+        let (info, event) = self
+            .activate_unaudited(db, owner, key_id, binding, max_signatures)
+            .await?;
+        if let Err(e) = self.audit(db, &[event]).await {
+            // Not audited, not usable: wipe it again.
+            self.activations.remove(info.id);
+            return Err(e);
+        }
+        Ok(info)
+    }
+
+    /// Opens the key and holds the activation; its `key.activated` event is the caller's to
+    /// write before anything the activation produces leaves the service.
+    async fn activate_unaudited(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        key_id: Uuid,
+        binding: &Binding<'_>,
+        max_signatures: Option<u32>,
+    ) -> Result<(ActivationInfo, NewEvent), CustodyError> {
         let (key, dk) = self.open_key(db, owner, key_id, binding).await?;
         drop(dk);
         let info = self.activations.insert(
@@ -754,12 +784,27 @@ impl Custody {
                 "expires_at": info.expires_at.to_rfc3339(),
                 "max_signatures": info.remaining,
             }));
-        if let Err(e) = self.audit(db, &[event]).await {
-            // Not audited, not usable: wipe it again.
-            self.activations.remove(info.id);
-            return Err(e);
-        }
-        Ok(info)
+        Ok((info, event))
+    }
+
+    /// Activates a key for one use within the caller's request (a native approval): the
+    /// `key.activated` event comes back unwritten, to be committed in the same transaction as
+    /// what the activation produced, and the caller wipes the activation when done. Nothing
+    /// the activation signs may leave unless that commit succeeds.
+    pub async fn activate_once(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        key_id: Uuid,
+        unlock: Unlock<'_>,
+        max_signatures: Option<u32>,
+    ) -> Result<(ActivationInfo, NewEvent), CustodyError> {
+        let binding = match unlock {
+            Unlock::Pin(pin) => Binding::Pin(pin),
+            Unlock::Passkey(id) => Binding::Passkey(id),
+        };
+        self.activate_unaudited(db, owner, key_id, &binding, max_signatures)
+            .await
     }
 
     /// A key's algorithm and whether its PIN is locked (no secret is touched).

@@ -63,12 +63,9 @@ impl Signing {
     }
 
     /// The institution behind a verified token's subject.
-    pub async fn caller(
-        &self,
-        db: &DatabaseConnection,
-        institution_id: &str,
-        scope: &str,
-    ) -> Result<Caller, SigningError> {
+    pub async fn caller(&self, institution_id: &str, scope: &str) -> Result<Caller, SigningError> {
+        // A read: on a reader beside the writer (SQLite WAL), not queued behind a commit.
+        let db = &self.reads;
         let key = institution_id.to_owned();
         let row = match self.institutions.get(&key) {
             Some(row) => row,

@@ -28,7 +28,7 @@ impl Signing {
         owner: &OwnerId,
         id: Uuid,
     ) -> Result<ApprovalView, SigningError> {
-        let row = self.own_request(db, owner, id).await?;
+        let row = self.own_request(owner, id).await?;
         self.approval_view(db, row).await
     }
 
@@ -63,10 +63,11 @@ impl Signing {
 
     pub(super) async fn own_request(
         &self,
-        db: &DatabaseConnection,
         owner: &OwnerId,
         id: Uuid,
     ) -> Result<db::RequestRow, SigningError> {
+        // A read: on a reader beside the writer (SQLite WAL), not queued behind a commit.
+        let db = &self.reads;
         db::request(db, &id.to_string())
             .await?
             .filter(|r| r.user_id == owner.as_str())
@@ -78,11 +79,10 @@ impl Signing {
     /// stored content still hashing to the digest it was created with.
     pub(super) async fn approvable(
         &self,
-        db: &DatabaseConnection,
         owner: &OwnerId,
         id: Uuid,
-    ) -> Result<(db::RequestRow, Parsed, Uuid), SigningError> {
-        let row = self.own_request(db, owner, id).await?;
+    ) -> Result<(db::RequestRow, Parsed, Usable), SigningError> {
+        let row = self.own_request(owner, id).await?;
         let parsed = Parsed::of(&row)?;
         let status = parsed.status.at(row.expires_at, self.clock.now());
         if status != Status::Pending {
@@ -92,18 +92,18 @@ impl Signing {
             tracing::error!(request = %row.id, "stored request no longer matches its digest");
             return Err(SigningError::Mismatch);
         }
-        let inst = match self.caller(db, &row.institution_id, "").await {
+        let inst = match self.caller(&row.institution_id, "").await {
             Ok(c) => c.institution,
             Err(SigningError::InstitutionNotFound | SigningError::InstitutionDisabled) => {
                 return Err(SigningError::NotFound);
             }
             Err(e) => return Err(e),
         };
-        let usable = self.usable_for(db, &inst, &row.certificate_id).await?;
+        let usable = self.usable_for(&inst, &row.certificate_id).await?;
         if usable.owner != *owner {
             return Err(SigningError::NotFound);
         }
-        Ok((row, parsed, usable.key))
+        Ok((row, parsed, usable))
     }
 
     /// Approves with the certificate's PIN. `request_digest` is the canonical digest the
@@ -116,7 +116,7 @@ impl Signing {
         pin: &Pin,
         request_digest: &Digest,
     ) -> Result<RequestView, SigningError> {
-        let (row, parsed, key) = self.approvable(db, owner, id).await?;
+        let (row, parsed, usable) = self.approvable(owner, id).await?;
         if constant_time::verify_slices_are_equal(&request_digest.0, &row.canonical_digest).is_err()
         {
             self.approval_failed(db, owner, &row, "request digest mismatch")
@@ -126,7 +126,7 @@ impl Signing {
         let count = u32::try_from(parsed.digests.len()).unwrap_or(u32::MAX);
         let activation = match self
             .custody
-            .activate_with_pin(db, owner, key, pin, Some(count))
+            .activate_once(db, owner, usable.key, Unlock::Pin(pin), Some(count))
             .await
         {
             Ok(a) => a,
@@ -137,7 +137,7 @@ impl Signing {
                 return Err(e.into());
             }
         };
-        self.sign_and_commit(db, owner, row, parsed, activation.id, "pin")
+        self.sign_and_commit(owner, row, parsed, &usable, activation, "pin")
             .await
     }
 
@@ -149,7 +149,7 @@ impl Signing {
         owner: &OwnerId,
         id: Uuid,
     ) -> Result<Started<webauthn_rs::prelude::RequestChallengeResponse>, SigningError> {
-        let (row, _parsed, key) = self.approvable(db, owner, id).await?;
+        let (row, _parsed, usable) = self.approvable(owner, id).await?;
         let mut nonce = [0u8; 16];
         self.rng
             .fill(&mut nonce)
@@ -162,7 +162,7 @@ impl Signing {
             .start_bound_authentication(
                 db,
                 owner,
-                &key.to_string(),
+                &usable.key.to_string(),
                 APPROVE_CEREMONY,
                 &binding,
                 challenge,
@@ -180,7 +180,7 @@ impl Signing {
         ceremony: &str,
         credential: &webauthn_rs::prelude::PublicKeyCredential,
     ) -> Result<RequestView, SigningError> {
-        let (row, parsed, key) = self.approvable(db, owner, id).await?;
+        let (row, parsed, usable) = self.approvable(owner, id).await?;
         let canonical = Digest::from_slice(&row.canonical_digest)?;
         // The ceremony was bound to "<request id>:<nonce>": it must be this request's, and
         // its challenge must be the one this request's digest (as stored now) gives.
@@ -206,9 +206,15 @@ impl Signing {
         let count = u32::try_from(parsed.digests.len()).unwrap_or(u32::MAX);
         let activation = self
             .custody
-            .activate_with_passkey(db, owner, key, &credential_id, Some(count))
+            .activate_once(
+                db,
+                owner,
+                usable.key,
+                Unlock::Passkey(&credential_id),
+                Some(count),
+            )
             .await?;
-        self.sign_and_commit(db, owner, row, parsed, activation.id, "passkey")
+        self.sign_and_commit(owner, row, parsed, &usable, activation, "passkey")
             .await
     }
 
@@ -219,7 +225,7 @@ impl Signing {
         owner: &OwnerId,
         id: Uuid,
     ) -> Result<RequestView, SigningError> {
-        let row = self.own_request(db, owner, id).await?;
+        let row = self.own_request(owner, id).await?;
         let now = self.clock.now();
         let event = NewEvent::new(owner.actor(), Action::SignatureRejected)
             .subject(row.id.clone())
@@ -255,36 +261,40 @@ impl Signing {
     }
 
     /// Signs every digest with the activation, wipes it, and commits the result, the request's
-    /// change to `signed` (single-use), the audit event and the webhook in one transaction.
-    /// Nothing is returned or kept unless that commit succeeds.
+    /// change to `signed` (single-use), the activation's and the signature's audit events and
+    /// the webhook in one transaction. Nothing is returned or kept unless that commit succeeds;
+    /// an activation whose output is not delivered is still audited.
     pub(super) async fn sign_and_commit(
         &self,
-        db: &DatabaseConnection,
         owner: &OwnerId,
         row: db::RequestRow,
         parsed: Parsed,
-        activation: Uuid,
+        cert: &Usable,
+        (activation, activated): (ActivationInfo, NewEvent),
         amr: &str,
     ) -> Result<RequestView, SigningError> {
         let now = self.clock.now();
-        let cert = store::pki::certificate_by_id(db, &row.certificate_id)
-            .await?
-            .ok_or(SigningError::NotFound)?;
         let chain = self.pki.chain_of(&cert.certificate_der);
         let signed = self.produce(
             owner,
-            activation,
+            activation.id,
             &parsed,
             row.content.as_deref(),
             &cert.certificate_der,
             &chain,
             now,
         );
-        self.custody.activations().remove(activation);
-        let signatures = signed?;
+        self.custody.activations().remove(activation.id);
+        let signatures = match signed {
+            Ok(s) => s,
+            Err(e) => {
+                self.audit_unused(activated).await?;
+                return Err(e);
+            }
+        };
         let result = SignedResult {
             signatures,
-            certificate: STANDARD.encode(&cert.certificate_der),
+            certificate: STANDARD.encode(cert.certificate_der.as_slice()),
             chain: chain.iter().map(|c| STANDARD.encode(c)).collect(),
             signed_at: now,
         };
@@ -310,10 +320,26 @@ impl Signing {
             result: Some(result_json),
             delivery: webhook_delivery(&row, "signature_request.signed", &view, now).map(Box::new),
         };
-        if self.committer.commit(change, vec![event]).await? == commit::Outcome::Skipped {
-            return Err(SigningError::NotPending("decided"));
+        match self
+            .committer
+            .commit(change, vec![activated.clone(), event])
+            .await?
+        {
+            commit::Outcome::Skipped => {
+                // Decided meanwhile: the signatures are dropped, the activation is on record.
+                self.audit_unused(activated).await?;
+                Err(SigningError::NotPending("decided"))
+            }
+            _ => Ok(view),
         }
-        Ok(view)
+    }
+
+    /// Writes the `key.activated` event of an activation whose output was not delivered.
+    async fn audit_unused(&self, activated: NewEvent) -> Result<(), SigningError> {
+        self.committer
+            .commit(commit::Change::Audit, vec![activated])
+            .await?;
+        Ok(())
     }
 
     /// The signatures (raw or CMS) of every digest, base64.

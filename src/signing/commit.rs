@@ -49,6 +49,8 @@ pub enum Change {
         /// The audit event of the hashes this spend signs; its details gain `digests`.
         event: Box<NewEvent>,
     },
+    /// Only the events that come with it (always applied).
+    Audit,
 }
 
 /// What a change came to.
@@ -114,7 +116,7 @@ fn spent_hashes(batch: &[Job]) -> impl Iterator<Item = (&str, &str, &str, &[u8])
                 spend,
                 ..
             } => Some((activation_id.as_str(), sad_hash.as_str(), spend)),
-            Change::Decide { .. } => None,
+            Change::Decide { .. } | Change::Audit => None,
         })
         .flat_map(|(activation, sad_hash, spend)| {
             spend
@@ -134,7 +136,10 @@ async fn apply_batch(
     let mut outcomes = vec![Outcome::Skipped; batch.len()];
     let mut events = Vec::new();
     for (i, (change, evs, _)) in batch.iter().enumerate() {
-        if let Change::Decide {
+        if matches!(change, Change::Audit) {
+            outcomes[i] = Outcome::Done;
+            events.extend(evs.iter().cloned());
+        } else if let Change::Decide {
             request_id,
             status,
             result,

@@ -169,11 +169,9 @@ impl Signing {
     }
 
     /// The SAD row behind `hash`: from this node's memory, or read once.
-    async fn sad_entry(
-        &self,
-        db: &DatabaseConnection,
-        hash: &str,
-    ) -> Result<Option<Arc<SadEntry>>, SigningError> {
+    async fn sad_entry(&self, hash: &str) -> Result<Option<Arc<SadEntry>>, SigningError> {
+        // A read: on a reader beside the writer (SQLite WAL), not queued behind a commit.
+        let db = &self.reads;
         if let Some(e) = self.cached_sad(hash) {
             return Ok(Some(e));
         }
@@ -295,7 +293,7 @@ impl Signing {
         caller.require("sign")?;
         let now = self.clock.now();
         let hash = sad_hash(sad);
-        let Some(entry) = self.sad_entry(db, &hash).await? else {
+        let Some(entry) = self.sad_entry(&hash).await? else {
             return Ok(Err(SadProblem::Invalid));
         };
         if entry.institution_id != caller.institution.id || entry.certificate_id != credential_id {
@@ -322,7 +320,7 @@ impl Signing {
         };
         // The world may have changed since authorize: consent, certificate, PIN lock.
         let usable = self
-            .usable_for(db, &caller.institution, &entry.certificate_id)
+            .usable_for(&caller.institution, &entry.certificate_id)
             .await?;
         if algorithm.scheme().key_algorithm() != usable.algorithm {
             return Err(SigningError::Algorithm(algorithm.as_str()));

@@ -53,7 +53,7 @@ use crate::{
     },
     clock::SharedClock,
     config::SigningSettings,
-    custody::{Custody, CustodyError, OwnerId},
+    custody::{Custody, CustodyError, OwnerId, Unlock, activation::ActivationInfo},
     domain::pin::Pin,
     pki::{Pki, PkiError, lifecycle::CertStatus, profile::Usage},
     store::{self, StoreError, signing as db},
@@ -168,6 +168,8 @@ pub use fincert_client::types::{
 
 /// The remote-signing service.
 pub struct Signing {
+    /// Reads of the signing path (SQLite: query-only connections beside the one writer).
+    reads: DatabaseConnection,
     custody: Arc<Custody>,
     pki: Arc<Pki>,
     passkeys: Arc<Passkeys>,
@@ -195,6 +197,8 @@ pub(crate) struct Usable {
     pub(crate) algorithm: crate::custody::keys::KeyAlgorithm,
     pub(crate) serial_hex: String,
     pub(crate) not_after: DateTime<Utc>,
+    /// The certificate itself (what a native approval returns and embeds in CMS).
+    pub(crate) certificate_der: Arc<Vec<u8>>,
 }
 
 const APPROVE_CEREMONY: &str = "approve";
@@ -203,6 +207,7 @@ impl Signing {
     /// A service over the given parts.
     pub fn new(
         db: DatabaseConnection,
+        reads: DatabaseConnection,
         custody: Arc<Custody>,
         pki: Arc<Pki>,
         passkeys: Arc<Passkeys>,
@@ -219,6 +224,7 @@ impl Signing {
         ))?;
         let epochs = checks::Epochs::new();
         Ok(Self {
+            reads,
             custody,
             pki,
             passkeys,

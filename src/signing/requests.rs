@@ -52,10 +52,11 @@ impl Signing {
     /// database otherwise. Expiry by time is checked on every use.
     pub(crate) async fn usable_for(
         &self,
-        db: &DatabaseConnection,
         institution: &db::InstitutionRow,
         certificate_id: &str,
     ) -> Result<Usable, SigningError> {
+        // A read: on a reader beside the writer (SQLite WAL), not queued behind a commit.
+        let db = &self.reads;
         let key = (institution.id.clone(), certificate_id.to_owned());
         let now = self.clock.now();
         if let Some(u) = self.usable.get(&key) {
@@ -79,6 +80,7 @@ impl Signing {
             algorithm,
             serial_hex: cert.serial_hex,
             not_after: cert.not_after,
+            certificate_der: Arc::new(cert.certificate_der),
         };
         self.usable.put(tag, key, usable.clone());
         Ok(usable)

@@ -106,6 +106,38 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, StoreErr
     Ok(Database::connect(options).await?)
 }
 
+/// Connections for reads beside `writer`. SQLite in WAL mode lets readers run while its one
+/// writer commits, so reads on the signing path do not queue behind a group commit's fsync:
+/// this opens a small pool of query-only connections to the same file (after the writer has
+/// created it and put it in WAL mode). On PostgreSQL the writer's pool already serves reads in
+/// parallel, and it is returned as it is.
+pub async fn connect_readers(
+    settings: &Settings,
+    writer: &DatabaseConnection,
+) -> Result<DatabaseConnection, StoreError> {
+    if settings.engine() != Engine::Sqlite {
+        return Ok(writer.clone());
+    }
+    let timeout = Duration::from_secs(settings.database.connect_timeout_secs);
+    let lock_timeout = Duration::from_millis(settings.database.lock_timeout_ms);
+    let mut options = ConnectOptions::new(settings.database_url());
+    options
+        .connect_timeout(timeout)
+        .acquire_timeout(timeout)
+        .sqlx_logging(false)
+        .max_connections(SQLITE_READERS)
+        .min_connections(1)
+        .map_sqlx_sqlite_opts(move |o| {
+            o.pragma("query_only", "ON")
+                .foreign_keys(true)
+                .busy_timeout(lock_timeout)
+        });
+    Ok(Database::connect(options).await?)
+}
+
+/// Query-only SQLite connections beside the writer (one per core is plenty).
+const SQLITE_READERS: u32 = 4;
+
 /// Applies pending migrations; returns the names of those applied.
 pub async fn migrate(db: &DatabaseConnection) -> Result<Vec<String>, StoreError> {
     let pending: Vec<String> = Migrator::get_pending_migrations(db)
