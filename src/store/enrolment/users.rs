@@ -1,0 +1,113 @@
+//! Users (`users`) and the development verifier's customers (`dev_customers`): the user made
+//! (once) from a verified customer number, and the profile read back from it.
+
+use chrono::{DateTime, Utc};
+use sea_orm::ConnectionTrait;
+
+use crate::store::{
+    StoreError,
+    sql::{exec, one},
+};
+
+/// The user with this customer number, created if new; returns the user id.
+pub async fn upsert_user<C: ConnectionTrait>(
+    conn: &C,
+    customer: &str,
+    name: &str,
+    birth_date: &str,
+    phone: &str,
+    now: DateTime<Utc>,
+) -> Result<String, StoreError> {
+    if let Some(r) = one(
+        conn,
+        "SELECT id FROM users WHERE customer_number = $1",
+        vec![customer.into()],
+    )
+    .await?
+    {
+        return Ok(r.try_get("", "id")?);
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    exec(
+        conn,
+        "INSERT INTO users (id, customer_number, name, birth_date, phone, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (customer_number) DO NOTHING",
+        vec![id.clone().into(), customer.into(), name.into(), birth_date.into(), phone.into(), now.into()],
+    )
+    .await?;
+    let r = one(
+        conn,
+        "SELECT id FROM users WHERE customer_number = $1",
+        vec![customer.into()],
+    )
+    .await?
+    .ok_or(StoreError::Corrupt {
+        table: "users",
+        problem: "user vanished".into(),
+    })?;
+    Ok(r.try_get("", "id")?)
+}
+
+/// A development customer's `(name, birth_date, phone)`.
+pub async fn dev_customer<C: ConnectionTrait>(
+    conn: &C,
+    customer: &str,
+) -> Result<Option<(String, String, String)>, StoreError> {
+    Ok(
+        match one(
+            conn,
+            "SELECT name, birth_date, phone FROM dev_customers WHERE customer_number = $1",
+            vec![customer.into()],
+        )
+        .await?
+        {
+            Some(r) => Some((
+                r.try_get("", "name")?,
+                r.try_get("", "birth_date")?,
+                r.try_get("", "phone")?,
+            )),
+            None => None,
+        },
+    )
+}
+
+/// Loads (or replaces) a development customer.
+pub async fn put_dev_customer<C: ConnectionTrait>(
+    conn: &C,
+    customer: &str,
+    name: &str,
+    birth_date: &str,
+    phone: &str,
+) -> Result<(), StoreError> {
+    exec(
+        conn,
+        "DELETE FROM dev_customers WHERE customer_number = $1",
+        vec![customer.into()],
+    )
+    .await?;
+    exec(
+        conn,
+        "INSERT INTO dev_customers (customer_number, name, birth_date, phone) VALUES ($1, $2, $3, $4)",
+        vec![customer.into(), name.into(), birth_date.into(), phone.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A user's `(name, birth_date)`.
+pub async fn user_profile<C: ConnectionTrait>(
+    conn: &C,
+    user_id: &str,
+) -> Result<Option<(String, String)>, StoreError> {
+    Ok(
+        match one(
+            conn,
+            "SELECT name, birth_date FROM users WHERE id = $1",
+            vec![user_id.into()],
+        )
+        .await?
+        {
+            Some(r) => Some((r.try_get("", "name")?, r.try_get("", "birth_date")?)),
+            None => None,
+        },
+    )
+}

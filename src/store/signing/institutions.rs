@@ -1,0 +1,142 @@
+//! Institutions (`institutions`): the relying parties that ask for signatures, with their
+//! OAuth2 client credentials (only hashes of secrets), scopes and webhook key version.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, QueryResult};
+
+use crate::store::{
+    StoreError,
+    sql::{all, exec, get, one},
+};
+
+/// An institution as stored.
+#[derive(Debug, Clone)]
+pub struct InstitutionRow {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Sector.
+    pub sector: String,
+    /// OAuth2 client id.
+    pub client_id: String,
+    /// SHA-256 of the client secret.
+    pub secret_hash: Vec<u8>,
+    /// SHA-256 of the previous secret, during its grace period.
+    pub previous_secret_hash: Option<Vec<u8>>,
+    /// End of that grace period.
+    pub previous_secret_until: Option<DateTime<Utc>>,
+    /// Version of the webhook signing key.
+    pub webhook_key_version: i32,
+    /// Scopes held, space-separated.
+    pub scopes: String,
+    /// `active` or `disabled`.
+    pub status: String,
+    /// Registered.
+    pub created_at: DateTime<Utc>,
+}
+
+const INSTITUTION_COLS: &str = "id, name, sector, client_id, secret_hash, previous_secret_hash, previous_secret_until, webhook_key_version, scopes, status, created_at";
+
+fn to_institution(r: &QueryResult) -> Result<InstitutionRow, StoreError> {
+    const T: &str = "institutions";
+    Ok(InstitutionRow {
+        id: get(r, T, "id")?,
+        name: get(r, T, "name")?,
+        sector: get(r, T, "sector")?,
+        client_id: get(r, T, "client_id")?,
+        secret_hash: get(r, T, "secret_hash")?,
+        previous_secret_hash: get(r, T, "previous_secret_hash")?,
+        previous_secret_until: get(r, T, "previous_secret_until")?,
+        webhook_key_version: get(r, T, "webhook_key_version")?,
+        scopes: get(r, T, "scopes")?,
+        status: get(r, T, "status")?,
+        created_at: get(r, T, "created_at")?,
+    })
+}
+
+/// Registers an institution.
+pub async fn insert_institution<C: ConnectionTrait>(
+    conn: &C,
+    row: &InstitutionRow,
+) -> Result<(), StoreError> {
+    exec(
+        conn,
+        "INSERT INTO institutions (id, name, sector, client_id, secret_hash, webhook_key_version, scopes, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        vec![
+            row.id.clone().into(),
+            row.name.clone().into(),
+            row.sector.clone().into(),
+            row.client_id.clone().into(),
+            row.secret_hash.clone().into(),
+            row.webhook_key_version.into(),
+            row.scopes.clone().into(),
+            row.status.clone().into(),
+            row.created_at.into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// An institution by its OAuth2 client id.
+pub async fn institution_by_client_id<C: ConnectionTrait>(
+    conn: &C,
+    client_id: &str,
+) -> Result<Option<InstitutionRow>, StoreError> {
+    one(
+        conn,
+        &format!("SELECT {INSTITUTION_COLS} FROM institutions WHERE client_id = $1"),
+        vec![client_id.into()],
+    )
+    .await?
+    .as_ref()
+    .map(to_institution)
+    .transpose()
+}
+
+/// An institution by id.
+pub async fn institution<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+) -> Result<Option<InstitutionRow>, StoreError> {
+    one(
+        conn,
+        &format!("SELECT {INSTITUTION_COLS} FROM institutions WHERE id = $1"),
+        vec![id.into()],
+    )
+    .await?
+    .as_ref()
+    .map(to_institution)
+    .transpose()
+}
+
+/// Every institution, by name.
+pub async fn institutions<C: ConnectionTrait>(conn: &C) -> Result<Vec<InstitutionRow>, StoreError> {
+    all(
+        conn,
+        &format!("SELECT {INSTITUTION_COLS} FROM institutions ORDER BY name, id"),
+        vec![],
+    )
+    .await?
+    .iter()
+    .map(to_institution)
+    .collect()
+}
+
+/// Replaces the client secret; the old one stays valid until `previous_until`.
+pub async fn rotate_secret<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    new_hash: &[u8],
+    previous_until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    Ok(exec(
+        conn,
+        "UPDATE institutions SET previous_secret_hash = secret_hash, previous_secret_until = $1, secret_hash = $2, rotated_at = $3 WHERE id = $4",
+        vec![previous_until.into(), new_hash.to_vec().into(), now.into(), id.into()],
+    )
+    .await?
+        == 1)
+}

@@ -1,0 +1,35 @@
+//! Remote-signing queries: institutions, consents, signature requests, webhook deliveries and
+//! CSC SADs, one file per table group, each with its row type and its queries:
+//!
+//! - `institutions.rs`: `institutions` (relying parties and their client credentials);
+//! - `consents.rs`: `consents` (a user's permission for an institution, and its withdrawal);
+//! - `requests.rs`: `signature_requests` (what is to be signed, single-use decisions);
+//! - `deliveries.rs`: `webhook_deliveries` and `webhook_attempts` (the webhook queue);
+//! - `sads.rs`: `csc_sads` and `csc_sad_signatures` (CSC authorizations and their spends).
+//!
+//! Everything is re-exported here: callers write `store::signing::institution`, not the file.
+
+mod consents;
+mod deliveries;
+mod institutions;
+mod requests;
+mod sads;
+
+pub use self::{
+    consents::{
+        ConsentRow, consents_of_institution, consents_of_user, insert_consent, live_consent,
+        live_consents_by_ref, withdraw_consent,
+    },
+    deliveries::{
+        DeliveryRow, deliveries_of_request, due_deliveries, insert_delivery, lease_delivery,
+        record_attempt,
+    },
+    institutions::{
+        InstitutionRow, insert_institution, institution, institution_by_client_id, institutions,
+        rotate_secret,
+    },
+    requests::{RequestRow, decide, insert_request, pending_of_user, request},
+    sads::{
+        SadRow, SpendItem, insert_sad, rekey_sad, sad, spend_hashes, spent_count, stored_signatures,
+    },
+};

@@ -1,0 +1,227 @@
+//! CSC SADs (`csc_sads`, `csc_sad_signatures`): cluster authorizations with their activation
+//! records, and the hashes they spend. The primary key of `csc_sad_signatures` decides between
+//! concurrent spends on any number of nodes; each hash signs once.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, QueryResult};
+
+use crate::store::{
+    StoreError,
+    sql::{all, exec, get, one},
+};
+
+/// A CSC SAD as stored.
+#[derive(Debug, Clone)]
+pub struct SadRow {
+    /// SHA-256 of the SAD, hex.
+    pub sad_hash: String,
+    /// The institution it was issued to.
+    pub institution_id: String,
+    /// The credential (certificate).
+    pub certificate_id: String,
+    /// The certificate's holder.
+    pub user_id: String,
+    /// The custody activation it signs with (stable across `extendTransaction`).
+    pub activation_id: String,
+    /// JSON array of the base64 hashes it authorizes (each signs once).
+    pub hashes: String,
+    /// Signatures it authorized (its hashes; `csc_sad_signatures` holds those made).
+    pub remaining: i32,
+    /// Expiry.
+    pub expires_at: DateTime<Utc>,
+    /// The custody key it signs with (`None` on rows from before activation records).
+    pub key_id: Option<String>,
+    /// The activation record: the sealed, KMS-wrapped data key (see `custody::record`).
+    pub record: Option<Vec<u8>>,
+}
+
+const SAD_COLS: &str = "sad_hash, institution_id, certificate_id, user_id, activation_id, hashes, remaining, expires_at, key_id, record";
+
+fn to_sad(r: &QueryResult) -> Result<SadRow, StoreError> {
+    const T: &str = "csc_sads";
+    Ok(SadRow {
+        sad_hash: get(r, T, "sad_hash")?,
+        institution_id: get(r, T, "institution_id")?,
+        certificate_id: get(r, T, "certificate_id")?,
+        user_id: get(r, T, "user_id")?,
+        activation_id: get(r, T, "activation_id")?,
+        hashes: get(r, T, "hashes")?,
+        remaining: get(r, T, "remaining")?,
+        expires_at: get(r, T, "expires_at")?,
+        key_id: get(r, T, "key_id")?,
+        record: get(r, T, "record")?,
+    })
+}
+
+/// Stores a SAD.
+pub async fn insert_sad<C: ConnectionTrait>(
+    conn: &C,
+    row: &SadRow,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    exec(
+        conn,
+        &format!("INSERT INTO csc_sads ({SAD_COLS}, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"),
+        vec![
+            row.sad_hash.clone().into(),
+            row.institution_id.clone().into(),
+            row.certificate_id.clone().into(),
+            row.user_id.clone().into(),
+            row.activation_id.clone().into(),
+            row.hashes.clone().into(),
+            row.remaining.into(),
+            row.expires_at.into(),
+            row.key_id.clone().into(),
+            row.record.clone().into(),
+            now.into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A SAD by the hash of its value.
+pub async fn sad<C: ConnectionTrait>(
+    conn: &C,
+    sad_hash: &str,
+) -> Result<Option<SadRow>, StoreError> {
+    one(
+        conn,
+        &format!("SELECT {SAD_COLS} FROM csc_sads WHERE sad_hash = $1"),
+        vec![sad_hash.into()],
+    )
+    .await?
+    .as_ref()
+    .map(to_sad)
+    .transpose()
+}
+
+/// One hash a SAD spends, with the signature made for it.
+#[derive(Debug, Clone)]
+pub struct SpendItem<'a> {
+    /// The activation behind the SAD.
+    pub activation: &'a str,
+    /// SHA-256 of the SAD presented (a replaced SAD spends nothing).
+    pub sad_hash: &'a str,
+    /// The hash (base64).
+    pub hash: &'a str,
+    /// The signature made for it.
+    pub signature: &'a [u8],
+}
+
+/// Stores each item's signature as its hash's only one, for items whose SAD is current and
+/// live at `now`, in one statement. The primary key (activation, hash) decides between
+/// concurrent spends on any number of nodes; returns the (activation, hash) pairs this call
+/// stored. Items must be distinct by (activation, hash).
+pub async fn spend_hashes<C: ConnectionTrait>(
+    conn: &C,
+    now: DateTime<Utc>,
+    items: &[SpendItem<'_>],
+) -> Result<std::collections::HashSet<(String, String)>, StoreError> {
+    if items.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut values = Vec::with_capacity(1 + items.len() * 4);
+    values.push(now.into());
+    let rows: Vec<String> = items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| {
+            values.push(it.activation.into());
+            values.push(it.hash.into());
+            values.push(it.signature.to_vec().into());
+            values.push(it.sad_hash.into());
+            let n = 2 + i * 4;
+            format!("(${n}, ${}, ${}, ${})", n + 1, n + 2, n + 3)
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO csc_sad_signatures (activation_id, hash, signature, created_at) \
+         SELECT v.column1, v.column2, v.column3, $1 FROM (VALUES {}) AS v \
+         JOIN csc_sads c ON c.activation_id = v.column1 AND c.sad_hash = v.column4 AND c.expires_at > $1 \
+         WHERE true ON CONFLICT (activation_id, hash) DO NOTHING RETURNING activation_id, hash",
+        rows.join(", ")
+    );
+    all(conn, &sql, values)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                get(r, "csc_sad_signatures", "activation_id")?,
+                get(r, "csc_sad_signatures", "hash")?,
+            ))
+        })
+        .collect()
+}
+
+/// The stored signatures of `(activation, sad_hash, hash)` items whose SAD is current and
+/// live at `now`, by (activation, hash).
+pub async fn stored_signatures<C: ConnectionTrait>(
+    conn: &C,
+    now: DateTime<Utc>,
+    items: &[(&str, &str, &str)],
+) -> Result<std::collections::HashMap<(String, String), Vec<u8>>, StoreError> {
+    if items.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut values = Vec::with_capacity(1 + items.len() * 3);
+    values.push(now.into());
+    let rows: Vec<String> = items
+        .iter()
+        .enumerate()
+        .map(|(i, (activation, sad_hash, hash))| {
+            values.push((*activation).into());
+            values.push((*hash).into());
+            values.push((*sad_hash).into());
+            let n = 2 + i * 3;
+            format!("(${n}, ${}, ${})", n + 1, n + 2)
+        })
+        .collect();
+    let sql = format!(
+        "SELECT s.activation_id, s.hash, s.signature FROM csc_sad_signatures s \
+         JOIN (VALUES {}) AS v ON s.activation_id = v.column1 AND s.hash = v.column2 \
+         JOIN csc_sads c ON c.activation_id = s.activation_id AND c.sad_hash = v.column3 AND c.expires_at > $1",
+        rows.join(", ")
+    );
+    all(conn, &sql, values)
+        .await?
+        .iter()
+        .map(|r| {
+            const T: &str = "csc_sad_signatures";
+            Ok((
+                (get(r, T, "activation_id")?, get(r, T, "hash")?),
+                get(r, T, "signature")?,
+            ))
+        })
+        .collect()
+}
+
+/// How many of an activation's hashes are signed.
+pub async fn spent_count<C: ConnectionTrait>(
+    conn: &C,
+    activation: &str,
+) -> Result<i64, StoreError> {
+    let row = one(
+        conn,
+        "SELECT COUNT(*) AS n FROM csc_sad_signatures WHERE activation_id = $1",
+        vec![activation.into()],
+    )
+    .await?;
+    row.map_or(Ok(0), |r| get(&r, "csc_sad_signatures", "n"))
+}
+
+/// Replaces a SAD's value and its record (extendTransaction): the old one stops working.
+pub async fn rekey_sad<C: ConnectionTrait>(
+    conn: &C,
+    old_hash: &str,
+    new_hash: &str,
+    record: &[u8],
+) -> Result<bool, StoreError> {
+    Ok(exec(
+        conn,
+        "UPDATE csc_sads SET sad_hash = $1, record = $2 WHERE sad_hash = $3",
+        vec![new_hash.into(), record.to_vec().into(), old_hash.into()],
+    )
+    .await?
+        == 1)
+}
