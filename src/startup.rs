@@ -13,7 +13,7 @@ use crate::{
         enrol::Enrolments,
         identity::{DevIdentityVerifier, HttpIdentityVerifier, IdentityVerifier},
         messaging::{DevOutbox, HttpMessageSender, MessageSender},
-        tokens::TokenService,
+        tokens::{TokenService, TokenSettings},
     },
     clock::SharedClock,
     config::Settings,
@@ -125,7 +125,7 @@ impl Application {
             TokenService::load(
                 &db,
                 custody.clone(),
-                settings.token_settings(),
+                TokenSettings::from_settings(&settings),
                 clock.clone(),
             )
             .await?,

@@ -2,7 +2,6 @@
 //! card) now; enrolment steps, WebAuthn, tokens and rate limits join here. PIN checking lives
 //! in `custody` (a PIN is checked by whether it opens the key, never against a stored value).
 
-pub mod enrol;
 pub mod enrolment;
 pub mod identity;
 pub mod login;
@@ -13,3 +12,7 @@ pub mod passkeys;
 pub mod rate_limit;
 pub mod security_card;
 pub mod tokens;
+
+/// The enrolment service under its older name: `auth::enrol::Enrolments` and
+/// `auth::enrolment::Enrolments` are one type. Prefer `auth::enrolment`.
+pub use enrolment as enrol;

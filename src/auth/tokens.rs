@@ -109,6 +109,25 @@ pub struct TokenSettings {
     pub key_rotation: Duration,
 }
 
+impl TokenSettings {
+    /// The token settings in force: `auth.*`, with the issuer defaulting to
+    /// `pki.public_base_url`.
+    pub fn from_settings(settings: &crate::config::Settings) -> Self {
+        let secs = |s: u64| Duration::seconds(i64::try_from(s).unwrap_or(300));
+        Self {
+            issuer: if settings.auth.issuer.is_empty() {
+                settings.pki.public_base_url.clone()
+            } else {
+                settings.auth.issuer.clone()
+            },
+            audience: settings.auth.audience.clone(),
+            access_ttl: secs(settings.auth.access_ttl_secs),
+            refresh_ttl: secs(settings.auth.refresh_ttl_secs),
+            key_rotation: Duration::days(i64::from(settings.auth.token_key_rotation_days)),
+        }
+    }
+}
+
 struct Keys {
     signing_kid: String,
     signing: EncodingKey,

@@ -1,13 +1,7 @@
-//! The four-step issuance procedure as a state machine. Each step is its own state, single-use
-//! (a step can only move the enrolment from the state it expects, by a conditional update, so
-//! a replayed or concurrent step finds the state gone), and the whole enrolment expires.
-//!
-//! ```text
-//!   created ──terms──► identity ──verified──► phone ──code ok──► medium ──answer ok──► credential
-//!                                                 │  (send: SMS or ARS; 5 tries; 3 minutes)            │
-//!                                                 └────────────── resend ◄───────────────┘   complete ─┴─► completed
-//!   any state past its expiry ⇒ expired (every step refused)
-//! ```
+//! The enrolment's states and their one rule: [`Step`] (the step an enrolment waits for, and
+//! [`Step::next`]), [`Purpose`], and [`check`], which refuses a step that is not the one the
+//! enrolment waits for or that comes after its expiry. Pure: no database, no clock of its own
+//! (the caller passes `now`).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

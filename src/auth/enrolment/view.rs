@@ -1,0 +1,42 @@
+//! [`EnrolmentView`]: an enrolment as the API shows it, built from its stored row. It must
+//! never carry a code or personal details (the phone number only masked).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{Purpose, Step};
+use crate::{domain::person::Phone, store::enrolment::EnrolmentRow};
+
+/// An enrolment as the API shows it (never a code, never personal details).
+#[derive(Debug, Clone, Serialize)]
+pub struct EnrolmentView {
+    /// Id (a capability: keep it secret).
+    pub id: String,
+    /// Purpose.
+    pub purpose: Purpose,
+    /// The step it waits for.
+    pub step: Step,
+    /// Expiry.
+    pub expires_at: DateTime<Utc>,
+    /// Where the code went (masked), once sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+pub(super) fn view(row: &EnrolmentRow) -> EnrolmentView {
+    EnrolmentView {
+        id: row.id.clone(),
+        purpose: if row.purpose == "reissue" {
+            Purpose::Reissue
+        } else {
+            Purpose::Issue
+        },
+        step: Step::parse(&row.step).unwrap_or(Step::Completed),
+        expires_at: row.expires_at,
+        phone: row
+            .phone
+            .as_deref()
+            .and_then(|p| Phone::parse(p).ok())
+            .map(|p| p.masked()),
+    }
+}

@@ -1,0 +1,191 @@
+//! The `[pki]` section: the CA's published base URL, key algorithms, name, policy arc, and
+//! certificate, CRL and OCSP lifetimes; and [`is_dotted_oid`], the one check a policy arc must
+//! pass before any OID library sees it.
+//!
+//! Key algorithms are checked against the names in [`KEY_ALGORITHMS`] here, not by asking
+//! custody: config imports nothing from the rest of the crate.
+
+use serde::{Deserialize, Serialize};
+
+use super::ConfigError;
+
+/// The key algorithm names accepted for `pki.ca_algorithm` and `pki.user_key_algorithm`: the
+/// stored names of the key algorithms custody generates (`custody::keys::KeyAlgorithm`). A new
+/// algorithm there is added here too.
+pub const KEY_ALGORITHMS: &[&str] = &["rsa2048", "p256"];
+
+/// CA and certificate profile settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PkiSettings {
+    /// Base URL under which CA certificates, the CRL and OCSP are published (goes into every
+    /// certificate's CRL distribution point and AIA).
+    pub public_base_url: String,
+    /// Key algorithm of the CA keys: `rsa2048` or `p256`.
+    pub ca_algorithm: String,
+    /// Key algorithm of users' cloud keys: `rsa2048` or `p256`.
+    pub user_key_algorithm: String,
+    /// Create a development CA on first start if none exists.
+    pub auto_init: bool,
+    /// The CA's name (`O=` of every certificate).
+    pub organization: String,
+    /// The OID arc under which fincert's certificate policies sit. Policies are
+    /// `<arc>.1.1` financial restricted-use, `<arc>.1.2` financial general-purpose,
+    /// `<arc>.2.1` joint restricted-use, `<arc>.2.2` joint general-purpose.
+    pub policy_arc: String,
+    /// Renewal opens when this many days or fewer remain.
+    pub renewal_window_days: u32,
+    /// Hours a CRL is valid (its nextUpdate).
+    pub crl_validity_hours: u32,
+    /// Minutes an OCSP answer is valid (its nextUpdate).
+    pub ocsp_validity_minutes: u32,
+    /// Fee in KRW for general-purpose issuance and renewal.
+    pub general_purpose_fee_krw: u32,
+    /// Directory of trusted foreign CA certificates (PEM or DER) for registering certificates
+    /// issued elsewhere; empty means `<data_dir>/trust-anchors`.
+    pub trust_anchors_dir: String,
+}
+
+impl Default for PkiSettings {
+    fn default() -> Self {
+        Self {
+            public_base_url: "http://127.0.0.1:8080".into(),
+            ca_algorithm: "rsa2048".into(),
+            user_key_algorithm: "rsa2048".into(),
+            auto_init: true,
+            organization: "fincert".into(),
+            // Under 1.3.6.1.4.1.32473, the enterprise number IANA reserves for
+            // documentation (RFC 5612): fine for development, obviously not a production
+            // policy. Production sets the operator's registered arc.
+            policy_arc: "1.3.6.1.4.1.32473.410".into(),
+            renewal_window_days: 30,
+            crl_validity_hours: 24,
+            ocsp_validity_minutes: 60,
+            general_purpose_fee_krw: 4400,
+            trust_anchors_dir: String::new(),
+        }
+    }
+}
+
+impl PkiSettings {
+    /// Checks every value of the section that types alone do not.
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        for (key, value) in [
+            ("pki.ca_algorithm", &self.ca_algorithm),
+            ("pki.user_key_algorithm", &self.user_key_algorithm),
+        ] {
+            if !KEY_ALGORITHMS.contains(&value.as_str()) {
+                return Err(ConfigError::new(key, "must be rsa2048 or p256"));
+            }
+        }
+        if !(self.public_base_url.starts_with("http://")
+            || self.public_base_url.starts_with("https://"))
+            || self.public_base_url.ends_with('/')
+        {
+            return Err(ConfigError::new(
+                "pki.public_base_url",
+                "must be an http(s) URL without a trailing slash",
+            ));
+        }
+        if !is_dotted_oid(&self.policy_arc) {
+            return Err(ConfigError::new("pki.policy_arc", "must be a dotted OID"));
+        }
+        if self.organization.is_empty() || self.organization.len() > 64 {
+            return Err(ConfigError::new(
+                "pki.organization",
+                "must be 1 to 64 characters",
+            ));
+        }
+        if !(1..=365).contains(&self.renewal_window_days) {
+            return Err(ConfigError::new(
+                "pki.renewal_window_days",
+                "must be between 1 and 365",
+            ));
+        }
+        if !(1..=24 * 30).contains(&self.crl_validity_hours) {
+            return Err(ConfigError::new(
+                "pki.crl_validity_hours",
+                "must be between 1 and 720",
+            ));
+        }
+        if !(1..=24 * 60).contains(&self.ocsp_validity_minutes) {
+            return Err(ConfigError::new(
+                "pki.ocsp_validity_minutes",
+                "must be between 1 and 1440",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A dotted OID whose arcs each fit in 32 bits (the OID library's limit; it must never see
+/// anything else, as it panics on overflow in debug builds) and that is short enough to leave
+/// room for the policy suffixes.
+pub fn is_dotted_oid(s: &str) -> bool {
+    let arcs: Vec<&str> = s.split('.').collect();
+    arcs.len() >= 2
+        && arcs.len() <= 20
+        && arcs.iter().all(|a| {
+            !a.is_empty()
+                && a.len() <= 10
+                && a.bytes().all(|b| b.is_ascii_digit())
+                && a.parse::<u32>().is_ok()
+        })
+        && arcs[0].parse::<u32>().is_ok_and(|first| first <= 2)
+        && s.parse::<const_oid::ObjectIdentifier>().is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_arcs_are_checked_without_panicking() {
+        assert!(is_dotted_oid("1.3.6.1.4.1.32473.410"));
+        assert!(is_dotted_oid("1.2.410.200005.1"));
+        for bad in [
+            "",
+            "2",
+            "2.25.311202852304066711612190233987197508619",
+            "2.999.1",
+            "1..2",
+            "3.1",
+            "1.2.x",
+            "1.2.-3",
+        ] {
+            assert!(!is_dotted_oid(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn key_algorithms_are_the_stored_names() {
+        for ok in ["rsa2048", "p256"] {
+            let s = PkiSettings {
+                ca_algorithm: ok.into(),
+                user_key_algorithm: ok.into(),
+                ..PkiSettings::default()
+            };
+            assert!(s.validate().is_ok(), "{ok}");
+        }
+        for (bad, key) in [
+            ("RSA2048", "pki.ca_algorithm"),
+            ("ed25519", "pki.ca_algorithm"),
+            ("", "pki.ca_algorithm"),
+        ] {
+            let s = PkiSettings {
+                ca_algorithm: bad.into(),
+                ..PkiSettings::default()
+            };
+            let e = s.validate().unwrap_err();
+            assert_eq!(
+                (e.key.as_str(), e.problem.as_str()),
+                (key, "must be rsa2048 or p256")
+            );
+        }
+        let s = PkiSettings {
+            user_key_algorithm: "p384".into(),
+            ..PkiSettings::default()
+        };
+        assert_eq!(s.validate().unwrap_err().key, "pki.user_key_algorithm");
+    }
+}
