@@ -16,11 +16,7 @@ use fincert::{
 use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde_json::{Value, json};
 
-use crate::{
-    both_engines,
-    helpers::*,
-    signing::{Holder, Inst, PIN, call, consent, get, holder, institution},
-};
+use crate::{both_engines, helpers::*};
 
 async fn csc(client: &reqwest::Client, url: String, token: &str, body: Value) -> (u16, Value) {
     let resp = client
@@ -51,7 +47,7 @@ fn spki(h: &Holder) -> Vec<u8> {
 async fn setup(app: &TestApp, customer: &str) -> (Holder, Inst) {
     let bank = institution(app, &format!("Bank {customer}"), Sector::Bank).await;
     let h = holder(app, customer, Usage::General).await;
-    assert_eq!(consent(app, &h, &bank).await.status(), 201);
+    consent(&h, &bank).await;
     (h, bank)
 }
 
@@ -295,11 +291,11 @@ async fn pin_login(
 /// 20 parallel sign-ins with the right PIN all succeed; 100 parallel wrong ones (over both
 /// nodes on PostgreSQL) count exactly five and lock the PIN.
 async fn pin_attempts_are_decided_one_at_a_time(engine: Engine) {
-    let test_db = TestDb::new(engine).await;
-    let mut settings = test_db.settings();
-    settings.auth.sign_in_per_certificate_per_minute = 1000;
-    settings.auth.sign_in_per_ip_per_minute = 1000;
-    let app = spawn_app_with(test_db, settings).await;
+    let app = spawn_app_tuned(engine, |s| {
+        s.auth.sign_in_per_certificate_per_minute = 1000;
+        s.auth.sign_in_per_ip_per_minute = 1000;
+    })
+    .await;
     let b = if engine == Engine::Postgres {
         Some(spawn_node(&app).await)
     } else {
@@ -394,10 +390,10 @@ async fn refused_after(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_reach_every_node_within_a_second() {
     let engine = Engine::Postgres;
-    let test_db = TestDb::new(engine).await;
-    let mut settings = test_db.settings();
-    settings.auth.sign_in_per_certificate_per_minute = 1000;
-    let app = spawn_app_with(test_db, settings).await;
+    let app = spawn_app_tuned(engine, |s| {
+        s.auth.sign_in_per_certificate_per_minute = 1000;
+    })
+    .await;
     // Node B is another process: it hears of changes only through the database's epoch.
     let b = ProcessNode::start(&app, &[]).await;
     let mut measured = Vec::new();

@@ -9,7 +9,7 @@ use fincert::{
     clock::Clock,
     config::Engine,
     custody::{
-        Custody, CustodyError, OwnerId, Slot,
+        Custody, CustodyError, Slot,
         activation::ActivationError,
         keys::{KeyAlgorithm, SignatureScheme},
         kms::{self, local::LocalKms},
@@ -21,14 +21,6 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use uuid::Uuid;
 
 use crate::{custody_matrix, helpers::*};
-
-fn owner(s: &str) -> OwnerId {
-    OwnerId::parse(s).unwrap()
-}
-
-fn pin(s: &str) -> Pin {
-    Pin::parse(s).unwrap()
-}
 
 /// Events of `action` by users (not the service's own CA keys).
 async fn audit_actions(app: &TestApp, action: Action) -> usize {
@@ -649,26 +641,14 @@ async fn concurrent_wrong_pins_never_pass_the_limit(engine: Engine) {
 
 /// A locked PIN is undone by reissuance: a new key with a new PIN and its own count.
 async fn reissue_is_the_way_out_of_a_locked_pin(engine: Engine) {
-    use fincert::pki::{
-        IssueRequest, KeySource,
-        profile::{CertKind, HolderName, Usage},
-    };
+    use fincert::pki::{KeySource, profile::Usage};
     let app = spawn_app(engine).await;
     let who = owner("user-locked");
-    let cert = app
-        .pki
-        .issue(
-            &app.db,
-            IssueRequest {
-                owner: who.clone(),
-                holder: HolderName::parse("이영희").unwrap(),
-                kind: CertKind::Financial,
-                usage: Usage::Restricted,
-                key: KeySource::Cloud(&pin("482915")),
-            },
-        )
-        .await
-        .unwrap();
+    let cert = cloud_cert("user-locked")
+        .holder("이영희")
+        .usage(Usage::Restricted)
+        .issue(&app)
+        .await;
     for _ in 0..5 {
         let _ = app
             .custody

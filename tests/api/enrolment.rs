@@ -6,61 +6,11 @@ use serde_json::{Value, json};
 
 use crate::{both_engines, helpers::*};
 
-async fn post(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
-    app.client
-        .post(app.url(path))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn customer(app: &TestApp) {
-    fincert::store::enrolment::put_dev_customer(
-        &app.db,
-        "110123456789",
-        "홍길동",
-        "1987-03-14",
-        "010-1234-5678",
-    )
-    .await
-    .unwrap();
-}
-
-/// Every current required terms document, as the client would send it.
-async fn required_terms(app: &TestApp) -> Value {
-    let terms: Value = app.get("/v1/terms").await.json().await.unwrap();
-    let agreed: Vec<Value> = terms["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| d["required"] == true)
-        .map(|d| json!({"code": d["code"], "version": d["version"]}))
-        .collect();
-    json!({ "agreed": agreed })
-}
-
-fn identity(birth: &str) -> Value {
-    json!({"name": "홍길동", "birth_date": birth, "phone": "010-1234-5678", "customer_number": "110-123-456789"})
-}
-
-fn code_from(app: &TestApp) -> String {
-    let msg = app
-        .outbox
-        .last_to("01012345678")
-        .expect("a message was sent");
-    msg.body
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|w| w.len() == 6)
-        .expect("a 6-digit code")
-        .to_string()
-}
-
 /// Terms → identity → phone code, with the refusals on the way.
 async fn first_three_steps(engine: Engine) {
     let app = spawn_app(engine).await;
-    customer(&app).await;
-    let resp = post(&app, "/v1/enrolments", json!({"purpose": "issue"})).await;
+    dev_customer(&app).await;
+    let resp = post(&app, "/v1/enrolments", ANON, json!({"purpose": "issue"})).await;
     assert_eq!(resp.status(), 201);
     let e: Value = resp.json().await.unwrap();
     assert_eq!(e["step"], "terms");
@@ -71,6 +21,7 @@ async fn first_three_steps(engine: Engine) {
         post(
             &app,
             &format!("{base}/terms"),
+            ANON,
             json!({"agreed": [{"code": "service", "version": 1}]}),
         )
         .await,
@@ -85,15 +36,15 @@ async fn first_three_steps(engine: Engine) {
         .unwrap()
         .push(json!({"code": "service", "version": 9}));
     assert_problem(
-        post(&app, &format!("{base}/terms"), with_unknown).await,
+        post(&app, &format!("{base}/terms"), ANON, with_unknown).await,
         422,
         "terms_not_agreed",
     )
     .await;
-    let resp = post(&app, &format!("{base}/terms"), all.clone()).await;
+    let resp = post(&app, &format!("{base}/terms"), ANON, all.clone()).await;
     assert_eq!(resp.json::<Value>().await.unwrap()["step"], "identity");
     assert_problem(
-        post(&app, &format!("{base}/terms"), all).await,
+        post(&app, &format!("{base}/terms"), ANON, all).await,
         409,
         "wrong_step",
     )
@@ -101,13 +52,25 @@ async fn first_three_steps(engine: Engine) {
 
     // Step 2: the verifier must recognise every detail.
     assert_problem(
-        post(&app, &format!("{base}/identity"), identity("1987-03-15")).await,
+        post(
+            &app,
+            &format!("{base}/identity"),
+            ANON,
+            identity("1987-03-15"),
+        )
+        .await,
         422,
         "identity_mismatch",
     )
     .await;
     assert_problem(
-        post(&app, &format!("{base}/identity"), identity("1987-02-30")).await,
+        post(
+            &app,
+            &format!("{base}/identity"),
+            ANON,
+            identity("1987-02-30"),
+        )
+        .await,
         400,
         "invalid_json",
     )
@@ -116,6 +79,7 @@ async fn first_three_steps(engine: Engine) {
         post(
             &app,
             &format!("{base}/phone-code"),
+            ANON,
             json!({"channel": "sms"}),
         )
         .await,
@@ -123,7 +87,13 @@ async fn first_three_steps(engine: Engine) {
         "wrong_step",
     )
     .await;
-    let resp = post(&app, &format!("{base}/identity"), identity("1987-03-14")).await;
+    let resp = post(
+        &app,
+        &format!("{base}/identity"),
+        ANON,
+        identity("1987-03-14"),
+    )
+    .await;
     let e: Value = resp.json().await.unwrap();
     assert_eq!(
         (e["step"].as_str(), e["phone"].as_str()),
@@ -135,6 +105,7 @@ async fn first_three_steps(engine: Engine) {
         post(
             &app,
             &format!("{base}/phone-code"),
+            ANON,
             json!({"channel": "sms"})
         )
         .await
@@ -147,6 +118,7 @@ async fn first_three_steps(engine: Engine) {
         post(
             &app,
             &format!("{base}/phone-code/verify"),
+            ANON,
             json!({"code": wrong}),
         )
         .await,
@@ -158,6 +130,7 @@ async fn first_three_steps(engine: Engine) {
         post(
             &app,
             &format!("{base}/phone-code/verify"),
+            ANON,
             json!({"code": "12345"}),
         )
         .await,
@@ -168,6 +141,7 @@ async fn first_three_steps(engine: Engine) {
     let resp = post(
         &app,
         &format!("{base}/phone-code/verify"),
+        ANON,
         json!({"code": code}),
     )
     .await;
@@ -176,6 +150,7 @@ async fn first_three_steps(engine: Engine) {
         post(
             &app,
             &format!("{base}/phone-code/verify"),
+            ANON,
             json!({"code": code}),
         )
         .await,
@@ -225,20 +200,21 @@ async fn first_three_steps(engine: Engine) {
 /// Codes expire, run out of attempts, can be resent (also by ARS); enrolments expire.
 async fn codes_and_enrolments_expire(engine: Engine) {
     let app = spawn_app(engine).await;
-    customer(&app).await;
-    let e: Value = post(&app, "/v1/enrolments", json!({"purpose": "reissue"}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let base = format!("/v1/enrolments/{}", e["id"].as_str().unwrap());
-    post(&app, &format!("{base}/terms"), required_terms(&app).await).await;
-    post(&app, &format!("{base}/identity"), identity("1987-03-14")).await;
+    dev_customer(&app).await;
+    let base = start_enrolment(&app, "reissue").await;
+    post(
+        &app,
+        &format!("{base}/identity"),
+        ANON,
+        identity("1987-03-14"),
+    )
+    .await;
 
     assert_problem(
         post(
             &app,
             &format!("{base}/phone-code/verify"),
+            ANON,
             json!({"code": "123456"}),
         )
         .await,
@@ -249,6 +225,7 @@ async fn codes_and_enrolments_expire(engine: Engine) {
     post(
         &app,
         &format!("{base}/phone-code"),
+        ANON,
         json!({"channel": "sms"}),
     )
     .await;
@@ -258,6 +235,7 @@ async fn codes_and_enrolments_expire(engine: Engine) {
         post(
             &app,
             &format!("{base}/phone-code/verify"),
+            ANON,
             json!({"code": code}),
         )
         .await,
@@ -270,6 +248,7 @@ async fn codes_and_enrolments_expire(engine: Engine) {
     post(
         &app,
         &format!("{base}/phone-code"),
+        ANON,
         json!({"channel": "ars"}),
     )
     .await;
@@ -284,6 +263,7 @@ async fn codes_and_enrolments_expire(engine: Engine) {
             post(
                 &app,
                 &format!("{base}/phone-code/verify"),
+                ANON,
                 json!({"code": wrong}),
             )
             .await,
@@ -296,6 +276,7 @@ async fn codes_and_enrolments_expire(engine: Engine) {
         post(
             &app,
             &format!("{base}/phone-code/verify"),
+            ANON,
             json!({"code": code}),
         )
         .await,
@@ -309,6 +290,7 @@ async fn codes_and_enrolments_expire(engine: Engine) {
         post(
             &app,
             &format!("{base}/phone-code"),
+            ANON,
             json!({"channel": "sms"}),
         )
         .await,
@@ -327,23 +309,23 @@ async fn codes_and_enrolments_expire(engine: Engine) {
 
 /// Runs steps 1–3 (the phone code by `channel`); returns the enrolment's base path.
 async fn to_medium_step(app: &TestApp, purpose: &str, channel: &str) -> String {
-    let e: Value = post(app, "/v1/enrolments", json!({"purpose": purpose}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let base = format!("/v1/enrolments/{}", e["id"].as_str().unwrap());
-    post(app, &format!("{base}/terms"), required_terms(app).await).await;
+    let base = start_enrolment(app, purpose).await;
     assert_eq!(
-        post(app, &format!("{base}/identity"), identity("1987-03-14"))
-            .await
-            .status(),
+        post(
+            app,
+            &format!("{base}/identity"),
+            ANON,
+            identity("1987-03-14")
+        )
+        .await
+        .status(),
         200
     );
     assert_eq!(
         post(
             app,
             &format!("{base}/phone-code"),
+            ANON,
             json!({"channel": channel})
         )
         .await
@@ -354,17 +336,12 @@ async fn to_medium_step(app: &TestApp, purpose: &str, channel: &str) -> String {
     let resp = post(
         app,
         &format!("{base}/phone-code/verify"),
+        ANON,
         json!({"code": code}),
     )
     .await;
     assert_eq!(resp.json::<Value>().await.unwrap()["step"], "medium");
     base
-}
-
-const OTP_SECRET: &[u8] = b"12345678901234567890";
-
-fn customer_number() -> fincert::domain::person::CustomerNumber {
-    fincert::domain::person::CustomerNumber::parse("110123456789").unwrap()
 }
 
 /// Completes step 4 with a cloud key and `pin`; returns the body.
@@ -378,7 +355,7 @@ async fn complete(
     if let Some(r) = replaces {
         body["replaces"] = json!(r);
     }
-    post(app, &format!("{base}/complete"), body).await
+    post(app, &format!("{base}/complete"), ANON, body).await
 }
 
 /// The whole procedure with a security card: wrong cells are refused, the challenge is single
@@ -386,7 +363,7 @@ async fn complete(
 async fn issuance_with_a_security_card(engine: Engine) {
     use fincert::auth::{media, security_card::Half};
     let app = spawn_app(engine).await;
-    customer(&app).await;
+    dev_customer(&app).await;
     let card = media::register_card(
         &app.db,
         app.custody.kms().as_ref(),
@@ -416,6 +393,7 @@ async fn issuance_with_a_security_card(engine: Engine) {
         post(
             &app,
             &format!("{base}/medium"),
+            ANON,
             json!({"kind": "card", "answer": "1234"}),
         )
         .await,
@@ -444,6 +422,7 @@ async fn issuance_with_a_security_card(engine: Engine) {
         post(
             &app,
             &format!("{base}/medium"),
+            ANON,
             json!({"kind": "card", "answer": wrong}),
         )
         .await,
@@ -456,6 +435,7 @@ async fn issuance_with_a_security_card(engine: Engine) {
         post(
             &app,
             &format!("{base}/medium"),
+            ANON,
             json!({"kind": "card", "answer": right}),
         )
         .await,
@@ -485,6 +465,7 @@ async fn issuance_with_a_security_card(engine: Engine) {
     let resp = post(
         &app,
         &format!("{base}/medium"),
+        ANON,
         json!({"kind": "card", "answer": answer_for(&second)}),
     )
     .await;
@@ -507,13 +488,8 @@ async fn issuance_with_a_security_card(engine: Engine) {
     assert_eq!(done["certificate"]["kind"], "financial");
     assert_eq!(done["certificate"]["status"], "active");
     let token = done["session"]["access_token"].as_str().unwrap();
-    let mine: Value = app
-        .client
-        .get(app.url("/v1/certificates"))
-        .bearer_auth(token)
-        .send()
+    let mine: Value = get(&app, "/v1/certificates", token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -529,6 +505,7 @@ async fn issuance_with_a_security_card(engine: Engine) {
     let resp = post(
         &app,
         "/v1/auth/pin",
+        ANON,
         json!({"certificate_id": done["certificate"]["id"], "pin": "604172"}),
     )
     .await;
@@ -539,15 +516,7 @@ async fn issuance_with_a_security_card(engine: Engine) {
     use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
     let origin = Url::parse("http://localhost:8080").unwrap();
     let mut phone = SoftPasskey::new(true);
-    let authed = |path: &str, body: Value| {
-        let req = app
-            .client
-            .post(app.url(path))
-            .bearer_auth(token)
-            .json(&body);
-        async move { req.send().await.unwrap() }
-    };
-    let started: Value = authed("/v1/passkeys/register/start", json!({}))
+    let started: Value = post(&app, "/v1/passkeys/register/start", token, json!({}))
         .await
         .json()
         .await
@@ -555,8 +524,10 @@ async fn issuance_with_a_security_card(engine: Engine) {
     let options: CreationChallengeResponse =
         serde_json::from_value(started["options"].clone()).unwrap();
     let credential = phone.do_registration(origin.clone(), options).unwrap();
-    let resp = authed(
+    let resp = post(
+        &app,
         "/v1/passkeys/register/finish",
+        token,
         json!({"ceremony_id": started["ceremony_id"], "credential": credential, "name": "phone", "certificate_id": done["certificate"]["id"], "pin": "604172"}),
     )
     .await;
@@ -564,6 +535,7 @@ async fn issuance_with_a_security_card(engine: Engine) {
     let started: Value = post(
         &app,
         "/v1/auth/passkey/start",
+        ANON,
         json!({"certificate_id": done["certificate"]["id"]}),
     )
     .await
@@ -576,6 +548,7 @@ async fn issuance_with_a_security_card(engine: Engine) {
     let resp = post(
         &app,
         "/v1/auth/passkey/finish",
+        ANON,
         json!({"ceremony_id": started["ceremony_id"], "credential": assertion}),
     )
     .await;
@@ -585,26 +558,16 @@ async fn issuance_with_a_security_card(engine: Engine) {
 /// Hardware OTP (HOTP and TOTP) and mobile OTP, with both phone factors; a used OTP is
 /// refused as a replay.
 async fn issuance_with_otp_media(engine: Engine) {
-    use fincert::auth::{
-        media::{self, MediumKind},
-        otp,
-    };
+    use fincert::auth::{media::MediumKind, otp};
     let app = spawn_app(engine).await;
-    customer(&app).await;
-    let kms = app.custody.kms().clone();
-    let now = fincert::clock::Clock::now(&app.clock);
+    dev_customer(&app).await;
     for kind in [MediumKind::Hotp, MediumKind::Totp, MediumKind::Motp] {
-        media::register_otp(
-            &app.db,
-            kms.as_ref(),
-            &customer_number(),
+        register_otp(
+            &app,
             kind,
-            OTP_SECRET,
             (kind == MediumKind::Motp).then_some("galaxy-s26-0001"),
-            now,
         )
-        .await
-        .unwrap();
+        .await;
     }
     let mut certificates = Vec::new();
     for (kind, channel) in [("hotp", "sms"), ("totp", "ars"), ("motp", "sms")] {
@@ -626,6 +589,7 @@ async fn issuance_with_otp_media(engine: Engine) {
             let resp = post(
                 &app,
                 &format!("{base}/medium"),
+                ANON,
                 json!({"kind": kind, "answer": code, "device_id": "someone-elses-phone"}),
             )
             .await;
@@ -634,6 +598,7 @@ async fn issuance_with_otp_media(engine: Engine) {
         let resp = post(
             &app,
             &format!("{base}/medium"),
+            ANON,
             json!({"kind": kind, "answer": code, "device_id": "galaxy-s26-0001"}),
         )
         .await;
@@ -655,6 +620,7 @@ async fn issuance_with_otp_media(engine: Engine) {
             post(
                 &app,
                 &format!("{again}/medium"),
+                ANON,
                 json!({"kind": kind, "answer": code, "device_id": "galaxy-s26-0001"}),
             )
             .await,
@@ -678,23 +644,10 @@ async fn issuance_with_otp_media(engine: Engine) {
 
 /// Reissuance runs the same steps and revokes the certificate it replaces.
 async fn reissuance_replaces_the_old_certificate(engine: Engine) {
-    use fincert::auth::{
-        media::{self, MediumKind},
-        otp,
-    };
+    use fincert::auth::{media::MediumKind, otp};
     let app = spawn_app(engine).await;
-    customer(&app).await;
-    media::register_otp(
-        &app.db,
-        app.custody.kms().as_ref(),
-        &customer_number(),
-        MediumKind::Totp,
-        OTP_SECRET,
-        None,
-        fincert::clock::Clock::now(&app.clock),
-    )
-    .await
-    .unwrap();
+    dev_customer(&app).await;
+    register_otp(&app, MediumKind::Totp, None).await;
     let totp = |app: &TestApp| {
         format!(
             "{:06}",
@@ -708,6 +661,7 @@ async fn reissuance_replaces_the_old_certificate(engine: Engine) {
     post(
         &app,
         &format!("{base}/medium"),
+        ANON,
         json!({"kind": "totp", "answer": totp(&app)}),
     )
     .await;
@@ -723,6 +677,7 @@ async fn reissuance_replaces_the_old_certificate(engine: Engine) {
     post(
         &app,
         &format!("{base}/medium"),
+        ANON,
         json!({"kind": "totp", "answer": totp(&app)}),
     )
     .await;
@@ -736,13 +691,8 @@ async fn reissuance_replaces_the_old_certificate(engine: Engine) {
     assert_eq!(resp.status(), 201);
     let second: Value = resp.json().await.unwrap();
     let token = second["session"]["access_token"].as_str().unwrap();
-    let old_now: Value = app
-        .client
-        .get(app.url(&format!("/v1/certificates/{old}")))
-        .bearer_auth(token)
-        .send()
+    let old_now: Value = get(&app, &format!("/v1/certificates/{old}"), token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

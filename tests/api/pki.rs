@@ -8,11 +8,10 @@ use fincert::{
     audit::Action,
     clock::Clock,
     config::Engine,
-    custody::{CustodyError, OwnerId, keys::SignatureScheme},
-    domain::pin::Pin,
+    custody::{CustodyError, keys::SignatureScheme},
     error::ApiError,
     pki::{
-        CertificateView, IssueRequest, KeySource, PkiError,
+        IssueRequest, KeySource, PkiError,
         lifecycle::{CertStatus, LifecycleError, RevocationReason},
         profile::{CertKind, HolderName, Usage},
         x509::{X509Error, pem_certificate},
@@ -22,14 +21,6 @@ use fincert::{
 use x509_parser::prelude::FromDer;
 
 use crate::{both_engines, helpers::*};
-
-fn owner(s: &str) -> OwnerId {
-    OwnerId::parse(s).unwrap()
-}
-
-fn pin(s: &str) -> Pin {
-    Pin::parse(s).unwrap()
-}
 
 /// A scratch directory with the CA files written out for openssl.
 struct Openssl {
@@ -162,28 +153,6 @@ impl Openssl {
     }
 }
 
-async fn issue_cloud(
-    app: &TestApp,
-    who: &str,
-    kind: CertKind,
-    usage: Usage,
-    p: &str,
-) -> CertificateView {
-    app.pki
-        .issue(
-            &app.db,
-            IssueRequest {
-                owner: owner(who),
-                holder: HolderName::parse("홍길동").unwrap(),
-                kind,
-                usage,
-                key: KeySource::Cloud(&pin(p)),
-            },
-        )
-        .await
-        .unwrap()
-}
-
 /// The hierarchy is published at stable URLs and is a proper chain.
 async fn ca_hierarchy_is_published(engine: Engine) {
     let app = spawn_app(engine).await;
@@ -224,14 +193,7 @@ async fn ca_hierarchy_is_published(engine: Engine) {
 async fn financial_certificate_profile(engine: Engine) {
     let app = spawn_app(engine).await;
     let o = Openssl::for_app(&app).await;
-    let cert = issue_cloud(
-        &app,
-        "user-hong",
-        CertKind::Financial,
-        Usage::General,
-        "482915",
-    )
-    .await;
+    let cert = cloud_cert("user-hong").issue(&app).await;
     let leaf = o.write_cert("leaf.pem", &cert.der);
     let (ok, out) = o.verify(&leaf, None);
     assert!(ok, "openssl verify: {out}");
@@ -292,14 +254,10 @@ async fn financial_certificate_profile(engine: Engine) {
     ));
 
     // General-purpose is charged; restricted-use is free.
-    issue_cloud(
-        &app,
-        "user-hong",
-        CertKind::Financial,
-        Usage::Restricted,
-        "482915",
-    )
-    .await;
+    cloud_cert("user-hong")
+        .usage(Usage::Restricted)
+        .issue(&app)
+        .await;
     let fees = app.pki.fees(&app.db, &who).await.unwrap();
     assert_eq!(
         fees.iter()
@@ -487,14 +445,10 @@ async fn joint_device_certificates_from_csrs(engine: Engine) {
 async fn revocation_reaches_crl_and_ocsp(engine: Engine) {
     let app = spawn_app(engine).await;
     let o = Openssl::for_app(&app).await;
-    let cert = issue_cloud(
-        &app,
-        "user-lee",
-        CertKind::Financial,
-        Usage::Restricted,
-        "482915",
-    )
-    .await;
+    let cert = cloud_cert("user-lee")
+        .usage(Usage::Restricted)
+        .issue(&app)
+        .await;
     let leaf = o.write_cert("leaf.pem", &cert.der);
 
     let crl = o.crl(&app).await;
@@ -565,14 +519,10 @@ async fn ocsp_get_unknown_and_malformed(engine: Engine) {
     use base64::Engine as _;
     let app = spawn_app(engine).await;
     let o = Openssl::for_app(&app).await;
-    let cert = issue_cloud(
-        &app,
-        "user-park",
-        CertKind::Financial,
-        Usage::Restricted,
-        "482915",
-    )
-    .await;
+    let cert = cloud_cert("user-park")
+        .usage(Usage::Restricted)
+        .issue(&app)
+        .await;
     o.write_cert("leaf.pem", &cert.der);
     let (ok, out) = o.run(&[
         "ocsp",
@@ -663,14 +613,7 @@ async fn suspend_and_resume(engine: Engine) {
     let app = spawn_app(engine).await;
     let o = Openssl::for_app(&app).await;
     let who = owner("user-choi");
-    let cert = issue_cloud(
-        &app,
-        "user-choi",
-        CertKind::Financial,
-        Usage::General,
-        "482915",
-    )
-    .await;
+    let cert = cloud_cert("user-choi").issue(&app).await;
     let leaf = o.write_cert("leaf.pem", &cert.der);
     assert_eq!(
         app.pki
@@ -710,14 +653,7 @@ async fn renewal_window_and_rules(engine: Engine) {
     let app = spawn_app(engine).await;
     let o = Openssl::for_app(&app).await;
     let who = owner("user-jung");
-    let cert = issue_cloud(
-        &app,
-        "user-jung",
-        CertKind::Financial,
-        Usage::General,
-        "482915",
-    )
-    .await;
+    let cert = cloud_cert("user-jung").issue(&app).await;
 
     let err = app
         .pki
@@ -809,14 +745,10 @@ async fn reissue_supersedes_the_old_certificate(engine: Engine) {
     let app = spawn_app(engine).await;
     let o = Openssl::for_app(&app).await;
     let who = owner("user-yoon");
-    let cert = issue_cloud(
-        &app,
-        "user-yoon",
-        CertKind::Financial,
-        Usage::Restricted,
-        "482915",
-    )
-    .await;
+    let cert = cloud_cert("user-yoon")
+        .usage(Usage::Restricted)
+        .issue(&app)
+        .await;
     let old_leaf = o.write_cert("old.pem", &cert.der);
     // Forgotten PIN: a new key with a new PIN.
     let new = app
@@ -874,14 +806,11 @@ async fn reissue_supersedes_the_old_certificate(engine: Engine) {
 async fn lifecycle_job_notices_and_expires(engine: Engine) {
     let app = spawn_app(engine).await;
     let who = owner("user-seo");
-    let cert = issue_cloud(
-        &app,
-        "user-seo",
-        CertKind::Joint,
-        Usage::Restricted,
-        "482915",
-    )
-    .await;
+    let cert = cloud_cert("user-seo")
+        .kind(CertKind::Joint)
+        .usage(Usage::Restricted)
+        .issue(&app)
+        .await;
     let report = app.pki.run_lifecycle_job(&app.db).await.unwrap().unwrap();
     assert_eq!((report.expired, report.renewal_notices), (0, 0));
 
@@ -936,14 +865,10 @@ async fn lifecycle_job_notices_and_expires(engine: Engine) {
 async fn only_active_certificates_sign(engine: Engine) {
     let app = spawn_app(engine).await;
     let who = owner("user-han");
-    let cert = issue_cloud(
-        &app,
-        "user-han",
-        CertKind::Financial,
-        Usage::Restricted,
-        "482915",
-    )
-    .await;
+    let cert = cloud_cert("user-han")
+        .usage(Usage::Restricted)
+        .issue(&app)
+        .await;
     assert_eq!(
         app.pki.signing_key(&app.db, &who, cert.id).await.unwrap(),
         cert.custody_key_id.unwrap()
@@ -972,14 +897,10 @@ async fn only_active_certificates_sign(engine: Engine) {
         .unwrap();
     assert!(app.pki.signing_key(&app.db, &who, cert.id).await.is_err());
 
-    let other = issue_cloud(
-        &app,
-        "user-han",
-        CertKind::Financial,
-        Usage::Restricted,
-        "482915",
-    )
-    .await;
+    let other = cloud_cert("user-han")
+        .usage(Usage::Restricted)
+        .issue(&app)
+        .await;
     app.clock.advance(Duration::days(365 * 3 + 2));
     let err = app
         .pki
@@ -1043,11 +964,12 @@ both_engines!(
 /// `Sign`; openssl accepts what they signed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ca_keys_in_aws_kms_sign_through_kms() {
-    let test_db = TestDb::new(Engine::Sqlite).await;
-    let mut settings = test_db.settings();
-    settings.kms = moto_kms_settings(&moto_url()).await;
-    settings.pki.ca_algorithm = "rsa2048".into();
-    let app = spawn_app_with(test_db, settings).await;
+    let kms = moto_kms_settings(&moto_url()).await;
+    let app = spawn_app_tuned(Engine::Sqlite, |s| {
+        s.kms = kms;
+        s.pki.ca_algorithm = "rsa2048".into();
+    })
+    .await;
     let o = Openssl::for_app(&app).await;
     let (ok, out) = o.run(&[
         "verify",
@@ -1057,7 +979,10 @@ async fn ca_keys_in_aws_kms_sign_through_kms() {
         "issuing.pem",
     ]);
     assert!(ok, "{out}");
-    let cert = issue_cloud(&app, "user-aws", CertKind::Joint, Usage::General, "482915").await;
+    let cert = cloud_cert("user-aws")
+        .kind(CertKind::Joint)
+        .issue(&app)
+        .await;
     let leaf = o.write_cert("leaf.pem", &cert.der);
     assert!(o.verify(&leaf, None).0);
     app.pki

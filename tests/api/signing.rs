@@ -10,114 +10,14 @@ use chrono::Duration;
 use fincert::{
     clock::Clock,
     config::Engine,
-    custody::OwnerId,
-    domain::pin::Pin,
-    pki::{
-        IssueRequest, KeySource,
-        profile::{CertKind, HolderName, Usage},
-    },
-    signing::institution::{self, Sector},
+    pki::profile::Usage,
+    signing::institution::{self as institutions, Sector},
 };
 use serde_json::{Value, json};
 use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
 use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
 
 use crate::{both_engines, helpers::*};
-
-pub const PIN: &str = "482915";
-
-/// A certificate holder: their certificate and a session.
-pub struct Holder {
-    pub owner: OwnerId,
-    pub cert: fincert::pki::CertificateView,
-    pub token: String,
-}
-
-pub async fn holder(app: &TestApp, customer: &str, usage: Usage) -> Holder {
-    let user = fincert::store::enrolment::upsert_user(
-        &app.db,
-        customer,
-        "홍길동",
-        "1987-03-14",
-        "01012345678",
-        app.clock.now(),
-    )
-    .await
-    .unwrap();
-    let owner = OwnerId::parse(&user).unwrap();
-    let cert = app
-        .pki
-        .issue(
-            &app.db,
-            IssueRequest {
-                owner: owner.clone(),
-                holder: HolderName::parse("홍길동").unwrap(),
-                kind: CertKind::Financial,
-                usage,
-                key: KeySource::Cloud(&Pin::parse(PIN).unwrap()),
-            },
-        )
-        .await
-        .unwrap();
-    let login: Value = app
-        .client
-        .post(app.url("/v1/auth/pin"))
-        .json(&json!({"certificate_id": cert.id, "pin": PIN}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    Holder {
-        owner,
-        cert,
-        token: login["access_token"].as_str().unwrap().to_owned(),
-    }
-}
-
-/// A registered institution and an access token for it.
-pub struct Inst {
-    pub id: String,
-    pub client_id: String,
-    pub secret: String,
-    pub webhook_secret: String,
-    pub token: String,
-}
-
-pub async fn institution(app: &TestApp, name: &str, sector: Sector) -> Inst {
-    let creds = institution::register(
-        &app.db,
-        app.custody.kms().as_ref(),
-        app.clock.now(),
-        name,
-        sector,
-    )
-    .await
-    .unwrap();
-    let client_id = creds.institution.client_id.clone();
-    let secret = creds.client_secret.to_string();
-    let resp = token(
-        app,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", &client_id),
-            ("client_secret", &secret),
-        ],
-    )
-    .await;
-    assert_eq!(resp.status(), 200);
-    let body: Value = resp.json().await.unwrap();
-    assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(body["scope"], "sign verify");
-    Inst {
-        id: creds.institution.id,
-        client_id,
-        secret,
-        webhook_secret: creds.webhook_secret.to_string(),
-        token: body["access_token"].as_str().unwrap().to_owned(),
-    }
-}
 
 async fn token(app: &TestApp, form: &[(&str, &str)]) -> reqwest::Response {
     let body = form
@@ -132,45 +32,6 @@ async fn token(app: &TestApp, form: &[(&str, &str)]) -> reqwest::Response {
         .send()
         .await
         .unwrap()
-}
-
-pub async fn call(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    bearer: &str,
-    body: Option<Value>,
-    idempotency_key: Option<&str>,
-) -> reqwest::Response {
-    let mut req = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(bearer);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    if let Some(k) = idempotency_key {
-        req = req.header("Idempotency-Key", k);
-    }
-    req.send().await.unwrap()
-}
-
-async fn post(app: &TestApp, path: &str, bearer: &str, body: Value) -> reqwest::Response {
-    call(app, reqwest::Method::POST, path, bearer, Some(body), None).await
-}
-
-pub async fn get(app: &TestApp, path: &str, bearer: &str) -> reqwest::Response {
-    call(app, reqwest::Method::GET, path, bearer, None, None).await
-}
-
-pub async fn consent(app: &TestApp, h: &Holder, inst: &Inst) -> reqwest::Response {
-    post(
-        app,
-        "/v1/consents",
-        &h.token,
-        json!({"institution_id": inst.id, "certificate_id": h.cert.id}),
-    )
-    .await
 }
 
 async fn request(app: &TestApp, inst: &Inst, body: Value) -> reqwest::Response {
@@ -204,44 +65,6 @@ async fn approve_pin(app: &TestApp, h: &Holder, req: &Value, pin: &str) -> reqwe
 
 fn b64(v: &Value) -> Vec<u8> {
     STANDARD.decode(v.as_str().unwrap()).unwrap()
-}
-
-fn pem(der: &[u8]) -> String {
-    let body = STANDARD
-        .encode(der)
-        .as_bytes()
-        .chunks(64)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect::<Vec<_>>()
-        .join("\n");
-    format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n")
-}
-
-/// `openssl cms -verify` of a DER CMS against the root, with detached `content` if given.
-fn openssl_cms_verify(cms: &[u8], root: &[u8], content: Option<&[u8]>) -> (bool, Vec<u8>) {
-    let dir = tempfile::tempdir().unwrap();
-    let p = |n: &str| dir.path().join(n);
-    std::fs::write(p("sig.der"), cms).unwrap();
-    std::fs::write(p("root.pem"), pem(root)).unwrap();
-    let mut cmd = std::process::Command::new("openssl");
-    cmd.args([
-        "cms", "-verify", "-binary", "-inform", "DER", "-purpose", "any", "-in",
-    ])
-    .arg(p("sig.der"))
-    .arg("-CAfile")
-    .arg(p("root.pem"))
-    .arg("-out")
-    .arg(p("out"));
-    if let Some(c) = content {
-        std::fs::write(p("content"), c).unwrap();
-        cmd.arg("-content").arg(p("content"));
-    }
-    let out = cmd.output().expect("openssl cms");
-    let verified = out.status.success();
-    if !verified {
-        eprintln!("openssl: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    (verified, std::fs::read(p("out")).unwrap_or_default())
 }
 
 /// A webhook receiver on loopback: answers 500 to the first `fail_first` calls, then 200, and
@@ -372,7 +195,7 @@ async fn onboarding_and_client_credentials(engine: Engine) {
     assert_problem(resp, 403, "insufficient_scope").await;
 
     // Rotation: the new secret works at once, the old one for the grace period only.
-    let (_, fresh) = institution::rotate_secret(&app.db, app.clock.now(), &bank.client_id)
+    let (_, fresh) = institutions::rotate_secret(&app.db, app.clock.now(), &bank.client_id)
         .await
         .unwrap();
     let with = |secret: &str| {
@@ -424,10 +247,15 @@ async fn consent_request_pin_approval_outputs_and_webhook(engine: Engine) {
         "webhook_url": hook_url,
     });
     assert_problem(request(&app, &bank, body.clone()).await, 404, "not_found").await;
-    let c = consent(&app, &h, &bank).await;
+    let c = consent_response(&app, &h, &bank).await;
     assert_eq!(c.status(), 201);
     let c: Value = c.json().await.unwrap();
-    assert_problem(consent(&app, &h, &bank).await, 409, "consent_exists").await;
+    assert_problem(
+        consent_response(&app, &h, &bank).await,
+        409,
+        "consent_exists",
+    )
+    .await;
     let listed: Value = get(&app, "/v1/institution/certificates", &bank.token)
         .await
         .json()
@@ -791,7 +619,7 @@ async fn passkey_approval_is_bound_to_the_request(engine: Engine) {
     let app = spawn_app(engine).await;
     let bank = institution(&app, "Hana Bank", Sector::Bank).await;
     let h = holder(&app, "330100000003", Usage::General).await;
-    assert_eq!(consent(&app, &h, &bank).await.status(), 201);
+    consent(&h, &bank).await;
     // A passkey bound to the certificate's key.
     let mut phone = SoftPasskey::new(true);
     let started: Value = post(&app, "/v1/passkeys/register/start", &h.token, json!({}))
@@ -913,10 +741,10 @@ async fn passkey_approval_is_bound_to_the_request(engine: Engine) {
 }
 
 async fn refusals(engine: Engine) {
-    let test_db = TestDb::new(engine).await;
-    let mut settings = test_db.settings();
-    settings.signing.requests_per_institution_per_minute = 6;
-    let app = spawn_app_with(test_db, settings).await;
+    let app = spawn_app_tuned(engine, |s| {
+        s.signing.requests_per_institution_per_minute = 6;
+    })
+    .await;
     let bank = institution(&app, "Hana Bank", Sector::Bank).await;
     let broker = institution(&app, "Mirae Securities", Sector::Securities).await;
     let restricted = holder(&app, "330100000004", Usage::Restricted).await;
@@ -925,7 +753,7 @@ async fn refusals(engine: Engine) {
 
     // Restricted use: no consent for a securities firm, and no signature even with one.
     assert_problem(
-        consent(&app, &restricted, &broker).await,
+        consent_response(&app, &restricted, &broker).await,
         403,
         "usage_not_permitted",
     )
@@ -946,7 +774,10 @@ async fn refusals(engine: Engine) {
     .unwrap();
     assert_problem(request(&app, &broker, json!({"certificate_id": restricted.cert.id, "digests": digests, "display_text": "Buy 10 shares"})).await, 403, "usage_not_permitted").await;
     // A general-purpose certificate signs for the securities firm; wrong algorithm is refused.
-    assert_eq!(consent(&app, &general, &broker).await.status(), 201);
+    assert_eq!(
+        consent_response(&app, &general, &broker).await.status(),
+        201
+    );
     assert_problem(request(&app, &broker, json!({"certificate_id": general.cert.id, "digests": digests, "display_text": "Buy", "algorithm": "ecdsa-p256-sha256"})).await, 422, "algorithm_mismatch").await;
     // Malformed requests; more digests than one approval's activation may sign.
     let eleven: Vec<String> = (0..11u8).map(|i| STANDARD.encode([i; 32])).collect();
@@ -998,7 +829,7 @@ async fn refusals(engine: Engine) {
     .await;
 
     // Locked PIN: five wrong approvals lock it; the certificate never signs again.
-    assert_eq!(consent(&app, &general, &bank).await.status(), 201);
+    consent(&general, &bank).await;
     let req = created(
         &app,
         &bank,
@@ -1033,7 +864,7 @@ async fn refusals(engine: Engine) {
 
     // Revoked after the request was made: the approval is refused, and so are new requests.
     let other = holder(&app, "330100000006", Usage::General).await;
-    assert_eq!(consent(&app, &other, &bank).await.status(), 201);
+    consent(&other, &bank).await;
     let req = created(
         &app,
         &bank,
@@ -1069,7 +900,7 @@ async fn refusals(engine: Engine) {
 
     // Expired request, then expired certificate.
     let fresh = holder(&app, "330100000007", Usage::General).await;
-    assert_eq!(consent(&app, &fresh, &bank).await.status(), 201);
+    consent(&fresh, &bank).await;
     let req = created(&app, &bank, json!({"certificate_id": fresh.cert.id, "digests": digests, "display_text": "Pay", "expires_in": 60})).await;
     app.clock.advance(Duration::seconds(61));
     assert_problem(
@@ -1128,7 +959,7 @@ async fn cli_request_approve_and_verify(engine: Engine) {
     let app = spawn_app(engine).await;
     let bank = institution(&app, "Hana Bank", Sector::Bank).await;
     let h = holder(&app, "330100000009", Usage::General).await;
-    assert_eq!(consent(&app, &h, &bank).await.status(), 201);
+    consent(&h, &bank).await;
     let dir = tempfile::tempdir().unwrap();
     let doc = dir.path().join("contract.txt");
     std::fs::write(&doc, b"lease contract, 24 months").unwrap();
@@ -1253,7 +1084,7 @@ async fn concurrent_signatures_commit_once_and_chain(engine: Engine) {
     let app = spawn_app(engine).await;
     let bank = institution(&app, "Hana Bank", Sector::Bank).await;
     let h = holder(&app, "330100000010", Usage::General).await;
-    assert_eq!(consent(&app, &h, &bank).await.status(), 201);
+    consent(&h, &bank).await;
     // Five approvals of one request at once: exactly one signs.
     let req = created(&app, &bank, json!({"certificate_id": h.cert.id, "digests": [STANDARD.encode([8u8; 32])], "display_text": "Pay once"})).await;
     let attempts = (0..5).map(|_| approve_pin(&app, &h, &req, PIN));
