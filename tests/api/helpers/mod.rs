@@ -6,20 +6,21 @@
 //! Test modules `use crate::helpers::*`. Fixtures check only that their own set-up went through;
 //! what a test is about, the test asserts itself.
 //!
-//! | file           | holds                                                                    |
-//! |----------------|--------------------------------------------------------------------------|
-//! | `matrix.rs`    | `both_engines!` and `custody_matrix!` (SQLite × PostgreSQL × KMS backend)  |
-//! | `db.rs`        | `TestDb`: a fresh SQLite file or PostgreSQL database per test              |
-//! | `app.rs`       | `TestApp` and the `spawn_app*` functions                                   |
-//! | `http.rs`      | raw `call`/`post`/`get`, `assert_problem`                                  |
-//! | `fixtures.rs`  | `holder()`, `institution()`, `consent()`, `cloud_cert()`, `sign_in()`, PIN |
-//! | `enrolment.rs` | the development customer, identity, terms and OTP media of the procedure   |
-//! | `moto.rs`      | moto as AWS KMS, `Backend`, `PrivateMoto`, `spawn_custody_app`             |
-//! | `openssl.rs`   | signatures and CMS checked by the openssl command line                     |
-//! | `node.rs`      | a second node in this process (`spawn_node`) or as a process (`ProcessNode`) |
-//! | `cli.rs`       | the `fincert` binary and `run_cli`                                         |
+//! | file           | holds                                                                     |
+//! |----------------|---------------------------------------------------------------------------|
+//! | `matrix.rs`    | `both_engines!`, `custody_matrix!` (SQLite × PostgreSQL × KMS backend)      |
+//! | `db.rs`        | `TestDb`: a fresh SQLite file or PostgreSQL database per test               |
+//! | `app.rs`       | `TestApp` (with `api`, a typed client) and the `spawn_app*` functions       |
+//! | `http.rs`      | raw `call`/`post`/`get` (app, path, who, body), `Bearer`, `assert_problem`  |
+//! | `fixtures.rs`  | `PIN`, `cloud_cert`, `user`, `sign_in`, `holder`, `institution`, `consent`  |
+//! | `enrolment.rs` | the development customer, identity, terms, OTP media, `start_enrolment`     |
+//! | `moto.rs`      | moto as AWS KMS, `Backend`, `PrivateMoto`, `spawn_custody_app`              |
+//! | `openssl.rs`   | signatures and CMS checked by the openssl command line                      |
+//! | `node.rs`      | another node in this process (`spawn_node`) or as a process (`ProcessNode`) |
+//! | `cli.rs`       | the `fincert` binary and `run_cli`                                          |
 
-#![allow(dead_code, unused_imports)]
+// Not every test uses every helper.
+#![allow(dead_code)]
 
 mod app;
 mod cli;

@@ -24,6 +24,7 @@ use passkey_approval::passkey_approval_is_bound_to_the_request;
 use pin_approval::consent_request_pin_approval_outputs_and_webhook;
 use refusal_cases::refusals;
 
+/// `POST /oauth2/token` with a form body exactly as given (no encoding, no Basic header).
 async fn token(app: &TestApp, form: &[(&str, &str)]) -> reqwest::Response {
     let body = form
         .iter()
@@ -39,6 +40,7 @@ async fn token(app: &TestApp, form: &[(&str, &str)]) -> reqwest::Response {
         .unwrap()
 }
 
+/// Creates a signature request as `inst`, with a fresh idempotency key.
 async fn request(app: &TestApp, inst: &Inst, body: Value) -> reqwest::Response {
     let key = uuid::Uuid::new_v4().to_string();
     call(
@@ -52,12 +54,14 @@ async fn request(app: &TestApp, inst: &Inst, body: Value) -> reqwest::Response {
     .await
 }
 
+/// Creates a signature request that must succeed (201); returns its view.
 async fn created(app: &TestApp, inst: &Inst, body: Value) -> Value {
     let resp = request(app, inst, body).await;
     assert_eq!(resp.status(), 201, "{:?}", resp.text().await);
     resp.json().await.unwrap()
 }
 
+/// The holder approves `req` with `pin` and the request digest it was shown.
 async fn approve_pin(app: &TestApp, h: &Holder, req: &Value, pin: &str) -> reqwest::Response {
     post(
         app,
@@ -68,6 +72,7 @@ async fn approve_pin(app: &TestApp, h: &Holder, req: &Value, pin: &str) -> reqwe
     .await
 }
 
+/// Decodes a base64 JSON string.
 fn b64(v: &Value) -> Vec<u8> {
     STANDARD.decode(v.as_str().unwrap()).unwrap()
 }
