@@ -134,6 +134,20 @@ impl Client {
         client_secret: &str,
         scope: Option<&str>,
     ) -> Result<Self, Error> {
+        let token = self
+            .client_credentials(client_id, client_secret, scope)
+            .await?;
+        Ok(self.with_token(token.access_token))
+    }
+
+    /// The OAuth2 client-credentials grant itself (HTTP Basic): the token answer, with its
+    /// type, lifetime and granted scopes.
+    pub async fn client_credentials(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse, Error> {
         let basic = STANDARD.encode(format!("{client_id}:{client_secret}"));
         let mut form = vec![("grant_type", "client_credentials")];
         if let Some(s) = scope {
@@ -150,13 +164,12 @@ impl Client {
             .header("authorization", format!("Basic {basic}"))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body);
-        let token: TokenResponse = Self {
+        Self {
             token: None,
             ..self.clone()
         }
         .send(req)
-        .await?;
-        Ok(self.with_token(token.access_token))
+        .await
     }
 
     /// Creates a signature request; `idempotency_key` makes a retry safe.

@@ -2,51 +2,23 @@
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64URL};
 use chrono::Duration;
-use fincert::{
-    config::Engine,
-    custody::OwnerId,
-    domain::pin::Pin,
-    pki::{
-        IssueRequest, KeySource,
-        profile::{CertKind, HolderName, Usage},
-    },
-};
+use fincert::{config::Engine, custody::OwnerId};
 use serde_json::{Value, json};
 
 use crate::{both_engines, helpers::*};
 
-async fn issue(app: &TestApp, who: &str) -> fincert::pki::CertificateView {
-    app.pki
-        .issue(
-            &app.db,
-            IssueRequest {
-                owner: OwnerId::parse(who).unwrap(),
-                holder: HolderName::parse("홍길동").unwrap(),
-                kind: CertKind::Financial,
-                usage: Usage::General,
-                key: KeySource::Cloud(&Pin::parse("482915").unwrap()),
-            },
-        )
-        .await
-        .unwrap()
-}
-
 async fn login(app: &TestApp, cert: &str, pin: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/v1/auth/pin"))
-        .json(&json!({"certificate_id": cert, "pin": pin}))
-        .send()
-        .await
-        .unwrap()
+    post(
+        app,
+        "/v1/auth/pin",
+        ANON,
+        json!({"certificate_id": cert, "pin": pin}),
+    )
+    .await
 }
 
 async fn me(app: &TestApp, token: &str) -> reqwest::Response {
-    app.client
-        .get(app.url("/v1/certificates"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
+    get(app, "/v1/certificates", token).await
 }
 
 fn b64(v: &Value) -> String {
@@ -56,7 +28,7 @@ fn b64(v: &Value) -> String {
 /// PIN sign-in, the session it opens, and an independent check of the token with the JWKS.
 async fn pin_sign_in_opens_a_session(engine: Engine) {
     let app = spawn_app(engine).await;
-    let cert = issue(&app, "user-auth").await;
+    let cert = cloud_cert("user-auth").issue(&app).await;
     let id = cert.id.to_string();
 
     assert_problem(login(&app, &id, "111112").await, 401, "wrong_pin").await;
@@ -67,13 +39,13 @@ async fn pin_sign_in_opens_a_session(engine: Engine) {
     )
     .await;
     assert_problem(login(&app, &id, "48291").await, 400, "invalid_json").await;
-    let resp = app
-        .client
-        .post(app.url("/v1/auth/pin"))
-        .json(&json!({"certificate_id": id, "pin": 482915}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(
+        &app,
+        "/v1/auth/pin",
+        ANON,
+        json!({"certificate_id": id, "pin": 482915}),
+    )
+    .await;
     let body = assert_problem(resp, 400, "invalid_json").await;
     assert!(
         !body.to_string().contains("482915"),
@@ -126,7 +98,7 @@ async fn pin_sign_in_opens_a_session(engine: Engine) {
 /// Forged, re-signed, unsigned, algorithm-confused and expired tokens are all refused.
 async fn forged_and_expired_tokens_are_refused(engine: Engine) {
     let app = spawn_app(engine).await;
-    let cert = issue(&app, "user-forge").await;
+    let cert = cloud_cert("user-forge").issue(&app).await;
     let pair: Value = login(&app, &cert.id.to_string(), "482915")
         .await
         .json()
@@ -182,7 +154,7 @@ async fn forged_and_expired_tokens_are_refused(engine: Engine) {
 /// Refresh tokens rotate, a reused one revokes the whole session, logout ends it.
 async fn refresh_rotates_and_reuse_revokes(engine: Engine) {
     let app = spawn_app(engine).await;
-    let cert = issue(&app, "user-rt").await;
+    let cert = cloud_cert("user-rt").issue(&app).await;
     let first: Value = login(&app, &cert.id.to_string(), "482915")
         .await
         .json()
@@ -191,14 +163,7 @@ async fn refresh_rotates_and_reuse_revokes(engine: Engine) {
     let rt1 = first["refresh_token"].as_str().unwrap().to_string();
     let refresh = |rt: String| {
         let app = &app;
-        async move {
-            app.client
-                .post(app.url("/v1/auth/refresh"))
-                .json(&json!({"refresh_token": rt}))
-                .send()
-                .await
-                .unwrap()
-        }
+        async move { post(app, "/v1/auth/refresh", ANON, json!({"refresh_token": rt})).await }
     };
 
     let resp = refresh(rt1.clone()).await;
@@ -229,13 +194,7 @@ async fn refresh_rotates_and_reuse_revokes(engine: Engine) {
         .await
         .unwrap();
     let rt3 = third["refresh_token"].as_str().unwrap().to_string();
-    let resp = app
-        .client
-        .post(app.url("/v1/auth/logout"))
-        .json(&json!({"refresh_token": rt3}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(&app, "/v1/auth/logout", ANON, json!({"refresh_token": rt3})).await;
     assert_eq!(resp.status(), 204);
     assert_problem(refresh(rt3).await, 401, "invalid_refresh_token").await;
     for action in [
@@ -256,14 +215,14 @@ async fn refresh_rotates_and_reuse_revokes(engine: Engine) {
 /// Five wrong PINs at sign-in lock the certificate's PIN: the right one then gets 423.
 async fn sign_in_respects_the_lockout(engine: Engine) {
     let app = spawn_app(engine).await;
-    let cert = issue(&app, "user-lock").await;
+    let cert = cloud_cert("user-lock").issue(&app).await;
     let id = cert.id.to_string();
     for _ in 0..5 {
         assert_problem(login(&app, &id, "000001").await, 401, "wrong_pin").await;
     }
     assert_problem(login(&app, &id, "482915").await, 423, "pin_locked").await;
     // A suspended certificate cannot sign in at all (and says nothing more).
-    let cert2 = issue(&app, "user-lock2").await;
+    let cert2 = cloud_cert("user-lock2").issue(&app).await;
     app.pki
         .suspend(&app.db, &OwnerId::parse("user-lock2").unwrap(), cert2.id)
         .await

@@ -6,18 +6,10 @@ use chrono::Duration;
 use fincert::{config::Engine, pki::profile::Usage, signing::institution::Sector};
 use serde_json::{Value, json};
 
-use crate::{
-    both_engines,
-    helpers::*,
-    signing::{PIN, consent, holder, institution},
-};
+use crate::{both_engines, helpers::*};
 
 async fn csc(app: &TestApp, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
-    let mut req = app.client.post(app.url(path)).json(&body);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let resp = req.send().await.unwrap();
+    let resp = post(app, path, token, body).await;
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
 }
@@ -37,12 +29,7 @@ async fn csc_v1_from_the_specification(engine: Engine) {
     let app = spawn_app(engine).await;
     let bank = institution(&app, "Hana Bank", Sector::Bank).await;
     let h = holder(&app, "330200000001", Usage::General).await;
-    let given = consent(&app, &h, &bank).await;
-    assert_eq!(given.status(), 201);
-    let consent_id = given.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let consent_id = consent(&h, &bank).await.id;
     let tok = Some(bank.token.as_str());
 
     // info: no authentication, `{}` body (spec sample).
@@ -362,13 +349,15 @@ async fn csc_v1_from_the_specification(engine: Engine) {
         authorize(PIN, &fresh, 1),
     )
     .await;
-    let withdrawn = app
-        .client
-        .delete(app.url(&format!("/v1/consents/{consent_id}")))
-        .bearer_auth(&h.token)
-        .send()
-        .await
-        .unwrap();
+    let withdrawn = call(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/v1/consents/{consent_id}"),
+        &h.token,
+        None,
+        None,
+    )
+    .await;
     assert_eq!(withdrawn.status(), 204);
     let (status, e) = csc(
         &app,
@@ -386,7 +375,7 @@ async fn csc_v2_from_the_specification(engine: Engine) {
     let bank = institution(&app, "Hana Bank", Sector::Bank).await;
     let broker = institution(&app, "Mirae Securities", Sector::Securities).await;
     let h = holder(&app, "330200000002", Usage::General).await;
-    assert_eq!(consent(&app, &h, &bank).await.status(), 201);
+    consent(&h, &bank).await;
     let tok = Some(bank.token.as_str());
     let id = h.cert.id.to_string();
 

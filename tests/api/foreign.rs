@@ -5,7 +5,7 @@
 use chrono::Duration;
 use fincert::{
     config::Engine,
-    custody::{OwnerId, keys::SignatureScheme},
+    custody::keys::SignatureScheme,
     domain::pin::Pin,
     error::ApiError,
     pki::{PkiError, foreign::ForeignError, profile::Usage},
@@ -169,10 +169,6 @@ async fn app_trusting(engine: Engine, ca: &ForeignCa) -> TestApp {
     )
     .unwrap();
     spawn_app_on(test_db).await
-}
-
-fn owner(s: &str) -> OwnerId {
-    OwnerId::parse(s).unwrap()
 }
 
 async fn public_certificates_must_chain_to_an_anchor(engine: Engine) {
@@ -414,10 +410,6 @@ async fn pkcs12_import_reseals_the_key(engine: Engine) {
 /// The same import through the HTTP API, by a signed-in user.
 async fn pkcs12_import_over_http(engine: Engine) {
     use base64::Engine as _;
-    use fincert::pki::{
-        IssueRequest, KeySource,
-        profile::{CertKind, HolderName},
-    };
     let ca = ForeignCa::new();
     ca.leaf("holder", "1.2.410.200005.1.1.1");
     ca.run(&[
@@ -435,49 +427,14 @@ async fn pkcs12_import_over_http(engine: Engine) {
         "pass:pw-1234",
     ]);
     let app = app_trusting(engine, &ca).await;
-    let who = owner("user-http-p12");
-    let ours = app
-        .pki
-        .issue(
-            &app.db,
-            IssueRequest {
-                owner: who.clone(),
-                holder: HolderName::parse("홍길동").unwrap(),
-                kind: CertKind::Financial,
-                usage: Usage::Restricted,
-                key: KeySource::Cloud(&Pin::parse("482915").unwrap()),
-            },
-        )
-        .await
-        .unwrap();
-    let login: serde_json::Value = app
-        .client
-        .post(app.url("/v1/auth/pin"))
-        .json(&serde_json::json!({"certificate_id": ours.id, "pin": "482915"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_string();
+    let ours = cloud_cert("user-http-p12")
+        .usage(Usage::Restricted)
+        .issue(&app)
+        .await;
+    let token = sign_in(&app, ours.id).await;
     let p12 = base64::engine::general_purpose::STANDARD.encode(ca.read("holder.p12"));
-    let send = |body: serde_json::Value| {
-        let (client, url, token) = (
-            app.client.clone(),
-            app.url("/v1/foreign-certificates/pkcs12"),
-            token.clone(),
-        );
-        async move {
-            client
-                .post(url)
-                .bearer_auth(token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-        }
-    };
+    let send =
+        |body: serde_json::Value| post(&app, "/v1/foreign-certificates/pkcs12", &token, body);
     assert_problem(
         send(serde_json::json!({"pkcs12": p12, "password": "wrong", "pin": "604172"})).await,
         422,
@@ -498,13 +455,8 @@ async fn pkcs12_import_over_http(engine: Engine) {
         (view["source"].as_str(), view["usage"].as_str()),
         (Some("pkcs12"), Some("general"))
     );
-    let list: serde_json::Value = app
-        .client
-        .get(app.url("/v1/foreign-certificates"))
-        .bearer_auth(&token)
-        .send()
+    let list: serde_json::Value = get(&app, "/v1/foreign-certificates", &token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -17,16 +17,11 @@ use fincert::{
             local::LocalKms,
         },
     },
-    domain::pin::Pin,
     error::ApiError,
     store,
 };
 
 use crate::{both_engines, helpers::*};
-
-fn pin(s: &str) -> Pin {
-    Pin::parse(s).unwrap()
-}
 
 #[tokio::test]
 async fn aws_backend_passes_the_kms_contract() {
@@ -89,10 +84,11 @@ async fn aws_asymmetric_keys_sign_for_the_ca() {
 /// written (no key, no slot, no audit event), and an outage is not counted as a PIN attempt.
 async fn kms_outage_fails_closed(engine: Engine) {
     let mut moto = PrivateMoto::start().await;
-    let test_db = TestDb::new(engine).await;
-    let mut settings = test_db.settings();
-    settings.kms = moto_kms_settings(&moto.url).await;
-    let app = spawn_app_with(test_db, settings).await;
+    let kms = moto_kms_settings(&moto.url).await;
+    let app = spawn_app_tuned(engine, |s| {
+        s.kms = kms;
+    })
+    .await;
     let c = &app.custody;
     let gil = OwnerId::parse("user-gildong").unwrap();
     let key = c
@@ -348,39 +344,26 @@ both_engines!(
 /// The same outage seen from outside: sign-in needs the KMS, and answers 503 problem+json.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kms_outage_is_a_503_over_http() {
-    use fincert::pki::{
-        IssueRequest, KeySource,
-        profile::{CertKind, HolderName, Usage},
-    };
+    use fincert::pki::profile::Usage;
     let mut moto = PrivateMoto::start().await;
-    let test_db = TestDb::new(Engine::Postgres).await;
-    let mut settings = test_db.settings();
-    settings.kms = moto_kms_settings(&moto.url).await;
-    let app = spawn_app_with(test_db, settings).await;
-    let who = OwnerId::parse("user-outage").unwrap();
-    let cert = app
-        .pki
-        .issue(
-            &app.db,
-            IssueRequest {
-                owner: who.clone(),
-                holder: HolderName::parse("홍길동").unwrap(),
-                kind: CertKind::Financial,
-                usage: Usage::Restricted,
-                key: KeySource::Cloud(&pin("482915")),
-            },
-        )
-        .await
-        .unwrap();
+    let kms = moto_kms_settings(&moto.url).await;
+    let app = spawn_app_tuned(Engine::Postgres, |s| {
+        s.kms = kms;
+    })
+    .await;
+    let cert = cloud_cert("user-outage")
+        .usage(Usage::Restricted)
+        .issue(&app)
+        .await;
     moto.stop();
     let head = store::audit::head(&app.db).await.unwrap();
-    let resp = app
-        .client
-        .post(app.url("/v1/auth/pin"))
-        .json(&serde_json::json!({"certificate_id": cert.id, "pin": "482915"}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(
+        &app,
+        "/v1/auth/pin",
+        ANON,
+        serde_json::json!({"certificate_id": cert.id, "pin": "482915"}),
+    )
+    .await;
     let body = assert_problem(resp, 503, "kms_unavailable").await;
     assert!(
         body["detail"]

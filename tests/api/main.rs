@@ -1,5 +1,7 @@
-//! Black-box tests of fincert: one test binary (links once on 2 cores), one module per area.
-//! Every storage test runs on SQLite and on PostgreSQL (`both_engines!`).
+//! Black-box tests of fincert: one test binary (links once on 2 cores), one module per area (a
+//! folder where an area has several stories). Every storage test runs on SQLite and on
+//! PostgreSQL (`both_engines!`). What tests start from — the app, raw HTTP helpers, fixtures,
+//! moto, openssl, extra nodes — is in `helpers/`.
 
 mod helpers;
 

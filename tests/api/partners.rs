@@ -86,77 +86,56 @@ async fn stub() -> (String, Arc<Mutex<Seen>>, actix_web::dev::ServerHandle) {
 }
 
 async fn app_with_partners(engine: Engine, base: &str, secret: &str) -> TestApp {
-    let test_db = TestDb::new(engine).await;
-    let mut s = test_db.settings();
-    s.enrolment.identity_verifier = Adapter::Http;
-    s.enrolment.identity_url = format!("{base}/identity");
-    s.enrolment.identity_secret = secret.into();
-    s.enrolment.message_sender = Adapter::Http;
-    s.enrolment.message_url = format!("{base}/messages");
-    s.enrolment.message_secret = secret.into();
-    s.enrolment.partner_timeout_ms = 1000;
-    s.validate().unwrap();
-    spawn_app_with(test_db, s).await
-}
-
-async fn started(app: &TestApp) -> String {
-    let e: Value = app
-        .client
-        .post(app.url("/v1/enrolments"))
-        .json(&json!({"purpose": "issue"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let base = format!("/v1/enrolments/{}", e["id"].as_str().unwrap());
-    let terms: Value = app.get("/v1/terms").await.json().await.unwrap();
-    let agreed: Vec<Value> = terms["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| d["required"] == true)
-        .map(|d| json!({"code": d["code"], "version": d["version"]}))
-        .collect();
-    app.client
-        .post(app.url(&format!("{base}/terms")))
-        .json(&json!({"agreed": agreed}))
-        .send()
-        .await
-        .unwrap();
-    base
-}
-
-fn identity(birth: &str) -> Value {
-    json!({"name": "홍길동", "birth_date": birth, "phone": "010-1234-5678", "customer_number": "110-123-456789"})
+    spawn_app_tuned(engine, |s| {
+        s.enrolment.identity_verifier = Adapter::Http;
+        s.enrolment.identity_url = format!("{base}/identity");
+        s.enrolment.identity_secret = secret.into();
+        s.enrolment.message_sender = Adapter::Http;
+        s.enrolment.message_url = format!("{base}/messages");
+        s.enrolment.message_secret = secret.into();
+        s.enrolment.partner_timeout_ms = 1000;
+        s.validate().unwrap();
+    })
+    .await
 }
 
 /// Identity and codes go through signed HTTP to the partners.
 async fn identity_and_codes_go_to_the_partners(engine: Engine) {
     let (base_url, seen, handle) = stub().await;
     let app = app_with_partners(engine, &base_url, SECRET).await;
-    let base = started(&app).await;
-    let post = |path: String, body: Value| {
-        let (client, url) = (app.client.clone(), app.url(&path));
-        async move { client.post(url).json(&body).send().await.unwrap() }
-    };
+    let base = start_enrolment(&app, "issue").await;
     assert_problem(
-        post(format!("{base}/identity"), identity("1987-03-15")).await,
+        post(
+            &app,
+            &format!("{base}/identity"),
+            ANON,
+            identity("1987-03-15"),
+        )
+        .await,
         422,
         "identity_mismatch",
     )
     .await;
     assert_eq!(
-        post(format!("{base}/identity"), identity("1987-03-14"))
-            .await
-            .status(),
+        post(
+            &app,
+            &format!("{base}/identity"),
+            ANON,
+            identity("1987-03-14")
+        )
+        .await
+        .status(),
         200
     );
     assert_eq!(
-        post(format!("{base}/phone-code"), json!({"channel": "sms"}))
-            .await
-            .status(),
+        post(
+            &app,
+            &format!("{base}/phone-code"),
+            ANON,
+            json!({"channel": "sms"})
+        )
+        .await
+        .status(),
         202
     );
     let (claims, messages) = {
@@ -177,7 +156,13 @@ async fn identity_and_codes_go_to_the_partners(engine: Engine) {
         .find(|w| w.len() == 6)
         .unwrap()
         .into();
-    let resp = post(format!("{base}/phone-code/verify"), json!({"code": code})).await;
+    let resp = post(
+        &app,
+        &format!("{base}/phone-code/verify"),
+        ANON,
+        json!({"code": code}),
+    )
+    .await;
     assert_eq!(resp.json::<Value>().await.unwrap()["step"], "medium");
     assert!(
         app.outbox.last_to("01012345678").is_none(),
@@ -191,27 +176,27 @@ async fn identity_and_codes_go_to_the_partners(engine: Engine) {
 async fn partner_failures_are_503(engine: Engine) {
     let (base_url, seen, handle) = stub().await;
     let app = app_with_partners(engine, &base_url, "a-different-secret-of-enough-length").await;
-    let base = started(&app).await;
-    let resp = app
-        .client
-        .post(app.url(&format!("{base}/identity")))
-        .json(&identity("1987-03-14"))
-        .send()
-        .await
-        .unwrap();
+    let base = start_enrolment(&app, "issue").await;
+    let resp = post(
+        &app,
+        &format!("{base}/identity"),
+        ANON,
+        identity("1987-03-14"),
+    )
+    .await;
     assert_problem(resp, 503, "identity_verifier_unavailable").await;
     assert!(
         seen.lock().unwrap().identity.is_empty(),
         "the stub refused the unsigned request"
     );
     handle.stop(false).await;
-    let resp = app
-        .client
-        .post(app.url(&format!("{base}/identity")))
-        .json(&identity("1987-03-14"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(
+        &app,
+        &format!("{base}/identity"),
+        ANON,
+        identity("1987-03-14"),
+    )
+    .await;
     assert_problem(resp, 503, "identity_verifier_unavailable").await;
     let state: Value = app.get(&base).await.json().await.unwrap();
     assert_eq!(state["step"], "identity", "nothing moved");

@@ -1,15 +1,7 @@
 //! Passkeys end to end through the HTTP API with a software authenticator (user verification
 //! on), as kanidm tests them.
 
-use fincert::{
-    config::Engine,
-    custody::{CustodyError, OwnerId},
-    domain::pin::Pin,
-    pki::{
-        IssueRequest, KeySource,
-        profile::{CertKind, HolderName, Usage},
-    },
-};
+use fincert::{config::Engine, custody::CustodyError, pki::profile::Usage};
 use serde_json::{Value, json};
 use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
 use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
@@ -23,53 +15,14 @@ fn origin() -> Url {
 async fn passkeys_register_sign_in_and_remove(engine: Engine) {
     let app = spawn_app(engine).await;
     // A user known to the service (so the new device can be announced to their phone).
-    let user = fincert::store::enrolment::upsert_user(
-        &app.db,
-        "330123456789",
-        "홍길동",
-        "1987-03-14",
-        "01012345678",
-        fincert::clock::Clock::now(&app.clock),
-    )
-    .await
-    .unwrap();
-    let owner = OwnerId::parse(&user).unwrap();
-    let cert = app
-        .pki
-        .issue(
-            &app.db,
-            IssueRequest {
-                owner: owner.clone(),
-                holder: HolderName::parse("홍길동").unwrap(),
-                kind: CertKind::Financial,
-                usage: Usage::Restricted,
-                key: KeySource::Cloud(&Pin::parse("482915").unwrap()),
-            },
-        )
-        .await
-        .unwrap();
-    let login: Value = app
-        .client
-        .post(app.url("/v1/auth/pin"))
-        .json(&json!({"certificate_id": cert.id, "pin": "482915"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_string();
-    let post = |path: &str, body: Value, bearer: Option<&str>| {
-        let mut req = app.client.post(app.url(path)).json(&body);
-        if let Some(t) = bearer {
-            req = req.bearer_auth(t);
-        }
-        async move { req.send().await.unwrap() }
-    };
+    let Holder {
+        owner, cert, token, ..
+    } = holder(&app, "330123456789", Usage::Restricted).await;
+    let user = owner.as_str().to_owned();
 
     // Registration, bound to the certificate's key (the PIN opens it once).
     let mut phone = SoftPasskey::new(true);
-    let started: Value = post("/v1/passkeys/register/start", json!({}), Some(&token))
+    let started: Value = post(&app, "/v1/passkeys/register/start", &token, json!({}))
         .await
         .json()
         .await
@@ -78,7 +31,7 @@ async fn passkeys_register_sign_in_and_remove(engine: Engine) {
         serde_json::from_value(started["options"].clone()).unwrap();
     let credential = phone.do_registration(origin(), options).unwrap();
     let finish = json!({"ceremony_id": started["ceremony_id"], "credential": credential, "name": "Galaxy", "certificate_id": cert.id, "pin": "482915"});
-    let resp = post("/v1/passkeys/register/finish", finish.clone(), Some(&token)).await;
+    let resp = post(&app, "/v1/passkeys/register/finish", &token, finish.clone()).await;
     assert_eq!(resp.status(), 201);
     let view: Value = resp.json().await.unwrap();
     assert_eq!(
@@ -86,7 +39,7 @@ async fn passkeys_register_sign_in_and_remove(engine: Engine) {
         (Some("Galaxy"), Some(true))
     );
     assert_problem(
-        post("/v1/passkeys/register/finish", finish, Some(&token)).await,
+        post(&app, "/v1/passkeys/register/finish", &token, finish).await,
         409,
         "webauthn_challenge_spent",
     )
@@ -96,13 +49,8 @@ async fn passkeys_register_sign_in_and_remove(engine: Engine) {
         .last_to("01012345678")
         .expect("the new device is announced");
     assert!(announced.body.contains("Galaxy"));
-    let listed: Value = app
-        .client
-        .get(app.url("/v1/passkeys"))
-        .bearer_auth(&token)
-        .send()
+    let listed: Value = get(&app, "/v1/passkeys", &token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -110,9 +58,10 @@ async fn passkeys_register_sign_in_and_remove(engine: Engine) {
 
     // Sign-in with the passkey; the assertion cannot be replayed.
     let started: Value = post(
+        &app,
         "/v1/auth/passkey/start",
+        ANON,
         json!({"certificate_id": cert.id}),
-        None,
     )
     .await
     .json()
@@ -122,7 +71,7 @@ async fn passkeys_register_sign_in_and_remove(engine: Engine) {
         serde_json::from_value(started["options"].clone()).unwrap();
     let assertion = phone.do_authentication(origin(), options).unwrap();
     let finish = json!({"ceremony_id": started["ceremony_id"], "credential": assertion});
-    let resp = post("/v1/auth/passkey/finish", finish.clone(), None).await;
+    let resp = post(&app, "/v1/auth/passkey/finish", ANON, finish.clone()).await;
     assert_eq!(resp.status(), 200);
     let session: Value = resp.json().await.unwrap();
     let claims = jsonwebtoken::dangerous::insecure_decode::<Value>(
@@ -133,7 +82,7 @@ async fn passkeys_register_sign_in_and_remove(engine: Engine) {
     assert_eq!(claims["amr"], json!(["passkey"]));
     assert_eq!(claims["sub"], user.as_str());
     assert_problem(
-        post("/v1/auth/passkey/finish", finish, None).await,
+        post(&app, "/v1/auth/passkey/finish", ANON, finish).await,
         409,
         "webauthn_challenge_spent",
     )
@@ -142,9 +91,10 @@ async fn passkeys_register_sign_in_and_remove(engine: Engine) {
     // Another authenticator's answer to a fresh challenge does not verify.
     let mut stranger = SoftPasskey::new(true);
     let started: Value = post(
+        &app,
         "/v1/auth/passkey/start",
+        ANON,
         json!({"certificate_id": cert.id}),
-        None,
     )
     .await
     .json()
@@ -171,13 +121,8 @@ async fn passkeys_register_sign_in_and_remove(engine: Engine) {
         .unwrap();
 
     // Removal takes the custody copy too; a holder with no passkey cannot start a passkey sign-in.
-    let resp = app
-        .client
-        .delete(app.url(&format!("/v1/passkeys/{}", view["id"].as_str().unwrap())))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let passkey = format!("/v1/passkeys/{}", view["id"].as_str().unwrap());
+    let resp = call(&app, reqwest::Method::DELETE, &passkey, &token, None, None).await;
     assert_eq!(resp.status(), 204);
     let err = app
         .custody
@@ -193,9 +138,10 @@ async fn passkeys_register_sign_in_and_remove(engine: Engine) {
     assert!(matches!(err, CustodyError::PasskeyNotBound));
     assert_problem(
         post(
+            &app,
             "/v1/auth/passkey/start",
+            ANON,
             json!({"certificate_id": cert.id}),
-            None,
         )
         .await,
         401,
@@ -203,12 +149,7 @@ async fn passkeys_register_sign_in_and_remove(engine: Engine) {
     )
     .await;
     assert_problem(
-        app.client
-            .delete(app.url(&format!("/v1/passkeys/{}", view["id"].as_str().unwrap())))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
+        call(&app, reqwest::Method::DELETE, &passkey, &token, None, None).await,
         404,
         "passkey_not_found",
     )

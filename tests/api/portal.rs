@@ -6,19 +6,14 @@
 
 use chrono::Duration;
 use fincert::{
-    auth::{
-        media::{self, MediumKind},
-        otp,
-    },
-    clock::Clock,
+    auth::{media::MediumKind, otp},
     config::Engine,
-    signing::institution::{self, Sector},
+    signing::institution::Sector,
 };
 use serde_json::Value;
 
 use crate::{both_engines, helpers::*};
 
-const OTP_SECRET: &[u8] = b"12345678901234567890";
 const PIN: &str = "583920";
 
 fn env(name: &str) -> String {
@@ -62,41 +57,15 @@ async fn portal_in_chromium(engine: Engine) {
         .local_addr()
         .unwrap()
         .port();
-    let test_db = TestDb::new(engine).await;
-    let mut settings = test_db.settings();
-    settings.http.listen = format!("127.0.0.1:{port}");
-    settings.auth.webauthn_origin = format!("http://localhost:{port}");
-    settings.enrolment.expose_dev_outbox = true;
-    let app = spawn_app_with(test_db, settings).await;
-    fincert::store::enrolment::put_dev_customer(
-        &app.db,
-        "110123456789",
-        "홍길동",
-        "1987-03-14",
-        "010-1234-5678",
-    )
-    .await
-    .unwrap();
-    media::register_otp(
-        &app.db,
-        app.custody.kms().as_ref(),
-        &fincert::domain::person::CustomerNumber::parse("110-123-456789").unwrap(),
-        MediumKind::Hotp,
-        OTP_SECRET,
-        None,
-        app.clock.now(),
-    )
-    .await
-    .unwrap();
-    let bank = institution::register(
-        &app.db,
-        app.custody.kms().as_ref(),
-        app.clock.now(),
-        "Hana Bank",
-        Sector::Bank,
-    )
-    .await
-    .unwrap();
+    let app = spawn_app_tuned(engine, |s| {
+        s.http.listen = format!("127.0.0.1:{port}");
+        s.auth.webauthn_origin = format!("http://localhost:{port}");
+        s.enrolment.expose_dev_outbox = true;
+    })
+    .await;
+    dev_customer(&app).await;
+    register_otp(&app, MediumKind::Hotp, None).await;
+    let bank = register_institution(&app, "Hana Bank", Sector::Bank).await;
     let shots = format!(
         "{}/{}",
         env("TEST_FINCERT_SCREENSHOTS"),

@@ -5,12 +5,7 @@ use fincert::{
     auth::rate_limit::{Limit, check},
     clock::Clock,
     config::Engine,
-    custody::OwnerId,
-    domain::pin::Pin,
-    pki::{
-        IssueRequest, KeySource,
-        profile::{CertKind, HolderName, Usage},
-    },
+    pki::profile::Usage,
 };
 use serde_json::json;
 
@@ -65,35 +60,22 @@ async fn concurrent_hits_never_pass_the_limit(engine: Engine) {
 /// Sign-in is limited per certificate and per client IP, before any PIN is tried (a limited
 /// attempt does not count towards the PIN lockout).
 async fn sign_in_is_rate_limited(engine: Engine) {
-    let test_db = TestDb::new(engine).await;
-    let mut settings = test_db.settings();
-    settings.auth.sign_in_per_certificate_per_minute = 3;
-    settings.auth.sign_in_per_ip_per_minute = 6;
-    let app = spawn_app_with(test_db, settings).await;
-    let cert = app
-        .pki
-        .issue(
-            &app.db,
-            IssueRequest {
-                owner: OwnerId::parse("user-rl").unwrap(),
-                holder: HolderName::parse("홍길동").unwrap(),
-                kind: CertKind::Financial,
-                usage: Usage::Restricted,
-                key: KeySource::Cloud(&Pin::parse("482915").unwrap()),
-            },
-        )
-        .await
-        .unwrap();
+    let app = spawn_app_tuned(engine, |s| {
+        s.auth.sign_in_per_certificate_per_minute = 3;
+        s.auth.sign_in_per_ip_per_minute = 6;
+    })
+    .await;
+    let cert = cloud_cert("user-rl")
+        .usage(Usage::Restricted)
+        .issue(&app)
+        .await;
     let login = |id: String, pin: &'static str| {
-        let (client, url) = (app.client.clone(), app.url("/v1/auth/pin"));
-        async move {
-            client
-                .post(url)
-                .json(&json!({"certificate_id": id, "pin": pin}))
-                .send()
-                .await
-                .unwrap()
-        }
+        post(
+            &app,
+            "/v1/auth/pin",
+            ANON,
+            json!({"certificate_id": id, "pin": pin}),
+        )
     };
     for _ in 0..3 {
         assert_problem(login(cert.id.to_string(), "000001").await, 401, "wrong_pin").await;

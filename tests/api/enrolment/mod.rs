@@ -1,0 +1,74 @@
+//! The issuance procedure through the HTTP API: terms, identity, phone code (steps 1–3) in
+//! `phone_steps.rs`, then the authentication medium and the new credential (step 4), for
+//! issuance and reissuance, in `issuance.rs`. The helpers both use and the engine matrix are
+//! here, so the tests keep their names (`enrolment::<test>::{sqlite,postgres}`).
+
+mod issuance;
+mod phone_steps;
+
+use serde_json::{Value, json};
+
+use crate::{both_engines, helpers::*};
+use issuance::{
+    issuance_with_a_security_card, issuance_with_otp_media, reissuance_replaces_the_old_certificate,
+};
+use phone_steps::{codes_and_enrolments_expire, first_three_steps};
+
+/// Runs steps 1–3 (the phone code by `channel`); returns the enrolment's base path.
+async fn to_medium_step(app: &TestApp, purpose: &str, channel: &str) -> String {
+    let base = start_enrolment(app, purpose).await;
+    assert_eq!(
+        post(
+            app,
+            &format!("{base}/identity"),
+            ANON,
+            identity("1987-03-14")
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(
+        post(
+            app,
+            &format!("{base}/phone-code"),
+            ANON,
+            json!({"channel": channel})
+        )
+        .await
+        .status(),
+        202
+    );
+    let code = code_from(app);
+    let resp = post(
+        app,
+        &format!("{base}/phone-code/verify"),
+        ANON,
+        json!({"code": code}),
+    )
+    .await;
+    assert_eq!(resp.json::<Value>().await.unwrap()["step"], "medium");
+    base
+}
+
+/// Completes step 4 with a cloud key and `pin`; returns the body.
+async fn complete(
+    app: &TestApp,
+    base: &str,
+    pin: &str,
+    replaces: Option<&str>,
+) -> reqwest::Response {
+    let mut body = json!({"kind": "financial", "usage": "restricted", "pin": pin});
+    if let Some(r) = replaces {
+        body["replaces"] = json!(r);
+    }
+    post(app, &format!("{base}/complete"), ANON, body).await
+}
+
+both_engines!(
+    first_three_steps,
+    codes_and_enrolments_expire,
+    issuance_with_a_security_card,
+    issuance_with_otp_media,
+    reissuance_replaces_the_old_certificate,
+);

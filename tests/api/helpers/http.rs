@@ -1,0 +1,90 @@
+//! The raw HTTP helpers: one way to send a request with or without a bearer token, for tests
+//! that check status codes, headers and problem documents (the typed client, `TestApp::api`,
+//! hides those). Argument order everywhere: app, path, who (`Bearer`), body.
+
+use serde_json::Value;
+
+use super::app::TestApp;
+
+/// Who a raw request is sent as: a bearer token (`&str`, `&String`, `Some(..)`) or nobody
+/// (`ANON`).
+pub trait Bearer {
+    fn bearer(&self) -> Option<&str>;
+}
+
+impl Bearer for str {
+    fn bearer(&self) -> Option<&str> {
+        Some(self)
+    }
+}
+
+impl Bearer for String {
+    fn bearer(&self) -> Option<&str> {
+        Some(self)
+    }
+}
+
+impl<T: Bearer + ?Sized> Bearer for &T {
+    fn bearer(&self) -> Option<&str> {
+        (**self).bearer()
+    }
+}
+
+impl<T: Bearer> Bearer for Option<T> {
+    fn bearer(&self) -> Option<&str> {
+        self.as_ref().and_then(Bearer::bearer)
+    }
+}
+
+/// No bearer token.
+pub const ANON: Option<&str> = None;
+
+/// Sends `method path` as `who`, with a JSON `body` and an `Idempotency-Key` if given.
+pub async fn call(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    who: impl Bearer,
+    body: Option<Value>,
+    idempotency_key: Option<&str>,
+) -> reqwest::Response {
+    let mut req = app.client.request(method, app.url(path));
+    if let Some(t) = who.bearer() {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    if let Some(k) = idempotency_key {
+        req = req.header("Idempotency-Key", k);
+    }
+    req.send().await.expect("request sent")
+}
+
+/// `POST path` with a JSON body, as `who`.
+pub async fn post(app: &TestApp, path: &str, who: impl Bearer, body: Value) -> reqwest::Response {
+    call(app, reqwest::Method::POST, path, who, Some(body), None).await
+}
+
+/// `GET path`, as `who`.
+pub async fn get(app: &TestApp, path: &str, who: impl Bearer) -> reqwest::Response {
+    call(app, reqwest::Method::GET, path, who, None, None).await
+}
+
+/// Asserts a problem+json response with `status` and `code`; returns the body.
+pub async fn assert_problem(resp: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(resp.status().as_u16(), status, "status");
+    let ctype = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(ctype, "application/problem+json");
+    let body: Value = resp.json().await.expect("problem body is JSON");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status);
+    assert_eq!(body["type"], format!("urn:fincert:problem:{code}"));
+    assert!(body["title"].is_string() && body["detail"].is_string());
+    body
+}

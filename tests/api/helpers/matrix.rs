@@ -1,0 +1,42 @@
+//! The test matrix: one async test body run on every database engine (`both_engines!`), or on
+//! every engine × KMS backend (`custody_matrix!`). The macros are exported at the crate root,
+//! so test modules name them `crate::both_engines` and `crate::custody_matrix`.
+
+/// Runs an async test body once per engine: `both_engines!(name)` makes `name::sqlite` and
+/// `name::postgres` from `async fn name(engine: Engine)`.
+#[macro_export]
+macro_rules! both_engines {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(fincert::config::Engine::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(fincert::config::Engine::Postgres).await
+            }
+        }
+    )*};
+}
+
+/// Runs an async test body on every engine × KMS backend: `custody_matrix!(name)` makes
+/// `name::{sqlite_local, postgres_local, sqlite_aws, postgres_aws}` from
+/// `async fn name(engine: Engine, backend: Backend)`.
+#[macro_export]
+macro_rules! custody_matrix {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use fincert::config::Engine;
+            use $crate::helpers::Backend;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite_local() { super::$name(Engine::Sqlite, Backend::Local).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres_local() { super::$name(Engine::Postgres, Backend::Local).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite_aws() { super::$name(Engine::Sqlite, Backend::Aws).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres_aws() { super::$name(Engine::Postgres, Backend::Aws).await }
+        }
+    )*};
+}

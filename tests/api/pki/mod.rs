@@ -1,0 +1,99 @@
+//! The certificate authority, checked with someone else's verifier: every certificate, CRL and
+//! OCSP answer fincert makes is read and verified by the openssl command line.
+//!
+//! `issuance.rs`: the hierarchy and what it issues; `revocation.rs`: CRL and OCSP;
+//! `certificate_lifecycle.rs`: suspension, renewal, reissue, expiry; `openssl.rs`: the CA files
+//! written out for openssl. The engine matrix is here, so the tests keep their names
+//! (`pki::<test>::{sqlite,postgres}`).
+
+mod certificate_lifecycle;
+mod issuance;
+mod openssl;
+mod revocation;
+
+use fincert::{
+    config::Engine,
+    pki::{lifecycle::RevocationReason, profile::CertKind},
+    store,
+};
+
+use crate::{both_engines, helpers::*};
+use certificate_lifecycle::{
+    lifecycle_job_notices_and_expires, only_active_certificates_sign,
+    reissue_supersedes_the_old_certificate, renewal_window_and_rules, suspend_and_resume,
+};
+use issuance::{
+    ca_hierarchy_is_published, financial_certificate_profile, joint_device_certificates_from_csrs,
+};
+use openssl::Openssl;
+use revocation::{
+    concurrent_crl_refresh_answers_everyone, ocsp_get_unknown_and_malformed,
+    revocation_reaches_crl_and_ocsp,
+};
+
+both_engines!(
+    concurrent_crl_refresh_answers_everyone,
+    lifecycle_job_notices_and_expires,
+    only_active_certificates_sign,
+    ca_hierarchy_is_published,
+    financial_certificate_profile,
+    joint_device_certificates_from_csrs,
+    revocation_reaches_crl_and_ocsp,
+    ocsp_get_unknown_and_malformed,
+    suspend_and_resume,
+    renewal_window_and_rules,
+    reissue_supersedes_the_old_certificate,
+);
+
+/// With the AWS backend the root and issuing keys live in KMS (RSA-2048) and sign through
+/// `Sign`; openssl accepts what they signed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ca_keys_in_aws_kms_sign_through_kms() {
+    let kms = moto_kms_settings(&moto_url()).await;
+    let app = spawn_app_tuned(Engine::Sqlite, |s| {
+        s.kms = kms;
+        s.pki.ca_algorithm = "rsa2048".into();
+    })
+    .await;
+    let o = Openssl::for_app(&app).await;
+    let (ok, out) = o.run(&[
+        "verify",
+        "-check_ss_sig",
+        "-CAfile",
+        "root.pem",
+        "issuing.pem",
+    ]);
+    assert!(ok, "{out}");
+    let cert = cloud_cert("user-aws")
+        .kind(CertKind::Joint)
+        .issue(&app)
+        .await;
+    let leaf = o.write_cert("leaf.pem", &cert.der);
+    assert!(o.verify(&leaf, None).0);
+    app.pki
+        .revoke(
+            &app.db,
+            &owner("user-aws"),
+            cert.id,
+            RevocationReason::CessationOfOperation,
+        )
+        .await
+        .unwrap();
+    let crl = o.crl(&app).await;
+    let (ok, out) = o.verify(&leaf, Some(&crl));
+    assert!(!ok && out.contains("certificate revoked"), "{out}");
+    let kinds: Vec<_> = store::pki::authorities(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.id, a.key_kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("issuing".to_string(), "kms".to_string()),
+            ("ocsp".into(), "sealed".into()),
+            ("root".into(), "kms".into())
+        ]
+    );
+}

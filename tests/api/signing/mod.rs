@@ -1,0 +1,87 @@
+//! Remote signing end to end: institution onboarding and OAuth2 tokens, user consent, signature
+//! requests approved with a PIN or a passkey (dynamic linking), raw and CMS outputs checked by
+//! openssl, webhooks, login with certificate and verification, and every refusal.
+//!
+//! One file per story; this one holds the institution-side helpers they share and the engine
+//! matrix (so the tests keep their names, `signing::<test>::{sqlite,postgres}`).
+
+mod cli;
+mod concurrency;
+mod onboarding;
+mod passkey_approval;
+mod pin_approval;
+mod receiver;
+mod refusal_cases;
+
+use base64::{Engine as _, engine::general_purpose::STANDARD};
+use serde_json::{Value, json};
+
+use crate::{both_engines, helpers::*};
+use cli::cli_request_approve_and_verify;
+use concurrency::concurrent_signatures_commit_once_and_chain;
+use onboarding::onboarding_and_client_credentials;
+use passkey_approval::passkey_approval_is_bound_to_the_request;
+use pin_approval::consent_request_pin_approval_outputs_and_webhook;
+use refusal_cases::refusals;
+
+/// `POST /oauth2/token` with a form body exactly as given (no encoding, no Basic header).
+async fn token(app: &TestApp, form: &[(&str, &str)]) -> reqwest::Response {
+    let body = form
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    app.client
+        .post(app.url("/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Creates a signature request as `inst`, with a fresh idempotency key.
+async fn request(app: &TestApp, inst: &Inst, body: Value) -> reqwest::Response {
+    let key = uuid::Uuid::new_v4().to_string();
+    call(
+        app,
+        reqwest::Method::POST,
+        "/v1/signature-requests",
+        &inst.token,
+        Some(body),
+        Some(&key),
+    )
+    .await
+}
+
+/// Creates a signature request that must succeed (201); returns its view.
+async fn created(app: &TestApp, inst: &Inst, body: Value) -> Value {
+    let resp = request(app, inst, body).await;
+    assert_eq!(resp.status(), 201, "{:?}", resp.text().await);
+    resp.json().await.unwrap()
+}
+
+/// The holder approves `req` with `pin` and the request digest it was shown.
+async fn approve_pin(app: &TestApp, h: &Holder, req: &Value, pin: &str) -> reqwest::Response {
+    post(
+        app,
+        &format!("/v1/approvals/{}/approve", req["id"].as_str().unwrap()),
+        &h.token,
+        json!({"pin": pin, "request_digest": req["request_digest"]}),
+    )
+    .await
+}
+
+/// Decodes a base64 JSON string.
+fn b64(v: &Value) -> Vec<u8> {
+    STANDARD.decode(v.as_str().unwrap()).unwrap()
+}
+
+both_engines!(
+    concurrent_signatures_commit_once_and_chain,
+    cli_request_approve_and_verify,
+    onboarding_and_client_credentials,
+    consent_request_pin_approval_outputs_and_webhook,
+    passkey_approval_is_bound_to_the_request,
+    refusals,
+);
