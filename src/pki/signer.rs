@@ -7,6 +7,9 @@
 
 use std::sync::Arc;
 
+use rcgen::{CertificateParams, Issuer};
+
+use super::{PkiError, enc};
 use crate::custody::{
     keys::{KeyAlgorithm, SignatureScheme, SigningKey},
     kms::aws::{AwsKms, KmsSigningAlgorithm},
@@ -170,4 +173,24 @@ impl rcgen::SigningKey for CaSigner {
             rcgen::Error::RemoteKeyError
         })
     }
+}
+
+/// Signs `params` for the public key `spki` with an issuer's key, on a blocking thread.
+pub(super) async fn sign_with(
+    signer: &Arc<CaSigner>,
+    issuer_der: &[u8],
+    params: CertificateParams,
+    spki: Vec<u8>,
+) -> Result<Vec<u8>, PkiError> {
+    let issuer_der = issuer_der.to_vec();
+    signer
+        .run_blocking(move |s| {
+            let issuer = Issuer::from_ca_cert_der(&issuer_der.into(), s).map_err(enc)?;
+            let public = rcgen::SubjectPublicKeyInfo::from_der(&spki).map_err(enc)?;
+            params
+                .signed_by(&public, &issuer)
+                .map(|c| c.der().to_vec())
+                .map_err(enc)
+        })
+        .await?
 }
