@@ -12,11 +12,10 @@ use rcgen::{
 };
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde_json::json;
-use uuid::Uuid;
 
 use super::{
     Authority, ISSUING, Pki, PkiError, RESPONDER, ROOT, enc, foreign, ocsp,
-    signer::{CaSigner, SignerError, sign_with},
+    signer::{CaKeyStores, NewCaKey, StoredKey, sign_with},
     urls,
     x509::{self, dn},
 };
@@ -24,7 +23,7 @@ use crate::{
     audit::{Action, Actor, NewEvent},
     clock::SharedClock,
     config::{KmsBackend, Settings},
-    custody::{Custody, CustodyError, OwnerId, PreparedKey, keys::KeyAlgorithm, kms::aws::AwsKms},
+    custody::{Custody, PreparedKey, keys::KeyAlgorithm},
     store::{self, StoreError},
 };
 
@@ -73,38 +72,32 @@ impl Pki {
 
         let mut prepared: Vec<PreparedKey> = Vec::new();
         let mut rows = Vec::new();
-        let aws = aws_kms_if(settings.kms.backend == KmsBackend::Aws, settings).await?;
+        let stores = CaKeyStores::connect(
+            settings.kms.backend == KmsBackend::Aws,
+            settings,
+            custody.clone(),
+        )
+        .await?;
         // Root and issuing keys.
         let mut signers = Vec::new();
         for id in [ROOT, ISSUING] {
-            let (signer, custody_key_id, kms_key_id) = match &aws {
-                Some(aws) => {
-                    let key_id = create_kms_signing_key(aws, alg, id).await?;
-                    (
-                        CaSigner::kms(aws.clone(), key_id.clone(), alg).await?,
-                        None,
-                        Some(key_id),
-                    )
-                }
-                None => {
-                    let owner = OwnerId::parse(&format!("ca:{id}")).map_err(PkiError::Custody)?;
-                    let key = custody.prepare_service_key(&owner, alg).await?;
-                    let signer =
-                        CaSigner::sealed(key_from_prepared(custody, &key, db, &owner).await?)?;
-                    let key_id = key.info.id.to_string();
-                    prepared.push(key);
-                    (signer, Some(key_id), None)
-                }
-            };
-            signers.push((id, Arc::new(signer), custody_key_id, kms_key_id));
+            let NewCaKey { signer, stored } = stores.for_ca_keys().create(id, alg).await?;
+            let (key_kind, custody_key_id, kms_key_id) = (
+                stored.key_kind(),
+                stored.custody_key_id(),
+                stored.kms_key_id(),
+            );
+            if let StoredKey::Sealed(key) = stored {
+                prepared.push(key);
+            }
+            signers.push((id, Arc::new(signer), key_kind, custody_key_id, kms_key_id));
         }
-        let owner = OwnerId::parse("ca:ocsp").map_err(PkiError::Custody)?;
-        let responder_key = custody.prepare_service_key(&owner, alg).await?;
-        let responder_signer = Arc::new(CaSigner::sealed(
-            key_from_prepared(custody, &responder_key, db, &owner).await?,
-        )?);
-        let responder_key_id = responder_key.info.id.to_string();
-        prepared.push(responder_key);
+        let NewCaKey { signer, stored } = stores.for_responder().create(RESPONDER, alg).await?;
+        let responder_signer = Arc::new(signer);
+        let responder_key_id = stored.custody_key_id();
+        if let StoredKey::Sealed(key) = stored {
+            prepared.push(key);
+        }
 
         let org = pki.organization.clone();
         let root_signer = signers[0].1.clone();
@@ -169,17 +162,13 @@ impl Pki {
         )
         .await?;
 
-        for ((id, _, custody_key_id, kms_key_id), der) in
+        for ((id, _, key_kind, custody_key_id, kms_key_id), der) in
             signers.into_iter().zip([root_der, issuing_der])
         {
             rows.push(store::pki::AuthorityRow {
                 id: id.into(),
                 algorithm: alg.as_str().into(),
-                key_kind: if kms_key_id.is_some() {
-                    "kms".into()
-                } else {
-                    "sealed".into()
-                },
+                key_kind: key_kind.into(),
                 custody_key_id,
                 kms_key_id,
                 certificate_der: der,
@@ -190,7 +179,7 @@ impl Pki {
             id: RESPONDER.into(),
             algorithm: alg.as_str().into(),
             key_kind: "sealed".into(),
-            custody_key_id: Some(responder_key_id),
+            custody_key_id: responder_key_id,
             kms_key_id: None,
             certificate_der: responder_der,
             created_at: now,
@@ -225,22 +214,17 @@ impl Pki {
                 .cloned()
                 .ok_or(PkiError::NotInitialized)
         };
-        let aws = aws_kms_if(rows.iter().any(|r| r.key_kind == "kms"), settings).await?;
+        let stores = CaKeyStores::connect(
+            rows.iter().any(|r| r.key_kind == "kms"),
+            settings,
+            custody.clone(),
+        )
+        .await?;
         let mut open = Vec::new();
         for id in [ROOT, ISSUING, RESPONDER] {
             let row = find(id)?;
             let alg = algorithm(&row.algorithm);
-            let signer = match (&row.kms_key_id, &row.custody_key_id, &aws) {
-                (Some(kms_key), _, Some(aws)) => {
-                    CaSigner::kms(aws.clone(), kms_key.clone(), alg).await?
-                }
-                (_, Some(key_id), _) => {
-                    let owner = OwnerId::parse(&format!("ca:{id}")).map_err(PkiError::Custody)?;
-                    let key_id = Uuid::parse_str(key_id).map_err(enc)?;
-                    CaSigner::sealed(custody.open_service_key(db, &owner, key_id).await?)?
-                }
-                _ => return Err(PkiError::NotInitialized),
-            };
+            let signer = stores.holding(&row)?.open(db, &row, alg).await?;
             let cert = parse_cert(&row.certificate_der)?;
             open.push(Authority {
                 signer: Arc::new(signer),
@@ -287,55 +271,4 @@ impl Pki {
             _ => None,
         }
     }
-}
-
-/// An AWS KMS client for CA keys, when `needed`.
-async fn aws_kms_if(needed: bool, settings: &Settings) -> Result<Option<AwsKms>, PkiError> {
-    if !needed {
-        return Ok(None);
-    }
-    AwsKms::connect(&settings.kms)
-        .await
-        .map(Some)
-        .map_err(|e| PkiError::Custody(CustodyError::Kms(e)))
-}
-
-/// Opens a prepared-but-not-persisted service key: it has to sign (its own certificate, the
-/// next level) before the transaction that stores it.
-async fn key_from_prepared(
-    custody: &Custody,
-    prepared: &PreparedKey,
-    _db: &DatabaseConnection,
-    _owner: &OwnerId,
-) -> Result<crate::custody::keys::SigningKey, PkiError> {
-    Ok(custody.unseal_prepared(prepared).await?)
-}
-
-async fn create_kms_signing_key(
-    aws: &AwsKms,
-    alg: KeyAlgorithm,
-    name: &str,
-) -> Result<String, PkiError> {
-    use aws_sdk_kms::types::{KeySpec, KeyUsageType};
-    let spec = match alg {
-        KeyAlgorithm::Rsa2048 => KeySpec::Rsa2048,
-        KeyAlgorithm::P256 => KeySpec::EccNistP256,
-    };
-    let out = aws
-        .client()
-        .create_key()
-        .key_spec(spec)
-        .key_usage(KeyUsageType::SignVerify)
-        .description(format!("fincert {name} CA"))
-        .send()
-        .await
-        .map_err(|e| {
-            PkiError::Signer(SignerError(format!(
-                "CreateKey: {}",
-                aws_sdk_kms::error::DisplayErrorContext(e)
-            )))
-        })?;
-    out.key_metadata
-        .map(|m| m.key_id)
-        .ok_or_else(|| PkiError::Signer(SignerError("CreateKey returned no key".into())))
 }

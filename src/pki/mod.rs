@@ -5,7 +5,7 @@
 //! and then writes its rows, fee and audit event in one transaction. Status publication reads
 //! the database: OCSP answers from live status; the CRL is re-signed after every status change
 //! and whenever the stored one nears its nextUpdate.
-
+//!
 //! Where things are (one `impl Pki` spread over the files that own each part):
 //!
 //! - `bootstrap`: `ca init`, loading the hierarchy, the published CA certificates and chain.
@@ -13,7 +13,8 @@
 //! - `status`: revoke, suspend, resume, and whether a certificate may sign now.
 //! - `crl`, [`ocsp`]: status publication; `job`: the periodic lifecycle job.
 //! - [`foreign`]: certificates of other CAs and PKCS#12 imports; `view`: what the API shows.
-//! - [`signer`]: the CA keys; [`profile`], [`lifecycle`], [`x509`]: pure rules and encoding.
+//! - [`signer`]: CA keys behind `CaKey` / `CaKeyStore` (local, aws); [`profile`],
+//!   [`lifecycle`], [`x509`]: pure rules and encoding.
 
 mod bootstrap;
 mod crl;
