@@ -11,9 +11,9 @@
 //! - `register`: registering by public certificate, storing and listing
 //!   (`Pki::register_foreign`, `Pki::foreign_certificates`).
 
-pub mod pkcs12;
-pub mod register;
-pub mod validate;
+mod pkcs12;
+mod register;
+mod validate;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
