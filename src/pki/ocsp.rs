@@ -9,11 +9,15 @@ use der::{
     Decode, Encode,
     asn1::{BitString, GeneralizedTime},
 };
+use sea_orm::DatabaseConnection;
 use x509_cert::{Certificate, ext::Extension, spki::AlgorithmIdentifierOwned};
 use x509_ocsp::{
     BasicOcspResponse, CertId, CertStatus, OcspGeneralizedTime, OcspRequest, OcspResponse,
     ResponderId, ResponseData, RevokedInfo, SingleResponse, Version,
 };
+
+use super::{Pki, lifecycle};
+use crate::store;
 
 /// What the responder knows about a serial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,4 +212,57 @@ pub fn internal_error() -> Vec<u8> {
 /// A `tryLater` response.
 pub fn try_later() -> Vec<u8> {
     OcspResponse::try_later().to_der().unwrap_or_default()
+}
+
+impl Pki {
+    /// Answers a DER OCSP request with a DER OCSP response (never fails: errors become
+    /// `malformedRequest`, `tryLater` or `internalError` responses).
+    pub async fn ocsp(&self, db: &DatabaseConnection, request: &[u8]) -> Vec<u8> {
+        let Some(parsed) = parse_request(request) else {
+            return malformed();
+        };
+        let now = self.clock.now();
+        let mut statuses = Vec::with_capacity(parsed.ids.len());
+        for id in &parsed.ids {
+            let status = match serial_if_ours(&self.issuer_hashes, id) {
+                None => SerialStatus::Unknown,
+                Some(serial) => match store::pki::certificate_by_serial(db, &serial).await {
+                    Err(_) => return try_later(),
+                    Ok(None) => SerialStatus::Unknown,
+                    Ok(Some(row)) => match lifecycle::CertStatus::parse(&row.status) {
+                        Some(lifecycle::CertStatus::Revoked | lifecycle::CertStatus::Suspended) => {
+                            SerialStatus::Revoked {
+                                at: row.revoked_at.unwrap_or(row.updated_at),
+                                reason: u8::try_from(row.revocation_reason.unwrap_or(0))
+                                    .unwrap_or(0),
+                            }
+                        }
+                        Some(_) => SerialStatus::Good,
+                        None => SerialStatus::Unknown,
+                    },
+                },
+            };
+            statuses.push(status);
+        }
+        let validity = Duration::minutes(i64::from(self.settings.ocsp_validity_minutes));
+        let Some(data) = response_data(&parsed, &statuses, &self.responder.cert, now, validity)
+        else {
+            return internal_error();
+        };
+        let Ok(tbs) = data.to_der() else {
+            return internal_error();
+        };
+        let signer = self.responder.signer.clone();
+        let signature = match signer.run_blocking(move |s| s.sign_message(&tbs)).await {
+            Ok(Ok(sig)) => sig,
+            _ => return try_later(),
+        };
+        assemble(
+            data,
+            signature,
+            self.responder.signer.signature_oid(),
+            &self.responder.cert,
+        )
+        .unwrap_or_else(|_| internal_error())
+    }
 }

@@ -6,6 +6,7 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use chrono::{DateTime, Utc};
 use const_oid::ObjectIdentifier;
 use der::{Encode, asn1::Ia5String};
+use rcgen::{DistinguishedName, DnType};
 use x509_cert::ext::pkix::{
     AccessDescription, AuthorityInfoAccessSyntax, CertificatePolicies,
     certpolicy::PolicyInformation, name::GeneralName,
@@ -192,6 +193,18 @@ pub fn check_csr(input: &[u8]) -> Result<CheckedCsr, X509Error> {
     Ok(CheckedCsr {
         spki_der: spki.raw.to_vec(),
     })
+}
+
+/// A distinguished name as every certificate here carries it: C=KR, O, optional OU, CN.
+pub(super) fn dn(country_org: &str, common_name: &str, ou: Option<&str>) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CountryName, "KR");
+    dn.push(DnType::OrganizationName, country_org);
+    if let Some(ou) = ou {
+        dn.push(DnType::OrganizationalUnitName, ou);
+    }
+    dn.push(DnType::CommonName, common_name);
+    dn
 }
 
 #[cfg(test)]

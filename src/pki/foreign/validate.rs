@@ -1,49 +1,15 @@
-//! Certificates from other CAs ("registering a certificate from another institution"): chain
-//! validation against configured trust anchors, usage recognition from certificate policies,
-//! and the keys of imported PKCS#12 files.
+//! Validating a certificate from another CA against the configured trust anchors: path
+//! building, validity, end-entity signing use, and the usage its policies say.
 //!
-//! Validation here is pure (DER in, verdict out, time passed in). Status (CRL/OCSP of the
-//! foreign CA) is not fetched: fincert reaches no outside network in this deployment; the
-//! operator's trust-anchor set is the control.
+//! Pure: DER in, verdict out, time passed in. Never touches the database or the network.
 
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use x509_parser::{certificate::X509Certificate, prelude::FromDer};
 
-use super::profile::{self, Usage};
-
-/// Why a foreign certificate was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ForeignError {
-    /// Not DER of an X.509 certificate.
-    #[error("not a well-formed X.509 certificate")]
-    Malformed,
-    /// No path to a configured trust anchor (or a signature on the path does not verify).
-    #[error("the certificate does not chain to a trusted CA")]
-    Untrusted,
-    /// Outside its validity period (or a CA on its path is).
-    #[error("the certificate is not valid at this time")]
-    NotValidNow,
-    /// A CA certificate, or one whose key usage excludes signing.
-    #[error("not a personal signing certificate")]
-    NotForSigning,
-    /// No known restricted-use or general-purpose policy.
-    #[error("the certificate's policy is not one fincert recognises")]
-    UnrecognizedPolicy,
-    /// The PKCS#12 file did not open (wrong password, or not PKCS#12).
-    #[error("the PKCS#12 file could not be opened (wrong password or not a PKCS#12 file)")]
-    Pkcs12Unreadable,
-    /// The PKCS#12 file holds no key with a certificate.
-    #[error("the PKCS#12 file holds no private key with its certificate")]
-    Pkcs12NoKey,
-    /// The key is not one fincert keeps (RSA-2048 or P-256), or does not match the certificate.
-    #[error("the private key is unsupported or does not match the certificate")]
-    KeyMismatch,
-    /// The holder already registered this certificate.
-    #[error("this certificate is already registered")]
-    AlreadyRegistered,
-}
+use super::ForeignError;
+use crate::pki::profile::{self, Usage};
 
 /// The configured trust anchors (DER).
 #[derive(Debug, Clone, Default)]
@@ -217,33 +183,4 @@ pub fn validate(
         current = next.clone();
     }
     Err(ForeignError::Untrusted)
-}
-
-/// What an opened PKCS#12 file holds: the private key (PKCS#8, zeroizing) and the
-/// certificates, leaf first.
-pub struct Pkcs12Contents {
-    /// PKCS#8 DER.
-    pub pkcs8: zeroize::Zeroizing<Vec<u8>>,
-    /// Certificates (DER), the key's certificate first.
-    pub certs: Vec<Vec<u8>>,
-}
-
-/// Opens a PKCS#12 file. The password and file are used here only; the key is copied into
-/// zeroizing memory at once. (p12-keystore keeps its own copy in a plain buffer until it is
-/// dropped, which happens before this returns.)
-pub fn open_pkcs12(p12: &[u8], password: &str) -> Result<Pkcs12Contents, ForeignError> {
-    let store = p12_keystore::KeyStore::from_pkcs12(
-        p12,
-        password,
-        p12_keystore::Pkcs12ImportPolicy::Strict,
-    )
-    .map_err(|_| ForeignError::Pkcs12Unreadable)?;
-    let (_, chain) = store.private_key_chain().ok_or(ForeignError::Pkcs12NoKey)?;
-    let pkcs8 = zeroize::Zeroizing::new(chain.key().as_der().to_vec());
-    let certs: Vec<Vec<u8>> = chain.certs().iter().map(|c| c.as_der().to_vec()).collect();
-    drop(store);
-    if certs.is_empty() {
-        return Err(ForeignError::Pkcs12NoKey);
-    }
-    Ok(Pkcs12Contents { pkcs8, certs })
 }

@@ -1,0 +1,107 @@
+//! The issuing CA's CRL: signing and storing a fresh one (after every status change, and when
+//! the stored one nears its nextUpdate), and serving the current one.
+
+use chrono::{DateTime, Duration};
+use rcgen::{
+    CertificateRevocationListParams, Issuer, KeyIdMethod, RevokedCertParams, SerialNumber,
+};
+use sea_orm::{DatabaseConnection, TransactionTrait};
+use serde_json::json;
+
+use super::{ISSUING, Pki, PkiError, enc, x509};
+use crate::{
+    audit::{Action, Actor, NewEvent},
+    store::{self, StoreError},
+};
+
+impl Pki {
+    pub(super) async fn publish_crl_logged(&self, db: &DatabaseConnection) {
+        if let Err(e) = self.publish_crl(db).await {
+            // OCSP already answers from live status; the scheduled run retries the CRL.
+            tracing::error!(error = %e, "CRL publication failed; will retry");
+        }
+    }
+
+    /// Signs and stores a fresh CRL of the issuing CA; returns its DER.
+    pub async fn publish_crl(&self, db: &DatabaseConnection) -> Result<Vec<u8>, PkiError> {
+        let now = self.clock.now();
+        let entries = store::pki::revoked_for_crl(db, ISSUING, now).await?;
+        let number = store::pki::latest_crl(db, ISSUING)
+            .await?
+            .map_or(1, |(n, ..)| n + 1);
+        let next_update = now + Duration::hours(i64::from(self.settings.crl_validity_hours));
+        let mut revoked = Vec::with_capacity(entries.len());
+        for e in &entries {
+            revoked.push(RevokedCertParams {
+                serial_number: SerialNumber::from_slice(&hex::decode(&e.serial_hex).map_err(enc)?),
+                revocation_time: x509::to_offset(e.revoked_at.unwrap_or(e.updated_at)),
+                reason_code: Some(crl_reason(e.revocation_reason.unwrap_or(0))),
+                invalidity_date: None,
+            });
+        }
+        let params = CertificateRevocationListParams {
+            this_update: x509::to_offset(now),
+            next_update: x509::to_offset(next_update),
+            crl_number: SerialNumber::from_slice(&number.to_be_bytes()),
+            issuing_distribution_point: None,
+            revoked_certs: revoked,
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        let ca_der = self.issuing.der.clone();
+        let der = self
+            .issuing
+            .signer
+            .run_blocking(move |s| {
+                let issuer = Issuer::from_ca_cert_der(&ca_der.into(), s).map_err(enc)?;
+                params
+                    .signed_by(&issuer)
+                    .map(|c| c.der().to_vec())
+                    .map_err(enc)
+            })
+            .await??;
+        let this = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+        let next = DateTime::from_timestamp(next_update.timestamp(), 0).unwrap_or(next_update);
+        let txn = db.begin().await.map_err(StoreError::from)?;
+        store::pki::insert_crl(&txn, ISSUING, number, this, next, der.clone()).await?;
+        let event = NewEvent::new(Actor::System, Action::CrlPublished)
+            .details(json!({"issuer": ISSUING, "number": number, "entries": entries.len()}));
+        store::audit::append(&txn, now, &[event]).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(der)
+    }
+
+    /// The current CRL: the stored one while it has over a quarter of its validity left,
+    /// else a freshly signed one. Concurrent requests may all decide to publish; the CRL number
+    /// is the primary key, so one wins and the others serve the winner's CRL.
+    pub async fn current_crl(&self, db: &DatabaseConnection) -> Result<Vec<u8>, PkiError> {
+        let now = self.clock.now();
+        if let Some((_, this, next, der)) = store::pki::latest_crl(db, ISSUING).await?
+            && now < next - (next - this) / 4
+        {
+            return Ok(der);
+        }
+        match self.publish_crl(db).await {
+            Ok(der) => Ok(der),
+            Err(PkiError::Store(e)) => match store::pki::latest_crl(db, ISSUING).await? {
+                // Someone else published one since we looked: that is the current CRL.
+                Some((_, this, next, der)) if now < next && this <= now => Ok(der),
+                _ => Err(PkiError::Store(e)),
+            },
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn crl_reason(code: i32) -> rcgen::RevocationReason {
+    use rcgen::RevocationReason as R;
+    match code {
+        1 => R::KeyCompromise,
+        2 => R::CaCompromise,
+        3 => R::AffiliationChanged,
+        4 => R::Superseded,
+        5 => R::CessationOfOperation,
+        6 => R::CertificateHold,
+        9 => R::PrivilegeWithdrawn,
+        _ => R::Unspecified,
+    }
+}

@@ -1,0 +1,101 @@
+//! Renewal (inside the renewal window: new key, new serial, same subject; the old certificate
+//! stays valid) and reissue (after expiry, loss or lockout: a live old one is revoked as
+//! superseded). Both end in the issuing transaction of `issue.rs`.
+
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use super::{
+    CertificateView, KeySource, Pki, PkiError, enc,
+    issue::Predecessor,
+    lifecycle::{self, CertStatus},
+    profile::{CertKind, Storage, Usage},
+};
+use crate::{audit::Action, custody::OwnerId};
+
+impl Pki {
+    /// Renews: only when at most the renewal window remains; a new key (the same PIN, which
+    /// must open the current key) or a new CSR, a new serial, the same subject. The old
+    /// certificate stays valid until it expires.
+    #[tracing::instrument(skip_all, fields(owner = %owner.as_str(), certificate = %id))]
+    pub async fn renew(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        id: Uuid,
+        key: KeySource<'_>,
+    ) -> Result<CertificateView, PkiError> {
+        let old = self.find(db, owner, id).await?;
+        let status = CertStatus::parse(&old.status).ok_or(PkiError::NotFound)?;
+        lifecycle::check_renew(
+            status,
+            old.not_after,
+            self.clock.now(),
+            self.settings.renewal_window_days,
+            old.renewed_by_id.is_some(),
+        )?;
+        let storage = Storage::parse(&old.storage).ok_or(PkiError::NotFound)?;
+        if let (KeySource::Cloud(pin), Some(key_id)) = (&key, &old.custody_key_id) {
+            // The PIN must open the current key: that is the holder's authentication.
+            let key_id = Uuid::parse_str(key_id).map_err(enc)?;
+            let act = self
+                .custody
+                .activate_with_pin(db, owner, key_id, pin, Some(1))
+                .await?;
+            self.custody.activations().remove(act.id);
+        }
+        let kind = CertKind::parse(&old.kind).ok_or(PkiError::NotFound)?;
+        let usage = Usage::parse(&old.usage).ok_or(PkiError::NotFound)?;
+        let subject = old.subject.clone();
+        self.create(
+            db,
+            owner,
+            kind,
+            usage,
+            storage,
+            &subject,
+            &key,
+            Some((&old, Predecessor::Renewed)),
+            Action::CertificateRenewed,
+            "renew",
+        )
+        .await
+    }
+
+    /// Reissues (after expiry, loss, lockout or a forgotten PIN; the caller has verified the
+    /// holder's identity again): a new key and certificate; a live old one is revoked as
+    /// superseded in the same transaction.
+    #[tracing::instrument(skip_all, fields(owner = %owner.as_str(), certificate = %id))]
+    pub async fn reissue(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        id: Uuid,
+        key: KeySource<'_>,
+    ) -> Result<CertificateView, PkiError> {
+        let old = self.find(db, owner, id).await?;
+        let status = CertStatus::parse(&old.status).ok_or(PkiError::NotFound)?;
+        let revoke = lifecycle::reissue_revokes(status, old.not_after, self.clock.now());
+        let kind = CertKind::parse(&old.kind).ok_or(PkiError::NotFound)?;
+        let usage = Usage::parse(&old.usage).ok_or(PkiError::NotFound)?;
+        let storage = match key {
+            KeySource::Cloud(_) => Storage::Cloud,
+            KeySource::Device(_) => Storage::Device,
+        };
+        kind.check_storage(storage)?;
+        let subject = old.subject.clone();
+        self.create(
+            db,
+            owner,
+            kind,
+            usage,
+            storage,
+            &subject,
+            &key,
+            Some((&old, Predecessor::Reissued { revoke })),
+            Action::CertificateReissued,
+            "reissue",
+        )
+        .await
+    }
+}

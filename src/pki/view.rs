@@ -1,0 +1,122 @@
+//! Certificates as the API shows them: a stored row read with the status in force now and
+//! whether renewal is open, and the owner-scoped look-ups.
+
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use super::{
+    Pki, PkiError, lifecycle,
+    lifecycle::CertStatus,
+    profile::{CertKind, Storage, Usage},
+};
+use crate::{
+    custody::OwnerId,
+    store::{self, pki::CertificateRow},
+};
+
+/// A certificate as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CertificateView {
+    /// Id.
+    pub id: Uuid,
+    /// Kind.
+    pub kind: CertKind,
+    /// Usage.
+    pub usage: Usage,
+    /// Storage.
+    pub storage: Storage,
+    /// Status in force now.
+    pub status: CertStatus,
+    /// Serial (hex).
+    pub serial: String,
+    /// Subject common name.
+    pub subject: String,
+    /// Validity start.
+    pub not_before: DateTime<Utc>,
+    /// Validity end.
+    pub not_after: DateTime<Utc>,
+    /// Whether renewal is open now.
+    pub renewal_open: bool,
+    /// Seconds until `not_after` by the service clock (0 once past): what a countdown starts
+    /// from, whatever the viewer's clock says.
+    pub expires_in_secs: i64,
+    /// Issuer distinguished name.
+    pub issuer: String,
+    /// Custody key (cloud storage).
+    #[serde(skip)]
+    pub custody_key_id: Option<Uuid>,
+    /// The certificate, DER.
+    #[serde(skip)]
+    pub der: Vec<u8>,
+}
+
+impl Pki {
+    pub(super) fn view(&self, row: CertificateRow) -> CertificateView {
+        let now = self.clock.now();
+        let status = CertStatus::parse(&row.status)
+            .unwrap_or(CertStatus::Revoked)
+            .at(row.not_after, now);
+        let renewal_open = lifecycle::check_renew(
+            status,
+            row.not_after,
+            now,
+            self.settings.renewal_window_days,
+            row.renewed_by_id.is_some(),
+        )
+        .is_ok();
+        let issuer = x509_parser::parse_x509_certificate(&row.certificate_der)
+            .map(|(_, c)| c.issuer().to_string())
+            .unwrap_or_default();
+        CertificateView {
+            expires_in_secs: (row.not_after - now).num_seconds().max(0),
+            issuer,
+            id: Uuid::parse_str(&row.id).unwrap_or_default(),
+            kind: CertKind::parse(&row.kind).unwrap_or(CertKind::Financial),
+            usage: Usage::parse(&row.usage).unwrap_or(Usage::Restricted),
+            storage: Storage::parse(&row.storage).unwrap_or(Storage::Cloud),
+            status,
+            serial: row.serial_hex,
+            subject: row.subject,
+            not_before: row.not_before,
+            not_after: row.not_after,
+            renewal_open,
+            custody_key_id: row.custody_key_id.and_then(|k| Uuid::parse_str(&k).ok()),
+            der: row.certificate_der,
+        }
+    }
+
+    pub(super) async fn find(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        id: Uuid,
+    ) -> Result<CertificateRow, PkiError> {
+        store::pki::certificate_of(db, owner.as_str(), &id.to_string())
+            .await?
+            .ok_or(PkiError::NotFound)
+    }
+
+    /// A certificate of `owner`.
+    pub async fn certificate(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        id: Uuid,
+    ) -> Result<CertificateView, PkiError> {
+        Ok(self.view(self.find(db, owner, id).await?))
+    }
+
+    /// Every certificate of `owner`, newest first.
+    pub async fn certificates(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+    ) -> Result<Vec<CertificateView>, PkiError> {
+        Ok(store::pki::certificates_of(db, owner.as_str())
+            .await?
+            .into_iter()
+            .map(|r| self.view(r))
+            .collect())
+    }
+}
