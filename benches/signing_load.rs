@@ -465,6 +465,38 @@ impl Setup {
         )
     }
 
+    /// The floor under every HTTP call: `GET /healthz` from the same client, at the same
+    /// concurrency, for a second. No signature, no database, no JSON.
+    async fn http_floor(&self) -> Row {
+        let start = Instant::now();
+        let budget = Duration::from_secs(1);
+        let tasks: Vec<_> = (0..clients_for(self.alg))
+            .map(|_| {
+                let (http, url) = (self.http.clone(), format!("{}/healthz", self.bases[0]));
+                tokio::spawn(async move {
+                    let mut lat = Vec::new();
+                    while start.elapsed() < budget {
+                        let t = Instant::now();
+                        let resp = http.get(&url).send().await.expect("healthz");
+                        assert!(resp.status().is_success(), "healthz {}", resp.status());
+                        let _ = resp.bytes().await;
+                        lat.push(t.elapsed());
+                    }
+                    lat
+                })
+            })
+            .collect();
+        let mut lat = Vec::new();
+        for t in tasks {
+            lat.extend(t.await.expect("task"));
+        }
+        row(
+            "  HTTP floor: GET /healthz, same client and concurrency".into(),
+            lat,
+            start.elapsed(),
+        )
+    }
+
     /// The native round: an institution's request, then the holder's PIN approval.
     async fn native_round(&self, name: String) -> Row {
         let start = Instant::now();
@@ -593,9 +625,18 @@ async fn main() {
             } else {
                 None
             };
+            let floor = s.http_floor().await;
             s.stop().await;
             let raw_after = raw_rate(alg, Duration::from_secs(2));
             let raw_mean = (raw.per_sec + raw_after.per_sec) / 2.0;
+            // Both share the two cores: a signature over HTTP costs at least one raw signature
+            // plus one bare HTTP round, so signHash/raw cannot pass floor / (raw + floor).
+            let ceiling = floor.per_sec / (raw_mean + floor.per_sec);
+            println!(
+                "{} {e}: HTTP floor {:.0}/s: signHash/raw cannot pass {ceiling:.2} on this machine",
+                alg.label(),
+                floor.per_sec
+            );
             if alg == Alg::Rsa2048 {
                 ratios.push(format!(
                     "ratio rsa2048 signHash/raw {e}: {:.2}",
@@ -632,6 +673,7 @@ async fn main() {
             rows.push(raw);
             rows.push(max);
             rows.push(paced);
+            rows.push(floor);
             rows.extend(two);
             rows.extend(native);
             rows.push(raw_after);
