@@ -2,6 +2,7 @@
 //! value cannot exist past it. Nothing here does I/O or knows about HTTP.
 
 pub mod idempotency;
+pub mod owner;
 pub mod person;
 pub mod pin;
 pub mod terms;
