@@ -2,7 +2,9 @@
 //! value cannot exist past it. Nothing here does I/O or knows about HTTP.
 
 pub mod idempotency;
+pub mod key_algorithm;
 pub mod owner;
 pub mod person;
 pub mod pin;
+pub mod sector;
 pub mod terms;
