@@ -8,3 +8,4 @@ pub mod person;
 pub mod pin;
 pub mod sector;
 pub mod terms;
+pub mod usage;

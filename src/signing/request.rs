@@ -16,8 +16,8 @@ use chrono::{DateTime, Duration, Utc};
 
 use uuid::Uuid;
 
-use super::institution::Sector;
-use crate::{custody::keys::SignatureScheme, pki::profile::Usage};
+use crate::custody::keys::SignatureScheme;
+pub use crate::domain::usage::usage_allows;
 
 /// Most digests one request (one approval) may cover.
 pub const MAX_DIGESTS: usize = 50;
@@ -272,15 +272,6 @@ pub fn parse_webhook_url(raw: &str, allow_http: bool) -> Result<String, RequestE
     Ok(url.to_string())
 }
 
-/// The usage rule: a restricted-use certificate signs only for banks, card firms and
-/// insurers; a general-purpose one for every institution.
-pub fn usage_allows(usage: Usage, sector: Sector) -> bool {
-    match usage {
-        Usage::General => true,
-        Usage::Restricted => matches!(sector, Sector::Bank | Sector::Card | Sector::Insurance),
-    }
-}
-
 /// Everything an approval commits to.
 #[derive(Debug, Clone)]
 pub struct Canonical<'a> {
@@ -451,17 +442,6 @@ mod tests {
         assert_eq!(r.digests, vec![Digest::of(b"hello")]);
         assert!(parse_webhook_url("https://hooks.bank.example/fincert", false).is_ok());
         assert!(parse_webhook_url("https://203.0.113.10/fincert", false).is_ok());
-    }
-
-    #[test]
-    fn restricted_use_signs_only_for_bank_card_insurance() {
-        for s in [Sector::Bank, Sector::Card, Sector::Insurance] {
-            assert!(usage_allows(Usage::Restricted, s));
-        }
-        for s in [Sector::Securities, Sector::Public, Sector::Other] {
-            assert!(!usage_allows(Usage::Restricted, s));
-            assert!(usage_allows(Usage::General, s));
-        }
     }
 
     #[test]
