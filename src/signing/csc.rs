@@ -342,10 +342,12 @@ impl Signing {
         // the next group commit; a spend that loses the race answers with the stored one.
         let mut spend = Vec::with_capacity(hashes.len());
         for (h, b64) in hashes.iter().zip(wanted) {
-            match self
-                .custody
-                .sign_digest(&entry.owner, entry.activation, algorithm.scheme(), &h.0)
-            {
+            match self.custody.sign_digest(
+                &entry.owner,
+                entry.activation,
+                algorithm.scheme(),
+                h.as_bytes(),
+            ) {
                 Ok(sig) => spend.push((b64, sig)),
                 Err(CustodyError::Activation(_)) => return Ok(Err(SadProblem::Expired)),
                 Err(e) => return Err(e.into()),

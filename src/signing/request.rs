@@ -44,6 +44,20 @@ fn invalid(msg: impl Into<String>) -> RequestError {
 
 pub use fincert_client::types::{Algorithm, Format, NewRequestBody, Purpose, Status};
 
+pub use crate::domain::digest::{Digest, DigestError};
+
+impl From<DigestError> for RequestError {
+    fn from(e: DigestError) -> Self {
+        invalid(e.to_string())
+    }
+}
+
+impl From<DigestError> for super::SigningError {
+    fn from(e: DigestError) -> Self {
+        Self::Invalid(e.into())
+    }
+}
+
 /// The custody side of a wire [`Algorithm`].
 pub trait AlgorithmExt {
     /// The custody signature scheme.
@@ -65,45 +79,6 @@ pub fn default_algorithm(key: crate::custody::keys::KeyAlgorithm) -> Algorithm {
     match key {
         crate::custody::keys::KeyAlgorithm::Rsa2048 => Algorithm::RsaPkcs1Sha256,
         crate::custody::keys::KeyAlgorithm::P256 => Algorithm::EcdsaP256Sha256,
-    }
-}
-
-/// A SHA-256 digest to sign.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Digest(pub [u8; 32]);
-
-impl Digest {
-    /// Parses base64 (standard alphabet, padded) of exactly 32 bytes.
-    pub fn parse_b64(raw: &str) -> Result<Self, RequestError> {
-        let bytes = STANDARD
-            .decode(raw)
-            .map_err(|_| invalid("a digest is not valid base64"))?;
-        Self::from_slice(&bytes)
-    }
-
-    /// Takes exactly 32 bytes.
-    pub fn from_slice(bytes: &[u8]) -> Result<Self, RequestError> {
-        <[u8; 32]>::try_from(bytes)
-            .map(Self)
-            .map_err(|_| invalid("a digest must be 32 bytes (SHA-256)"))
-    }
-
-    /// SHA-256 of `data`.
-    pub fn of(data: &[u8]) -> Self {
-        let d = digest::digest(&digest::SHA256, data);
-        let mut out = [0u8; 32];
-        out.copy_from_slice(d.as_ref());
-        Self(out)
-    }
-
-    /// Base64 (standard).
-    pub fn to_b64(self) -> String {
-        STANDARD.encode(self.0)
-    }
-
-    /// Lower-case hex (for the audit log).
-    pub fn to_hex(self) -> String {
-        hex::encode(self.0)
     }
 }
 
@@ -312,7 +287,7 @@ impl Canonical<'_> {
         field(self.display_text.as_bytes());
         field(&(self.digests.len() as u64).to_be_bytes());
         for d in self.digests {
-            field(&d.0);
+            field(d.as_bytes());
         }
         field(self.format.as_str().as_bytes());
         field(self.algorithm.as_str().as_bytes());
@@ -320,7 +295,7 @@ impl Canonical<'_> {
         let out = ctx.finish();
         let mut bytes = [0u8; 32];
         bytes.copy_from_slice(out.as_ref());
-        Digest(bytes)
+        Digest::from_bytes(bytes)
     }
 }
 
@@ -330,7 +305,7 @@ impl Canonical<'_> {
 pub fn approval_challenge(canonical: &Digest, nonce: &[u8]) -> [u8; 32] {
     let mut ctx = digest::Context::new(&digest::SHA256);
     ctx.update(b"fincert-approval-v1");
-    ctx.update(&canonical.0);
+    ctx.update(canonical.as_bytes());
     ctx.update(nonce);
     let mut out = [0u8; 32];
     out.copy_from_slice(ctx.finish().as_ref());
@@ -360,7 +335,7 @@ mod tests {
         let r = NewRequest::parse(body(), false).unwrap();
         assert_eq!(r.format, Format::Raw);
         assert_eq!(r.expires_in, Duration::seconds(300));
-        assert_eq!(r.digests, vec![Digest([7u8; 32])]);
+        assert_eq!(r.digests, vec![Digest::from_bytes([7u8; 32])]);
         assert_eq!(r.target, Target::Certificate(Uuid::nil()));
     }
 
@@ -446,8 +421,8 @@ mod tests {
 
     #[test]
     fn canonical_digest_changes_with_every_field() {
-        let digests = [Digest([1; 32])];
-        let other = [Digest([2; 32])];
+        let digests = [Digest::from_bytes([1; 32])];
+        let other = [Digest::from_bytes([2; 32])];
         let base = Canonical {
             id: Uuid::nil(),
             institution_id: "i",

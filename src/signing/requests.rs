@@ -181,7 +181,7 @@ impl Signing {
             content: new.content.clone(),
             algorithm: algorithm.as_str().into(),
             format: new.format.as_str().into(),
-            canonical_digest: canonical.0.to_vec(),
+            canonical_digest: canonical.as_bytes().to_vec(),
             status: Status::Pending.as_str().into(),
             created_at: now,
             expires_at,
