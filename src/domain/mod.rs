@@ -2,6 +2,7 @@
 //! value cannot exist past it. Nothing here does I/O or knows about HTTP.
 
 pub mod cert_status;
+pub mod der_input;
 pub mod digest;
 pub mod idempotency;
 pub mod key_algorithm;

@@ -1,6 +1,6 @@
 //! Signature requests as a domain: what an institution may ask for, parsed and checked at the
-//! edge. The **canonical digest** every approval commits to (dynamic linking) is in
-//! [`canonical`]; the digest type itself in `domain::digest`.
+//! edge. The **canonical digest** every approval commits to (dynamic linking) is in the
+//! `canonical` submodule; the digest type itself in `domain::digest`.
 //!
 //! ```text
 //!             approve (PIN or passkey over the canonical digest)
