@@ -2,14 +2,13 @@
 //! step of enrolment, which verifies identity first; they are not here).
 
 use actix_web::{HttpResponse, web};
-use base64::{Engine as _, engine::general_purpose::STANDARD};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::auth::User;
 use crate::{
-    domain::pin::Pin,
+    domain::{der_input, pin::Pin},
     error::ApiError,
     pki::{KeySource, lifecycle::RevocationReason},
     startup::AppState,
@@ -135,11 +134,6 @@ pub async fn fees(state: web::Data<AppState>, user: User) -> Result<HttpResponse
 
 /// PEM text as given, or base64 DER decoded.
 pub fn decode_der_or_pem(input: &str) -> Result<Vec<u8>, ApiError> {
-    if input.trim_start().starts_with("-----BEGIN") {
-        Ok(input.as_bytes().to_vec())
-    } else {
-        STANDARD
-            .decode(input.trim())
-            .map_err(|_| ApiError::InvalidJson("not base64 DER or PEM".into()))
-    }
+    der_input::bytes_from_text(input)
+        .map_err(|_| ApiError::InvalidJson("not base64 DER or PEM".into()))
 }

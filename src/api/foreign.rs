@@ -7,7 +7,14 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use super::{auth::User, certificates::decode_der_or_pem};
-use crate::{domain::pin::Pin, error::ApiError, startup::AppState};
+use crate::{
+    domain::{
+        der_input::{self, PemRule},
+        pin::Pin,
+    },
+    error::ApiError,
+    startup::AppState,
+};
 
 /// A public certificate (base64 DER or PEM) and optional intermediates.
 #[derive(Deserialize)]
@@ -36,13 +43,7 @@ pub async fn register(
         .map(|i| decode_der_or_pem(i))
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()
-        .map(|d| {
-            if d.starts_with(b"-----BEGIN") {
-                pem_to_der(&d)
-            } else {
-                Some(d)
-            }
-        })
+        .map(|d| der_input::der_from(&d, PemRule::FirstLabelled(der_input::CERTIFICATE)).ok())
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| ApiError::InvalidJson("an intermediate is not a certificate".into()))?;
     let view = state
@@ -50,13 +51,6 @@ pub async fn register(
         .register_foreign(&state.db, &user.0, &leaf, &intermediates)
         .await?;
     Ok(HttpResponse::Created().json(view))
-}
-
-fn pem_to_der(pem: &[u8]) -> Option<Vec<u8>> {
-    x509_parser::pem::Pem::iter_from_buffer(pem)
-        .flatten()
-        .find(|p| p.label == "CERTIFICATE")
-        .map(|p| p.contents)
 }
 
 /// A PKCS#12 file (base64), its password, and the PIN to bind the imported key to.

@@ -60,7 +60,7 @@ pub async fn with_pin(
     ) else {
         return Err(LoginError::Failed);
     };
-    let owner = OwnerId::parse(&cert.owner_id).map_err(LoginError::Custody)?;
+    let owner = OwnerId::parse(&cert.owner_id).map_err(|e| LoginError::Custody(e.into()))?;
     custody
         .verify_pin(db, &owner, key_id, pin)
         .await
@@ -114,7 +114,7 @@ pub async fn start_passkey(
     {
         return Err(LoginError::Failed);
     }
-    let owner = OwnerId::parse(&cert.owner_id).map_err(LoginError::Custody)?;
+    let owner = OwnerId::parse(&cert.owner_id).map_err(|e| LoginError::Custody(e.into()))?;
     passkeys
         .start_authentication(db, &owner)
         .await

@@ -419,7 +419,7 @@ impl TokenService {
             txn.commit().await.map_err(StoreError::from)?;
             return Err(TokenError::RefreshReused);
         }
-        let subject = OwnerId::parse(&row.owner_id)?;
+        let subject = OwnerId::parse(&row.owner_id).map_err(CustodyError::from)?;
         let (access, expires_in) = self.access_token(&subject, &[row.amr.as_str()])?;
         let refresh = self
             .store_refresh(db, &subject, &row.amr, &row.family_id)
@@ -458,7 +458,7 @@ async fn create_key(
     custody: &Custody,
     clock: &SharedClock,
 ) -> Result<(), TokenError> {
-    let owner = OwnerId::parse(TOKEN_KEY_OWNER)?;
+    let owner = OwnerId::parse(TOKEN_KEY_OWNER).map_err(CustodyError::from)?;
     let prepared = custody
         .prepare_service_key(&owner, KeyAlgorithm::P256)
         .await?;
@@ -510,7 +510,7 @@ async fn load_keys(
             store::tokens::live_keys(db, now - settings.access_ttl - Duration::minutes(5)).await?;
     }
     let newest = rows.first().ok_or(TokenError::Signing)?;
-    let owner = OwnerId::parse(TOKEN_KEY_OWNER)?;
+    let owner = OwnerId::parse(TOKEN_KEY_OWNER).map_err(CustodyError::from)?;
     let key_id = Uuid::parse_str(&newest.custody_key_id).map_err(|_| TokenError::Signing)?;
     let pkcs8 = custody.service_pkcs8(db, &owner, key_id).await?;
     let signing = EncodingKey::from_ec_der(&pkcs8);

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::exit;
+use crate::domain::der_input::{self, PemRule};
 
 /// Where the service is and who the institution is.
 #[derive(Debug, Args)]
@@ -263,14 +264,8 @@ pub async fn run(cmd: SignCommand) -> ExitCode {
 pub async fn verify(cmd: VerifyCommand) -> ExitCode {
     let result = async {
         let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
-        let mut cert = read(&cmd.certificate)?;
-        if cert.starts_with(b"-----BEGIN") {
-            let text = String::from_utf8_lossy(&cert).into_owned();
-            let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-            cert = STANDARD
-                .decode(b64.trim())
-                .map_err(|_| "unreadable PEM".to_string())?;
-        }
+        let cert = der_input::der_from(&read(&cmd.certificate)?, PemRule::Armour)
+            .map_err(|_| "unreadable PEM".to_string())?;
         let body = VerifyBody {
             certificate: STANDARD.encode(cert),
             signature: STANDARD.encode(read(&cmd.signature)?),

@@ -54,3 +54,9 @@ impl From<SealError> for CustodyError {
         }
     }
 }
+
+impl From<crate::domain::owner::InvalidOwnerId> for CustodyError {
+    fn from(_: crate::domain::owner::InvalidOwnerId) -> Self {
+        Self::InvalidOwner
+    }
+}

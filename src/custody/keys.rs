@@ -12,34 +12,7 @@ use aws_lc_rs::{
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-/// Key algorithms fincert generates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum KeyAlgorithm {
-    /// RSA with a 2048-bit modulus.
-    Rsa2048,
-    /// ECDSA on NIST P-256.
-    P256,
-}
-
-impl KeyAlgorithm {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Rsa2048 => "rsa2048",
-            Self::P256 => "p256",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "rsa2048" => Some(Self::Rsa2048),
-            "p256" => Some(Self::P256),
-            _ => None,
-        }
-    }
-}
+pub use crate::domain::key_algorithm::KeyAlgorithm;
 
 /// Signature schemes, all over SHA-256.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

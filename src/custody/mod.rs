@@ -72,6 +72,7 @@ pub use self::{
     slots::Slot,
     unlock::Unlock,
 };
+pub use crate::domain::owner::{InvalidOwnerId, OwnerId};
 use crate::{
     audit::{Actor, NewEvent},
     clock::SharedClock,
@@ -79,35 +80,14 @@ use crate::{
     store::{self, custody::KeyRow},
 };
 
-/// Who owns a key: a user id, or `ca:<name>` for CA keys. 1–64 of `[A-Za-z0-9._:-]`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct OwnerId(String);
-
+/// What an owner is in the audit log.
 impl OwnerId {
-    /// Parses an owner id.
-    pub fn parse(raw: &str) -> Result<Self, CustodyError> {
-        let ok = (1..=64).contains(&raw.len())
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
-        if ok {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(CustodyError::InvalidOwner)
-        }
-    }
-
-    /// The id text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// The service's own keys (CA, OCSP responder, token signing) act as the system.
     pub fn actor(&self) -> Actor {
-        if self.0.starts_with("ca:") || self.0.starts_with("svc:") {
+        if self.is_service() {
             Actor::System
         } else {
-            Actor::User(self.0.clone())
+            Actor::User(self.as_str().to_owned())
         }
     }
 }

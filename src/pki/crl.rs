@@ -11,6 +11,7 @@ use serde_json::json;
 use super::{ISSUING, Pki, PkiError, enc, x509};
 use crate::{
     audit::{Action, Actor, NewEvent},
+    domain::revocation_reason::CrlReason,
     store::{self, StoreError},
 };
 
@@ -35,7 +36,11 @@ impl Pki {
             revoked.push(RevokedCertParams {
                 serial_number: SerialNumber::from_slice(&hex::decode(&e.serial_hex).map_err(enc)?),
                 revocation_time: x509::to_offset(e.revoked_at.unwrap_or(e.updated_at)),
-                reason_code: Some(crl_reason(e.revocation_reason.unwrap_or(0))),
+                reason_code: Some(
+                    CrlReason::from_code(e.revocation_reason.unwrap_or(0))
+                        .unwrap_or(CrlReason::Unspecified)
+                        .to_rcgen(),
+                ),
                 invalidity_date: None,
             });
         }
@@ -89,19 +94,5 @@ impl Pki {
             },
             Err(e) => Err(e),
         }
-    }
-}
-
-fn crl_reason(code: i32) -> rcgen::RevocationReason {
-    use rcgen::RevocationReason as R;
-    match code {
-        1 => R::KeyCompromise,
-        2 => R::CaCompromise,
-        3 => R::AffiliationChanged,
-        4 => R::Superseded,
-        5 => R::CessationOfOperation,
-        6 => R::CertificateHold,
-        9 => R::PrivilegeWithdrawn,
-        _ => R::Unspecified,
     }
 }

@@ -14,100 +14,8 @@
 //! ```
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
-/// Stored status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CertStatus {
-    /// Valid.
-    Active,
-    /// On hold (certificateHold); can be resumed.
-    Suspended,
-    /// Revoked for good.
-    Revoked,
-    /// Past its validity.
-    Expired,
-}
-
-impl CertStatus {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Suspended => "suspended",
-            Self::Revoked => "revoked",
-            Self::Expired => "expired",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "active" => Some(Self::Active),
-            "suspended" => Some(Self::Suspended),
-            "revoked" => Some(Self::Revoked),
-            "expired" => Some(Self::Expired),
-            _ => None,
-        }
-    }
-
-    /// The status in force at `now`: an active or suspended certificate past `not_after` is
-    /// expired even before the expiry job has marked it.
-    pub fn at(self, not_after: DateTime<Utc>, now: DateTime<Utc>) -> Self {
-        match self {
-            Self::Active | Self::Suspended if now >= not_after => Self::Expired,
-            other => other,
-        }
-    }
-}
-
-/// RFC 5280 revocation reasons a holder or operator may give (certificateHold and
-/// removeFromCRL are suspend and resume, not reasons).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum RevocationReason {
-    /// unspecified (0)
-    Unspecified,
-    /// keyCompromise (1)
-    KeyCompromise,
-    /// affiliationChanged (3)
-    AffiliationChanged,
-    /// superseded (4)
-    Superseded,
-    /// cessationOfOperation (5)
-    CessationOfOperation,
-    /// privilegeWithdrawn (9)
-    PrivilegeWithdrawn,
-}
-
-impl RevocationReason {
-    /// The RFC 5280 CRLReason code.
-    pub fn code(self) -> u8 {
-        match self {
-            Self::Unspecified => 0,
-            Self::KeyCompromise => 1,
-            Self::AffiliationChanged => 3,
-            Self::Superseded => 4,
-            Self::CessationOfOperation => 5,
-            Self::PrivilegeWithdrawn => 9,
-        }
-    }
-
-    /// From a stored code.
-    pub fn from_code(code: i32) -> Option<Self> {
-        [
-            Self::Unspecified,
-            Self::KeyCompromise,
-            Self::AffiliationChanged,
-            Self::Superseded,
-            Self::CessationOfOperation,
-            Self::PrivilegeWithdrawn,
-        ]
-        .into_iter()
-        .find(|r| i32::from(r.code()) == code)
-    }
-}
+pub use crate::domain::{cert_status::CertStatus, revocation_reason::RevocationReason};
 
 /// Why a transition is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -287,20 +195,6 @@ mod tests {
         assert!(
             !reissue_revokes(CertStatus::Active, now, later),
             "an expired one is not revoked"
-        );
-    }
-
-    #[test]
-    fn reasons_round_trip_their_codes() {
-        for code in [0, 1, 3, 4, 5, 9] {
-            assert_eq!(
-                i32::from(RevocationReason::from_code(code).unwrap().code()),
-                code
-            );
-        }
-        assert!(
-            RevocationReason::from_code(6).is_none(),
-            "certificateHold is suspension"
         );
     }
 }

@@ -17,7 +17,7 @@ use x509_ocsp::{
 };
 
 use super::{Pki, lifecycle};
-use crate::store;
+use crate::{domain::revocation_reason::CrlReason, store};
 
 /// What the responder knows about a serial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,18 +159,7 @@ pub fn response_data(
 }
 
 fn crl_reason(code: u8) -> Option<x509_cert::ext::pkix::CrlReason> {
-    use x509_cert::ext::pkix::CrlReason as R;
-    Some(match code {
-        0 => R::Unspecified,
-        1 => R::KeyCompromise,
-        2 => R::CaCompromise,
-        3 => R::AffiliationChanged,
-        4 => R::Superseded,
-        5 => R::CessationOfOperation,
-        6 => R::CertificateHold,
-        9 => R::PrivilegeWithdrawn,
-        _ => return None,
-    })
+    CrlReason::from_code(i32::from(code)).map(CrlReason::to_ocsp)
 }
 
 /// Wraps signed response data into a successful OCSP response (DER), with the responder

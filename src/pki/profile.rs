@@ -5,6 +5,8 @@ use chrono::{DateTime, Months, Utc};
 use const_oid::ObjectIdentifier;
 use serde::{Deserialize, Serialize};
 
+pub use crate::domain::usage::Usage;
+
 /// Which certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -13,16 +15,6 @@ pub enum CertKind {
     Financial,
     /// Joint certificate (formerly "accredited"): 1 year, key on a device or in the cloud.
     Joint,
-}
-
-/// What it may be used for (certificate policy).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Usage {
-    /// Banking, credit card, insurance; free.
-    Restricted,
-    /// Every e-service; fee.
-    General,
 }
 
 /// Where the private key lives.
@@ -46,7 +38,6 @@ macro_rules! str_enum {
     };
 }
 str_enum!(CertKind { Financial => "financial", Joint => "joint" });
-str_enum!(Usage { Restricted => "restricted", General => "general" });
 str_enum!(Storage { Cloud => "cloud", Device => "device" });
 
 /// Why a profile request is refused.

@@ -14,6 +14,7 @@ use super::{
 use crate::{
     audit::{Action, Actor, NewEvent},
     custody::OwnerId,
+    domain::revocation_reason::CrlReason,
     store::{self, StoreError},
 };
 
@@ -82,7 +83,7 @@ impl Pki {
         let change = StatusChange {
             check: lifecycle::check_suspend,
             to: CertStatus::Suspended,
-            mark: Mark::Revoked(6),
+            mark: Mark::Revoked(i32::from(CrlReason::CertificateHold.code())),
             action: Action::CertificateSuspended,
             details: json!({}),
         };

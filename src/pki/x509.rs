@@ -12,6 +12,8 @@ use x509_cert::ext::pkix::{
     certpolicy::PolicyInformation, name::GeneralName,
 };
 
+use crate::domain::der_input::{self, PemRule};
+
 /// Why an input certificate or request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum X509Error {
@@ -137,16 +139,8 @@ pub fn check_csr(input: &[u8]) -> Result<CheckedCsr, X509Error> {
     use x509_parser::{
         certification_request::X509CertificationRequest, prelude::FromDer, public_key::PublicKey,
     };
-    let der = if input.starts_with(b"-----BEGIN") {
-        let (_, pem) =
-            x509_parser::pem::parse_x509_pem(input).map_err(|_| X509Error::Malformed("PEM CSR"))?;
-        if pem.label != "CERTIFICATE REQUEST" && pem.label != "NEW CERTIFICATE REQUEST" {
-            return Err(X509Error::Malformed("PEM CSR"));
-        }
-        pem.contents
-    } else {
-        input.to_vec()
-    };
+    let der = der_input::der_from(input, PemRule::FirstMustBe(der_input::CERTIFICATE_REQUEST))
+        .map_err(|_| X509Error::Malformed("PEM CSR"))?;
     let (rest, csr) = X509CertificationRequest::from_der(&der)
         .map_err(|_| X509Error::Malformed("PKCS#10 request"))?;
     if !rest.is_empty() {

@@ -88,7 +88,7 @@ impl Signing {
         if status != Status::Pending {
             return Err(SigningError::NotPending(status.as_str()));
         }
-        if parsed.canonical(&row)?.0.as_slice() != row.canonical_digest.as_slice() {
+        if parsed.canonical(&row)?.as_bytes().as_slice() != row.canonical_digest.as_slice() {
             tracing::error!(request = %row.id, "stored request no longer matches its digest");
             return Err(SigningError::Mismatch);
         }
@@ -117,7 +117,8 @@ impl Signing {
         request_digest: &Digest,
     ) -> Result<RequestView, SigningError> {
         let (row, parsed, usable) = self.approvable(owner, id).await?;
-        if constant_time::verify_slices_are_equal(&request_digest.0, &row.canonical_digest).is_err()
+        if constant_time::verify_slices_are_equal(request_digest.as_bytes(), &row.canonical_digest)
+            .is_err()
         {
             self.approval_failed(db, owner, &row, "request digest mismatch")
                 .await?;
@@ -361,7 +362,10 @@ impl Signing {
             .iter()
             .map(|d| {
                 let out = match parsed.format {
-                    Format::Raw => self.custody.sign_digest(owner, activation, scheme, &d.0)?,
+                    Format::Raw => {
+                        self.custody
+                            .sign_digest(owner, activation, scheme, d.as_bytes())?
+                    }
                     Format::CmsAttached | Format::CmsDetached => {
                         let (attrs, der) = cms::signed_attributes(d, now)?;
                         let sig = self.custody.sign(owner, activation, scheme, &der)?;

@@ -123,7 +123,7 @@ pub fn signed_attributes(
     )?)?;
     attrs.insert(attribute(
         rfc5911::ID_MESSAGE_DIGEST,
-        Any::encode_from(&OctetString::new(digest.0.to_vec())?)?,
+        Any::encode_from(&OctetString::new(digest.as_bytes().to_vec())?)?,
     )?)?;
     attrs.insert(attribute(
         rfc5911::ID_SIGNING_TIME,
@@ -197,7 +197,10 @@ mod tests {
         let (attrs, der) = signed_attributes(&d, DateTime::<Utc>::UNIX_EPOCH).unwrap();
         assert_eq!(der[0], 0x31, "SET OF");
         assert_eq!(attrs.len(), 3);
-        assert!(der.windows(32).any(|w| w == d.0), "message digest inside");
+        assert!(
+            der.windows(32).any(|w| w == d.as_bytes().as_slice()),
+            "message digest inside"
+        );
         assert!(signed_attributes(&d, DateTime::<Utc>::MIN_UTC).is_err());
     }
 

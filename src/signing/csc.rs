@@ -95,7 +95,7 @@ impl SadEntry {
         };
         Ok(Self {
             hashes: serde_json::from_str(&row.hashes).map_err(|_| corrupt("hashes"))?,
-            owner: OwnerId::parse(&row.user_id)?,
+            owner: OwnerId::parse(&row.user_id).map_err(CustodyError::from)?,
             activation: Uuid::parse_str(&row.activation_id).map_err(|_| corrupt("activation"))?,
             key_id: row
                 .key_id
@@ -209,7 +209,7 @@ impl Signing {
             .as_deref()
             .and_then(|k| Uuid::parse_str(k).ok())
             .ok_or(SigningError::DeviceKey)?;
-        let owner = OwnerId::parse(&cert.owner_id)?;
+        let owner = OwnerId::parse(&cert.owner_id).map_err(CustodyError::from)?;
         let (algorithm, locked) = self.custody.key_status(db, &owner, key).await?;
         Ok((cert, algorithm, locked))
     }
@@ -230,7 +230,7 @@ impl Signing {
         let (cert, key, _algorithm) = self
             .resolve(db, caller, &Target::Certificate(credential_id), None)
             .await?;
-        let owner = OwnerId::parse(&cert.owner_id)?;
+        let owner = OwnerId::parse(&cert.owner_id).map_err(CustodyError::from)?;
         let mut raw = Zeroizing::new([0u8; 32]);
         self.rng
             .fill(raw.as_mut())
@@ -342,10 +342,12 @@ impl Signing {
         // the next group commit; a spend that loses the race answers with the stored one.
         let mut spend = Vec::with_capacity(hashes.len());
         for (h, b64) in hashes.iter().zip(wanted) {
-            match self
-                .custody
-                .sign_digest(&entry.owner, entry.activation, algorithm.scheme(), &h.0)
-            {
+            match self.custody.sign_digest(
+                &entry.owner,
+                entry.activation,
+                algorithm.scheme(),
+                h.as_bytes(),
+            ) {
                 Ok(sig) => spend.push((b64, sig)),
                 Err(CustodyError::Activation(_)) => return Ok(Err(SadProblem::Expired)),
                 Err(e) => return Err(e.into()),

@@ -10,7 +10,7 @@ use aws_lc_rs::{
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64URL};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{DatabaseConnection, TransactionTrait};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 use zeroize::Zeroizing;
@@ -22,54 +22,10 @@ use crate::{
     store::{self, StoreError, signing as db},
 };
 
+pub use crate::domain::sector::Sector;
+
 /// How long a rotated-out secret keeps working.
 pub const SECRET_GRACE_HOURS: i64 = 24;
-
-/// The institution's line of business (decides what restricted-use certificates may sign).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Sector {
-    /// Bank.
-    Bank,
-    /// Credit-card company.
-    Card,
-    /// Insurer.
-    Insurance,
-    /// Securities firm.
-    Securities,
-    /// Public e-service.
-    Public,
-    /// Anything else.
-    Other,
-}
-
-impl Sector {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Bank => "bank",
-            Self::Card => "card",
-            Self::Insurance => "insurance",
-            Self::Securities => "securities",
-            Self::Public => "public",
-            Self::Other => "other",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Bank,
-            Self::Card,
-            Self::Insurance,
-            Self::Securities,
-            Self::Public,
-            Self::Other,
-        ]
-        .into_iter()
-        .find(|v| v.as_str() == s)
-    }
-}
 
 /// Scopes an institution token may carry.
 pub const SCOPES: [&str; 2] = ["sign", "verify"];

@@ -1,5 +1,6 @@
 //! Signature requests as a domain: what an institution may ask for, parsed and checked at the
-//! edge, and the **canonical digest** every approval commits to (dynamic linking).
+//! edge. The **canonical digest** every approval commits to (dynamic linking) is in the
+//! `canonical` submodule; the digest type itself in `domain::digest`.
 //!
 //! ```text
 //!             approve (PIN or passkey over the canonical digest)
@@ -10,14 +11,13 @@
 //! A request leaves `pending` exactly once: the change is a conditional update that only one
 //! approval or rejection can win.
 
-use aws_lc_rs::digest;
 use base64::{Engine as _, engine::general_purpose::STANDARD};
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 
 use uuid::Uuid;
 
-use super::institution::Sector;
-use crate::{custody::keys::SignatureScheme, pki::profile::Usage};
+use crate::custody::keys::SignatureScheme;
+pub use crate::domain::usage::usage_allows;
 
 /// Most digests one request (one approval) may cover.
 pub const MAX_DIGESTS: usize = 50;
@@ -44,6 +44,23 @@ fn invalid(msg: impl Into<String>) -> RequestError {
 
 pub use fincert_client::types::{Algorithm, Format, NewRequestBody, Purpose, Status};
 
+pub use self::canonical::{Canonical, approval_challenge};
+pub use crate::domain::digest::{Digest, DigestError};
+
+mod canonical;
+
+impl From<DigestError> for RequestError {
+    fn from(e: DigestError) -> Self {
+        invalid(e.to_string())
+    }
+}
+
+impl From<DigestError> for super::SigningError {
+    fn from(e: DigestError) -> Self {
+        Self::Invalid(e.into())
+    }
+}
+
 /// The custody side of a wire [`Algorithm`].
 pub trait AlgorithmExt {
     /// The custody signature scheme.
@@ -65,45 +82,6 @@ pub fn default_algorithm(key: crate::custody::keys::KeyAlgorithm) -> Algorithm {
     match key {
         crate::custody::keys::KeyAlgorithm::Rsa2048 => Algorithm::RsaPkcs1Sha256,
         crate::custody::keys::KeyAlgorithm::P256 => Algorithm::EcdsaP256Sha256,
-    }
-}
-
-/// A SHA-256 digest to sign.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Digest(pub [u8; 32]);
-
-impl Digest {
-    /// Parses base64 (standard alphabet, padded) of exactly 32 bytes.
-    pub fn parse_b64(raw: &str) -> Result<Self, RequestError> {
-        let bytes = STANDARD
-            .decode(raw)
-            .map_err(|_| invalid("a digest is not valid base64"))?;
-        Self::from_slice(&bytes)
-    }
-
-    /// Takes exactly 32 bytes.
-    pub fn from_slice(bytes: &[u8]) -> Result<Self, RequestError> {
-        <[u8; 32]>::try_from(bytes)
-            .map(Self)
-            .map_err(|_| invalid("a digest must be 32 bytes (SHA-256)"))
-    }
-
-    /// SHA-256 of `data`.
-    pub fn of(data: &[u8]) -> Self {
-        let d = digest::digest(&digest::SHA256, data);
-        let mut out = [0u8; 32];
-        out.copy_from_slice(d.as_ref());
-        Self(out)
-    }
-
-    /// Base64 (standard).
-    pub fn to_b64(self) -> String {
-        STANDARD.encode(self.0)
-    }
-
-    /// Lower-case hex (for the audit log).
-    pub fn to_hex(self) -> String {
-        hex::encode(self.0)
     }
 }
 
@@ -272,80 +250,6 @@ pub fn parse_webhook_url(raw: &str, allow_http: bool) -> Result<String, RequestE
     Ok(url.to_string())
 }
 
-/// The usage rule: a restricted-use certificate signs only for banks, card firms and
-/// insurers; a general-purpose one for every institution.
-pub fn usage_allows(usage: Usage, sector: Sector) -> bool {
-    match usage {
-        Usage::General => true,
-        Usage::Restricted => matches!(sector, Sector::Bank | Sector::Card | Sector::Insurance),
-    }
-}
-
-/// Everything an approval commits to.
-#[derive(Debug, Clone)]
-pub struct Canonical<'a> {
-    /// Request id.
-    pub id: Uuid,
-    /// The institution asking.
-    pub institution_id: &'a str,
-    /// The certificate.
-    pub certificate_id: Uuid,
-    /// Purpose.
-    pub purpose: Purpose,
-    /// What the user sees.
-    pub display_text: &'a str,
-    /// What is signed.
-    pub digests: &'a [Digest],
-    /// Output.
-    pub format: Format,
-    /// Algorithm.
-    pub algorithm: Algorithm,
-    /// Until when.
-    pub expires_at: DateTime<Utc>,
-}
-
-impl Canonical<'_> {
-    /// SHA-256 over a length-prefixed encoding of every field (versioned, so a field added
-    /// later changes the domain, never the meaning of old digests).
-    pub fn digest(&self) -> Digest {
-        let mut ctx = digest::Context::new(&digest::SHA256);
-        let mut field = |bytes: &[u8]| {
-            ctx.update(&(bytes.len() as u64).to_be_bytes());
-            ctx.update(bytes);
-        };
-        field(b"fincert-signature-request-v1");
-        field(self.id.as_bytes());
-        field(self.institution_id.as_bytes());
-        field(self.certificate_id.as_bytes());
-        field(self.purpose.as_str().as_bytes());
-        field(self.display_text.as_bytes());
-        field(&(self.digests.len() as u64).to_be_bytes());
-        for d in self.digests {
-            field(&d.0);
-        }
-        field(self.format.as_str().as_bytes());
-        field(self.algorithm.as_str().as_bytes());
-        field(&self.expires_at.timestamp_micros().to_be_bytes());
-        let out = ctx.finish();
-        let mut bytes = [0u8; 32];
-        bytes.copy_from_slice(out.as_ref());
-        Digest(bytes)
-    }
-}
-
-/// The WebAuthn challenge for approving a request: SHA-256 over a domain tag, the request's
-/// canonical digest and a fresh nonce. The authenticator signs over the challenge, so the
-/// assertion is valid for this request's exact content and nothing else.
-pub fn approval_challenge(canonical: &Digest, nonce: &[u8]) -> [u8; 32] {
-    let mut ctx = digest::Context::new(&digest::SHA256);
-    ctx.update(b"fincert-approval-v1");
-    ctx.update(&canonical.0);
-    ctx.update(nonce);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(ctx.finish().as_ref());
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,7 +273,7 @@ mod tests {
         let r = NewRequest::parse(body(), false).unwrap();
         assert_eq!(r.format, Format::Raw);
         assert_eq!(r.expires_in, Duration::seconds(300));
-        assert_eq!(r.digests, vec![Digest([7u8; 32])]);
+        assert_eq!(r.digests, vec![Digest::from_bytes([7u8; 32])]);
         assert_eq!(r.target, Target::Certificate(Uuid::nil()));
     }
 
@@ -451,80 +355,5 @@ mod tests {
         assert_eq!(r.digests, vec![Digest::of(b"hello")]);
         assert!(parse_webhook_url("https://hooks.bank.example/fincert", false).is_ok());
         assert!(parse_webhook_url("https://203.0.113.10/fincert", false).is_ok());
-    }
-
-    #[test]
-    fn restricted_use_signs_only_for_bank_card_insurance() {
-        for s in [Sector::Bank, Sector::Card, Sector::Insurance] {
-            assert!(usage_allows(Usage::Restricted, s));
-        }
-        for s in [Sector::Securities, Sector::Public, Sector::Other] {
-            assert!(!usage_allows(Usage::Restricted, s));
-            assert!(usage_allows(Usage::General, s));
-        }
-    }
-
-    #[test]
-    fn canonical_digest_changes_with_every_field() {
-        let digests = [Digest([1; 32])];
-        let other = [Digest([2; 32])];
-        let base = Canonical {
-            id: Uuid::nil(),
-            institution_id: "i",
-            certificate_id: Uuid::nil(),
-            purpose: Purpose::Sign,
-            display_text: "pay 1",
-            digests: &digests,
-            format: Format::Raw,
-            algorithm: Algorithm::EcdsaP256Sha256,
-            expires_at: DateTime::<Utc>::UNIX_EPOCH,
-        };
-        let d0 = base.digest();
-        assert_eq!(d0, base.clone().digest(), "deterministic");
-        let variants = [
-            Canonical {
-                id: Uuid::max(),
-                ..base.clone()
-            },
-            Canonical {
-                institution_id: "j",
-                ..base.clone()
-            },
-            Canonical {
-                certificate_id: Uuid::max(),
-                ..base.clone()
-            },
-            Canonical {
-                purpose: Purpose::Login,
-                ..base.clone()
-            },
-            Canonical {
-                display_text: "pay 2",
-                ..base.clone()
-            },
-            Canonical {
-                digests: &other,
-                ..base.clone()
-            },
-            Canonical {
-                format: Format::CmsDetached,
-                ..base.clone()
-            },
-            Canonical {
-                algorithm: Algorithm::RsaPssSha256,
-                ..base.clone()
-            },
-            Canonical {
-                expires_at: DateTime::<Utc>::UNIX_EPOCH + Duration::seconds(1),
-                ..base.clone()
-            },
-        ];
-        for v in variants {
-            assert_ne!(v.digest(), d0);
-        }
-        assert_ne!(
-            approval_challenge(&d0, b"n1"),
-            approval_challenge(&d0, b"n2")
-        );
     }
 }

@@ -75,7 +75,7 @@ impl Signing {
         let sector = Sector::parse(&institution.sector).unwrap_or(Sector::Other);
         let (key_id, algorithm) = self.check_usable(db, sector, &cert).await?;
         let usable = Usable {
-            owner: OwnerId::parse(&cert.owner_id)?,
+            owner: OwnerId::parse(&cert.owner_id).map_err(CustodyError::from)?,
             key: key_id,
             algorithm,
             serial_hex: cert.serial_hex,
@@ -109,7 +109,7 @@ impl Signing {
             .as_deref()
             .and_then(|k| Uuid::parse_str(k).ok())
             .ok_or(SigningError::DeviceKey)?;
-        let owner = OwnerId::parse(&cert.owner_id)?;
+        let owner = OwnerId::parse(&cert.owner_id).map_err(CustodyError::from)?;
         let (algorithm, locked) = self.custody.key_status(db, &owner, key).await?;
         if locked {
             return Err(SigningError::PinLocked);
@@ -181,7 +181,7 @@ impl Signing {
             content: new.content.clone(),
             algorithm: algorithm.as_str().into(),
             format: new.format.as_str().into(),
-            canonical_digest: canonical.0.to_vec(),
+            canonical_digest: canonical.as_bytes().to_vec(),
             status: Status::Pending.as_str().into(),
             created_at: now,
             expires_at,

@@ -42,7 +42,7 @@ pub async fn verify(
     let key = UnparsedPublicKey::new(algorithm.scheme().verification(), cert.public_key().raw);
     let signature_valid = match signed {
         Signed::Content(c) => key.verify(c, signature).is_ok(),
-        Signed::Digest(d) => digest::Digest::import_less_safe(&d.0, &digest::SHA256)
+        Signed::Digest(d) => digest::Digest::import_less_safe(d.as_bytes(), &digest::SHA256)
             .is_ok_and(|dg| key.verify_digest(&dg, signature).is_ok()),
     };
     let chain_valid = chains_to_root(pki, &cert, now);

@@ -10,6 +10,7 @@ use super::ForeignView;
 use crate::{
     audit::{Action, Actor, NewEvent},
     custody::{OwnerId, PreparedKey},
+    domain::der_input::{self, PemRule},
     pki::{Pki, PkiError, foreign, profile::Usage},
     store::{self, StoreError},
 };
@@ -26,7 +27,8 @@ impl Pki {
         certificate: &[u8],
         intermediates: &[Vec<u8>],
     ) -> Result<ForeignView, PkiError> {
-        let leaf = der_or_pem(certificate).ok_or(foreign::ForeignError::Malformed)?;
+        let leaf = der_input::der_from(certificate, PemRule::FirstLabelled(der_input::CERTIFICATE))
+            .map_err(|_| foreign::ForeignError::Malformed)?;
         let validated = foreign::validate(
             &leaf,
             intermediates,
@@ -110,17 +112,5 @@ impl Pki {
                 custody_key_id: r.custody_key_id.and_then(|k| Uuid::parse_str(&k).ok()),
             })
             .collect())
-    }
-}
-
-/// DER as is, or the first CERTIFICATE block of PEM.
-fn der_or_pem(input: &[u8]) -> Option<Vec<u8>> {
-    if input.starts_with(b"-----BEGIN") {
-        x509_parser::pem::Pem::iter_from_buffer(input)
-            .flatten()
-            .find(|p| p.label == "CERTIFICATE")
-            .map(|p| p.contents)
-    } else {
-        Some(input.to_vec())
     }
 }

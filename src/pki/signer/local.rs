@@ -56,7 +56,7 @@ impl LocalCaKeys {
 }
 
 fn owner_of(name: &str) -> Result<OwnerId, PkiError> {
-    OwnerId::parse(&format!("ca:{name}")).map_err(PkiError::Custody)
+    OwnerId::parse(&format!("ca:{name}")).map_err(|e| PkiError::Custody(e.into()))
 }
 
 #[async_trait::async_trait]

@@ -102,7 +102,7 @@ pub(super) async fn passkey_approval_is_bound_to_the_request(engine: Engine) {
         .await
         .unwrap()
         .unwrap();
-    let digests = [fincert::signing::request::Digest([5u8; 32])];
+    let digests = [fincert::signing::request::Digest::from_bytes([5u8; 32])];
     let altered = fincert::signing::request::Canonical {
         id: uuid::Uuid::parse_str(&row.id).unwrap(),
         institution_id: &row.institution_id,
@@ -120,7 +120,7 @@ pub(super) async fn passkey_approval_is_bound_to_the_request(engine: Engine) {
         "UPDATE signature_requests SET display_text = $1, canonical_digest = $2 WHERE id = $3",
         vec![
             "Pay 20 KRW to B".into(),
-            altered.0.to_vec().into(),
+            altered.as_bytes().to_vec().into(),
             row.id.clone().into(),
         ],
     )
