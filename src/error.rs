@@ -13,7 +13,7 @@ use actix_web::{
 };
 use serde::Serialize;
 
-use crate::telemetry;
+use crate::request_id;
 
 /// Media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -808,7 +808,7 @@ impl Problem {
             status: status.as_u16(),
             detail,
             code: code.into(),
-            request_id: telemetry::current_request_id(),
+            request_id: request_id::current_request_id(),
         }
     }
 

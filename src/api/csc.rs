@@ -21,7 +21,7 @@ use crate::{
         csc::SadProblem,
         request::{Algorithm, Digest},
     },
-    startup::AppState,
+    state::AppState,
 };
 
 /// Which version of the API a route serves.

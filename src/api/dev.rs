@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, http::StatusCode, web};
 use serde_json::json;
 
-use crate::{auth::messaging::Channel, error::ApiError, startup::AppState};
+use crate::{auth::messaging::Channel, error::ApiError, state::AppState};
 
 /// `GET /dev/outbox/{phone}`.
 pub async fn outbox(

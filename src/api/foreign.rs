@@ -6,8 +6,8 @@ use serde::Deserialize;
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use super::{auth::User, certificates::decode_der_or_pem};
-use crate::{domain::pin::Pin, error::ApiError, startup::AppState};
+use super::{certificates::decode_der_or_pem, extract::User};
+use crate::{domain::pin::Pin, error::ApiError, state::AppState};
 
 /// A public certificate (base64 DER or PEM) and optional intermediates.
 #[derive(Deserialize)]

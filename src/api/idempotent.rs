@@ -8,13 +8,11 @@ use chrono::Duration;
 use serde::Serialize;
 
 use crate::{
-    domain::idempotency::{IdempotencyKey, fingerprint},
+    domain::idempotency::fingerprint,
     error::ApiError,
-    startup::AppState,
+    state::AppState,
     store::idempotency::{self, Claim},
 };
-
-const HEADER: &str = "idempotency-key";
 
 /// Runs `work` at most once per (`scope`, key, request); answers with `status` and its JSON.
 pub async fn run<T, Fut>(
@@ -29,22 +27,7 @@ where
     T: Serialize,
     Fut: Future<Output = Result<T, ApiError>>,
 {
-    let raw = req
-        .headers()
-        .get(HEADER)
-        .ok_or(ApiError::InvalidHeader {
-            name: "Idempotency-Key",
-            problem: "is required on this request".into(),
-        })?
-        .to_str()
-        .map_err(|_| ApiError::InvalidHeader {
-            name: "Idempotency-Key",
-            problem: "must be visible ASCII".into(),
-        })?;
-    let key = IdempotencyKey::parse(raw).map_err(|e| ApiError::InvalidHeader {
-        name: "Idempotency-Key",
-        problem: e.to_string(),
-    })?;
+    let key = super::extract::idempotency_key(req)?;
     let print = fingerprint(req.method().as_str(), req.path(), body);
     let now = state.clock.now();
     match idempotency::claim(&state.db, scope, &key, &print, now, Duration::hours(24)).await? {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use crate::{signing::ClientAuth, startup::AppState};
+use crate::{signing::ClientAuth, state::AppState};
 
 /// The token request (form or JSON).
 #[derive(Deserialize)]
