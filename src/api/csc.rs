@@ -1,10 +1,11 @@
 //! The Cloud Signature Consortium API, v1 (1.0.4.0) under `/csc/v1` and v2 (2.0.0.2) under
 //! `/csc/v2`: every method is a POST with a JSON body, errors are `{error, error_description}`
-//! with the status codes and descriptions the specification gives, so standard CSC clients
+//! with the status codes and descriptions the specification gives (rendered by
+//! `error::CscError`), so standard CSC clients
 //! (PDF signing tools) work unchanged. The routes parse the wire format and call the same
 //! domain functions as the native API (`signing::csc`).
 
-use actix_web::{HttpRequest, HttpResponse, http::StatusCode, http::header, web};
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
@@ -15,6 +16,7 @@ use crate::{
     auth::tokens::{Audience, TokenError},
     custody::{CustodyError, keys::KeyAlgorithm},
     domain::pin::Pin,
+    error::{CscError, Kind, OAuthError},
     pki::lifecycle::CertStatus,
     signing::{
         Caller, SigningError,
@@ -31,70 +33,6 @@ pub enum Version {
     V1,
     /// 2.0.0.2.
     V2,
-}
-
-/// A CSC error answer.
-pub struct CscError(StatusCode, &'static str, String);
-
-impl CscError {
-    fn bad(description: impl Into<String>) -> Self {
-        Self(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            description.into(),
-        )
-    }
-
-    fn into_response(self) -> HttpResponse {
-        oauth::oauth_error(self.0, self.1, &self.2)
-    }
-}
-
-impl From<SigningError> for CscError {
-    fn from(e: SigningError) -> Self {
-        match e {
-            SigningError::NotFound | SigningError::DeviceKey => {
-                Self::bad("Invalid parameter credentialID")
-            }
-            SigningError::Algorithm(_) => Self::bad("Invalid parameter signAlgo"),
-            SigningError::Custody(CustodyError::WrongPin) => Self::bad("The PIN is invalid"),
-            SigningError::PinLocked | SigningError::Custody(CustodyError::PinLocked) => {
-                Self::bad("PIN locked")
-            }
-            SigningError::CertificateNotUsable(status) => Self::bad(format!(
-                "The credential identified by credentialID is disabled (certificate {status})"
-            )),
-            SigningError::Usage(_) => Self::bad(
-                "The credential identified by credentialID is disabled for this client (restricted-use certificate)",
-            ),
-            SigningError::Scope(_) => Self(
-                StatusCode::UNAUTHORIZED,
-                "access_denied",
-                "The access token lacks the sign scope".into(),
-            ),
-            SigningError::Limited(_) => Self(
-                StatusCode::TOO_MANY_REQUESTS,
-                "temporarily_unavailable",
-                "Too many requests".into(),
-            ),
-            SigningError::Store(_) | SigningError::Custody(_) => {
-                tracing::warn!(error = %e, "CSC request failed on a dependency");
-                Self(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "temporarily_unavailable",
-                    "Retry later".into(),
-                )
-            }
-            other => {
-                tracing::error!(error = %other, "CSC request failed");
-                Self(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    "Internal error".into(),
-                )
-            }
-        }
-    }
 }
 
 type CscResult = Result<Value, CscError>;
@@ -212,10 +150,10 @@ fn sign_algorithm(m: &Map<String, Value>, version: Version) -> Result<Algorithm,
 /// The institution behind the bearer token, or the CSC 401.
 async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller, CscError> {
     let unauthorized = || {
-        CscError(
-            StatusCode::UNAUTHORIZED,
+        CscError::new(
+            Kind::Unauthorized,
             "invalid_token",
-            "The access token is not valid".into(),
+            "The access token is not valid",
         )
     };
     let token = req
@@ -470,10 +408,10 @@ async fn authorize(
     }
     let invalid_pin = || match version {
         Version::V1 => CscError::bad("The PIN is invalid"),
-        Version::V2 => CscError(
-            StatusCode::BAD_REQUEST,
+        Version::V2 => CscError::new(
+            Kind::BadRequest,
             "invalid_authentication_data",
-            "The authentication data is invalid".into(),
+            "The authentication data is invalid",
         ),
     };
     let pin = pin.ok_or_else(|| match version {
@@ -554,7 +492,7 @@ macro_rules! routes {
         ) -> HttpResponse {
             match oauth::parse_form(&req, &body) {
                 Ok(form) => oauth::issue(&state, &req, form).await,
-                Err(why) => oauth::oauth_error(StatusCode::BAD_REQUEST, "invalid_request", why),
+                Err(why) => OAuthError::invalid_request(why).into_response(),
             }
         }
         /// `credentials/list`.

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::{
     domain::idempotency::fingerprint,
-    error::ApiError,
+    error::{ApiError, Kind},
     state::AppState,
     store::idempotency::{self, Claim},
 };
@@ -42,7 +42,7 @@ where
         }
         Claim::InProgress => {
             return Err(ApiError::rule(
-                StatusCode::CONFLICT,
+                Kind::Conflict,
                 "idempotency_in_progress",
                 "Request in progress",
                 "a request with this Idempotency-Key is still being processed; retry shortly",
@@ -50,7 +50,7 @@ where
         }
         Claim::Mismatch => {
             return Err(ApiError::rule(
-                StatusCode::UNPROCESSABLE_ENTITY,
+                Kind::Unprocessable,
                 "idempotency_key_reused",
                 "Idempotency-Key reused",
                 "this Idempotency-Key was used with a different request",
