@@ -4,13 +4,14 @@
 //! passkey to have the service sign for them. The crate is one binary (`fincert`, see [`cli`])
 //! over a library whose folders name its rooms:
 //!
-//! - [`api`]: HTTP handlers, thin; [`startup`] wires them into an actix-web app.
+//! - [`api`]: HTTP handlers, thin; [`startup`] wires them into an actix-web app around the
+//!   [`state`] they share.
 //! - [`domain`]: newtypes and rules, no I/O.
 //! - [`auth`]: security media (OTP, security card); enrolment, WebAuthn and tokens to come.
 //! - [`custody`]: KMS backends, sealed keys, PIN/passkey slots, activations.
 //! - [`pki`]: the CA, certificate profiles and lifecycle, CRL and OCSP.
 //! - [`audit`]: the hash-chained audit log; [`store`]: every query.
-//! - [`config`], [`clock`], [`telemetry`], [`error`]: the edges every room shares.
+//! - [`config`], [`clock`], [`telemetry`], [`request_id`], [`error`]: the edges every room shares.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -30,7 +31,9 @@ pub mod error;
 pub mod outbound;
 pub mod pki;
 pub mod portal;
+pub mod request_id;
 pub mod signing;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod telemetry;

@@ -25,29 +25,8 @@ use crate::{
     telemetry::{self, Metrics},
 };
 
-/// What every handler can reach.
-pub struct AppState {
-    /// The database pool.
-    pub db: DatabaseConnection,
-    /// The time source.
-    pub clock: SharedClock,
-    /// Settings in force.
-    pub settings: Arc<Settings>,
-    /// Key custody (KMS, activations).
-    pub custody: Arc<Custody>,
-    /// The certificate authority.
-    pub pki: Arc<Pki>,
-    /// Access and refresh tokens.
-    pub tokens: Arc<TokenService>,
-    /// The issuance procedure.
-    pub enrolments: Arc<Enrolments>,
-    /// WebAuthn passkeys.
-    pub passkeys: Arc<crate::auth::passkeys::Passkeys>,
-    /// Remote signing for institutions.
-    pub signing: Arc<Signing>,
-    /// The development outbox, when configured to be served.
-    pub dev_outbox: Option<Arc<DevOutbox>>,
-}
+/// Kept at its old path; it lives in [`crate::state`].
+pub use crate::state::AppState;
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]

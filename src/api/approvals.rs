@@ -6,10 +6,10 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::auth::User;
+use super::extract::User;
 use crate::{
     domain::pin::Pin, error::ApiError, signing::SigningError, signing::request::Digest,
-    startup::AppState,
+    state::AppState,
 };
 
 /// `GET /v1/approvals`: requests waiting for the user.

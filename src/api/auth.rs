@@ -1,41 +1,16 @@
-//! Sign-in, sessions and the JWKS; and [`User`], the extractor every user route takes.
+//! Sign-in, sessions and the JWKS. (`User`, the extractor every user route takes, is in
+//! `extract`.)
 
-use std::future::Future;
-use std::pin::Pin as StdPin;
-
-use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, http::header, web};
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::{
     auth::{login, rate_limit},
-    custody::OwnerId,
     domain::pin::Pin,
     error::ApiError,
-    startup::AppState,
+    state::AppState,
 };
-
-/// The signed-in user of a request (a valid access token in `Authorization: Bearer`).
-#[derive(Debug, Clone)]
-pub struct User(pub OwnerId);
-
-impl FromRequest for User {
-    type Error = ApiError;
-    type Future = StdPin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = super::bearer_token(req);
-        Box::pin(async move {
-            let state = state.ok_or(ApiError::Internal)?;
-            let token = token.ok_or(crate::auth::tokens::TokenError::Invalid)?;
-            let claims = state.tokens.verify(&token)?;
-            let owner = OwnerId::parse(&claims.sub)
-                .map_err(|_| crate::auth::tokens::TokenError::Invalid)?;
-            Ok(User(owner))
-        })
-    }
-}
 
 /// Sign-in with a certificate and its PIN.
 #[derive(Deserialize)]
@@ -56,7 +31,7 @@ pub async fn pin_login(
     let body = body.into_inner();
     let now = state.clock.now();
     let limits = &state.settings.auth;
-    let ip = super::client_ip(&req, &state.settings);
+    let ip = super::extract::client_ip(&req, &state.settings);
     let per_minute = |max| rate_limit::Limit {
         max,
         window_secs: 60,

@@ -6,12 +6,12 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::auth::User;
+use super::extract::User;
 use crate::{
     domain::{der_input, pin::Pin},
     error::ApiError,
     pki::{KeySource, lifecycle::RevocationReason},
-    startup::AppState,
+    state::AppState,
 };
 
 /// `GET /v1/certificates`: the user's certificates, newest first, with status in force and

@@ -6,8 +6,8 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::auth::User;
-use crate::{error::ApiError, startup::AppState};
+use super::extract::User;
+use crate::{error::ApiError, state::AppState};
 
 /// `GET /v1/institutions`: institutions a certificate can be registered with.
 #[tracing::instrument(skip_all)]

@@ -1,10 +1,14 @@
 //! Development aids, off unless configured: `GET /dev/outbox/{phone}` shows the newest message
 //! the development sender "sent" to a phone (enrolment codes), for local use and browser tests.
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::{auth::messaging::Channel, error::ApiError, startup::AppState};
+use crate::{
+    auth::messaging::Channel,
+    error::{ApiError, Kind},
+    state::AppState,
+};
 
 /// `GET /dev/outbox/{phone}`.
 pub async fn outbox(
@@ -13,7 +17,7 @@ pub async fn outbox(
 ) -> Result<HttpResponse, ApiError> {
     let Some(outbox) = &state.dev_outbox else {
         return Err(ApiError::rule(
-            StatusCode::NOT_FOUND,
+            Kind::NotFound,
             "dev_outbox_disabled",
             "Development outbox disabled",
             "the development outbox is not exposed (enrolment.expose_dev_outbox)",
@@ -21,7 +25,7 @@ pub async fn outbox(
     };
     let message = outbox.last_to(&phone).ok_or_else(|| {
         ApiError::rule(
-            StatusCode::NOT_FOUND,
+            Kind::NotFound,
             "no_message",
             "No message",
             "no message was sent to this phone",

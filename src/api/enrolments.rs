@@ -14,7 +14,7 @@ use crate::{
     domain::person::{CustomerNumber, Phone, parse_birth_date},
     error::ApiError,
     pki::profile::HolderName,
-    startup::AppState,
+    state::AppState,
 };
 
 fn bad(e: impl std::fmt::Display) -> ApiError {
@@ -35,7 +35,7 @@ pub async fn start(
     req: HttpRequest,
     body: web::Json<StartBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let ip = super::client_ip(&req, &state.settings);
+    let ip = super::extract::client_ip(&req, &state.settings);
     rate_limit::check(
         &state.db,
         &format!("enrol:ip:{ip}"),

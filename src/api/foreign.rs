@@ -6,14 +6,14 @@ use serde::Deserialize;
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use super::{auth::User, certificates::decode_der_or_pem};
+use super::{certificates::decode_der_or_pem, extract::User};
 use crate::{
     domain::{
         der_input::{self, PemRule},
         pin::Pin,
     },
     error::ApiError,
-    startup::AppState,
+    state::AppState,
 };
 
 /// A public certificate (base64 DER or PEM) and optional intermediates.

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::{error::ApiError, startup::AppState, store};
+use crate::{error::ApiError, state::AppState, store};
 
 /// The process is up and serving HTTP.
 pub async fn healthz() -> HttpResponse {

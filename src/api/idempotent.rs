@@ -8,13 +8,11 @@ use chrono::Duration;
 use serde::Serialize;
 
 use crate::{
-    domain::idempotency::{IdempotencyKey, fingerprint},
-    error::ApiError,
-    startup::AppState,
+    domain::idempotency::fingerprint,
+    error::{ApiError, Kind},
+    state::AppState,
     store::idempotency::{self, Claim},
 };
-
-const HEADER: &str = "idempotency-key";
 
 /// Runs `work` at most once per (`scope`, key, request); answers with `status` and its JSON.
 pub async fn run<T, Fut>(
@@ -29,22 +27,7 @@ where
     T: Serialize,
     Fut: Future<Output = Result<T, ApiError>>,
 {
-    let raw = req
-        .headers()
-        .get(HEADER)
-        .ok_or(ApiError::InvalidHeader {
-            name: "Idempotency-Key",
-            problem: "is required on this request".into(),
-        })?
-        .to_str()
-        .map_err(|_| ApiError::InvalidHeader {
-            name: "Idempotency-Key",
-            problem: "must be visible ASCII".into(),
-        })?;
-    let key = IdempotencyKey::parse(raw).map_err(|e| ApiError::InvalidHeader {
-        name: "Idempotency-Key",
-        problem: e.to_string(),
-    })?;
+    let key = super::extract::idempotency_key(req)?;
     let print = fingerprint(req.method().as_str(), req.path(), body);
     let now = state.clock.now();
     match idempotency::claim(&state.db, scope, &key, &print, now, Duration::hours(24)).await? {
@@ -59,7 +42,7 @@ where
         }
         Claim::InProgress => {
             return Err(ApiError::rule(
-                StatusCode::CONFLICT,
+                Kind::Conflict,
                 "idempotency_in_progress",
                 "Request in progress",
                 "a request with this Idempotency-Key is still being processed; retry shortly",
@@ -67,7 +50,7 @@ where
         }
         Claim::Mismatch => {
             return Err(ApiError::rule(
-                StatusCode::UNPROCESSABLE_ENTITY,
+                Kind::Unprocessable,
                 "idempotency_key_reused",
                 "Idempotency-Key reused",
                 "this Idempotency-Key was used with a different request",

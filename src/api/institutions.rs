@@ -1,55 +1,23 @@
 //! The institution side of remote signing: consented certificates, signature requests, login
 //! with certificate, verification. Every route takes [`Institution`] (an institution access
-//! token from `/oauth2/token`).
+//! token from `/oauth2/token`; see `extract`).
 
-use std::future::Future;
-use std::pin::Pin as StdPin;
-
-use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, http::StatusCode, web};
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::Duration;
 use fincert_client::types::{LoginBody, VerifyBody};
 use uuid::Uuid;
 
-use super::idempotent;
+use super::{extract::Institution, idempotent};
 use crate::{
-    auth::tokens::{Audience, TokenError},
     error::{ApiError, parse_json},
     signing::{
-        Caller, SigningError,
+        SigningError,
         request::{DEFAULT_EXPIRY_SECS, Digest, NewRequest, NewRequestBody, Target},
         verify::{self, Signed},
     },
-    startup::AppState,
+    state::AppState,
 };
-
-/// The institution calling (a valid institution access token in `Authorization: Bearer`).
-#[derive(Debug, Clone)]
-pub struct Institution(pub Caller);
-
-impl FromRequest for Institution {
-    type Error = ApiError;
-    type Future = StdPin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = super::bearer_token(req);
-        Box::pin(async move {
-            let state = state.ok_or(ApiError::Internal)?;
-            let token = token.ok_or(TokenError::Invalid)?;
-            let claims = state.tokens.verify_for(&token, Audience::Institution)?;
-            let caller = state
-                .signing
-                .caller(&claims.sub, &claims.scope)
-                .await
-                .map_err(|e| match e {
-                    SigningError::InstitutionNotFound => ApiError::from(TokenError::Invalid),
-                    other => other.into(),
-                })?;
-            Ok(Institution(caller))
-        })
-    }
-}
 
 /// `GET /v1/institution/certificates`: the certificates users have registered with the
 /// calling institution (live consents only).

@@ -11,6 +11,7 @@ mod consents;
 mod csc;
 mod dev;
 mod enrolments;
+pub mod extract;
 mod foreign;
 mod health;
 mod idempotent;
@@ -314,75 +315,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }
 }
 
-/// The token of an `Authorization: Bearer …` header, if the request has one.
-pub fn bearer_token(req: &actix_web::HttpRequest) -> Option<String> {
-    req.headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_owned)
-}
-
 /// Answer for paths no route has.
 pub async fn not_found() -> HttpResponse {
     actix_web::ResponseError::error_response(&ApiError::RouteNotFound)
-}
-
-/// The client's address for rate limits and logs: the TCP peer, unless the peer is a
-/// configured trusted proxy, in which case the last address in `X-Forwarded-For` (the one that
-/// proxy appended; earlier entries are the client's own claims and are ignored).
-pub fn client_ip(req: &actix_web::HttpRequest, settings: &crate::config::Settings) -> String {
-    let peer = req.peer_addr().map(|a| a.ip());
-    let trusted = peer.is_some_and(|p| {
-        settings
-            .http
-            .trusted_proxies
-            .iter()
-            .any(|t| t.parse::<std::net::IpAddr>().is_ok_and(|t| t == p))
-    });
-    if trusted {
-        let forwarded = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|last| last.trim().parse::<std::net::IpAddr>().ok());
-        if let Some(ip) = forwarded {
-            return ip.to_string();
-        }
-    }
-    peer.map(|p| p.to_string()).unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use actix_web::test::TestRequest;
-
-    #[test]
-    fn client_ip_trusts_only_configured_proxies() {
-        let mut settings = crate::config::Settings::default();
-        let from_proxy = || {
-            TestRequest::default()
-                .peer_addr("10.0.0.5:4000".parse().unwrap())
-                .insert_header(("x-forwarded-for", "1.1.1.1, 203.0.113.7"))
-                .to_http_request()
-        };
-        assert_eq!(
-            client_ip(&from_proxy(), &settings),
-            "10.0.0.5",
-            "untrusted peer: the header is ignored"
-        );
-        settings.http.trusted_proxies = vec!["10.0.0.5".into()];
-        assert_eq!(
-            client_ip(&from_proxy(), &settings),
-            "203.0.113.7",
-            "the address the proxy appended, not the client's claim"
-        );
-        let direct = TestRequest::default()
-            .peer_addr("198.51.100.9:5000".parse().unwrap())
-            .insert_header(("x-forwarded-for", "1.2.3.4"))
-            .to_http_request();
-        assert_eq!(client_ip(&direct, &settings), "198.51.100.9");
-    }
 }

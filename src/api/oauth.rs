@@ -1,14 +1,18 @@
 //! `POST /oauth2/token`: OAuth2 client credentials (RFC 6749 §4.4) for institutions. The
 //! client authenticates with HTTP Basic or with `client_id`/`client_secret` in the form; errors
-//! are RFC 6749 §5.2 JSON (`error`, `error_description`), as OAuth2 and CSC clients expect.
+//! are RFC 6749 §5.2 JSON (`error`, `error_description`), as OAuth2 and CSC clients expect,
+//! rendered by [`OAuthError`].
 
-use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use serde::Deserialize;
-use serde_json::json;
 use zeroize::Zeroizing;
 
-use crate::{signing::ClientAuth, startup::AppState};
+use crate::{
+    error::{Kind, OAuthError},
+    signing::ClientAuth,
+    state::AppState,
+};
 
 /// The token request (form or JSON).
 #[derive(Deserialize)]
@@ -17,19 +21,6 @@ pub struct TokenForm {
     client_id: Option<String>,
     client_secret: Option<Zeroizing<String>>,
     scope: Option<String>,
-}
-
-/// An RFC 6749 error answer.
-pub fn oauth_error(status: StatusCode, error: &str, description: &str) -> HttpResponse {
-    let mut resp = HttpResponse::build(status);
-    if status == StatusCode::UNAUTHORIZED {
-        resp.insert_header(("WWW-Authenticate", "Basic realm=\"fincert\""));
-    }
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        resp.insert_header(("Retry-After", crate::error::RETRY_AFTER_SECS));
-    }
-    resp.insert_header(("Cache-Control", "no-store"))
-        .json(json!({"error": error, "error_description": description}))
 }
 
 /// Client id and secret from `Authorization: Basic` (preferred) or the form.
@@ -53,24 +44,22 @@ fn client_credentials(req: &HttpRequest, form: &TokenForm) -> Option<(String, Ze
 pub async fn issue(state: &AppState, req: &HttpRequest, form: TokenForm) -> HttpResponse {
     if form.grant_type.as_deref() != Some("client_credentials") {
         return match form.grant_type {
-            None => oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "grant_type is required",
-            ),
-            Some(_) => oauth_error(
-                StatusCode::BAD_REQUEST,
+            None => OAuthError::invalid_request("grant_type is required"),
+            Some(_) => OAuthError::new(
+                Kind::BadRequest,
                 "unsupported_grant_type",
                 "only client_credentials is supported",
             ),
-        };
+        }
+        .into_response();
     }
     let Some((id, secret)) = client_credentials(req, &form) else {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
+        return OAuthError::new(
+            Kind::Unauthorized,
             "invalid_client",
             "client authentication is required",
-        );
+        )
+        .into_response();
     };
     let auth = state
         .signing
@@ -87,38 +76,26 @@ pub async fn issue(state: &AppState, req: &HttpRequest, form: TokenForm) -> Http
                     scope: Some(scope),
                     refresh_token: None,
                 }),
-            Err(_) => oauth_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
+            Err(_) => OAuthError::new(
+                Kind::Internal,
                 "server_error",
                 "the token could not be issued",
-            ),
+            )
+            .into_response(),
         },
-        Ok(ClientAuth::InvalidClient) => oauth_error(
-            StatusCode::UNAUTHORIZED,
+        Ok(ClientAuth::InvalidClient) => OAuthError::new(
+            Kind::Unauthorized,
             "invalid_client",
             "client authentication failed",
-        ),
-        Ok(ClientAuth::InvalidScope) => oauth_error(
-            StatusCode::BAD_REQUEST,
+        )
+        .into_response(),
+        Ok(ClientAuth::InvalidScope) => OAuthError::new(
+            Kind::BadRequest,
             "invalid_scope",
             "a requested scope is unknown or not granted to this client",
-        ),
-        Err(crate::signing::SigningError::Limited(l)) => oauth_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "slow_down",
-            &format!(
-                "too many token requests; retry in {} seconds",
-                l.retry_after_secs
-            ),
-        ),
-        Err(e) => {
-            tracing::warn!(error = %e, "token endpoint failed");
-            oauth_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                "retry later",
-            )
-        }
+        )
+        .into_response(),
+        Err(e) => OAuthError::from(e).into_response(),
     }
 }
 
@@ -127,7 +104,7 @@ pub async fn issue(state: &AppState, req: &HttpRequest, form: TokenForm) -> Http
 pub async fn token(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     match parse_form(&req, &body) {
         Ok(form) => issue(&state, &req, form).await,
-        Err(why) => oauth_error(StatusCode::BAD_REQUEST, "invalid_request", why),
+        Err(why) => OAuthError::invalid_request(why).into_response(),
     }
 }
 

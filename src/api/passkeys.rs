@@ -6,8 +6,8 @@ use serde_json::json;
 use uuid::Uuid;
 use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
 
-use super::auth::User;
-use crate::{auth::login, domain::pin::Pin, error::ApiError, startup::AppState};
+use super::extract::User;
+use crate::{auth::login, domain::pin::Pin, error::ApiError, state::AppState};
 
 /// `POST /v1/passkeys/register/start`.
 #[tracing::instrument(skip_all)]

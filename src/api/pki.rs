@@ -4,7 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 
-use crate::{error::ApiError, startup::AppState};
+use crate::{error::ApiError, state::AppState};
 
 const OCSP_REQUEST: &str = "application/ocsp-request";
 const OCSP_RESPONSE: &str = "application/ocsp-response";

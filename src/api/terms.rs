@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::{domain::terms, error::ApiError, startup::AppState, store};
+use crate::{domain::terms, error::ApiError, state::AppState, store};
 
 /// The current version of every terms document.
 #[tracing::instrument(skip_all)]

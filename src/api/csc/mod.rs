@@ -1,0 +1,158 @@
+//! The Cloud Signature Consortium API, v1 (1.0.4.0) under `/csc/v1` and v2 (2.0.0.2) under
+//! `/csc/v2`: every method is a POST with a JSON body, errors are `{error, error_description}`
+//! with the status codes and descriptions the specification gives (rendered by
+//! `error::CscError`), so standard CSC clients (PDF signing tools) work unchanged. The routes
+//! parse the wire format and call the same domain functions as the native API
+//! (`signing::csc`).
+//!
+//! `params.rs` reads the loosely typed CSC bodies, `credentials.rs` answers `info` and the
+//! `credentials/list|info` methods, `signatures.rs` answers `credentials/authorize`,
+//! `extendTransaction` and `signHash`; this file holds the routes and the caller.
+
+mod credentials;
+mod params;
+mod signatures;
+
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use serde_json::Value;
+
+use super::oauth;
+use crate::{
+    auth::tokens::{Audience, TokenError},
+    error::{CscError, Kind, OAuthError},
+    signing::{Caller, SigningError},
+    state::AppState,
+};
+use credentials::{info, info_of, list};
+use signatures::{authorize, extend, sign_hash};
+
+/// Which version of the API a route serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// 1.0.4.0.
+    V1,
+    /// 2.0.0.2.
+    V2,
+}
+
+pub(super) type CscResult = Result<Value, CscError>;
+
+/// The institution behind the bearer token, or the CSC 401.
+pub(super) async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller, CscError> {
+    let unauthorized = || {
+        CscError::new(
+            Kind::Unauthorized,
+            "invalid_token",
+            "The access token is not valid",
+        )
+    };
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(unauthorized)?;
+    let token = token
+        .strip_prefix("Bearer ")
+        .ok_or_else(|| CscError::bad("Malformed authorization header"))?;
+    let claims = state
+        .tokens
+        .verify_for(token, Audience::Institution)
+        .map_err(|_: TokenError| unauthorized())?;
+    state
+        .signing
+        .caller(&claims.sub, &claims.scope)
+        .await
+        .map_err(|e| match e {
+            // An outage is not a bad token: the client should retry, not re-authenticate.
+            e @ SigningError::Store(_) => CscError::from(e),
+            _ => unauthorized(),
+        })
+}
+
+fn respond(result: CscResult) -> HttpResponse {
+    match result {
+        Ok(v) => HttpResponse::Ok().json(v),
+        Err(e) => e.into_response(),
+    }
+}
+
+macro_rules! routes {
+    ($v:expr, $info:ident, $token:ident, $list:ident, $cinfo:ident, $auth:ident, $ext:ident, $sign:ident) => {
+        /// `info`.
+        pub async fn $info(state: web::Data<AppState>) -> HttpResponse {
+            info(&state, $v).await
+        }
+        /// `oauth2/token` (client credentials; form or JSON).
+        pub async fn $token(
+            state: web::Data<AppState>,
+            req: HttpRequest,
+            body: web::Bytes,
+        ) -> HttpResponse {
+            match oauth::parse_form(&req, &body) {
+                Ok(form) => oauth::issue(&state, &req, form).await,
+                Err(why) => OAuthError::invalid_request(why).into_response(),
+            }
+        }
+        /// `credentials/list`.
+        pub async fn $list(
+            state: web::Data<AppState>,
+            req: HttpRequest,
+            body: web::Bytes,
+        ) -> HttpResponse {
+            respond(list(&state, &req, &body, $v).await)
+        }
+        /// `credentials/info`.
+        pub async fn $cinfo(
+            state: web::Data<AppState>,
+            req: HttpRequest,
+            body: web::Bytes,
+        ) -> HttpResponse {
+            respond(info_of(&state, &req, &body, $v).await)
+        }
+        /// `credentials/authorize`.
+        pub async fn $auth(
+            state: web::Data<AppState>,
+            req: HttpRequest,
+            body: web::Bytes,
+        ) -> HttpResponse {
+            respond(authorize(&state, &req, &body, $v).await)
+        }
+        /// `credentials/extendTransaction`.
+        pub async fn $ext(
+            state: web::Data<AppState>,
+            req: HttpRequest,
+            body: web::Bytes,
+        ) -> HttpResponse {
+            respond(extend(&state, &req, &body).await)
+        }
+        /// `signatures/signHash`.
+        pub async fn $sign(
+            state: web::Data<AppState>,
+            req: HttpRequest,
+            body: web::Bytes,
+        ) -> HttpResponse {
+            respond(sign_hash(&state, &req, &body, $v).await)
+        }
+    };
+}
+
+routes!(
+    Version::V1,
+    v1_info,
+    v1_token,
+    v1_list,
+    v1_credential_info,
+    v1_authorize,
+    v1_extend,
+    v1_sign_hash
+);
+routes!(
+    Version::V2,
+    v2_info,
+    v2_token,
+    v2_list,
+    v2_credential_info,
+    v2_authorize,
+    v2_extend,
+    v2_sign_hash
+);

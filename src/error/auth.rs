@@ -1,0 +1,233 @@
+//! How the `auth` errors read over HTTP: rate limits (429 with `Retry-After`), enrolment steps,
+//! tokens, passkeys and sign-in.
+
+use super::{ApiError, Kind, custody::wrong_pin};
+
+impl From<crate::auth::rate_limit::Limited> for ApiError {
+    fn from(e: crate::auth::rate_limit::Limited) -> Self {
+        Self::rule(
+            Kind::TooMany,
+            "rate_limited",
+            "Too many requests",
+            format!("too many attempts; retry in {} seconds", e.retry_after_secs),
+        )
+        // The header has always carried the digits of the number in the detail.
+        .with_retry_after(e.retry_after_secs.unsigned_abs())
+    }
+}
+
+impl From<crate::auth::enrol::EnrolError> for ApiError {
+    fn from(e: crate::auth::enrol::EnrolError) -> Self {
+        use crate::auth::{enrol::EnrolError as E, enrolment::StepError as S};
+        match e {
+            E::NotFound => Self::rule(
+                Kind::NotFound,
+                "enrolment_not_found",
+                "Enrolment not found",
+                "no such enrolment",
+            ),
+            E::Step(S::Expired) => Self::rule(
+                Kind::Gone,
+                "enrolment_expired",
+                "Enrolment expired",
+                "this enrolment has expired; start again",
+            ),
+            E::Step(s @ S::WrongStep { .. }) => {
+                Self::rule(Kind::Conflict, "wrong_step", "Wrong step", s.to_string())
+            }
+            E::Terms(t) => Self::rule(
+                Kind::Unprocessable,
+                "terms_not_agreed",
+                "Terms not agreed",
+                format!("every current required terms document must be agreed to: {t}"),
+            ),
+            E::IdentityMismatch => Self::rule(
+                Kind::Unprocessable,
+                "identity_mismatch",
+                "Identity not verified",
+                "the details do not match the institution's records",
+            ),
+            E::WrongCode => Self::rule(
+                Kind::Unprocessable,
+                "wrong_code",
+                "Wrong code",
+                "the code is wrong",
+            ),
+            E::CodeExpired => Self::rule(
+                Kind::Gone,
+                "code_expired",
+                "Code expired",
+                "the code has expired or was used up; request a new one",
+            ),
+            E::TooManyCodes => Self::rule(
+                Kind::TooMany,
+                "too_many_codes",
+                "Too many codes",
+                "too many codes were sent for this enrolment; start again",
+            ),
+            E::Verifier(cause) => {
+                tracing::error!(error = %cause, "identity verifier failed");
+                Self::rule(
+                    Kind::Unavailable,
+                    "identity_verifier_unavailable",
+                    "Identity verification unavailable",
+                    "identity verification is unavailable; nothing was changed, retry later",
+                )
+            }
+            E::Sender(cause) => {
+                tracing::error!(error = %cause, "message sender failed");
+                Self::rule(
+                    Kind::Unavailable,
+                    "message_sender_unavailable",
+                    "Messaging unavailable",
+                    "the code could not be sent; retry later",
+                )
+            }
+            E::MediumNotRegistered => Self::rule(
+                Kind::Unprocessable,
+                "medium_not_registered",
+                "No such security medium",
+                "no security medium of this kind is registered for you",
+            ),
+            E::NoChallenge => Self::rule(
+                Kind::Conflict,
+                "no_open_challenge",
+                "No open challenge",
+                "there is no open security-card challenge; request one",
+            ),
+            E::WrongMediumAnswer => Self::rule(
+                Kind::Unprocessable,
+                "wrong_medium_answer",
+                "Wrong answer",
+                "the security medium's answer is wrong",
+            ),
+            E::OtpReplayed => Self::rule(
+                Kind::Unprocessable,
+                "otp_replayed",
+                "One-time password already used",
+                "this one-time password was already used; wait for the next one",
+            ),
+            E::MediumAttemptsExhausted => Self::rule(
+                Kind::Gone,
+                "medium_attempts_exhausted",
+                "Too many wrong answers",
+                "too many wrong answers; start again",
+            ),
+            E::Pin(p) => Self::rule(
+                Kind::Unprocessable,
+                "weak_pin",
+                "PIN not accepted",
+                p.to_string(),
+            ),
+            E::Credential(why) => Self::rule(
+                Kind::Unprocessable,
+                "invalid_credential_choice",
+                "Invalid choice",
+                why,
+            ),
+            E::Pki(p) => p.into(),
+            E::Token(t) => t.into(),
+            E::Media(m) => match m {
+                crate::auth::media::MediaError::Kms(k) => {
+                    crate::custody::CustodyError::Kms(k).into()
+                }
+                crate::auth::media::MediaError::Store(s) => s.into(),
+                other => {
+                    tracing::error!(error = %other, "security medium failed");
+                    Self::Internal
+                }
+            },
+            E::Kms(k) => crate::custody::CustodyError::Kms(k).into(),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<crate::auth::tokens::TokenError> for ApiError {
+    fn from(e: crate::auth::tokens::TokenError) -> Self {
+        use crate::auth::tokens::TokenError as T;
+        match e {
+            T::Invalid => Self::rule(
+                Kind::Unauthorized,
+                "invalid_token",
+                "Invalid token",
+                "the access token is missing, malformed, forged or expired",
+            ),
+            T::RefreshInvalid => Self::rule(
+                Kind::Unauthorized,
+                "invalid_refresh_token",
+                "Invalid refresh token",
+                "the refresh token is unknown, expired or revoked",
+            ),
+            T::RefreshReused => Self::rule(
+                Kind::Unauthorized,
+                "refresh_token_reused",
+                "Refresh token reused",
+                "this refresh token was already used; the session was revoked, sign in again",
+            ),
+            T::Custody(c) => c.into(),
+            T::Store(s) => s.into(),
+            T::Signing => {
+                tracing::error!("token signing failed");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl From<crate::auth::passkeys::PasskeyError> for ApiError {
+    fn from(e: crate::auth::passkeys::PasskeyError) -> Self {
+        use crate::auth::passkeys::PasskeyError as P;
+        match e {
+            P::Ceremony => Self::rule(
+                Kind::Conflict,
+                "webauthn_challenge_spent",
+                "Challenge used or expired",
+                "this WebAuthn challenge is unknown, used or expired; start again",
+            ),
+            P::Rejected => Self::rule(
+                Kind::Unauthorized,
+                "passkey_rejected",
+                "Passkey not verified",
+                "the passkey could not be verified",
+            ),
+            P::Altered => Self::rule(
+                Kind::Conflict,
+                "approval_mismatch",
+                "Approval does not match",
+                "the approval does not commit to this request's content",
+            ),
+            P::NoPasskey => Self::rule(
+                Kind::Unprocessable,
+                "no_passkey",
+                "No passkey",
+                "no passkey is registered",
+            ),
+            P::NotFound => Self::rule(
+                Kind::NotFound,
+                "passkey_not_found",
+                "Passkey not found",
+                "no such passkey",
+            ),
+            P::Custody(c) => c.into(),
+            P::Store(s) => s.into(),
+            P::Config(why) => {
+                tracing::error!(error = %why, "WebAuthn configuration");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl From<crate::auth::login::LoginError> for ApiError {
+    fn from(e: crate::auth::login::LoginError) -> Self {
+        use crate::auth::login::LoginError as L;
+        match e {
+            L::Failed => wrong_pin("Sign-in failed", "the PIN does not unlock this certificate"),
+            L::Custody(c) => c.into(),
+            L::Token(t) => t.into(),
+            L::Store(s) => s.into(),
+            L::Passkey(p) => p.into(),
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! The Cloud Signature Consortium rendering: CSC errors are `{error, error_description}` (the
+//! OAuth2 body, see `oauth.rs`) with the descriptions the specification gives, so standard CSC
+//! clients work unchanged. A [`SigningError`] becomes a CSC answer through its problem code
+//! where CSC only renames it; CSC names the *parameter* at fault (`Invalid parameter
+//! credentialID`) where the problem names the rule, and a CSC client can only retry a
+//! dependency failure, so every store or custody failure but the PIN's is one 503.
+
+use super::{ApiError, Kind, OAuthError, PIN_LOCKED, WRONG_PIN};
+use crate::{custody::CustodyError, signing::SigningError};
+
+/// A CSC error answer.
+#[derive(Debug)]
+pub struct CscError(OAuthError);
+
+impl CscError {
+    /// An answer of `kind` with CSC's `error` code and description.
+    pub fn new(kind: Kind, error: &'static str, description: impl Into<String>) -> Self {
+        Self(OAuthError::new(kind, error, description))
+    }
+
+    /// `invalid_request` (400), CSC's answer to most things.
+    pub fn bad(description: impl Into<String>) -> Self {
+        Self(OAuthError::invalid_request(description))
+    }
+
+    /// Renders as an HTTP response.
+    pub fn into_response(self) -> actix_web::HttpResponse {
+        self.0.into_response()
+    }
+}
+
+impl From<SigningError> for CscError {
+    fn from(e: SigningError) -> Self {
+        use SigningError as S;
+        match e {
+            S::CertificateNotUsable(status) => Self::bad(format!(
+                "The credential identified by credentialID is disabled (certificate {status})"
+            )),
+            S::Store(_) | S::Custody(_)
+                if !matches!(
+                    e,
+                    S::Custody(CustodyError::WrongPin | CustodyError::PinLocked)
+                ) =>
+            {
+                tracing::warn!(error = %e, "CSC request failed on a dependency");
+                Self::new(Kind::Unavailable, "temporarily_unavailable", "Retry later")
+            }
+            // A passkey failure has no CSC meaning (the CSC routes take PINs).
+            S::Passkey(_) => internal(&e),
+            other => {
+                let problem = ApiError::from(other);
+                match problem.code() {
+                    "not_found" | "key_on_device" => Self::bad("Invalid parameter credentialID"),
+                    "algorithm_mismatch" => Self::bad("Invalid parameter signAlgo"),
+                    WRONG_PIN => Self::bad("The PIN is invalid"),
+                    PIN_LOCKED => Self::bad("PIN locked"),
+                    "usage_not_permitted" => Self::bad(
+                        "The credential identified by credentialID is disabled for this client (restricted-use certificate)",
+                    ),
+                    "insufficient_scope" => Self::new(
+                        Kind::Unauthorized,
+                        "access_denied",
+                        "The access token lacks the sign scope",
+                    ),
+                    "rate_limited" => Self::new(
+                        Kind::TooMany,
+                        "temporarily_unavailable",
+                        "Too many requests",
+                    ),
+                    _ => internal(&problem),
+                }
+            }
+        }
+    }
+}
+
+fn internal(e: &dyn std::fmt::Display) -> CscError {
+    tracing::error!(error = %e, "CSC request failed");
+    CscError::new(Kind::Internal, "server_error", "Internal error")
+}

@@ -1,0 +1,157 @@
+//! How a [`CustodyError`] reads over HTTP, and the one place the two PIN outcomes every route
+//! shares come from: [`wrong_pin`] (401 `wrong_pin`) and [`pin_locked`] (423 `pin_locked`).
+//! KMS causes are logged, never returned.
+
+use super::{ApiError, Kind};
+use crate::custody::CustodyError;
+
+/// The stable code of a PIN that does not unlock (a key, or a sign-in).
+pub(crate) const WRONG_PIN: &str = "wrong_pin";
+/// The stable code of a PIN locked after too many wrong attempts.
+pub(crate) const PIN_LOCKED: &str = "pin_locked";
+
+/// A PIN that does not unlock. Signing in and unlocking a key have always had their own
+/// title and detail; the code and the kind are the same.
+pub(super) fn wrong_pin(title: &'static str, detail: &'static str) -> ApiError {
+    ApiError::rule(Kind::Unauthorized, WRONG_PIN, title, detail)
+}
+
+/// A PIN locked after too many wrong attempts; `detail` says what the holder can do.
+pub(super) fn pin_locked(detail: &'static str) -> ApiError {
+    ApiError::rule(Kind::Locked, PIN_LOCKED, "PIN locked", detail)
+}
+
+impl From<CustodyError> for ApiError {
+    fn from(e: CustodyError) -> Self {
+        use crate::custody::{
+            CustodyError as C, activation::ActivationError as A, kms::KmsError as K,
+        };
+        match e {
+            C::InvalidOwner => Self::rule(
+                Kind::BadRequest,
+                "invalid_owner",
+                "Invalid owner",
+                "invalid owner id",
+            ),
+            C::KeyNotFound => Self::rule(
+                Kind::NotFound,
+                "key_not_found",
+                "Key not found",
+                "no such key",
+            ),
+            C::WrongPin => wrong_pin("Wrong PIN", "the PIN does not unlock this key"),
+            C::PinLocked => pin_locked(
+                "the PIN is locked after too many wrong attempts; reissue the certificate to set a new one",
+            ),
+            C::PasskeyNotBound => Self::rule(
+                Kind::Unauthorized,
+                "passkey_not_bound",
+                "Passkey not bound",
+                "this passkey is not bound to the key",
+            ),
+            C::PasskeyAlreadyBound => Self::rule(
+                Kind::Conflict,
+                "passkey_already_bound",
+                "Passkey already bound",
+                "this passkey is already bound to the key",
+            ),
+            C::Activation(A::NotFound) => Self::rule(
+                Kind::Unauthorized,
+                "activation_not_found",
+                "No activation",
+                "no live activation; authorise again",
+            ),
+            C::Activation(A::Expired) => Self::rule(
+                Kind::Unauthorized,
+                "activation_expired",
+                "Activation expired",
+                "the activation expired; authorise again",
+            ),
+            C::Activation(A::Exhausted) => Self::rule(
+                Kind::Unauthorized,
+                "activation_exhausted",
+                "Activation used up",
+                "the activation's signatures are used up; authorise again",
+            ),
+            C::Activation(A::Full) => {
+                tracing::error!("activation table full");
+                Self::rule(
+                    Kind::Unavailable,
+                    "activations_full",
+                    "Service busy",
+                    "too many activated keys on this node; retry later",
+                )
+            }
+            C::Activation(A::Key(k)) | C::Key(k) => match k {
+                crate::custody::keys::KeyError::SchemeMismatch { .. }
+                | crate::custody::keys::KeyError::DigestLength => Self::rule(
+                    Kind::BadRequest,
+                    "unsupported_signature_scheme",
+                    "Unsupported scheme",
+                    k.to_string(),
+                ),
+                other => {
+                    tracing::error!(error = %other, "key operation failed");
+                    Self::Internal
+                }
+            },
+            C::Kms(K::InvalidCiphertext) | C::Integrity => {
+                tracing::error!("key material failed its integrity check");
+                Self::rule(
+                    Kind::Internal,
+                    "key_integrity",
+                    "Key integrity failure",
+                    "stored key material failed its integrity check; nothing was changed",
+                )
+            }
+            C::Kms(cause) => {
+                tracing::error!(error = %cause, "KMS call failed");
+                Self::rule(
+                    Kind::Unavailable,
+                    "kms_unavailable",
+                    "Key service unavailable",
+                    "the key management service is unavailable; nothing was changed, retry later",
+                )
+            }
+            C::Store(store) => store.into(),
+            C::Seal => Self::Internal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A KMS outage is a 503 problem with a stable code, whatever the backend said.
+    #[test]
+    fn custody_failures_map_to_stable_problems() {
+        use crate::custody::{
+            CustodyError as C, activation::ActivationError as A, kms::KmsError as K,
+        };
+        let cases = [
+            (
+                C::Kms(K::Unavailable("timeout".into())),
+                503,
+                "kms_unavailable",
+            ),
+            (
+                C::Kms(K::Rejected("AccessDeniedException".into())),
+                503,
+                "kms_unavailable",
+            ),
+            (C::WrongPin, 401, "wrong_pin"),
+            (C::Integrity, 500, "key_integrity"),
+            (C::Activation(A::Expired), 401, "activation_expired"),
+            (C::KeyNotFound, 404, "key_not_found"),
+        ];
+        for (err, status, code) in cases {
+            let p = ApiError::from(err).problem();
+            assert_eq!((p.status, p.code.as_str()), (status, code));
+            assert!(
+                !p.detail.contains("AccessDenied") && !p.detail.contains("timeout"),
+                "causes stay in the log"
+            );
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! [`AppState`]: what every handler can reach, built once by `startup` and shared by every
+//! worker. It only holds handles to the domain services; it never builds them (that is
+//! `startup`'s job) and it imports nothing from `api` or `startup`.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    auth::{enrol::Enrolments, messaging::DevOutbox, tokens::TokenService},
+    clock::SharedClock,
+    config::Settings,
+    custody::Custody,
+    pki::Pki,
+    signing::Signing,
+};
+
+/// What every handler can reach.
+pub struct AppState {
+    /// The database pool.
+    pub db: DatabaseConnection,
+    /// The time source.
+    pub clock: SharedClock,
+    /// Settings in force.
+    pub settings: Arc<Settings>,
+    /// Key custody (KMS, activations).
+    pub custody: Arc<Custody>,
+    /// The certificate authority.
+    pub pki: Arc<Pki>,
+    /// Access and refresh tokens.
+    pub tokens: Arc<TokenService>,
+    /// The issuance procedure.
+    pub enrolments: Arc<Enrolments>,
+    /// WebAuthn passkeys.
+    pub passkeys: Arc<crate::auth::passkeys::Passkeys>,
+    /// Remote signing for institutions.
+    pub signing: Arc<Signing>,
+    /// The development outbox, when configured to be served.
+    pub dev_outbox: Option<Arc<DevOutbox>>,
+}
