@@ -4,6 +4,10 @@
 //! `cargo bench --bench custody` prints a table. Set `FINCERT_BENCH_MOTO_URL` to also measure
 //! activation through AWS KMS (moto) instead of the local keyring.
 
+// Test and benchmark code may unwrap, expect and panic: the `[workspace.lints]` denials are for
+// the library and the binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
+
 use std::{
     hint::black_box,
     sync::Arc,

@@ -20,6 +20,10 @@
 //! Clients, server and database share this machine's cores: the ratio is the figure that
 //! carries from one machine to another, not the absolute rates.
 
+// Test and benchmark code may unwrap, expect and panic: the `[workspace.lints]` denials are for
+// the library and the binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
+
 use std::{
     sync::Arc,
     time::{Duration, Instant},

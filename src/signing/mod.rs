@@ -176,7 +176,8 @@ pub struct Signing {
     clock: SharedClock,
     settings: SigningSettings,
     rng: SystemRandom,
-    http: reqwest::Client,
+    /// Where webhook POSTs go.
+    webhooks: Box<dyn webhook::WebhookSender>,
     committer: commit::Committer,
     epochs: Arc<checks::Epochs>,
     /// (institution, certificate) → what a signature for it needs, when it is usable.
@@ -219,9 +220,9 @@ impl Signing {
             clock.clone(),
             usize::try_from(settings.group_commit_max_batch).unwrap_or(1),
         );
-        let http = crate::outbound::client(std::time::Duration::from_millis(
-            settings.webhook_timeout_ms,
-        ))?;
+        let webhooks = Box::new(webhook::HttpWebhookSender::new(
+            std::time::Duration::from_millis(settings.webhook_timeout_ms),
+        )?);
         let epochs = checks::Epochs::new();
         Ok(Self {
             reads,
@@ -231,7 +232,7 @@ impl Signing {
             clock,
             settings,
             rng: SystemRandom::new(),
-            http,
+            webhooks,
             committer,
             usable: checks::Cached::new(epochs.clone()),
             institutions: checks::Cached::new(epochs.clone()),

@@ -9,6 +9,10 @@
 //! A non-2xx answer or a network failure is retried after `backoff × 2^(attempt-1)`; after
 //! `webhook_max_attempts` the delivery is marked failed. The institution can always fetch
 //! the result instead.
+//!
+//! The POST itself goes through a [`WebhookSender`] chosen when [`Signing`] is built (in
+//! production [`HttpWebhookSender`]); everything above it (signing, leases, retries, the
+//! delivery log) stays here.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -134,18 +138,65 @@ impl Signing {
             .map_err(|_| "kms unavailable".to_string())?;
         let ts = self.clock.now().timestamp();
         let sig = outbound::signature(secret.as_bytes(), ts, d.body.as_bytes());
-        let resp = self
-            .http
-            .post(&d.url)
-            .header("content-type", "application/json")
-            .header("x-fincert-timestamp", ts.to_string())
-            .header("x-fincert-signature", sig)
-            .header("x-fincert-delivery", d.id.clone())
-            .body(d.body.clone())
+        let headers = [
+            ("content-type", "application/json".to_string()),
+            ("x-fincert-timestamp", ts.to_string()),
+            ("x-fincert-signature", sig),
+            ("x-fincert-delivery", d.id.clone()),
+        ];
+        let status = self.webhooks.deliver(&d.url, &headers, &d.body).await?;
+        Ok(i32::from(status))
+    }
+}
+
+/// Where webhook POSTs go: the one seam between delivery bookkeeping (leases, retries, the
+/// log) and the network. It sends exactly what it is given: signing is done before.
+#[async_trait::async_trait]
+pub trait WebhookSender: Send + Sync {
+    /// POSTs `body` to `url` with `headers` (in order); the HTTP status answered, or why
+    /// there was none (never the URL or the body).
+    async fn deliver(
+        &self,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: &str,
+    ) -> Result<u16, String>;
+}
+
+/// The production sender: a client from [`outbound::client`] (every request limited to the
+/// webhook timeout, redirects never followed).
+#[derive(Debug)]
+pub struct HttpWebhookSender {
+    client: reqwest::Client,
+}
+
+impl HttpWebhookSender {
+    /// A sender whose every request is limited to `timeout`.
+    pub fn new(timeout: std::time::Duration) -> Result<Self, String> {
+        Ok(Self {
+            client: outbound::client(timeout)?,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl WebhookSender for HttpWebhookSender {
+    async fn deliver(
+        &self,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: &str,
+    ) -> Result<u16, String> {
+        let mut request = self.client.post(url);
+        for (name, value) in headers {
+            request = request.header(*name, value.clone());
+        }
+        let resp = request
+            .body(body.to_owned())
             .send()
             .await
             .map_err(|e| outbound::send_error(&e))?;
-        Ok(i32::from(resp.status().as_u16()))
+        Ok(resp.status().as_u16())
     }
 }
 

@@ -1,0 +1,165 @@
+//! The catalogue of audited actions. Each variant's stored string is part of the log's
+//! content (and so of its hashes): never rename one, only add.
+
+/// What happened. The stored string is stable: never rename a variant's string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Migrations were applied to the schema.
+    SchemaMigrated,
+    /// A custody key was generated and sealed.
+    KeyCreated,
+    /// A key was activated (PIN or passkey) for a bounded window.
+    KeyActivated,
+    /// A node opened a cluster authorization's activation record (CSC SAD) to sign with it.
+    KeyActivationOpened,
+    /// An activation attempt failed (wrong PIN, unbound passkey, integrity failure).
+    KeyActivationFailed,
+    /// A key's PIN was changed.
+    PinChanged,
+    /// A key's PIN locked after too many consecutive wrong attempts.
+    PinLocked,
+    /// A passkey got its own copy of a key's data key.
+    PasskeyBound,
+    /// A passkey's copy was removed.
+    PasskeyUnbound,
+    /// Wrapped data keys were moved to the current KMS key.
+    KeysRewrapped,
+    /// A new local KMS wrapping key was made current.
+    KmsRotated,
+    /// The CA hierarchy was created.
+    CaInitialized,
+    /// A certificate was issued.
+    CertificateIssued,
+    /// A certificate was renewed (new key and serial, same subject).
+    CertificateRenewed,
+    /// A certificate was reissued.
+    CertificateReissued,
+    /// A certificate was revoked.
+    CertificateRevoked,
+    /// A certificate was suspended (certificateHold).
+    CertificateSuspended,
+    /// A suspended certificate was resumed.
+    CertificateResumed,
+    /// A certificate passed its validity.
+    CertificateExpired,
+    /// A CRL was signed and published.
+    CrlPublished,
+    /// A certificate entered its renewal window; its holder is to be told.
+    RenewalNoticeRecorded,
+    /// A certificate issued by another CA was registered (public certificate or PKCS#12).
+    ForeignCertificateRegistered,
+    /// A user signed in (PIN or passkey) and got a session.
+    LoggedIn,
+    /// A session ended (refresh family revoked).
+    LoggedOut,
+    /// A used refresh token was presented again; its family was revoked.
+    RefreshTokenReused,
+    /// A new token signing key took over.
+    TokenKeyRotated,
+    /// An enrolment started.
+    EnrolmentStarted,
+    /// Terms were agreed to in an enrolment.
+    EnrolmentTermsAgreed,
+    /// An applicant's identity was verified.
+    EnrolmentIdentityVerified,
+    /// An applicant's identity did not match.
+    EnrolmentIdentityFailed,
+    /// A phone code was sent.
+    EnrolmentCodeSent,
+    /// A wrong phone code was entered.
+    EnrolmentCodeFailed,
+    /// The phone step passed.
+    EnrolmentPhoneVerified,
+    /// A security-medium challenge was issued.
+    EnrolmentMediumChallenged,
+    /// A security-medium answer was wrong (or replayed).
+    EnrolmentMediumFailed,
+    /// The security-medium step passed.
+    EnrolmentMediumVerified,
+    /// An enrolment ended with a certificate.
+    EnrolmentCompleted,
+    /// A passkey was registered (a new device).
+    PasskeyRegistered,
+    /// A passkey was removed.
+    PasskeyRemoved,
+    /// A passkey sign-in failed verification.
+    PasskeySignInFailed,
+    /// An institution was registered by the operator.
+    InstitutionRegistered,
+    /// An institution's client secret was rotated.
+    InstitutionSecretRotated,
+    /// An institution obtained an access token.
+    InstitutionAuthenticated,
+    /// An institution's client authentication failed.
+    InstitutionAuthFailed,
+    /// A user consented that an institution may request signatures with a certificate.
+    ConsentGranted,
+    /// A user withdrew a consent.
+    ConsentWithdrawn,
+    /// An institution created a signature request.
+    SignatureRequested,
+    /// A user approved a request and it was signed (details name the digests).
+    SignatureCreated,
+    /// A user rejected a request.
+    SignatureRejected,
+    /// An approval was refused (wrong PIN, altered content, spent challenge…).
+    SignatureApprovalFailed,
+}
+
+impl Action {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SchemaMigrated => "schema.migrated",
+            Self::KeyCreated => "key.created",
+            Self::KeyActivated => "key.activated",
+            Self::KeyActivationOpened => "key.activation_opened",
+            Self::KeyActivationFailed => "key.activation_failed",
+            Self::PinChanged => "key.pin_changed",
+            Self::PinLocked => "key.pin_locked",
+            Self::PasskeyBound => "key.passkey_bound",
+            Self::PasskeyUnbound => "key.passkey_unbound",
+            Self::KeysRewrapped => "kms.rewrapped",
+            Self::KmsRotated => "kms.rotated",
+            Self::CaInitialized => "ca.initialized",
+            Self::CertificateIssued => "certificate.issued",
+            Self::CertificateRenewed => "certificate.renewed",
+            Self::CertificateReissued => "certificate.reissued",
+            Self::CertificateRevoked => "certificate.revoked",
+            Self::CertificateSuspended => "certificate.suspended",
+            Self::CertificateResumed => "certificate.resumed",
+            Self::CertificateExpired => "certificate.expired",
+            Self::CrlPublished => "crl.published",
+            Self::RenewalNoticeRecorded => "certificate.renewal_notice",
+            Self::ForeignCertificateRegistered => "certificate.foreign_registered",
+            Self::LoggedIn => "auth.login",
+            Self::LoggedOut => "auth.logout",
+            Self::RefreshTokenReused => "auth.refresh_reused",
+            Self::TokenKeyRotated => "auth.token_key_rotated",
+            Self::EnrolmentStarted => "enrolment.started",
+            Self::EnrolmentTermsAgreed => "enrolment.terms_agreed",
+            Self::EnrolmentIdentityVerified => "enrolment.identity_verified",
+            Self::EnrolmentIdentityFailed => "enrolment.identity_failed",
+            Self::EnrolmentCodeSent => "enrolment.code_sent",
+            Self::EnrolmentCodeFailed => "enrolment.code_failed",
+            Self::EnrolmentPhoneVerified => "enrolment.phone_verified",
+            Self::EnrolmentMediumChallenged => "enrolment.medium_challenged",
+            Self::EnrolmentMediumFailed => "enrolment.medium_failed",
+            Self::EnrolmentMediumVerified => "enrolment.medium_verified",
+            Self::EnrolmentCompleted => "enrolment.completed",
+            Self::PasskeyRegistered => "passkey.registered",
+            Self::PasskeyRemoved => "passkey.removed",
+            Self::PasskeySignInFailed => "passkey.sign_in_failed",
+            Self::InstitutionRegistered => "institution.registered",
+            Self::InstitutionSecretRotated => "institution.secret_rotated",
+            Self::InstitutionAuthenticated => "institution.authenticated",
+            Self::InstitutionAuthFailed => "institution.auth_failed",
+            Self::ConsentGranted => "consent.granted",
+            Self::ConsentWithdrawn => "consent.withdrawn",
+            Self::SignatureRequested => "signature.requested",
+            Self::SignatureCreated => "signature.created",
+            Self::SignatureRejected => "signature.rejected",
+            Self::SignatureApprovalFailed => "signature.approval_failed",
+        }
+    }
+}
