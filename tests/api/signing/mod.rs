@@ -18,7 +18,9 @@ use serde_json::{Value, json};
 
 use crate::{both_engines, helpers::*};
 use cli::cli_request_approve_and_verify;
-use concurrency::concurrent_signatures_commit_once_and_chain;
+use concurrency::{
+    concurrent_signatures_commit_once_and_chain, the_undelivered_activation_is_audited,
+};
 use onboarding::onboarding_and_client_credentials;
 use passkey_approval::passkey_approval_is_bound_to_the_request;
 use pin_approval::consent_request_pin_approval_outputs_and_webhook;
@@ -79,6 +81,7 @@ fn b64(v: &Value) -> Vec<u8> {
 
 both_engines!(
     concurrent_signatures_commit_once_and_chain,
+    the_undelivered_activation_is_audited,
     cli_request_approve_and_verify,
     onboarding_and_client_credentials,
     consent_request_pin_approval_outputs_and_webhook,
