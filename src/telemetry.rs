@@ -243,7 +243,7 @@ mod tests {
                     resp.headers().get(header::CONTENT_TYPE).unwrap(),
                     PROBLEM_JSON
                 );
-                let problem: crate::error::Problem = atest::read_body_json(resp).await;
+                let problem: crate::error::ProblemDocument = atest::read_body_json(resp).await;
                 assert_eq!(problem.code, code);
                 assert!(problem.request_id.is_some());
             }

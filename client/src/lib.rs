@@ -268,10 +268,12 @@ impl Client {
 
 fn problem(status: u16, code: &str, detail: &str) -> Error {
     Error::Api(Problem {
-        status,
-        code: code.to_owned(),
+        kind: String::new(),
         title: String::new(),
+        status,
         detail: detail.to_owned(),
+        code: code.to_owned(),
+        request_id: None,
     })
 }
 

@@ -337,17 +337,24 @@ pub struct VerifyReport {
     pub checked_at: DateTime<Utc>,
 }
 
-/// An RFC 7807 problem as the API answers it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// An RFC 7807 problem document, as the server renders every error of the native API and the
+/// client reads it (one type for both; fields in the order they are sent).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Problem {
-    /// HTTP status.
-    pub status: u16,
-    /// Stable code.
-    pub code: String,
-    /// Title.
+    /// A URI naming the problem type: `urn:fincert:problem:<code>`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// Short human-readable summary of the type.
     #[serde(default)]
     pub title: String,
-    /// What happened.
+    /// HTTP status.
+    pub status: u16,
+    /// What happened in this instance.
     #[serde(default)]
     pub detail: String,
+    /// Stable code.
+    pub code: String,
+    /// The request id, to quote to support and find in the logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }

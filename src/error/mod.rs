@@ -32,7 +32,7 @@ pub(crate) use custody::{PIN_LOCKED, WRONG_PIN};
 pub use extractor::{json_error, parse_json, path_error, query_error};
 pub use kind::Kind;
 pub use oauth::OAuthError;
-pub use problem::{PROBLEM_JSON, Problem, RETRY_AFTER_SECS};
+pub use problem::{PROBLEM_JSON, Problem, ProblemDocument, RETRY_AFTER_SECS};
 
 /// A failure as the API reports it.
 #[derive(Debug, thiserror::Error)]
@@ -297,7 +297,7 @@ mod tests {
                 PROBLEM_JSON
             );
             let body = resp.into_body().try_into_bytes().unwrap();
-            let p: Problem = serde_json::from_slice(&body).unwrap();
+            let p: ProblemDocument = serde_json::from_slice(&body).unwrap();
             assert_eq!(p.code, code);
             assert_eq!(p.status, status);
             assert_eq!(p.kind, format!("urn:fincert:problem:{code}"));

@@ -4,13 +4,11 @@
 
 use std::fmt;
 
+use crate::request_id;
 use actix_web::{
     HttpResponse,
     http::{StatusCode, header},
 };
-use serde::Serialize;
-
-use crate::request_id;
 
 /// Media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -19,38 +17,38 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// up on within about two seconds).
 pub const RETRY_AFTER_SECS: u64 = 1;
 
-/// An RFC 7807 problem document.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+/// The wire document of a problem: one type, shared with the client crate.
+pub use fincert_client::types::Problem as ProblemDocument;
+
+/// An RFC 7807 problem: the document sent, and when a retry may succeed (sent as
+/// `Retry-After`, never in the body).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
-    /// A URI naming the problem type: `urn:fincert:problem:<code>`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Short human-readable summary of the type.
-    pub title: String,
-    /// The HTTP status.
-    pub status: u16,
-    /// What happened in this instance.
-    pub detail: String,
-    /// The stable code.
-    pub code: String,
-    /// The request id, to quote to support and find in the logs.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-    /// Seconds after which a retry may succeed, sent as `Retry-After` (never in the body).
-    #[serde(skip)]
+    /// What the body says.
+    pub document: ProblemDocument,
+    /// Seconds after which a retry may succeed.
     pub retry_after: Option<u64>,
+}
+
+impl std::ops::Deref for Problem {
+    type Target = ProblemDocument;
+    fn deref(&self) -> &ProblemDocument {
+        &self.document
+    }
 }
 
 impl Problem {
     /// A problem with the current request's id filled in.
     pub fn new(status: StatusCode, code: &str, title: &str, detail: String) -> Self {
         Self {
-            kind: format!("urn:fincert:problem:{code}"),
-            title: title.into(),
-            status: status.as_u16(),
-            detail,
-            code: code.into(),
-            request_id: request_id::current_request_id(),
+            document: ProblemDocument {
+                kind: format!("urn:fincert:problem:{code}"),
+                title: title.into(),
+                status: status.as_u16(),
+                detail,
+                code: code.into(),
+                request_id: request_id::current_request_id(),
+            },
             retry_after: None,
         }
     }
@@ -72,7 +70,7 @@ impl Problem {
         if let Some(secs) = self.retry_after {
             builder.insert_header((header::RETRY_AFTER, secs));
         }
-        builder.body(serde_json::to_string(&self).unwrap_or_default())
+        builder.body(serde_json::to_string(&self.document).unwrap_or_default())
     }
 }
 

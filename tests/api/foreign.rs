@@ -202,7 +202,7 @@ async fn public_certificates_must_chain_to_an_anchor(engine: Engine) {
         Usage::General
     );
 
-    let code = |e: PkiError| ApiError::from(e).problem().code;
+    let code = |e: PkiError| ApiError::from(e).problem().document.code;
     let err = app
         .pki
         .register_foreign(&app.db, &who, &restricted, &inter)
