@@ -53,7 +53,7 @@ pub enum Error {
     Transport(#[from] reqwest::Error),
     /// The service refused: its problem document (or OAuth2 error) as a problem.
     #[error("{} {}: {}", .0.status, .0.code, .0.detail)]
-    Api(Problem),
+    Api(Box<Problem>),
 }
 
 /// A connection to one fincert service, optionally with an access token.
@@ -267,14 +267,14 @@ impl Client {
 }
 
 fn problem(status: u16, code: &str, detail: &str) -> Error {
-    Error::Api(Problem {
+    Error::Api(Box::new(Problem {
         kind: String::new(),
         title: String::new(),
         status,
         detail: detail.to_owned(),
         code: code.to_owned(),
         request_id: None,
-    })
+    }))
 }
 
 /// `application/x-www-form-urlencoded` encoding of one value.
