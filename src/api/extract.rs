@@ -11,11 +11,16 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 use crate::{
     auth::tokens::{Audience, TokenError},
     custody::OwnerId,
-    domain::idempotency::IdempotencyKey,
+    domain::{idempotency::IdempotencyKey, pin::Pin},
     error::ApiError,
     signing::{Caller, SigningError},
     state::AppState,
 };
+
+/// A PIN from a JSON body; a malformed one is a 400 `invalid_json` naming the rule it broke.
+pub(super) fn parse_pin(raw: &str) -> Result<Pin, ApiError> {
+    Pin::parse(raw).map_err(|e| ApiError::InvalidJson(e.to_string()))
+}
 
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
