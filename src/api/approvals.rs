@@ -6,11 +6,8 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::extract::User;
-use crate::{
-    domain::pin::Pin, error::ApiError, signing::SigningError, signing::request::Digest,
-    state::AppState,
-};
+use super::extract::{User, parse_pin};
+use crate::{error::ApiError, signing::SigningError, signing::request::Digest, state::AppState};
 
 /// `GET /v1/approvals`: requests waiting for the user.
 #[tracing::instrument(skip_all)]
@@ -39,7 +36,7 @@ pub async fn approve(
     id: web::Path<Uuid>,
     body: web::Json<PinApproval>,
 ) -> Result<HttpResponse, ApiError> {
-    let pin = Pin::parse(&body.pin).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+    let pin = parse_pin(&body.pin)?;
     let digest = Digest::parse_b64(&body.request_digest).map_err(SigningError::from)?;
     let view = state
         .signing

@@ -7,7 +7,6 @@ use uuid::Uuid;
 
 use crate::{
     auth::{login, rate_limit},
-    domain::pin::Pin,
     error::ApiError,
     state::AppState,
 };
@@ -50,7 +49,7 @@ pub async fn pin_login(
         now,
     )
     .await??;
-    let pin = Pin::parse(&body.pin).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+    let pin = super::extract::parse_pin(&body.pin)?;
     let pair = login::with_pin(
         &state.db,
         &state.custody,

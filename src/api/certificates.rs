@@ -6,9 +6,9 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::extract::User;
+use super::extract::{User, parse_pin};
 use crate::{
-    domain::{der_input, pin::Pin},
+    domain::der_input,
     error::ApiError,
     pki::{KeySource, lifecycle::RevocationReason},
     state::AppState,
@@ -97,7 +97,7 @@ pub async fn renew(
     let body = body.into_inner();
     let renewed = match (body.pin, body.csr) {
         (Some(pin), None) => {
-            let pin = Pin::parse(&pin).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+            let pin = parse_pin(&pin)?;
             state
                 .pki
                 .renew(&state.db, &user.0, *id, KeySource::Cloud(&pin))

@@ -11,11 +11,16 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 use crate::{
     auth::tokens::{Audience, TokenError},
     custody::OwnerId,
-    domain::idempotency::IdempotencyKey,
+    domain::{idempotency::IdempotencyKey, pin::Pin},
     error::ApiError,
     signing::{Caller, SigningError},
     state::AppState,
 };
+
+/// A PIN from a JSON body; a malformed one is a 400 `invalid_json` naming the rule it broke.
+pub(super) fn parse_pin(raw: &str) -> Result<Pin, ApiError> {
+    Pin::parse(raw).map_err(|e| ApiError::InvalidJson(e.to_string()))
+}
 
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
@@ -28,11 +33,7 @@ impl FromRequest for User {
     type Future = StdPin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer_token(req);
-        Box::pin(async move {
-            let state = state.ok_or(ApiError::Internal)?;
-            let token = token.ok_or(TokenError::Invalid)?;
+        authenticated(req, |state, token| async move {
             let claims = state.tokens.verify(&token)?;
             let owner = OwnerId::parse(&claims.sub).map_err(|_| TokenError::Invalid)?;
             Ok(User(owner))
@@ -49,11 +50,7 @@ impl FromRequest for Institution {
     type Future = StdPin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer_token(req);
-        Box::pin(async move {
-            let state = state.ok_or(ApiError::Internal)?;
-            let token = token.ok_or(TokenError::Invalid)?;
+        authenticated(req, |state, token| async move {
             let claims = state.tokens.verify_for(&token, Audience::Institution)?;
             let caller = state
                 .signing
@@ -66,6 +63,25 @@ impl FromRequest for Institution {
             Ok(Institution(caller))
         })
     }
+}
+
+/// The future of a token extractor: the app state (a 500 when missing) and the bearer token (a
+/// 401 when missing) go to `verify`, which turns them into the extracted value.
+fn authenticated<T, F, Fut>(
+    req: &HttpRequest,
+    verify: F,
+) -> StdPin<Box<dyn Future<Output = Result<T, ApiError>>>>
+where
+    F: FnOnce(web::Data<AppState>, String) -> Fut + 'static,
+    Fut: Future<Output = Result<T, ApiError>> + 'static,
+{
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let token = bearer_token(req);
+    Box::pin(async move {
+        let state = state.ok_or(ApiError::Internal)?;
+        let token = token.ok_or(TokenError::Invalid)?;
+        verify(state, token).await
+    })
 }
 
 /// The token of an `Authorization: Bearer …` header, if the request has one.

@@ -111,6 +111,32 @@ impl Passkeys {
         })
     }
 
+    /// Records a started ceremony of `kind` (its serialized `state`, expiring after
+    /// `CEREMONY_MINUTES`) under a fresh id and hands back that id with the `options`.
+    async fn save_ceremony<T: Serialize>(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        kind: &str,
+        state: &str,
+        options: T,
+    ) -> Result<Started<T>, PasskeyError> {
+        let id = Uuid::new_v4().to_string();
+        store::enrolment::insert_ceremony(
+            db,
+            &id,
+            owner.as_str(),
+            kind,
+            state,
+            self.clock.now() + Duration::minutes(CEREMONY_MINUTES),
+        )
+        .await?;
+        Ok(Started {
+            ceremony_id: id,
+            options,
+        })
+    }
+
     fn user_uuid(owner: &OwnerId) -> Uuid {
         Uuid::parse_str(owner.as_str()).unwrap_or_else(|_| {
             // Owners that are not UUIDs get a stable handle derived from their id.
@@ -156,21 +182,9 @@ impl Passkeys {
                 Some(exclude),
             )
             .map_err(|_| PasskeyError::Rejected)?;
-        let id = Uuid::new_v4().to_string();
         let state = serde_json::to_string(&state).map_err(|_| PasskeyError::Rejected)?;
-        store::enrolment::insert_ceremony(
-            db,
-            &id,
-            owner.as_str(),
-            "register",
-            &state,
-            self.clock.now() + Duration::minutes(CEREMONY_MINUTES),
-        )
-        .await?;
-        Ok(Started {
-            ceremony_id: id,
-            options,
-        })
+        self.save_ceremony(db, owner, "register", &state, options)
+            .await
     }
 
     /// Finishes a registration. With `bind = Some((key, pin))` the passkey also gets its own
@@ -280,22 +294,10 @@ impl Passkeys {
             .webauthn
             .start_passkey_authentication(&creds)
             .map_err(|_| PasskeyError::Rejected)?;
-        let id = Uuid::new_v4().to_string();
         let state = serde_json::to_string::<PasskeyAuthentication>(&state)
             .map_err(|_| PasskeyError::Rejected)?;
-        store::enrolment::insert_ceremony(
-            db,
-            &id,
-            owner.as_str(),
-            "authenticate",
-            &state,
-            self.clock.now() + Duration::minutes(CEREMONY_MINUTES),
-        )
-        .await?;
-        Ok(Started {
-            ceremony_id: id,
-            options,
-        })
+        self.save_ceremony(db, owner, "authenticate", &state, options)
+            .await
     }
 
     /// Starts a passkey ceremony for `owner` whose challenge is `challenge` rather than a
@@ -333,21 +335,8 @@ impl Passkeys {
             .ok_or(PasskeyError::Rejected)?;
         *slot = json!(B64URL.encode(challenge));
         options.public_key.challenge = challenge.to_vec();
-        let id = Uuid::new_v4().to_string();
         let saved = json!({ "binding": binding, "state": state }).to_string();
-        store::enrolment::insert_ceremony(
-            db,
-            &id,
-            owner.as_str(),
-            kind,
-            &saved,
-            self.clock.now() + Duration::minutes(CEREMONY_MINUTES),
-        )
-        .await?;
-        Ok(Started {
-            ceremony_id: id,
-            options,
-        })
+        self.save_ceremony(db, owner, kind, &saved, options).await
     }
 
     /// Finishes a ceremony started by [`start_bound_authentication`](Self::start_bound_authentication):

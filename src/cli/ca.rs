@@ -10,7 +10,6 @@ use crate::{
     config::Settings,
     custody::{Custody, kms},
     pki::{Pki, PkiError},
-    startup, store,
 };
 
 /// CA verbs.
@@ -26,10 +25,7 @@ pub enum CaCommand {
 pub async fn run(cmd: CaCommand, settings: Settings) -> ExitCode {
     let clock: SharedClock = Arc::new(SystemClock);
     let result = async {
-        let db = store::connect(&settings).await.map_err(|e| e.to_string())?;
-        startup::migrate_and_audit(&db, &clock)
-            .await
-            .map_err(|e| e.to_string())?;
+        let db = super::connect_migrated(&settings, &clock).await?;
         let kms = kms::connect(&settings).await?;
         let custody = Arc::new(Custody::new(kms, &settings.custody, clock.clone()));
         match cmd {

@@ -14,7 +14,7 @@ use crate::{
     custody::kms,
     domain::person::{CustomerNumber, Phone, parse_birth_date},
     pki::profile::HolderName,
-    startup, store,
+    store,
 };
 
 /// Customer verbs.
@@ -69,12 +69,8 @@ pub enum MediaCommand {
 }
 
 async fn prepare(settings: &Settings) -> Result<sea_orm::DatabaseConnection, String> {
-    let db = store::connect(settings).await.map_err(|e| e.to_string())?;
     let clock: crate::clock::SharedClock = Arc::new(SystemClock);
-    startup::migrate_and_audit(&db, &clock)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(db)
+    super::connect_migrated(settings, &clock).await
 }
 
 /// Runs a customers verb.

@@ -11,7 +11,6 @@ use crate::{
     config::Settings,
     custody::kms,
     signing::{SigningError, institution},
-    startup, store,
 };
 
 /// Institution verbs.
@@ -44,10 +43,7 @@ pub enum InstitutionCommand {
 pub async fn run(cmd: InstitutionCommand, settings: Settings) -> ExitCode {
     let clock: SharedClock = Arc::new(SystemClock);
     let result = async {
-        let db = store::connect(&settings).await.map_err(|e| e.to_string())?;
-        startup::migrate_and_audit(&db, &clock)
-            .await
-            .map_err(|e| e.to_string())?;
+        let db = super::connect_migrated(&settings, &clock).await?;
         match cmd {
             InstitutionCommand::Add { name, sector } => {
                 let kms = kms::connect(&settings).await?;

@@ -64,6 +64,21 @@ pub enum Command {
     Kms(kms::KmsCommand),
 }
 
+/// Connects to the database and applies pending migrations (audited), for the verbs that
+/// work on the database; an error is the message to print.
+async fn connect_migrated(
+    settings: &Settings,
+    clock: &crate::clock::SharedClock,
+) -> Result<sea_orm::DatabaseConnection, String> {
+    let db = crate::store::connect(settings)
+        .await
+        .map_err(|e| e.to_string())?;
+    crate::startup::migrate_and_audit(&db, clock)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(db)
+}
+
 /// Exit codes.
 pub mod exit {
     /// A check failed.

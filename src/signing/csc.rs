@@ -204,13 +204,7 @@ impl Signing {
         let cert = store::pki::certificate_by_id(db, &id.to_string())
             .await?
             .ok_or(SigningError::NotFound)?;
-        let key = cert
-            .custody_key_id
-            .as_deref()
-            .and_then(|k| Uuid::parse_str(k).ok())
-            .ok_or(SigningError::DeviceKey)?;
-        let owner = OwnerId::parse(&cert.owner_id).map_err(CustodyError::from)?;
-        let (algorithm, locked) = self.custody.key_status(db, &owner, key).await?;
+        let (_, algorithm, locked) = self.cloud_key(db, &cert).await?;
         Ok((cert, algorithm, locked))
     }
 

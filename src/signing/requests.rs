@@ -104,6 +104,20 @@ impl Signing {
         if status != CertStatus::Active {
             return Err(SigningError::CertificateNotUsable(status.as_str()));
         }
+        let (key, algorithm, locked) = self.cloud_key(db, cert).await?;
+        if locked {
+            return Err(SigningError::PinLocked);
+        }
+        Ok((key, algorithm))
+    }
+
+    /// A certificate's custody key (`DeviceKey` when its key is on the holder's device), the
+    /// key's algorithm and whether its PIN is locked.
+    pub(super) async fn cloud_key(
+        &self,
+        db: &DatabaseConnection,
+        cert: &store::pki::CertificateRow,
+    ) -> Result<(Uuid, crate::custody::keys::KeyAlgorithm, bool), SigningError> {
         let key = cert
             .custody_key_id
             .as_deref()
@@ -111,10 +125,7 @@ impl Signing {
             .ok_or(SigningError::DeviceKey)?;
         let owner = OwnerId::parse(&cert.owner_id).map_err(CustodyError::from)?;
         let (algorithm, locked) = self.custody.key_status(db, &owner, key).await?;
-        if locked {
-            return Err(SigningError::PinLocked);
-        }
-        Ok((key, algorithm))
+        Ok((key, algorithm, locked))
     }
 
     /// The most signatures one approval (one key activation) may make: the request limit,

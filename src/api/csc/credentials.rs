@@ -8,11 +8,8 @@ use serde_json::{Map, Value, json};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::{
-    CscResult, Version, caller,
-    params::{
-        EC_KEY, ECDSA_SHA256, P256, RSA, RSA_PSS, RSA_SHA256, body_object, boolean, opt_string,
-        string,
-    },
+    CscResult, Version, open,
+    params::{EC_KEY, ECDSA_SHA256, P256, RSA, RSA_PSS, RSA_SHA256, boolean, opt_string, string},
 };
 use crate::{
     custody::keys::KeyAlgorithm, error::CscError, pki::lifecycle::CertStatus, signing::Caller,
@@ -131,8 +128,7 @@ pub(super) async fn list(
     body: &[u8],
     version: Version,
 ) -> CscResult {
-    let m = body_object(req, body)?;
-    let caller = caller(state, req).await?;
+    let (m, caller) = open(state, req, body).await?;
     let user = opt_string(&m, "userID")?;
     let mut items = state
         .signing
@@ -184,8 +180,7 @@ pub(super) async fn info_of(
     body: &[u8],
     version: Version,
 ) -> CscResult {
-    let m = body_object(req, body)?;
-    let caller = caller(state, req).await?;
+    let (m, caller) = open(state, req, body).await?;
     let id = string(&m, "credentialID")?;
     credential_info(state, &caller, &m, id, version).await
 }

@@ -37,6 +37,18 @@ pub enum Version {
 
 pub(super) type CscResult = Result<Value, CscError>;
 
+/// Opens a CSC method call: the JSON body object (checked first, as every method answers a
+/// malformed body before a bad token) and the institution behind the bearer token.
+pub(super) async fn open(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<(serde_json::Map<String, Value>, Caller), CscError> {
+    let m = params::body_object(req, body)?;
+    let caller = caller(state, req).await?;
+    Ok((m, caller))
+}
+
 /// The institution behind the bearer token, or the CSC 401.
 pub(super) async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller, CscError> {
     let unauthorized = || {

@@ -7,8 +7,8 @@ use base64::{Engine as _, engine::general_purpose::STANDARD};
 use serde_json::{Value, json};
 
 use super::{
-    CscResult, Version, caller,
-    params::{SHA256, body_object, hashes, opt_string, sign_algorithm, string},
+    CscResult, Version, open,
+    params::{SHA256, hashes, opt_string, sign_algorithm, string},
 };
 use crate::{
     custody::CustodyError,
@@ -24,8 +24,7 @@ pub(super) async fn authorize(
     body: &[u8],
     version: Version,
 ) -> CscResult {
-    let m = body_object(req, body)?;
-    let caller = caller(state, req).await?;
+    let (m, caller) = open(state, req, body).await?;
     let id = string(&m, "credentialID")?;
     let credential =
         uuid::Uuid::parse_str(id).map_err(|_| CscError::bad("Invalid parameter credentialID"))?;
@@ -103,8 +102,7 @@ pub(super) async fn authorize(
 }
 
 pub(super) async fn extend(state: &AppState, req: &HttpRequest, body: &[u8]) -> CscResult {
-    let m = body_object(req, body)?;
-    let caller = caller(state, req).await?;
+    let (m, caller) = open(state, req, body).await?;
     let id = string(&m, "credentialID")?;
     let sad = string(&m, "SAD")?;
     match state
@@ -123,8 +121,7 @@ pub(super) async fn sign_hash(
     body: &[u8],
     version: Version,
 ) -> CscResult {
-    let m = body_object(req, body)?;
-    let caller = caller(state, req).await?;
+    let (m, caller) = open(state, req, body).await?;
     let id = string(&m, "credentialID")?;
     let sad = string(&m, "SAD")?;
     let hashes = hashes(

@@ -30,10 +30,20 @@ impl TokenService {
         subject: &OwnerId,
         amr: &str,
     ) -> Result<TokenPair, TokenError> {
+        self.pair(db, subject, amr, &Uuid::new_v4().to_string())
+            .await
+    }
+
+    /// An access token for `subject` and a fresh refresh token in `family`, as one pair.
+    async fn pair(
+        &self,
+        db: &DatabaseConnection,
+        subject: &OwnerId,
+        amr: &str,
+        family: &str,
+    ) -> Result<TokenPair, TokenError> {
         let (access, expires_in) = self.access_token(subject, &[amr])?;
-        let refresh = self
-            .store_refresh(db, subject, amr, &Uuid::new_v4().to_string())
-            .await?;
+        let refresh = self.store_refresh(db, subject, amr, family).await?;
         Ok(TokenPair {
             access_token: access,
             token_type: "Bearer".into(),
@@ -101,17 +111,7 @@ impl TokenService {
             return Err(TokenError::RefreshReused);
         }
         let subject = OwnerId::parse(&row.owner_id).map_err(crate::custody::CustodyError::from)?;
-        let (access, expires_in) = self.access_token(&subject, &[row.amr.as_str()])?;
-        let refresh = self
-            .store_refresh(db, &subject, &row.amr, &row.family_id)
-            .await?;
-        Ok(TokenPair {
-            access_token: access,
-            token_type: "Bearer".into(),
-            expires_in,
-            refresh_token: Some(refresh),
-            scope: None,
-        })
+        self.pair(db, &subject, &row.amr, &row.family_id).await
     }
 
     /// Ends a session: revokes the refresh token's family (audited).

@@ -164,6 +164,22 @@ impl AwsKms {
             .map(Blob::into_inner)
             .ok_or_else(|| KmsError::Rejected("GetPublicKey returned no key".into()))
     }
+
+    /// The wrapped key an `Encrypt` or `ReEncrypt` (`op`) answered with: its ciphertext under
+    /// the KMS key that answered (our configured key when the answer names none).
+    fn wrapped(
+        &self,
+        op: &str,
+        key_id: Option<String>,
+        ciphertext: Option<Blob>,
+    ) -> Result<WrappedKey, KmsError> {
+        Ok(WrappedKey {
+            kms_key_id: key_id.unwrap_or_else(|| self.key_arn.clone()),
+            blob: ciphertext
+                .map(Blob::into_inner)
+                .ok_or_else(|| KmsError::Rejected(format!("{op} returned no ciphertext")))?,
+        })
+    }
 }
 
 async fn describe(client: &Client, key_id: &str) -> Result<String, KmsError> {
@@ -228,13 +244,7 @@ impl Kms for AwsKms {
             .send()
             .await
             .map_err(classify)?;
-        Ok(WrappedKey {
-            kms_key_id: out.key_id.unwrap_or_else(|| self.key_arn.clone()),
-            blob: out
-                .ciphertext_blob
-                .map(Blob::into_inner)
-                .ok_or_else(|| KmsError::Rejected("Encrypt returned no ciphertext".into()))?,
-        })
+        self.wrapped("Encrypt", out.key_id, out.ciphertext_blob)
     }
 
     async fn decrypt(
@@ -272,13 +282,7 @@ impl Kms for AwsKms {
             .send()
             .await
             .map_err(classify)?;
-        Ok(WrappedKey {
-            kms_key_id: out.key_id.unwrap_or_else(|| self.key_arn.clone()),
-            blob: out
-                .ciphertext_blob
-                .map(Blob::into_inner)
-                .ok_or_else(|| KmsError::Rejected("ReEncrypt returned no ciphertext".into()))?,
-        })
+        self.wrapped("ReEncrypt", out.key_id, out.ciphertext_blob)
     }
 
     async fn mac(&self, message: &[u8]) -> Result<Zeroizing<Vec<u8>>, KmsError> {
