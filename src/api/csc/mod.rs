@@ -5,7 +5,8 @@
 //! parse the wire format and call the same domain functions as the native API
 //! (`signing::csc`).
 //!
-//! `params.rs` reads the loosely typed CSC bodies, `credentials.rs` answers `info` and the
+//! `params.rs` reads the loosely typed CSC bodies (the response bodies are the typed
+//! `fincert_client::csc` structs), `credentials.rs` answers `info` and the
 //! `credentials/list|info` methods, `signatures.rs` answers `credentials/authorize`,
 //! `extendTransaction` and `signHash`; this file holds the routes and the caller.
 
@@ -14,7 +15,7 @@ mod params;
 mod signatures;
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
-use serde_json::Value;
+use serde::Serialize;
 
 use super::oauth;
 use crate::{
@@ -35,7 +36,8 @@ pub enum Version {
     V2,
 }
 
-pub(super) type CscResult = Result<Value, CscError>;
+/// A method's answer: its wire body (`fincert_client::csc`) or the CSC error.
+pub(super) type CscResult<T> = Result<T, CscError>;
 
 /// The institution behind the bearer token, or the CSC 401.
 pub(super) async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller, CscError> {
@@ -69,7 +71,7 @@ pub(super) async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller
         })
 }
 
-fn respond(result: CscResult) -> HttpResponse {
+fn respond<T: Serialize>(result: CscResult<T>) -> HttpResponse {
     match result {
         Ok(v) => HttpResponse::Ok().json(v),
         Err(e) => e.into_response(),
