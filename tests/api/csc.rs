@@ -8,10 +8,13 @@ use serde_json::{Value, json};
 
 use crate::{both_engines, helpers::*};
 
+/// Calls a CSC method and checks its answer against openapi.yaml (`openapi::check_response`).
 async fn csc(app: &TestApp, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
     let resp = post(app, path, token, body).await;
     let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    let body = resp.json().await.unwrap_or(Value::Null);
+    crate::openapi::check_response("post", path, status, &body);
+    (status, body)
 }
 
 fn err(v: &Value) -> (&str, &str) {
