@@ -31,6 +31,7 @@
 )]
 #![deny(missing_docs)]
 
+pub mod csc;
 pub mod types;
 
 use base64::{Engine as _, engine::general_purpose::STANDARD};

@@ -8,10 +8,13 @@ use serde_json::{Value, json};
 
 use crate::{both_engines, helpers::*};
 
+/// Calls a CSC method and checks its answer against openapi.yaml (`openapi::check_response`).
 async fn csc(app: &TestApp, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
     let resp = post(app, path, token, body).await;
     let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    let body = resp.json().await.unwrap_or(Value::Null);
+    crate::openapi::check_response("post", path, status, &body);
+    (status, body)
 }
 
 fn err(v: &Value) -> (&str, &str) {
@@ -447,6 +450,16 @@ async fn csc_v2_from_the_specification(engine: Engine) {
     assert_eq!(status, 200);
     assert!(sad["expiresIn"].as_i64().unwrap() > 0);
     let sad = sad["SAD"].as_str().unwrap().to_owned();
+    // extendTransaction v2: a new SAD for the same authorization.
+    let (status, ext) = csc(
+        &app,
+        "/csc/v2/credentials/extendTransaction",
+        tok,
+        json!({"credentialID": id, "SAD": sad}),
+    )
+    .await;
+    assert_eq!(status, 200, "{ext}");
+    let sad = ext["SAD"].as_str().unwrap().to_owned();
     // signHash v2: sha256WithRSAEncryption, then the SAD is spent.
     let sign = json!({"credentialID": id, "SAD": sad, "hashes": [hash], "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1", "signAlgo": "1.2.840.113549.1.1.11"});
     let (status, e) = csc(&app, "/csc/v2/signatures/signHash", tok, json!({"credentialID": id, "SAD": sad, "hashes": [hash], "signAlgo": "1.2.840.10045.4.3.2"})).await;

@@ -1,7 +1,7 @@
 //! `openapi.yaml` and the route table stay in step: every route is described and every
 //! described operation exists on the running server.
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, sync::OnceLock};
 
 use fincert::config::Engine;
 
@@ -15,6 +15,77 @@ fn spec() -> serde_json::Value {
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml")).unwrap();
     serde_norway::from_str(&text).expect("openapi.yaml parses")
+}
+
+/// Checks a real response body against the schema openapi.yaml gives for `method path` and
+/// `status` (or `default`), with an independent JSON Schema 2020-12 validator (the
+/// `jsonschema` crate). `$ref`s to `#/components/...` resolve against a root document made of
+/// the spec's components and the schema under test.
+pub(crate) fn check_response(method: &str, path: &str, status: u16, body: &serde_json::Value) {
+    static SPEC: OnceLock<serde_json::Value> = OnceLock::new();
+    let spec = SPEC.get_or_init(spec);
+    let op = &spec["paths"][path][method];
+    assert!(op.is_object(), "{method} {path} is not in openapi.yaml");
+    let code = status.to_string();
+    let mut response = if op["responses"][&code].is_null() {
+        &op["responses"]["default"]
+    } else {
+        &op["responses"][&code]
+    };
+    if let Some(r) = response["$ref"].as_str() {
+        response = spec
+            .pointer(r.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("{r} resolves"));
+    }
+    let Some(schema) = response["content"]["application/json"]["schema"].as_object() else {
+        panic!("{method} {path} {status}: no application/json schema");
+    };
+    let root = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "components": spec["components"],
+        "allOf": [schema],
+    });
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .should_validate_formats(true)
+        .build(&root)
+        .unwrap_or_else(|e| panic!("{method} {path} {status}: schema does not build: {e}"));
+    let errors: Vec<String> = validator
+        .iter_errors(body)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{method} {path} {status}: the body does not match openapi.yaml:\n{}\nbody: {body}",
+        errors.join("\n")
+    );
+}
+
+#[test]
+fn the_response_check_can_fail() {
+    // A body the schema forbids (wrong type, unknown field, missing field) must be caught.
+    for bad in [
+        serde_json::json!({"SAD": 1, "expiresIn": 3600}),
+        serde_json::json!({"SAD": "s", "expiresIn": 3600, "extra": true}),
+        serde_json::json!({"SAD": "s"}),
+    ] {
+        let caught = std::panic::catch_unwind(|| {
+            check_response("post", "/csc/v2/credentials/authorize", 200, &bad)
+        });
+        assert!(caught.is_err(), "{bad} passed the schema check");
+    }
+    check_response(
+        "post",
+        "/csc/v2/credentials/authorize",
+        200,
+        &serde_json::json!({"SAD": "s", "expiresIn": 3600}),
+    );
+    check_response(
+        "post",
+        "/csc/v1/credentials/info",
+        400,
+        &serde_json::json!({"error": "invalid_request", "error_description": "Missing (or invalid type) string parameter credentialID"}),
+    );
 }
 
 fn spec_operations(spec: &serde_json::Value) -> BTreeSet<(String, String)> {

@@ -4,7 +4,12 @@
 use actix_web::{HttpRequest, HttpResponse};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value, json};
+use fincert_client::csc::{
+    AuthInfo, AuthObject, CertInfo, CredentialInfoV1, CredentialInfoV2, CredentialListV1,
+    CredentialListV2, InfoV1, InfoV2, KeyInfo, PinInfo, SignAlgorithms, SignatureFormats,
+};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::{
@@ -16,6 +21,18 @@ use crate::{
     state::AppState,
 };
 
+/// The `credentials/list` or `credentials/info` body of the version asked for.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub(super) enum PerVersion<A, B> {
+    V1(A),
+    V2(B),
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
 /// `POST /csc/v{1,2}/info`.
 pub async fn info(state: &AppState, version: Version) -> HttpResponse {
     let base = state.settings.pki.public_base_url.trim_end_matches('/');
@@ -23,23 +40,52 @@ pub async fn info(state: &AppState, version: Version) -> HttpResponse {
         Version::V1 => ("1.0.4.0", "v1"),
         Version::V2 => ("2.0.0.2", "v2"),
     };
-    let mut v = json!({
-        "specs": specs,
-        "name": "fincert",
-        "logo": format!("{base}/pki/ca/root"),
-        "region": "KR",
-        "lang": "ko-KR",
-        "description": "Cloud keystore for Korean financial certificates",
-        "authType": ["oauth2client"],
-        "oauth2": format!("{base}/csc/{path}/"),
-        "methods": ["oauth2/token", "credentials/list", "credentials/info", "credentials/authorize", "credentials/extendTransaction", "signatures/signHash"],
-    });
-    if version == Version::V2 {
-        v["signAlgorithms"] = json!({"algos": [RSA, RSA_SHA256, RSA_PSS, ECDSA_SHA256]});
-        v["signature_formats"] = json!({"formats": [], "envelope_properties": []});
-        v["conformance_levels"] = json!([]);
+    let auth_type = strings(&["oauth2client"]);
+    let description = "Cloud keystore for Korean financial certificates".to_owned();
+    let methods = strings(&[
+        "oauth2/token",
+        "credentials/list",
+        "credentials/info",
+        "credentials/authorize",
+        "credentials/extendTransaction",
+        "signatures/signHash",
+    ]);
+    let (name, lang, region) = ("fincert".to_owned(), "ko-KR".to_owned(), "KR".to_owned());
+    let logo = format!("{base}/pki/ca/root");
+    let oauth2 = format!("{base}/csc/{path}/");
+    let specs = specs.to_owned();
+    match version {
+        Version::V1 => HttpResponse::Ok().json(InfoV1 {
+            auth_type,
+            description,
+            lang,
+            logo,
+            methods,
+            name,
+            oauth2,
+            region,
+            specs,
+        }),
+        Version::V2 => HttpResponse::Ok().json(InfoV2 {
+            auth_type,
+            conformance_levels: Vec::new(),
+            description,
+            lang,
+            logo,
+            methods,
+            name,
+            oauth2,
+            region,
+            sign_algorithms: SignAlgorithms {
+                algos: strings(&[RSA, RSA_SHA256, RSA_PSS, ECDSA_SHA256]),
+            },
+            signature_formats: SignatureFormats {
+                envelope_properties: Vec::new(),
+                formats: Vec::new(),
+            },
+            specs,
+        }),
     }
-    HttpResponse::Ok().json(v)
 }
 
 fn generalized(t: DateTime<Utc>) -> String {
@@ -53,7 +99,7 @@ async fn credential_info(
     m: &Map<String, Value>,
     credential_id: &str,
     version: Version,
-) -> CscResult {
+) -> CscResult<PerVersion<CredentialInfoV1, CredentialInfoV2>> {
     let certificates = opt_string(m, "certificates")?.unwrap_or("single");
     if !matches!(certificates, "none" | "single" | "chain") {
         return Err(CscError::bad("Invalid parameter certificates"));
@@ -67,20 +113,36 @@ async fn credential_info(
     let status = CertStatus::parse(&row.status)
         .unwrap_or(CertStatus::Revoked)
         .at(row.not_after, now);
+    let key_status = if locked { "disabled" } else { "enabled" }.to_owned();
     let key = match algorithm {
-        KeyAlgorithm::Rsa2048 => {
-            json!({"status": if locked {"disabled"} else {"enabled"}, "algo": [RSA, RSA_SHA256, RSA_PSS], "len": 2048})
-        }
-        KeyAlgorithm::P256 => {
-            json!({"status": if locked {"disabled"} else {"enabled"}, "algo": [EC_KEY, ECDSA_SHA256], "len": 256, "curve": P256})
-        }
+        KeyAlgorithm::Rsa2048 => KeyInfo {
+            algo: strings(&[RSA, RSA_SHA256, RSA_PSS]),
+            curve: None,
+            len: 2048,
+            status: key_status,
+        },
+        KeyAlgorithm::P256 => KeyInfo {
+            algo: strings(&[EC_KEY, ECDSA_SHA256]),
+            curve: Some(P256.to_owned()),
+            len: 256,
+            status: key_status,
+        },
     };
-    let mut cert = json!({"status": match status {
-        CertStatus::Active => "valid",
-        CertStatus::Expired => "expired",
-        CertStatus::Revoked => "revoked",
-        CertStatus::Suspended => "suspended",
-    }});
+    let mut cert = CertInfo {
+        certificates: None,
+        issuer_dn: None,
+        serial_number: None,
+        status: match status {
+            CertStatus::Active => "valid",
+            CertStatus::Expired => "expired",
+            CertStatus::Revoked => "revoked",
+            CertStatus::Suspended => "suspended",
+        }
+        .to_owned(),
+        subject_dn: None,
+        valid_from: None,
+        valid_to: None,
+    };
     let mut chain = vec![STANDARD.encode(&row.certificate_der)];
     if certificates == "chain" {
         chain.extend(
@@ -92,34 +154,59 @@ async fn credential_info(
         );
     }
     if certificates != "none" {
-        cert["certificates"] = json!(chain);
+        cert.certificates = Some(chain);
     }
     if cert_info && let Ok((_, x)) = X509Certificate::from_der(&row.certificate_der) {
-        cert["issuerDN"] = json!(x.issuer().to_string());
-        cert["subjectDN"] = json!(x.subject().to_string());
-        cert["serialNumber"] = json!(row.serial_hex.to_ascii_uppercase());
-        cert["validFrom"] = json!(generalized(row.not_before));
-        cert["validTo"] = json!(generalized(row.not_after));
+        cert.issuer_dn = Some(x.issuer().to_string());
+        cert.subject_dn = Some(x.subject().to_string());
+        cert.serial_number = Some(row.serial_hex.to_ascii_uppercase());
+        cert.valid_from = Some(generalized(row.not_before));
+        cert.valid_to = Some(generalized(row.not_after));
     }
-    let pin = json!({"presence": "true", "format": "N", "label": "PIN", "description": "The 6-digit PIN of the certificate"});
-    let mut v = json!({
-        "description": format!("{} certificate {}", row.kind, row.subject),
-        "key": key,
-        "cert": cert,
-        "multisign": state.signing.max_batch(),
-        "SCAL": "2",
-        "lang": "ko-KR",
-    });
-    match version {
-        Version::V1 => {
-            v["authMode"] = json!("explicit");
-            v["PIN"] = pin;
-        }
-        Version::V2 => {
-            v["auth"] = json!({"mode": "explicit", "expression": "PIN", "objects": [{"type": "Password", "id": "PIN", "format": "N", "label": "PIN", "description": "The 6-digit PIN of the certificate"}]});
-        }
-    }
-    Ok(v)
+    let pin_description = "The 6-digit PIN of the certificate".to_owned();
+    let description = format!("{} certificate {}", row.kind, row.subject);
+    let (multisign, scal, lang) = (
+        state.signing.max_batch(),
+        "2".to_owned(),
+        "ko-KR".to_owned(),
+    );
+    Ok(match version {
+        Version::V1 => PerVersion::V1(CredentialInfoV1 {
+            pin: PinInfo {
+                description: pin_description,
+                format: "N".to_owned(),
+                label: "PIN".to_owned(),
+                presence: "true".to_owned(),
+            },
+            scal,
+            auth_mode: "explicit".to_owned(),
+            cert,
+            description,
+            key,
+            lang,
+            multisign,
+        }),
+        Version::V2 => PerVersion::V2(CredentialInfoV2 {
+            scal,
+            auth: AuthInfo {
+                expression: "PIN".to_owned(),
+                mode: "explicit".to_owned(),
+                objects: vec![AuthObject {
+                    description: pin_description,
+                    format: "N".to_owned(),
+                    id: "PIN".to_owned(),
+                    label: "PIN".to_owned(),
+                    kind: "Password".to_owned(),
+                }],
+            },
+            cert,
+            credential_id: None,
+            description,
+            key,
+            lang,
+            multisign,
+        }),
+    })
 }
 
 pub(super) async fn list(
@@ -127,7 +214,7 @@ pub(super) async fn list(
     req: &HttpRequest,
     body: &[u8],
     version: Version,
-) -> CscResult {
+) -> CscResult<PerVersion<CredentialListV1, CredentialListV2>> {
     let (m, caller) = open(state, req, body).await?;
     let user = opt_string(&m, "userID")?;
     let mut items = state
@@ -141,7 +228,6 @@ pub(super) async fn list(
         items.retain(|c| c.status == "active");
     }
     let ids: Vec<String> = items.iter().map(|c| c.certificate_id.clone()).collect();
-    let mut v = json!({ "credentialIDs": ids });
     if version == Version::V1 {
         let max = m
             .get("maxResults")
@@ -156,22 +242,30 @@ pub(super) async fn list(
                 .filter(|n| *n <= ids.len())
                 .ok_or_else(|| CscError::bad("Invalid parameter pageToken"))?,
         };
-        let page: Vec<&String> = ids.iter().skip(start).take(max).collect();
-        v = json!({ "credentialIDs": page });
-        if start + max < ids.len() {
-            v["nextPageToken"] = json!((start + max).to_string());
-        }
+        let next_page_token = (start + max < ids.len()).then(|| (start + max).to_string());
+        let credential_ids = ids.into_iter().skip(start).take(max).collect();
+        return Ok(PerVersion::V1(CredentialListV1 {
+            credential_ids,
+            next_page_token,
+        }));
     }
-    if version == Version::V2 && boolean(&m, "credentialInfo")? {
+    let mut credential_infos = None;
+    if boolean(&m, "credentialInfo")? {
         let mut infos = Vec::new();
         for id in &ids {
-            let mut info = credential_info(state, &caller, &m, id, version).await?;
-            info["credentialID"] = json!(id);
-            infos.push(info);
+            if let PerVersion::V2(mut info) =
+                credential_info(state, &caller, &m, id, version).await?
+            {
+                info.credential_id = Some(id.clone());
+                infos.push(info);
+            }
         }
-        v["credentialInfos"] = json!(infos);
+        credential_infos = Some(infos);
     }
-    Ok(v)
+    Ok(PerVersion::V2(CredentialListV2 {
+        credential_ids: ids,
+        credential_infos,
+    }))
 }
 
 pub(super) async fn info_of(
@@ -179,7 +273,7 @@ pub(super) async fn info_of(
     req: &HttpRequest,
     body: &[u8],
     version: Version,
-) -> CscResult {
+) -> CscResult<PerVersion<CredentialInfoV1, CredentialInfoV2>> {
     let (m, caller) = open(state, req, body).await?;
     let id = string(&m, "credentialID")?;
     credential_info(state, &caller, &m, id, version).await

@@ -5,7 +5,8 @@
 //! parse the wire format and call the same domain functions as the native API
 //! (`signing::csc`).
 //!
-//! `params.rs` reads the loosely typed CSC bodies, `credentials.rs` answers `info` and the
+//! `params.rs` reads the loosely typed CSC bodies (the response bodies are the typed
+//! `fincert_client::csc` structs), `credentials.rs` answers `info` and the
 //! `credentials/list|info` methods, `signatures.rs` answers `credentials/authorize`,
 //! `extendTransaction` and `signHash`; this file holds the routes and the caller.
 
@@ -14,7 +15,7 @@ mod params;
 mod signatures;
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
-use serde_json::Value;
+use serde::Serialize;
 
 use super::oauth;
 use crate::{
@@ -35,7 +36,8 @@ pub enum Version {
     V2,
 }
 
-pub(super) type CscResult = Result<Value, CscError>;
+/// A method's answer: its wire body (`fincert_client::csc`) or the CSC error.
+pub(super) type CscResult<T> = Result<T, CscError>;
 
 /// Opens a CSC method call: the JSON body object (checked first, as every method answers a
 /// malformed body before a bad token) and the institution behind the bearer token.
@@ -43,7 +45,7 @@ pub(super) async fn open(
     state: &AppState,
     req: &HttpRequest,
     body: &[u8],
-) -> Result<(serde_json::Map<String, Value>, Caller), CscError> {
+) -> Result<(serde_json::Map<String, serde_json::Value>, Caller), CscError> {
     let m = params::body_object(req, body)?;
     let caller = caller(state, req).await?;
     Ok((m, caller))
@@ -81,7 +83,7 @@ pub(super) async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller
         })
 }
 
-fn respond(result: CscResult) -> HttpResponse {
+fn respond<T: Serialize>(result: CscResult<T>) -> HttpResponse {
     match result {
         Ok(v) => HttpResponse::Ok().json(v),
         Err(e) => e.into_response(),

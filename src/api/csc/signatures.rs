@@ -4,7 +4,8 @@
 
 use actix_web::HttpRequest;
 use base64::{Engine as _, engine::general_purpose::STANDARD};
-use serde_json::{Value, json};
+use fincert_client::csc::{Sad, Signatures};
+use serde_json::Value;
 
 use super::{
     CscResult, Version, open,
@@ -23,7 +24,7 @@ pub(super) async fn authorize(
     req: &HttpRequest,
     body: &[u8],
     version: Version,
-) -> CscResult {
+) -> CscResult<Sad> {
     let (m, caller) = open(state, req, body).await?;
     let id = string(&m, "credentialID")?;
     let credential =
@@ -98,10 +99,10 @@ pub(super) async fn authorize(
             SigningError::Custody(CustodyError::WrongPin) => invalid_pin(),
             other => other.into(),
         })?;
-    Ok(json!({ "SAD": sad, "expiresIn": expires_in }))
+    Ok(Sad { sad, expires_in })
 }
 
-pub(super) async fn extend(state: &AppState, req: &HttpRequest, body: &[u8]) -> CscResult {
+pub(super) async fn extend(state: &AppState, req: &HttpRequest, body: &[u8]) -> CscResult<Sad> {
     let (m, caller) = open(state, req, body).await?;
     let id = string(&m, "credentialID")?;
     let sad = string(&m, "SAD")?;
@@ -110,7 +111,7 @@ pub(super) async fn extend(state: &AppState, req: &HttpRequest, body: &[u8]) -> 
         .csc_extend(&state.db, &caller, id, sad)
         .await?
     {
-        Ok((sad, expires_in)) => Ok(json!({ "SAD": sad, "expiresIn": expires_in })),
+        Ok((sad, expires_in)) => Ok(Sad { sad, expires_in }),
         Err(p) => Err(CscError::bad(p.description())),
     }
 }
@@ -120,7 +121,7 @@ pub(super) async fn sign_hash(
     req: &HttpRequest,
     body: &[u8],
     version: Version,
-) -> CscResult {
+) -> CscResult<Signatures> {
     let (m, caller) = open(state, req, body).await?;
     let id = string(&m, "credentialID")?;
     let sad = string(&m, "SAD")?;
@@ -138,9 +139,9 @@ pub(super) async fn sign_hash(
         .csc_sign_hash(&state.db, &caller, id, sad, &hashes, algorithm)
         .await?
     {
-        Ok(sigs) => {
-            Ok(json!({ "signatures": sigs.iter().map(|s| STANDARD.encode(s)).collect::<Vec<_>>() }))
-        }
+        Ok(sigs) => Ok(Signatures {
+            signatures: sigs.iter().map(|s| STANDARD.encode(s)).collect(),
+        }),
         Err(SadProblem::Exhausted) => Err(CscError::bad("Invalid parameter SAD")),
         Err(p) => Err(CscError::bad(p.description())),
     }
