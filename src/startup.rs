@@ -10,7 +10,7 @@ use crate::{
     api,
     audit::{Action, Actor, NewEvent},
     auth::{
-        enrol::Enrolments,
+        enrolment::Enrolments,
         identity::{DevIdentityVerifier, HttpIdentityVerifier, IdentityVerifier},
         messaging::{DevOutbox, HttpMessageSender, MessageSender},
         tokens::{TokenService, TokenSettings},

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    auth::{enrol::Enrolments, messaging::DevOutbox, tokens::TokenService},
+    auth::{enrolment::Enrolments, messaging::DevOutbox, tokens::TokenService},
     clock::SharedClock,
     config::Settings,
     custody::Custody,

@@ -256,7 +256,7 @@ pub async fn complete(
         .as_deref()
         .map(super::certificates::decode_der_or_pem)
         .transpose()?;
-    let choice = crate::auth::enrol::CredentialChoice {
+    let choice = crate::auth::enrolment::CredentialChoice {
         kind: body.kind,
         usage: body.usage,
         pin: body.pin.as_deref().map(String::as_str),

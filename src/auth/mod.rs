@@ -12,7 +12,3 @@ pub mod passkeys;
 pub mod rate_limit;
 pub mod security_card;
 pub mod tokens;
-
-/// The enrolment service under its older name: `auth::enrol::Enrolments` and
-/// `auth::enrolment::Enrolments` are one type. Prefer `auth::enrolment`.
-pub use enrolment as enrol;

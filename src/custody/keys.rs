@@ -208,6 +208,19 @@ mod tests {
     use super::*;
     use aws_lc_rs::signature::UnparsedPublicKey;
 
+    /// Configuration checks key algorithms against its own list (it imports nothing of ours):
+    /// that list and the algorithms custody can make must stay the same set.
+    #[test]
+    fn configuration_accepts_exactly_the_algorithms_custody_makes() {
+        for name in crate::config::KEY_ALGORITHMS {
+            let alg = KeyAlgorithm::parse(name).expect("a configured name custody knows");
+            assert_eq!(alg.as_str(), *name);
+        }
+        for alg in [KeyAlgorithm::Rsa2048, KeyAlgorithm::P256] {
+            assert!(crate::config::KEY_ALGORITHMS.contains(&alg.as_str()));
+        }
+    }
+
     fn verify(scheme: SignatureScheme, spki: &[u8], msg: &[u8], sig: &[u8]) -> bool {
         // aws-lc-rs verifiers take the SPKI for RSA as well as for EC (X.509 public key DER).
         UnparsedPublicKey::new(scheme.verification(), spki)

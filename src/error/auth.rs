@@ -16,9 +16,9 @@ impl From<crate::auth::rate_limit::Limited> for ApiError {
     }
 }
 
-impl From<crate::auth::enrol::EnrolError> for ApiError {
-    fn from(e: crate::auth::enrol::EnrolError) -> Self {
-        use crate::auth::{enrol::EnrolError as E, enrolment::StepError as S};
+impl From<crate::auth::enrolment::EnrolError> for ApiError {
+    fn from(e: crate::auth::enrolment::EnrolError) -> Self {
+        use crate::auth::enrolment::{EnrolError as E, StepError as S};
         match e {
             E::NotFound => Self::rule(
                 Kind::NotFound,
