@@ -90,7 +90,7 @@ impl Custody {
             }
             let event = NewEvent::new(Actor::Operator, Action::KeysRewrapped)
                 .details(json!({"to": current, "slots": done}));
-            store::audit::append(&txn, now, &[event]).await?;
+            store::audit::append_within(&txn, now, &[event]).await?;
             txn.commit().await.map_err(StoreError::from)?;
             report.moved += done;
         }

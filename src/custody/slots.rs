@@ -198,7 +198,7 @@ impl Custody {
             .details(json!({"slot": row.slot}));
         let txn = db.begin().await.map_err(StoreError::from)?;
         store::custody::insert_slot(&txn, &row, now).await?;
-        store::audit::append(&txn, now, &[event]).await?;
+        store::audit::append_within(&txn, now, &[event]).await?;
         txn.commit().await.map_err(StoreError::from)?;
         Ok(())
     }
@@ -221,7 +221,7 @@ impl Custody {
         let event = NewEvent::new(owner.actor(), Action::PasskeyUnbound)
             .subject(key_id.to_string())
             .details(json!({"slot": slot}));
-        store::audit::append(&txn, now, &[event]).await?;
+        store::audit::append_within(&txn, now, &[event]).await?;
         txn.commit().await.map_err(StoreError::from)?;
         Ok(())
     }

@@ -194,7 +194,7 @@ impl Pki {
         let event = NewEvent::new(Actor::System, Action::CaInitialized).details(
             json!({"algorithm": alg.as_str(), "kms": settings.kms.backend == KmsBackend::Aws}),
         );
-        store::audit::append(&txn, now, &[event]).await?;
+        store::audit::append_within(&txn, now, &[event]).await?;
         txn.commit().await.map_err(StoreError::from)?;
         tracing::info!(algorithm = alg.as_str(), "CA initialised");
         Ok(())

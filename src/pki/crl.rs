@@ -70,7 +70,7 @@ impl Pki {
         store::pki::insert_crl(&txn, ISSUING, number, this, next, der.clone()).await?;
         let event = NewEvent::new(Actor::System, Action::CrlPublished)
             .details(json!({"issuer": ISSUING, "number": number, "entries": entries.len()}));
-        store::audit::append(&txn, now, &[event]).await?;
+        store::audit::append_within(&txn, now, &[event]).await?;
         txn.commit().await.map_err(StoreError::from)?;
         Ok(der)
     }

@@ -269,7 +269,7 @@ impl Pki {
         if let Some(fee) = fee {
             store::pki::insert_fee(&txn, fee).await?;
         }
-        store::audit::append(&txn, now, &events).await?;
+        store::audit::append_within(&txn, now, &events).await?;
         txn.commit().await.map_err(StoreError::from)?;
         if revoked_predecessor {
             self.publish_crl_logged(db).await;

@@ -42,7 +42,7 @@ impl Pki {
                 .subject(r.serial_hex.clone())
                 .details(json!({"certificate": r.id, "owner": r.owner_id, "not_after": r.not_after.to_rfc3339()}))
         }));
-        store::audit::append(&txn, now, &events).await?;
+        store::audit::append_within(&txn, now, &events).await?;
         txn.commit().await.map_err(StoreError::from)?;
         self.current_crl(db).await?;
         Ok(Some(JobReport {

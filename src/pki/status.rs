@@ -49,7 +49,7 @@ impl Pki {
         let event = NewEvent::new(Actor::User(owner.as_str().into()), action)
             .subject(row.serial_hex.clone())
             .details(details);
-        store::audit::append(&txn, now, &[event]).await?;
+        store::audit::append_within(&txn, now, &[event]).await?;
         txn.commit().await.map_err(StoreError::from)?;
         self.publish_crl_logged(db).await;
         self.certificate(db, owner, id).await

@@ -236,7 +236,7 @@ impl Signing {
             let status = Parsed::of(&row)?.status.at(row.expires_at, now);
             return Err(SigningError::NotPending(status.as_str()));
         }
-        store::audit::append(&txn, now, &[event]).await?;
+        store::audit::append_within(&txn, now, &[event]).await?;
         let mut decided = row.clone();
         decided.status = Status::Rejected.as_str().into();
         decided.decided_at = Some(now);

@@ -83,7 +83,7 @@ async fn write(db: &DatabaseConnection, clock: &SharedClock, batch: Vec<Job>) {
     let outcome = async {
         let txn = db.begin().await?;
         let (applied, events) = apply_batch(&txn, &batch, now).await?;
-        store::audit::append(&txn, now, &events).await?;
+        store::audit::append_within(&txn, now, &events).await?;
         txn.commit().await?;
         Ok::<_, StoreError>(applied)
     }

@@ -64,7 +64,7 @@ impl Signing {
             .details(json!({"institution": inst.id, "consent": row.id}));
         let txn = db.begin().await.map_err(StoreError::from)?;
         db::insert_consent(&txn, &row).await?;
-        store::audit::append(&txn, now, &[event]).await?;
+        store::audit::append_within(&txn, now, &[event]).await?;
         txn.commit().await.map_err(StoreError::from)?;
         Ok(consent_view(row, &inst))
     }
@@ -101,7 +101,7 @@ impl Signing {
         let event = NewEvent::new(owner.actor(), Action::ConsentWithdrawn)
             .subject(row.certificate_id.clone())
             .details(json!({"institution": row.institution_id, "consent": row.id}));
-        store::audit::append(&txn, now, &[event]).await?;
+        store::audit::append_within(&txn, now, &[event]).await?;
         txn.commit().await.map_err(StoreError::from)?;
         Ok(())
     }

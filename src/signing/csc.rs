@@ -260,7 +260,7 @@ impl Signing {
         let stored = async {
             let txn = db.begin().await.map_err(StoreError::from)?;
             db::insert_sad(&txn, &row, now).await?;
-            store::audit::append(&txn, now, &[event]).await?;
+            store::audit::append_within(&txn, now, &[event]).await?;
             txn.commit().await.map_err(StoreError::from)?;
             Ok::<_, StoreError>(())
         }

@@ -136,7 +136,7 @@ pub async fn register(
         .details(json!({"name": row.name, "sector": row.sector, "client_id": row.client_id}));
     let txn = db.begin().await.map_err(StoreError::from)?;
     db::insert_institution(&txn, &row).await?;
-    store::audit::append(&txn, now, &[event]).await?;
+    store::audit::append_within(&txn, now, &[event]).await?;
     txn.commit().await.map_err(StoreError::from)?;
     Ok(Credentials {
         institution: institution_view(&row),
@@ -183,7 +183,7 @@ pub async fn rotate_secret(
         .details(json!({"previous_valid_until": until.to_rfc3339()}));
     let txn = db.begin().await.map_err(StoreError::from)?;
     db::rotate_secret(&txn, &row.id, &hash, until, now).await?;
-    store::audit::append(&txn, now, &[event]).await?;
+    store::audit::append_within(&txn, now, &[event]).await?;
     txn.commit().await.map_err(StoreError::from)?;
     Ok((institution_view(&row), secret))
 }

@@ -215,7 +215,7 @@ impl Signing {
         }));
         let txn = db.begin().await.map_err(StoreError::from)?;
         db::insert_request(&txn, &row).await?;
-        store::audit::append(&txn, now, &[event]).await?;
+        store::audit::append_within(&txn, now, &[event]).await?;
         txn.commit().await.map_err(StoreError::from)?;
         self.request_view(row)
     }

@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::OnConflict,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    sea_query::{Expr, ExprTrait, OnConflict},
 };
 
 use super::{StoreError, entities::idempotency_record as rec};
@@ -39,13 +41,8 @@ pub async fn claim<C: ConnectionTrait>(
     now: DateTime<Utc>,
     ttl: Duration,
 ) -> Result<Claim, StoreError> {
-    // Remove an expired claim of this key first, so the insert below can take it.
-    rec::Entity::delete_many()
-        .filter(rec::Column::Scope.eq(scope))
-        .filter(rec::Column::IdempotencyKey.eq(key.as_str()))
-        .filter(rec::Column::ExpiresAt.lte(now))
-        .exec(conn)
-        .await?;
+    // One statement (one commit): insert the claim, or take over an expired record of the
+    // same key; a live record is left alone and read below.
     let inserted = rec::Entity::insert(rec::ActiveModel {
         scope: Set(scope.to_owned()),
         idempotency_key: Set(key.as_str().to_owned()),
@@ -58,7 +55,15 @@ pub async fn claim<C: ConnectionTrait>(
     })
     .on_conflict(
         OnConflict::columns([rec::Column::Scope, rec::Column::IdempotencyKey])
-            .do_nothing()
+            .update_columns([
+                rec::Column::RequestHash,
+                rec::Column::State,
+                rec::Column::ResponseStatus,
+                rec::Column::ResponseBody,
+                rec::Column::CreatedAt,
+                rec::Column::ExpiresAt,
+            ])
+            .action_and_where(Expr::col((rec::Entity, rec::Column::ExpiresAt)).lte(now))
             .to_owned(),
     )
     .exec_without_returning(conn)

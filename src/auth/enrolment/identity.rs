@@ -55,7 +55,7 @@ impl Enrolments {
         let event = NewEvent::new(Actor::User(user.clone()), Action::EnrolmentIdentityVerified)
             .subject(id.to_owned())
             .details(json!({"phone": claim.phone.masked()}));
-        store::audit::append(&txn, now, &[event]).await?;
+        store::audit::append_within(&txn, now, &[event]).await?;
         txn.commit().await.map_err(StoreError::from)?;
         self.get(db, id).await
     }

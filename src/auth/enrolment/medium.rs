@@ -184,7 +184,7 @@ impl Enrolments {
         let event = NewEvent::new(Actor::User(user), Action::EnrolmentMediumVerified)
             .subject(id.to_owned())
             .details(json!({"kind": kind}));
-        store::audit::append(&txn, now, &[event]).await?;
+        store::audit::append_within(&txn, now, &[event]).await?;
         txn.commit().await.map_err(StoreError::from)?;
         self.get(db, id).await
     }

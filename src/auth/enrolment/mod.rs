@@ -123,7 +123,7 @@ impl Enrolments {
             now + Duration::minutes(ENROLMENT_TTL_MINUTES),
         )
         .await?;
-        store::audit::append(
+        store::audit::append_within(
             &txn,
             now,
             &[NewEvent::new(Actor::System, Action::EnrolmentStarted)

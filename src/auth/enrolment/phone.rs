@@ -122,7 +122,7 @@ impl Enrolments {
         store::enrolment::clear_code(&txn, id).await?;
         let event =
             NewEvent::new(Actor::System, Action::EnrolmentPhoneVerified).subject(id.to_owned());
-        store::audit::append(&txn, now, &[event]).await?;
+        store::audit::append_within(&txn, now, &[event]).await?;
         txn.commit().await.map_err(StoreError::from)?;
         self.get(db, id).await
     }

@@ -57,7 +57,7 @@ impl Enrolments {
         let event = NewEvent::new(Actor::System, Action::EnrolmentTermsAgreed)
             .subject(id.to_owned())
             .details(json!({"agreed": agreed}));
-        store::audit::append(&txn, now, &[event]).await?;
+        store::audit::append_within(&txn, now, &[event]).await?;
         txn.commit().await.map_err(StoreError::from)?;
         self.get(db, id).await
     }

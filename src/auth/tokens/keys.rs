@@ -103,7 +103,7 @@ async fn create_key(
     .await?;
     store::tokens::retire_others(&txn, &kid, now).await?;
     let event = NewEvent::new(Actor::System, Action::TokenKeyRotated).subject(kid);
-    store::audit::append(&txn, now, &[event]).await?;
+    store::audit::append_within(&txn, now, &[event]).await?;
     txn.commit().await.map_err(StoreError::from)?;
     Ok(())
 }

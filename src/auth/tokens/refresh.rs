@@ -106,7 +106,7 @@ impl TokenService {
                 Action::RefreshTokenReused,
             )
             .details(json!({"family": row.family_id}));
-            store::audit::append(&txn, now, &[event]).await?;
+            store::audit::append_within(&txn, now, &[event]).await?;
             txn.commit().await.map_err(StoreError::from)?;
             return Err(TokenError::RefreshReused);
         }
@@ -128,7 +128,7 @@ impl TokenService {
         store::tokens::revoke_family(&txn, &row.family_id, now).await?;
         let event = NewEvent::new(Actor::User(row.owner_id.clone()), Action::LoggedOut)
             .details(json!({"family": row.family_id}));
-        store::audit::append(&txn, now, &[event]).await?;
+        store::audit::append_within(&txn, now, &[event]).await?;
         txn.commit().await.map_err(StoreError::from)?;
         Ok(())
     }

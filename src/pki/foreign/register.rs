@@ -78,7 +78,7 @@ impl Pki {
             self.custody.persist_key(&txn, key).await?;
         }
         store::pki::insert_foreign(&txn, row).await?;
-        store::audit::append(&txn, now, &[event]).await?;
+        store::audit::append_within(&txn, now, &[event]).await?;
         txn.commit().await.map_err(StoreError::from)?;
         Ok(ForeignView {
             id,
