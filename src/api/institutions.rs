@@ -46,12 +46,19 @@ pub async fn create(
     let new = NewRequest::parse(parsed, state.settings.signing.allow_http_webhooks)
         .map_err(SigningError::from)?;
     let scope = format!("institution:{}", inst.0.institution.id);
-    idempotent::run(&state, &req, &scope, &body, StatusCode::CREATED, || async {
-        Ok(state
-            .signing
-            .create_request(&state.db, &inst.0, new)
-            .await?)
-    })
+    idempotent::run(
+        &state,
+        &req,
+        &scope,
+        &body,
+        StatusCode::CREATED,
+        |answer| async {
+            Ok(state
+                .signing
+                .create_request(&state.db, &inst.0, new, Some(answer))
+                .await?)
+        },
+    )
     .await
 }
 
@@ -101,12 +108,25 @@ pub async fn login(
         return Err(invalid("expires_in must be 30 to 900 seconds"));
     }
     let scope = format!("institution:{}", inst.0.institution.id);
-    idempotent::run(&state, &req, &scope, &body, StatusCode::CREATED, || async {
-        Ok(state
-            .signing
-            .create_login(&state.db, &inst.0, target, Duration::seconds(secs))
-            .await?)
-    })
+    idempotent::run(
+        &state,
+        &req,
+        &scope,
+        &body,
+        StatusCode::CREATED,
+        |answer| async {
+            Ok(state
+                .signing
+                .create_login(
+                    &state.db,
+                    &inst.0,
+                    target,
+                    Duration::seconds(secs),
+                    Some(answer),
+                )
+                .await?)
+        },
+    )
     .await
 }
 

@@ -84,6 +84,12 @@ impl From<SigningError> for ApiError {
                 "Already registered",
                 detail,
             ),
+            S::ClaimLost => Self::rule(
+                Kind::Conflict,
+                "idempotency_in_progress",
+                "Request in progress",
+                "a retry with this Idempotency-Key is being processed; retry shortly",
+            ),
             S::Custody(c) => c.into(),
             S::Passkey(p) => p.into(),
             S::Limited(l) => l.into(),

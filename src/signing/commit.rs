@@ -49,6 +49,15 @@ pub enum Change {
         /// The audit event of the hashes this spend signs; its details gain `digests`.
         event: Box<NewEvent>,
     },
+    /// A new signature request, stored with the answer to the `Idempotency-Key` it was
+    /// created under (when one is given) in the same transaction; skipped when that claim was
+    /// taken over by a retry meanwhile.
+    CreateRequest {
+        /// The request.
+        row: Box<db::RequestRow>,
+        /// The idempotent answer to store with it.
+        reply: Option<Box<store::idempotency::Reply>>,
+    },
     /// Only the events that come with it (always applied).
     Audit,
 }
@@ -116,7 +125,7 @@ fn spent_hashes(batch: &[Job]) -> impl Iterator<Item = (&str, &str, &str, &[u8])
                 spend,
                 ..
             } => Some((activation_id.as_str(), sad_hash.as_str(), spend)),
-            Change::Decide { .. } | Change::Audit => None,
+            Change::Decide { .. } | Change::CreateRequest { .. } | Change::Audit => None,
         })
         .flat_map(|(activation, sad_hash, spend)| {
             spend
@@ -137,6 +146,15 @@ async fn apply_batch(
     let mut events = Vec::new();
     for (i, (change, evs, _)) in batch.iter().enumerate() {
         if matches!(change, Change::Audit) {
+            outcomes[i] = Outcome::Done;
+            events.extend(evs.iter().cloned());
+        } else if let Change::CreateRequest { row, reply } = change {
+            if let Some(r) = reply
+                && !store::idempotency::complete(txn, &r.claimed, r.status, &r.body).await?
+            {
+                continue;
+            }
+            db::insert_request(txn, row).await?;
             outcomes[i] = Outcome::Done;
             events.extend(evs.iter().cloned());
         } else if let Change::Decide {

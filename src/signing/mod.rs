@@ -119,6 +119,9 @@ pub enum SigningError {
     /// Randomness failed.
     #[error("randomness unavailable")]
     Random,
+    /// The `Idempotency-Key` this ran under was taken over by a retry (after its lease).
+    #[error("the Idempotency-Key was taken over by a retry")]
+    ClaimLost,
 }
 
 impl From<PkiError> for SigningError {

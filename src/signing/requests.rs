@@ -136,12 +136,15 @@ impl Signing {
             .min(self.custody.activations().max_signatures())
     }
 
-    /// Creates a signature request (rate-limited per institution).
+    /// Creates a signature request (rate-limited per institution). With `answer` (the
+    /// `Idempotency-Key` claim it runs under and the status it answers with), the request and
+    /// its answer under the key commit together: a retry finds either both or neither.
     pub async fn create_request(
         &self,
         db: &DatabaseConnection,
         caller: &Caller,
         new: NewRequest,
+        answer: Option<(store::idempotency::Claimed, u16)>,
     ) -> Result<RequestView, SigningError> {
         caller.require("sign")?;
         if new.digests.len() > self.max_batch() as usize {
@@ -213,11 +216,25 @@ impl Signing {
             "algorithm": row.algorithm,
             "request_digest": canonical.to_hex(),
         }));
-        let txn = db.begin().await.map_err(StoreError::from)?;
-        db::insert_request(&txn, &row).await?;
-        store::audit::append_within(&txn, now, &[event]).await?;
-        txn.commit().await.map_err(StoreError::from)?;
-        self.request_view(row)
+        let view = self.request_view(row.clone())?;
+        let reply = match answer {
+            Some((claimed, status)) => Some(Box::new(store::idempotency::Reply {
+                claimed,
+                status,
+                body: serde_json::to_string(&view).map_err(|_| SigningError::Random)?,
+            })),
+            None => None,
+        };
+        // Through the group commit: concurrent creations share one transaction and fsync.
+        let change = super::commit::Change::CreateRequest {
+            row: Box::new(row),
+            reply,
+        };
+        match self.committer.commit(change, vec![event]).await? {
+            super::commit::Outcome::Done => Ok(view),
+            // Its Idempotency-Key was taken over by a retry: that one creates the request.
+            _ => Err(SigningError::ClaimLost),
+        }
     }
 
     /// Creates a login-with-certificate request: the user signs a fresh 32-byte nonce.
@@ -227,6 +244,7 @@ impl Signing {
         caller: &Caller,
         target: Target,
         expires_in: Duration,
+        answer: Option<(store::idempotency::Claimed, u16)>,
     ) -> Result<RequestView, SigningError> {
         let mut nonce = vec![0u8; 32];
         self.rng
@@ -244,7 +262,7 @@ impl Signing {
             expires_in,
             webhook_url: None,
         };
-        self.create_request(db, caller, new).await
+        self.create_request(db, caller, new, answer).await
     }
 
     /// A request of this institution (404 for any other's).

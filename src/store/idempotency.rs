@@ -16,7 +16,8 @@ const COMPLETE: &str = "complete";
 /// The outcome of claiming a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// First use: do the work, then call [`complete`] (or [`release`] on failure).
+    /// First use (or a takeover): do the work, and [`complete`] the claim in the work's own
+    /// transaction (or [`release`] it when the work fails).
     Fresh,
     /// Used before with the same request: send this response again.
     Replay {
@@ -31,8 +32,25 @@ pub enum Claim {
     Mismatch,
 }
 
-/// Claims `key` in `scope` (the caller's identity) for a request with `fingerprint`.
-/// Records expire after `ttl`; an expired record is replaced.
+/// A claim this caller holds: its scope, key and time. The time tells it from a later claim
+/// that took the key over, so a completion or release of a claim that was taken over does
+/// nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    /// The caller's identity.
+    pub scope: String,
+    /// The key.
+    pub key: IdempotencyKey,
+    /// When it was claimed.
+    pub at: DateTime<Utc>,
+}
+
+/// Claims `key` in `scope` (the caller's identity) for a request with `fingerprint` at `now`
+/// (the [`Claimed`] is `(scope, key, now)`). Records expire after `ttl`; an expired record is
+/// replaced. An unfinished claim older than `lease` is taken over: its work can no longer be
+/// running (the lease outlasts every request), and because the work completes its claim in
+/// its own transaction, an unfinished claim means nothing of its work was committed — a node
+/// that died after claiming leaves a key a retry can use, never a stuck one.
 pub async fn claim<C: ConnectionTrait>(
     conn: &C,
     scope: &str,
@@ -40,9 +58,10 @@ pub async fn claim<C: ConnectionTrait>(
     fingerprint: &[u8; 32],
     now: DateTime<Utc>,
     ttl: Duration,
+    lease: Duration,
 ) -> Result<Claim, StoreError> {
-    // One statement (one commit): insert the claim, or take over an expired record of the
-    // same key; a live record is left alone and read below.
+    // One statement (one commit): insert the claim, or take over an expired record or a
+    // stale unfinished claim of the same key; a live record is left alone and read below.
     let inserted = rec::Entity::insert(rec::ActiveModel {
         scope: Set(scope.to_owned()),
         idempotency_key: Set(key.as_str().to_owned()),
@@ -63,7 +82,13 @@ pub async fn claim<C: ConnectionTrait>(
                 rec::Column::CreatedAt,
                 rec::Column::ExpiresAt,
             ])
-            .action_and_where(Expr::col((rec::Entity, rec::Column::ExpiresAt)).lte(now))
+            .action_and_where(
+                Expr::col((rec::Entity, rec::Column::ExpiresAt))
+                    .lte(now)
+                    .or(Expr::col((rec::Entity, rec::Column::State))
+                        .eq(IN_PROGRESS)
+                        .and(Expr::col((rec::Entity, rec::Column::CreatedAt)).lte(now - lease))),
+            )
             .to_owned(),
     )
     .exec_without_returning(conn)
@@ -94,35 +119,46 @@ pub async fn claim<C: ConnectionTrait>(
     }
 }
 
-/// Records the response sent for a claimed key.
+/// The answer a piece of work stores with its claim, in its own transaction.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The claim it completes.
+    pub claimed: Claimed,
+    /// The HTTP status sent.
+    pub status: u16,
+    /// The JSON body sent.
+    pub body: String,
+}
+
+/// Records the response sent for `claimed`, inside the work's own transaction; `false` when
+/// the claim is not this caller's any more (taken over after its lease) — then the work must
+/// not commit.
 pub async fn complete<C: ConnectionTrait>(
     conn: &C,
-    scope: &str,
-    key: &IdempotencyKey,
+    claimed: &Claimed,
     status: u16,
     body: &str,
-) -> Result<(), StoreError> {
-    rec::Entity::update_many()
+) -> Result<bool, StoreError> {
+    let res = rec::Entity::update_many()
         .col_expr(rec::Column::State, COMPLETE.into())
         .col_expr(rec::Column::ResponseStatus, i32::from(status).into())
         .col_expr(rec::Column::ResponseBody, body.into())
-        .filter(rec::Column::Scope.eq(scope))
-        .filter(rec::Column::IdempotencyKey.eq(key.as_str()))
+        .filter(rec::Column::Scope.eq(claimed.scope.as_str()))
+        .filter(rec::Column::IdempotencyKey.eq(claimed.key.as_str()))
+        .filter(rec::Column::State.eq(IN_PROGRESS))
+        .filter(rec::Column::CreatedAt.eq(claimed.at))
         .exec(conn)
         .await?;
-    Ok(())
+    Ok(res.rows_affected == 1)
 }
 
-/// Gives a claimed key back after the work failed, so a retry can run it again.
-pub async fn release<C: ConnectionTrait>(
-    conn: &C,
-    scope: &str,
-    key: &IdempotencyKey,
-) -> Result<(), StoreError> {
+/// Gives an unfinished claim back after its work failed, so a retry can run it again.
+pub async fn release<C: ConnectionTrait>(conn: &C, claimed: &Claimed) -> Result<(), StoreError> {
     rec::Entity::delete_many()
-        .filter(rec::Column::Scope.eq(scope))
-        .filter(rec::Column::IdempotencyKey.eq(key.as_str()))
+        .filter(rec::Column::Scope.eq(claimed.scope.as_str()))
+        .filter(rec::Column::IdempotencyKey.eq(claimed.key.as_str()))
         .filter(rec::Column::State.eq(IN_PROGRESS))
+        .filter(rec::Column::CreatedAt.eq(claimed.at))
         .exec(conn)
         .await?;
     Ok(())
