@@ -11,8 +11,11 @@
 //! - `balance roundrobin`, no cookie, no stickiness: consecutive requests of one client land
 //!   on different nodes, so nothing may live in one node's memory only. `X-Fincert-Node`
 //!   (set by HAProxy to the server's name) says who answered; the request log says it too.
-//! - `option httpchk GET /readyz`, `inter 250ms fall 2 rise 2`: a dead node is out within
-//!   about half a second (measured below), a restarted one back in after two good checks.
+//! - `option httpchk GET /readyz`, `inter 250ms fall 2 rise 2`: a dead node refuses the
+//!   check's connection at once and is out within about half a second (measured below); a
+//!   restarted one is back after two good checks. `timeout check 2s`: under this load a
+//!   live node's `/readyz` took longer than the 250 ms default (a debug build on two cores),
+//!   and with it HAProxy took live nodes out ("Layer7 timeout").
 //! - `retry-on conn-failure empty-response`, `retries 2`, `option redispatch 1`: a request
 //!   that never reached a node, or one a node took and died on without answering, goes to
 //!   another node — but `http-request disable-l7-retry` keeps the second kind to reads and
@@ -22,7 +25,9 @@
 //!   twice, so those fail to the client, who owns the decision (idempotency keys, or reading
 //!   the request's state back). The test then shows the count is exact regardless: N hashes
 //!   authorized ⇒ at most N signatures stored, every signature a client received is the
-//!   stored one and audited once, every approved request signed once.
+//!   stored one and audited once, every approved request signed once. (A request HAProxy had
+//!   sent over a reused connection to the node that died reaches the client as a closed
+//!   connection without an answer or log line: HAProxy's documented HTTP/1.1 behaviour.)
 //!
 //! PostgreSQL only: SQLite is one node by design.
 
