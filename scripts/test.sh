@@ -7,6 +7,7 @@
 #     database with that prefix is dropped when the script exits;
 #   - a Python venv with moto (the AWS KMS endpoint for aws-sdk-kms) and an OpenAPI validator;
 #   - Debian's Chromium and playwright-core (npm) for the portal's browser tests;
+#   - Debian's HAProxy, the load balancer in front of three nodes in the cluster test;
 #   - then the Rust suite (one test binary for the API tests) and the spec check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,6 +84,18 @@ if [ ! -f "$NPM_PREFIX/node_modules/playwright-core/package.json" ]; then
 fi
 export TEST_FINCERT_PLAYWRIGHT="$NPM_PREFIX/node_modules/playwright-core"
 export TEST_FINCERT_SCREENSHOTS="${TEST_FINCERT_SCREENSHOTS:-$CACHE/screenshots}"
+
+# --- Load balancer: Debian's HAProxy, in front of three `fincert serve` processes -------------
+# The cluster test writes its own configuration (loopback ports of its run) and runs HAProxy in
+# the foreground; the package's own service is not used.
+if [ ! -x /usr/sbin/haproxy ]; then
+  log "installing HAProxy (Debian package haproxy)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y --no-install-recommends haproxy >/dev/null 2>&1 ||
+    { $SUDO apt-get update -qq && $SUDO apt-get install -y --no-install-recommends haproxy >/dev/null; }
+fi
+export TEST_FINCERT_HAPROXY=/usr/sbin/haproxy
 
 log "validating openapi.yaml (OpenAPI 3.1)"
 "$VENV/bin/openapi-spec-validator" openapi.yaml

@@ -5,11 +5,13 @@
 //! after the other, as a restart).
 //!
 //! `authorizations.rs`: SADs any node serves, exactly once, and never from a moved record;
-//! `pins_and_locks.rs`: PIN attempts across nodes and a held lock. The CSC helpers they share,
+//! `pins_and_locks.rs`: PIN attempts across nodes and a held lock; `load_balancer/`: three
+//! `fincert serve` processes behind HAProxy, one of them killed under load. The CSC helpers they share,
 //! the PostgreSQL-only invalidation test and the engine matrix are here, so the tests keep
 //! their names (`cluster::<test>::{sqlite,postgres}`).
 
 mod authorizations;
+mod load_balancer;
 mod pins_and_locks;
 
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! What every API test starts from, in one place (as Zero To Production's `tests/api/helpers.rs`
 //! and kanidm's test harness do it): the app on a fresh database, one pair of raw HTTP helpers,
 //! fixtures for the people and institutions the tests talk about, the KMS stand-in (moto),
-//! independent verification with openssl, extra cluster nodes, and the CLI.
+//! independent verification with openssl, extra cluster nodes and a load balancer, and the CLI.
 //!
 //! Test modules `use crate::helpers::*`. Fixtures check only that their own set-up went through;
 //! what a test is about, the test asserts itself.
@@ -17,6 +17,7 @@
 //! | `moto.rs`      | moto as AWS KMS, `Backend`, `PrivateMoto`, `spawn_custody_app`              |
 //! | `openssl.rs`   | signatures and CMS checked by the openssl command line                      |
 //! | `node.rs`      | another node in this process (`spawn_node`) or as a process (`ProcessNode`) |
+//! | `haproxy.rs`   | HAProxy in front of process nodes: its config, stats and request log        |
 //! | `cli.rs`       | the `fincert` binary and `run_cli`                                          |
 
 // Not every test uses every helper.
@@ -27,6 +28,7 @@ mod cli;
 mod db;
 mod enrolment;
 mod fixtures;
+mod haproxy;
 mod http;
 mod matrix;
 mod moto;
@@ -38,6 +40,7 @@ pub use cli::*;
 pub use db::*;
 pub use enrolment::*;
 pub use fixtures::*;
+pub use haproxy::*;
 pub use http::*;
 pub use moto::*;
 pub use node::*;
