@@ -5,10 +5,13 @@ use fincert::{
     clock::Clock,
     config::Engine,
     domain::idempotency::{IdempotencyKey, fingerprint},
-    store::idempotency::{Claim, claim, complete, purge_expired, release},
+    store::idempotency::{Claim, Claimed, claim, complete, purge_expired, release},
 };
 
 use crate::{both_engines, helpers::*};
+
+/// How long an unfinished claim is held before a retry may take it over.
+const LEASE: Duration = Duration::seconds(20);
 
 async fn keys_replay_and_refuse_other_bodies(engine: Engine) {
     let app = spawn_app(engine).await;
@@ -20,44 +23,64 @@ async fn keys_replay_and_refuse_other_bodies(engine: Engine) {
     let other = fingerprint("POST", "/v1/sign-requests", br#"{"a":2}"#);
 
     assert_eq!(
-        claim(db, "inst-1", &key, &fp, now, ttl).await.unwrap(),
+        claim(db, "inst-1", &key, &fp, now, ttl, LEASE)
+            .await
+            .unwrap(),
         Claim::Fresh
     );
     assert_eq!(
-        claim(db, "inst-1", &key, &fp, now, ttl).await.unwrap(),
+        claim(db, "inst-1", &key, &fp, now, ttl, LEASE)
+            .await
+            .unwrap(),
         Claim::InProgress
     );
     assert_eq!(
-        claim(db, "inst-1", &key, &other, now, ttl).await.unwrap(),
+        claim(db, "inst-1", &key, &other, now, ttl, LEASE)
+            .await
+            .unwrap(),
         Claim::Mismatch
     );
     // Keys are scoped per caller.
     assert_eq!(
-        claim(db, "inst-2", &key, &other, now, ttl).await.unwrap(),
+        claim(db, "inst-2", &key, &other, now, ttl, LEASE)
+            .await
+            .unwrap(),
         Claim::Fresh
     );
 
-    complete(db, "inst-1", &key, 201, r#"{"id":"r1"}"#)
-        .await
-        .unwrap();
+    let claimed = Claimed {
+        scope: "inst-1".into(),
+        key: key.clone(),
+        at: now,
+    };
+    assert!(
+        complete(db, &claimed, 201, r#"{"id":"r1"}"#).await.unwrap(),
+        "the caller's own claim completes"
+    );
     assert_eq!(
-        claim(db, "inst-1", &key, &fp, now, ttl).await.unwrap(),
+        claim(db, "inst-1", &key, &fp, now, ttl, LEASE)
+            .await
+            .unwrap(),
         Claim::Replay {
             status: 201,
             body: r#"{"id":"r1"}"#.into()
         }
     );
     // release() only gives back unfinished claims.
-    release(db, "inst-1", &key).await.unwrap();
+    release(db, &claimed).await.unwrap();
     assert!(matches!(
-        claim(db, "inst-1", &key, &fp, now, ttl).await.unwrap(),
+        claim(db, "inst-1", &key, &fp, now, ttl, LEASE)
+            .await
+            .unwrap(),
         Claim::Replay { .. }
     ));
 
     // After expiry the key is fresh again.
     let later = now + ttl + Duration::seconds(1);
     assert_eq!(
-        claim(db, "inst-1", &key, &other, later, ttl).await.unwrap(),
+        claim(db, "inst-1", &key, &other, later, ttl, LEASE)
+            .await
+            .unwrap(),
         Claim::Fresh
     );
 }
@@ -69,14 +92,23 @@ async fn failed_work_releases_the_key(engine: Engine) {
     let key = IdempotencyKey::parse("k").unwrap();
     let fp = fingerprint("POST", "/x", b"");
     assert_eq!(
-        claim(db, "s", &key, &fp, now, Duration::hours(1))
+        claim(db, "s", &key, &fp, now, Duration::hours(1), LEASE)
             .await
             .unwrap(),
         Claim::Fresh
     );
-    release(db, "s", &key).await.unwrap();
+    release(
+        db,
+        &Claimed {
+            scope: "s".into(),
+            key: key.clone(),
+            at: now,
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(
-        claim(db, "s", &key, &fp, now, Duration::hours(1))
+        claim(db, "s", &key, &fp, now, Duration::hours(1), LEASE)
             .await
             .unwrap(),
         Claim::Fresh
@@ -103,6 +135,7 @@ async fn concurrent_claims_have_one_winner(engine: Engine) {
                 &fingerprint("POST", "/x", b"1"),
                 now,
                 Duration::hours(1),
+                LEASE,
             )
             .await
             .unwrap()
@@ -120,20 +153,16 @@ async fn concurrent_claims_have_one_winner(engine: Engine) {
 both_engines!(
     keys_replay_and_refuse_other_bodies,
     failed_work_releases_the_key,
-    concurrent_claims_have_one_winner
+    concurrent_claims_have_one_winner,
+    a_live_claim_is_not_taken_over,
+    a_key_claimed_by_a_dead_node_is_not_stuck
 );
 
-/// Known defect, found by `cluster::load_balancer` (a node killed mid-request): a node that
-/// dies between claiming an `Idempotency-Key` and recording its answer leaves the key
-/// `in_progress` for the key's whole 24-hour life. Every retry under it is told "still being
-/// processed; retry shortly" (409 `idempotency_in_progress`) although nothing processes it any
-/// more; and when the dead node had already created the request, the institution cannot learn
-/// which one through its key, so a retry under a new key makes a second request that the
-/// holder may approve as well. What must hold instead: once no request can still be running on
-/// the claim (after `http.request_timeout_secs`), a retry gets the stored outcome or runs the
-/// work — never a day of 409s. The fix needs the claim's completion in the work's own
-/// transaction (or the key stored with the request), so these stay ignored until it lands:
-/// `cargo test --test api -- --ignored a_key_claimed_by_a_dead_node`.
+/// Found by `cluster::load_balancer` (a node killed mid-request): a node that dies between
+/// claiming an `Idempotency-Key` and committing its work must not leave the key stuck. The
+/// request and its answer under the key commit together, so an unfinished claim has nothing
+/// behind it; once it is older than its lease (twice the request timeout, which no request
+/// outlives) a retry takes the key over and creates the request.
 async fn a_key_claimed_by_a_dead_node_is_not_stuck(engine: Engine) {
     use base64::{Engine as _, engine::general_purpose::STANDARD};
     use fincert::{pki::profile::Usage, signing::institution::Sector};
@@ -151,9 +180,17 @@ async fn a_key_claimed_by_a_dead_node_is_not_stuck(engine: Engine) {
     let scope = format!("institution:{}", bank.id);
     let now = app.clock.now();
     assert_eq!(
-        claim(&app.db, &scope, &key, &print, now, Duration::hours(24))
-            .await
-            .unwrap(),
+        claim(
+            &app.db,
+            &scope,
+            &key,
+            &print,
+            now,
+            Duration::hours(24),
+            LEASE
+        )
+        .await
+        .unwrap(),
         Claim::Fresh
     );
     // Six request timeouts later, nothing can still be working on it.
@@ -165,26 +202,81 @@ async fn a_key_claimed_by_a_dead_node_is_not_stuck(engine: Engine) {
         .bearer_auth(&bank.token)
         .header("idempotency-key", key.as_str())
         .header("content-type", "application/json")
-        .body(body)
+        .body(body.clone())
         .send()
         .await
         .unwrap();
     let status = resp.status().as_u16();
     assert_eq!(status, 201, "{}", resp.text().await.unwrap());
+    let created: serde_json::Value = resp.json().await.unwrap();
+    // The retry's request and its answer under the key committed together: the next retry
+    // gets the same request back.
+    let again = app
+        .client
+        .post(app.url("/v1/signature-requests"))
+        .bearer_auth(&bank.token)
+        .header("idempotency-key", key.as_str())
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let replayed: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(replayed["id"], created["id"]);
+    // The dead node's claim, were it to wake, cannot complete the key any more.
+    let dead = Claimed {
+        scope,
+        key,
+        at: now,
+    };
+    assert!(!complete(&app.db, &dead, 201, "{}").await.unwrap());
 }
 
-mod a_key_claimed_by_a_dead_node_is_not_stuck {
-    use fincert::config::Engine;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "known defect: a key claimed by a node that died stays in_progress for 24 h"]
-    async fn sqlite() {
-        super::a_key_claimed_by_a_dead_node_is_not_stuck(Engine::Sqlite).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "known defect: a key claimed by a node that died stays in_progress for 24 h"]
-    async fn postgres() {
-        super::a_key_claimed_by_a_dead_node_is_not_stuck(Engine::Postgres).await
-    }
+/// A claim younger than its lease is not taken over: its work may still be running.
+async fn a_live_claim_is_not_taken_over(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let now = app.clock.now();
+    let key = IdempotencyKey::parse("live").unwrap();
+    let fp = fingerprint("POST", "/x", b"1");
+    let ttl = Duration::hours(24);
+    assert_eq!(
+        claim(&app.db, "s", &key, &fp, now, ttl, LEASE)
+            .await
+            .unwrap(),
+        Claim::Fresh
+    );
+    let soon = now + LEASE - Duration::seconds(1);
+    assert_eq!(
+        claim(&app.db, "s", &key, &fp, soon, ttl, LEASE)
+            .await
+            .unwrap(),
+        Claim::InProgress
+    );
+    let late = now + LEASE + Duration::seconds(1);
+    assert_eq!(
+        claim(&app.db, "s", &key, &fp, late, ttl, LEASE)
+            .await
+            .unwrap(),
+        Claim::Fresh
+    );
+    let first = Claimed {
+        scope: "s".into(),
+        key: key.clone(),
+        at: now,
+    };
+    let second = Claimed {
+        at: late,
+        ..first.clone()
+    };
+    assert!(!complete(&app.db, &first, 201, "{}").await.unwrap());
+    assert!(complete(&app.db, &second, 201, "{}").await.unwrap());
+    // A completed key is never taken over, however old its claim.
+    assert!(matches!(
+        claim(&app.db, "s", &key, &fp, late + LEASE * 3, ttl, LEASE)
+            .await
+            .unwrap(),
+        Claim::Replay { .. }
+    ));
 }

@@ -91,6 +91,9 @@ impl Cluster {
             ("FINCERT_ENROLMENT_MESSAGE_URL", message_url.as_str()),
             ("FINCERT_ENROLMENT_MESSAGE_SECRET", GATEWAY_SECRET),
             ("FINCERT_DATABASE_MAX_CONNECTIONS", "8"),
+            // A short request timeout gives a short Idempotency-Key lease (twice the timeout):
+            // a create lost with the killed node is retried within the test's time.
+            ("FINCERT_HTTP_REQUEST_TIMEOUT_SECS", "2"),
             // The load below makes a few hundred requests a minute for one institution.
             (
                 "FINCERT_SIGNING_REQUESTS_PER_INSTITUTION_PER_MINUTE",
