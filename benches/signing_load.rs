@@ -56,6 +56,10 @@ use fincert_client::{
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 
+/// The server binary's allocator, so the benchmark measures what `fincert serve` runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PIN: &str = "482915";
 /// Holders (one certificate and key each): the native round's concurrent customers, each
 /// waiting for its own round trips (request, approval) like a person at a phone would.
