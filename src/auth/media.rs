@@ -59,7 +59,7 @@ async fn register(
         db,
         &id,
         customer.as_str(),
-        kind.as_str(),
+        kind,
         &wrapped.kms_key_id,
         &wrapped.blob,
         device,

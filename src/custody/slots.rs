@@ -96,7 +96,7 @@ impl Custody {
             .map_err(CustodyError::Kms)?;
         Ok(SlotRow {
             key_id: key_id.to_string(),
-            slot: slot.name(),
+            slot,
             kms_key_id: wrapped.kms_key_id,
             wrapped: wrapped.blob,
         })
@@ -167,7 +167,7 @@ impl Custody {
         let now = self.clock.now();
         let event = NewEvent::new(owner.actor(), Action::PasskeyBound)
             .subject(key_id.to_string())
-            .details(json!({"slot": row.slot}));
+            .details(json!({"slot": row.slot.name()}));
         let txn = db.begin().await.map_err(StoreError::from)?;
         store::custody::insert_slot(&txn, &row, now).await?;
         store::audit::append_within(&txn, now, &[event]).await?;

@@ -1,6 +1,7 @@
 //! How a [`StoreError`] reads over HTTP: an unreachable database is a 503 (nothing was
-//! changed, retry); any other storage failure is an invariant broken, logged and answered as
-//! an internal error.
+//! changed, retry); a corrupt row (a stored value that does not parse, a row of the wrong
+//! shape) is an invariant broken, logged with its table, column and cause, and answered as a
+//! 500 `internal_error` that says nothing of it.
 
 use super::ApiError;
 use crate::store::StoreError;
@@ -14,8 +15,12 @@ impl From<StoreError> for ApiError {
                     dependency: "database",
                 }
             }
-            other => {
-                tracing::error!(error = %other, "storage invariant broken");
+            StoreError::Corrupt {
+                table,
+                column,
+                problem,
+            } => {
+                tracing::error!(table, column, problem = %problem, "corrupt row: storage invariant broken");
                 Self::Internal
             }
         }
