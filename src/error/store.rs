@@ -26,3 +26,27 @@ impl From<StoreError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::ResponseError;
+
+    use super::*;
+
+    #[test]
+    fn a_corrupt_row_is_an_internal_error_that_names_nothing() {
+        let e = ApiError::from(crate::store::columns::corrupt(
+            "certificates",
+            "status",
+            "\"on_hold\" is not a stored certificate status",
+        ));
+        assert_eq!(e.status_code().as_u16(), 500);
+        assert_eq!(e.code(), "internal_error");
+        let p = e.problem();
+        for hidden in ["certificates", "status", "on_hold"] {
+            assert!(!p.detail.contains(hidden), "{}", p.detail);
+        }
+        let down = ApiError::from(StoreError::Unavailable(sea_orm::DbErr::Custom("x".into())));
+        assert_eq!(down.status_code().as_u16(), 503);
+    }
+}
