@@ -10,7 +10,7 @@ use super::tokens::{TokenError, TokenPair, TokenService};
 use crate::{
     audit::{Action, Actor, NewEvent},
     clock::SharedClock,
-    custody::{Custody, CustodyError, OwnerId},
+    custody::{Custody, CustodyError},
     domain::pin::Pin,
     pki::lifecycle::CertStatus,
     store,
@@ -50,17 +50,11 @@ pub async fn with_pin(
     let cert = store::pki::certificate_by_id(db, &certificate_id.to_string())
         .await?
         .ok_or(LoginError::Failed)?;
-    let usable = CertStatus::parse(&cert.status)
-        .is_some_and(|s| s.at(cert.not_after, now) == CertStatus::Active);
-    let (Some(key_id), true) = (
-        cert.custody_key_id
-            .as_deref()
-            .and_then(|k| Uuid::parse_str(k).ok()),
-        usable,
-    ) else {
+    let usable = cert.status.at(cert.not_after, now) == CertStatus::Active;
+    let (Some(key_id), true) = (cert.custody_key_id, usable) else {
         return Err(LoginError::Failed);
     };
-    let owner = OwnerId::parse(&cert.owner_id).map_err(|e| LoginError::Custody(e.into()))?;
+    let owner = cert.owner_id;
     custody
         .verify_pin(db, &owner, key_id, pin)
         .await
@@ -109,14 +103,11 @@ pub async fn start_passkey(
     let cert = store::pki::certificate_by_id(db, &certificate_id.to_string())
         .await?
         .ok_or(LoginError::Failed)?;
-    if !CertStatus::parse(&cert.status)
-        .is_some_and(|s| s.at(cert.not_after, now) == CertStatus::Active)
-    {
+    if cert.status.at(cert.not_after, now) != CertStatus::Active {
         return Err(LoginError::Failed);
     }
-    let owner = OwnerId::parse(&cert.owner_id).map_err(|e| LoginError::Custody(e.into()))?;
     passkeys
-        .start_authentication(db, &owner)
+        .start_authentication(db, &cert.owner_id)
         .await
         .map_err(|e| match e {
             super::passkeys::PasskeyError::NoPasskey => LoginError::Failed,

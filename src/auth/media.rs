@@ -5,7 +5,6 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
@@ -16,31 +15,7 @@ use crate::{
     store::{self, StoreError, enrolment::MediumRow},
 };
 
-/// Kinds of security medium.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MediumKind {
-    /// Security card (30/35 cells).
-    Card,
-    /// Hardware OTP token, counter based (RFC 4226).
-    Hotp,
-    /// Hardware OTP token, time based (RFC 6238).
-    Totp,
-    /// Mobile OTP: TOTP in the app on the registered device.
-    Motp,
-}
-
-impl MediumKind {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Card => "card",
-            Self::Hotp => "hotp",
-            Self::Totp => "totp",
-            Self::Motp => "motp",
-        }
-    }
-}
+pub use crate::domain::medium_kind::MediumKind;
 
 /// Media failures.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +59,7 @@ async fn register(
         db,
         &id,
         customer.as_str(),
-        kind.as_str(),
+        kind,
         &wrapped.kms_key_id,
         &wrapped.blob,
         device,

@@ -23,7 +23,7 @@ use crate::{
     audit::{Action, Actor, NewEvent},
     clock::SharedClock,
     custody::{Custody, CustodyError, OwnerId},
-    domain::{person::Phone, pin::Pin},
+    domain::pin::Pin,
     store::{self, StoreError},
 };
 
@@ -148,27 +148,17 @@ impl Passkeys {
         })
     }
 
-    fn stored(
-        db_rows: &[store::enrolment::PasskeyRow],
-    ) -> Vec<(store::enrolment::PasskeyRow, Passkey)> {
-        db_rows
-            .iter()
-            .filter_map(|r| {
-                serde_json::from_str::<Passkey>(&r.passkey)
-                    .ok()
-                    .map(|p| (r.clone(), p))
-            })
-            .collect()
-    }
-
     /// Starts registering a passkey for a signed-in user.
     pub async fn start_registration(
         &self,
         db: &DatabaseConnection,
         owner: &OwnerId,
     ) -> Result<Started<CreationChallengeResponse>, PasskeyError> {
-        let existing = Self::stored(&store::enrolment::passkeys_of(db, owner.as_str()).await?);
-        let exclude: Vec<_> = existing.iter().map(|(_, p)| p.cred_id().clone()).collect();
+        let existing = store::enrolment::passkeys_of(db, owner.as_str()).await?;
+        let exclude: Vec<_> = existing
+            .iter()
+            .map(|r| r.passkey.cred_id().clone())
+            .collect();
         let display = store::enrolment::user_profile(db, owner.as_str())
             .await?
             .map(|(name, _)| name)
@@ -203,7 +193,7 @@ impl Passkeys {
         let (user, state) = store::enrolment::take_ceremony(db, ceremony, "register", now)
             .await?
             .ok_or(PasskeyError::Ceremony)?;
-        if user != owner.as_str() {
+        if user != *owner {
             return Err(PasskeyError::Ceremony);
         }
         let state: PasskeyRegistration =
@@ -219,16 +209,14 @@ impl Passkeys {
                 .await?;
         }
         let id = Uuid::new_v4().to_string();
-        let serialised = serde_json::to_string(&passkey).map_err(|_| PasskeyError::Rejected)?;
-        let key_id = bind.map(|(k, _)| k.to_string());
         store::enrolment::insert_passkey(
             db,
             &id,
             owner.as_str(),
             &B64URL.encode(cred_id),
-            &serialised,
+            &passkey,
             name,
-            key_id.as_deref(),
+            bind.map(|(k, _)| k),
             now,
         )
         .await?;
@@ -251,24 +239,13 @@ impl Passkeys {
 
     /// Tells the user a device was added (best effort: the device is already registered).
     async fn announce(&self, db: &DatabaseConnection, owner: &OwnerId, name: &str) {
-        use sea_orm::{ConnectionTrait, Statement};
-        let backend = db.get_database_backend();
-        let sql = if backend == sea_orm::DbBackend::Sqlite {
-            "SELECT phone FROM users WHERE id = ?1"
-        } else {
-            "SELECT phone FROM users WHERE id = $1"
+        let phone = match store::enrolment::user_phone(db, owner.as_str()).await {
+            Ok(phone) => phone,
+            Err(e) => {
+                tracing::warn!(error = %e, "device announcement not sent: no phone read");
+                None
+            }
         };
-        let phone = db
-            .query_one_raw(Statement::from_sql_and_values(
-                backend,
-                sql,
-                [owner.as_str().into()],
-            ))
-            .await
-            .ok()
-            .flatten()
-            .and_then(|r| r.try_get::<String>("", "phone").ok())
-            .and_then(|p| Phone::parse(&p).ok());
         if let Some(phone) = phone {
             let body = format!(
                 "[fincert] 새 기기(패스키) '{name}'가 등록되었습니다. 본인이 아니면 고객센터로 연락하세요."
@@ -285,11 +262,14 @@ impl Passkeys {
         db: &DatabaseConnection,
         owner: &OwnerId,
     ) -> Result<Started<RequestChallengeResponse>, PasskeyError> {
-        let existing = Self::stored(&store::enrolment::passkeys_of(db, owner.as_str()).await?);
-        if existing.is_empty() {
+        let creds: Vec<Passkey> = store::enrolment::passkeys_of(db, owner.as_str())
+            .await?
+            .into_iter()
+            .map(|r| r.passkey)
+            .collect();
+        if creds.is_empty() {
             return Err(PasskeyError::NoPasskey);
         }
-        let creds: Vec<Passkey> = existing.into_iter().map(|(_, p)| p).collect();
         let (options, state) = self
             .webauthn
             .start_passkey_authentication(&creds)
@@ -308,17 +288,17 @@ impl Passkeys {
         &self,
         db: &DatabaseConnection,
         owner: &OwnerId,
-        key_id: &str,
+        key_id: Uuid,
         kind: &str,
         binding: &str,
         challenge: [u8; 32],
     ) -> Result<Started<RequestChallengeResponse>, PasskeyError> {
-        let creds: Vec<Passkey> =
-            Self::stored(&store::enrolment::passkeys_of(db, owner.as_str()).await?)
-                .into_iter()
-                .filter(|(row, _)| row.custody_key_id.as_deref() == Some(key_id))
-                .map(|(_, p)| p)
-                .collect();
+        let creds: Vec<Passkey> = store::enrolment::passkeys_of(db, owner.as_str())
+            .await?
+            .into_iter()
+            .filter(|r| r.custody_key_id == Some(key_id))
+            .map(|r| r.passkey)
+            .collect();
         if creds.is_empty() {
             return Err(PasskeyError::NoPasskey);
         }
@@ -402,34 +382,36 @@ impl Passkeys {
         &self,
         db: &DatabaseConnection,
         ceremony: &str,
-        user: &str,
+        owner: &OwnerId,
         state: &PasskeyAuthentication,
         credential: &PublicKeyCredential,
     ) -> Result<(OwnerId, Vec<u8>), PasskeyError> {
         let now = self.clock.now();
-        let owner = OwnerId::parse(user).map_err(|_| PasskeyError::Ceremony)?;
         let result = match self
             .webauthn
             .finish_passkey_authentication(credential, state)
         {
             Ok(r) => r,
             Err(_) => {
-                let event =
-                    NewEvent::new(Actor::User(user.to_owned()), Action::PasskeySignInFailed)
-                        .subject(ceremony.to_owned());
+                let event = NewEvent::new(
+                    Actor::User(owner.as_str().to_owned()),
+                    Action::PasskeySignInFailed,
+                )
+                .subject(ceremony.to_owned());
                 store::audit::append(db, now, &[event]).await?;
                 return Err(PasskeyError::Rejected);
             }
         };
-        for (row, mut passkey) in Self::stored(&store::enrolment::passkeys_of(db, user).await?) {
-            if passkey.cred_id() == result.cred_id() {
-                passkey.update_credential(&result);
-                let serialised =
-                    serde_json::to_string(&passkey).map_err(|_| PasskeyError::Rejected)?;
-                store::enrolment::update_passkey(db, &row.id, &serialised, now).await?;
+        for mut row in store::enrolment::passkeys_of(db, owner.as_str()).await? {
+            if row.passkey.cred_id() == result.cred_id() {
+                row.passkey.update_credential(&result);
+                store::enrolment::update_passkey(db, &row.id, &row.passkey, now).await?;
             }
         }
-        Ok((owner, AsRef::<[u8]>::as_ref(result.cred_id()).to_vec()))
+        Ok((
+            owner.clone(),
+            AsRef::<[u8]>::as_ref(result.cred_id()).to_vec(),
+        ))
     }
 
     /// A user's passkeys.
@@ -461,15 +443,10 @@ impl Passkeys {
         let row = store::enrolment::delete_passkey(db, owner.as_str(), id)
             .await?
             .ok_or(PasskeyError::NotFound)?;
-        if let (Some(key), Ok(passkey)) = (
-            row.custody_key_id
-                .as_deref()
-                .and_then(|k| Uuid::parse_str(k).ok()),
-            serde_json::from_str::<Passkey>(&row.passkey),
-        ) {
+        if let Some(key) = row.custody_key_id {
             match self
                 .custody
-                .unbind_passkey(db, owner, key, passkey.cred_id().as_ref())
+                .unbind_passkey(db, owner, key, row.passkey.cred_id().as_ref())
                 .await
             {
                 Ok(()) | Err(CustodyError::PasskeyNotBound) => {}

@@ -62,7 +62,7 @@ pub async fn run(cmd: InstitutionCommand, settings: Settings) -> ExitCode {
                         i.id,
                         i.client_id,
                         i.sector.as_str(),
-                        i.status,
+                        i.status.as_str(),
                         i.name
                     );
                 }

@@ -149,14 +149,14 @@ impl Custody {
         let row = KeyRow {
             id: info.id.to_string(),
             owner_id: info.owner.as_str().to_owned(),
-            algorithm: info.algorithm.as_str().to_owned(),
+            algorithm: info.algorithm,
             public_key: info.public_key_der.clone(),
             sealed_private: prepared.sealed_private,
             created_at: now,
         };
         let event = NewEvent::new(info.owner.actor(), Action::KeyCreated)
             .subject(info.id.to_string())
-            .details(json!({"algorithm": info.algorithm.as_str(), "kms": self.kms.backend(), "kms_key_id": prepared.slot.kms_key_id, "slot": prepared.slot.slot}));
+            .details(json!({"algorithm": info.algorithm.as_str(), "kms": self.kms.backend(), "kms_key_id": prepared.slot.kms_key_id, "slot": prepared.slot.slot.name()}));
         store::custody::insert_key(conn, &row, &prepared.slot).await?;
         store::audit::append(conn, now, &[event]).await?;
         Ok(info)

@@ -149,7 +149,7 @@ impl Custody {
         let row = store::custody::find_key(db, owner.as_str(), &key_id.to_string())
             .await?
             .ok_or(CustodyError::KeyNotFound)?;
-        let algorithm = KeyAlgorithm::parse(&row.algorithm).ok_or(CustodyError::Integrity)?;
+        let algorithm = row.algorithm;
         Ok((row, algorithm))
     }
 

@@ -4,10 +4,9 @@
 
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde_json::json;
-use uuid::Uuid;
 
 use super::{
-    Custody, CustodyError, OwnerId, Slot,
+    Custody, CustodyError,
     kms::{self, KmsError},
     slots::context,
 };
@@ -50,25 +49,20 @@ impl Custody {
             )
             .await?;
             let Some(last) = page.last() else { break };
-            after = Some((last.slot.key_id.clone(), last.slot.slot.clone()));
+            after = Some((last.slot.key_id.clone(), last.slot.slot.name()));
             // KMS first (nothing written), then one transaction for the batch.
             let mut moved = Vec::with_capacity(page.len());
             for owned in &page {
-                let owner = OwnerId::parse(&owned.owner_id)?;
-                let key_id =
-                    Uuid::parse_str(&owned.slot.key_id).map_err(|_| CustodyError::Integrity)?;
-                let slot = match owned.slot.slot.as_str() {
-                    "pin" => Slot::Pin,
-                    "service" => Slot::Service,
-                    other => Slot::Passkey(other.trim_start_matches("passkey:").to_owned()),
-                };
                 let wrapped = kms::WrappedKey {
                     kms_key_id: owned.slot.kms_key_id.clone(),
                     blob: owned.slot.wrapped.clone(),
                 };
                 let fresh = self
                     .kms
-                    .re_encrypt(&wrapped, &context(&owner, key_id, &slot))
+                    .re_encrypt(
+                        &wrapped,
+                        &context(&owned.owner_id, owned.key_id, &owned.slot.slot),
+                    )
                     .await
                     .map_err(|e| match e {
                         KmsError::InvalidCiphertext => CustodyError::Integrity,

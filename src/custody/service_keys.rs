@@ -40,7 +40,7 @@ impl Custody {
         &self,
         prepared: &PreparedKey,
     ) -> Result<Zeroizing<Vec<u8>>, CustodyError> {
-        if prepared.slot.slot != Slot::Service.name() {
+        if prepared.slot.slot != Slot::Service {
             return Err(CustodyError::Integrity);
         }
         let info = &prepared.info;

@@ -6,8 +6,6 @@
 //! It never decides whether a PIN attempt counts: that is [`super::unlock`]'s job. Opening a
 //! slot with the wrong secret returns `WrongPin` / `PasskeyNotBound` and nothing else.
 
-use aws_lc_rs::digest;
-use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64URL};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde_json::json;
 use uuid::Uuid;
@@ -19,38 +17,12 @@ use super::{
     kms::{self, DATA_KEY_LEN, DataKey, EncryptionContext, KmsError},
     sealed::{self, framed},
 };
+pub use crate::domain::slot::Slot;
 use crate::{
     audit::{Action, NewEvent},
     domain::pin::Pin,
     store::{self, StoreError, custody::SlotRow},
 };
-
-/// A slot: which secret opens a copy of the data key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Slot {
-    /// The PIN copy.
-    Pin,
-    /// A passkey's copy, named by a hash of its credential id.
-    Passkey(String),
-    /// The service's own copy (CA and OCSP responder keys only).
-    Service,
-}
-
-impl Slot {
-    /// The slot for a WebAuthn credential id (raw bytes).
-    pub fn passkey(credential_id: &[u8]) -> Self {
-        Self::Passkey(B64URL.encode(digest::digest(&digest::SHA256, credential_id).as_ref()))
-    }
-
-    /// Stored name.
-    pub fn name(&self) -> String {
-        match self {
-            Self::Pin => "pin".into(),
-            Self::Passkey(h) => format!("passkey:{h}"),
-            Self::Service => "service".into(),
-        }
-    }
-}
 
 pub(super) fn context(owner: &OwnerId, key_id: Uuid, slot: &Slot) -> EncryptionContext {
     EncryptionContext::new()
@@ -124,7 +96,7 @@ impl Custody {
             .map_err(CustodyError::Kms)?;
         Ok(SlotRow {
             key_id: key_id.to_string(),
-            slot: slot.name(),
+            slot,
             kms_key_id: wrapped.kms_key_id,
             wrapped: wrapped.blob,
         })
@@ -195,7 +167,7 @@ impl Custody {
         let now = self.clock.now();
         let event = NewEvent::new(owner.actor(), Action::PasskeyBound)
             .subject(key_id.to_string())
-            .details(json!({"slot": row.slot}));
+            .details(json!({"slot": row.slot.name()}));
         let txn = db.begin().await.map_err(StoreError::from)?;
         store::custody::insert_slot(&txn, &row, now).await?;
         store::audit::append_within(&txn, now, &[event]).await?;

@@ -3,10 +3,11 @@
 //! clients work unchanged. A [`SigningError`] becomes a CSC answer through its problem code
 //! where CSC only renames it; CSC names the *parameter* at fault (`Invalid parameter
 //! credentialID`) where the problem names the rule, and a CSC client can only retry a
-//! dependency failure, so every store or custody failure but the PIN's is one 503.
+//! dependency failure, so every store or custody failure but the PIN's (and a corrupt row,
+//! which no retry mends: a 500 `server_error`) is one 503.
 
 use super::{ApiError, Kind, OAuthError, PIN_LOCKED, WRONG_PIN};
-use crate::{custody::CustodyError, signing::SigningError};
+use crate::{custody::CustodyError, signing::SigningError, store::StoreError};
 
 /// A CSC error answer.
 #[derive(Debug)]
@@ -36,10 +37,13 @@ impl From<SigningError> for CscError {
             S::CertificateNotUsable(status) => Self::bad(format!(
                 "The credential identified by credentialID is disabled (certificate {status})"
             )),
+            // A corrupt row is no outage: it is answered below as the internal error it is.
             S::Store(_) | S::Custody(_)
                 if !matches!(
                     e,
                     S::Custody(CustodyError::WrongPin | CustodyError::PinLocked)
+                        | S::Store(StoreError::Corrupt { .. })
+                        | S::Custody(CustodyError::Store(StoreError::Corrupt { .. }))
                 ) =>
             {
                 tracing::warn!(error = %e, "CSC request failed on a dependency");
@@ -77,4 +81,40 @@ impl From<SigningError> for CscError {
 fn internal(e: &dyn std::fmt::Display) -> CscError {
     tracing::error!(error = %e, "CSC request failed");
     CscError::new(Kind::Internal, "server_error", "Internal error")
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::MessageBody;
+
+    use super::*;
+
+    fn answer(e: SigningError) -> (u16, serde_json::Value) {
+        let resp = CscError::from(e).into_response();
+        let status = resp.status().as_u16();
+        let body = resp.into_body().try_into_bytes().unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[test]
+    fn an_outage_is_retryable_and_a_corrupt_row_is_not() {
+        let down = StoreError::Unavailable(sea_orm::DbErr::Custom("x".into()));
+        let (status, body) = answer(SigningError::Store(down));
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (503, Some("temporarily_unavailable"))
+        );
+        let corrupt = || crate::store::columns::corrupt("certificates", "status", "bad");
+        for e in [
+            SigningError::Store(corrupt()),
+            SigningError::Custody(CustodyError::Store(corrupt())),
+        ] {
+            let (status, body) = answer(e);
+            assert_eq!(
+                (status, body["error"].as_str()),
+                (500, Some("server_error"))
+            );
+            assert!(!body.to_string().contains("certificates"), "{body}");
+        }
+    }
 }

@@ -167,7 +167,7 @@ impl Pki {
         {
             rows.push(store::pki::AuthorityRow {
                 id: id.into(),
-                algorithm: alg.as_str().into(),
+                algorithm: alg,
                 key_kind: key_kind.into(),
                 custody_key_id,
                 kms_key_id,
@@ -177,7 +177,7 @@ impl Pki {
         }
         rows.push(store::pki::AuthorityRow {
             id: RESPONDER.into(),
-            algorithm: alg.as_str().into(),
+            algorithm: alg,
             key_kind: "sealed".into(),
             custody_key_id: responder_key_id,
             kms_key_id: None,
@@ -223,8 +223,7 @@ impl Pki {
         let mut open = Vec::new();
         for id in [ROOT, ISSUING, RESPONDER] {
             let row = find(id)?;
-            let alg = algorithm(&row.algorithm);
-            let signer = stores.holding(&row)?.open(db, &row, alg).await?;
+            let signer = stores.holding(&row)?.open(db, &row, row.algorithm).await?;
             let cert = parse_cert(&row.certificate_der)?;
             open.push(Authority {
                 signer: Arc::new(signer),

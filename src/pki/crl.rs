@@ -37,7 +37,7 @@ impl Pki {
                 serial_number: SerialNumber::from_slice(&hex::decode(&e.serial_hex).map_err(enc)?),
                 revocation_time: x509::to_offset(e.revoked_at.unwrap_or(e.updated_at)),
                 reason_code: Some(
-                    CrlReason::from_code(e.revocation_reason.unwrap_or(0))
+                    e.revocation_reason
                         .unwrap_or(CrlReason::Unspecified)
                         .to_rcgen(),
                 ),

@@ -191,27 +191,27 @@ impl Pki {
         let id = Uuid::new_v4();
         let custody_key_id = prepared.as_ref().map(|p| p.info.id);
         let row = CertificateRow {
-            id: id.to_string(),
-            owner_id: owner.as_str().into(),
-            kind: kind.as_str().into(),
-            usage: usage.as_str().into(),
-            storage: storage.as_str().into(),
-            status: CertStatus::Active.as_str().into(),
+            id,
+            owner_id: owner.clone(),
+            kind,
+            usage,
+            storage,
+            status: CertStatus::Active,
             serial_hex: serial.clone(),
             subject: common_name.into(),
             not_before: DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now),
             not_after: DateTime::from_timestamp(not_after.timestamp(), 0).unwrap_or(not_after),
             issuer_id: ISSUING.into(),
-            custody_key_id: custody_key_id.map(|k| k.to_string()),
+            custody_key_id,
             certificate_der: der,
             revoked_at: None,
             revocation_reason: None,
-            replaces_id: predecessor.map(|(p, _)| p.id.clone()),
+            replaces_id: predecessor.map(|(p, _)| p.id),
             renewed_by_id: None,
             created_at: now,
             updated_at: now,
         };
-        let fee = self.fee_row(owner, &row.id, usage, fee_event, now);
+        let fee = self.fee_row(owner, &id.to_string(), usage, fee_event, now);
         let mut events = vec![
             NewEvent::new(Actor::User(owner.as_str().into()), action)
                 .subject(serial.clone())
@@ -233,7 +233,7 @@ impl Pki {
         if let Some((old, how)) = predecessor {
             match how {
                 Predecessor::Renewed => {
-                    if !store::pki::mark_renewed(&txn, &old.id, &row.id, now).await? {
+                    if !store::pki::mark_renewed(&txn, old.id, row.id, now).await? {
                         return Err(LifecycleError::AlreadyRenewed.into());
                     }
                 }
@@ -242,10 +242,10 @@ impl Pki {
                         let reason = RevocationReason::Superseded;
                         if !store::pki::transition(
                             &txn,
-                            &old.id,
-                            &old.status,
-                            "revoked",
-                            store::pki::Revocation::Set(now, i32::from(reason.code())),
+                            old.id,
+                            old.status,
+                            CertStatus::Revoked,
+                            store::pki::Revocation::Set(now, reason.into()),
                             now,
                         )
                         .await?

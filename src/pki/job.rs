@@ -34,13 +34,13 @@ impl Pki {
             .map(|r| {
                 NewEvent::new(Actor::System, Action::CertificateExpired)
                     .subject(r.serial_hex.clone())
-                    .details(json!({"certificate": r.id}))
+                    .details(json!({"certificate": r.id.to_string()}))
             })
             .collect();
         events.extend(notices.iter().map(|r| {
             NewEvent::new(Actor::System, Action::RenewalNoticeRecorded)
                 .subject(r.serial_hex.clone())
-                .details(json!({"certificate": r.id, "owner": r.owner_id, "not_after": r.not_after.to_rfc3339()}))
+                .details(json!({"certificate": r.id.to_string(), "owner": r.owner_id.as_str(), "not_after": r.not_after.to_rfc3339()}))
         }));
         store::audit::append_within(&txn, now, &events).await?;
         txn.commit().await.map_err(StoreError::from)?;

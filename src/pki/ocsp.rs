@@ -17,19 +17,22 @@ use x509_ocsp::{
 };
 
 use super::{Pki, lifecycle};
-use crate::{domain::revocation_reason::CrlReason, store};
+use crate::{
+    domain::revocation_reason::CrlReason,
+    store::{self, StoreError},
+};
 
 /// What the responder knows about a serial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SerialStatus {
     /// Issued by this CA and valid.
     Good,
-    /// Revoked (or on hold): when and why (RFC 5280 reason code).
+    /// Revoked (or on hold): when and why.
     Revoked {
         /// Revocation time.
         at: DateTime<Utc>,
-        /// CRLReason code (6 = certificateHold).
-        reason: u8,
+        /// The reason (certificateHold for a suspended certificate).
+        reason: CrlReason,
     },
     /// Not issued by this CA.
     Unknown,
@@ -138,7 +141,7 @@ pub fn response_data(
             SerialStatus::Unknown => CertStatus::unknown(),
             SerialStatus::Revoked { at, reason } => CertStatus::revoked(RevokedInfo {
                 revocation_time: gt(*at)?,
-                revocation_reason: crl_reason(*reason),
+                revocation_reason: Some(reason.to_ocsp()),
             }),
         };
         responses.push(SingleResponse {
@@ -156,10 +159,6 @@ pub fn response_data(
         responses,
         response_extensions: request.nonce.clone().map(|n| vec![n]),
     })
-}
-
-fn crl_reason(code: u8) -> Option<x509_cert::ext::pkix::CrlReason> {
-    CrlReason::from_code(i32::from(code)).map(CrlReason::to_ocsp)
 }
 
 /// Wraps signed response data into a successful OCSP response (DER), with the responder
@@ -216,18 +215,25 @@ impl Pki {
             let status = match serial_if_ours(&self.issuer_hashes, id) {
                 None => SerialStatus::Unknown,
                 Some(serial) => match store::pki::certificate_by_serial(db, &serial).await {
-                    Err(_) => return try_later(),
+                    Err(StoreError::Unavailable(e)) => {
+                        tracing::warn!(error = %e, "OCSP status read failed; answering tryLater");
+                        return try_later();
+                    }
+                    Err(corrupt) => {
+                        tracing::error!(error = %corrupt, "OCSP status read found a corrupt row");
+                        return internal_error();
+                    }
                     Ok(None) => SerialStatus::Unknown,
-                    Ok(Some(row)) => match lifecycle::CertStatus::parse(&row.status) {
-                        Some(lifecycle::CertStatus::Revoked | lifecycle::CertStatus::Suspended) => {
+                    Ok(Some(row)) => match row.status {
+                        lifecycle::CertStatus::Revoked | lifecycle::CertStatus::Suspended => {
                             SerialStatus::Revoked {
                                 at: row.revoked_at.unwrap_or(row.updated_at),
-                                reason: u8::try_from(row.revocation_reason.unwrap_or(0))
-                                    .unwrap_or(0),
+                                reason: row.revocation_reason.unwrap_or(CrlReason::Unspecified),
                             }
                         }
-                        Some(_) => SerialStatus::Good,
-                        None => SerialStatus::Unknown,
+                        lifecycle::CertStatus::Active | lifecycle::CertStatus::Expired => {
+                            SerialStatus::Good
+                        }
                     },
                 },
             };

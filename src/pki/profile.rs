@@ -3,42 +3,11 @@
 
 use chrono::{DateTime, Months, Utc};
 use const_oid::ObjectIdentifier;
-use serde::{Deserialize, Serialize};
 
-pub use crate::domain::usage::Usage;
-
-/// Which certificate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CertKind {
-    /// Financial certificate: key in the cloud, 3 years.
-    Financial,
-    /// Joint certificate (formerly "accredited"): 1 year, key on a device or in the cloud.
-    Joint,
-}
-
-/// Where the private key lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Storage {
-    /// Generated and sealed by fincert.
-    Cloud,
-    /// On the holder's device; fincert sees only a CSR.
-    Device,
-}
-
-macro_rules! str_enum {
-    ($t:ty { $($v:ident => $s:literal),* }) => {
-        impl $t {
-            /// Stored name.
-            pub fn as_str(self) -> &'static str { match self { $(Self::$v => $s),* } }
-            /// Parses a stored name.
-            pub fn parse(s: &str) -> Option<Self> { match s { $($s => Some(Self::$v),)* _ => None } }
-        }
-    };
-}
-str_enum!(CertKind { Financial => "financial", Joint => "joint" });
-str_enum!(Storage { Cloud => "cloud", Device => "device" });
+pub use crate::domain::{
+    cert_kind::{CertKind, Storage},
+    usage::Usage,
+};
 
 /// Why a profile request is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -6,10 +6,7 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::{
-    CertificateView, KeySource, Pki, PkiError, enc,
-    issue::Predecessor,
-    lifecycle::{self, CertStatus},
-    profile::{CertKind, Storage, Usage},
+    CertificateView, KeySource, Pki, PkiError, issue::Predecessor, lifecycle, profile::Storage,
 };
 use crate::{audit::Action, custody::OwnerId};
 
@@ -26,33 +23,28 @@ impl Pki {
         key: KeySource<'_>,
     ) -> Result<CertificateView, PkiError> {
         let old = self.find(db, owner, id).await?;
-        let status = CertStatus::parse(&old.status).ok_or(PkiError::NotFound)?;
         lifecycle::check_renew(
-            status,
+            old.status,
             old.not_after,
             self.clock.now(),
             self.settings.renewal_window_days,
             old.renewed_by_id.is_some(),
         )?;
-        let storage = Storage::parse(&old.storage).ok_or(PkiError::NotFound)?;
-        if let (KeySource::Cloud(pin), Some(key_id)) = (&key, &old.custody_key_id) {
+        if let (KeySource::Cloud(pin), Some(key_id)) = (&key, old.custody_key_id) {
             // The PIN must open the current key: that is the holder's authentication.
-            let key_id = Uuid::parse_str(key_id).map_err(enc)?;
             let act = self
                 .custody
                 .activate_with_pin(db, owner, key_id, pin, Some(1))
                 .await?;
             self.custody.activations().remove(act.id);
         }
-        let kind = CertKind::parse(&old.kind).ok_or(PkiError::NotFound)?;
-        let usage = Usage::parse(&old.usage).ok_or(PkiError::NotFound)?;
         let subject = old.subject.clone();
         self.create(
             db,
             owner,
-            kind,
-            usage,
-            storage,
+            old.kind,
+            old.usage,
+            old.storage,
             &subject,
             &key,
             Some((&old, Predecessor::Renewed)),
@@ -74,21 +66,18 @@ impl Pki {
         key: KeySource<'_>,
     ) -> Result<CertificateView, PkiError> {
         let old = self.find(db, owner, id).await?;
-        let status = CertStatus::parse(&old.status).ok_or(PkiError::NotFound)?;
-        let revoke = lifecycle::reissue_revokes(status, old.not_after, self.clock.now());
-        let kind = CertKind::parse(&old.kind).ok_or(PkiError::NotFound)?;
-        let usage = Usage::parse(&old.usage).ok_or(PkiError::NotFound)?;
+        let revoke = lifecycle::reissue_revokes(old.status, old.not_after, self.clock.now());
         let storage = match key {
             KeySource::Cloud(_) => Storage::Cloud,
             KeySource::Device(_) => Storage::Device,
         };
-        kind.check_storage(storage)?;
+        old.kind.check_storage(storage)?;
         let subject = old.subject.clone();
         self.create(
             db,
             owner,
-            kind,
-            usage,
+            old.kind,
+            old.usage,
             storage,
             &subject,
             &key,

@@ -35,15 +35,13 @@ impl Pki {
         } = change;
         let row = self.find(db, owner, id).await?;
         let now = self.clock.now();
-        let status = CertStatus::parse(&row.status).ok_or(PkiError::NotFound)?;
-        check(status, row.not_after, now)?;
+        check(row.status, row.not_after, now)?;
         let revocation = match mark {
-            Mark::Revoked(code) => store::pki::Revocation::Set(now, code),
+            Mark::Revoked(reason) => store::pki::Revocation::Set(now, reason),
             Mark::Cleared => store::pki::Revocation::Clear,
         };
         let txn = db.begin().await.map_err(StoreError::from)?;
-        if !store::pki::transition(&txn, &row.id, &row.status, to.as_str(), revocation, now).await?
-        {
+        if !store::pki::transition(&txn, row.id, row.status, to, revocation, now).await? {
             return Err(PkiError::Concurrent);
         }
         let event = NewEvent::new(Actor::User(owner.as_str().into()), action)
@@ -66,7 +64,7 @@ impl Pki {
         let change = StatusChange {
             check: lifecycle::check_revoke,
             to: CertStatus::Revoked,
-            mark: Mark::Revoked(i32::from(reason.code())),
+            mark: Mark::Revoked(reason.into()),
             action: Action::CertificateRevoked,
             details: json!({"reason": reason}),
         };
@@ -83,7 +81,7 @@ impl Pki {
         let change = StatusChange {
             check: lifecycle::check_suspend,
             to: CertStatus::Suspended,
-            mark: Mark::Revoked(i32::from(CrlReason::CertificateHold.code())),
+            mark: Mark::Revoked(CrlReason::CertificateHold),
             action: Action::CertificateSuspended,
             details: json!({}),
         };
@@ -140,8 +138,8 @@ struct StatusChange {
 
 /// What a status change writes into the revocation fields.
 enum Mark {
-    /// Revocation time = now, with this RFC 5280 reason code (6 = certificateHold).
-    Revoked(i32),
+    /// Revocation time = now, with this RFC 5280 reason (certificateHold: suspended).
+    Revoked(CrlReason),
     /// Cleared (resumed from hold).
     Cleared,
 }

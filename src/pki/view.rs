@@ -54,9 +54,7 @@ pub struct CertificateView {
 impl Pki {
     pub(super) fn view(&self, row: CertificateRow) -> CertificateView {
         let now = self.clock.now();
-        let status = CertStatus::parse(&row.status)
-            .unwrap_or(CertStatus::Revoked)
-            .at(row.not_after, now);
+        let status = row.status.at(row.not_after, now);
         let renewal_open = lifecycle::check_renew(
             status,
             row.not_after,
@@ -71,17 +69,17 @@ impl Pki {
         CertificateView {
             expires_in_secs: (row.not_after - now).num_seconds().max(0),
             issuer,
-            id: Uuid::parse_str(&row.id).unwrap_or_default(),
-            kind: CertKind::parse(&row.kind).unwrap_or(CertKind::Financial),
-            usage: Usage::parse(&row.usage).unwrap_or(Usage::Restricted),
-            storage: Storage::parse(&row.storage).unwrap_or(Storage::Cloud),
+            id: row.id,
+            kind: row.kind,
+            usage: row.usage,
+            storage: row.storage,
             status,
             serial: row.serial_hex,
             subject: row.subject,
             not_before: row.not_before,
             not_after: row.not_after,
             renewal_open,
-            custody_key_id: row.custody_key_id.and_then(|k| Uuid::parse_str(&k).ok()),
+            custody_key_id: row.custody_key_id,
             der: row.certificate_der,
         }
     }

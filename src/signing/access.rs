@@ -29,7 +29,7 @@ impl Signing {
         .await??;
         let row = db::institution_by_client_id(db, client_id).await?;
         let ok = row.as_ref().is_some_and(|r| {
-            r.status == "active"
+            r.status == InstitutionStatus::Active
                 && institution::secret_matches(
                     client_secret,
                     &StoredSecrets {
@@ -74,7 +74,7 @@ impl Signing {
                 let row = db::institution(db, institution_id)
                     .await?
                     .ok_or(SigningError::InstitutionNotFound)?;
-                if row.status != "active" {
+                if row.status != InstitutionStatus::Active {
                     return Err(SigningError::InstitutionDisabled);
                 }
                 self.institutions.put(tag, key, row.clone());

@@ -11,7 +11,7 @@ impl Signing {
     ) -> Result<Vec<ApprovalView>, SigningError> {
         let mut out = Vec::new();
         for row in db::pending_of_user(db, owner.as_str(), self.clock.now()).await? {
-            if db::live_consent(db, &row.institution_id, &row.certificate_id)
+            if db::live_consent(db, &row.institution_id, &row.certificate_id.to_string())
                 .await?
                 .is_some()
             {
@@ -37,26 +37,25 @@ impl Signing {
         db: &DatabaseConnection,
         row: db::RequestRow,
     ) -> Result<ApprovalView, SigningError> {
-        let parsed = Parsed::of(&row)?;
         let inst = db::institution(db, &row.institution_id)
             .await?
             .ok_or(SigningError::InstitutionNotFound)?;
         Ok(ApprovalView {
-            id: row.id,
+            id: row.id.to_string(),
             institution: InstitutionSummary {
                 id: inst.id,
                 name: inst.name,
-                sector: inst.sector,
+                sector: inst.sector.as_str().to_owned(),
             },
-            certificate_id: row.certificate_id,
+            certificate_id: row.certificate_id.to_string(),
             display_text: row.display_text,
-            purpose: parsed.purpose,
-            digest_count: parsed.digests.len(),
-            digests: parsed.digests.iter().map(|d| d.to_b64()).collect(),
-            format: parsed.format,
-            algorithm: parsed.algorithm,
+            purpose: row.purpose,
+            digest_count: row.digests.len(),
+            digests: row.digests.iter().map(|d| d.to_b64()).collect(),
+            format: row.format,
+            algorithm: row.algorithm,
             request_digest: STANDARD.encode(&row.canonical_digest),
-            status: parsed.status.at(row.expires_at, self.clock.now()),
+            status: row.status.at(row.expires_at, self.clock.now()),
             expires_at: row.expires_at,
         })
     }
@@ -70,7 +69,7 @@ impl Signing {
         let db = &self.reads;
         db::request(db, &id.to_string())
             .await?
-            .filter(|r| r.user_id == owner.as_str())
+            .filter(|r| r.user_id == *owner)
             .ok_or(SigningError::NotFound)
     }
 
@@ -81,14 +80,13 @@ impl Signing {
         &self,
         owner: &OwnerId,
         id: Uuid,
-    ) -> Result<(db::RequestRow, Parsed, Usable), SigningError> {
+    ) -> Result<(db::RequestRow, Usable), SigningError> {
         let row = self.own_request(owner, id).await?;
-        let parsed = Parsed::of(&row)?;
-        let status = parsed.status.at(row.expires_at, self.clock.now());
+        let status = row.status.at(row.expires_at, self.clock.now());
         if status != Status::Pending {
             return Err(SigningError::NotPending(status.as_str()));
         }
-        if parsed.canonical(&row)?.as_bytes().as_slice() != row.canonical_digest.as_slice() {
+        if canonical(&row).as_bytes().as_slice() != row.canonical_digest.as_slice() {
             tracing::error!(request = %row.id, "stored request no longer matches its digest");
             return Err(SigningError::Mismatch);
         }
@@ -99,11 +97,13 @@ impl Signing {
             }
             Err(e) => return Err(e),
         };
-        let usable = self.usable_for(&inst, &row.certificate_id).await?;
+        let usable = self
+            .usable_for(&inst, &row.certificate_id.to_string())
+            .await?;
         if usable.owner != *owner {
             return Err(SigningError::NotFound);
         }
-        Ok((row, parsed, usable))
+        Ok((row, usable))
     }
 
     /// Approves with the certificate's PIN. `request_digest` is the canonical digest the
@@ -116,7 +116,7 @@ impl Signing {
         pin: &Pin,
         request_digest: &Digest,
     ) -> Result<RequestView, SigningError> {
-        let (row, parsed, usable) = self.approvable(owner, id).await?;
+        let (row, usable) = self.approvable(owner, id).await?;
         if constant_time::verify_slices_are_equal(request_digest.as_bytes(), &row.canonical_digest)
             .is_err()
         {
@@ -124,7 +124,7 @@ impl Signing {
                 .await?;
             return Err(SigningError::Mismatch);
         }
-        let count = u32::try_from(parsed.digests.len()).unwrap_or(u32::MAX);
+        let count = u32::try_from(row.digests.len()).unwrap_or(u32::MAX);
         let activation = match self
             .custody
             .activate_once(db, owner, usable.key, Unlock::Pin(pin), Some(count))
@@ -138,7 +138,7 @@ impl Signing {
                 return Err(e.into());
             }
         };
-        self.sign_and_commit(owner, row, parsed, &usable, activation, "pin")
+        self.sign_and_commit(owner, row, &usable, activation, "pin")
             .await
     }
 
@@ -150,7 +150,7 @@ impl Signing {
         owner: &OwnerId,
         id: Uuid,
     ) -> Result<Started<webauthn_rs::prelude::RequestChallengeResponse>, SigningError> {
-        let (row, _parsed, usable) = self.approvable(owner, id).await?;
+        let (row, usable) = self.approvable(owner, id).await?;
         let mut nonce = [0u8; 16];
         self.rng
             .fill(&mut nonce)
@@ -163,7 +163,7 @@ impl Signing {
             .start_bound_authentication(
                 db,
                 owner,
-                &usable.key.to_string(),
+                usable.key,
                 APPROVE_CEREMONY,
                 &binding,
                 challenge,
@@ -181,14 +181,15 @@ impl Signing {
         ceremony: &str,
         credential: &webauthn_rs::prelude::PublicKeyCredential,
     ) -> Result<RequestView, SigningError> {
-        let (row, parsed, usable) = self.approvable(owner, id).await?;
+        let (row, usable) = self.approvable(owner, id).await?;
         let canonical = Digest::from_slice(&row.canonical_digest)?;
         // The ceremony was bound to "<request id>:<nonce>": it must be this request's, and
         // its challenge must be the one this request's digest (as stored now) gives.
         let expected = |binding: &str| {
             let (request_id, nonce) = binding.split_once(':')?;
             let nonce = hex::decode(nonce).ok()?;
-            (request_id == row.id).then(|| request::approval_challenge(&canonical, &nonce))
+            (request_id == row.id.to_string())
+                .then(|| request::approval_challenge(&canonical, &nonce))
         };
         let (signer, credential_id) = match self
             .passkeys
@@ -204,7 +205,7 @@ impl Signing {
         if signer != *owner {
             return Err(SigningError::NotFound);
         }
-        let count = u32::try_from(parsed.digests.len()).unwrap_or(u32::MAX);
+        let count = u32::try_from(row.digests.len()).unwrap_or(u32::MAX);
         let activation = self
             .custody
             .activate_once(
@@ -215,7 +216,7 @@ impl Signing {
                 Some(count),
             )
             .await?;
-        self.sign_and_commit(owner, row, parsed, &usable, activation, "passkey")
+        self.sign_and_commit(owner, row, &usable, activation, "passkey")
             .await
     }
 
@@ -229,16 +230,16 @@ impl Signing {
         let row = self.own_request(owner, id).await?;
         let now = self.clock.now();
         let event = NewEvent::new(owner.actor(), Action::SignatureRejected)
-            .subject(row.id.clone())
+            .subject(row.id.to_string())
             .details(json!({"institution": row.institution_id}));
         let txn = db.begin().await.map_err(StoreError::from)?;
-        if !db::decide(&txn, &row.id, Status::Rejected.as_str(), None, now).await? {
-            let status = Parsed::of(&row)?.status.at(row.expires_at, now);
+        if !db::decide(&txn, row.id, Status::Rejected, None, now).await? {
+            let status = row.status.at(row.expires_at, now);
             return Err(SigningError::NotPending(status.as_str()));
         }
         store::audit::append_within(&txn, now, &[event]).await?;
         let mut decided = row.clone();
-        decided.status = Status::Rejected.as_str().into();
+        decided.status = Status::Rejected;
         decided.decided_at = Some(now);
         let view = self.request_view(decided)?;
         self.enqueue_webhook(&txn, &row, "signature_request.rejected", &view, now)
@@ -255,7 +256,7 @@ impl Signing {
         reason: &str,
     ) -> Result<(), SigningError> {
         let event = NewEvent::new(owner.actor(), Action::SignatureApprovalFailed)
-            .subject(row.id.clone())
+            .subject(row.id.to_string())
             .details(json!({"reason": reason}));
         store::audit::append(db, self.clock.now(), &[event]).await?;
         Ok(())
@@ -269,7 +270,6 @@ impl Signing {
         &self,
         owner: &OwnerId,
         row: db::RequestRow,
-        parsed: Parsed,
         cert: &Usable,
         (activation, activated): (ActivationInfo, NewEvent),
         amr: &str,
@@ -279,8 +279,7 @@ impl Signing {
         let signed = self.produce(
             owner,
             activation.id,
-            &parsed,
-            row.content.as_deref(),
+            &row,
             &cert.certificate_der,
             &chain,
             now,
@@ -299,26 +298,25 @@ impl Signing {
             chain: chain.iter().map(|c| STANDARD.encode(c)).collect(),
             signed_at: now,
         };
-        let result_json = serde_json::to_string(&result).map_err(|_| SigningError::Random)?;
         let event = NewEvent::new(owner.actor(), Action::SignatureCreated)
-            .subject(row.id.clone())
+            .subject(row.id.to_string())
             .details(json!({
                 "institution": row.institution_id,
                 "certificate": cert.serial_hex,
-                "digests": parsed.digests.iter().map(|d| d.to_hex()).collect::<Vec<_>>(),
-                "format": parsed.format.as_str(),
-                "algorithm": parsed.algorithm.as_str(),
+                "digests": row.digests.iter().map(|d| d.to_hex()).collect::<Vec<_>>(),
+                "format": row.format.as_str(),
+                "algorithm": row.algorithm.as_str(),
                 "amr": amr,
             }));
         let mut decided = row.clone();
-        decided.status = Status::Signed.as_str().into();
+        decided.status = Status::Signed;
         decided.decided_at = Some(now);
-        decided.result = Some(result_json.clone());
+        decided.result = Some(result.clone());
         let view = self.request_view(decided)?;
         let change = commit::Change::Decide {
-            request_id: row.id.clone(),
-            status: Status::Signed.as_str(),
-            result: Some(result_json),
+            request_id: row.id,
+            status: Status::Signed,
+            result: Some(Box::new(result)),
             delivery: webhook_delivery(&row, "signature_request.signed", &view, now).map(Box::new),
         };
         match self
@@ -344,24 +342,23 @@ impl Signing {
     }
 
     /// The signatures (raw or CMS) of every digest, base64.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn produce(
         &self,
         owner: &OwnerId,
         activation: Uuid,
-        parsed: &Parsed,
-        content: Option<&[u8]>,
+        request: &db::RequestRow,
         cert_der: &[u8],
         chain: &[Vec<u8>],
         now: DateTime<Utc>,
     ) -> Result<Vec<String>, SigningError> {
-        let scheme = parsed.algorithm.scheme();
+        let scheme = request.algorithm.scheme();
+        let content = request.content.as_deref();
         let chain: Vec<&[u8]> = chain.iter().take(1).map(Vec::as_slice).collect();
-        parsed
+        request
             .digests
             .iter()
             .map(|d| {
-                let out = match parsed.format {
+                let out = match request.format {
                     Format::Raw => {
                         self.custody
                             .sign_digest(owner, activation, scheme, d.as_bytes())?
@@ -369,10 +366,10 @@ impl Signing {
                     Format::CmsAttached | Format::CmsDetached => {
                         let (attrs, der) = cms::signed_attributes(d, now)?;
                         let sig = self.custody.sign(owner, activation, scheme, &der)?;
-                        let embed = (parsed.format == Format::CmsAttached)
+                        let embed = (request.format == Format::CmsAttached)
                             .then_some(content)
                             .flatten();
-                        cms::assemble(attrs, sig, parsed.algorithm, cert_der, &chain, embed)?
+                        cms::assemble(attrs, sig, request.algorithm, cert_der, &chain, embed)?
                     }
                 };
                 Ok(STANDARD.encode(out))

@@ -17,7 +17,9 @@ use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
 
+use super::{SignedResult, request::Status};
 use crate::{
     audit::NewEvent,
     clock::SharedClock,
@@ -30,11 +32,11 @@ pub enum Change {
     /// A pending request becomes `status` with `result`; `delivery` is queued with it.
     Decide {
         /// Request id.
-        request_id: String,
+        request_id: Uuid,
         /// New status.
-        status: &'static str,
-        /// Result JSON.
-        result: Option<String>,
+        status: Status,
+        /// The result.
+        result: Option<Box<SignedResult>>,
         /// Webhook delivery to queue.
         delivery: Option<Box<db::DeliveryRow>>,
     },
@@ -163,7 +165,7 @@ async fn apply_batch(
             result,
             delivery,
         } = change
-            && db::decide(txn, request_id, status, result.as_deref(), now).await?
+            && db::decide(txn, *request_id, *status, result.as_deref(), now).await?
         {
             if let Some(d) = delivery {
                 db::insert_delivery(txn, d, now).await?;
@@ -231,10 +233,11 @@ async fn apply_batch(
             if !signed.is_empty() {
                 // The SAD condition is the same for every hash of one change: a change cannot
                 // be half spent. Fail the batch rather than explain what cannot be.
-                return Err(StoreError::Corrupt {
-                    table: "csc_sads",
-                    problem: "a SAD spend was partly refused".into(),
-                });
+                return Err(store::columns::corrupt(
+                    "csc_sads",
+                    "sad_hash",
+                    "a SAD spend was partly refused",
+                ));
             }
             continue;
         }

@@ -11,11 +11,11 @@ impl Signing {
         Ok(db::institutions(db)
             .await?
             .into_iter()
-            .filter(|r| r.status == "active")
+            .filter(|r| r.status == InstitutionStatus::Active)
             .map(|r| InstitutionSummary {
                 id: r.id,
                 name: r.name,
-                sector: r.sector,
+                sector: r.sector.as_str().to_owned(),
             })
             .collect())
     }
@@ -30,7 +30,7 @@ impl Signing {
     ) -> Result<ConsentView, SigningError> {
         let inst = db::institution(db, institution_id)
             .await?
-            .filter(|r| r.status == "active")
+            .filter(|r| r.status == InstitutionStatus::Active)
             .ok_or(SigningError::InstitutionNotFound)?;
         let cert = self.pki.certificate(db, owner, certificate_id).await?;
         if cert.status != CertStatus::Active {
@@ -39,9 +39,8 @@ impl Signing {
         if cert.custody_key_id.is_none() {
             return Err(SigningError::DeviceKey);
         }
-        let sector = Sector::parse(&inst.sector).unwrap_or(Sector::Other);
-        if !request::usage_allows(cert.usage, sector) {
-            return Err(SigningError::Usage(sector.as_str()));
+        if !request::usage_allows(cert.usage, inst.sector) {
+            return Err(SigningError::Usage(inst.sector.as_str()));
         }
         if db::live_consent(db, &inst.id, &certificate_id.to_string())
             .await?
@@ -116,16 +115,14 @@ impl Signing {
         let mut out = Vec::new();
         for consent in db::consents_of_institution(db, &caller.institution.id).await? {
             if let Some(cert) = store::pki::certificate_by_id(db, &consent.certificate_id).await? {
-                let status = CertStatus::parse(&cert.status)
-                    .unwrap_or(CertStatus::Revoked)
-                    .at(cert.not_after, now);
+                let status = cert.status.at(cert.not_after, now);
                 out.push(ConsentedCertificate {
-                    certificate_id: cert.id,
+                    certificate_id: cert.id.to_string(),
                     user_ref: consent.user_ref,
                     subject: cert.subject,
                     serial: cert.serial_hex,
-                    kind: cert.kind,
-                    usage: cert.usage,
+                    kind: cert.kind.as_str().to_owned(),
+                    usage: cert.usage.as_str().to_owned(),
                     status: status.as_str().into(),
                     not_after: cert.not_after,
                     certificate: STANDARD.encode(&cert.certificate_der),

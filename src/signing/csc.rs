@@ -85,30 +85,19 @@ pub struct SadEntry {
     record: Option<Vec<u8>>,
 }
 
-impl SadEntry {
-    fn of(row: db::SadRow) -> Result<Self, SigningError> {
-        let corrupt = |problem: &str| {
-            SigningError::Store(StoreError::Corrupt {
-                table: "csc_sads",
-                problem: problem.into(),
-            })
-        };
-        Ok(Self {
-            hashes: serde_json::from_str(&row.hashes).map_err(|_| corrupt("hashes"))?,
-            owner: OwnerId::parse(&row.user_id).map_err(CustodyError::from)?,
-            activation: Uuid::parse_str(&row.activation_id).map_err(|_| corrupt("activation"))?,
-            key_id: row
-                .key_id
-                .as_deref()
-                .map(Uuid::parse_str)
-                .transpose()
-                .map_err(|_| corrupt("key_id"))?,
+impl From<db::SadRow> for SadEntry {
+    fn from(row: db::SadRow) -> Self {
+        Self {
+            hashes: row.hashes,
+            owner: row.user_id,
+            activation: row.activation_id,
+            key_id: row.key_id,
             sad_hash: row.sad_hash,
             institution_id: row.institution_id,
             certificate_id: row.certificate_id,
             expires_at: row.expires_at,
             record: row.record,
-        })
+        }
     }
 }
 
@@ -178,7 +167,7 @@ impl Signing {
         let Some(row) = db::sad(db, hash).await? else {
             return Ok(None);
         };
-        let entry = Arc::new(SadEntry::of(row)?);
+        let entry = Arc::new(SadEntry::from(row));
         self.remember_sad(entry.clone());
         Ok(Some(entry))
     }
@@ -224,7 +213,7 @@ impl Signing {
         let (cert, key, _algorithm) = self
             .resolve(db, caller, &Target::Certificate(credential_id), None)
             .await?;
-        let owner = OwnerId::parse(&cert.owner_id).map_err(CustodyError::from)?;
+        let owner = cert.owner_id.clone();
         let mut raw = Zeroizing::new([0u8; 32]);
         self.rng
             .fill(raw.as_mut())
@@ -238,14 +227,13 @@ impl Signing {
         let row = db::SadRow {
             sad_hash: sad_hash(&sad),
             institution_id: caller.institution.id.clone(),
-            certificate_id: cert.id.clone(),
-            user_id: cert.owner_id.clone(),
-            activation_id: activation.id.to_string(),
-            hashes: serde_json::to_string(&hashes.iter().map(|d| d.to_b64()).collect::<Vec<_>>())
-                .map_err(|_| SigningError::Random)?,
+            certificate_id: cert.id.to_string(),
+            user_id: owner.clone(),
+            activation_id: activation.id,
+            hashes: hashes.iter().map(|d| d.to_b64()).collect(),
             remaining: i32::try_from(num_signatures).unwrap_or(0),
             expires_at: activation.expires_at,
-            key_id: Some(key.to_string()),
+            key_id: Some(key),
             record: Some(record),
         };
         let event = NewEvent::new(owner.actor(), Action::SignatureRequested)
@@ -269,7 +257,7 @@ impl Signing {
             self.custody.activations().remove(activation.id);
             return Err(e.into());
         }
-        self.remember_sad(Arc::new(SadEntry::of(row)?));
+        self.remember_sad(Arc::new(SadEntry::from(row)));
         Ok((sad, (activation.expires_at - now).num_seconds().max(1)))
     }
 
@@ -395,7 +383,7 @@ impl Signing {
         if now >= row.expires_at {
             return Ok(Err(SadProblem::Expired));
         }
-        let entry = SadEntry::of(row)?;
+        let entry = SadEntry::from(row);
         let spent = db::spent_count(db, &entry.activation.to_string()).await?;
         if spent >= i64::try_from(entry.hashes.len()).unwrap_or(i64::MAX) {
             // Nothing left to authorize.

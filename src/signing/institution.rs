@@ -22,7 +22,7 @@ use crate::{
     store::{self, StoreError, signing as db},
 };
 
-pub use crate::domain::sector::Sector;
+pub use crate::domain::{institution_status::InstitutionStatus, sector::Sector};
 
 /// How long a rotated-out secret keeps working.
 pub const SECRET_GRACE_HOURS: i64 = 24;
@@ -120,20 +120,22 @@ pub async fn register(
     let row = db::InstitutionRow {
         id: Uuid::new_v4().to_string(),
         name: name.to_owned(),
-        sector: sector.as_str().into(),
+        sector,
         client_id: new_client_id(&rng).map_err(|_| SigningError::Random)?,
         secret_hash: hash,
         previous_secret_hash: None,
         previous_secret_until: None,
         webhook_key_version: 1,
         scopes: SCOPES.join(" "),
-        status: "active".into(),
+        status: InstitutionStatus::Active,
         created_at: now,
     };
     let webhook_secret = webhook_secret(kms, &row).await?;
     let event = NewEvent::new(Actor::Operator, Action::InstitutionRegistered)
         .subject(row.id.clone())
-        .details(json!({"name": row.name, "sector": row.sector, "client_id": row.client_id}));
+        .details(
+            json!({"name": row.name, "sector": row.sector.as_str(), "client_id": row.client_id}),
+        );
     let txn = db.begin().await.map_err(StoreError::from)?;
     db::insert_institution(&txn, &row).await?;
     store::audit::append_within(&txn, now, &[event]).await?;
@@ -224,8 +226,8 @@ pub struct InstitutionView {
     pub client_id: String,
     /// Scopes it holds.
     pub scopes: String,
-    /// `active` or `disabled`.
-    pub status: String,
+    /// Active or disabled.
+    pub status: InstitutionStatus,
     /// Registered.
     pub created_at: DateTime<Utc>,
 }
@@ -234,10 +236,10 @@ fn institution_view(row: &db::InstitutionRow) -> InstitutionView {
     InstitutionView {
         id: row.id.clone(),
         name: row.name.clone(),
-        sector: Sector::parse(&row.sector).unwrap_or(Sector::Other),
+        sector: row.sector,
         client_id: row.client_id.clone(),
         scopes: row.scopes.clone(),
-        status: row.status.clone(),
+        status: row.status,
         created_at: row.created_at,
     }
 }

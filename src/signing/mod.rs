@@ -45,6 +45,9 @@ use self::{
         Status, Target,
     },
 };
+use crate::domain::{
+    cert_kind::CertKind, delivery_status::DeliveryStatus, institution_status::InstitutionStatus,
+};
 use crate::{
     audit::{Action, Actor, NewEvent},
     auth::{
@@ -55,7 +58,7 @@ use crate::{
     config::SigningSettings,
     custody::{Custody, CustodyError, OwnerId, Unlock, activation::ActivationInfo},
     domain::pin::Pin,
-    pki::{Pki, PkiError, lifecycle::CertStatus, profile::Usage},
+    pki::{Pki, PkiError, lifecycle::CertStatus},
     store::{self, StoreError, signing as db},
 };
 
@@ -132,10 +135,11 @@ impl From<PkiError> for SigningError {
             PkiError::Custody(c) => Self::Custody(c),
             other => {
                 tracing::error!(error = %other, "pki failure while signing");
-                Self::Store(StoreError::Corrupt {
-                    table: "certificates",
-                    problem: "unreadable certificate".into(),
-                })
+                Self::Store(store::columns::corrupt(
+                    "certificates",
+                    "certificate_der",
+                    "unreadable certificate",
+                ))
             }
         }
     }
@@ -158,10 +162,6 @@ impl Caller {
         } else {
             Err(SigningError::Scope(scope))
         }
-    }
-
-    fn sector(&self) -> Sector {
-        Sector::parse(&self.institution.sector).unwrap_or(Sector::Other)
     }
 }
 
@@ -268,10 +268,10 @@ fn webhook_delivery(
     Some(db::DeliveryRow {
         id,
         institution_id: row.institution_id.clone(),
-        request_id: row.id.clone(),
+        request_id: row.id.to_string(),
         url,
         body,
-        status: "pending".into(),
+        status: DeliveryStatus::Pending,
         attempts: 0,
         next_attempt_at: now,
         last_status: None,
@@ -290,54 +290,20 @@ pub enum ClientAuth {
     InvalidScope,
 }
 
-/// The typed fields of a stored request.
-struct Parsed {
-    purpose: Purpose,
-    status: Status,
-    format: Format,
-    algorithm: Algorithm,
-    digests: Vec<Digest>,
-}
-
-impl Parsed {
-    fn of(row: &db::RequestRow) -> Result<Self, SigningError> {
-        let corrupt = || {
-            SigningError::Store(StoreError::Corrupt {
-                table: "signature_requests",
-                problem: "unknown field value".into(),
-            })
-        };
-        let digests: Vec<String> = serde_json::from_str(&row.digests).map_err(|_| corrupt())?;
-        Ok(Self {
-            purpose: Purpose::parse(&row.purpose).ok_or_else(corrupt)?,
-            status: Status::parse(&row.status).ok_or_else(corrupt)?,
-            format: Format::parse(&row.format).ok_or_else(corrupt)?,
-            algorithm: Algorithm::parse(&row.algorithm).ok_or_else(corrupt)?,
-            digests: digests
-                .iter()
-                .map(|d| Digest::parse_b64(d))
-                .collect::<Result<_, _>>()
-                .map_err(|_| corrupt())?,
-        })
+/// The canonical digest of a stored request: what its approval must commit to.
+fn canonical(row: &db::RequestRow) -> Digest {
+    Canonical {
+        id: row.id,
+        institution_id: &row.institution_id,
+        certificate_id: row.certificate_id,
+        purpose: row.purpose,
+        display_text: &row.display_text,
+        digests: &row.digests,
+        format: row.format,
+        algorithm: row.algorithm,
+        expires_at: row.expires_at,
     }
-
-    fn canonical(&self, row: &db::RequestRow) -> Result<Digest, SigningError> {
-        let id = Uuid::parse_str(&row.id).map_err(|_| SigningError::NotFound)?;
-        let certificate_id =
-            Uuid::parse_str(&row.certificate_id).map_err(|_| SigningError::NotFound)?;
-        Ok(Canonical {
-            id,
-            institution_id: &row.institution_id,
-            certificate_id,
-            purpose: self.purpose,
-            display_text: &row.display_text,
-            digests: &self.digests,
-            format: self.format,
-            algorithm: self.algorithm,
-            expires_at: row.expires_at,
-        }
-        .digest())
-    }
+    .digest()
 }
 
 /// The holder's stable reference at one institution: unlinkable across institutions.
@@ -353,7 +319,7 @@ fn consent_view(row: db::ConsentRow, inst: &db::InstitutionRow) -> ConsentView {
         institution: InstitutionSummary {
             id: inst.id.clone(),
             name: inst.name.clone(),
-            sector: inst.sector.clone(),
+            sector: inst.sector.as_str().to_owned(),
         },
         certificate_id: row.certificate_id,
         created_at: row.created_at,

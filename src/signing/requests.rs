@@ -21,10 +21,9 @@ impl Signing {
                     let active = store::pki::certificate_by_id(db, &c.certificate_id)
                         .await?
                         .is_some_and(|cert| {
-                            cert.kind == "financial"
-                                && CertStatus::parse(&cert.status).is_some_and(|s| {
-                                    s.at(cert.not_after, self.clock.now()) == CertStatus::Active
-                                })
+                            cert.kind == CertKind::Financial
+                                && cert.status.at(cert.not_after, self.clock.now())
+                                    == CertStatus::Active
                         });
                     if active {
                         newest = Some(c);
@@ -38,7 +37,9 @@ impl Signing {
         let cert = store::pki::certificate_by_id(db, &consent.certificate_id)
             .await?
             .ok_or(SigningError::NotFound)?;
-        let (key, key_algorithm) = self.check_usable(db, caller.sector(), &cert).await?;
+        let (key, key_algorithm) = self
+            .check_usable(db, caller.institution.sector, &cert)
+            .await?;
         let algorithm = algorithm.unwrap_or(request::default_algorithm(key_algorithm));
         if algorithm.scheme().key_algorithm() != key_algorithm {
             return Err(SigningError::Algorithm(algorithm.as_str()));
@@ -72,10 +73,9 @@ impl Signing {
         let cert = store::pki::certificate_by_id(db, certificate_id)
             .await?
             .ok_or(SigningError::NotFound)?;
-        let sector = Sector::parse(&institution.sector).unwrap_or(Sector::Other);
-        let (key_id, algorithm) = self.check_usable(db, sector, &cert).await?;
+        let (key_id, algorithm) = self.check_usable(db, institution.sector, &cert).await?;
         let usable = Usable {
-            owner: OwnerId::parse(&cert.owner_id).map_err(CustodyError::from)?,
+            owner: cert.owner_id,
             key: key_id,
             algorithm,
             serial_hex: cert.serial_hex,
@@ -94,13 +94,10 @@ impl Signing {
         sector: Sector,
         cert: &store::pki::CertificateRow,
     ) -> Result<(Uuid, crate::custody::keys::KeyAlgorithm), SigningError> {
-        let usage = Usage::parse(&cert.usage).unwrap_or(Usage::Restricted);
-        if !request::usage_allows(usage, sector) {
+        if !request::usage_allows(cert.usage, sector) {
             return Err(SigningError::Usage(sector.as_str()));
         }
-        let status = CertStatus::parse(&cert.status)
-            .unwrap_or(CertStatus::Revoked)
-            .at(cert.not_after, self.clock.now());
+        let status = cert.status.at(cert.not_after, self.clock.now());
         if status != CertStatus::Active {
             return Err(SigningError::CertificateNotUsable(status.as_str()));
         }
@@ -118,13 +115,8 @@ impl Signing {
         db: &DatabaseConnection,
         cert: &store::pki::CertificateRow,
     ) -> Result<(Uuid, crate::custody::keys::KeyAlgorithm, bool), SigningError> {
-        let key = cert
-            .custody_key_id
-            .as_deref()
-            .and_then(|k| Uuid::parse_str(k).ok())
-            .ok_or(SigningError::DeviceKey)?;
-        let owner = OwnerId::parse(&cert.owner_id).map_err(CustodyError::from)?;
-        let (algorithm, locked) = self.custody.key_status(db, &owner, key).await?;
+        let key = cert.custody_key_id.ok_or(SigningError::DeviceKey)?;
+        let (algorithm, locked) = self.custody.key_status(db, &cert.owner_id, key).await?;
         Ok((key, algorithm, locked))
     }
 
@@ -168,11 +160,10 @@ impl Signing {
         let (cert, _key, algorithm) = self.resolve(db, caller, &new.target, new.algorithm).await?;
         let id = Uuid::new_v4();
         let expires_at = now + new.expires_in;
-        let certificate_id = Uuid::parse_str(&cert.id).map_err(|_| SigningError::NotFound)?;
         let canonical = Canonical {
             id,
             institution_id: &caller.institution.id,
-            certificate_id,
+            certificate_id: cert.id,
             purpose: new.purpose,
             display_text: &new.display_text,
             digests: &new.digests,
@@ -182,21 +173,18 @@ impl Signing {
         }
         .digest();
         let row = db::RequestRow {
-            id: id.to_string(),
+            id,
             institution_id: caller.institution.id.clone(),
             user_id: cert.owner_id.clone(),
-            certificate_id: cert.id.clone(),
-            purpose: new.purpose.as_str().into(),
+            certificate_id: cert.id,
+            purpose: new.purpose,
             display_text: new.display_text.clone(),
-            digests: serde_json::to_string(
-                &new.digests.iter().map(|d| d.to_b64()).collect::<Vec<_>>(),
-            )
-            .map_err(|_| SigningError::Random)?,
+            digests: new.digests.clone(),
             content: new.content.clone(),
-            algorithm: algorithm.as_str().into(),
-            format: new.format.as_str().into(),
+            algorithm,
+            format: new.format,
             canonical_digest: canonical.as_bytes().to_vec(),
-            status: Status::Pending.as_str().into(),
+            status: Status::Pending,
             created_at: now,
             expires_at,
             decided_at: None,
@@ -207,13 +195,13 @@ impl Signing {
             Actor::Institution(caller.institution.id.clone()),
             Action::SignatureRequested,
         )
-        .subject(row.id.clone())
+        .subject(row.id.to_string())
         .details(json!({
             "certificate": cert.serial_hex,
-            "purpose": row.purpose,
+            "purpose": row.purpose.as_str(),
             "digests": new.digests.iter().map(|d| d.to_hex()).collect::<Vec<_>>(),
-            "format": row.format,
-            "algorithm": row.algorithm,
+            "format": row.format.as_str(),
+            "algorithm": row.algorithm.as_str(),
             "request_digest": canonical.to_hex(),
         }));
         let view = self.request_view(row.clone())?;
@@ -281,28 +269,23 @@ impl Signing {
 
     pub(super) fn request_view(&self, row: db::RequestRow) -> Result<RequestView, SigningError> {
         let now = self.clock.now();
-        let parsed = Parsed::of(&row)?;
-        let result = row
-            .result
-            .as_deref()
-            .and_then(|r| serde_json::from_str::<SignedResult>(r).ok());
         Ok(RequestView {
-            id: row.id,
-            status: parsed.status.at(row.expires_at, now),
-            purpose: parsed.purpose,
-            certificate_id: row.certificate_id,
+            id: row.id.to_string(),
+            status: row.status.at(row.expires_at, now),
+            purpose: row.purpose,
+            certificate_id: row.certificate_id.to_string(),
             display_text: row.display_text,
-            digests: parsed.digests.iter().map(|d| d.to_b64()).collect(),
-            format: parsed.format,
-            algorithm: parsed.algorithm,
+            digests: row.digests.iter().map(|d| d.to_b64()).collect(),
+            format: row.format,
+            algorithm: row.algorithm,
             request_digest: STANDARD.encode(&row.canonical_digest),
             created_at: row.created_at,
             expires_at: row.expires_at,
             decided_at: row.decided_at,
-            nonce: (parsed.purpose == Purpose::Login)
+            nonce: (row.purpose == Purpose::Login)
                 .then(|| row.content.as_deref().map(|c| STANDARD.encode(c)))
                 .flatten(),
-            result,
+            result: row.result,
         })
     }
 }

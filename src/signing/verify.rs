@@ -52,10 +52,7 @@ pub async fn verify(
         .filter(|row| row.certificate_der == cert_der);
     let status = match &stored {
         None => "unknown",
-        Some(row) => match CertStatus::parse(&row.status)
-            .unwrap_or(CertStatus::Revoked)
-            .at(row.not_after, now)
-        {
+        Some(row) => match row.status.at(row.not_after, now) {
             CertStatus::Active => "good",
             CertStatus::Suspended => "suspended",
             CertStatus::Revoked => "revoked",

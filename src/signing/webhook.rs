@@ -18,7 +18,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::{Signing, SigningError};
-use crate::{outbound, store::signing as db};
+use crate::{domain::delivery_status::DeliveryStatus, outbound, store::signing as db};
 
 /// A delivery as its institution sees it.
 #[derive(Debug, Clone, Serialize)]
@@ -48,10 +48,10 @@ pub struct DeliveryView {
 impl From<db::DeliveryRow> for DeliveryView {
     fn from(r: db::DeliveryRow) -> Self {
         Self {
-            next_attempt_at: (r.status == "pending").then_some(r.next_attempt_at),
+            next_attempt_at: (r.status == DeliveryStatus::Pending).then_some(r.next_attempt_at),
             id: r.id,
             url: r.url,
-            status: r.status,
+            status: r.status.as_str().to_owned(),
             attempts: r.attempts,
             last_status: r.last_status,
             last_error: r.last_error,
@@ -96,18 +96,18 @@ impl Signing {
             };
             let max = i32::try_from(self.settings.webhook_max_attempts).unwrap_or(i32::MAX);
             let (status, next) = if delivered {
-                ("delivered", now)
+                (DeliveryStatus::Delivered, now)
             } else if attempt >= max {
-                ("failed", now)
+                (DeliveryStatus::Failed, now)
             } else {
                 let wait = backoff(
                     self.settings.webhook_backoff_secs,
                     u32::try_from(attempt + 1).unwrap_or(u32::MAX),
                 );
-                ("pending", now + wait)
+                (DeliveryStatus::Pending, now + wait)
             };
-            if status != "delivered" {
-                tracing::info!(delivery = %d.id, attempt, error = error.as_deref().unwrap_or(""), status, "webhook attempt failed");
+            if status != DeliveryStatus::Delivered {
+                tracing::info!(delivery = %d.id, attempt, error = error.as_deref().unwrap_or(""), status = status.as_str(), "webhook attempt failed");
             }
             db::record_attempt(
                 conn,

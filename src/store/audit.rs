@@ -172,8 +172,5 @@ fn to_record(m: audit_event::Model) -> Record {
 }
 
 fn corrupt(problem: &str) -> StoreError {
-    StoreError::Corrupt {
-        table: "audit_head",
-        problem: problem.into(),
-    }
+    super::columns::corrupt("audit_head", "seq", problem)
 }

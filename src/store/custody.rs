@@ -6,10 +6,14 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 
+use uuid::Uuid;
+
 use super::{
     StoreError,
+    columns::{corrupt, parse},
     entities::{custody_key as key, custody_key_slot as slot},
 };
+use crate::domain::{key_algorithm::KeyAlgorithm, owner::OwnerId, slot::Slot};
 
 /// A sealed key as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,8 +22,8 @@ pub struct KeyRow {
     pub id: String,
     /// Owner id.
     pub owner_id: String,
-    /// `rsa2048` or `p256`.
-    pub algorithm: String,
+    /// Its algorithm.
+    pub algorithm: KeyAlgorithm,
     /// SubjectPublicKeyInfo DER.
     pub public_key: Vec<u8>,
     /// Sealed PKCS#8.
@@ -33,8 +37,8 @@ pub struct KeyRow {
 pub struct SlotRow {
     /// The key it opens.
     pub key_id: String,
-    /// `pin` or `passkey:<id>`.
-    pub slot: String,
+    /// Which secret opens it (stored by name: `pin`, `passkey:<hash>`, `service`).
+    pub slot: Slot,
     /// The KMS key that wrapped it.
     pub kms_key_id: String,
     /// The wrapped blob.
@@ -45,29 +49,38 @@ pub struct SlotRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnedSlot {
     /// The key's owner.
-    pub owner_id: String,
+    pub owner_id: OwnerId,
+    /// The key (the slot's `key_id`, as the context names it).
+    pub key_id: Uuid,
     /// The slot.
     pub slot: SlotRow,
 }
 
-fn to_key(m: key::Model) -> KeyRow {
-    KeyRow {
+fn to_key(m: key::Model) -> Result<KeyRow, StoreError> {
+    Ok(KeyRow {
+        algorithm: parse("custody_keys", "algorithm", &m.algorithm)?,
         id: m.id,
         owner_id: m.owner_id,
-        algorithm: m.algorithm,
         public_key: m.public_key,
         sealed_private: m.sealed_private,
         created_at: m.created_at,
-    }
+    })
 }
 
-fn to_slot(m: slot::Model) -> SlotRow {
-    SlotRow {
+fn to_slot(m: slot::Model) -> Result<SlotRow, StoreError> {
+    Ok(SlotRow {
+        slot: Slot::parse(&m.slot).ok_or_else(|| {
+            let shown: String = m.slot.chars().take(40).collect();
+            corrupt(
+                "custody_key_slots",
+                "slot",
+                format!("{shown:?} is not a slot name"),
+            )
+        })?,
         key_id: m.custody_key_id,
-        slot: m.slot,
         kms_key_id: m.kms_key_id,
         wrapped: m.wrapped,
-    }
+    })
 }
 
 /// Inserts a key and its first slot.
@@ -79,7 +92,7 @@ pub async fn insert_key<C: ConnectionTrait>(
     key::Entity::insert(key::ActiveModel {
         id: Set(row.id.clone()),
         owner_id: Set(row.owner_id.clone()),
-        algorithm: Set(row.algorithm.clone()),
+        algorithm: Set(row.algorithm.as_str().to_owned()),
         public_key: Set(row.public_key.clone()),
         sealed_private: Set(row.sealed_private.clone()),
         created_at: Set(row.created_at),
@@ -97,7 +110,7 @@ pub async fn insert_slot<C: ConnectionTrait>(
 ) -> Result<(), StoreError> {
     slot::Entity::insert(slot::ActiveModel {
         custody_key_id: Set(row.key_id.clone()),
-        slot: Set(row.slot.clone()),
+        slot: Set(row.slot.name()),
         kms_key_id: Set(row.kms_key_id.clone()),
         wrapped: Set(row.wrapped.clone()),
         created_at: Set(now),
@@ -114,11 +127,12 @@ pub async fn find_key<C: ConnectionTrait>(
     owner: &str,
     id: &str,
 ) -> Result<Option<KeyRow>, StoreError> {
-    Ok(key::Entity::find_by_id(id.to_owned())
+    key::Entity::find_by_id(id.to_owned())
         .filter(key::Column::OwnerId.eq(owner))
         .one(conn)
         .await?
-        .map(to_key))
+        .map(to_key)
+        .transpose()
 }
 
 /// One slot of a key.
@@ -127,12 +141,11 @@ pub async fn find_slot<C: ConnectionTrait>(
     key_id: &str,
     slot_name: &str,
 ) -> Result<Option<SlotRow>, StoreError> {
-    Ok(
-        slot::Entity::find_by_id((key_id.to_owned(), slot_name.to_owned()))
-            .one(conn)
-            .await?
-            .map(to_slot),
-    )
+    slot::Entity::find_by_id((key_id.to_owned(), slot_name.to_owned()))
+        .one(conn)
+        .await?
+        .map(to_slot)
+        .transpose()
 }
 
 /// Every slot of a key.
@@ -140,14 +153,14 @@ pub async fn slots_of<C: ConnectionTrait>(
     conn: &C,
     key_id: &str,
 ) -> Result<Vec<SlotRow>, StoreError> {
-    Ok(slot::Entity::find()
+    slot::Entity::find()
         .filter(slot::Column::CustodyKeyId.eq(key_id))
         .order_by_asc(slot::Column::Slot)
         .all(conn)
         .await?
         .into_iter()
         .map(to_slot)
-        .collect())
+        .collect()
 }
 
 /// Replaces a slot's blob if it is still the one the caller read (compare-and-set on the
@@ -164,7 +177,7 @@ pub async fn replace_slot<C: ConnectionTrait>(
         .col_expr(slot::Column::Wrapped, Expr::value(new_wrapped.to_vec()))
         .col_expr(slot::Column::UpdatedAt, Expr::value(now))
         .filter(slot::Column::CustodyKeyId.eq(old.key_id.as_str()))
-        .filter(slot::Column::Slot.eq(old.slot.as_str()))
+        .filter(slot::Column::Slot.eq(old.slot.name()))
         .filter(slot::Column::Wrapped.eq(old.wrapped.clone()))
         .exec(conn)
         .await?;
@@ -215,13 +228,11 @@ pub async fn slots_not_under<C: ConnectionTrait>(
             .one(conn)
             .await?
             .map(|k| k.owner_id)
-            .ok_or_else(|| StoreError::Corrupt {
-                table: "custody_key_slots",
-                problem: "slot without a key".into(),
-            })?;
+            .ok_or_else(|| corrupt("custody_key_slots", "custody_key_id", "slot without a key"))?;
         out.push(OwnedSlot {
-            owner_id: owner,
-            slot: to_slot(s),
+            owner_id: parse("custody_keys", "owner_id", &owner)?,
+            key_id: parse("custody_key_slots", "custody_key_id", &s.custody_key_id)?,
+            slot: to_slot(s)?,
         });
     }
     Ok(out)
@@ -283,10 +294,11 @@ pub async fn lock_pin_state<C: ConnectionTrait>(
         )
         .await?;
     }
-    Err(StoreError::Corrupt {
-        table: "pin_attempts",
-        problem: "the counter row could not be created".into(),
-    })
+    Err(corrupt(
+        "pin_attempts",
+        "custody_key_id",
+        "the counter row could not be created",
+    ))
 }
 
 /// Writes the decided PIN counter of `key_id`; `locked` marks the PIN locked from `now`.

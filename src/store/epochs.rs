@@ -36,9 +36,8 @@ pub async fn bump<C: ConnectionTrait>(conn: &C) -> Result<(), StoreError> {
 pub async fn current<C: ConnectionTrait>(conn: &C) -> Result<i64, StoreError> {
     let row = one(conn, "SELECT epoch FROM cache_epochs WHERE id = 1", vec![])
         .await?
-        .ok_or_else(|| StoreError::Corrupt {
-            table: "cache_epochs",
-            problem: "the epoch row is missing".into(),
+        .ok_or_else(|| {
+            super::columns::corrupt("cache_epochs", "epoch", "the epoch row is missing")
         })?;
     get(&row, "cache_epochs", "epoch")
 }

@@ -7,11 +7,45 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 
-use super::{StoreError, entities::idempotency_record as rec};
+use super::{
+    StoreError,
+    columns::{corrupt, parse},
+    entities::idempotency_record as rec,
+};
 use crate::domain::idempotency::IdempotencyKey;
 
-const IN_PROGRESS: &str = "in_progress";
-const COMPLETE: &str = "complete";
+const T: &str = "idempotency_records";
+
+/// A record's state: claimed, or answered (with the response kept for replays).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    InProgress,
+    Complete,
+}
+
+impl State {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::InProgress => "in_progress",
+            Self::Complete => "complete",
+        }
+    }
+}
+
+impl super::columns::Text for State {
+    const WHAT: &'static str = "idempotency state";
+    fn from_text(raw: &str) -> Option<Self> {
+        [Self::InProgress, Self::Complete]
+            .into_iter()
+            .find(|v| v.as_str() == raw)
+    }
+    fn to_text(&self) -> std::borrow::Cow<'_, str> {
+        std::borrow::Cow::Borrowed(self.as_str())
+    }
+}
+
+const IN_PROGRESS: &str = State::InProgress.as_str();
+const COMPLETE: &str = State::Complete.as_str();
 
 /// The outcome of claiming a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,23 +133,30 @@ pub async fn claim<C: ConnectionTrait>(
     let existing = rec::Entity::find_by_id((scope.to_owned(), key.as_str().to_owned()))
         .one(conn)
         .await?
-        .ok_or_else(|| StoreError::Corrupt {
-            table: "idempotency_records",
-            problem: "claimed key vanished".into(),
-        })?;
+        .ok_or_else(|| corrupt(T, "idempotency_key", "claimed key vanished"))?;
     if existing.request_hash != fingerprint.as_slice() {
         return Ok(Claim::Mismatch);
     }
-    match (
-        existing.state.as_str(),
-        existing.response_status,
-        existing.response_body,
-    ) {
-        (COMPLETE, Some(status), Some(body)) => Ok(Claim::Replay {
-            status: u16::try_from(status).unwrap_or(500),
-            body,
-        }),
-        _ => Ok(Claim::InProgress),
+    match parse(T, "state", &existing.state)? {
+        State::InProgress => Ok(Claim::InProgress),
+        State::Complete => {
+            let (Some(status), Some(body)) = (existing.response_status, existing.response_body)
+            else {
+                return Err(corrupt(
+                    T,
+                    "response_body",
+                    "a complete record without its response",
+                ));
+            };
+            let status = u16::try_from(status).map_err(|_| {
+                corrupt(
+                    T,
+                    "response_status",
+                    format!("{status} is not an HTTP status"),
+                )
+            })?;
+            Ok(Claim::Replay { status, body })
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 //! runs a normal pool and relies on row locks (the audit head, counters) for atomicity.
 
 pub mod audit;
+pub mod columns;
 pub mod custody;
 pub mod enrolment;
 pub mod entities;
@@ -28,18 +29,22 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 use crate::config::{Engine, Settings};
 
-/// Storage failures. Callers map `Unavailable` to 503 and everything else to 500.
+/// Storage failures. Callers map `Unavailable` to 503 and `Corrupt` to 500.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database could not be reached or refused the operation; nothing was committed.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] DbErr),
-    /// A row did not have the shape the code expects (corruption or a missed migration).
-    #[error("corrupt row in {table}: {problem}")]
+    /// A corrupt row: a stored value that does not parse as its column's type, or a row that
+    /// does not have the shape the code expects (corruption or a missed migration). Never
+    /// mapped to a default; it is an internal error (see `store::columns`).
+    #[error("corrupt row in {table}.{column}: {problem}")]
     Corrupt {
         /// Table name.
         table: &'static str,
-        /// What is wrong.
+        /// Column name.
+        column: &'static str,
+        /// What is wrong (for the log; never returned to a caller).
         problem: String,
     },
 }

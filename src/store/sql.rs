@@ -4,7 +4,10 @@
 
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
 
-use super::StoreError;
+use super::{
+    StoreError,
+    columns::{self, Text},
+};
 
 /// A statement for `backend`.
 pub fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
@@ -53,10 +56,33 @@ pub async fn all<C: ConnectionTrait>(
 pub fn get<T: sea_orm::TryGetable>(
     row: &QueryResult,
     table: &'static str,
-    col: &str,
+    col: &'static str,
 ) -> Result<T, StoreError> {
     row.try_get("", col).map_err(|e| StoreError::Corrupt {
         table,
-        problem: format!("{col}: {e}"),
+        column: col,
+        problem: e.to_string(),
     })
+}
+
+/// Reads text column `col` of `row` as its type (see `store::columns`).
+pub fn typed<T: Text>(
+    row: &QueryResult,
+    table: &'static str,
+    col: &'static str,
+) -> Result<T, StoreError> {
+    columns::parse(table, col, &get::<String>(row, table, col)?)
+}
+
+/// Reads nullable text column `col` of `row` as its type: NULL is `None`.
+pub fn typed_opt<T: Text>(
+    row: &QueryResult,
+    table: &'static str,
+    col: &'static str,
+) -> Result<Option<T>, StoreError> {
+    columns::parse_opt(
+        table,
+        col,
+        get::<Option<String>>(row, table, col)?.as_deref(),
+    )
 }

@@ -13,6 +13,7 @@ mod audit;
 mod auth;
 mod cli;
 mod cluster;
+mod corrupt_rows;
 mod csc;
 mod custody;
 mod enrolment;

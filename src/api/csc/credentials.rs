@@ -110,9 +110,7 @@ async fn credential_info(
         .csc_credential(&state.db, caller, credential_id)
         .await?;
     let now = state.clock.now();
-    let status = CertStatus::parse(&row.status)
-        .unwrap_or(CertStatus::Revoked)
-        .at(row.not_after, now);
+    let status = row.status.at(row.not_after, now);
     let key_status = if locked { "disabled" } else { "enabled" }.to_owned();
     let key = match algorithm {
         KeyAlgorithm::Rsa2048 => KeyInfo {
@@ -164,7 +162,7 @@ async fn credential_info(
         cert.valid_to = Some(generalized(row.not_after));
     }
     let pin_description = "The 6-digit PIN of the certificate".to_owned();
-    let description = format!("{} certificate {}", row.kind, row.subject);
+    let description = format!("{} certificate {}", row.kind.as_str(), row.subject);
     let (multisign, scal, lang) = (
         state.signing.max_batch(),
         "2".to_owned(),

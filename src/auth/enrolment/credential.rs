@@ -50,18 +50,16 @@ impl Enrolments {
         choice: CredentialChoice<'_>,
     ) -> Result<Completed, EnrolError> {
         use crate::{
-            custody::OwnerId,
             domain::pin::Pin,
             pki::{IssueRequest, KeySource, profile::HolderName},
         };
         let row = self.load(db, id, Step::Credential).await?;
-        let user = self.user_of(&row).await?;
-        let (name, birth) = store::enrolment::user_profile(db, &user)
+        let owner = self.user_of(&row).await?;
+        let (name, birth) = store::enrolment::user_profile(db, owner.as_str())
             .await?
             .ok_or(EnrolError::NotFound)?;
-        let birth = chrono::NaiveDate::parse_from_str(&birth, "%Y-%m-%d").ok();
         let pin = match choice.pin {
-            Some(p) => Some(Pin::parse_new(p, birth)?),
+            Some(p) => Some(Pin::parse_new(p, Some(birth))?),
             None => None,
         };
         let key = match (&pin, choice.csr) {
@@ -73,24 +71,15 @@ impl Enrolments {
                 ));
             }
         };
-        let reissue = row.purpose == "reissue";
+        let reissue = row.purpose == super::Purpose::Reissue;
         if reissue != choice.replaces.is_some() {
             return Err(EnrolError::Credential(
                 "a reissuance names the certificate it replaces; an issuance does not",
             ));
         }
-        let owner = OwnerId::parse(&user).map_err(|_| EnrolError::NotFound)?;
         let holder = HolderName::parse(&name).map_err(crate::pki::PkiError::from)?;
         let now = self.clock.now();
-        if !store::enrolment::advance(
-            db,
-            id,
-            Step::Credential.as_str(),
-            Step::Completed.as_str(),
-            now,
-        )
-        .await?
-        {
+        if !store::enrolment::advance(db, id, Step::Credential, Step::Completed, now).await? {
             return Err(StepError::WrongStep {
                 requested: "credential",
                 actual: "completed",
@@ -116,14 +105,8 @@ impl Enrolments {
         let certificate = match issued {
             Ok(c) => c,
             Err(e) => {
-                let _ = store::enrolment::advance(
-                    db,
-                    id,
-                    Step::Completed.as_str(),
-                    Step::Credential.as_str(),
-                    now,
-                )
-                .await;
+                let _ =
+                    store::enrolment::advance(db, id, Step::Completed, Step::Credential, now).await;
                 return Err(e.into());
             }
         };
@@ -132,9 +115,12 @@ impl Enrolments {
         } else {
             None
         };
-        let event = NewEvent::new(Actor::User(user), Action::EnrolmentCompleted)
-            .subject(id.to_owned())
-            .details(json!({"certificate": certificate.serial, "purpose": row.purpose}));
+        let event = NewEvent::new(
+            Actor::User(owner.as_str().into()),
+            Action::EnrolmentCompleted,
+        )
+        .subject(id.to_owned())
+        .details(json!({"certificate": certificate.serial, "purpose": row.purpose.as_str()}));
         store::audit::append(db, now, &[event]).await?;
         Ok(Completed {
             certificate,

@@ -42,16 +42,14 @@ impl Enrolments {
             now,
         )
         .await?;
-        if !store::enrolment::advance(&txn, id, Step::Identity.as_str(), Step::Phone.as_str(), now)
-            .await?
-        {
+        if !store::enrolment::advance(&txn, id, Step::Identity, Step::Phone, now).await? {
             return Err(StepError::WrongStep {
                 requested: "identity",
                 actual: "phone",
             }
             .into());
         }
-        store::enrolment::set_identity(&txn, id, &user, claim.phone.as_str()).await?;
+        store::enrolment::set_identity(&txn, id, &user, &claim.phone).await?;
         let event = NewEvent::new(Actor::User(user.clone()), Action::EnrolmentIdentityVerified)
             .subject(id.to_owned())
             .details(json!({"phone": claim.phone.masked()}));

@@ -38,7 +38,7 @@ impl Enrolments {
     ) -> Result<MediumChallenge, EnrolError> {
         let row = self.load(db, id, Step::Medium).await?;
         let user = self.user_of(&row).await?;
-        let medium = store::enrolment::medium_of_user(db, &user, kind.as_str())
+        let medium = store::enrolment::medium_of_user(db, user.as_str(), kind)
             .await?
             .ok_or(EnrolError::MediumNotRegistered)?;
         if kind != media::MediumKind::Card {
@@ -54,10 +54,8 @@ impl Enrolments {
         let challenge = card
             .challenge(last.as_ref())
             .map_err(media::MediaError::from)?;
-        let text = serde_json::to_string(&challenge).map_err(|e| StoreError::Corrupt {
-            table: "security_media",
-            problem: e.to_string(),
-        })?;
+        let text = serde_json::to_string(&challenge)
+            .map_err(|e| store::columns::corrupt("security_media", "challenge", e.to_string()))?;
         store::enrolment::set_challenge(db, &medium.id, &text).await?;
         self.audit(
             db,
@@ -84,7 +82,7 @@ impl Enrolments {
     ) -> Result<EnrolmentView, EnrolError> {
         let row = self.load(db, id, Step::Medium).await?;
         let user = self.user_of(&row).await?;
-        let medium = store::enrolment::medium_of_user(db, &user, kind.as_str())
+        let medium = store::enrolment::medium_of_user(db, user.as_str(), kind)
             .await?
             .ok_or(EnrolError::MediumNotRegistered)?;
         // A mobile OTP answers only from the device it is bound to.
@@ -166,24 +164,19 @@ impl Enrolments {
             return Err(EnrolError::WrongMediumAnswer);
         }
         let txn = db.begin().await.map_err(StoreError::from)?;
-        if !store::enrolment::advance(
-            &txn,
-            id,
-            Step::Medium.as_str(),
-            Step::Credential.as_str(),
-            now,
-        )
-        .await?
-        {
+        if !store::enrolment::advance(&txn, id, Step::Medium, Step::Credential, now).await? {
             return Err(StepError::WrongStep {
                 requested: "medium",
                 actual: "credential",
             }
             .into());
         }
-        let event = NewEvent::new(Actor::User(user), Action::EnrolmentMediumVerified)
-            .subject(id.to_owned())
-            .details(json!({"kind": kind}));
+        let event = NewEvent::new(
+            Actor::User(user.as_str().to_owned()),
+            Action::EnrolmentMediumVerified,
+        )
+        .subject(id.to_owned())
+        .details(json!({"kind": kind}));
         store::audit::append_within(&txn, now, &[event]).await?;
         txn.commit().await.map_err(StoreError::from)?;
         self.get(db, id).await

@@ -25,7 +25,7 @@ use crate::{
     audit::{Action, Actor, NewEvent},
     auth::{identity::IdentityVerifier, messaging::MessageSender},
     clock::SharedClock,
-    custody::kms::Kms,
+    custody::{OwnerId, kms::Kms},
     store::{self, StoreError, enrolment::EnrolmentRow},
 };
 
@@ -82,8 +82,7 @@ impl Enrolments {
         let row = store::enrolment::get(db, id)
             .await?
             .ok_or(EnrolError::NotFound)?;
-        let current = Step::parse(&row.step).ok_or(EnrolError::NotFound)?;
-        check(current, step, row.expires_at, self.clock.now())?;
+        check(row.step, step, row.expires_at, self.clock.now())?;
         Ok(row)
     }
 
@@ -109,16 +108,11 @@ impl Enrolments {
     ) -> Result<EnrolmentView, EnrolError> {
         let id = Uuid::new_v4().to_string();
         let now = self.clock.now();
-        let purpose_s = if purpose == Purpose::Issue {
-            "issue"
-        } else {
-            "reissue"
-        };
         let txn = db.begin().await.map_err(StoreError::from)?;
         store::enrolment::insert(
             &txn,
             &id,
-            purpose_s,
+            purpose,
             now,
             now + Duration::minutes(ENROLMENT_TTL_MINUTES),
         )
@@ -128,7 +122,7 @@ impl Enrolments {
             now,
             &[NewEvent::new(Actor::System, Action::EnrolmentStarted)
                 .subject(id.clone())
-                .details(json!({"purpose": purpose_s}))],
+                .details(json!({"purpose": purpose.as_str()}))],
         )
         .await?;
         txn.commit().await.map_err(StoreError::from)?;
@@ -148,7 +142,7 @@ impl Enrolments {
         ))
     }
 
-    async fn user_of(&self, row: &EnrolmentRow) -> Result<String, EnrolError> {
+    async fn user_of(&self, row: &EnrolmentRow) -> Result<OwnerId, EnrolError> {
         row.user_id.clone().ok_or(EnrolError::NotFound)
     }
 }

@@ -15,7 +15,6 @@ use crate::{
     audit::{Action, Actor, NewEvent},
     auth::messaging::Channel,
     custody::kms::KmsError,
-    domain::person::Phone,
     store::{self, StoreError},
 };
 
@@ -44,11 +43,7 @@ impl Enrolments {
         channel: Channel,
     ) -> Result<EnrolmentView, EnrolError> {
         let row = self.load(db, id, Step::Phone).await?;
-        let phone = row
-            .phone
-            .as_deref()
-            .and_then(|p| Phone::parse(p).ok())
-            .ok_or(EnrolError::NotFound)?;
+        let phone = row.phone.clone().ok_or(EnrolError::NotFound)?;
         let mut n = [0u8; 4];
         SystemRandom::new()
             .fill(&mut n)
@@ -110,9 +105,7 @@ impl Enrolments {
             return Err(EnrolError::WrongCode);
         }
         let txn = db.begin().await.map_err(StoreError::from)?;
-        if !store::enrolment::advance(&txn, id, Step::Phone.as_str(), Step::Medium.as_str(), now)
-            .await?
-        {
+        if !store::enrolment::advance(&txn, id, Step::Phone, Step::Medium, now).await? {
             return Err(StepError::WrongStep {
                 requested: "phone",
                 actual: "medium",

@@ -1,77 +1,11 @@
-//! The enrolment's states and their one rule: [`Step`] (the step an enrolment waits for, and
-//! [`Step::next`]), [`Purpose`], and [`check`], which refuses a step that is not the one the
-//! enrolment waits for or that comes after its expiry. Pure: no database, no clock of its own
-//! (the caller passes `now`).
+//! The enrolment's one rule: [`check`], which refuses a step that is not the one the
+//! enrolment waits for or that comes after its expiry. The states themselves ([`Step`], with
+//! [`Step::next`], and [`Purpose`]) are domain types (`domain::enrolment_step`). Pure: no
+//! database, no clock of its own (the caller passes `now`).
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
-/// What the enrolment is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Purpose {
-    /// A new certificate.
-    Issue,
-    /// A replacement (expiry, loss, lockout, forgotten PIN).
-    Reissue,
-}
-
-/// The step an enrolment waits for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Step {
-    /// Agree to the current required terms.
-    Terms,
-    /// Name, birth date, mobile number, customer number.
-    Identity,
-    /// The one-time code sent by SMS or ARS.
-    Phone,
-    /// The security medium (card, hardware OTP, mobile OTP).
-    Medium,
-    /// Kind, usage, storage; PIN and/or passkey; issuance.
-    Credential,
-    /// Done.
-    Completed,
-}
-
-impl Step {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Terms => "terms",
-            Self::Identity => "identity",
-            Self::Phone => "phone",
-            Self::Medium => "medium",
-            Self::Credential => "credential",
-            Self::Completed => "completed",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Terms,
-            Self::Identity,
-            Self::Phone,
-            Self::Medium,
-            Self::Credential,
-            Self::Completed,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
-    }
-
-    /// The step after this one.
-    pub fn next(self) -> Self {
-        match self {
-            Self::Terms => Self::Identity,
-            Self::Identity => Self::Phone,
-            Self::Phone => Self::Medium,
-            Self::Medium => Self::Credential,
-            Self::Credential | Self::Completed => Self::Completed,
-        }
-    }
-}
+pub use crate::domain::enrolment_step::{Purpose, Step};
 
 /// Why a step was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -140,6 +74,5 @@ mod tests {
             s = s.next();
         }
         assert_eq!(s, Step::Completed);
-        assert_eq!(Step::parse("medium"), Some(Step::Medium));
     }
 }

@@ -42,9 +42,7 @@ impl Enrolments {
             }
         }
         let txn = db.begin().await.map_err(StoreError::from)?;
-        if !store::enrolment::advance(&txn, id, Step::Terms.as_str(), Step::Identity.as_str(), now)
-            .await?
-        {
+        if !store::enrolment::advance(&txn, id, Step::Terms, Step::Identity, now).await? {
             return Err(StepError::WrongStep {
                 requested: "terms",
                 actual: "identity",

@@ -26,17 +26,9 @@ pub struct EnrolmentView {
 pub(super) fn view(row: &EnrolmentRow) -> EnrolmentView {
     EnrolmentView {
         id: row.id.clone(),
-        purpose: if row.purpose == "reissue" {
-            Purpose::Reissue
-        } else {
-            Purpose::Issue
-        },
-        step: Step::parse(&row.step).unwrap_or(Step::Completed),
+        purpose: row.purpose,
+        step: row.step,
         expires_at: row.expires_at,
-        phone: row
-            .phone
-            .as_deref()
-            .and_then(|p| Phone::parse(p).ok())
-            .map(|p| p.masked()),
+        phone: row.phone.as_ref().map(Phone::masked),
     }
 }

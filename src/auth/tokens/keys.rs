@@ -11,7 +11,6 @@ use jsonwebtoken::{
     jwk::{Jwk, JwkSet},
 };
 use sea_orm::{DatabaseConnection, TransactionTrait};
-use uuid::Uuid;
 
 use super::{TokenError, TokenService, TokenSettings, verify::VerifiedTokens};
 use crate::{
@@ -86,7 +85,6 @@ async fn create_key(
         .map_err(|_| TokenError::Signing)?;
     drop(pkcs8);
     jwk.common.key_id = Some(kid.clone());
-    let public = serde_json::to_string(&jwk).map_err(|_| TokenError::Signing)?;
     let now = clock.now();
     let txn = db.begin().await.map_err(StoreError::from)?;
     custody.persist_key(&txn, prepared).await?;
@@ -94,8 +92,8 @@ async fn create_key(
         &txn,
         store::tokens::TokenKeyRow {
             kid: kid.clone(),
-            custody_key_id: key_id.to_string(),
-            public_jwk: public,
+            custody_key_id: key_id,
+            public_jwk: jwk,
             created_at: now,
             retired_at: None,
         },
@@ -128,19 +126,19 @@ async fn load_keys(
     }
     let newest = rows.first().ok_or(TokenError::Signing)?;
     let owner = OwnerId::parse(TOKEN_KEY_OWNER).map_err(crate::custody::CustodyError::from)?;
-    let key_id = Uuid::parse_str(&newest.custody_key_id).map_err(|_| TokenError::Signing)?;
-    let pkcs8 = custody.service_pkcs8(db, &owner, key_id).await?;
+    let pkcs8 = custody
+        .service_pkcs8(db, &owner, newest.custody_key_id)
+        .await?;
     let signing = EncodingKey::from_ec_der(&pkcs8);
     drop(pkcs8);
     let mut verifying = HashMap::new();
     let mut jwks = Vec::new();
     for row in &rows {
-        let jwk: Jwk = serde_json::from_str(&row.public_jwk).map_err(|_| TokenError::Signing)?;
         verifying.insert(
             row.kid.clone(),
-            DecodingKey::from_jwk(&jwk).map_err(|_| TokenError::Signing)?,
+            DecodingKey::from_jwk(&row.public_jwk).map_err(|_| TokenError::Signing)?,
         );
-        jwks.push(jwk);
+        jwks.push(row.public_jwk.clone());
     }
     Ok(Keys {
         signing_kid: newest.kid.clone(),

@@ -71,7 +71,7 @@ impl TokenService {
             store::tokens::RefreshRow {
                 id: Uuid::new_v4().to_string(),
                 family_id: family.to_owned(),
-                owner_id: subject.as_str().to_owned(),
+                owner_id: subject.clone(),
                 token_hash: sha256(token.as_bytes()),
                 amr: amr.to_owned(),
                 used_at: None,
@@ -102,7 +102,7 @@ impl TokenService {
             let txn = db.begin().await.map_err(StoreError::from)?;
             store::tokens::revoke_family(&txn, &row.family_id, now).await?;
             let event = NewEvent::new(
-                Actor::User(row.owner_id.clone()),
+                Actor::User(row.owner_id.as_str().to_owned()),
                 Action::RefreshTokenReused,
             )
             .details(json!({"family": row.family_id}));
@@ -110,8 +110,7 @@ impl TokenService {
             txn.commit().await.map_err(StoreError::from)?;
             return Err(TokenError::RefreshReused);
         }
-        let subject = OwnerId::parse(&row.owner_id).map_err(crate::custody::CustodyError::from)?;
-        self.pair(db, &subject, &row.amr, &row.family_id).await
+        self.pair(db, &row.owner_id, &row.amr, &row.family_id).await
     }
 
     /// Ends a session: revokes the refresh token's family (audited).
@@ -126,8 +125,11 @@ impl TokenService {
             .ok_or(TokenError::RefreshInvalid)?;
         let txn = db.begin().await.map_err(StoreError::from)?;
         store::tokens::revoke_family(&txn, &row.family_id, now).await?;
-        let event = NewEvent::new(Actor::User(row.owner_id.clone()), Action::LoggedOut)
-            .details(json!({"family": row.family_id}));
+        let event = NewEvent::new(
+            Actor::User(row.owner_id.as_str().to_owned()),
+            Action::LoggedOut,
+        )
+        .details(json!({"family": row.family_id}));
         store::audit::append_within(&txn, now, &[event]).await?;
         txn.commit().await.map_err(StoreError::from)?;
         Ok(())

@@ -11,7 +11,7 @@ use crate::{
     audit::{Action, Actor, NewEvent},
     custody::{OwnerId, PreparedKey},
     domain::der_input::{self, PemRule},
-    pki::{Pki, PkiError, foreign, profile::Usage},
+    pki::{Pki, PkiError, foreign},
     store::{self, StoreError},
 };
 
@@ -56,9 +56,9 @@ impl Pki {
         let id = Uuid::new_v4();
         let custody_key_id = key.as_ref().map(|k| k.info.id);
         let row = store::pki::ForeignRow {
-            id: id.to_string(),
+            id,
             owner_id: owner.as_str().into(),
-            usage: v.usage.as_str().into(),
+            usage: v.usage,
             source: source.into(),
             issuer_dn: v.issuer_dn.clone(),
             serial_hex: v.serial_hex.clone(),
@@ -67,7 +67,7 @@ impl Pki {
             not_after: v.not_after,
             certificate_der: leaf,
             chain_der: v.chain_der,
-            custody_key_id: custody_key_id.map(|k| k.to_string()),
+            custody_key_id,
             created_at: now,
         };
         let event = NewEvent::new(Actor::User(owner.as_str().into()), Action::ForeignCertificateRegistered)
@@ -102,14 +102,14 @@ impl Pki {
             .await?
             .into_iter()
             .map(|r| ForeignView {
-                id: Uuid::parse_str(&r.id).unwrap_or_default(),
-                usage: Usage::parse(&r.usage).unwrap_or(Usage::Restricted),
+                id: r.id,
+                usage: r.usage,
                 source: r.source,
                 issuer: r.issuer_dn,
                 serial: r.serial_hex,
                 subject: r.subject,
                 not_after: r.not_after,
-                custody_key_id: r.custody_key_id.and_then(|k| Uuid::parse_str(&k).ok()),
+                custody_key_id: r.custody_key_id,
             })
             .collect())
     }

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
-use uuid::Uuid;
 
 use super::{CaKey, CaKeyStore, CaSigner, NewCaKey, SignerError, StoredKey, scheme_of};
 use crate::{
@@ -13,7 +12,7 @@ use crate::{
         Custody, OwnerId,
         keys::{KeyAlgorithm, SigningKey},
     },
-    pki::{PkiError, enc},
+    pki::PkiError,
     store::pki::AuthorityRow,
 };
 
@@ -79,12 +78,8 @@ impl CaKeyStore for LocalCaKeys {
         row: &AuthorityRow,
         _algorithm: KeyAlgorithm,
     ) -> Result<CaSigner, PkiError> {
-        let key_id = row
-            .custody_key_id
-            .as_deref()
-            .ok_or(PkiError::NotInitialized)?;
+        let key_id = row.custody_key_id.ok_or(PkiError::NotInitialized)?;
         let owner = owner_of(&row.id)?;
-        let key_id = Uuid::parse_str(key_id).map_err(enc)?;
         Ok(CaSigner::sealed(
             self.custody.open_service_key(db, &owner, key_id).await?,
         )?)

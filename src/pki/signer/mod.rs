@@ -87,9 +87,9 @@ impl StoredKey {
     }
 
     /// The row's `custody_key_id`.
-    pub fn custody_key_id(&self) -> Option<String> {
+    pub fn custody_key_id(&self) -> Option<uuid::Uuid> {
         match self {
-            Self::Sealed(key) => Some(key.info.id.to_string()),
+            Self::Sealed(key) => Some(key.info.id),
             Self::Kms(_) => None,
         }
     }

@@ -5,9 +5,17 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, QueryResult};
 
-use crate::store::{
-    StoreError,
-    sql::{exec, one},
+use crate::{
+    domain::{
+        enrolment_step::{Purpose, Step},
+        owner::OwnerId,
+        person::Phone,
+    },
+    store::{
+        StoreError,
+        columns::text,
+        sql::{exec, get as column, one, typed, typed_opt},
+    },
 };
 
 /// An enrolment as stored.
@@ -15,14 +23,14 @@ use crate::store::{
 pub struct EnrolmentRow {
     /// Id.
     pub id: String,
-    /// `issue` or `reissue`.
-    pub purpose: String,
+    /// Issue or reissue.
+    pub purpose: Purpose,
     /// The step it waits for.
-    pub step: String,
+    pub step: Step,
     /// The user, once identified.
-    pub user_id: Option<String>,
+    pub user_id: Option<OwnerId>,
     /// The phone the code goes to, once identified.
-    pub phone: Option<String>,
+    pub phone: Option<Phone>,
     /// KMS MAC of the current code.
     pub code_mac: Option<Vec<u8>>,
     /// When the current code expires.
@@ -35,22 +43,20 @@ pub struct EnrolmentRow {
     pub expires_at: DateTime<Utc>,
 }
 
+const T: &str = "enrolments";
+
 fn row_to_enrolment(r: &QueryResult) -> Result<EnrolmentRow, StoreError> {
-    let g = |e: sea_orm::DbErr| StoreError::Corrupt {
-        table: "enrolments",
-        problem: e.to_string(),
-    };
     Ok(EnrolmentRow {
-        id: r.try_get("", "id").map_err(g)?,
-        purpose: r.try_get("", "purpose").map_err(g)?,
-        step: r.try_get("", "step").map_err(g)?,
-        user_id: r.try_get("", "user_id").map_err(g)?,
-        phone: r.try_get("", "phone").map_err(g)?,
-        code_mac: r.try_get("", "code_mac").map_err(g)?,
-        code_expires_at: r.try_get("", "code_expires_at").map_err(g)?,
-        code_attempts: r.try_get("", "code_attempts").map_err(g)?,
-        code_sends: r.try_get("", "code_sends").map_err(g)?,
-        expires_at: r.try_get("", "expires_at").map_err(g)?,
+        id: column(r, T, "id")?,
+        purpose: typed(r, T, "purpose")?,
+        step: typed(r, T, "step")?,
+        user_id: typed_opt(r, T, "user_id")?,
+        phone: typed_opt(r, T, "phone")?,
+        code_mac: column(r, T, "code_mac")?,
+        code_expires_at: column(r, T, "code_expires_at")?,
+        code_attempts: column(r, T, "code_attempts")?,
+        code_sends: column(r, T, "code_sends")?,
+        expires_at: column(r, T, "expires_at")?,
     })
 }
 
@@ -58,14 +64,20 @@ fn row_to_enrolment(r: &QueryResult) -> Result<EnrolmentRow, StoreError> {
 pub async fn insert<C: ConnectionTrait>(
     conn: &C,
     id: &str,
-    purpose: &str,
+    purpose: Purpose,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     exec(
         conn,
-        "INSERT INTO enrolments (id, purpose, step, code_attempts, code_sends, created_at, expires_at, updated_at) VALUES ($1, $2, 'terms', 0, 0, $3, $4, $3)",
-        vec![id.into(), purpose.into(), now.into(), expires_at.into()],
+        "INSERT INTO enrolments (id, purpose, step, code_attempts, code_sends, created_at, expires_at, updated_at) VALUES ($1, $2, $5, 0, 0, $3, $4, $3)",
+        vec![
+            id.into(),
+            text(&purpose),
+            now.into(),
+            expires_at.into(),
+            text(&Step::Terms),
+        ],
     )
     .await?;
     Ok(())
@@ -88,14 +100,14 @@ pub async fn get<C: ConnectionTrait>(
 pub async fn advance<C: ConnectionTrait>(
     conn: &C,
     id: &str,
-    from: &str,
-    to: &str,
+    from: Step,
+    to: Step,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     Ok(exec(
         conn,
         "UPDATE enrolments SET step = $1, updated_at = $2 WHERE id = $3 AND step = $4",
-        vec![to.into(), now.into(), id.into(), from.into()],
+        vec![text(&to), now.into(), id.into(), text(&from)],
     )
     .await?
         == 1)
@@ -106,12 +118,12 @@ pub async fn set_identity<C: ConnectionTrait>(
     conn: &C,
     id: &str,
     user_id: &str,
-    phone: &str,
+    phone: &Phone,
 ) -> Result<(), StoreError> {
     exec(
         conn,
         "UPDATE enrolments SET user_id = $1, phone = $2 WHERE id = $3",
-        vec![user_id.into(), phone.into(), id.into()],
+        vec![user_id.into(), text(phone), id.into()],
     )
     .await?;
     Ok(())
@@ -127,8 +139,14 @@ pub async fn set_code<C: ConnectionTrait>(
 ) -> Result<bool, StoreError> {
     Ok(exec(
         conn,
-        "UPDATE enrolments SET code_mac = $1, code_expires_at = $2, code_attempts = 0, code_sends = code_sends + 1 WHERE id = $3 AND step = 'phone' AND code_sends < $4",
-        vec![mac.to_vec().into(), expires_at.into(), id.into(), max_sends.into()],
+        "UPDATE enrolments SET code_mac = $1, code_expires_at = $2, code_attempts = 0, code_sends = code_sends + 1 WHERE id = $3 AND step = $5 AND code_sends < $4",
+        vec![
+            mac.to_vec().into(),
+            expires_at.into(),
+            id.into(),
+            max_sends.into(),
+            text(&Step::Phone),
+        ],
     )
     .await?
         == 1)
@@ -140,7 +158,13 @@ pub async fn take_code_attempt<C: ConnectionTrait>(
     id: &str,
     max: i32,
 ) -> Result<bool, StoreError> {
-    Ok(exec(conn, "UPDATE enrolments SET code_attempts = code_attempts + 1 WHERE id = $1 AND step = 'phone' AND code_attempts < $2", vec![id.into(), max.into()]).await? == 1)
+    Ok(exec(
+        conn,
+        "UPDATE enrolments SET code_attempts = code_attempts + 1 WHERE id = $1 AND step = $3 AND code_attempts < $2",
+        vec![id.into(), max.into(), text(&Step::Phone)],
+    )
+    .await?
+        == 1)
 }
 
 /// Forgets the code (used, or too many attempts).
@@ -160,5 +184,11 @@ pub async fn take_medium_attempt<C: ConnectionTrait>(
     enrolment: &str,
     max: i32,
 ) -> Result<bool, StoreError> {
-    Ok(exec(conn, "UPDATE enrolments SET medium_attempts = medium_attempts + 1 WHERE id = $1 AND step = 'medium' AND medium_attempts < $2", vec![enrolment.into(), max.into()]).await? == 1)
+    Ok(exec(
+        conn,
+        "UPDATE enrolments SET medium_attempts = medium_attempts + 1 WHERE id = $1 AND step = $3 AND medium_attempts < $2",
+        vec![enrolment.into(), max.into(), text(&Step::Medium)],
+    )
+    .await?
+        == 1)
 }

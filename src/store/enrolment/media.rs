@@ -4,9 +4,13 @@
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 
-use crate::store::{
-    StoreError,
-    sql::{exec, one},
+use crate::{
+    domain::medium_kind::MediumKind,
+    store::{
+        StoreError,
+        columns::text,
+        sql::{exec, get, one, typed},
+    },
 };
 
 /// A registered security medium as stored.
@@ -14,8 +18,8 @@ use crate::store::{
 pub struct MediumRow {
     /// Id.
     pub id: String,
-    /// `card`, `hotp`, `totp` or `motp`.
-    pub kind: String,
+    /// Card, HOTP, TOTP or mobile OTP.
+    pub kind: MediumKind,
     /// The KMS key that wrapped the secret.
     pub kms_key_id: String,
     /// The wrapped secret.
@@ -36,7 +40,7 @@ pub async fn insert_medium<C: ConnectionTrait>(
     conn: &C,
     id: &str,
     customer: &str,
-    kind: &str,
+    kind: MediumKind,
     kms_key_id: &str,
     wrapped: &[u8],
     device: Option<&str>,
@@ -45,7 +49,7 @@ pub async fn insert_medium<C: ConnectionTrait>(
     exec(
         conn,
         "INSERT INTO security_media (id, customer_number, kind, kms_key_id, wrapped_secret, last_step, device_id, created_at) VALUES ($1, $2, $3, $4, $5, -1, $6, $7)",
-        vec![id.into(), customer.into(), kind.into(), kms_key_id.into(), wrapped.to_vec().into(), device.map(str::to_owned).into(), now.into()],
+        vec![id.into(), customer.into(), text(&kind), kms_key_id.into(), wrapped.to_vec().into(), device.map(str::to_owned).into(), now.into()],
     )
     .await?;
     Ok(())
@@ -55,24 +59,25 @@ pub async fn insert_medium<C: ConnectionTrait>(
 pub async fn medium_of_user<C: ConnectionTrait>(
     conn: &C,
     user_id: &str,
-    kind: &str,
+    kind: MediumKind,
 ) -> Result<Option<MediumRow>, StoreError> {
     let row = one(
         conn,
         "SELECT m.id, m.kind, m.kms_key_id, m.wrapped_secret, m.last_step, m.challenge, m.previous_challenge, m.device_id FROM security_media m JOIN users u ON u.customer_number = m.customer_number WHERE u.id = $1 AND m.kind = $2 ORDER BY m.created_at DESC",
-        vec![user_id.into(), kind.into()],
+        vec![user_id.into(), text(&kind)],
     )
     .await?;
     let Some(r) = row else { return Ok(None) };
+    const T: &str = "security_media";
     Ok(Some(MediumRow {
-        id: r.try_get("", "id")?,
-        kind: r.try_get("", "kind")?,
-        kms_key_id: r.try_get("", "kms_key_id")?,
-        wrapped_secret: r.try_get("", "wrapped_secret")?,
-        last_step: r.try_get("", "last_step")?,
-        challenge: r.try_get("", "challenge")?,
-        previous_challenge: r.try_get("", "previous_challenge")?,
-        device_id: r.try_get("", "device_id")?,
+        id: get(&r, T, "id")?,
+        kind: typed(&r, T, "kind")?,
+        kms_key_id: get(&r, T, "kms_key_id")?,
+        wrapped_secret: get(&r, T, "wrapped_secret")?,
+        last_step: get(&r, T, "last_step")?,
+        challenge: get(&r, T, "challenge")?,
+        previous_challenge: get(&r, T, "previous_challenge")?,
+        device_id: get(&r, T, "device_id")?,
     }))
 }
 

@@ -28,5 +28,5 @@ pub use self::{
         PasskeyRow, delete_passkey, insert_ceremony, insert_passkey, passkeys_of, take_ceremony,
         update_passkey,
     },
-    users::{dev_customer, put_dev_customer, upsert_user, user_profile},
+    users::{dev_customer, put_dev_customer, upsert_user, user_phone, user_profile},
 };

@@ -3,11 +3,24 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, QueryResult};
+use uuid::Uuid;
+use webauthn_rs::prelude::Passkey;
 
-use crate::store::{
-    StoreError,
-    sql::{exec, one, stmt},
+use crate::{
+    domain::owner::OwnerId,
+    store::{
+        StoreError,
+        columns::{corrupt, json, text_opt},
+        sql::{all, exec, get, one, typed, typed_opt},
+    },
 };
+
+const T: &str = "passkeys";
+
+/// The stored form of a passkey: webauthn-rs's serialisation.
+fn passkey_json(passkey: &Passkey) -> Result<String, StoreError> {
+    serde_json::to_string(passkey).map_err(|e| corrupt(T, "passkey", e.to_string()))
+}
 
 /// A stored passkey.
 #[derive(Debug, Clone)]
@@ -16,12 +29,12 @@ pub struct PasskeyRow {
     pub id: String,
     /// The user.
     pub user_id: String,
-    /// webauthn-rs's serialised `Passkey`.
-    pub passkey: String,
+    /// The credential (stored as webauthn-rs's serialised `Passkey`).
+    pub passkey: Passkey,
     /// The user's name for it.
     pub name: String,
     /// The custody key it opens, if bound.
-    pub custody_key_id: Option<String>,
+    pub custody_key_id: Option<Uuid>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last sign-in with it.
@@ -30,13 +43,13 @@ pub struct PasskeyRow {
 
 fn to_passkey(r: &QueryResult) -> Result<PasskeyRow, StoreError> {
     Ok(PasskeyRow {
-        id: r.try_get("", "id")?,
-        user_id: r.try_get("", "user_id")?,
-        passkey: r.try_get("", "passkey")?,
-        name: r.try_get("", "name")?,
-        custody_key_id: r.try_get("", "custody_key_id")?,
-        created_at: r.try_get("", "created_at")?,
-        last_used_at: r.try_get("", "last_used_at")?,
+        id: get(r, T, "id")?,
+        user_id: get(r, T, "user_id")?,
+        passkey: json(T, "passkey", &get::<String>(r, T, "passkey")?)?,
+        name: get(r, T, "name")?,
+        custody_key_id: typed_opt(r, T, "custody_key_id")?,
+        created_at: get(r, T, "created_at")?,
+        last_used_at: get(r, T, "last_used_at")?,
     })
 }
 
@@ -47,15 +60,15 @@ pub async fn insert_passkey<C: ConnectionTrait>(
     id: &str,
     user: &str,
     credential_id: &str,
-    passkey: &str,
+    passkey: &Passkey,
     name: &str,
-    custody_key_id: Option<&str>,
+    custody_key_id: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     exec(
         conn,
         "INSERT INTO passkeys (id, user_id, credential_id, passkey, name, custody_key_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        vec![id.into(), user.into(), credential_id.into(), passkey.into(), name.into(), custody_key_id.map(str::to_owned).into(), now.into()],
+        vec![id.into(), user.into(), credential_id.into(), passkey_json(passkey)?.into(), name.into(), text_opt(custody_key_id.as_ref()), now.into()],
     )
     .await?;
     Ok(())
@@ -66,24 +79,24 @@ pub async fn passkeys_of<C: ConnectionTrait>(
     conn: &C,
     user: &str,
 ) -> Result<Vec<PasskeyRow>, StoreError> {
-    let backend = conn.get_database_backend();
-    let rows = conn
-        .query_all_raw(stmt(backend, "SELECT id, user_id, passkey, name, custody_key_id, created_at, last_used_at FROM passkeys WHERE user_id = $1 ORDER BY created_at, id", vec![user.into()]))
-        .await?;
-    rows.iter().map(to_passkey).collect()
+    all(conn, "SELECT id, user_id, passkey, name, custody_key_id, created_at, last_used_at FROM passkeys WHERE user_id = $1 ORDER BY created_at, id", vec![user.into()])
+        .await?
+        .iter()
+        .map(to_passkey)
+        .collect()
 }
 
 /// Saves a passkey's updated state (counter, backup state) after a sign-in.
 pub async fn update_passkey<C: ConnectionTrait>(
     conn: &C,
     id: &str,
-    passkey: &str,
+    passkey: &Passkey,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     exec(
         conn,
         "UPDATE passkeys SET passkey = $1, last_used_at = $2 WHERE id = $3",
-        vec![passkey.into(), now.into(), id.into()],
+        vec![passkey_json(passkey)?.into(), now.into(), id.into()],
     )
     .await?;
     Ok(())
@@ -135,7 +148,7 @@ pub async fn take_ceremony<C: ConnectionTrait>(
     id: &str,
     kind: &str,
     now: DateTime<Utc>,
-) -> Result<Option<(String, String)>, StoreError> {
+) -> Result<Option<(OwnerId, String)>, StoreError> {
     let taken = exec(
         conn,
         "UPDATE webauthn_ceremonies SET used_at = $1 WHERE id = $2 AND kind = $3 AND used_at IS NULL AND expires_at > $1",
@@ -153,7 +166,10 @@ pub async fn take_ceremony<C: ConnectionTrait>(
         )
         .await?
         {
-            Some(r) => Some((r.try_get("", "user_id")?, r.try_get("", "state")?)),
+            Some(r) => {
+                const C: &str = "webauthn_ceremonies";
+                Some((typed(&r, C, "user_id")?, get(&r, C, "state")?))
+            }
             None => None,
         },
     )

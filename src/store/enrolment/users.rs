@@ -1,12 +1,16 @@
 //! Users (`users`) and the development verifier's customers (`dev_customers`): the user made
 //! (once) from a verified customer number, and the profile read back from it.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::ConnectionTrait;
 
-use crate::store::{
-    StoreError,
-    sql::{exec, one},
+use crate::{
+    domain::person::Phone,
+    store::{
+        StoreError,
+        columns::corrupt,
+        sql::{exec, get, one, typed},
+    },
 };
 
 /// The user with this customer number, created if new; returns the user id.
@@ -40,10 +44,7 @@ pub async fn upsert_user<C: ConnectionTrait>(
         vec![customer.into()],
     )
     .await?
-    .ok_or(StoreError::Corrupt {
-        table: "users",
-        problem: "user vanished".into(),
-    })?;
+    .ok_or_else(|| corrupt("users", "id", "user vanished"))?;
     Ok(r.try_get("", "id")?)
 }
 
@@ -93,21 +94,41 @@ pub async fn put_dev_customer<C: ConnectionTrait>(
     Ok(())
 }
 
+/// How `users.birth_date` is written.
+const BIRTH_DATE: &str = "%Y-%m-%d";
+
 /// A user's `(name, birth_date)`.
 pub async fn user_profile<C: ConnectionTrait>(
     conn: &C,
     user_id: &str,
-) -> Result<Option<(String, String)>, StoreError> {
-    Ok(
-        match one(
-            conn,
-            "SELECT name, birth_date FROM users WHERE id = $1",
-            vec![user_id.into()],
-        )
-        .await?
-        {
-            Some(r) => Some((r.try_get("", "name")?, r.try_get("", "birth_date")?)),
-            None => None,
-        },
+) -> Result<Option<(String, NaiveDate)>, StoreError> {
+    const T: &str = "users";
+    let Some(r) = one(
+        conn,
+        "SELECT name, birth_date FROM users WHERE id = $1",
+        vec![user_id.into()],
     )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let birth: String = get(&r, T, "birth_date")?;
+    let birth = NaiveDate::parse_from_str(&birth, BIRTH_DATE)
+        .map_err(|e| corrupt(T, "birth_date", e.to_string()))?;
+    Ok(Some((get(&r, T, "name")?, birth)))
+}
+
+/// A user's phone number (where device announcements go).
+pub async fn user_phone<C: ConnectionTrait>(
+    conn: &C,
+    user_id: &str,
+) -> Result<Option<Phone>, StoreError> {
+    one(
+        conn,
+        "SELECT phone FROM users WHERE id = $1",
+        vec![user_id.into()],
+    )
+    .await?
+    .map(|r| typed(&r, "users", "phone"))
+    .transpose()
 }

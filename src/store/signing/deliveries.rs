@@ -4,9 +4,13 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, QueryResult};
 
-use crate::store::{
-    StoreError,
-    sql::{all, exec, get},
+use crate::{
+    domain::delivery_status::DeliveryStatus,
+    store::{
+        StoreError,
+        columns::text,
+        sql::{all, exec, get, typed},
+    },
 };
 
 /// A webhook delivery as stored.
@@ -22,8 +26,8 @@ pub struct DeliveryRow {
     pub url: String,
     /// JSON body.
     pub body: String,
-    /// `pending`, `delivered` or `failed`.
-    pub status: String,
+    /// Pending, delivered or failed.
+    pub status: DeliveryStatus,
     /// Attempts made.
     pub attempts: i32,
     /// When to try next.
@@ -46,7 +50,7 @@ fn to_delivery(r: &QueryResult) -> Result<DeliveryRow, StoreError> {
         request_id: get(r, T, "request_id")?,
         url: get(r, T, "url")?,
         body: get(r, T, "body")?,
-        status: get(r, T, "status")?,
+        status: typed(r, T, "status")?,
         attempts: get(r, T, "attempts")?,
         next_attempt_at: get(r, T, "next_attempt_at")?,
         last_status: get(r, T, "last_status")?,
@@ -55,7 +59,7 @@ fn to_delivery(r: &QueryResult) -> Result<DeliveryRow, StoreError> {
     })
 }
 
-/// Queues a delivery, due at `now`.
+/// Queues a delivery, due at `now` (pending, no attempts yet, whatever `row` says).
 pub async fn insert_delivery<C: ConnectionTrait>(
     conn: &C,
     row: &DeliveryRow,
@@ -63,7 +67,7 @@ pub async fn insert_delivery<C: ConnectionTrait>(
 ) -> Result<(), StoreError> {
     exec(
         conn,
-        "INSERT INTO webhook_deliveries (id, institution_id, request_id, url, body, status, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
+        "INSERT INTO webhook_deliveries (id, institution_id, request_id, url, body, status, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $7, 0, $6, $6)",
         vec![
             row.id.clone().into(),
             row.institution_id.clone().into(),
@@ -71,6 +75,7 @@ pub async fn insert_delivery<C: ConnectionTrait>(
             row.url.clone().into(),
             row.body.clone().into(),
             now.into(),
+            text(&DeliveryStatus::Pending),
         ],
     )
     .await?;
@@ -86,9 +91,9 @@ pub async fn due_deliveries<C: ConnectionTrait>(
     all(
         conn,
         &format!(
-            "SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT {limit}"
+            "SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE status = $2 AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT {limit}"
         ),
-        vec![now.into()],
+        vec![now.into(), text(&DeliveryStatus::Pending)],
     )
     .await?
     .iter()
@@ -106,8 +111,13 @@ pub async fn lease_delivery<C: ConnectionTrait>(
 ) -> Result<bool, StoreError> {
     Ok(exec(
         conn,
-        "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $1 WHERE id = $2 AND status = 'pending' AND attempts = $3",
-        vec![lease_until.into(), id.into(), attempts.into()],
+        "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $1 WHERE id = $2 AND status = $4 AND attempts = $3",
+        vec![
+            lease_until.into(),
+            id.into(),
+            attempts.into(),
+            text(&DeliveryStatus::Pending),
+        ],
     )
     .await?
         == 1)
@@ -121,7 +131,7 @@ pub async fn record_attempt<C: ConnectionTrait>(
     attempt: i32,
     status_code: Option<i32>,
     error: Option<&str>,
-    new_status: &str,
+    new_status: DeliveryStatus,
     next_attempt_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
@@ -138,12 +148,12 @@ pub async fn record_attempt<C: ConnectionTrait>(
         ],
     )
     .await?;
-    let delivered_at = (new_status == "delivered").then_some(now);
+    let delivered_at = (new_status == DeliveryStatus::Delivered).then_some(now);
     exec(
         conn,
         "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, last_status = $3, last_error = $4, delivered_at = $5 WHERE id = $6",
         vec![
-            new_status.into(),
+            text(&new_status),
             next_attempt_at.into(),
             status_code.into(),
             error.map(str::to_owned).into(),

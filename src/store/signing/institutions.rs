@@ -4,9 +4,13 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, QueryResult};
 
-use crate::store::{
-    StoreError,
-    sql::{all, exec, get, one},
+use crate::{
+    domain::{institution_status::InstitutionStatus, sector::Sector},
+    store::{
+        StoreError,
+        columns::text,
+        sql::{all, exec, get, one, typed},
+    },
 };
 
 /// An institution as stored.
@@ -17,7 +21,7 @@ pub struct InstitutionRow {
     /// Name.
     pub name: String,
     /// Sector.
-    pub sector: String,
+    pub sector: Sector,
     /// OAuth2 client id.
     pub client_id: String,
     /// SHA-256 of the client secret.
@@ -30,8 +34,8 @@ pub struct InstitutionRow {
     pub webhook_key_version: i32,
     /// Scopes held, space-separated.
     pub scopes: String,
-    /// `active` or `disabled`.
-    pub status: String,
+    /// Active or disabled.
+    pub status: InstitutionStatus,
     /// Registered.
     pub created_at: DateTime<Utc>,
 }
@@ -43,14 +47,14 @@ fn to_institution(r: &QueryResult) -> Result<InstitutionRow, StoreError> {
     Ok(InstitutionRow {
         id: get(r, T, "id")?,
         name: get(r, T, "name")?,
-        sector: get(r, T, "sector")?,
+        sector: typed(r, T, "sector")?,
         client_id: get(r, T, "client_id")?,
         secret_hash: get(r, T, "secret_hash")?,
         previous_secret_hash: get(r, T, "previous_secret_hash")?,
         previous_secret_until: get(r, T, "previous_secret_until")?,
         webhook_key_version: get(r, T, "webhook_key_version")?,
         scopes: get(r, T, "scopes")?,
-        status: get(r, T, "status")?,
+        status: typed(r, T, "status")?,
         created_at: get(r, T, "created_at")?,
     })
 }
@@ -66,12 +70,12 @@ pub async fn insert_institution<C: ConnectionTrait>(
         vec![
             row.id.clone().into(),
             row.name.clone().into(),
-            row.sector.clone().into(),
+            text(&row.sector),
             row.client_id.clone().into(),
             row.secret_hash.clone().into(),
             row.webhook_key_version.into(),
             row.scopes.clone().into(),
-            row.status.clone().into(),
+            text(&row.status),
             row.created_at.into(),
         ],
     )

@@ -4,10 +4,15 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, QueryResult};
+use uuid::Uuid;
 
-use crate::store::{
-    StoreError,
-    sql::{all, exec, get, one},
+use crate::{
+    domain::owner::OwnerId,
+    store::{
+        StoreError,
+        columns::{json, text, text_opt},
+        sql::{all, exec, get, one, typed, typed_opt},
+    },
 };
 
 /// A CSC SAD as stored.
@@ -20,17 +25,17 @@ pub struct SadRow {
     /// The credential (certificate).
     pub certificate_id: String,
     /// The certificate's holder.
-    pub user_id: String,
+    pub user_id: OwnerId,
     /// The custody activation it signs with (stable across `extendTransaction`).
-    pub activation_id: String,
-    /// JSON array of the base64 hashes it authorizes (each signs once).
-    pub hashes: String,
+    pub activation_id: Uuid,
+    /// The base64 hashes it authorizes, each signing once (stored as a JSON array).
+    pub hashes: Vec<String>,
     /// Signatures it authorized (its hashes; `csc_sad_signatures` holds those made).
     pub remaining: i32,
     /// Expiry.
     pub expires_at: DateTime<Utc>,
     /// The custody key it signs with (`None` on rows from before activation records).
-    pub key_id: Option<String>,
+    pub key_id: Option<Uuid>,
     /// The activation record: the sealed, KMS-wrapped data key (see `custody::record`).
     pub record: Option<Vec<u8>>,
 }
@@ -43,12 +48,12 @@ fn to_sad(r: &QueryResult) -> Result<SadRow, StoreError> {
         sad_hash: get(r, T, "sad_hash")?,
         institution_id: get(r, T, "institution_id")?,
         certificate_id: get(r, T, "certificate_id")?,
-        user_id: get(r, T, "user_id")?,
-        activation_id: get(r, T, "activation_id")?,
-        hashes: get(r, T, "hashes")?,
+        user_id: typed(r, T, "user_id")?,
+        activation_id: typed(r, T, "activation_id")?,
+        hashes: json(T, "hashes", &get::<String>(r, T, "hashes")?)?,
         remaining: get(r, T, "remaining")?,
         expires_at: get(r, T, "expires_at")?,
-        key_id: get(r, T, "key_id")?,
+        key_id: typed_opt(r, T, "key_id")?,
         record: get(r, T, "record")?,
     })
 }
@@ -66,12 +71,12 @@ pub async fn insert_sad<C: ConnectionTrait>(
             row.sad_hash.clone().into(),
             row.institution_id.clone().into(),
             row.certificate_id.clone().into(),
-            row.user_id.clone().into(),
-            row.activation_id.clone().into(),
-            row.hashes.clone().into(),
+            text(&row.user_id),
+            text(&row.activation_id),
+            serde_json::Value::from(row.hashes.clone()).to_string().into(),
             row.remaining.into(),
             row.expires_at.into(),
-            row.key_id.clone().into(),
+            text_opt(row.key_id.as_ref()),
             row.record.clone().into(),
             now.into(),
         ],

@@ -81,7 +81,7 @@ pub(super) async fn passkeys_have_their_own_bound_copy(engine: Engine, backend: 
     store::custody::insert_slot(
         &app.db,
         &store::custody::SlotRow {
-            slot: Slot::passkey(other).name(),
+            slot: Slot::passkey(other),
             ..slot
         },
         app.clock.now(),

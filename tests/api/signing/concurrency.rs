@@ -96,8 +96,8 @@ pub(super) async fn the_undelivered_activation_is_audited(engine: Engine) {
     let clock: fincert::clock::SharedClock = std::sync::Arc::new(app.clock.clone());
     let committer = Committer::start(app.db.clone(), clock, 8);
     let skipped = Change::Decide {
-        request_id: uuid::Uuid::new_v4().to_string(),
-        status: "signed",
+        request_id: uuid::Uuid::new_v4(),
+        status: fincert::signing::request::Status::Signed,
         result: None,
         delivery: None,
     };

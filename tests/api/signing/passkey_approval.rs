@@ -104,9 +104,9 @@ pub(super) async fn passkey_approval_is_bound_to_the_request(engine: Engine) {
         .unwrap();
     let digests = [fincert::signing::request::Digest::from_bytes([5u8; 32])];
     let altered = fincert::signing::request::Canonical {
-        id: uuid::Uuid::parse_str(&row.id).unwrap(),
+        id: row.id,
         institution_id: &row.institution_id,
-        certificate_id: uuid::Uuid::parse_str(&row.certificate_id).unwrap(),
+        certificate_id: row.certificate_id,
         purpose: fincert::signing::request::Purpose::Sign,
         display_text: "Pay 20 KRW to B",
         digests: &digests,
@@ -121,7 +121,7 @@ pub(super) async fn passkey_approval_is_bound_to_the_request(engine: Engine) {
         vec![
             "Pay 20 KRW to B".into(),
             altered.as_bytes().to_vec().into(),
-            row.id.clone().into(),
+            row.id.to_string().into(),
         ],
     )
     .await
