@@ -1,9 +1,10 @@
-//! JSON log lines for collectors: one object per line holding the event's fields *and* the
-//! fields of every span it happened in, flattened (outermost first, the event's own last). So
-//! an event deep inside a handler's `#[instrument]` span still carries the `request_id`,
-//! `method` and `path` of the request span around it, at the top level where a collector
-//! indexes them. (tracing-subscriber's own JSON format puts only the innermost span's fields
-//! beside an event, which is how handler errors lost their request id.)
+//! JSON log lines for collectors, one object per line, in the shape of tracing-subscriber's
+//! JSON format (`timestamp`, `level`, `target`, the event's own fields under `fields`, the
+//! innermost span under `span`) plus, at the top level, the fields of *every* span the event
+//! happened in (outermost first). So an event deep inside a handler's `#[instrument]` span
+//! still carries the `request_id`, `method` and `path` of the request span around it, where a
+//! collector indexes them. (tracing-subscriber's own format shows only the innermost span's
+//! fields, which is how errors logged inside handlers lost their request id.)
 
 use std::fmt::Write as _;
 
@@ -19,6 +20,9 @@ use tracing_subscriber::{
     },
     registry::LookupSpan,
 };
+
+/// Top-level keys of a line that no span field may take.
+const RESERVED: &[&str] = &["timestamp", "level", "target", "span", "fields"];
 
 /// The event format of JSON logs (use with [`JsonFields`] as the span field formatter).
 pub struct FlatJson;
@@ -44,23 +48,28 @@ where
         line.insert("level".into(), meta.level().as_str().into());
         line.insert("target".into(), meta.target().into());
         if let Some(scope) = ctx.event_scope() {
-            let mut names = String::new();
+            let mut innermost = Map::new();
             for span in scope.from_root() {
-                if !names.is_empty() {
-                    names.push(':');
-                }
-                names.push_str(span.name());
+                innermost = Map::new();
+                innermost.insert("name".into(), span.name().into());
                 let extensions = span.extensions();
                 let Some(fields) = extensions.get::<FormattedFields<JsonFields>>() else {
                     continue;
                 };
                 if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(fields) {
-                    line.extend(map);
+                    for (k, v) in map {
+                        innermost.insert(k.clone(), v.clone());
+                        if !RESERVED.contains(&k.as_str()) {
+                            line.insert(k, v);
+                        }
+                    }
                 }
             }
-            line.insert("span".into(), names.into());
+            line.insert("span".into(), Value::Object(innermost));
         }
-        event.record(&mut Fields(&mut line));
+        let mut fields = Map::new();
+        event.record(&mut Fields(&mut fields));
+        line.insert("fields".into(), Value::Object(fields));
         writeln!(writer, "{}", Value::Object(line))
     }
 }

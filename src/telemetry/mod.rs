@@ -305,27 +305,34 @@ mod tests {
         let find = |message: &str| {
             lines
                 .iter()
-                .find(|l| l["message"] == message)
+                .find(|l| l["fields"]["message"] == message)
                 .unwrap_or_else(|| panic!("no {message:?} line in {lines:#?}"))
                 .clone()
         };
         let cause = find("database operation failed");
         assert_eq!(cause["request_id"], "req-abc-1", "{cause}");
         assert_eq!(cause["level"], "ERROR");
-        assert_eq!(cause["error"], "disk on fire");
+        assert_eq!(cause["fields"]["error"], "disk on fire");
         assert_eq!(cause["certificate"], "c-1", "the handler span's fields too");
         assert_eq!(cause["path"], "/fail/7");
-        assert_eq!(cause["span"], "request:failing");
+        assert_eq!(
+            cause["span"]["name"], "failing",
+            "the innermost span, as before"
+        );
+        assert_eq!(cause["span"]["certificate"], "c-1");
         let access = find("request failed");
         assert_eq!(access["request_id"], "req-abc-1");
-        assert_eq!(access["route"], "/fail/{id}");
-        assert_eq!(access["status"], 500);
-        assert_eq!(access["code"], "internal_error");
-        assert!(access["latency_ms"].as_f64().unwrap() >= 0.0, "{access}");
+        assert_eq!(access["fields"]["route"], "/fail/{id}");
+        assert_eq!(access["fields"]["status"], 500);
+        assert_eq!(access["fields"]["code"], "internal_error");
+        assert!(
+            access["fields"]["latency_ms"].as_f64().unwrap() >= 0.0,
+            "{access}"
+        );
         let refused = find("request refused");
         assert_eq!(refused["request_id"], second_id.as_str());
-        assert_eq!(refused["status"], 400);
-        assert_eq!(refused["code"], "invalid_json");
+        assert_eq!(refused["fields"]["status"], 400);
+        assert_eq!(refused["fields"]["code"], "invalid_json");
         assert!(
             lines.iter().all(|l| l["request_id"].is_string()),
             "every line of a request has its id: {lines:#?}"
