@@ -218,6 +218,7 @@ const APPROVE_CEREMONY: &str = "approve";
 
 impl Signing {
     /// A service over the given parts.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         db: DatabaseConnection,
         reads: DatabaseConnection,

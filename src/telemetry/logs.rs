@@ -41,7 +41,8 @@ where
         let mut line = Map::new();
         line.insert(
             "timestamp".into(),
-            chrono::Utc::now()
+            // Log lines are stamped with the wall clock, never a test's fixed clock.
+            crate::clock::Clock::now(&crate::clock::SystemClock)
                 .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
                 .into(),
         );
