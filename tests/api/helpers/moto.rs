@@ -49,12 +49,10 @@ pub async fn moto_symmetric_key(client: &aws_sdk_kms::Client) -> String {
         .key_id
 }
 
-/// KMS settings for fresh keys (wrapping + HMAC) on the moto at `url`.
-pub async fn moto_kms_settings(url: &str) -> fincert::config::KmsSettings {
+/// Creates an HMAC_256 key on moto; returns its id.
+pub async fn moto_mac_key(client: &aws_sdk_kms::Client) -> String {
     use aws_sdk_kms::types::{KeySpec, KeyUsageType};
-    let client = moto_client(url).await;
-    let key = moto_symmetric_key(&client).await;
-    let mac = client
+    client
         .create_key()
         .key_spec(KeySpec::Hmac256)
         .key_usage(KeyUsageType::GenerateVerifyMac)
@@ -63,7 +61,14 @@ pub async fn moto_kms_settings(url: &str) -> fincert::config::KmsSettings {
         .expect("CreateKey HMAC_256")
         .key_metadata
         .unwrap()
-        .key_id;
+        .key_id
+}
+
+/// KMS settings for fresh keys (wrapping + HMAC) on the moto at `url`.
+pub async fn moto_kms_settings(url: &str) -> fincert::config::KmsSettings {
+    let client = moto_client(url).await;
+    let key = moto_symmetric_key(&client).await;
+    let mac = moto_mac_key(&client).await;
     let mut s = Settings::default().kms;
     s.backend = fincert::config::KmsBackend::Aws;
     s.aws_endpoint_url = url.to_owned();
