@@ -22,8 +22,12 @@ use crate::{
     pki::Pki,
     signing::Signing,
     store::{self, StoreError},
-    telemetry::{self, Metrics},
+    telemetry::{self, Metrics, Readiness},
 };
+
+mod observe;
+
+use self::observe::{bind_metrics, sampler, spawn_prober, warn_development_defaults};
 
 /// Kept at its old path; it lives in [`crate::state`].
 pub use crate::state::AppState;
@@ -66,6 +70,10 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The metrics listener's port and server, when `http.metrics_listen` is set.
+    metrics_port: Option<u16>,
+    metrics_server: Option<Server>,
+    prober: tokio::task::JoinHandle<()>,
     db: DatabaseConnection,
     custody: Arc<Custody>,
     pki: Arc<Pki>,
@@ -94,9 +102,12 @@ impl Application {
                 source,
             })?
             .port();
+        let metrics = Arc::new(Metrics::new()?);
+        let metrics_listener = bind_metrics(&settings)?;
         let kms = custody::kms::connect(&settings)
             .await
             .map_err(StartupError::Kms)?;
+        let kms = custody::kms::observed::ObservedKms::wrap(kms, metrics.kms.clone());
         let custody = Arc::new(Custody::new(kms, &settings.custody, clock.clone()));
         let pki =
             Arc::new(Pki::load_or_init(&db, custody.clone(), &settings, clock.clone()).await?);
@@ -136,6 +147,10 @@ impl Application {
                 passkeys.clone(),
                 clock.clone(),
                 settings.signing.clone(),
+                crate::signing::SigningMetrics {
+                    signatures: metrics.signatures.clone(),
+                    commit: metrics.commit.clone(),
+                },
             )
             .map_err(StartupError::Partner)?,
         );
@@ -152,6 +167,10 @@ impl Application {
             db.clone(),
             clock.clone(),
         );
+        let readiness = Arc::new(Readiness::new());
+        let prober = spawn_prober(&readiness, &custody, &db, &settings);
+        metrics.set_sampler(sampler(&readiness, &custody, &signing, &db));
+        warn_development_defaults(&settings);
         let state = AppState {
             db: db.clone(),
             clock,
@@ -163,11 +182,23 @@ impl Application {
             passkeys,
             signing: signing.clone(),
             dev_outbox: settings_outbox,
+            readiness,
         };
-        let server = build_server(listener, state)?;
+        let public_metrics = metrics_listener.is_none();
+        let server = build_server(listener, state, metrics.clone(), public_metrics)?;
+        let (metrics_port, metrics_server) = match metrics_listener {
+            Some(listener) => {
+                let (port, server) = observe::serve_metrics(listener, metrics)?;
+                (Some(port), Some(server))
+            }
+            None => (None, None),
+        };
         Ok(Self {
             port,
             server,
+            metrics_port,
+            metrics_server,
+            prober,
             db,
             custody,
             pki,
@@ -183,13 +214,27 @@ impl Application {
         self.port
     }
 
+    /// The metrics listener's bound port, when `http.metrics_listen` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
+    }
+
     /// Serves until the server handle stops it; in-flight requests finish.
     pub async fn run_until_stopped(self) -> Result<(), std::io::Error> {
+        let metrics = self.metrics_server.map(|server| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
         let served = self.server.await;
+        if let Some((handle, task)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         // Every request has finished (or timed out): wipe every activated key, then close
         // the pool so SQLite checkpoints.
         self.sweeper.abort();
         self.poller.abort();
+        self.prober.abort();
         self.custody.activations().clear();
         if let Err(e) = self.db.close().await {
             tracing::warn!(error = %e, "closing the database pool failed");
@@ -329,8 +374,13 @@ pub fn extractor_limits(limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
     }
 }
 
-fn build_server(listener: TcpListener, state: AppState) -> Result<Server, StartupError> {
-    let metrics = web::Data::new(Metrics::new()?);
+fn build_server(
+    listener: TcpListener,
+    state: AppState,
+    metrics: Arc<Metrics>,
+    public_metrics: bool,
+) -> Result<Server, StartupError> {
+    let metrics = web::Data::from(metrics);
     let http = state.settings.http.clone();
     let limit = http.max_body_bytes;
     let workers = http.workers;
@@ -342,7 +392,7 @@ fn build_server(listener: TcpListener, state: AppState) -> Result<Server, Startu
             .app_data(state.clone())
             .app_data(metrics.clone())
             .configure(extractor_limits(limit))
-            .configure(api::configure)
+            .configure(api::configure(public_metrics))
             .default_service(web::to(api::not_found))
             .wrap(
                 middleware::DefaultHeaders::new()

@@ -13,6 +13,7 @@ use crate::{
     custody::Custody,
     pki::Pki,
     signing::Signing,
+    telemetry::Readiness,
 };
 
 /// What every handler can reach.
@@ -37,4 +38,6 @@ pub struct AppState {
     pub signing: Arc<Signing>,
     /// The development outbox, when configured to be served.
     pub dev_outbox: Option<Arc<DevOutbox>>,
+    /// The last KMS and database probes (what `/readyz` reads).
+    pub readiness: Arc<Readiness>,
 }

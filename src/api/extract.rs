@@ -94,29 +94,36 @@ pub fn bearer_token(req: &actix_web::HttpRequest) -> Option<String> {
 }
 
 /// The client's address for rate limits and logs: the TCP peer, unless the peer is a
-/// configured trusted proxy, in which case the last address in `X-Forwarded-For` (the one that
-/// proxy appended; earlier entries are the client's own claims and are ignored).
+/// configured trusted proxy (an address or inside a CIDR network, see
+/// `http.trusted_proxies`). Then `X-Forwarded-For` is walked from the right: each trusted hop
+/// appended the address it saw, so the first entry that is not itself a trusted proxy is the
+/// client; entries left of it are the client's own claims and are ignored. An entry that does
+/// not parse ends the walk at the last trusted hop (never at a claim left of it).
 pub fn client_ip(req: &actix_web::HttpRequest, settings: &crate::config::Settings) -> String {
-    let peer = req.peer_addr().map(|a| a.ip());
-    let trusted = peer.is_some_and(|p| {
-        settings
-            .http
-            .trusted_proxies
-            .iter()
-            .any(|t| t.parse::<std::net::IpAddr>().is_ok_and(|t| t == p))
-    });
-    if trusted {
-        let forwarded = req
+    let proxies = &settings.http.trusted_proxies;
+    let trusted = |ip: std::net::IpAddr| proxies.iter().any(|p| p.contains(ip));
+    let Some(mut client) = req.peer_addr().map(|a| a.ip()) else {
+        return String::new();
+    };
+    if trusted(client) {
+        // Several headers are one list, in order (RFC 9110 §5.3).
+        let hops = req
             .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|last| last.trim().parse::<std::net::IpAddr>().ok());
-        if let Some(ip) = forwarded {
-            return ip.to_string();
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .collect::<Vec<_>>();
+        for hop in hops.iter().rev() {
+            let Ok(ip) = hop.trim().parse::<std::net::IpAddr>() else {
+                break;
+            };
+            client = ip;
+            if !trusted(ip) {
+                break;
+            }
         }
     }
-    peer.map(|p| p.to_string()).unwrap_or_default()
+    client.to_string()
 }
 
 /// The `Idempotency-Key` header, required and well-formed.
@@ -142,6 +149,7 @@ pub fn idempotency_key(req: &HttpRequest) -> Result<IdempotencyKey, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::TrustedProxy;
     use actix_web::test::TestRequest;
 
     #[test]
@@ -158,7 +166,7 @@ mod tests {
             "10.0.0.5",
             "untrusted peer: the header is ignored"
         );
-        settings.http.trusted_proxies = vec!["10.0.0.5".into()];
+        settings.http.trusted_proxies = vec![TrustedProxy::parse("10.0.0.5").unwrap()];
         assert_eq!(
             client_ip(&from_proxy(), &settings),
             "203.0.113.7",
@@ -169,5 +177,54 @@ mod tests {
             .insert_header(("x-forwarded-for", "1.2.3.4"))
             .to_http_request();
         assert_eq!(client_ip(&direct, &settings), "198.51.100.9");
+    }
+
+    #[test]
+    fn client_ip_walks_trusted_networks_from_the_right() {
+        let mut settings = crate::config::Settings::default();
+        settings.http.trusted_proxies = ["10.0.0.0/8", "fd00::/8"]
+            .iter()
+            .map(|p| TrustedProxy::parse(p).unwrap())
+            .collect();
+        let via = |peer: &str, xff: &[&str]| {
+            let mut req = TestRequest::default().peer_addr(peer.parse().unwrap());
+            for h in xff {
+                req = req.append_header(("x-forwarded-for", *h));
+            }
+            client_ip(&req.to_http_request(), &settings)
+        };
+        // ingress (10.1.2.3) behind a load balancer (10.9.9.9): both trusted, the client is
+        // the address the load balancer saw.
+        assert_eq!(
+            via("10.1.2.3:80", &["6.6.6.6, 203.0.113.7, 10.9.9.9"]),
+            "203.0.113.7"
+        );
+        assert_eq!(via("10.1.2.3:80", &["203.0.113.8"]), "203.0.113.8");
+        assert_eq!(
+            via("[fd00::5]:80", &["2001:db8::1"]),
+            "2001:db8::1",
+            "IPv6 proxy and client"
+        );
+        assert_eq!(
+            via("10.1.2.3:80", &["6.6.6.6", "203.0.113.9"]),
+            "203.0.113.9",
+            "repeated headers are one list"
+        );
+        assert_eq!(
+            via("10.1.2.3:80", &["203.0.113.7, garbage, 10.9.9.9"]),
+            "10.9.9.9",
+            "an unreadable hop stops the walk at the last trusted one"
+        );
+        assert_eq!(
+            via("10.1.2.3:80", &["10.2.2.2, 10.9.9.9"]),
+            "10.2.2.2",
+            "all trusted: the leftmost hop"
+        );
+        assert_eq!(via("10.1.2.3:80", &[]), "10.1.2.3", "no header: the peer");
+        assert_eq!(
+            via("198.51.100.9:80", &["10.0.0.1"]),
+            "198.51.100.9",
+            "an untrusted peer's header is ignored"
+        );
     }
 }

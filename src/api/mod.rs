@@ -54,7 +54,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     vec![
         endpoint(Method::GET, "/healthz", || web::route().to(health::healthz)),
         endpoint(Method::GET, "/readyz", || web::route().to(health::readyz)),
-        endpoint(Method::GET, "/metrics", || web::route().to(meta::metrics)),
+        endpoint(Method::GET, METRICS_PATH, || web::route().to(meta::metrics)),
         endpoint(Method::GET, "/openapi.yaml", || {
             web::route().to(meta::openapi)
         }),
@@ -282,11 +282,24 @@ pub fn endpoints() -> Vec<Endpoint> {
     ]
 }
 
+pub use meta::metrics;
+
+/// The path of the Prometheus exposition.
+pub const METRICS_PATH: &str = "/metrics";
+
 /// Registers every endpoint, one resource per path, each answering 405 problem+json (with
-/// `Allow`) for methods it does not serve.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// `Allow`) for methods it does not serve. Without `public_metrics` (a separate metrics
+/// listener is configured) `/metrics` is left out, so the public port answers it 404.
+pub fn configure(public_metrics: bool) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| configure_routes(cfg, public_metrics)
+}
+
+fn configure_routes(cfg: &mut web::ServiceConfig, public_metrics: bool) {
     let mut by_path: BTreeMap<&'static str, Vec<Endpoint>> = BTreeMap::new();
     for e in endpoints() {
+        if e.path == METRICS_PATH && !public_metrics {
+            continue;
+        }
         by_path.entry(e.path).or_default().push(e);
     }
     for (path, routes) in by_path {

@@ -6,6 +6,7 @@
 
 mod audit;
 mod ca;
+mod config;
 mod customers;
 mod institution;
 mod kms;
@@ -38,6 +39,9 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Configuration: check (validate and print it, secrets redacted, with its warnings).
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
     /// Audit log tools.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -99,6 +103,9 @@ pub fn main() -> ExitCode {
             return ExitCode::from(exit::CONFIG);
         }
     };
+    if let Command::Config(cmd) = cli.command {
+        return config::run(cmd, &settings);
+    }
     telemetry::init(&settings.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -114,6 +121,8 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Serve => serve::run(settings).await,
             Command::Migrate => migrate::run(settings).await,
+            // Answered above, before the runtime starts.
+            Command::Config(_) => ExitCode::SUCCESS,
             Command::Audit(cmd) => audit::run(cmd, settings).await,
             Command::Kms(cmd) => kms::run(cmd, settings).await,
             Command::Ca(cmd) => ca::run(cmd, settings).await,

@@ -10,6 +10,7 @@ use crate::{clock::SystemClock, config::Settings, startup::Application};
 /// Runs the HTTP service.
 pub async fn run(settings: Settings) -> ExitCode {
     let listen = settings.http.listen.clone();
+    let metrics_listen = settings.http.metrics_listen.clone();
     // Take the signals before anything is announced, so a stop request is never lost.
     let (mut term, mut int) = match (
         signal(SignalKind::terminate()),
@@ -39,6 +40,12 @@ pub async fn run(settings: Settings) -> ExitCode {
     });
     let host = listen.rsplit_once(':').map_or(listen.as_str(), |(h, _)| h);
     tracing::info!(address = %format!("{host}:{}", app.port()), "listening");
+    if let (Some(port), Some(metrics)) = (app.metrics_port(), &metrics_listen) {
+        let host = metrics
+            .rsplit_once(':')
+            .map_or(metrics.as_str(), |(h, _)| h);
+        tracing::info!(address = %format!("{host}:{port}"), "metrics listening");
+    }
     match app.run_until_stopped().await {
         Ok(()) => {
             tracing::info!("stopped");

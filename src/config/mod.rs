@@ -12,7 +12,8 @@
 //!
 //! One file per section holds its struct(s), their defaults and the section's own `validate`
 //! (`http`, `database`, `log`, `kms`, `custody`, `pki`, `auth`, `enrolment`, `signing`);
-//! [`Secret`] has its own. This file keeps [`Settings`], loading (figment layering, the
+//! [`Secret`] has its own, and `check` what `fincert config check` shows (redaction and
+//! the development-default warnings). This file keeps [`Settings`], loading (figment layering, the
 //! environment mapping) and [`ConfigError`]. Config is a leaf: it must never import anything
 //! from the rest of the crate (other modules build their own settings from these).
 
@@ -25,6 +26,7 @@ use figment::{
 use serde::{Deserialize, Serialize};
 
 mod auth;
+mod check;
 mod custody;
 mod database;
 mod enrolment;
@@ -36,10 +38,11 @@ mod secret;
 mod signing;
 
 pub use auth::AuthSettings;
+pub use check::Warning;
 pub use custody::CustodySettings;
 pub use database::{DatabaseSettings, Engine};
 pub use enrolment::{Adapter, EnrolmentSettings};
-pub use http::HttpSettings;
+pub use http::{HttpSettings, TrustedProxy};
 pub use kms::{KmsBackend, KmsSettings};
 pub use log::{LogFormat, LogSettings};
 pub use pki::{KEY_ALGORITHMS, PkiSettings, is_dotted_oid};

@@ -32,7 +32,7 @@ pub(crate) use custody::{PIN_LOCKED, WRONG_PIN};
 pub use extractor::{json_error, parse_json, path_error, query_error};
 pub use kind::Kind;
 pub use oauth::OAuthError;
-pub use problem::{PROBLEM_JSON, Problem, ProblemDocument, RETRY_AFTER_SECS};
+pub use problem::{PROBLEM_JSON, Problem, ProblemCode, ProblemDocument, RETRY_AFTER_SECS};
 
 /// A failure as the API reports it.
 #[derive(Debug, thiserror::Error)]

@@ -47,8 +47,12 @@ impl OAuthError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.insert_header(("Retry-After", RETRY_AFTER_SECS));
         }
-        resp.insert_header(("Cache-Control", "no-store"))
-            .json(json!({"error": self.error, "error_description": self.description}))
+        let mut resp = resp
+            .insert_header(("Cache-Control", "no-store"))
+            .json(json!({"error": self.error, "error_description": self.description}));
+        resp.extensions_mut()
+            .insert(super::ProblemCode(self.error.to_owned()));
+        resp
     }
 }
 

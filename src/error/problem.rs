@@ -20,6 +20,11 @@ pub const RETRY_AFTER_SECS: u64 = 1;
 /// The wire document of a problem: one type, shared with the client crate.
 pub use fincert_client::types::Problem as ProblemDocument;
 
+/// The stable code of an error response, kept in the response's extensions so the access log
+/// names it without reading the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProblemCode(pub String);
+
 /// An RFC 7807 problem: the document sent, and when a retry may succeed (sent as
 /// `Retry-After`, never in the body).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +75,10 @@ impl Problem {
         if let Some(secs) = self.retry_after {
             builder.insert_header((header::RETRY_AFTER, secs));
         }
-        builder.body(serde_json::to_string(&self.document).unwrap_or_default())
+        let code = ProblemCode(self.document.code.clone());
+        let mut resp = builder.body(serde_json::to_string(&self.document).unwrap_or_default());
+        resp.extensions_mut().insert(code);
+        resp
     }
 }
 

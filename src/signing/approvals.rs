@@ -285,9 +285,18 @@ impl Signing {
             now,
         );
         self.custody.activations().remove(activation.id);
+        let count = |result| {
+            self.signatures.observe(
+                parsed.algorithm,
+                parsed.format,
+                result,
+                parsed.digests.len(),
+            )
+        };
         let signatures = match signed {
             Ok(s) => s,
             Err(e) => {
+                count(SignatureResult::Failed);
                 self.audit_unused(activated).await?;
                 return Err(e);
             }
@@ -319,11 +328,16 @@ impl Signing {
             result: Some(Box::new(result)),
             delivery: webhook_delivery(&row, "signature_request.signed", &view, now).map(Box::new),
         };
-        match self
+        let committed = self
             .committer
             .commit(change, vec![activated.clone(), event])
-            .await?
-        {
+            .await;
+        count(match &committed {
+            Ok(commit::Outcome::Skipped) => SignatureResult::Refused,
+            Ok(_) => SignatureResult::Ok,
+            Err(_) => SignatureResult::Failed,
+        });
+        match committed? {
             commit::Outcome::Skipped => {
                 // Decided meanwhile: the signatures are dropped, the activation is on record.
                 self.audit_unused(activated).await?;

@@ -24,6 +24,7 @@ use crate::{
     audit::NewEvent,
     clock::SharedClock,
     store::{self, StoreError, signing as db},
+    telemetry::CommitMetrics,
 };
 
 /// A conditional state change of the signing path.
@@ -86,11 +87,19 @@ type Job = (
 #[derive(Clone)]
 pub struct Committer {
     tx: mpsc::Sender<Job>,
+    /// Changes taken by a writer and not yet answered.
+    in_flight: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Commits one batch and answers each of its callers.
-async fn write(db: &DatabaseConnection, clock: &SharedClock, batch: Vec<Job>) {
+async fn write(
+    db: &DatabaseConnection,
+    clock: &SharedClock,
+    batch: Vec<Job>,
+    metrics: &CommitMetrics,
+) {
     let now = clock.now();
+    let started = std::time::Instant::now();
     let outcome = async {
         let txn = db.begin().await?;
         let (applied, events) = apply_batch(&txn, &batch, now).await?;
@@ -99,6 +108,7 @@ async fn write(db: &DatabaseConnection, clock: &SharedClock, batch: Vec<Job>) {
         Ok::<_, StoreError>(applied)
     }
     .await;
+    metrics.observe_batch(batch.len(), started.elapsed().as_secs_f64());
     match outcome {
         Ok(applied) => {
             for ((_, _, done), ok) in batch.into_iter().zip(applied) {
@@ -261,8 +271,14 @@ async fn apply_batch(
 }
 
 impl Committer {
-    /// Starts the writer; at most `max_batch` changes share a transaction.
-    pub fn start(db: DatabaseConnection, clock: SharedClock, max_batch: usize) -> Self {
+    /// Starts the writer; at most `max_batch` changes share a transaction. Each batch's size
+    /// and transaction time go to `metrics`.
+    pub fn start(
+        db: DatabaseConnection,
+        clock: SharedClock,
+        max_batch: usize,
+        metrics: CommitMetrics,
+    ) -> Self {
         let (tx, rx) = mpsc::channel::<Job>(4096);
         let max_batch = max_batch.max(1);
         // PostgreSQL: two writers, so one batch's statements run while the other's commit
@@ -274,8 +290,10 @@ impl Committer {
             1
         };
         let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
+        let in_flight = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         for _ in 0..writers {
             let (rx, db, clock) = (rx.clone(), db.clone(), clock.clone());
+            let (metrics, in_flight) = (metrics.clone(), in_flight.clone());
             tokio::spawn(async move {
                 loop {
                     let batch = {
@@ -290,11 +308,20 @@ impl Committer {
                         }
                         batch
                     };
-                    write(&db, &clock, batch).await;
+                    let size = batch.len();
+                    in_flight.fetch_add(size, std::sync::atomic::Ordering::Relaxed);
+                    write(&db, &clock, batch, &metrics).await;
+                    in_flight.fetch_sub(size, std::sync::atomic::Ordering::Relaxed);
                 }
             });
         }
-        Self { tx }
+        Self { tx, in_flight }
+    }
+
+    /// Changes queued for or inside a transaction now (sampled by `/metrics`).
+    pub fn pending(&self) -> usize {
+        let queued = self.tx.max_capacity().saturating_sub(self.tx.capacity());
+        queued + self.in_flight.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Applies `change` with its `events` in the next batch; [`Outcome::Skipped`] if its

@@ -33,7 +33,7 @@ use zeroize::Zeroizing;
 
 use super::{
     Caller, Signing, SigningError,
-    request::{Algorithm, AlgorithmExt as _, Digest, Target},
+    request::{Algorithm, AlgorithmExt as _, Digest, Format, Target},
 };
 use crate::{
     audit::{Action, NewEvent},
@@ -332,7 +332,12 @@ impl Signing {
             ) {
                 Ok(sig) => spend.push((b64, sig)),
                 Err(CustodyError::Activation(_)) => return Ok(Err(SadProblem::Expired)),
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    let failed = crate::telemetry::SignatureResult::Failed;
+                    self.signatures
+                        .observe(algorithm, Format::Raw, failed, hashes.len());
+                    return Err(e.into());
+                }
             }
         }
         let event = NewEvent::new(entry.owner.actor(), Action::SignatureCreated)
@@ -349,7 +354,18 @@ impl Signing {
             spend,
             event: Box::new(event),
         };
-        match self.committer.commit(change, Vec::new()).await? {
+        let committed = self.committer.commit(change, Vec::new()).await;
+        self.signatures.observe(
+            algorithm,
+            Format::Raw,
+            match &committed {
+                Ok(super::commit::Outcome::Spent(_)) => crate::telemetry::SignatureResult::Ok,
+                Ok(_) => crate::telemetry::SignatureResult::Refused,
+                Err(_) => crate::telemetry::SignatureResult::Failed,
+            },
+            hashes.len(),
+        );
+        match committed? {
             super::commit::Outcome::Spent(signatures) => Ok(Ok(signatures)),
             _ => {
                 // Replaced (extendTransaction on some node), expired or gone meanwhile.

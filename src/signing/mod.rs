@@ -60,6 +60,7 @@ use crate::{
     domain::pin::Pin,
     pki::{Pki, PkiError, lifecycle::CertStatus},
     store::{self, StoreError, signing as db},
+    telemetry::{CommitMetrics, SignatureMetrics, SignatureResult},
 };
 
 /// Remote-signing failures.
@@ -189,6 +190,17 @@ pub struct Signing {
     institutions: checks::Cached<String, db::InstitutionRow>,
     /// CSC SADs by hash, as this node last read them (the database decides every spend).
     sads: std::sync::Mutex<std::collections::HashMap<String, Arc<csc::SadEntry>>>,
+    /// `fincert_signatures_total`.
+    signatures: SignatureMetrics,
+}
+
+/// What the signing path counts: signatures, and the group commit's batches.
+#[derive(Clone)]
+pub struct SigningMetrics {
+    /// Signatures by algorithm, format and result.
+    pub signatures: SignatureMetrics,
+    /// Group-commit batch sizes and transaction times.
+    pub commit: CommitMetrics,
 }
 
 /// What a signature for one certificate at one institution needs, once the authorization
@@ -209,6 +221,7 @@ const APPROVE_CEREMONY: &str = "approve";
 
 impl Signing {
     /// A service over the given parts.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         db: DatabaseConnection,
         reads: DatabaseConnection,
@@ -217,11 +230,13 @@ impl Signing {
         passkeys: Arc<Passkeys>,
         clock: SharedClock,
         settings: SigningSettings,
+        metrics: SigningMetrics,
     ) -> Result<Self, String> {
         let committer = commit::Committer::start(
             db,
             clock.clone(),
             usize::try_from(settings.group_commit_max_batch).unwrap_or(1),
+            metrics.commit,
         );
         let webhooks = Box::new(webhook::HttpWebhookSender::new(
             std::time::Duration::from_millis(settings.webhook_timeout_ms),
@@ -241,7 +256,13 @@ impl Signing {
             institutions: checks::Cached::new(epochs.clone()),
             epochs,
             sads: std::sync::Mutex::new(std::collections::HashMap::new()),
+            signatures: metrics.signatures,
         })
+    }
+
+    /// Signing-path changes waiting for or inside the group commit.
+    pub fn pending_commits(&self) -> usize {
+        self.committer.pending()
     }
 
     /// The cache epoch this node follows (its poller is started by the application).

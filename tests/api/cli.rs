@@ -218,6 +218,124 @@ fn bad_configuration_stops_start_up_with_one_line() {
     }
 }
 
+/// `config check` prints the configuration in force (file under environment) with every
+/// secret redacted, lists the development defaults of a deployed node, and exits 0; a bad
+/// configuration is exit 2 with the one-line error.
+#[test]
+fn config_check_prints_the_effective_configuration_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fincert.toml");
+    std::fs::write(
+        &file,
+        "[http]\nlisten = \"0.0.0.0:8080\"\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.7\"]\n\
+         [enrolment]\nmessage_sender = \"http\"\nmessage_url = \"https://sms.example\"\n\
+         message_secret = \"gateway-secret-0123456789\"\n",
+    )
+    .unwrap();
+    let config = file.to_str().unwrap();
+    let env = [
+        ("FINCERT_CONFIG", config),
+        (
+            "FINCERT_DATABASE_URL",
+            "postgres://fincert:db-password-42@db.internal:5432/fincert?sslmode=require",
+        ),
+        ("FINCERT_HTTP_METRICS_LISTEN", "0.0.0.0:9090"),
+        ("FINCERT_PKI_PUBLIC_BASE_URL", "https://cert.bank.example"),
+    ];
+    let (code, out, err) = run_cli(&["config", "check"], &env);
+    assert_eq!(code, 0, "{err}");
+    for secret in ["db-password-42", "gateway-secret-0123456789"] {
+        assert!(!out.contains(secret) && !err.contains(secret), "{out}{err}");
+    }
+    let printed: toml::Value = toml::from_str(&out).unwrap();
+    assert_eq!(
+        printed["database"]["url"].as_str().unwrap(),
+        "postgres://fincert:%3Credacted%3E@db.internal:5432/fincert?sslmode=require"
+    );
+    assert_eq!(
+        printed["enrolment"]["message_secret"].as_str(),
+        Some("<redacted>")
+    );
+    assert_eq!(
+        printed["enrolment"]["identity_secret"].as_str(),
+        Some(""),
+        "unset stays empty"
+    );
+    assert_eq!(printed["http"]["listen"].as_str(), Some("0.0.0.0:8080"));
+    assert_eq!(
+        printed["http"]["metrics_listen"].as_str(),
+        Some("0.0.0.0:9090")
+    );
+    assert_eq!(
+        printed["http"]["trusted_proxies"],
+        toml::Value::Array(vec!["10.0.0.0/8".into(), "192.0.2.7".into()])
+    );
+    // Deployed (PostgreSQL, a public listener): the development defaults left are named.
+    let warned: Vec<&str> = err
+        .lines()
+        .filter_map(|l| l.strip_prefix("fincert: warning: "))
+        .map(|l| l.split(':').next().unwrap())
+        .collect();
+    assert_eq!(
+        warned,
+        [
+            "enrolment.identity_verifier",
+            "kms.backend",
+            "pki.auto_init"
+        ],
+        "{err}"
+    );
+    assert!(
+        err.ends_with("fincert: configuration valid (3 warnings)\n"),
+        "{err}"
+    );
+
+    // JSON for tools; the printed TOML is a configuration fincert reads back.
+    let (code, out, _) = run_cli(&["config", "check", "--format", "json"], &env);
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["kms"]["backend"], "local");
+    assert_eq!(json["enrolment"]["message_secret"], "<redacted>");
+    let (_, toml_out, _) = run_cli(&["config", "check"], &env);
+    let reread = dir.path().join("reread.toml");
+    std::fs::write(
+        &reread,
+        toml_out
+            .replace("%3Credacted%3E", "pw")
+            .replace("\"<redacted>\"", "\"a-secret-long-enough-1\""),
+    )
+    .unwrap();
+    let (code, again, err) = run_cli(
+        &["--config", reread.to_str().unwrap(), "config", "check"],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        toml::from_str::<toml::Value>(&again).unwrap()["http"],
+        printed["http"]
+    );
+
+    // The embedded default is quiet.
+    let (code, _, err) = run_cli(&["config", "check"], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(err, "fincert: configuration valid (0 warnings)\n");
+
+    // Invalid: exit 2, the error, nothing printed.
+    let (code, out, err) = run_cli(
+        &["config", "check"],
+        &[(
+            "FINCERT_HTTP_TRUSTED_PROXIES",
+            "[\"10.0.0.0/8\", \"ingress\"]",
+        )],
+    );
+    assert_eq!(code, 2);
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.starts_with("fincert: configuration error: http.trusted_proxies"),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_toml_file_configures_the_service() {
     let dir = tempfile::tempdir().unwrap();

@@ -23,6 +23,7 @@ mod health;
 mod idempotency;
 mod kms;
 mod lifecycle;
+mod observability;
 mod openapi;
 mod partners;
 mod passkeys;

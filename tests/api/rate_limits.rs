@@ -126,7 +126,59 @@ async fn sign_in_is_rate_limited(engine: Engine) {
     assert_eq!(login(cert.id.to_string(), "482915").await.status(), 200);
 }
 
+/// Behind a trusted proxy network (the tests' loopback, as an ingress's pod CIDR would be),
+/// each forwarded client has its own sign-in bucket; a client's own claims left of the
+/// address the proxy appended change nothing.
+async fn forwarded_clients_get_their_own_sign_in_buckets(engine: Engine) {
+    let app = spawn_app_tuned(engine, |s| {
+        s.auth.sign_in_per_ip_per_minute = 2;
+        s.http.trusted_proxies = vec![fincert::config::TrustedProxy::parse("127.0.0.0/8").unwrap()];
+    })
+    .await;
+    let login = |forwarded: &'static str| {
+        app.client
+            .post(app.url("/v1/auth/pin"))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"certificate_id": uuid::Uuid::new_v4(), "pin": "482915"}))
+            .send()
+    };
+    for _ in 0..2 {
+        assert_problem(login("203.0.113.1").await.unwrap(), 401, "wrong_pin").await;
+    }
+    assert_problem(login("203.0.113.1").await.unwrap(), 429, "rate_limited").await;
+    assert_problem(
+        login("198.51.100.77, 203.0.113.1").await.unwrap(),
+        429,
+        "rate_limited",
+    )
+    .await;
+    // Another customer behind the same ingress is not limited by the first one.
+    for _ in 0..2 {
+        assert_problem(login("203.0.113.2").await.unwrap(), 401, "wrong_pin").await;
+    }
+    assert_problem(login("203.0.113.2").await.unwrap(), 429, "rate_limited").await;
+    assert_problem(login("2001:db8::9").await.unwrap(), 401, "wrong_pin").await;
+}
+
+/// Without a trusted proxy the header is the client's claim and is ignored: everyone from
+/// this address shares its bucket, whatever it forwards.
+async fn untrusted_forwarded_for_is_ignored(engine: Engine) {
+    let app = spawn_app_tuned(engine, |s| s.auth.sign_in_per_ip_per_minute = 2).await;
+    let login = |forwarded: &'static str| {
+        app.client
+            .post(app.url("/v1/auth/pin"))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"certificate_id": uuid::Uuid::new_v4(), "pin": "482915"}))
+            .send()
+    };
+    assert_problem(login("203.0.113.1").await.unwrap(), 401, "wrong_pin").await;
+    assert_problem(login("203.0.113.2").await.unwrap(), 401, "wrong_pin").await;
+    assert_problem(login("203.0.113.3").await.unwrap(), 429, "rate_limited").await;
+}
+
 both_engines!(
     concurrent_hits_never_pass_the_limit,
-    sign_in_is_rate_limited
+    sign_in_is_rate_limited,
+    forwarded_clients_get_their_own_sign_in_buckets,
+    untrusted_forwarded_for_is_ignored
 );

@@ -316,4 +316,21 @@ impl Kms for AwsKms {
             Err(e) => Err(e),
         }
     }
+
+    async fn probe(&self) -> Result<(), KmsError> {
+        let out = self
+            .client
+            .describe_key()
+            .key_id(&self.key_arn)
+            .send()
+            .await
+            .map_err(classify)?;
+        match out.key_metadata {
+            Some(m) if m.enabled => Ok(()),
+            Some(_) => Err(KmsError::Rejected("the data key is disabled".into())),
+            None => Err(KmsError::Rejected(
+                "DescribeKey returned no metadata".into(),
+            )),
+        }
+    }
 }

@@ -10,6 +10,7 @@
 pub mod aws;
 pub mod contract;
 pub mod local;
+pub mod observed;
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -141,4 +142,9 @@ pub trait Kms: Send + Sync + std::fmt::Debug {
 
     /// Checks a MAC made by [`Kms::mac`] (constant time).
     async fn verify_mac(&self, message: &[u8], mac: &[u8]) -> Result<bool, KmsError>;
+
+    /// A cheap call showing the KMS answers and the wrapping key is usable (AWS: DescribeKey
+    /// on the data key, which must be enabled; local: the keyring is readable). The readiness
+    /// probe calls it every few seconds.
+    async fn probe(&self) -> Result<(), KmsError>;
 }

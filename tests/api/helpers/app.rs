@@ -19,6 +19,8 @@ use super::db::TestDb;
 pub struct TestApp {
     pub address: String,
     pub port: u16,
+    /// The metrics listener's port, when `http.metrics_listen` is set.
+    pub metrics_port: Option<u16>,
     pub client: reqwest::Client,
     /// The typed client for this app's base URL, signed in as nobody (`sign_in`,
     /// `institution` and `with_token` give signed-in copies).
@@ -71,6 +73,7 @@ pub async fn spawn_app_with(test_db: TestDb, settings: Settings) -> TestApp {
         .await
         .expect("app builds");
     let port = app.port();
+    let metrics_port = app.metrics_port();
     let handle = app.handle();
     let custody = app.custody();
     let pki = app.pki();
@@ -83,6 +86,7 @@ pub async fn spawn_app_with(test_db: TestDb, settings: Settings) -> TestApp {
         api: fincert_client::Client::new(&address).expect("typed client"),
         address,
         port,
+        metrics_port,
         client: reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()

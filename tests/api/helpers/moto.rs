@@ -49,12 +49,10 @@ pub async fn moto_symmetric_key(client: &aws_sdk_kms::Client) -> String {
         .key_id
 }
 
-/// KMS settings for fresh keys (wrapping + HMAC) on the moto at `url`.
-pub async fn moto_kms_settings(url: &str) -> fincert::config::KmsSettings {
+/// Creates an HMAC_256 key on moto; returns its id.
+pub async fn moto_mac_key(client: &aws_sdk_kms::Client) -> String {
     use aws_sdk_kms::types::{KeySpec, KeyUsageType};
-    let client = moto_client(url).await;
-    let key = moto_symmetric_key(&client).await;
-    let mac = client
+    client
         .create_key()
         .key_spec(KeySpec::Hmac256)
         .key_usage(KeyUsageType::GenerateVerifyMac)
@@ -63,7 +61,14 @@ pub async fn moto_kms_settings(url: &str) -> fincert::config::KmsSettings {
         .expect("CreateKey HMAC_256")
         .key_metadata
         .unwrap()
-        .key_id;
+        .key_id
+}
+
+/// KMS settings for fresh keys (wrapping + HMAC) on the moto at `url`.
+pub async fn moto_kms_settings(url: &str) -> fincert::config::KmsSettings {
+    let client = moto_client(url).await;
+    let key = moto_symmetric_key(&client).await;
+    let mac = moto_mac_key(&client).await;
     let mut s = Settings::default().kms;
     s.backend = fincert::config::KmsBackend::Aws;
     s.aws_endpoint_url = url.to_owned();
@@ -83,13 +88,17 @@ pub struct PrivateMoto {
 
 impl PrivateMoto {
     pub async fn start() -> Self {
-        let bin = std::env::var("TEST_FINCERT_MOTO_BIN")
-            .expect("TEST_FINCERT_MOTO_BIN is unset: run the suite with scripts/test.sh");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
+        Self::start_on(port).await
+    }
+
+    async fn start_on(port: u16) -> Self {
+        let bin = std::env::var("TEST_FINCERT_MOTO_BIN")
+            .expect("TEST_FINCERT_MOTO_BIN is unset: run the suite with scripts/test.sh");
         let child = std::process::Command::new(bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(std::process::Stdio::null())
@@ -109,6 +118,24 @@ impl PrivateMoto {
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Starts a fresh moto on the same port (the KMS comes back). moto keeps nothing across a
+    /// restart: recreate keys after `seed` to get the same ids.
+    pub async fn restart(&mut self) {
+        self.stop();
+        let port: u16 = self.url.rsplit(':').next().unwrap().parse().unwrap();
+        *self = Self::start_on(port).await;
+    }
+
+    /// Seeds moto's random source, so the keys created next get the same ids every time.
+    pub async fn seed(&self, seed: u64) {
+        let resp = reqwest::Client::new()
+            .post(format!("{}/moto-api/seed?a={seed}", self.url))
+            .send()
+            .await
+            .expect("moto seed");
+        assert!(resp.status().is_success(), "moto seed: {}", resp.status());
     }
 }
 

@@ -94,7 +94,8 @@ pub(super) async fn the_undelivered_activation_is_audited(engine: Engine) {
     };
     let app = spawn_app(engine).await;
     let clock: fincert::clock::SharedClock = std::sync::Arc::new(app.clock.clone());
-    let committer = Committer::start(app.db.clone(), clock, 8);
+    let metrics = fincert::telemetry::CommitMetrics::unregistered().unwrap();
+    let committer = Committer::start(app.db.clone(), clock, 8, metrics);
     let skipped = Change::Decide {
         request_id: uuid::Uuid::new_v4(),
         status: fincert::signing::request::Status::Signed,
