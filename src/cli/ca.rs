@@ -46,6 +46,10 @@ pub async fn run(cmd: CaCommand, settings: Settings) -> ExitCode {
                     eprintln!("fincert: the CA is already initialised");
                     Ok(ExitCode::from(exit::CHECK_FAILED))
                 }
+                Err(e @ PkiError::CaKey { .. }) => {
+                    eprintln!("fincert: ca init: {e}");
+                    Ok(ExitCode::from(exit::CONFIG))
+                }
                 Err(e) => Err(e.to_string()),
             },
             CaCommand::Show => {

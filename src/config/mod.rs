@@ -194,6 +194,13 @@ impl Settings {
         self.auth.validate()?;
         self.enrolment.validate()?;
         self.signing.validate()?;
+        if self.kms.backend != KmsBackend::Aws && !self.pki.aws_root_key_id.is_empty() {
+            // Named CA keys with the local backend would be silently unused.
+            return Err(ConfigError::new(
+                "pki.aws_root_key_id",
+                "CA keys in KMS need kms.backend = \"aws\"",
+            ));
+        }
         Ok(())
     }
 
