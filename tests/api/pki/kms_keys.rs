@@ -176,4 +176,17 @@ pub(super) async fn ca_init_adopts_the_named_kms_keys_and_creates_none(engine: E
     );
     assert_eq!(code, 1, "a second ca init refuses: {err}");
     assert!(err.contains("already initialised"), "{err}");
+    // The set-up Job's form succeeds again without touching the CA.
+    let env: Vec<(&str, &str)> = base.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (code, out, err) = run_cli(&["ca", "init", "--if-absent"], &env);
+    assert_eq!(
+        (code, out.trim()),
+        (0, "CA already initialised; nothing changed"),
+        "{err}"
+    );
+    let after = store::pki::authorities(&db).await.unwrap();
+    assert_eq!(
+        after.iter().map(|r| &r.certificate_der).collect::<Vec<_>>(),
+        rows.iter().map(|r| &r.certificate_der).collect::<Vec<_>>()
+    );
 }
