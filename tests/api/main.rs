@@ -20,6 +20,7 @@ mod errors;
 mod foreign;
 mod health;
 mod idempotency;
+mod infra;
 mod kms;
 mod lifecycle;
 mod openapi;
