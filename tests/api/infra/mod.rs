@@ -9,13 +9,17 @@
 //! | `contract.rs`  | the Jobs' and the Deployment's command lines, env, user, read-only dir  |
 //! | `manifests.rs` | schemas, kustomizations, pod security, ports, CRDs, alerts             |
 //! | `image.rs`     | Dockerfile ↔ toolchain, manifests, build context (.dockerignore)      |
+//! | `terraform.rs` | keys, RDS, IRSA ↔ manifests, `terraform fmt`                           |
+//! | `iam.rs`       | IAM actions ↔ aws-sdk-kms calls in src/, context keys ↔ the code       |
 //!
 //! The Python tools live in the test venv (`TEST_FINCERT_VENV`, which scripts/test.sh fills),
 //! promtool is Debian's (`TEST_FINCERT_PROMTOOL`, unpacked by scripts/test.sh).
 
 mod contract;
+mod iam;
 mod image;
 mod manifests;
+mod terraform;
 
 use std::path::{Path, PathBuf};
 
