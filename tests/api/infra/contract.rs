@@ -19,8 +19,8 @@
 //! database (a fresh PostgreSQL database instead of RDS), AWS (moto as the KMS endpoint, with
 //! the keys and aliases the ConfigMap names created as Terraform creates them; static
 //! credentials in the standard AWS variables where IRSA would provide a web identity), the
-//! listen addresses (free loopback ports instead of 0.0.0.0:8080/9090) and the trusted proxy
-//! (this test's loopback address instead of the ingress controller's pod CIDR).
+//! listen addresses (free loopback ports instead of 0.0.0.0:8080/9090) and one more trusted
+//! proxy (this test's loopback address, beside the ingress controller's pod CIDR).
 
 use std::{
     io::{BufRead, BufReader},
@@ -406,7 +406,12 @@ async fn the_image_runs_as_the_manifests_run_it() {
                 "FINCERT_HTTP_LISTEN",
                 &format!("127.0.0.1:{api_port}"),
             );
-            override_env(&mut env, "FINCERT_HTTP_TRUSTED_PROXIES", r#"["127.0.0.1"]"#);
+            // This test's client stands where the ingress controller stands: trusted too.
+            let mut proxies: Vec<String> =
+                serde_json::from_str(value_of(&env, "FINCERT_HTTP_TRUSTED_PROXIES")).unwrap();
+            proxies.push("127.0.0.1".into());
+            let proxies = serde_json::to_string(&proxies).unwrap();
+            override_env(&mut env, "FINCERT_HTTP_TRUSTED_PROXIES", &proxies);
             override_env(
                 &mut env,
                 "FINCERT_HTTP_METRICS_LISTEN",
