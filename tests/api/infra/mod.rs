@@ -7,7 +7,9 @@
 //! | file           | checks                                                                  |
 //! |----------------|-------------------------------------------------------------------------|
 //! | `contract.rs`  | the Jobs' and the Deployment's command lines, env, user, read-only dir  |
-//! | `manifests.rs` | schemas, kustomizations, pod security, ports, CRDs, alerts             |
+//! | `pod.rs`       | the contract's sandbox: binary, user, read-only dir, kubelet's env      |
+//! | `manifests.rs` | schemas, kustomizations, pod security, ports, probes, policies          |
+//! | `operators.rs` | ServiceMonitor, PrometheusRule, ExternalSecret; alerts by promtool      |
 //! | `image.rs`     | Dockerfile ↔ toolchain, manifests, build context (.dockerignore)      |
 //! | `terraform.rs` | keys, RDS, IRSA ↔ manifests, `terraform fmt`                           |
 //! | `iam.rs`       | IAM actions ↔ aws-sdk-kms calls in src/, context keys ↔ the code       |
@@ -19,6 +21,8 @@ mod contract;
 mod iam;
 mod image;
 mod manifests;
+mod operators;
+mod pod;
 mod terraform;
 
 use std::path::{Path, PathBuf};
@@ -186,4 +190,12 @@ pub fn strings(map: &Value) -> Vec<(String, String)> {
 /// The package version (Cargo.toml), which is the image tag.
 pub fn package_version() -> &'static str {
     env!("CARGO_PKG_VERSION")
+}
+
+/// Whether `labels` carry every label of `selector` (no selector selects everything, as in
+/// Kubernetes).
+pub fn labels_match(selector: &Value, labels: &Value) -> bool {
+    selector
+        .as_object()
+        .is_none_or(|s| s.iter().all(|(k, v)| labels[k] == *v))
 }
