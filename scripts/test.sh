@@ -5,7 +5,8 @@
 #   - PostgreSQL on 127.0.0.1:5432 (trust auth): checked, started if it is installed but down;
 #     every PostgreSQL test creates its own database named with this run's prefix, and every
 #     database with that prefix is dropped when the script exits;
-#   - a Python venv with moto (the AWS KMS endpoint for aws-sdk-kms) and an OpenAPI validator;
+#   - a Python venv with moto (the AWS KMS endpoint for aws-sdk-kms), an OpenAPI validator, and
+#     the infra checks' kubernetes-validate and python-hcl2; Debian's promtool for the alerts;
 #   - Debian's Chromium and playwright-core (npm) for the portal's browser tests;
 #   - Debian's HAProxy, the load balancer in front of three nodes in the cluster test;
 #   - then the Rust suite (one test binary for the API tests) and the spec check.
@@ -53,6 +54,25 @@ if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/openapi-spec-validator"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5.1,<6' 'openapi-spec-validator>=0.7,<1'
 fi
+
+# The infra checks' judges (tests/api/infra): kubernetes-validate (Kubernetes schemas, offline)
+# and python-hcl2 (Terraform's syntax) in the same venv, and Debian's promtool, unpacked from
+# the prometheus package into the cache rather than installed (no service is set up or started).
+if ! "$VENV/bin/python" -c 'import hcl2, kubernetes_validate' 2>/dev/null; then
+  log "installing kubernetes-validate and python-hcl2 into $VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check 'kubernetes-validate==1.37.0' 'python-hcl2==8.1.4'
+fi
+export TEST_FINCERT_VENV="$VENV"
+PROMETHEUS="$CACHE/prometheus"
+if [ ! -x "$PROMETHEUS/usr/bin/promtool" ]; then
+  log "unpacking promtool (Debian package prometheus) into $PROMETHEUS"
+  rm -rf "$PROMETHEUS.download" && mkdir -p "$PROMETHEUS.download"
+  (cd "$PROMETHEUS.download" && { apt-get download prometheus >/dev/null 2>&1 ||
+    { SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"; $SUDO apt-get update -qq && apt-get download prometheus >/dev/null; }; })
+  dpkg-deb -x "$PROMETHEUS.download"/prometheus_*.deb "$PROMETHEUS"
+  rm -rf "$PROMETHEUS.download"
+fi
+export TEST_FINCERT_PROMTOOL="$PROMETHEUS/usr/bin/promtool"
 
 log "starting moto (AWS KMS stand-in) on a loopback port"
 MOTO_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

@@ -16,7 +16,12 @@ use crate::{
 #[derive(Debug, Subcommand)]
 pub enum CaCommand {
     /// Create the root CA, the issuing CA and the OCSP responder (once).
-    Init,
+    Init {
+        /// Succeed without changing anything when the CA already exists (for a set-up Job that
+        /// may run again); without it a second `ca init` fails (exit 1).
+        #[arg(long)]
+        if_absent: bool,
+    },
     /// Print the CA certificates (PEM).
     Show,
 }
@@ -29,25 +34,35 @@ pub async fn run(cmd: CaCommand, settings: Settings) -> ExitCode {
         let kms = kms::connect(&settings).await?;
         let custody = Arc::new(Custody::new(kms, &settings.custody, clock.clone()));
         match cmd {
-            CaCommand::Init => match Pki::init(&db, &custody, &settings, &clock).await {
-                Ok(()) => {
-                    println!(
-                        "CA initialised ({}; keys in the {} KMS backend)",
-                        settings.pki.ca_algorithm,
-                        if settings.kms.backend == crate::config::KmsBackend::Aws {
-                            "aws"
-                        } else {
-                            "local"
-                        }
-                    );
-                    Ok(ExitCode::SUCCESS)
+            CaCommand::Init { if_absent } => {
+                match Pki::init(&db, &custody, &settings, &clock).await {
+                    Ok(()) => {
+                        println!(
+                            "CA initialised ({}; keys in the {} KMS backend)",
+                            settings.pki.ca_algorithm,
+                            if settings.kms.backend == crate::config::KmsBackend::Aws {
+                                "aws"
+                            } else {
+                                "local"
+                            }
+                        );
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Err(PkiError::AlreadyInitialized) if if_absent => {
+                        println!("CA already initialised; nothing changed");
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Err(PkiError::AlreadyInitialized) => {
+                        eprintln!("fincert: the CA is already initialised");
+                        Ok(ExitCode::from(exit::CHECK_FAILED))
+                    }
+                    Err(e @ PkiError::CaKey { .. }) => {
+                        eprintln!("fincert: ca init: {e}");
+                        Ok(ExitCode::from(exit::CONFIG))
+                    }
+                    Err(e) => Err(e.to_string()),
                 }
-                Err(PkiError::AlreadyInitialized) => {
-                    eprintln!("fincert: the CA is already initialised");
-                    Ok(ExitCode::from(exit::CHECK_FAILED))
-                }
-                Err(e) => Err(e.to_string()),
-            },
+            }
             CaCommand::Show => {
                 let pki = Pki::load(&db, custody, &settings, clock.clone())
                     .await

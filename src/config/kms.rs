@@ -111,4 +111,20 @@ mod tests {
             Ok(())
         });
     }
+
+    #[test]
+    fn ca_keys_in_kms_need_the_aws_backend() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("FINCERT_PKI_AWS_ROOT_KEY_ID", "alias/fincert-root-ca");
+            jail.set_env("FINCERT_PKI_AWS_ISSUING_KEY_ID", "alias/fincert-issuing-ca");
+            let e = Settings::load_from(None, Env::prefixed("FINCERT_")).unwrap_err();
+            assert_eq!(e.key, "pki.aws_root_key_id");
+            jail.set_env("FINCERT_KMS_BACKEND", "aws");
+            jail.set_env("FINCERT_KMS_AWS_KEY_ID", "alias/fincert");
+            jail.set_env("FINCERT_KMS_AWS_MAC_KEY_ID", "alias/fincert-mac");
+            let s = Settings::load_from(None, Env::prefixed("FINCERT_")).unwrap();
+            assert_eq!(s.pki.aws_issuing_key_id, "alias/fincert-issuing-ca");
+            Ok(())
+        });
+    }
 }

@@ -8,7 +8,9 @@
 //! `FINCERT_<KEY>` for top-level keys (`FINCERT_DATA_DIR` → `data_dir`). Settings are validated
 //! once, here; a bad value stops start-up with one line naming the key and the problem. Unknown
 //! keys, in the file or as `FINCERT_*` variables, are refused too: a typo must not silently
-//! leave a default in force.
+//! leave a default in force. The one exception is the variables Kubernetes injects for a
+//! Service named `fincert` (`FINCERT_SERVICE_HOST`, `FINCERT_PORT_8080_TCP`…), matched exactly
+//! by key and value shape in `service_links`.
 //!
 //! One file per section holds its struct(s), their defaults and the section's own `validate`
 //! (`http`, `database`, `log`, `kms`, `custody`, `pki`, `auth`, `enrolment`, `signing`);
@@ -35,6 +37,7 @@ mod kms;
 mod log;
 mod pki;
 mod secret;
+mod service_links;
 mod signing;
 
 pub use auth::AuthSettings;
@@ -147,7 +150,15 @@ impl Settings {
         // FINCERT_API_URL, FINCERT_CLIENT_ID, FINCERT_CLIENT_SECRET and FINCERT_PIN are commands'
         // arguments given by environment (to keep secrets out of shell history and `ps`): none
         // is a setting.
+        // kubelet's service-link variables for a Service named `fincert` (see
+        // `service_links`): exactly those keys with values of kubelet's shape.
+        let links: Vec<String> = env
+            .iter()
+            .filter(|(key, value)| service_links::is_service_link(key.as_str(), value))
+            .map(|(key, _)| key.as_str().to_owned())
+            .collect();
         let env = env
+            .filter(move |key| !links.iter().any(|l| l.as_str() == key))
             .ignore(&[
                 "CONFIG",
                 "OTP_SECRET_HEX",
@@ -186,6 +197,13 @@ impl Settings {
         self.auth.validate()?;
         self.enrolment.validate()?;
         self.signing.validate()?;
+        if self.kms.backend != KmsBackend::Aws && !self.pki.aws_root_key_id.is_empty() {
+            // Named CA keys with the local backend would be silently unused.
+            return Err(ConfigError::new(
+                "pki.aws_root_key_id",
+                "CA keys in KMS need kms.backend = \"aws\"",
+            ));
+        }
         Ok(())
     }
 

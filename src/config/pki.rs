@@ -1,6 +1,6 @@
-//! The `[pki]` section: the CA's published base URL, key algorithms, name, policy arc, and
-//! certificate, CRL and OCSP lifetimes; and [`is_dotted_oid`], the one check a policy arc must
-//! pass before any OID library sees it.
+//! The `[pki]` section: the CA's published base URL, key algorithms, the existing KMS keys of the
+//! root and issuing CA (AWS backend), name, policy arc, and certificate, CRL and OCSP lifetimes;
+//! and [`is_dotted_oid`], the one check a policy arc must pass before any OID library sees it.
 //!
 //! Key algorithms are checked against the names in [`KEY_ALGORITHMS`] here, not by asking
 //! custody: config imports nothing from the rest of the crate.
@@ -44,6 +44,12 @@ pub struct PkiSettings {
     /// Directory of trusted foreign CA certificates (PEM or DER) for registering certificates
     /// issued elsewhere; empty means `<data_dir>/trust-anchors`.
     pub trust_anchors_dir: String,
+    /// With `kms.backend = "aws"`: the existing asymmetric KMS key (key id, ARN or alias;
+    /// `SIGN_VERIFY`, spec matching `ca_algorithm`) `ca init` makes the root CA with. fincert
+    /// never creates KMS keys: they are made (by Terraform) and named here.
+    pub aws_root_key_id: String,
+    /// The same for the issuing CA (a different key from the root's).
+    pub aws_issuing_key_id: String,
 }
 
 impl Default for PkiSettings {
@@ -63,6 +69,8 @@ impl Default for PkiSettings {
             ocsp_validity_minutes: 60,
             general_purpose_fee_krw: 4400,
             trust_anchors_dir: String::new(),
+            aws_root_key_id: String::new(),
+            aws_issuing_key_id: String::new(),
         }
     }
 }
@@ -114,8 +122,64 @@ impl PkiSettings {
                 "must be between 1 and 1440",
             ));
         }
+        for (key, value) in [
+            ("pki.aws_root_key_id", &self.aws_root_key_id),
+            ("pki.aws_issuing_key_id", &self.aws_issuing_key_id),
+        ] {
+            if !value.is_empty() && !is_kms_key_identifier(value) {
+                return Err(ConfigError::new(
+                    key,
+                    "must be a KMS key id, key ARN, alias name (alias/...) or alias ARN",
+                ));
+            }
+        }
+        if self.aws_root_key_id.is_empty() != self.aws_issuing_key_id.is_empty() {
+            return Err(ConfigError::new(
+                "pki.aws_issuing_key_id",
+                "set both pki.aws_root_key_id and pki.aws_issuing_key_id, or neither",
+            ));
+        }
+        if !self.aws_root_key_id.is_empty() && self.aws_root_key_id == self.aws_issuing_key_id {
+            return Err(ConfigError::new(
+                "pki.aws_issuing_key_id",
+                "must name a different key from pki.aws_root_key_id",
+            ));
+        }
         Ok(())
     }
+}
+
+/// The shapes AWS KMS accepts as a `KeyId`: a key id (UUID or `mrk-…`), a key ARN, an alias
+/// name (`alias/…`) or an alias ARN; checked for shape only (KMS itself says whether it exists).
+fn is_kms_key_identifier(s: &str) -> bool {
+    let charset = |v: &str, extra: &[u8]| {
+        !v.is_empty()
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
+    };
+    if s.len() > 2048 {
+        return false;
+    }
+    if let Some(alias) = s.strip_prefix("alias/") {
+        return charset(alias, b"/_-") && !alias.starts_with("aws/");
+    }
+    if let Some(arn) = s.strip_prefix("arn:") {
+        // arn:<partition>:kms:<region>:<account>:key/<id> or …:alias/<name>
+        let parts: Vec<&str> = arn.splitn(5, ':').collect();
+        return parts.len() == 5
+            && charset(parts[0], b"-")
+            && parts[1] == "kms"
+            && charset(parts[2], b"-")
+            && parts[3].len() == 12
+            && parts[3].bytes().all(|b| b.is_ascii_digit())
+            && (parts[4]
+                .strip_prefix("key/")
+                .is_some_and(|id| charset(id, b"-"))
+                || parts[4]
+                    .strip_prefix("alias/")
+                    .is_some_and(|a| charset(a, b"/_-")));
+    }
+    charset(s, b"-")
 }
 
 /// A dotted OID whose arcs each fit in 32 bits (the OID library's limit; it must never see
@@ -138,6 +202,58 @@ pub fn is_dotted_oid(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ca_key_ids_are_kms_identifiers_given_as_a_pair() {
+        for ok in [
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "mrk-1234abcd12ab34cd56ef1234567890ab",
+            "alias/fincert-prod-root-ca",
+            "arn:aws:kms:ap-northeast-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws:kms:ap-northeast-2:111122223333:alias/fincert-prod-root-ca",
+        ] {
+            assert!(is_kms_key_identifier(ok), "{ok}");
+            let s = PkiSettings {
+                aws_root_key_id: ok.into(),
+                aws_issuing_key_id: "alias/fincert-issuing".into(),
+                ..PkiSettings::default()
+            };
+            assert!(s.validate().is_ok(), "{ok}");
+        }
+        for bad in [
+            "alias/",
+            "alias/aws/ebs",
+            "root key",
+            "arn:aws:kms:ap-northeast-2:1111:key/x",
+            "arn:aws:s3:::bucket",
+            "arn:aws:kms:ap-northeast-2:111122223333:key/",
+            "key\n",
+        ] {
+            assert!(!is_kms_key_identifier(bad), "{bad}");
+            let s = PkiSettings {
+                aws_root_key_id: bad.into(),
+                aws_issuing_key_id: "alias/fincert-issuing".into(),
+                ..PkiSettings::default()
+            };
+            assert_eq!(
+                s.validate().unwrap_err().key,
+                "pki.aws_root_key_id",
+                "{bad}"
+            );
+        }
+        let one = PkiSettings {
+            aws_root_key_id: "alias/fincert-root".into(),
+            ..PkiSettings::default()
+        };
+        assert_eq!(one.validate().unwrap_err().key, "pki.aws_issuing_key_id");
+        let same = PkiSettings {
+            aws_root_key_id: "alias/fincert-root".into(),
+            aws_issuing_key_id: "alias/fincert-root".into(),
+            ..PkiSettings::default()
+        };
+        let e = same.validate().unwrap_err();
+        assert!(e.problem.contains("different key"), "{e}");
+    }
 
     #[test]
     fn policy_arcs_are_checked_without_panicking() {

@@ -72,7 +72,7 @@ impl From<PkiError> for ApiError {
                 "Certificate not found",
                 "no such certificate",
             ),
-            P::NotInitialized | P::AlreadyInitialized => Self::rule(
+            P::NotInitialized | P::AlreadyInitialized | P::CaKey { .. } => Self::rule(
                 Kind::Unavailable,
                 "ca_not_initialized",
                 "CA not initialised",

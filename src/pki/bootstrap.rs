@@ -54,8 +54,9 @@ impl Pki {
     }
 
     /// Creates the root CA, the issuing CA and the OCSP responder. Root and issuing keys are
-    /// KMS asymmetric keys with the AWS backend, sealed service keys with the local one; the
-    /// responder's key is always sealed (it signs every OCSP answer).
+    /// the existing KMS asymmetric keys `pki.aws_root_key_id` and `pki.aws_issuing_key_id` with
+    /// the AWS backend (checked, never created), new sealed service keys with the local one;
+    /// the responder's key is always sealed (it signs every OCSP answer).
     pub async fn init(
         db: &DatabaseConnection,
         custody: &Arc<Custody>,
@@ -91,6 +92,13 @@ impl Pki {
                 prepared.push(key);
             }
             signers.push((id, Arc::new(signer), key_kind, custody_key_id, kms_key_id));
+        }
+        if signers[0].4.is_some() && signers[0].4 == signers[1].4 {
+            // Two names (an alias and an id) for one key: the issuing CA must not be the root.
+            return Err(PkiError::CaKey {
+                setting: "pki.aws_issuing_key_id",
+                problem: "names the same KMS key as pki.aws_root_key_id".into(),
+            });
         }
         let NewCaKey { signer, stored } = stores.for_responder().create(RESPONDER, alg).await?;
         let responder_signer = Arc::new(signer);

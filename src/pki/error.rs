@@ -24,6 +24,15 @@ pub enum PkiError {
     /// The CA has not been set up (`fincert ca init`).
     #[error("the CA is not initialised; run `fincert ca init`")]
     NotInitialized,
+    /// A CA key named in the settings cannot be used (`ca init`): missing, not found, or not a
+    /// signing key of the CA's algorithm.
+    #[error("{setting}: {problem}")]
+    CaKey {
+        /// The setting naming the key.
+        setting: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// `ca init` on an initialised CA.
     #[error("the CA is already initialised")]
     AlreadyInitialized,

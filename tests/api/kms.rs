@@ -84,11 +84,10 @@ async fn aws_asymmetric_keys_sign_for_the_ca() {
 /// written (no key, no slot, no audit event), and an outage is not counted as a PIN attempt.
 async fn kms_outage_fails_closed(engine: Engine) {
     let mut moto = PrivateMoto::start().await;
-    let kms = moto_kms_settings(&moto.url).await;
-    let app = spawn_app_tuned(engine, |s| {
-        s.kms = kms;
-    })
-    .await;
+    let test_db = TestDb::new(engine).await;
+    let mut s = test_db.settings();
+    use_moto(&mut s, &moto.url).await;
+    let app = spawn_app_with(test_db, s).await;
     let c = &app.custody;
     let gil = OwnerId::parse("user-gildong").unwrap();
     let key = c
@@ -276,7 +275,7 @@ async fn local_rewrap_moves_every_slot_resumably(engine: Engine) {
 async fn aws_rewrap_moves_slots_to_the_new_key(engine: Engine) {
     let test_db = TestDb::new(engine).await;
     let mut settings = test_db.settings();
-    settings.kms = moto_kms_settings(&moto_url()).await;
+    use_moto(&mut settings, &moto_url()).await;
     let app = spawn_app_with(test_db, settings.clone()).await;
     let c = &app.custody;
     let hana = OwnerId::parse("user-hana").unwrap();
@@ -346,11 +345,10 @@ both_engines!(
 async fn kms_outage_is_a_503_over_http() {
     use fincert::pki::profile::Usage;
     let mut moto = PrivateMoto::start().await;
-    let kms = moto_kms_settings(&moto.url).await;
-    let app = spawn_app_tuned(Engine::Postgres, |s| {
-        s.kms = kms;
-    })
-    .await;
+    let test_db = TestDb::new(Engine::Postgres).await;
+    let mut s = test_db.settings();
+    use_moto(&mut s, &moto.url).await;
+    let app = spawn_app_with(test_db, s).await;
     let cert = cloud_cert("user-outage")
         .usage(Usage::Restricted)
         .issue(&app)

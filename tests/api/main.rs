@@ -21,6 +21,7 @@ mod errors;
 mod foreign;
 mod health;
 mod idempotency;
+mod infra;
 mod kms;
 mod lifecycle;
 mod observability;

@@ -13,7 +13,7 @@ use aws_sdk_kms::{
     config::Credentials,
     error::{ProvideErrorMetadata, SdkError},
     primitives::Blob,
-    types::{DataKeySpec, MacAlgorithmSpec, MessageType, SigningAlgorithmSpec},
+    types::{DataKeySpec, KeyMetadata, MacAlgorithmSpec, MessageType, SigningAlgorithmSpec},
 };
 use zeroize::Zeroizing;
 
@@ -42,7 +42,8 @@ pub enum KmsSigningAlgorithm {
 }
 
 impl KmsSigningAlgorithm {
-    fn spec(self) -> SigningAlgorithmSpec {
+    /// KMS's name for it.
+    pub fn spec(self) -> SigningAlgorithmSpec {
         match self {
             Self::RsaPkcs1Sha256 => SigningAlgorithmSpec::RsassaPkcs1V15Sha256,
             Self::RsaPssSha256 => SigningAlgorithmSpec::RsassaPssSha256,
@@ -163,6 +164,20 @@ impl AwsKms {
         out.public_key
             .map(Blob::into_inner)
             .ok_or_else(|| KmsError::Rejected("GetPublicKey returned no key".into()))
+    }
+
+    /// What `DescribeKey` says of a key (ARN, state, usage, spec, signing algorithms): what
+    /// `ca init` checks before it adopts a CA key.
+    pub async fn key_metadata(&self, key_id: &str) -> Result<KeyMetadata, KmsError> {
+        let out = self
+            .client
+            .describe_key()
+            .key_id(key_id)
+            .send()
+            .await
+            .map_err(classify)?;
+        out.key_metadata
+            .ok_or_else(|| KmsError::Rejected(format!("DescribeKey returned nothing for {key_id}")))
     }
 
     /// The wrapped key an `Encrypt` or `ReEncrypt` (`op`) answered with: its ciphertext under

@@ -46,9 +46,10 @@ pub trait CaKey: Send + Sync {
 /// Where CA keys are made and kept: one implementation per backend.
 #[async_trait::async_trait]
 pub trait CaKeyStore: Send + Sync {
-    /// Creates a key for the CA named `name` (`root`, `issuing`, `ocsp`). It can sign at once;
-    /// what the authority row records (and a sealed key still to be stored in the `ca init`
-    /// transaction) comes back with it.
+    /// A new key for the CA named `name` (`root`, `issuing`, `ocsp`): made (local) or the
+    /// configured existing key, checked (AWS). It can sign at once; what the authority row
+    /// records (and a sealed key still to be stored in the `ca init` transaction) comes back
+    /// with it.
     async fn create(&self, name: &str, algorithm: KeyAlgorithm) -> Result<NewCaKey, PkiError>;
 
     /// Opens the stored key of the authority `row`.
@@ -117,7 +118,7 @@ impl CaKeyStores {
         custody: Arc<Custody>,
     ) -> Result<Self, PkiError> {
         let aws = if aws_needed {
-            Some(AwsCaKeys::connect(&settings.kms).await?)
+            Some(AwsCaKeys::connect(settings).await?)
         } else {
             None
         };

@@ -80,6 +80,36 @@ pub async fn moto_kms_settings(url: &str) -> fincert::config::KmsSettings {
     s
 }
 
+/// Creates an asymmetric signing key for the CA on moto, as Terraform makes it (`SIGN_VERIFY`,
+/// the spec of `ca_algorithm`: `rsa2048` or `p256`); returns its id.
+pub async fn moto_ca_key(client: &aws_sdk_kms::Client, ca_algorithm: &str) -> String {
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+    let spec = match ca_algorithm {
+        "rsa2048" => KeySpec::Rsa2048,
+        "p256" => KeySpec::EccNistP256,
+        other => panic!("no KMS key spec for {other}"),
+    };
+    client
+        .create_key()
+        .key_spec(spec)
+        .key_usage(KeyUsageType::SignVerify)
+        .send()
+        .await
+        .expect("CreateKey SIGN_VERIFY")
+        .key_metadata
+        .unwrap()
+        .key_id
+}
+
+/// Points `s` at AWS KMS on the moto at `url`: fresh wrapping and HMAC keys, and root and
+/// issuing CA keys of `s.pki.ca_algorithm` (set it first) that `ca init` adopts.
+pub async fn use_moto(s: &mut Settings, url: &str) {
+    s.kms = moto_kms_settings(url).await;
+    let client = moto_client(url).await;
+    s.pki.aws_root_key_id = moto_ca_key(&client, &s.pki.ca_algorithm).await;
+    s.pki.aws_issuing_key_id = moto_ca_key(&client, &s.pki.ca_algorithm).await;
+}
+
 /// A moto server of one test's own (so the test can stop it); killed on drop.
 pub struct PrivateMoto {
     child: std::process::Child,
@@ -149,7 +179,7 @@ impl Drop for PrivateMoto {
 pub async fn settings_for(test_db: &TestDb, backend: Backend) -> Settings {
     let mut s = test_db.settings();
     if backend == Backend::Aws {
-        s.kms = moto_kms_settings(&moto_url()).await;
+        use_moto(&mut s, &moto_url()).await;
     }
     s
 }

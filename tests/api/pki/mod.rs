@@ -2,12 +2,13 @@
 //! OCSP answer fincert makes is read and verified by the openssl command line.
 //!
 //! `issuance.rs`: the hierarchy and what it issues; `revocation.rs`: CRL and OCSP;
-//! `certificate_lifecycle.rs`: suspension, renewal, reissue, expiry; `openssl.rs`: the CA files
-//! written out for openssl. The engine matrix is here, so the tests keep their names
+//! `certificate_lifecycle.rs`: suspension, renewal, reissue, expiry; `kms_keys.rs`: `ca init`
+//! adopting the KMS keys the settings name; `openssl.rs`: the CA files written out for openssl. The engine matrix is here, so the tests keep their names
 //! (`pki::<test>::{sqlite,postgres}`).
 
 mod certificate_lifecycle;
 mod issuance;
+mod kms_keys;
 mod openssl;
 mod revocation;
 
@@ -25,6 +26,7 @@ use certificate_lifecycle::{
 use issuance::{
     ca_hierarchy_is_published, financial_certificate_profile, joint_device_certificates_from_csrs,
 };
+use kms_keys::ca_init_adopts_the_named_kms_keys_and_creates_none;
 use openssl::Openssl;
 use revocation::{
     concurrent_crl_refresh_answers_everyone, ocsp_get_unknown_and_malformed,
@@ -32,6 +34,7 @@ use revocation::{
 };
 
 both_engines!(
+    ca_init_adopts_the_named_kms_keys_and_creates_none,
     concurrent_crl_refresh_answers_everyone,
     lifecycle_job_notices_and_expires,
     only_active_certificates_sign,
@@ -49,12 +52,15 @@ both_engines!(
 /// `Sign`; openssl accepts what they signed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ca_keys_in_aws_kms_sign_through_kms() {
-    let kms = moto_kms_settings(&moto_url()).await;
-    let app = spawn_app_tuned(Engine::Sqlite, |s| {
-        s.kms = kms;
-        s.pki.ca_algorithm = "rsa2048".into();
-    })
-    .await;
+    let test_db = TestDb::new(Engine::Sqlite).await;
+    let mut s = test_db.settings();
+    s.pki.ca_algorithm = "rsa2048".into();
+    use_moto(&mut s, &moto_url()).await;
+    let (root_key, issuing_key) = (
+        s.pki.aws_root_key_id.clone(),
+        s.pki.aws_issuing_key_id.clone(),
+    );
+    let app = spawn_app_with(test_db, s).await;
     let o = Openssl::for_app(&app).await;
     let (ok, out) = o.run(&[
         "verify",
@@ -96,4 +102,17 @@ async fn ca_keys_in_aws_kms_sign_through_kms() {
             ("root".into(), "kms".into())
         ]
     );
+    // The rows keep the ARNs of exactly the keys the settings named.
+    let arns: Vec<_> = store::pki::authorities(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|a| a.kms_key_id)
+        .collect();
+    assert_eq!(arns.len(), 2);
+    assert!(
+        arns[0].starts_with("arn:aws:kms:") && arns[0].ends_with(&format!("key/{issuing_key}")),
+        "{arns:?}"
+    );
+    assert!(arns[1].ends_with(&format!("key/{root_key}")), "{arns:?}");
 }
