@@ -286,12 +286,8 @@ impl Signing {
         );
         self.custody.activations().remove(activation.id);
         let count = |result| {
-            self.signatures.observe(
-                parsed.algorithm,
-                parsed.format,
-                result,
-                parsed.digests.len(),
-            )
+            self.signatures
+                .observe(row.algorithm, row.format, result, row.digests.len())
         };
         let signatures = match signed {
             Ok(s) => s,

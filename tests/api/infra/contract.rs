@@ -38,25 +38,6 @@ use super::{
 };
 use crate::helpers::*;
 
-/// Settings the manifests use that this branch's binary does not know yet (they come with
-/// issue 14's observability work, branch r14-obs). Each is checked to be still refused, so once
-/// that work is merged this test fails and says to drop the entry — after which the manifest's
-/// value is passed like every other.
-const PENDING: &[(&str, &str)] = &[
-    (
-        "FINCERT_HTTP_METRICS_LISTEN",
-        "http.metrics_listen (a separate metrics listener)",
-    ),
-    (
-        "FINCERT_HTTP_TRUSTED_PROXIES",
-        "CIDRs in http.trusted_proxies",
-    ),
-];
-
-fn pending(key: &str) -> bool {
-    PENDING.iter().any(|(k, _)| *k == key)
-}
-
 /// Creates the KMS keys and aliases the ConfigMap names, as infra/terraform creates them.
 async fn terraform_keys_on(moto: &PrivateMoto, config: &[(String, String)]) {
     let client = moto_client(&moto.url).await;
@@ -109,25 +90,6 @@ async fn terraform_keys_on(moto: &PrivateMoto, config: &[(String, String)]) {
             .send()
             .await
             .unwrap();
-    }
-}
-
-/// Each pending setting is still refused by this binary, with its manifest value.
-fn pending_settings_are_still_refused(pod: &Pod, config: &[(String, String)]) {
-    for (key, what) in PENDING {
-        let env = vec![((*key).to_owned(), value_of(config, key).to_owned())];
-        let (code, _, err) = pod.run(&["ca".into(), "show".into()], &env);
-        assert_eq!(
-            code, 2,
-            "{key} ({what}) is accepted now: remove it from PENDING in tests/api/infra/contract.rs \
-             so this test passes the manifest's value ({err})"
-        );
-        let dotted = key
-            .strip_prefix("FINCERT_")
-            .unwrap()
-            .to_lowercase()
-            .replacen('_', ".", 1);
-        assert!(err.contains(&dotted), "{key}: {err}");
     }
 }
 
@@ -228,7 +190,6 @@ async fn the_image_runs_as_the_manifests_run_it() {
                 &format!("127.0.0.1:{metrics_port}"),
             );
         }
-        env.retain(|(k, _)| !pending(k));
         env
     };
 
@@ -256,7 +217,6 @@ async fn the_image_runs_as_the_manifests_run_it() {
     // The Deployment.
     let spec = &m.get("Deployment", "fincert")["spec"]["template"]["spec"];
     let pod = Pod::new(spec);
-    pending_settings_are_still_refused(&pod, &config);
     let container = &spec["containers"][0];
     let env = environment(container_env(container, &config, &secrets));
     let mut child = pod
@@ -368,16 +328,14 @@ async fn the_image_runs_as_the_manifests_run_it() {
         "{subject}"
     );
 
-    if !pending("FINCERT_HTTP_METRICS_LISTEN") {
-        let r = client
-            .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "metrics on their own port");
-        let r = client.get(format!("{base}/metrics")).send().await.unwrap();
-        assert_eq!(r.status(), 404, "no metrics on the API port");
-    }
+    let r = client
+        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "metrics on their own port");
+    let r = client.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 404, "no metrics on the API port");
 
     // JSON logs (log.format = json), every line.
     let lines: Vec<String> = server.logs.try_iter().collect();
