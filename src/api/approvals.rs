@@ -26,7 +26,7 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(state.signing.approval(&state.db, &user.0, *id).await?))
 }
 
-use fincert_client::types::PinApproval;
+use fincert_client::proto::approvals::PinApproval;
 
 /// `POST /v1/approvals/{id}/approve`.
 #[tracing::instrument(skip_all)]

@@ -16,7 +16,7 @@ pub async fn directory(state: web::Data<AppState>, _user: User) -> Result<HttpRe
     Ok(HttpResponse::Ok().json(json!({ "items": items })))
 }
 
-use fincert_client::types::ConsentBody;
+use fincert_client::proto::consents::ConsentBody;
 
 /// `POST /v1/consents`: the signed-in holder lets an institution request signatures with one
 /// of their certificates.

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::{
     auth::messaging::Channel,
-    error::{ApiError, Kind},
+    error::{ApiError, ErrorCode, Kind},
     state::AppState,
 };
 
@@ -18,7 +18,7 @@ pub async fn outbox(
     let Some(outbox) = &state.dev_outbox else {
         return Err(ApiError::rule(
             Kind::NotFound,
-            "dev_outbox_disabled",
+            ErrorCode::DevOutboxDisabled,
             "Development outbox disabled",
             "the development outbox is not exposed (enrolment.expose_dev_outbox)",
         ));
@@ -26,7 +26,7 @@ pub async fn outbox(
     let message = outbox.last_to(&phone).ok_or_else(|| {
         ApiError::rule(
             Kind::NotFound,
-            "no_message",
+            ErrorCode::NoMessage,
             "No message",
             "no message was sent to this phone",
         )

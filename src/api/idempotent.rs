@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::{
     domain::idempotency::fingerprint,
-    error::{ApiError, Kind},
+    error::{ApiError, ErrorCode, Kind},
     state::AppState,
     store::idempotency::{self, Claim},
 };
@@ -43,7 +43,7 @@ where
         Claim::InProgress => {
             return Err(ApiError::rule(
                 Kind::Conflict,
-                "idempotency_in_progress",
+                ErrorCode::IdempotencyInProgress,
                 "Request in progress",
                 "a request with this Idempotency-Key is still being processed; retry shortly",
             ));
@@ -51,7 +51,7 @@ where
         Claim::Mismatch => {
             return Err(ApiError::rule(
                 Kind::Unprocessable,
-                "idempotency_key_reused",
+                ErrorCode::IdempotencyKeyReused,
                 "Idempotency-Key reused",
                 "this Idempotency-Key was used with a different request",
             ));

@@ -5,7 +5,7 @@
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::Duration;
-use fincert_client::types::{LoginBody, VerifyBody};
+use fincert_client::proto::institutions::{LoginBody, VerifyBody};
 use uuid::Uuid;
 
 use super::{extract::Institution, idempotent};

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use crate::{
-    error::{Kind, OAuthError},
+    error::{Kind, OAuthError, OAuthErrorCode},
     signing::ClientAuth,
     state::AppState,
 };
@@ -47,7 +47,7 @@ pub async fn issue(state: &AppState, req: &HttpRequest, form: TokenForm) -> Http
             None => OAuthError::invalid_request("grant_type is required"),
             Some(_) => OAuthError::new(
                 Kind::BadRequest,
-                "unsupported_grant_type",
+                OAuthErrorCode::UnsupportedGrantType,
                 "only client_credentials is supported",
             ),
         }
@@ -56,7 +56,7 @@ pub async fn issue(state: &AppState, req: &HttpRequest, form: TokenForm) -> Http
     let Some((id, secret)) = client_credentials(req, &form) else {
         return OAuthError::new(
             Kind::Unauthorized,
-            "invalid_client",
+            OAuthErrorCode::InvalidClient,
             "client authentication is required",
         )
         .into_response();
@@ -69,7 +69,7 @@ pub async fn issue(state: &AppState, req: &HttpRequest, form: TokenForm) -> Http
         Ok(ClientAuth::Ok(row, scope)) => match state.tokens.institution_token(&row.id, &scope) {
             Ok((token, expires_in)) => HttpResponse::Ok()
                 .insert_header(("Cache-Control", "no-store"))
-                .json(fincert_client::types::TokenResponse {
+                .json(fincert_client::proto::oauth::TokenResponse {
                     access_token: token,
                     token_type: "Bearer".into(),
                     expires_in,
@@ -78,20 +78,20 @@ pub async fn issue(state: &AppState, req: &HttpRequest, form: TokenForm) -> Http
                 }),
             Err(_) => OAuthError::new(
                 Kind::Internal,
-                "server_error",
+                OAuthErrorCode::ServerError,
                 "the token could not be issued",
             )
             .into_response(),
         },
         Ok(ClientAuth::InvalidClient) => OAuthError::new(
             Kind::Unauthorized,
-            "invalid_client",
+            OAuthErrorCode::InvalidClient,
             "client authentication failed",
         )
         .into_response(),
         Ok(ClientAuth::InvalidScope) => OAuthError::new(
             Kind::BadRequest,
-            "invalid_scope",
+            OAuthErrorCode::InvalidScope,
             "a requested scope is unknown or not granted to this client",
         )
         .into_response(),

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use super::ErrorCode;
 use crate::request_id;
 use actix_web::{
     HttpResponse,
@@ -18,7 +19,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 pub const RETRY_AFTER_SECS: u64 = 1;
 
 /// The wire document of a problem: one type, shared with the client crate.
-pub use fincert_client::types::Problem as ProblemDocument;
+pub use fincert_client::proto::Problem as ProblemDocument;
 
 /// An RFC 7807 problem: the document sent, and when a retry may succeed (sent as
 /// `Retry-After`, never in the body).
@@ -39,14 +40,14 @@ impl std::ops::Deref for Problem {
 
 impl Problem {
     /// A problem with the current request's id filled in.
-    pub fn new(status: StatusCode, code: &str, title: &str, detail: String) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, title: &str, detail: String) -> Self {
         Self {
             document: ProblemDocument {
                 kind: format!("urn:fincert:problem:{code}"),
                 title: title.into(),
                 status: status.as_u16(),
                 detail,
-                code: code.into(),
+                code,
                 request_id: request_id::current_request_id(),
             },
             retry_after: None,

@@ -162,8 +162,10 @@ impl Caller {
     }
 }
 
-pub use fincert_client::types::{
-    ApprovalView, ConsentView, ConsentedCertificate, InstitutionSummary, RequestView, SignedResult,
+pub use fincert_client::proto::{
+    approvals::ApprovalView,
+    consents::{ConsentView, InstitutionSummary},
+    institutions::{ConsentedCertificate, RequestView, SignedResult},
 };
 
 /// The remote-signing service.

@@ -15,7 +15,7 @@ use fincert::{
     },
     signing::institution::{self, Sector},
 };
-use fincert_client::types::{ConsentBody, ConsentView};
+use fincert_client::proto::consents::{ConsentBody, ConsentView};
 use serde_json::json;
 use uuid::Uuid;
 
