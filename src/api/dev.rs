@@ -2,10 +2,9 @@
 //! the development sender "sent" to a phone (enrolment codes), for local use and browser tests.
 
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use fincert_client::proto::dev::OutboxMessage;
 
 use crate::{
-    auth::messaging::Channel,
     error::{ApiError, ErrorCode, Kind},
     state::AppState,
 };
@@ -31,12 +30,9 @@ pub async fn outbox(
             "no message was sent to this phone",
         )
     })?;
-    let channel = match message.channel {
-        Channel::Sms => "sms",
-        Channel::Ars => "ars",
-    };
-    Ok(
-        HttpResponse::Ok()
-            .json(json!({"to": message.to, "channel": channel, "body": message.body})),
-    )
+    Ok(HttpResponse::Ok().json(OutboxMessage {
+        body: message.body,
+        channel: message.channel.into(),
+        to: message.to,
+    }))
 }

@@ -1,13 +1,15 @@
 //! Liveness and readiness.
 
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use fincert_client::proto::health::{Health, Readiness};
 
 use crate::{error::ApiError, state::AppState, store};
 
 /// The process is up and serving HTTP.
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+    HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+    })
 }
 
 /// The node can serve requests: its database answers and its write path is not stuck behind
@@ -16,5 +18,8 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let within = std::time::Duration::from_millis(state.settings.database.lock_timeout_ms / 2);
     store::ping(&state.db, within).await?;
-    Ok(HttpResponse::Ok().json(json!({"status": "ready", "database": "ok"})))
+    Ok(HttpResponse::Ok().json(Readiness {
+        database: "ok".into(),
+        status: "ready".into(),
+    }))
 }
