@@ -263,3 +263,52 @@ pub struct WebhookEvent {
     #[serde(serialize_with = "super::in_name_order")]
     pub request: RequestView,
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    /// The webhook body has always been written with its members, the request's too, in byte
+    /// order of their names (it was a JSON value); the request alone keeps its fields' order.
+    #[test]
+    fn webhook_events_write_members_in_name_order() {
+        let at = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        let request = RequestView {
+            id: "r".into(),
+            status: Status::Rejected,
+            purpose: Purpose::Sign,
+            certificate_id: "c".into(),
+            display_text: "Pay 10,000 KRW".into(),
+            digests: vec!["d".into()],
+            format: Format::Raw,
+            algorithm: Algorithm::EcdsaP256Sha256,
+            request_digest: "q".into(),
+            created_at: at,
+            expires_at: at,
+            decided_at: Some(at),
+            nonce: None,
+            result: None,
+        };
+        let t = "2023-11-14T22:13:20Z";
+        assert_eq!(
+            serde_json::to_string(&request).unwrap(),
+            format!(
+                r#"{{"id":"r","status":"rejected","purpose":"sign","certificate_id":"c","display_text":"Pay 10,000 KRW","digests":["d"],"format":"raw","algorithm":"ecdsa-p256-sha256","request_digest":"q","created_at":"{t}","expires_at":"{t}","decided_at":"{t}"}}"#
+            )
+        );
+        let event = WebhookEvent {
+            created_at: at,
+            event: "signature_request.rejected".into(),
+            id: "w".into(),
+            request,
+        };
+        assert_eq!(
+            serde_json::to_string(&event).unwrap(),
+            format!(
+                r#"{{"created_at":"{t}","event":"signature_request.rejected","id":"w","request":{{"algorithm":"ecdsa-p256-sha256","certificate_id":"c","created_at":"{t}","decided_at":"{t}","digests":["d"],"display_text":"Pay 10,000 KRW","expires_at":"{t}","format":"raw","id":"r","purpose":"sign","request_digest":"q","status":"rejected"}}}}"#
+            )
+        );
+    }
+}
