@@ -65,7 +65,8 @@ impl<T> From<Vec<T>> for Items<T> {
 }
 
 /// Writes `value` with the members of every object, at every depth, in byte order of their
-/// names (a `serde_json::Value` object keeps its members sorted).
+/// names: a `serde_json::Value` object keeps its members sorted (serde_json without its
+/// `preserve_order` feature; the byte tests here and in the server would see it change).
 pub(crate) fn in_name_order<T: Serialize, S: Serializer>(
     value: &T,
     serializer: S,
