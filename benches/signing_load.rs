@@ -51,7 +51,7 @@ use fincert::{
 };
 use fincert_client::{
     Client,
-    types::{NewRequestBody, PinApproval},
+    proto::{approvals::PinApproval, consents::ConsentBody, institutions::NewRequestBody},
 };
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
@@ -321,7 +321,7 @@ async fn setup(engine: Engine, alg: Alg, nodes: usize) -> Setup {
     let mut holders = Vec::new();
     for cert in certs {
         let user = api.sign_in(cert, PIN).await.expect("sign in");
-        user.consent(&fincert_client::types::ConsentBody {
+        user.consent(&ConsentBody {
             institution_id: creds.institution.id.parse().expect("id"),
             certificate_id: cert,
         })

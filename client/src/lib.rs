@@ -2,7 +2,7 @@
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), fincert_client::Error> {
-//! use fincert_client::{Client, types::NewRequestBody};
+//! use fincert_client::{Client, proto::institutions::NewRequestBody};
 //! let bank = Client::new("https://fincert.example")?
 //!     .institution("fc_0123", "fcs_secret", None)
 //!     .await?;
@@ -21,7 +21,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The wire types in [`types`] are the server's own: fincert serialises exactly these structs.
+//! The wire types in [`proto`] are the server's own: fincert reads and writes exactly these
+//! structs, one module per resource, with the stable error codes ([`proto::ErrorCode`]).
 
 // `unsafe_code` is forbidden and unwrap/expect/panic/todo are denied by `[workspace.lints]`
 // (Cargo.toml); unit tests may use them.
@@ -31,16 +32,19 @@
 )]
 #![deny(missing_docs)]
 
-pub mod csc;
-pub mod types;
+pub mod proto;
 
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use serde::{Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
-use types::{
-    ApprovalView, ConsentBody, ConsentView, InstitutionSummary, Items, LoginBody, NewRequestBody,
-    PinApproval, Problem, RequestView, TokenResponse, VerifyBody, VerifyReport,
+use proto::{
+    ErrorCode, Items, OAuthErrorBody, Problem,
+    approvals::{ApprovalView, PinApproval},
+    auth::PinLoginBody,
+    consents::{ConsentBody, ConsentView, InstitutionSummary},
+    institutions::{LoginBody, NewRequestBody, RequestView, VerifyBody, VerifyReport},
+    oauth::TokenResponse,
 };
 
 /// Client failures.
@@ -52,9 +56,18 @@ pub enum Error {
     /// The request could not be sent or the answer not read.
     #[error("transport: {0}")]
     Transport(#[from] reqwest::Error),
-    /// The service refused: its problem document (or OAuth2 error) as a problem.
+    /// The service refused: its problem document (an answer without one, e.g. a proxy's, as a
+    /// problem of that status with the code `error`).
     #[error("{} {}: {}", .0.status, .0.code, .0.detail)]
     Api(Box<Problem>),
+    /// The token endpoint refused (RFC 6749 §5.2).
+    #[error("{status} {}: {}", .body.error, .body.error_description)]
+    OAuth {
+        /// HTTP status.
+        status: u16,
+        /// The error answer.
+        body: OAuthErrorBody,
+    },
 }
 
 /// A connection to one fincert service, optionally with an access token.
@@ -106,16 +119,24 @@ impl Client {
         if status.is_success() {
             return Ok(resp.json().await?);
         }
-        let body: serde_json::Value = resp.json().await.unwrap_or_default();
-        let code = body["code"]
-            .as_str()
-            .or_else(|| body["error"].as_str())
-            .unwrap_or("error");
-        let detail = body["detail"]
-            .as_str()
-            .or_else(|| body["error_description"].as_str())
-            .unwrap_or("");
-        Err(problem(status.as_u16(), code, detail))
+        let body = resp.bytes().await.unwrap_or_default();
+        if let Ok(problem) = serde_json::from_slice::<Problem>(&body) {
+            return Err(Error::Api(Box::new(problem)));
+        }
+        if let Ok(body) = serde_json::from_slice::<OAuthErrorBody>(&body) {
+            return Err(Error::OAuth {
+                status: status.as_u16(),
+                body,
+            });
+        }
+        Err(Error::Api(Box::new(Problem {
+            kind: String::new(),
+            title: String::new(),
+            status: status.as_u16(),
+            detail: String::new(),
+            code: ErrorCode::Other("error".into()),
+            request_id: None,
+        })))
     }
 
     async fn post<B: Serialize, T: DeserializeOwned>(
@@ -221,7 +242,10 @@ impl Client {
     /// Signs a holder in with a certificate and its PIN; returns a client carrying the
     /// session's access token.
     pub async fn sign_in(&self, certificate_id: Uuid, pin: &str) -> Result<Self, Error> {
-        let body = serde_json::json!({"certificate_id": certificate_id, "pin": pin});
+        let body = PinLoginBody {
+            certificate_id,
+            pin: zeroize::Zeroizing::new(pin.to_owned()),
+        };
         let session: TokenResponse = Self {
             token: None,
             ..self.clone()
@@ -265,17 +289,6 @@ impl Client {
         )
         .await
     }
-}
-
-fn problem(status: u16, code: &str, detail: &str) -> Error {
-    Error::Api(Box::new(Problem {
-        kind: String::new(),
-        title: String::new(),
-        status,
-        detail: detail.to_owned(),
-        code: code.to_owned(),
-        request_id: None,
-    }))
 }
 
 /// `application/x-www-form-urlencoded` encoding of one value.

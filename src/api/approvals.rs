@@ -2,8 +2,10 @@
 //! approve (PIN or passkey, both bound to the request's canonical digest) or reject.
 
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use fincert_client::proto::{
+    Items,
+    approvals::{PasskeyApproval, PinApproval},
+};
 use uuid::Uuid;
 
 use super::extract::{User, parse_pin};
@@ -13,7 +15,7 @@ use crate::{error::ApiError, signing::SigningError, signing::request::Digest, st
 #[tracing::instrument(skip_all)]
 pub async fn pending(state: web::Data<AppState>, user: User) -> Result<HttpResponse, ApiError> {
     let items = state.signing.pending(&state.db, &user.0).await?;
-    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(Items::from(items)))
 }
 
 /// `GET /v1/approvals/{id}`.
@@ -25,8 +27,6 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.signing.approval(&state.db, &user.0, *id).await?))
 }
-
-use fincert_client::types::PinApproval;
 
 /// `POST /v1/approvals/{id}/approve`.
 #[tracing::instrument(skip_all)]
@@ -58,14 +58,6 @@ pub async fn passkey_start(
         .start_passkey_approval(&state.db, &user.0, *id)
         .await?;
     Ok(HttpResponse::Ok().json(started))
-}
-
-/// A passkey approval: the ceremony and the authenticator's answer.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PasskeyApproval {
-    ceremony_id: String,
-    credential: webauthn_rs::prelude::PublicKeyCredential,
 }
 
 /// `POST /v1/approvals/{id}/passkey/finish`.

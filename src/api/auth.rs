@@ -2,8 +2,7 @@
 //! `extract`.)
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
-use serde::Deserialize;
-use uuid::Uuid;
+use fincert_client::proto::auth::{PinLoginBody, RefreshBody};
 
 use crate::{
     auth::{login, rate_limit},
@@ -11,21 +10,13 @@ use crate::{
     state::AppState,
 };
 
-/// Sign-in with a certificate and its PIN.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PinLogin {
-    certificate_id: Uuid,
-    pin: zeroize::Zeroizing<String>,
-}
-
 /// `POST /v1/auth/pin`: a session for the holder of the certificate whose PIN this is.
 /// Limited per client IP and per certificate (shared by every node) before any PIN is tried.
 #[tracing::instrument(skip_all)]
 pub async fn pin_login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<PinLogin>,
+    body: web::Json<PinLoginBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let now = state.clock.now();
@@ -60,13 +51,6 @@ pub async fn pin_login(
     )
     .await?;
     Ok(HttpResponse::Ok().json(pair))
-}
-
-/// A refresh token in a body.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RefreshBody {
-    refresh_token: String,
 }
 
 /// `POST /v1/auth/refresh`: a new token pair; the old refresh token is spent.

@@ -2,17 +2,17 @@
 //! step of enrolment, which verifies identity first; they are not here).
 
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use fincert_client::proto::{
+    Items,
+    certificates::{CertificateList, CertificateView, FeeView, RenewBody, RevokeBody},
+};
 use uuid::Uuid;
 
-use super::extract::{User, parse_pin};
-use crate::{
-    domain::der_input,
-    error::ApiError,
-    pki::{KeySource, lifecycle::RevocationReason},
-    state::AppState,
+use super::{
+    extract::{User, parse_pin},
+    wire,
 };
+use crate::{domain::der_input, error::ApiError, pki::KeySource, state::AppState};
 
 /// `GET /v1/certificates`: the user's certificates, newest first, with status in force and
 /// whether renewal is open.
@@ -21,7 +21,10 @@ pub async fn list(state: web::Data<AppState>, user: User) -> Result<HttpResponse
     let items = state.pki.certificates(&state.db, &user.0).await?;
     let fees = state.pki.fees(&state.db, &user.0).await?;
     let charged: i64 = fees.iter().map(|f| i64::from(f.amount_krw)).sum();
-    Ok(HttpResponse::Ok().json(json!({ "items": items, "fees_charged_krw": charged })))
+    Ok(HttpResponse::Ok().json(CertificateList {
+        fees_charged_krw: charged,
+        items: items.into_iter().map(CertificateView::from).collect(),
+    }))
 }
 
 /// `GET /v1/certificates/{id}`.
@@ -31,14 +34,8 @@ pub async fn get(
     user: User,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(state.pki.certificate(&state.db, &user.0, *id).await?))
-}
-
-/// A revocation request.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RevokeBody {
-    reason: RevocationReason,
+    let cert = state.pki.certificate(&state.db, &user.0, *id).await?;
+    Ok(HttpResponse::Ok().json(CertificateView::from(cert)))
 }
 
 /// `POST /v1/certificates/{id}/revoke`.
@@ -49,12 +46,11 @@ pub async fn revoke(
     id: web::Path<Uuid>,
     body: web::Json<RevokeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(
-        state
-            .pki
-            .revoke(&state.db, &user.0, *id, body.reason)
-            .await?,
-    ))
+    let revoked = state
+        .pki
+        .revoke(&state.db, &user.0, *id, body.reason.into())
+        .await?;
+    Ok(HttpResponse::Ok().json(CertificateView::from(revoked)))
 }
 
 /// `POST /v1/certificates/{id}/suspend`.
@@ -64,7 +60,8 @@ pub async fn suspend(
     user: User,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(state.pki.suspend(&state.db, &user.0, *id).await?))
+    let suspended = state.pki.suspend(&state.db, &user.0, *id).await?;
+    Ok(HttpResponse::Ok().json(CertificateView::from(suspended)))
 }
 
 /// `POST /v1/certificates/{id}/resume`.
@@ -74,16 +71,8 @@ pub async fn resume(
     user: User,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(state.pki.resume(&state.db, &user.0, *id).await?))
-}
-
-/// A renewal: the PIN (cloud key; it must open the current key and binds the new one) or a
-/// new CSR (device key, base64 DER or PEM).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RenewBody {
-    pin: Option<zeroize::Zeroizing<String>>,
-    csr: Option<String>,
+    let resumed = state.pki.resume(&state.db, &user.0, *id).await?;
+    Ok(HttpResponse::Ok().json(CertificateView::from(resumed)))
 }
 
 /// `POST /v1/certificates/{id}/renew`: 201 with the new certificate.
@@ -116,20 +105,14 @@ pub async fn renew(
             ));
         }
     };
-    Ok(HttpResponse::Created().json(renewed))
+    Ok(HttpResponse::Created().json(CertificateView::from(renewed)))
 }
 
 /// `GET /v1/fees`: every charge, oldest first.
 #[tracing::instrument(skip_all)]
 pub async fn fees(state: web::Data<AppState>, user: User) -> Result<HttpResponse, ApiError> {
-    let items: Vec<_> = state
-        .pki
-        .fees(&state.db, &user.0)
-        .await?
-        .into_iter()
-        .map(|f| json!({"certificate_id": f.certificate_id, "event": f.event, "amount_krw": f.amount_krw, "currency": "KRW", "charged_at": f.created_at}))
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+    let fees: Items<FeeView> = wire::items(state.pki.fees(&state.db, &user.0).await?);
+    Ok(HttpResponse::Ok().json(fees))
 }
 
 /// PEM text as given, or base64 DER decoded.

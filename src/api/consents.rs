@@ -2,8 +2,10 @@
 //! ("register my certificate with institution X") and their withdrawal.
 
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use fincert_client::proto::{
+    Items,
+    consents::{ConsentBody, ConsentsQuery},
+};
 use uuid::Uuid;
 
 use super::extract::User;
@@ -13,10 +15,8 @@ use crate::{error::ApiError, state::AppState};
 #[tracing::instrument(skip_all)]
 pub async fn directory(state: web::Data<AppState>, _user: User) -> Result<HttpResponse, ApiError> {
     let items = state.signing.directory(&state.db).await?;
-    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(Items::from(items)))
 }
-
-use fincert_client::types::ConsentBody;
 
 /// `POST /v1/consents`: the signed-in holder lets an institution request signatures with one
 /// of their certificates.
@@ -38,26 +38,18 @@ pub async fn give(
     Ok(HttpResponse::Created().json(view))
 }
 
-/// Listing options.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    #[serde(default)]
-    include_withdrawn: bool,
-}
-
 /// `GET /v1/consents`.
 #[tracing::instrument(skip_all)]
 pub async fn list(
     state: web::Data<AppState>,
     user: User,
-    query: web::Query<ListQuery>,
+    query: web::Query<ConsentsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let items = state
         .signing
         .consents(&state.db, &user.0, query.include_withdrawn)
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(Items::from(items)))
 }
 
 /// `DELETE /v1/consents/{id}`: the institution loses sight of the certificate at once.

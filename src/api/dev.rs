@@ -2,11 +2,10 @@
 //! the development sender "sent" to a phone (enrolment codes), for local use and browser tests.
 
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use fincert_client::proto::dev::OutboxMessage;
 
 use crate::{
-    auth::messaging::Channel,
-    error::{ApiError, Kind},
+    error::{ApiError, ErrorCode, Kind},
     state::AppState,
 };
 
@@ -18,7 +17,7 @@ pub async fn outbox(
     let Some(outbox) = &state.dev_outbox else {
         return Err(ApiError::rule(
             Kind::NotFound,
-            "dev_outbox_disabled",
+            ErrorCode::DevOutboxDisabled,
             "Development outbox disabled",
             "the development outbox is not exposed (enrolment.expose_dev_outbox)",
         ));
@@ -26,17 +25,14 @@ pub async fn outbox(
     let message = outbox.last_to(&phone).ok_or_else(|| {
         ApiError::rule(
             Kind::NotFound,
-            "no_message",
+            ErrorCode::NoMessage,
             "No message",
             "no message was sent to this phone",
         )
     })?;
-    let channel = match message.channel {
-        Channel::Sms => "sms",
-        Channel::Ars => "ars",
-    };
-    Ok(
-        HttpResponse::Ok()
-            .json(json!({"to": message.to, "channel": channel, "body": message.body})),
-    )
+    Ok(HttpResponse::Ok().json(OutboxMessage {
+        body: message.body,
+        channel: message.channel.into(),
+        to: message.to,
+    }))
 }

@@ -2,13 +2,14 @@
 //! together; each step answers with the step that comes next.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
+use fincert_client::proto::enrolment::{
+    CodeBody, CompleteBody, Completed, EnrolmentView, IdentityBody, MediumBody, MediumChallenge,
+    MediumQuery, SendCodeBody, StartBody, TermsBody,
+};
 
 use crate::{
     auth::{
-        enrolment::Purpose,
         identity::IdentityClaim,
-        messaging::Channel,
         rate_limit::{self, Limit},
     },
     domain::person::{CustomerNumber, Phone, parse_birth_date},
@@ -19,13 +20,6 @@ use crate::{
 
 fn bad(e: impl std::fmt::Display) -> ApiError {
     ApiError::InvalidJson(e.to_string())
-}
-
-/// Starting an enrolment.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StartBody {
-    purpose: Purpose,
 }
 
 /// `POST /v1/enrolments` (10 per minute per client IP).
@@ -46,7 +40,11 @@ pub async fn start(
         state.clock.now(),
     )
     .await??;
-    Ok(HttpResponse::Created().json(state.enrolments.start(&state.db, body.purpose).await?))
+    let started = state
+        .enrolments
+        .start(&state.db, body.purpose.into())
+        .await?;
+    Ok(HttpResponse::Created().json(EnrolmentView::from(started)))
 }
 
 /// `GET /v1/enrolments/{id}`.
@@ -54,22 +52,8 @@ pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(state.enrolments.get(&state.db, &id.to_string()).await?))
-}
-
-/// One consent.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Consent {
-    code: String,
-    version: i32,
-}
-
-/// Step 1.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TermsBody {
-    agreed: Vec<Consent>,
+    let enrolment = state.enrolments.get(&state.db, &id.to_string()).await?;
+    Ok(HttpResponse::Ok().json(EnrolmentView::from(enrolment)))
 }
 
 /// `POST /v1/enrolments/{id}/terms`.
@@ -87,22 +71,11 @@ pub async fn terms(
         .iter()
         .map(|c| (c.code.clone(), c.version))
         .collect();
-    Ok(HttpResponse::Ok().json(
-        state
-            .enrolments
-            .agree_terms(&state.db, &id.to_string(), &agreed)
-            .await?,
-    ))
-}
-
-/// Step 2.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IdentityBody {
-    name: String,
-    birth_date: String,
-    phone: String,
-    customer_number: String,
+    let enrolment = state
+        .enrolments
+        .agree_terms(&state.db, &id.to_string(), &agreed)
+        .await?;
+    Ok(HttpResponse::Ok().json(EnrolmentView::from(enrolment)))
 }
 
 /// `POST /v1/enrolments/{id}/identity`.
@@ -119,19 +92,11 @@ pub async fn identity(
         phone: Phone::parse(&body.phone).map_err(bad)?,
         customer: CustomerNumber::parse(&body.customer_number).map_err(bad)?,
     };
-    Ok(HttpResponse::Ok().json(
-        state
-            .enrolments
-            .verify_identity(&state.db, &id.to_string(), &claim)
-            .await?,
-    ))
-}
-
-/// Step 3a.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SendCodeBody {
-    channel: Channel,
+    let enrolment = state
+        .enrolments
+        .verify_identity(&state.db, &id.to_string(), &claim)
+        .await?;
+    Ok(HttpResponse::Ok().json(EnrolmentView::from(enrolment)))
 }
 
 /// `POST /v1/enrolments/{id}/phone-code`.
@@ -141,19 +106,11 @@ pub async fn send_code(
     id: web::Path<uuid::Uuid>,
     body: web::Json<SendCodeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Accepted().json(
-        state
-            .enrolments
-            .send_code(&state.db, &id.to_string(), body.channel)
-            .await?,
-    ))
-}
-
-/// Step 3b.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CodeBody {
-    code: zeroize::Zeroizing<String>,
+    let enrolment = state
+        .enrolments
+        .send_code(&state.db, &id.to_string(), body.channel.into())
+        .await?;
+    Ok(HttpResponse::Accepted().json(EnrolmentView::from(enrolment)))
 }
 
 /// `POST /v1/enrolments/{id}/phone-code/verify`.
@@ -166,19 +123,11 @@ pub async fn verify_code(
     if crate::auth::otp::parse_code(&body.code).is_none() {
         return Err(bad("a code is 6 digits"));
     }
-    Ok(HttpResponse::Ok().json(
-        state
-            .enrolments
-            .verify_code(&state.db, &id.to_string(), &body.code)
-            .await?,
-    ))
-}
-
-/// Which medium.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MediumQuery {
-    kind: crate::auth::media::MediumKind,
+    let enrolment = state
+        .enrolments
+        .verify_code(&state.db, &id.to_string(), &body.code)
+        .await?;
+    Ok(HttpResponse::Ok().json(EnrolmentView::from(enrolment)))
 }
 
 /// `GET /v1/enrolments/{id}/medium?kind=card`: a challenge (card cells) or nothing (OTP).
@@ -188,22 +137,11 @@ pub async fn medium_challenge(
     id: web::Path<uuid::Uuid>,
     q: web::Query<MediumQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(
-        state
-            .enrolments
-            .medium_challenge(&state.db, &id.to_string(), q.kind)
-            .await?,
-    ))
-}
-
-/// The medium's answer.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MediumBody {
-    kind: crate::auth::media::MediumKind,
-    answer: zeroize::Zeroizing<String>,
-    /// The device a mobile OTP app runs on.
-    device_id: Option<String>,
+    let challenge = state
+        .enrolments
+        .medium_challenge(&state.db, &id.to_string(), q.kind.into())
+        .await?;
+    Ok(HttpResponse::Ok().json(MediumChallenge::from(challenge)))
 }
 
 /// `POST /v1/enrolments/{id}/medium`.
@@ -218,29 +156,17 @@ pub async fn medium_answer(
             "an answer is 4 card digits or a 6-digit one-time password",
         ));
     }
-    Ok(HttpResponse::Ok().json(
-        state
-            .enrolments
-            .medium_answer(
-                &state.db,
-                &id.to_string(),
-                body.kind,
-                &body.answer,
-                body.device_id.as_deref(),
-            )
-            .await?,
-    ))
-}
-
-/// Step 4.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CompleteBody {
-    kind: crate::pki::profile::CertKind,
-    usage: crate::pki::profile::Usage,
-    pin: Option<zeroize::Zeroizing<String>>,
-    csr: Option<String>,
-    replaces: Option<uuid::Uuid>,
+    let enrolment = state
+        .enrolments
+        .medium_answer(
+            &state.db,
+            &id.to_string(),
+            body.kind.into(),
+            &body.answer,
+            body.device_id.as_deref(),
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(EnrolmentView::from(enrolment)))
 }
 
 /// `POST /v1/enrolments/{id}/complete`: 201 with the certificate (and a session for cloud keys).
@@ -257,8 +183,8 @@ pub async fn complete(
         .map(super::certificates::decode_der_or_pem)
         .transpose()?;
     let choice = crate::auth::enrolment::CredentialChoice {
-        kind: body.kind,
-        usage: body.usage,
+        kind: body.kind.into(),
+        usage: body.usage.into(),
         pin: body.pin.as_deref().map(String::as_str),
         csr: csr.as_deref(),
         replaces: body.replaces,
@@ -273,5 +199,5 @@ pub async fn complete(
             choice,
         )
         .await?;
-    Ok(HttpResponse::Created().json(done))
+    Ok(HttpResponse::Created().json(Completed::from(done)))
 }

@@ -2,11 +2,13 @@
 
 use actix_web::{HttpResponse, web};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
-use serde::Deserialize;
-use serde_json::json;
+use fincert_client::proto::{
+    Items,
+    foreign::{ForeignView, ImportBody, RegisterBody},
+};
 use zeroize::Zeroizing;
 
-use super::{certificates::decode_der_or_pem, extract::User};
+use super::{certificates::decode_der_or_pem, extract::User, wire};
 use crate::{
     domain::{
         der_input::{self, PemRule},
@@ -15,15 +17,6 @@ use crate::{
     error::ApiError,
     state::AppState,
 };
-
-/// A public certificate (base64 DER or PEM) and optional intermediates.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RegisterBody {
-    certificate: String,
-    #[serde(default)]
-    intermediates: Vec<String>,
-}
 
 /// `POST /v1/foreign-certificates`.
 #[tracing::instrument(skip_all)]
@@ -50,16 +43,7 @@ pub async fn register(
         .pki
         .register_foreign(&state.db, &user.0, &leaf, &intermediates)
         .await?;
-    Ok(HttpResponse::Created().json(view))
-}
-
-/// A PKCS#12 file (base64), its password, and the PIN to bind the imported key to.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImportBody {
-    pkcs12: String,
-    password: Zeroizing<String>,
-    pin: Zeroizing<String>,
+    Ok(HttpResponse::Created().json(ForeignView::from(view)))
 }
 
 /// `POST /v1/foreign-certificates/pkcs12`: the key is re-sealed under KMS; the file and its
@@ -81,12 +65,13 @@ pub async fn import_pkcs12(
         .pki
         .import_pkcs12(&state.db, &user.0, &p12, &body.password, &pin)
         .await?;
-    Ok(HttpResponse::Created().json(view))
+    Ok(HttpResponse::Created().json(ForeignView::from(view)))
 }
 
 /// `GET /v1/foreign-certificates`.
 #[tracing::instrument(skip_all)]
 pub async fn list(state: web::Data<AppState>, user: User) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok()
-        .json(json!({ "items": state.pki.foreign_certificates(&state.db, &user.0).await? })))
+    let items: Items<ForeignView> =
+        wire::items(state.pki.foreign_certificates(&state.db, &user.0).await?);
+    Ok(HttpResponse::Ok().json(items))
 }

@@ -1,13 +1,15 @@
 //! Liveness and readiness.
 
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use fincert_client::proto::health::{Health, Readiness};
 
 use crate::{error::ApiError, state::AppState, store};
 
 /// The process is up and serving HTTP.
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+    HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+    })
 }
 
 /// The node can serve requests: its database answers and its write path is not stuck behind
@@ -25,5 +27,9 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         tracing::warn!(error = %why, "not ready: the KMS did not answer its last probe");
         return Err(ApiError::Unavailable { dependency: "KMS" });
     }
-    Ok(HttpResponse::Ok().json(json!({"status": "ready", "database": "ok", "kms": "ok"})))
+    Ok(HttpResponse::Ok().json(Readiness {
+        database: "ok".into(),
+        kms: "ok".into(),
+        status: "ready".into(),
+    }))
 }

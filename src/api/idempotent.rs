@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::{
     domain::idempotency::fingerprint,
-    error::{ApiError, Kind},
+    error::{ApiError, ErrorCode, Kind},
     state::AppState,
     store::idempotency::{self, Claim, Claimed},
 };
@@ -64,7 +64,7 @@ where
         Claim::InProgress => {
             return Err(ApiError::rule(
                 Kind::Conflict,
-                "idempotency_in_progress",
+                ErrorCode::IdempotencyInProgress,
                 "Request in progress",
                 "a request with this Idempotency-Key is still being processed; retry shortly",
             ));
@@ -72,7 +72,7 @@ where
         Claim::Mismatch => {
             return Err(ApiError::rule(
                 Kind::Unprocessable,
-                "idempotency_key_reused",
+                ErrorCode::IdempotencyKeyReused,
                 "Idempotency-Key reused",
                 "this Idempotency-Key was used with a different request",
             ));

@@ -5,7 +5,10 @@
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::Duration;
-use fincert_client::types::{LoginBody, VerifyBody};
+use fincert_client::proto::{
+    Items,
+    institutions::{LoginBody, VerifyBody},
+};
 use uuid::Uuid;
 
 use super::{extract::Institution, idempotent};
@@ -31,7 +34,7 @@ pub async fn certificates(
         .signing
         .consented_certificates(&state.db, &inst.0)
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(Items::from(items)))
 }
 
 /// `POST /v1/signature-requests` (Idempotency-Key required).
@@ -80,7 +83,7 @@ pub async fn deliveries(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let items = state.signing.deliveries(&state.db, &inst.0, *id).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(Items::from(items)))
 }
 
 /// `POST /v1/login-requests` (Idempotency-Key required): the user is asked to sign a fresh

@@ -21,6 +21,7 @@ pub mod oauth;
 mod passkeys;
 mod pki;
 mod terms;
+mod wire;
 
 use std::collections::BTreeMap;
 

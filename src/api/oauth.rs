@@ -5,26 +5,20 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
-use serde::Deserialize;
+use fincert_client::proto::oauth::{TokenRequest, TokenResponse};
 use zeroize::Zeroizing;
 
 use crate::{
-    error::{Kind, OAuthError},
+    error::{Kind, OAuthError, OAuthErrorCode},
     signing::ClientAuth,
     state::AppState,
 };
 
-/// The token request (form or JSON).
-#[derive(Deserialize)]
-pub struct TokenForm {
-    grant_type: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<Zeroizing<String>>,
-    scope: Option<String>,
-}
-
 /// Client id and secret from `Authorization: Basic` (preferred) or the form.
-fn client_credentials(req: &HttpRequest, form: &TokenForm) -> Option<(String, Zeroizing<String>)> {
+fn client_credentials(
+    req: &HttpRequest,
+    form: &TokenRequest,
+) -> Option<(String, Zeroizing<String>)> {
     let basic = req
         .headers()
         .get("authorization")
@@ -41,13 +35,13 @@ fn client_credentials(req: &HttpRequest, form: &TokenForm) -> Option<(String, Ze
 }
 
 /// Shared by `/oauth2/token` and the CSC token routes.
-pub async fn issue(state: &AppState, req: &HttpRequest, form: TokenForm) -> HttpResponse {
+pub async fn issue(state: &AppState, req: &HttpRequest, form: TokenRequest) -> HttpResponse {
     if form.grant_type.as_deref() != Some("client_credentials") {
         return match form.grant_type {
             None => OAuthError::invalid_request("grant_type is required"),
             Some(_) => OAuthError::new(
                 Kind::BadRequest,
-                "unsupported_grant_type",
+                OAuthErrorCode::UnsupportedGrantType,
                 "only client_credentials is supported",
             ),
         }
@@ -56,7 +50,7 @@ pub async fn issue(state: &AppState, req: &HttpRequest, form: TokenForm) -> Http
     let Some((id, secret)) = client_credentials(req, &form) else {
         return OAuthError::new(
             Kind::Unauthorized,
-            "invalid_client",
+            OAuthErrorCode::InvalidClient,
             "client authentication is required",
         )
         .into_response();
@@ -69,7 +63,7 @@ pub async fn issue(state: &AppState, req: &HttpRequest, form: TokenForm) -> Http
         Ok(ClientAuth::Ok(row, scope)) => match state.tokens.institution_token(&row.id, &scope) {
             Ok((token, expires_in)) => HttpResponse::Ok()
                 .insert_header(("Cache-Control", "no-store"))
-                .json(fincert_client::types::TokenResponse {
+                .json(TokenResponse {
                     access_token: token,
                     token_type: "Bearer".into(),
                     expires_in,
@@ -78,20 +72,20 @@ pub async fn issue(state: &AppState, req: &HttpRequest, form: TokenForm) -> Http
                 }),
             Err(_) => OAuthError::new(
                 Kind::Internal,
-                "server_error",
+                OAuthErrorCode::ServerError,
                 "the token could not be issued",
             )
             .into_response(),
         },
         Ok(ClientAuth::InvalidClient) => OAuthError::new(
             Kind::Unauthorized,
-            "invalid_client",
+            OAuthErrorCode::InvalidClient,
             "client authentication failed",
         )
         .into_response(),
         Ok(ClientAuth::InvalidScope) => OAuthError::new(
             Kind::BadRequest,
-            "invalid_scope",
+            OAuthErrorCode::InvalidScope,
             "a requested scope is unknown or not granted to this client",
         )
         .into_response(),
@@ -109,7 +103,7 @@ pub async fn token(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
 }
 
 /// A token request body: `application/x-www-form-urlencoded`, or JSON (some CSC v1 clients).
-pub fn parse_form(req: &HttpRequest, body: &[u8]) -> Result<TokenForm, &'static str> {
+pub fn parse_form(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, &'static str> {
     let ctype = req
         .headers()
         .get("content-type")

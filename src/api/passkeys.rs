@@ -1,10 +1,11 @@
 //! Passkeys: registration and management by a signed-in user, and passkey sign-in.
 
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use fincert_client::proto::{
+    Items,
+    passkeys::{RegisterFinishBody, SignInFinishBody, SignInStartBody},
+};
 use uuid::Uuid;
-use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
 
 use super::extract::User;
 use crate::{auth::login, domain::pin::Pin, error::ApiError, state::AppState};
@@ -23,25 +24,12 @@ pub async fn register_start(
     ))
 }
 
-/// Finishing a registration; `certificate_id` + `pin` also let the passkey approve signatures
-/// with that certificate.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RegisterFinish {
-    ceremony_id: Uuid,
-    credential: RegisterPublicKeyCredential,
-    #[serde(default)]
-    name: Option<String>,
-    certificate_id: Option<Uuid>,
-    pin: Option<zeroize::Zeroizing<String>>,
-}
-
 /// `POST /v1/passkeys/register/finish`.
 #[tracing::instrument(skip_all)]
 pub async fn register_finish(
     state: web::Data<AppState>,
     user: User,
-    body: web::Json<RegisterFinish>,
+    body: web::Json<RegisterFinishBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let name = body.name.unwrap_or_else(|| "passkey".into());
@@ -83,7 +71,8 @@ pub async fn register_finish(
 
 /// `GET /v1/passkeys`.
 pub async fn list(state: web::Data<AppState>, user: User) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(json!({ "items": state.passkeys.list(&state.db, &user.0).await? })))
+    let items = Items::from(state.passkeys.list(&state.db, &user.0).await?);
+    Ok(HttpResponse::Ok().json(items))
 }
 
 /// `DELETE /v1/passkeys/{id}`.
@@ -100,18 +89,11 @@ pub async fn remove(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Starting a passkey sign-in.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SignInStart {
-    certificate_id: Uuid,
-}
-
 /// `POST /v1/auth/passkey/start`.
 #[tracing::instrument(skip_all)]
 pub async fn sign_in_start(
     state: web::Data<AppState>,
-    body: web::Json<SignInStart>,
+    body: web::Json<SignInStartBody>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(
         login::start_passkey(
@@ -124,19 +106,11 @@ pub async fn sign_in_start(
     ))
 }
 
-/// Finishing a passkey sign-in.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SignInFinish {
-    ceremony_id: Uuid,
-    credential: PublicKeyCredential,
-}
-
 /// `POST /v1/auth/passkey/finish`.
 #[tracing::instrument(skip_all)]
 pub async fn sign_in_finish(
     state: web::Data<AppState>,
-    body: web::Json<SignInFinish>,
+    body: web::Json<SignInFinishBody>,
 ) -> Result<HttpResponse, ApiError> {
     let pair = login::with_passkey(
         &state.db,

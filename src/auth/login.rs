@@ -98,7 +98,7 @@ pub async fn start_passkey(
     passkeys: &super::passkeys::Passkeys,
     clock: &SharedClock,
     certificate_id: Uuid,
-) -> Result<super::passkeys::Started<webauthn_rs::prelude::RequestChallengeResponse>, LoginError> {
+) -> Result<super::passkeys::Ceremony<webauthn_rs::prelude::RequestChallengeResponse>, LoginError> {
     let now = clock.now();
     let cert = store::pki::certificate_by_id(db, &certificate_id.to_string())
         .await?

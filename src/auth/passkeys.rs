@@ -56,29 +56,9 @@ pub enum PasskeyError {
     Store(#[from] StoreError),
 }
 
-/// A passkey as the API shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct PasskeyView {
-    /// Id.
-    pub id: String,
-    /// The user's name for it.
-    pub name: String,
-    /// Whether it opens a certificate's key (can approve signatures).
-    pub bound_to_key: bool,
-    /// When it was added.
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    /// Last sign-in with it.
-    pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-/// A started ceremony: its id and the options for `navigator.credentials`.
-#[derive(Debug, Serialize)]
-pub struct Started<T: Serialize> {
-    /// Ceremony id (send it back with the answer).
-    pub ceremony_id: String,
-    /// The options.
-    pub options: T,
-}
+/// A passkey as the API shows it, and a started ceremony (its id and the options for
+/// `navigator.credentials`): the wire types themselves.
+pub use fincert_client::proto::passkeys::{Ceremony, PasskeyView};
 
 /// The passkey service.
 pub struct Passkeys {
@@ -120,7 +100,7 @@ impl Passkeys {
         kind: &str,
         state: &str,
         options: T,
-    ) -> Result<Started<T>, PasskeyError> {
+    ) -> Result<Ceremony<T>, PasskeyError> {
         let id = Uuid::new_v4().to_string();
         store::enrolment::insert_ceremony(
             db,
@@ -131,7 +111,7 @@ impl Passkeys {
             self.clock.now() + Duration::minutes(CEREMONY_MINUTES),
         )
         .await?;
-        Ok(Started {
+        Ok(Ceremony {
             ceremony_id: id,
             options,
         })
@@ -153,7 +133,7 @@ impl Passkeys {
         &self,
         db: &DatabaseConnection,
         owner: &OwnerId,
-    ) -> Result<Started<CreationChallengeResponse>, PasskeyError> {
+    ) -> Result<Ceremony<CreationChallengeResponse>, PasskeyError> {
         let existing = store::enrolment::passkeys_of(db, owner.as_str()).await?;
         let exclude: Vec<_> = existing
             .iter()
@@ -261,7 +241,7 @@ impl Passkeys {
         &self,
         db: &DatabaseConnection,
         owner: &OwnerId,
-    ) -> Result<Started<RequestChallengeResponse>, PasskeyError> {
+    ) -> Result<Ceremony<RequestChallengeResponse>, PasskeyError> {
         let creds: Vec<Passkey> = store::enrolment::passkeys_of(db, owner.as_str())
             .await?
             .into_iter()
@@ -292,7 +272,7 @@ impl Passkeys {
         kind: &str,
         binding: &str,
         challenge: [u8; 32],
-    ) -> Result<Started<RequestChallengeResponse>, PasskeyError> {
+    ) -> Result<Ceremony<RequestChallengeResponse>, PasskeyError> {
         let creds: Vec<Passkey> = store::enrolment::passkeys_of(db, owner.as_str())
             .await?
             .into_iter()

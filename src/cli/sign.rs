@@ -10,7 +10,10 @@ use base64::{Engine as _, engine::general_purpose::STANDARD};
 use clap::{Args, Subcommand};
 use fincert_client::{
     Client, Error,
-    types::{Algorithm, Format, LoginBody, NewRequestBody, PinApproval, VerifyBody},
+    proto::{
+        approvals::PinApproval,
+        institutions::{Algorithm, Format, LoginBody, NewRequestBody, VerifyBody},
+    },
 };
 use uuid::Uuid;
 use zeroize::Zeroizing;

@@ -1,13 +1,13 @@
 //! How the `auth` errors read over HTTP: rate limits (429 with `Retry-After`), enrolment steps,
 //! tokens, passkeys and sign-in.
 
-use super::{ApiError, Kind, custody::wrong_pin};
+use super::{ApiError, ErrorCode, Kind, custody::wrong_pin};
 
 impl From<crate::auth::rate_limit::Limited> for ApiError {
     fn from(e: crate::auth::rate_limit::Limited) -> Self {
         Self::rule(
             Kind::TooMany,
-            "rate_limited",
+            ErrorCode::RateLimited,
             "Too many requests",
             format!("too many attempts; retry in {} seconds", e.retry_after_secs),
         )
@@ -22,46 +22,49 @@ impl From<crate::auth::enrolment::EnrolError> for ApiError {
         match e {
             E::NotFound => Self::rule(
                 Kind::NotFound,
-                "enrolment_not_found",
+                ErrorCode::EnrolmentNotFound,
                 "Enrolment not found",
                 "no such enrolment",
             ),
             E::Step(S::Expired) => Self::rule(
                 Kind::Gone,
-                "enrolment_expired",
+                ErrorCode::EnrolmentExpired,
                 "Enrolment expired",
                 "this enrolment has expired; start again",
             ),
-            E::Step(s @ S::WrongStep { .. }) => {
-                Self::rule(Kind::Conflict, "wrong_step", "Wrong step", s.to_string())
-            }
+            E::Step(s @ S::WrongStep { .. }) => Self::rule(
+                Kind::Conflict,
+                ErrorCode::WrongStep,
+                "Wrong step",
+                s.to_string(),
+            ),
             E::Terms(t) => Self::rule(
                 Kind::Unprocessable,
-                "terms_not_agreed",
+                ErrorCode::TermsNotAgreed,
                 "Terms not agreed",
                 format!("every current required terms document must be agreed to: {t}"),
             ),
             E::IdentityMismatch => Self::rule(
                 Kind::Unprocessable,
-                "identity_mismatch",
+                ErrorCode::IdentityMismatch,
                 "Identity not verified",
                 "the details do not match the institution's records",
             ),
             E::WrongCode => Self::rule(
                 Kind::Unprocessable,
-                "wrong_code",
+                ErrorCode::WrongCode,
                 "Wrong code",
                 "the code is wrong",
             ),
             E::CodeExpired => Self::rule(
                 Kind::Gone,
-                "code_expired",
+                ErrorCode::CodeExpired,
                 "Code expired",
                 "the code has expired or was used up; request a new one",
             ),
             E::TooManyCodes => Self::rule(
                 Kind::TooMany,
-                "too_many_codes",
+                ErrorCode::TooManyCodes,
                 "Too many codes",
                 "too many codes were sent for this enrolment; start again",
             ),
@@ -69,7 +72,7 @@ impl From<crate::auth::enrolment::EnrolError> for ApiError {
                 tracing::error!(error = %cause, "identity verifier failed");
                 Self::rule(
                     Kind::Unavailable,
-                    "identity_verifier_unavailable",
+                    ErrorCode::IdentityVerifierUnavailable,
                     "Identity verification unavailable",
                     "identity verification is unavailable; nothing was changed, retry later",
                 )
@@ -78,50 +81,50 @@ impl From<crate::auth::enrolment::EnrolError> for ApiError {
                 tracing::error!(error = %cause, "message sender failed");
                 Self::rule(
                     Kind::Unavailable,
-                    "message_sender_unavailable",
+                    ErrorCode::MessageSenderUnavailable,
                     "Messaging unavailable",
                     "the code could not be sent; retry later",
                 )
             }
             E::MediumNotRegistered => Self::rule(
                 Kind::Unprocessable,
-                "medium_not_registered",
+                ErrorCode::MediumNotRegistered,
                 "No such security medium",
                 "no security medium of this kind is registered for you",
             ),
             E::NoChallenge => Self::rule(
                 Kind::Conflict,
-                "no_open_challenge",
+                ErrorCode::NoOpenChallenge,
                 "No open challenge",
                 "there is no open security-card challenge; request one",
             ),
             E::WrongMediumAnswer => Self::rule(
                 Kind::Unprocessable,
-                "wrong_medium_answer",
+                ErrorCode::WrongMediumAnswer,
                 "Wrong answer",
                 "the security medium's answer is wrong",
             ),
             E::OtpReplayed => Self::rule(
                 Kind::Unprocessable,
-                "otp_replayed",
+                ErrorCode::OtpReplayed,
                 "One-time password already used",
                 "this one-time password was already used; wait for the next one",
             ),
             E::MediumAttemptsExhausted => Self::rule(
                 Kind::Gone,
-                "medium_attempts_exhausted",
+                ErrorCode::MediumAttemptsExhausted,
                 "Too many wrong answers",
                 "too many wrong answers; start again",
             ),
             E::Pin(p) => Self::rule(
                 Kind::Unprocessable,
-                "weak_pin",
+                ErrorCode::WeakPin,
                 "PIN not accepted",
                 p.to_string(),
             ),
             E::Credential(why) => Self::rule(
                 Kind::Unprocessable,
-                "invalid_credential_choice",
+                ErrorCode::InvalidCredentialChoice,
                 "Invalid choice",
                 why,
             ),
@@ -149,19 +152,19 @@ impl From<crate::auth::tokens::TokenError> for ApiError {
         match e {
             T::Invalid => Self::rule(
                 Kind::Unauthorized,
-                "invalid_token",
+                ErrorCode::InvalidToken,
                 "Invalid token",
                 "the access token is missing, malformed, forged or expired",
             ),
             T::RefreshInvalid => Self::rule(
                 Kind::Unauthorized,
-                "invalid_refresh_token",
+                ErrorCode::InvalidRefreshToken,
                 "Invalid refresh token",
                 "the refresh token is unknown, expired or revoked",
             ),
             T::RefreshReused => Self::rule(
                 Kind::Unauthorized,
-                "refresh_token_reused",
+                ErrorCode::RefreshTokenReused,
                 "Refresh token reused",
                 "this refresh token was already used; the session was revoked, sign in again",
             ),
@@ -181,31 +184,31 @@ impl From<crate::auth::passkeys::PasskeyError> for ApiError {
         match e {
             P::Ceremony => Self::rule(
                 Kind::Conflict,
-                "webauthn_challenge_spent",
+                ErrorCode::WebauthnChallengeSpent,
                 "Challenge used or expired",
                 "this WebAuthn challenge is unknown, used or expired; start again",
             ),
             P::Rejected => Self::rule(
                 Kind::Unauthorized,
-                "passkey_rejected",
+                ErrorCode::PasskeyRejected,
                 "Passkey not verified",
                 "the passkey could not be verified",
             ),
             P::Altered => Self::rule(
                 Kind::Conflict,
-                "approval_mismatch",
+                ErrorCode::ApprovalMismatch,
                 "Approval does not match",
                 "the approval does not commit to this request's content",
             ),
             P::NoPasskey => Self::rule(
                 Kind::Unprocessable,
-                "no_passkey",
+                ErrorCode::NoPasskey,
                 "No passkey",
                 "no passkey is registered",
             ),
             P::NotFound => Self::rule(
                 Kind::NotFound,
-                "passkey_not_found",
+                ErrorCode::PasskeyNotFound,
                 "Passkey not found",
                 "no such passkey",
             ),

@@ -6,7 +6,7 @@
 //! dependency failure, so every store or custody failure but the PIN's (and a corrupt row,
 //! which no retry mends: a 500 `server_error`) is one 503.
 
-use super::{ApiError, Kind, OAuthError, PIN_LOCKED, WRONG_PIN};
+use super::{ApiError, ErrorCode, Kind, OAuthError, OAuthErrorCode};
 use crate::{custody::CustodyError, signing::SigningError, store::StoreError};
 
 /// A CSC error answer.
@@ -15,7 +15,7 @@ pub struct CscError(OAuthError);
 
 impl CscError {
     /// An answer of `kind` with CSC's `error` code and description.
-    pub fn new(kind: Kind, error: &'static str, description: impl Into<String>) -> Self {
+    pub fn new(kind: Kind, error: OAuthErrorCode, description: impl Into<String>) -> Self {
         Self(OAuthError::new(kind, error, description))
     }
 
@@ -47,28 +47,34 @@ impl From<SigningError> for CscError {
                 ) =>
             {
                 tracing::warn!(error = %e, "CSC request failed on a dependency");
-                Self::new(Kind::Unavailable, "temporarily_unavailable", "Retry later")
+                Self::new(
+                    Kind::Unavailable,
+                    OAuthErrorCode::TemporarilyUnavailable,
+                    "Retry later",
+                )
             }
             // A passkey failure has no CSC meaning (the CSC routes take PINs).
             S::Passkey(_) => internal(&e),
             other => {
                 let problem = ApiError::from(other);
                 match problem.code() {
-                    "not_found" | "key_on_device" => Self::bad("Invalid parameter credentialID"),
-                    "algorithm_mismatch" => Self::bad("Invalid parameter signAlgo"),
-                    WRONG_PIN => Self::bad("The PIN is invalid"),
-                    PIN_LOCKED => Self::bad("PIN locked"),
-                    "usage_not_permitted" => Self::bad(
+                    ErrorCode::NotFound | ErrorCode::KeyOnDevice => {
+                        Self::bad("Invalid parameter credentialID")
+                    }
+                    ErrorCode::AlgorithmMismatch => Self::bad("Invalid parameter signAlgo"),
+                    ErrorCode::WrongPin => Self::bad("The PIN is invalid"),
+                    ErrorCode::PinLocked => Self::bad("PIN locked"),
+                    ErrorCode::UsageNotPermitted => Self::bad(
                         "The credential identified by credentialID is disabled for this client (restricted-use certificate)",
                     ),
-                    "insufficient_scope" => Self::new(
+                    ErrorCode::InsufficientScope => Self::new(
                         Kind::Unauthorized,
-                        "access_denied",
+                        OAuthErrorCode::AccessDenied,
                         "The access token lacks the sign scope",
                     ),
-                    "rate_limited" => Self::new(
+                    ErrorCode::RateLimited => Self::new(
                         Kind::TooMany,
-                        "temporarily_unavailable",
+                        OAuthErrorCode::TemporarilyUnavailable,
                         "Too many requests",
                     ),
                     _ => internal(&problem),
@@ -80,7 +86,11 @@ impl From<SigningError> for CscError {
 
 fn internal(e: &dyn std::fmt::Display) -> CscError {
     tracing::error!(error = %e, "CSC request failed");
-    CscError::new(Kind::Internal, "server_error", "Internal error")
+    CscError::new(
+        Kind::Internal,
+        OAuthErrorCode::ServerError,
+        "Internal error",
+    )
 }
 
 #[cfg(test)]

@@ -2,23 +2,18 @@
 //! shares come from: [`wrong_pin`] (401 `wrong_pin`) and [`pin_locked`] (423 `pin_locked`).
 //! KMS causes are logged, never returned.
 
-use super::{ApiError, Kind};
+use super::{ApiError, ErrorCode, Kind};
 use crate::custody::CustodyError;
-
-/// The stable code of a PIN that does not unlock (a key, or a sign-in).
-pub(crate) const WRONG_PIN: &str = "wrong_pin";
-/// The stable code of a PIN locked after too many wrong attempts.
-pub(crate) const PIN_LOCKED: &str = "pin_locked";
 
 /// A PIN that does not unlock. Signing in and unlocking a key have always had their own
 /// title and detail; the code and the kind are the same.
 pub(super) fn wrong_pin(title: &'static str, detail: &'static str) -> ApiError {
-    ApiError::rule(Kind::Unauthorized, WRONG_PIN, title, detail)
+    ApiError::rule(Kind::Unauthorized, ErrorCode::WrongPin, title, detail)
 }
 
 /// A PIN locked after too many wrong attempts; `detail` says what the holder can do.
 pub(super) fn pin_locked(detail: &'static str) -> ApiError {
-    ApiError::rule(Kind::Locked, PIN_LOCKED, "PIN locked", detail)
+    ApiError::rule(Kind::Locked, ErrorCode::PinLocked, "PIN locked", detail)
 }
 
 impl From<CustodyError> for ApiError {
@@ -29,13 +24,13 @@ impl From<CustodyError> for ApiError {
         match e {
             C::InvalidOwner => Self::rule(
                 Kind::BadRequest,
-                "invalid_owner",
+                ErrorCode::InvalidOwner,
                 "Invalid owner",
                 "invalid owner id",
             ),
             C::KeyNotFound => Self::rule(
                 Kind::NotFound,
-                "key_not_found",
+                ErrorCode::KeyNotFound,
                 "Key not found",
                 "no such key",
             ),
@@ -45,31 +40,31 @@ impl From<CustodyError> for ApiError {
             ),
             C::PasskeyNotBound => Self::rule(
                 Kind::Unauthorized,
-                "passkey_not_bound",
+                ErrorCode::PasskeyNotBound,
                 "Passkey not bound",
                 "this passkey is not bound to the key",
             ),
             C::PasskeyAlreadyBound => Self::rule(
                 Kind::Conflict,
-                "passkey_already_bound",
+                ErrorCode::PasskeyAlreadyBound,
                 "Passkey already bound",
                 "this passkey is already bound to the key",
             ),
             C::Activation(A::NotFound) => Self::rule(
                 Kind::Unauthorized,
-                "activation_not_found",
+                ErrorCode::ActivationNotFound,
                 "No activation",
                 "no live activation; authorise again",
             ),
             C::Activation(A::Expired) => Self::rule(
                 Kind::Unauthorized,
-                "activation_expired",
+                ErrorCode::ActivationExpired,
                 "Activation expired",
                 "the activation expired; authorise again",
             ),
             C::Activation(A::Exhausted) => Self::rule(
                 Kind::Unauthorized,
-                "activation_exhausted",
+                ErrorCode::ActivationExhausted,
                 "Activation used up",
                 "the activation's signatures are used up; authorise again",
             ),
@@ -77,7 +72,7 @@ impl From<CustodyError> for ApiError {
                 tracing::error!("activation table full");
                 Self::rule(
                     Kind::Unavailable,
-                    "activations_full",
+                    ErrorCode::ActivationsFull,
                     "Service busy",
                     "too many activated keys on this node; retry later",
                 )
@@ -86,7 +81,7 @@ impl From<CustodyError> for ApiError {
                 crate::custody::keys::KeyError::SchemeMismatch { .. }
                 | crate::custody::keys::KeyError::DigestLength => Self::rule(
                     Kind::BadRequest,
-                    "unsupported_signature_scheme",
+                    ErrorCode::UnsupportedSignatureScheme,
                     "Unsupported scheme",
                     k.to_string(),
                 ),
@@ -99,7 +94,7 @@ impl From<CustodyError> for ApiError {
                 tracing::error!("key material failed its integrity check");
                 Self::rule(
                     Kind::Internal,
-                    "key_integrity",
+                    ErrorCode::KeyIntegrity,
                     "Key integrity failure",
                     "stored key material failed its integrity check; nothing was changed",
                 )
@@ -108,7 +103,7 @@ impl From<CustodyError> for ApiError {
                 tracing::error!(error = %cause, "KMS call failed");
                 Self::rule(
                     Kind::Unavailable,
-                    "kms_unavailable",
+                    ErrorCode::KmsUnavailable,
                     "Key service unavailable",
                     "the key management service is unavailable; nothing was changed, retry later",
                 )
@@ -133,21 +128,21 @@ mod tests {
             (
                 C::Kms(K::Unavailable("timeout".into())),
                 503,
-                "kms_unavailable",
+                ErrorCode::KmsUnavailable,
             ),
             (
                 C::Kms(K::Rejected("AccessDeniedException".into())),
                 503,
-                "kms_unavailable",
+                ErrorCode::KmsUnavailable,
             ),
-            (C::WrongPin, 401, "wrong_pin"),
-            (C::Integrity, 500, "key_integrity"),
-            (C::Activation(A::Expired), 401, "activation_expired"),
-            (C::KeyNotFound, 404, "key_not_found"),
+            (C::WrongPin, 401, ErrorCode::WrongPin),
+            (C::Integrity, 500, ErrorCode::KeyIntegrity),
+            (C::Activation(A::Expired), 401, ErrorCode::ActivationExpired),
+            (C::KeyNotFound, 404, ErrorCode::KeyNotFound),
         ];
         for (err, status, code) in cases {
             let p = ApiError::from(err).problem();
-            assert_eq!((p.status, p.code.as_str()), (status, code));
+            assert_eq!((p.status, &p.code), (status, &code));
             assert!(
                 !p.detail.contains("AccessDenied") && !p.detail.contains("timeout"),
                 "causes stay in the log"

@@ -28,8 +28,9 @@ use actix_web::{
 };
 
 pub use csc::CscError;
-pub(crate) use custody::{PIN_LOCKED, WRONG_PIN};
 pub use extractor::{json_error, parse_json, path_error, query_error};
+/// The stable codes of problems and of OAuth2/CSC errors: the wire types' own enums.
+pub use fincert_client::proto::{ErrorCode, OAuthErrorCode};
 pub use kind::Kind;
 pub use oauth::OAuthError;
 pub use problem::{PROBLEM_JSON, Problem, ProblemCode, ProblemDocument, RETRY_AFTER_SECS};
@@ -87,7 +88,7 @@ pub enum ApiError {
         /// What sort of failure (the status comes from [`Kind::status`]).
         kind: Kind,
         /// Stable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Title of the problem type.
         title: &'static str,
         /// What happened (never a secret).
@@ -100,7 +101,7 @@ pub enum ApiError {
 impl ApiError {
     pub(crate) fn rule(
         kind: Kind,
-        code: &'static str,
+        code: ErrorCode,
         title: &'static str,
         detail: impl Into<String>,
     ) -> Self {
@@ -136,20 +137,20 @@ impl ApiError {
 
 impl ApiError {
     /// The stable code clients can switch on.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::RouteNotFound => "route_not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::InvalidJson(_) => "invalid_json",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::InvalidQuery(_) => "invalid_query",
-            Self::InvalidPath(_) => "invalid_path",
-            Self::InvalidHeader { .. } => "invalid_header",
-            Self::Unavailable { .. } => "service_unavailable",
-            Self::Internal => "internal_error",
+            Self::RouteNotFound => ErrorCode::RouteNotFound,
+            Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            Self::InvalidJson(_) => ErrorCode::InvalidJson,
+            Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Self::InvalidQuery(_) => ErrorCode::InvalidQuery,
+            Self::InvalidPath(_) => ErrorCode::InvalidPath,
+            Self::InvalidHeader { .. } => ErrorCode::InvalidHeader,
+            Self::Unavailable { .. } => ErrorCode::ServiceUnavailable,
+            Self::Internal => ErrorCode::InternalError,
             Self::Http(status) => http_code(*status),
-            Self::Rule { code, .. } => code,
+            Self::Rule { code, .. } => code.clone(),
         }
     }
 
@@ -217,24 +218,24 @@ impl ApiError {
 }
 
 /// Stable codes for framework-made statuses.
-fn http_code(status: StatusCode) -> &'static str {
+fn http_code(status: StatusCode) -> ErrorCode {
     match status.as_u16() {
-        400 => "bad_request",
-        401 => "unauthorized",
-        403 => "forbidden",
-        404 => "route_not_found",
-        405 => "method_not_allowed",
-        406 => "not_acceptable",
-        408 => "request_timeout",
-        411 => "length_required",
-        413 => "payload_too_large",
-        414 => "uri_too_long",
-        415 => "unsupported_media_type",
-        431 => "headers_too_large",
-        503 => "service_unavailable",
-        504 => "gateway_timeout",
-        s if s >= 500 => "internal_error",
-        _ => "bad_request",
+        400 => ErrorCode::BadRequest,
+        401 => ErrorCode::Unauthorized,
+        403 => ErrorCode::Forbidden,
+        404 => ErrorCode::RouteNotFound,
+        405 => ErrorCode::MethodNotAllowed,
+        406 => ErrorCode::NotAcceptable,
+        408 => ErrorCode::RequestTimeout,
+        411 => ErrorCode::LengthRequired,
+        413 => ErrorCode::PayloadTooLarge,
+        414 => ErrorCode::UriTooLong,
+        415 => ErrorCode::UnsupportedMediaType,
+        431 => ErrorCode::HeadersTooLarge,
+        503 => ErrorCode::ServiceUnavailable,
+        504 => ErrorCode::GatewayTimeout,
+        s if s >= 500 => ErrorCode::InternalError,
+        _ => ErrorCode::BadRequest,
     }
 }
 
@@ -249,7 +250,8 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut resp = self.problem().into_response();
-        if self.status_code() == StatusCode::UNAUTHORIZED && self.code() == "invalid_token" {
+        if self.status_code() == StatusCode::UNAUTHORIZED && self.code() == ErrorCode::InvalidToken
+        {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Bearer error=\"invalid_token\""),

@@ -4,22 +4,22 @@
 //! when to retry, as problem+json does.
 
 use actix_web::{HttpResponse, http::StatusCode};
-use serde_json::json;
+use fincert_client::proto::OAuthErrorBody;
 
-use super::{Kind, RETRY_AFTER_SECS};
+use super::{Kind, OAuthErrorCode, RETRY_AFTER_SECS};
 use crate::signing::SigningError;
 
 /// An OAuth2 error answer.
 #[derive(Debug)]
 pub struct OAuthError {
     kind: Kind,
-    error: &'static str,
+    error: OAuthErrorCode,
     description: String,
 }
 
 impl OAuthError {
     /// An answer of `kind` with the protocol's `error` code and a description.
-    pub fn new(kind: Kind, error: &'static str, description: impl Into<String>) -> Self {
+    pub fn new(kind: Kind, error: OAuthErrorCode, description: impl Into<String>) -> Self {
         Self {
             kind,
             error,
@@ -29,12 +29,11 @@ impl OAuthError {
 
     /// `invalid_request` (400).
     pub fn invalid_request(description: impl Into<String>) -> Self {
-        Self::new(Kind::BadRequest, "invalid_request", description)
-    }
-
-    /// The `error` code.
-    pub fn error(&self) -> &'static str {
-        self.error
+        Self::new(
+            Kind::BadRequest,
+            OAuthErrorCode::InvalidRequest,
+            description,
+        )
     }
 
     /// Renders as an HTTP response.
@@ -47,11 +46,14 @@ impl OAuthError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.insert_header(("Retry-After", RETRY_AFTER_SECS));
         }
+        let code = self.error.as_str().to_owned();
         let mut resp = resp
             .insert_header(("Cache-Control", "no-store"))
-            .json(json!({"error": self.error, "error_description": self.description}));
-        resp.extensions_mut()
-            .insert(super::ProblemCode(self.error.to_owned()));
+            .json(OAuthErrorBody {
+                error: self.error,
+                error_description: self.description,
+            });
+        resp.extensions_mut().insert(super::ProblemCode(code));
         resp
     }
 }
@@ -63,7 +65,7 @@ impl From<SigningError> for OAuthError {
         match e {
             SigningError::Limited(l) => Self::new(
                 Kind::TooMany,
-                "slow_down",
+                OAuthErrorCode::SlowDown,
                 format!(
                     "too many token requests; retry in {} seconds",
                     l.retry_after_secs
@@ -71,7 +73,11 @@ impl From<SigningError> for OAuthError {
             ),
             e => {
                 tracing::warn!(error = %e, "token endpoint failed");
-                Self::new(Kind::Unavailable, "temporarily_unavailable", "retry later")
+                Self::new(
+                    Kind::Unavailable,
+                    OAuthErrorCode::TemporarilyUnavailable,
+                    "retry later",
+                )
             }
         }
     }

@@ -1,7 +1,7 @@
 //! How a [`PkiError`] reads over HTTP: profile and input problems are 4xx with the rule that
 //! refused them, lifecycle refusals are 409s, a CA that cannot sign is a 503.
 
-use super::{ApiError, Kind};
+use super::{ApiError, ErrorCode, Kind};
 use crate::pki::PkiError;
 
 impl From<PkiError> for ApiError {
@@ -10,25 +10,25 @@ impl From<PkiError> for ApiError {
         match e {
             P::Profile(p) => Self::rule(
                 Kind::Unprocessable,
-                "invalid_profile",
+                ErrorCode::InvalidProfile,
                 "Invalid certificate request",
                 p.to_string(),
             ),
             P::Input(X::BadSignature) => Self::rule(
                 Kind::Unprocessable,
-                "csr_signature_invalid",
+                ErrorCode::CsrSignatureInvalid,
                 "CSR signature invalid",
                 X::BadSignature.to_string(),
             ),
             P::Input(X::WeakKey(why)) => Self::rule(
                 Kind::Unprocessable,
-                "weak_key",
+                ErrorCode::WeakKey,
                 "Key not accepted",
                 format!("key not accepted: {why}"),
             ),
             P::Input(X::Malformed(what)) => Self::rule(
                 Kind::BadRequest,
-                "malformed_input",
+                ErrorCode::MalformedInput,
                 "Malformed input",
                 format!("not a well-formed {what}"),
             ),
@@ -38,43 +38,43 @@ impl From<PkiError> for ApiError {
             }
             P::Lifecycle(l @ L::RenewalNotOpen { .. }) => Self::rule(
                 Kind::Conflict,
-                "renewal_not_open",
+                ErrorCode::RenewalNotOpen,
                 "Renewal not open",
                 l.to_string(),
             ),
             P::Lifecycle(l @ L::AlreadyRenewed) => Self::rule(
                 Kind::Conflict,
-                "already_renewed",
+                ErrorCode::AlreadyRenewed,
                 "Already renewed",
                 l.to_string(),
             ),
             P::Lifecycle(l @ L::NotAllowed { .. }) => Self::rule(
                 Kind::Conflict,
-                "illegal_transition",
+                ErrorCode::IllegalTransition,
                 "Not allowed in this status",
                 l.to_string(),
             ),
             P::Concurrent => Self::rule(
                 Kind::Conflict,
-                "concurrent_change",
+                ErrorCode::ConcurrentChange,
                 "Changed concurrently",
                 "the certificate changed concurrently; retry",
             ),
             P::KeySource(why) => Self::rule(
                 Kind::Unprocessable,
-                "invalid_key_source",
+                ErrorCode::InvalidKeySource,
                 "Invalid key source",
                 why,
             ),
             P::NotFound => Self::rule(
                 Kind::NotFound,
-                "certificate_not_found",
+                ErrorCode::CertificateNotFound,
                 "Certificate not found",
                 "no such certificate",
             ),
             P::NotInitialized | P::AlreadyInitialized | P::CaKey { .. } => Self::rule(
                 Kind::Unavailable,
-                "ca_not_initialized",
+                ErrorCode::CaNotInitialized,
                 "CA not initialised",
                 e.to_string(),
             ),
@@ -82,7 +82,7 @@ impl From<PkiError> for ApiError {
                 tracing::error!(error = %cause, "CA key could not sign");
                 Self::rule(
                     Kind::Unavailable,
-                    "ca_unavailable",
+                    ErrorCode::CaUnavailable,
                     "CA unavailable",
                     "the CA's key could not sign; nothing was changed, retry later",
                 )
@@ -90,15 +90,15 @@ impl From<PkiError> for ApiError {
             P::Foreign(f) => {
                 use crate::pki::foreign::ForeignError as F;
                 let (status, code) = match f {
-                    F::Malformed => (Kind::BadRequest, "malformed_input"),
-                    F::Untrusted => (Kind::Unprocessable, "untrusted_chain"),
-                    F::NotValidNow => (Kind::Unprocessable, "certificate_not_valid_now"),
-                    F::NotForSigning => (Kind::Unprocessable, "not_a_signing_certificate"),
-                    F::UnrecognizedPolicy => (Kind::Unprocessable, "unrecognized_policy"),
-                    F::Pkcs12Unreadable => (Kind::Unprocessable, "pkcs12_unreadable"),
-                    F::Pkcs12NoKey => (Kind::Unprocessable, "pkcs12_no_key"),
-                    F::KeyMismatch => (Kind::Unprocessable, "unsupported_key"),
-                    F::AlreadyRegistered => (Kind::Conflict, "already_registered"),
+                    F::Malformed => (Kind::BadRequest, ErrorCode::MalformedInput),
+                    F::Untrusted => (Kind::Unprocessable, ErrorCode::UntrustedChain),
+                    F::NotValidNow => (Kind::Unprocessable, ErrorCode::CertificateNotValidNow),
+                    F::NotForSigning => (Kind::Unprocessable, ErrorCode::NotASigningCertificate),
+                    F::UnrecognizedPolicy => (Kind::Unprocessable, ErrorCode::UnrecognizedPolicy),
+                    F::Pkcs12Unreadable => (Kind::Unprocessable, ErrorCode::Pkcs12Unreadable),
+                    F::Pkcs12NoKey => (Kind::Unprocessable, ErrorCode::Pkcs12NoKey),
+                    F::KeyMismatch => (Kind::Unprocessable, ErrorCode::UnsupportedKey),
+                    F::AlreadyRegistered => (Kind::Conflict, ErrorCode::AlreadyRegistered),
                 };
                 Self::rule(status, code, "Certificate not accepted", f.to_string())
             }

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use super::ErrorCode;
 use crate::request_id;
 use actix_web::{
     HttpResponse,
@@ -18,7 +19,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 pub const RETRY_AFTER_SECS: u64 = 1;
 
 /// The wire document of a problem: one type, shared with the client crate.
-pub use fincert_client::types::Problem as ProblemDocument;
+pub use fincert_client::proto::Problem as ProblemDocument;
 
 /// The stable code of an error response, kept in the response's extensions so the access log
 /// names it without reading the body.
@@ -44,14 +45,14 @@ impl std::ops::Deref for Problem {
 
 impl Problem {
     /// A problem with the current request's id filled in.
-    pub fn new(status: StatusCode, code: &str, title: &str, detail: String) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, title: &str, detail: String) -> Self {
         Self {
             document: ProblemDocument {
                 kind: format!("urn:fincert:problem:{code}"),
                 title: title.into(),
                 status: status.as_u16(),
                 detail,
-                code: code.into(),
+                code,
                 request_id: request_id::current_request_id(),
             },
             retry_after: None,
@@ -75,7 +76,7 @@ impl Problem {
         if let Some(secs) = self.retry_after {
             builder.insert_header((header::RETRY_AFTER, secs));
         }
-        let code = ProblemCode(self.document.code.clone());
+        let code = ProblemCode(self.document.code.as_str().to_owned());
         let mut resp = builder.body(serde_json::to_string(&self.document).unwrap_or_default());
         resp.extensions_mut().insert(code);
         resp

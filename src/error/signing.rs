@@ -1,7 +1,7 @@
 //! How a [`SigningError`] reads over the native API (problem+json). The CSC routes render the
 //! same errors their own way, in `error/csc.rs`.
 
-use super::{ApiError, Kind, custody::pin_locked};
+use super::{ApiError, ErrorCode, Kind, custody::pin_locked};
 use crate::signing::SigningError;
 
 impl From<SigningError> for ApiError {
@@ -11,43 +11,43 @@ impl From<SigningError> for ApiError {
         match e {
             S::Invalid(_) => Self::rule(
                 Kind::BadRequest,
-                "invalid_signature_request",
+                ErrorCode::InvalidSignatureRequest,
                 "Invalid signature request",
                 detail,
             ),
             S::NotFound => Self::rule(
                 Kind::NotFound,
-                "not_found",
+                ErrorCode::NotFound,
                 "Not found",
                 "no such resource is visible to you",
             ),
             S::InstitutionNotFound => Self::rule(
                 Kind::NotFound,
-                "institution_not_found",
+                ErrorCode::InstitutionNotFound,
                 "Institution not found",
                 detail,
             ),
             S::InstitutionDisabled => Self::rule(
                 Kind::Forbidden,
-                "institution_disabled",
+                ErrorCode::InstitutionDisabled,
                 "Institution disabled",
                 detail,
             ),
             S::Scope(_) => Self::rule(
                 Kind::Forbidden,
-                "insufficient_scope",
+                ErrorCode::InsufficientScope,
                 "Insufficient scope",
                 detail,
             ),
             S::Usage(_) => Self::rule(
                 Kind::Forbidden,
-                "usage_not_permitted",
+                ErrorCode::UsageNotPermitted,
                 "Usage not permitted",
                 detail,
             ),
             S::CertificateNotUsable(_) => Self::rule(
                 Kind::Conflict,
-                "certificate_not_usable",
+                ErrorCode::CertificateNotUsable,
                 "Certificate not usable",
                 detail,
             ),
@@ -56,37 +56,37 @@ impl From<SigningError> for ApiError {
             ),
             S::DeviceKey => Self::rule(
                 Kind::Unprocessable,
-                "key_on_device",
+                ErrorCode::KeyOnDevice,
                 "Key on device",
                 detail,
             ),
             S::Algorithm(_) => Self::rule(
                 Kind::Unprocessable,
-                "algorithm_mismatch",
+                ErrorCode::AlgorithmMismatch,
                 "Algorithm does not fit the key",
                 detail,
             ),
             S::NotPending(_) => Self::rule(
                 Kind::Conflict,
-                "request_not_pending",
+                ErrorCode::RequestNotPending,
                 "Request not pending",
                 detail,
             ),
             S::Mismatch => Self::rule(
                 Kind::Conflict,
-                "approval_mismatch",
+                ErrorCode::ApprovalMismatch,
                 "Approval does not match",
                 detail,
             ),
             S::ConsentExists => Self::rule(
                 Kind::Conflict,
-                "consent_exists",
+                ErrorCode::ConsentExists,
                 "Already registered",
                 detail,
             ),
             S::ClaimLost => Self::rule(
                 Kind::Conflict,
-                "idempotency_in_progress",
+                ErrorCode::IdempotencyInProgress,
                 "Request in progress",
                 "a retry with this Idempotency-Key is being processed; retry shortly",
             ),

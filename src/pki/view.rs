@@ -15,8 +15,9 @@ use crate::{
     store::{self, pki::CertificateRow},
 };
 
-/// A certificate as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// A certificate as the API shows it (written as `proto::certificates::CertificateView`,
+/// without the key and the DER).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateView {
     /// Id.
     pub id: Uuid,
@@ -44,10 +45,8 @@ pub struct CertificateView {
     /// Issuer distinguished name.
     pub issuer: String,
     /// Custody key (cloud storage).
-    #[serde(skip)]
     pub custody_key_id: Option<Uuid>,
     /// The certificate, DER.
-    #[serde(skip)]
     pub der: Vec<u8>,
 }
 

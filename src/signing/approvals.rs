@@ -149,7 +149,7 @@ impl Signing {
         db: &DatabaseConnection,
         owner: &OwnerId,
         id: Uuid,
-    ) -> Result<Started<webauthn_rs::prelude::RequestChallengeResponse>, SigningError> {
+    ) -> Result<Ceremony<webauthn_rs::prelude::RequestChallengeResponse>, SigningError> {
         let (row, usable) = self.approvable(owner, id).await?;
         let mut nonce = [0u8; 16];
         self.rng

@@ -51,7 +51,7 @@ use crate::domain::{
 use crate::{
     audit::{Action, Actor, NewEvent},
     auth::{
-        passkeys::{PasskeyError, Passkeys, Started},
+        passkeys::{Ceremony, PasskeyError, Passkeys},
         rate_limit,
     },
     clock::SharedClock,
@@ -166,8 +166,10 @@ impl Caller {
     }
 }
 
-pub use fincert_client::types::{
-    ApprovalView, ConsentView, ConsentedCertificate, InstitutionSummary, RequestView, SignedResult,
+pub use fincert_client::proto::{
+    approvals::ApprovalView,
+    consents::{ConsentView, InstitutionSummary},
+    institutions::{ConsentedCertificate, RequestView, SignedResult},
 };
 
 /// The remote-signing service.
@@ -285,7 +287,15 @@ fn webhook_delivery(
 ) -> Option<db::DeliveryRow> {
     let url = row.webhook_url.clone()?;
     let id = Uuid::new_v4().to_string();
-    let body = json!({"id": id, "event": event, "created_at": now, "request": view}).to_string();
+    let event = fincert_client::proto::institutions::WebhookEvent {
+        created_at: now,
+        event: event.to_owned(),
+        id: id.clone(),
+        request: view.clone(),
+    };
+    let body = serde_json::to_string(&event)
+        .inspect_err(|e| tracing::error!(error = %e, "webhook body not serialised"))
+        .ok()?;
     Some(db::DeliveryRow {
         id,
         institution_id: row.institution_id.clone(),

@@ -42,7 +42,7 @@ fn invalid(msg: impl Into<String>) -> RequestError {
     RequestError::Invalid(msg.into())
 }
 
-pub use fincert_client::types::{Algorithm, Format, NewRequestBody, Purpose, Status};
+pub use fincert_client::proto::institutions::{Algorithm, Format, NewRequestBody, Purpose, Status};
 
 pub use self::canonical::{Canonical, approval_challenge};
 pub use crate::domain::digest::{Digest, DigestError};

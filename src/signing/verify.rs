@@ -24,7 +24,7 @@ pub enum Signed {
     Digest(Digest),
 }
 
-pub use fincert_client::types::VerifyReport as Report;
+pub use fincert_client::proto::institutions::VerifyReport as Report;
 
 /// Verifies `signature` by `cert_der` over `signed` with `algorithm`, and the certificate.
 pub async fn verify(

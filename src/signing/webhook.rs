@@ -14,36 +14,13 @@
 //! production [`HttpWebhookSender`]); everything above it (signing, leases, retries, the
 //! delivery log) stays here.
 
-use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
+use chrono::Duration;
 
 use super::{Signing, SigningError};
 use crate::{domain::delivery_status::DeliveryStatus, outbound, store::signing as db};
 
-/// A delivery as its institution sees it.
-#[derive(Debug, Clone, Serialize)]
-pub struct DeliveryView {
-    /// Id (also sent as `X-Fincert-Delivery`).
-    pub id: String,
-    /// Target.
-    pub url: String,
-    /// `pending`, `delivered` or `failed`.
-    pub status: String,
-    /// Attempts made.
-    pub attempts: i32,
-    /// Next attempt, while pending.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    /// Last HTTP status received.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_status: Option<i32>,
-    /// Last failure.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
-    /// When it was delivered.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub delivered_at: Option<DateTime<Utc>>,
-}
+/// A delivery as its institution sees it: the wire type itself.
+pub use fincert_client::proto::institutions::DeliveryView;
 
 impl From<db::DeliveryRow> for DeliveryView {
     fn from(r: db::DeliveryRow) -> Self {

@@ -31,7 +31,7 @@ use crate::domain::{
     sector::Sector,
     usage::Usage,
 };
-use fincert_client::types::{
+use fincert_client::proto::institutions::{
     Algorithm as RequestAlgorithm, Format as RequestFormat, Purpose as RequestPurpose,
     Status as RequestStatus,
 };

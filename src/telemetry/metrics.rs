@@ -28,7 +28,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use fincert_client::types::{Algorithm, Format};
+use fincert_client::proto::institutions::{Algorithm, Format};
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,

@@ -7,7 +7,7 @@ use fincert::{
     config::Engine,
     custody::keys::SignatureScheme,
     domain::pin::Pin,
-    error::ApiError,
+    error::{ApiError, ErrorCode},
     pki::{PkiError, foreign::ForeignError, profile::Usage},
     store,
 };
@@ -208,7 +208,7 @@ async fn public_certificates_must_chain_to_an_anchor(engine: Engine) {
         .register_foreign(&app.db, &who, &restricted, &inter)
         .await
         .unwrap_err();
-    assert_eq!(code(err), "already_registered");
+    assert_eq!(code(err), ErrorCode::AlreadyRegistered);
     let err = app
         .pki
         .register_foreign(&app.db, &who, &restricted, &[])
@@ -223,7 +223,7 @@ async fn public_certificates_must_chain_to_an_anchor(engine: Engine) {
         .register_foreign(&app.db, &who, &unknown, &inter)
         .await
         .unwrap_err();
-    assert_eq!(code(err), "unrecognized_policy");
+    assert_eq!(code(err), ErrorCode::UnrecognizedPolicy);
     let err = app
         .pki
         .register_foreign(&app.db, &who, b"\x30\x03garbage", &inter)
@@ -252,7 +252,7 @@ async fn public_certificates_must_chain_to_an_anchor(engine: Engine) {
         .register_foreign(&app.db, &who, &late, &inter)
         .await
         .unwrap_err();
-    assert_eq!(code(err), "certificate_not_valid_now");
+    assert_eq!(code(err), ErrorCode::CertificateNotValidNow);
     assert_eq!(
         app.pki
             .foreign_certificates(&app.db, &who)
@@ -296,14 +296,17 @@ async fn pkcs12_import_reseals_the_key(engine: Engine) {
             .await
             .unwrap_err();
         let p = ApiError::from(err).problem();
-        assert_eq!((p.status, p.code.as_str()), (422, "pkcs12_unreadable"));
+        assert_eq!((p.status, &p.code), (422, &ErrorCode::Pkcs12Unreadable));
     }
     let err = app
         .pki
         .import_pkcs12(&app.db, &who, b"not a p12", "x", &pin)
         .await
         .unwrap_err();
-    assert_eq!(ApiError::from(err).problem().code, "pkcs12_unreadable");
+    assert_eq!(
+        ApiError::from(err).problem().code,
+        ErrorCode::Pkcs12Unreadable
+    );
     assert_eq!(
         store::custody::count_keys(&app.db).await.unwrap(),
         keys_before,
@@ -404,7 +407,10 @@ async fn pkcs12_import_reseals_the_key(engine: Engine) {
         .import_pkcs12(&app.db, &who, &p12, "p12-secret-password", &pin)
         .await
         .unwrap_err();
-    assert_eq!(ApiError::from(err).problem().code, "already_registered");
+    assert_eq!(
+        ApiError::from(err).problem().code,
+        ErrorCode::AlreadyRegistered
+    );
 }
 
 /// The same import through the HTTP API, by a signed-in user.

@@ -4,6 +4,7 @@
 use std::{collections::BTreeSet, sync::OnceLock};
 
 use fincert::config::Engine;
+use fincert_client::proto::{ErrorCode, OAuthErrorCode};
 
 use crate::helpers::*;
 
@@ -146,6 +147,97 @@ fn spec_and_routes_match() {
         missing.is_empty(),
         "spec operations with no route: {missing:?}"
     );
+}
+
+/// Every string of the spec, at any depth.
+fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        serde_json::Value::Object(o) => o.values().for_each(|x| strings(x, out)),
+        _ => {}
+    }
+}
+
+/// The problem codes the spec names: the `Problem.code` examples and every code span of the
+/// form `` `409 consent_exists` `` in a description.
+fn spec_problem_codes(spec: &serde_json::Value) -> BTreeSet<String> {
+    let mut codes: BTreeSet<String> =
+        spec["components"]["schemas"]["Problem"]["properties"]["code"]["examples"]
+            .as_array()
+            .expect("Problem.code examples")
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect();
+    let mut texts = Vec::new();
+    strings(spec, &mut texts);
+    for text in texts {
+        // Code spans are the odd pieces between backticks.
+        for span in text.split('`').skip(1).step_by(2) {
+            let mut words = span.split_whitespace();
+            if let (Some(status), Some(code), None) = (words.next(), words.next(), words.next())
+                && status.len() == 3
+                && (status.starts_with('4') || status.starts_with('5'))
+                && status.bytes().all(|b| b.is_ascii_digit())
+            {
+                codes.insert(code.to_owned());
+            }
+        }
+    }
+    codes
+}
+
+/// The spec names only codes the shared enum knows (the server can send no other), and the
+/// OAuth2 and CSC `error` enums together are exactly `OAuthErrorCode`.
+#[test]
+fn the_spec_names_the_enums_codes() {
+    let spec = spec();
+    let named = spec_problem_codes(&spec);
+    assert!(
+        named.len() >= 20,
+        "the spec names the codes its routes answer: {named:?}"
+    );
+    let unknown: Vec<_> = named
+        .iter()
+        .filter(|c| matches!(ErrorCode::parse(c), ErrorCode::Other(_)))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "codes in openapi.yaml that ErrorCode does not know: {unknown:?}"
+    );
+    let in_spec: BTreeSet<String> = ["OAuthError", "CscError"]
+        .iter()
+        .flat_map(|schema| {
+            spec["components"]["schemas"][schema]["properties"]["error"]["enum"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{schema}.error enum"))
+                .iter()
+                .map(|c| c.as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let in_enum: BTreeSet<String> = OAuthErrorCode::ALL
+        .iter()
+        .map(|c| c.as_str().to_owned())
+        .collect();
+    assert_eq!(in_spec, in_enum, "openapi.yaml's OAuth/CSC error enums");
+}
+
+/// The code-span reader finds a code split across lines and ignores other spans.
+#[test]
+fn the_code_reader_can_fail() {
+    let named = spec_problem_codes(&serde_json::json!({
+        "components": {"schemas": {"Problem": {"properties": {"code": {"examples": ["route_not_found"]}}}}},
+        "paths": {"/x": {"get": {"description": "`404\n  no_such_code`, `field_name`, `200 ok`, `4xx`"}}},
+    }));
+    assert_eq!(
+        named,
+        BTreeSet::from(["no_such_code".to_owned(), "route_not_found".to_owned()])
+    );
+    assert!(matches!(
+        ErrorCode::parse("no_such_code"),
+        ErrorCode::Other(_)
+    ));
 }
 
 #[test]

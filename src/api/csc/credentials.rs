@@ -4,7 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::{DateTime, Utc};
-use fincert_client::csc::{
+use fincert_client::proto::csc::{
     AuthInfo, AuthObject, CertInfo, CredentialInfoV1, CredentialInfoV2, CredentialListV1,
     CredentialListV2, InfoV1, InfoV2, KeyInfo, PinInfo, SignAlgorithms, SignatureFormats,
 };

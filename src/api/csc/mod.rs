@@ -6,7 +6,7 @@
 //! (`signing::csc`).
 //!
 //! `params.rs` reads the loosely typed CSC bodies (the response bodies are the typed
-//! `fincert_client::csc` structs), `credentials.rs` answers `info` and the
+//! `fincert_client::proto::csc` structs), `credentials.rs` answers `info` and the
 //! `credentials/list|info` methods, `signatures.rs` answers `credentials/authorize`,
 //! `extendTransaction` and `signHash`; this file holds the routes and the caller.
 
@@ -20,7 +20,7 @@ use serde::Serialize;
 use super::oauth;
 use crate::{
     auth::tokens::{Audience, TokenError},
-    error::{CscError, Kind, OAuthError},
+    error::{CscError, Kind, OAuthError, OAuthErrorCode},
     signing::{Caller, SigningError},
     state::AppState,
 };
@@ -36,7 +36,7 @@ pub enum Version {
     V2,
 }
 
-/// A method's answer: its wire body (`fincert_client::csc`) or the CSC error.
+/// A method's answer: its wire body (`fincert_client::proto::csc`) or the CSC error.
 pub(super) type CscResult<T> = Result<T, CscError>;
 
 /// Opens a CSC method call: the JSON body object (checked first, as every method answers a
@@ -56,7 +56,7 @@ pub(super) async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller
     let unauthorized = || {
         CscError::new(
             Kind::Unauthorized,
-            "invalid_token",
+            OAuthErrorCode::InvalidToken,
             "The access token is not valid",
         )
     };

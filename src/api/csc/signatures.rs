@@ -4,7 +4,7 @@
 
 use actix_web::HttpRequest;
 use base64::{Engine as _, engine::general_purpose::STANDARD};
-use fincert_client::csc::{Sad, Signatures};
+use fincert_client::proto::csc::{Sad, Signatures};
 use serde_json::Value;
 
 use super::{
@@ -14,7 +14,7 @@ use super::{
 use crate::{
     custody::CustodyError,
     domain::pin::Pin,
-    error::{CscError, Kind},
+    error::{CscError, Kind, OAuthErrorCode},
     signing::{SigningError, csc::SadProblem},
     state::AppState,
 };
@@ -81,7 +81,7 @@ pub(super) async fn authorize(
         Version::V1 => CscError::bad("The PIN is invalid"),
         Version::V2 => CscError::new(
             Kind::BadRequest,
-            "invalid_authentication_data",
+            OAuthErrorCode::InvalidAuthenticationData,
             "The authentication data is invalid",
         ),
     };

@@ -3,7 +3,6 @@
 //! issuance fails the claim is given back.
 
 use sea_orm::DatabaseConnection;
-use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -27,13 +26,12 @@ pub struct CredentialChoice<'a> {
     pub replaces: Option<Uuid>,
 }
 
-/// What the last step returns.
-#[derive(Debug, Clone, Serialize)]
+/// What the last step returns (written as `proto::enrolment::Completed`).
+#[derive(Debug, Clone)]
 pub struct Completed {
     /// The new certificate.
     pub certificate: crate::pki::CertificateView,
     /// A session for the new holder (cloud keys; device keys sign on the device).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub session: Option<crate::auth::tokens::TokenPair>,
 }
 

@@ -4,7 +4,6 @@
 //! from its bound device.
 
 use sea_orm::{DatabaseConnection, TransactionTrait};
-use serde::Serialize;
 use serde_json::json;
 
 use super::{EnrolError, EnrolmentView, Enrolments, Step, StepError};
@@ -17,13 +16,13 @@ use crate::{
     store::{self, StoreError},
 };
 
-/// A security-medium challenge as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+/// A security-medium challenge as the API shows it (written as
+/// `proto::enrolment::MediumChallenge`).
+#[derive(Debug, Clone)]
 pub struct MediumChallenge {
     /// The medium.
     pub kind: media::MediumKind,
     /// For a card: the two cells and which half of each to type.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub cells: Option<crate::auth::security_card::Challenge>,
 }
 

@@ -2,13 +2,13 @@
 //! never carry a code or personal details (the phone number only masked).
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
 use super::{Purpose, Step};
 use crate::{domain::person::Phone, store::enrolment::EnrolmentRow};
 
-/// An enrolment as the API shows it (never a code, never personal details).
-#[derive(Debug, Clone, Serialize)]
+/// An enrolment as the API shows it (never a code, never personal details; written as
+/// `proto::enrolment::EnrolmentView`).
+#[derive(Debug, Clone)]
 pub struct EnrolmentView {
     /// Id (a capability: keep it secret).
     pub id: String,
@@ -19,7 +19,6 @@ pub struct EnrolmentView {
     /// Expiry.
     pub expires_at: DateTime<Utc>,
     /// Where the code went (masked), once sent.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
 }
 

@@ -126,7 +126,7 @@ impl TokenSettings {
 }
 
 /// A freshly issued session: access token and refresh token (the wire type clients read).
-pub use fincert_client::types::TokenResponse as TokenPair;
+pub use fincert_client::proto::oauth::TokenResponse as TokenPair;
 
 /// Issues and verifies tokens.
 pub struct TokenService {

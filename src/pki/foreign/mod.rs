@@ -56,8 +56,9 @@ pub enum ForeignError {
     AlreadyRegistered,
 }
 
-/// A registered foreign certificate as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// A registered foreign certificate as the API shows it (written as
+/// `proto::foreign::ForeignView`, without the key).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForeignView {
     /// Id.
     pub id: Uuid,
@@ -74,6 +75,5 @@ pub struct ForeignView {
     /// Validity end.
     pub not_after: DateTime<Utc>,
     /// Custody key (PKCS#12 imports).
-    #[serde(skip)]
     pub custody_key_id: Option<Uuid>,
 }

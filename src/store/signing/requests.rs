@@ -13,7 +13,7 @@ use crate::{
         sql::{all, exec, get, one, typed},
     },
 };
-use fincert_client::types::{Algorithm, Format, Purpose, SignedResult, Status};
+use fincert_client::proto::institutions::{Algorithm, Format, Purpose, SignedResult, Status};
 
 /// A signature request as stored.
 #[derive(Debug, Clone)]

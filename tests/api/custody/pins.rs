@@ -9,6 +9,7 @@ use fincert::{
         keys::{KeyAlgorithm, SignatureScheme},
     },
     domain::pin::Pin,
+    error::{ApiError, ErrorCode},
     store,
 };
 
@@ -145,8 +146,8 @@ pub(super) async fn five_wrong_pins_lock(engine: Engine, backend: Backend) {
         .await
         .unwrap_err();
     assert!(matches!(err, CustodyError::PinLocked), "{err:?}");
-    let p = fincert::error::ApiError::from(err).problem();
-    assert_eq!((p.status, p.code.as_str()), (423, "pin_locked"));
+    let p = ApiError::from(err).problem();
+    assert_eq!((p.status, &p.code), (423, &ErrorCode::PinLocked));
     // Every PIN path is locked, not only activation.
     assert!(matches!(
         c.change_pin(&app.db, &ko, key.id, &pin("482915"), &pin("604172"))

@@ -6,7 +6,8 @@
 mod issuance;
 mod phone_steps;
 
-use serde_json::{Value, json};
+use fincert_client::proto::enrolment::{EnrolmentView, Step};
+use serde_json::json;
 
 use crate::{both_engines, helpers::*};
 use issuance::{
@@ -47,7 +48,10 @@ async fn to_medium_step(app: &TestApp, purpose: &str, channel: &str) -> String {
         json!({"code": code}),
     )
     .await;
-    assert_eq!(resp.json::<Value>().await.unwrap()["step"], "medium");
+    assert_eq!(
+        resp.json::<EnrolmentView>().await.unwrap().step,
+        Step::Medium
+    );
     base
 }
 

@@ -3,6 +3,7 @@
 
 use chrono::Duration;
 use fincert::config::Engine;
+use fincert_client::proto::enrolment::AgreedTerms;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -32,20 +33,20 @@ pub(super) async fn first_three_steps(engine: Engine) {
     .await;
     let all = required_terms(&app).await;
     let mut with_unknown = all.clone();
-    with_unknown["agreed"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"code": "service", "version": 9}));
+    with_unknown.agreed.push(AgreedTerms {
+        code: "service".into(),
+        version: 9,
+    });
     assert_problem(
-        post(&app, &format!("{base}/terms"), ANON, with_unknown).await,
+        post(&app, &format!("{base}/terms"), ANON, body(&with_unknown)).await,
         422,
         "terms_not_agreed",
     )
     .await;
-    let resp = post(&app, &format!("{base}/terms"), ANON, all.clone()).await;
+    let resp = post(&app, &format!("{base}/terms"), ANON, body(&all)).await;
     assert_eq!(resp.json::<Value>().await.unwrap()["step"], "identity");
     assert_problem(
-        post(&app, &format!("{base}/terms"), ANON, all).await,
+        post(&app, &format!("{base}/terms"), ANON, body(&all)).await,
         409,
         "wrong_step",
     )

@@ -7,11 +7,16 @@ use fincert::{
     clock::Clock,
     domain::person::CustomerNumber,
 };
+use fincert_client::proto::{
+    Items,
+    enrolment::{AgreedTerms, EnrolmentView, TermsBody},
+    terms::TermsDocument,
+};
 use serde_json::{Value, json};
 
 use super::{
     app::TestApp,
-    http::{ANON, post},
+    http::{ANON, body, post},
 };
 
 /// The development customer's OTP seed (RFC 4226's test secret).
@@ -40,32 +45,34 @@ pub fn identity(birth: &str) -> Value {
 }
 
 /// Every current required terms document, as the client would send it.
-pub async fn required_terms(app: &TestApp) -> Value {
-    let terms: Value = app.get("/v1/terms").await.json().await.unwrap();
-    let agreed: Vec<Value> = terms["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| d["required"] == true)
-        .map(|d| json!({"code": d["code"], "version": d["version"]}))
+pub async fn required_terms(app: &TestApp) -> TermsBody {
+    let terms: Items<TermsDocument> = app.get("/v1/terms").await.json().await.unwrap();
+    let agreed = terms
+        .items
+        .into_iter()
+        .filter(|d| d.required)
+        .map(|d| AgreedTerms {
+            code: d.code,
+            version: d.version,
+        })
         .collect();
-    json!({ "agreed": agreed })
+    TermsBody { agreed }
 }
 
 /// Starts an enrolment for `purpose` (`issue`, `reissue`) and agrees to the required terms
 /// (step 1); returns its base path, `/v1/enrolments/<id>`.
 pub async fn start_enrolment(app: &TestApp, purpose: &str) -> String {
-    let e: Value = post(app, "/v1/enrolments", ANON, json!({"purpose": purpose}))
+    let e: EnrolmentView = post(app, "/v1/enrolments", ANON, json!({"purpose": purpose}))
         .await
         .json()
         .await
         .unwrap();
-    let base = format!("/v1/enrolments/{}", e["id"].as_str().unwrap());
+    let base = format!("/v1/enrolments/{}", e.id);
     post(
         app,
         &format!("{base}/terms"),
         ANON,
-        required_terms(app).await,
+        body(&required_terms(app).await),
     )
     .await;
     base

@@ -15,11 +15,13 @@ use fincert::{
     },
     signing::institution::{self, Sector},
 };
-use fincert_client::types::{ConsentBody, ConsentView};
-use serde_json::json;
+use fincert_client::proto::consents::{ConsentBody, ConsentView};
 use uuid::Uuid;
 
-use super::{app::TestApp, http::post};
+use super::{
+    app::TestApp,
+    http::{body, post},
+};
 
 /// The PIN every fixture certificate is issued with.
 pub const PIN: &str = "482915";
@@ -201,11 +203,9 @@ pub async fn consent(h: &Holder, inst: &Inst) -> ConsentView {
 
 /// The same consent sent raw, for tests that check the answer itself (201, or a problem).
 pub async fn consent_response(app: &TestApp, h: &Holder, inst: &Inst) -> reqwest::Response {
-    post(
-        app,
-        "/v1/consents",
-        &h.token,
-        json!({"institution_id": inst.id, "certificate_id": h.cert.id}),
-    )
-    .await
+    let consent = ConsentBody {
+        institution_id: Uuid::parse_str(&inst.id).unwrap(),
+        certificate_id: h.cert.id,
+    };
+    post(app, "/v1/consents", &h.token, body(&consent)).await
 }

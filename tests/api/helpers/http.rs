@@ -2,6 +2,8 @@
 //! that check status codes, headers and problem documents (the typed client, `TestApp::api`,
 //! hides those). Argument order everywhere: app, path, who (`Bearer`), body.
 
+use fincert_client::proto::{ErrorCode, Problem};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::app::TestApp;
@@ -61,6 +63,11 @@ pub async fn call(
     req.send().await.expect("request sent")
 }
 
+/// A typed wire body (`fincert_client::proto`) as the JSON the raw helpers send.
+pub fn body(value: &impl Serialize) -> Value {
+    serde_json::to_value(value).expect("a wire body is JSON")
+}
+
 /// `POST path` with a JSON body, as `who`.
 pub async fn post(app: &TestApp, path: &str, who: impl Bearer, body: Value) -> reqwest::Response {
     call(app, reqwest::Method::POST, path, who, Some(body), None).await
@@ -71,8 +78,13 @@ pub async fn get(app: &TestApp, path: &str, who: impl Bearer) -> reqwest::Respon
     call(app, reqwest::Method::GET, path, who, None, None).await
 }
 
-/// Asserts a problem+json response with `status` and `code`; returns the body.
+/// Asserts a problem+json response with `status` and `code` (one `ErrorCode` knows); returns
+/// the body.
 pub async fn assert_problem(resp: reqwest::Response, status: u16, code: &str) -> Value {
+    assert!(
+        !matches!(ErrorCode::parse(code), ErrorCode::Other(_)),
+        "{code} is not a stable code (fincert_client::proto::ErrorCode)"
+    );
     assert_eq!(resp.status().as_u16(), status, "status");
     let ctype = resp
         .headers()
@@ -82,9 +94,10 @@ pub async fn assert_problem(resp: reqwest::Response, status: u16, code: &str) ->
         .to_string();
     assert_eq!(ctype, "application/problem+json");
     let body: Value = resp.json().await.expect("problem body is JSON");
-    assert_eq!(body["code"], code, "{body}");
-    assert_eq!(body["status"], status);
-    assert_eq!(body["type"], format!("urn:fincert:problem:{code}"));
+    let problem: Problem = serde_json::from_value(body.clone()).expect("a problem document");
+    assert_eq!(problem.code, code, "{body}");
+    assert_eq!(problem.status, status);
+    assert_eq!(problem.kind, format!("urn:fincert:problem:{code}"));
     assert!(body["title"].is_string() && body["detail"].is_string());
     body
 }

@@ -7,7 +7,7 @@ use fincert::{
     clock::Clock,
     config::Engine,
     custody::CustodyError,
-    error::ApiError,
+    error::{ApiError, ErrorCode},
     pki::{
         KeySource, PkiError,
         lifecycle::{CertStatus, LifecycleError, RevocationReason},
@@ -55,7 +55,10 @@ pub(super) async fn suspend_and_resume(engine: Engine) {
     let crl = o.crl(&app).await;
     assert!(o.verify(&leaf, Some(&crl)).0, "off the CRL again");
     let err = app.pki.resume(&app.db, &who, cert.id).await.unwrap_err();
-    assert_eq!(ApiError::from(err).problem().code, "illegal_transition");
+    assert_eq!(
+        ApiError::from(err).problem().code,
+        ErrorCode::IllegalTransition
+    );
 }
 
 /// Renewal opens 30 days before expiry, needs the PIN, keeps the subject, makes a new key and
@@ -82,7 +85,7 @@ pub(super) async fn renewal_window_and_rules(engine: Engine) {
         "{err:?}"
     );
     let p = ApiError::from(err).problem();
-    assert_eq!((p.status, p.code.as_str()), (409, "renewal_not_open"));
+    assert_eq!((p.status, &p.code), (409, &ErrorCode::RenewalNotOpen));
 
     app.clock
         .advance(cert.not_after - app.clock.now() - Duration::days(20));

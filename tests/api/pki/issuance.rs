@@ -5,7 +5,7 @@ use fincert::{
     audit::Action,
     config::Engine,
     custody::keys::SignatureScheme,
-    error::ApiError,
+    error::{ApiError, ErrorCode},
     pki::{
         IssueRequest, KeySource, PkiError,
         lifecycle::CertStatus,
@@ -289,7 +289,10 @@ pub(super) async fn joint_device_certificates_from_csrs(engine: Engine) {
         )
         .await
         .unwrap_err();
-    assert_eq!(ApiError::from(err).problem().code, "invalid_profile");
+    assert_eq!(
+        ApiError::from(err).problem().code,
+        ErrorCode::InvalidProfile
+    );
     assert_eq!(
         app.pki.certificates(&app.db, &who).await.unwrap().len(),
         certs_before,

@@ -6,7 +6,7 @@ use fincert::{
     audit::Action,
     clock::Clock,
     config::Engine,
-    error::ApiError,
+    error::{ApiError, ErrorCode},
     pki::{PkiError, lifecycle::RevocationReason, profile::Usage},
     store,
 };
@@ -66,7 +66,10 @@ pub(super) async fn revocation_reaches_crl_and_ocsp(engine: Engine) {
         )
         .await
         .unwrap_err();
-    assert_eq!(ApiError::from(err).problem().code, "illegal_transition");
+    assert_eq!(
+        ApiError::from(err).problem().code,
+        ErrorCode::IllegalTransition
+    );
     // Another owner cannot touch it at all.
     let err = app
         .pki

@@ -1,9 +1,14 @@
-//! The wire types of fincert's remote-signing API, shared by the server (which serialises
-//! them) and clients (which deserialise them): one definition each.
+//! The institution side of remote signing (`src/api/institutions.rs`): the vocabulary of a
+//! signature request ([`Purpose`], [`Format`], [`Algorithm`], [`Status`]), the request bodies
+//! of `POST /v1/signature-requests`, `/v1/login-requests` and `/v1/verify`, and what the
+//! institution reads back: requests and their results, the certificates consented to it,
+//! webhook deliveries and the webhook event itself.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use super::names;
 
 /// What the signature is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,16 +58,6 @@ pub enum Status {
     Expired,
 }
 
-macro_rules! names {
-    ($t:ty { $($v:ident => $s:literal),* $(,)? }) => {
-        impl $t {
-            /// Stored (and wire) name.
-            pub fn as_str(self) -> &'static str { match self { $(Self::$v => $s),* } }
-            /// Parses a stored name.
-            pub fn parse(s: &str) -> Option<Self> { match s { $($s => Some(Self::$v),)* _ => None } }
-        }
-    };
-}
 names!(Purpose { Sign => "sign", Login => "login" });
 names!(Format { Raw => "raw", CmsAttached => "cms-attached", CmsDetached => "cms-detached" });
 names!(Algorithm {
@@ -105,33 +100,6 @@ pub struct NewRequestBody {
     pub expires_in: Option<i64>,
     /// Where to deliver the result.
     pub webhook_url: Option<String>,
-}
-
-/// A consent as the user sees it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ConsentView {
-    /// Id.
-    pub id: String,
-    /// The institution.
-    pub institution: InstitutionSummary,
-    /// The certificate.
-    pub certificate_id: String,
-    /// Given.
-    pub created_at: DateTime<Utc>,
-    /// Withdrawn.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub withdrawn_at: Option<DateTime<Utc>>,
-}
-
-/// An institution as users see it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct InstitutionSummary {
-    /// Id.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Sector.
-    pub sector: String,
 }
 
 /// A consented certificate as its institution sees it.
@@ -206,88 +174,6 @@ pub struct RequestView {
     pub result: Option<SignedResult>,
 }
 
-/// A pending request as its user sees it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ApprovalView {
-    /// Request id.
-    pub id: String,
-    /// Who asks.
-    pub institution: InstitutionSummary,
-    /// With which certificate.
-    pub certificate_id: String,
-    /// What the user approves.
-    pub display_text: String,
-    /// Sign or login.
-    pub purpose: Purpose,
-    /// How many signatures.
-    pub digest_count: usize,
-    /// Digests (base64).
-    pub digests: Vec<String>,
-    /// Format.
-    pub format: Format,
-    /// Algorithm.
-    pub algorithm: Algorithm,
-    /// The canonical digest to approve (base64); a PIN approval sends it back.
-    pub request_digest: String,
-    /// Status in force.
-    pub status: Status,
-    /// Expires.
-    pub expires_at: DateTime<Utc>,
-}
-
-/// A list answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Items<T> {
-    /// The items.
-    pub items: Vec<T>,
-}
-
-/// An access token answer: an institution's (`/oauth2/token`) or a user's session
-/// (`/v1/auth/pin`, with a refresh token).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TokenResponse {
-    /// The JWT.
-    pub access_token: String,
-    /// `Bearer`.
-    pub token_type: String,
-    /// Seconds until it expires.
-    pub expires_in: i64,
-    /// Granted scopes (institution tokens).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
-    /// Single-use refresh token (user sessions).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
-}
-
-/// A consent to give (`POST /v1/consents`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConsentBody {
-    /// The institution.
-    pub institution_id: Uuid,
-    /// The certificate.
-    pub certificate_id: Uuid,
-}
-
-/// A PIN approval: the PIN and the request digest the user's screen showed.
-#[derive(Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PinApproval {
-    /// The certificate's 6-digit PIN.
-    pub pin: zeroize::Zeroizing<String>,
-    /// The request's canonical digest (base64), as shown.
-    pub request_digest: String,
-}
-
-impl std::fmt::Debug for PinApproval {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PinApproval")
-            .field("request_digest", &self.request_digest)
-            .finish_non_exhaustive()
-    }
-}
-
 /// A login-with-certificate request (`POST /v1/login-requests`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -337,24 +223,92 @@ pub struct VerifyReport {
     pub checked_at: DateTime<Utc>,
 }
 
-/// An RFC 7807 problem document, as the server renders every error of the native API and the
-/// client reads it (one type for both; fields in the order they are sent).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Problem {
-    /// A URI naming the problem type: `urn:fincert:problem:<code>`.
-    #[serde(rename = "type", default)]
-    pub kind: String,
-    /// Short human-readable summary of the type.
-    #[serde(default)]
-    pub title: String,
-    /// HTTP status.
-    pub status: u16,
-    /// What happened in this instance.
-    #[serde(default)]
-    pub detail: String,
-    /// Stable code.
-    pub code: String,
-    /// The request id, to quote to support and find in the logs.
+/// A webhook delivery as its institution sees it (`GET /v1/signature-requests/{id}/deliveries`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeliveryView {
+    /// Id (also sent as `X-Fincert-Delivery`).
+    pub id: String,
+    /// Target.
+    pub url: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    /// Attempts made.
+    pub attempts: i32,
+    /// Next attempt, while pending.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Last HTTP status received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_status: Option<i32>,
+    /// Last failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When it was delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// What a webhook POST carries once a request is signed or rejected (signed with
+/// `X-Fincert-Signature`). Its members, the request's too, are written in byte order of their
+/// names.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WebhookEvent {
+    /// When the event happened.
+    pub created_at: DateTime<Utc>,
+    /// `signature_request.signed` or `signature_request.rejected`.
+    pub event: String,
+    /// The delivery's id (also `X-Fincert-Delivery`).
+    pub id: String,
+    /// The request, as `GET /v1/signature-requests/{id}` answers it.
+    #[serde(serialize_with = "super::in_name_order")]
+    pub request: RequestView,
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    /// The webhook body has always been written with its members, the request's too, in byte
+    /// order of their names (it was a JSON value); the request alone keeps its fields' order.
+    #[test]
+    fn webhook_events_write_members_in_name_order() {
+        let at = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        let request = RequestView {
+            id: "r".into(),
+            status: Status::Rejected,
+            purpose: Purpose::Sign,
+            certificate_id: "c".into(),
+            display_text: "Pay 10,000 KRW".into(),
+            digests: vec!["d".into()],
+            format: Format::Raw,
+            algorithm: Algorithm::EcdsaP256Sha256,
+            request_digest: "q".into(),
+            created_at: at,
+            expires_at: at,
+            decided_at: Some(at),
+            nonce: None,
+            result: None,
+        };
+        let t = "2023-11-14T22:13:20Z";
+        assert_eq!(
+            serde_json::to_string(&request).unwrap(),
+            format!(
+                r#"{{"id":"r","status":"rejected","purpose":"sign","certificate_id":"c","display_text":"Pay 10,000 KRW","digests":["d"],"format":"raw","algorithm":"ecdsa-p256-sha256","request_digest":"q","created_at":"{t}","expires_at":"{t}","decided_at":"{t}"}}"#
+            )
+        );
+        let event = WebhookEvent {
+            created_at: at,
+            event: "signature_request.rejected".into(),
+            id: "w".into(),
+            request,
+        };
+        assert_eq!(
+            serde_json::to_string(&event).unwrap(),
+            format!(
+                r#"{{"created_at":"{t}","event":"signature_request.rejected","id":"w","request":{{"algorithm":"ecdsa-p256-sha256","certificate_id":"c","created_at":"{t}","decided_at":"{t}","digests":["d"],"display_text":"Pay 10,000 KRW","expires_at":"{t}","format":"raw","id":"r","purpose":"sign","request_digest":"q","status":"rejected"}}}}"#
+            )
+        );
+    }
 }

@@ -1,0 +1,67 @@
+//! The holder's side of a signature request (`src/api/approvals.rs`): what is pending, and
+//! the approval bodies (PIN, or a passkey assertion), each bound to the request's canonical
+//! digest. Approving or rejecting answers the request as its institution sees it
+//! ([`RequestView`](super::institutions::RequestView)); a passkey approval starts with a
+//! [`Ceremony`](super::passkeys::Ceremony).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use webauthn_rs_proto::PublicKeyCredential;
+
+use super::{
+    consents::InstitutionSummary,
+    debug_without_secrets,
+    institutions::{Algorithm, Format, Purpose, Status},
+};
+
+/// A pending request as its user sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApprovalView {
+    /// Request id.
+    pub id: String,
+    /// Who asks.
+    pub institution: InstitutionSummary,
+    /// With which certificate.
+    pub certificate_id: String,
+    /// What the user approves.
+    pub display_text: String,
+    /// Sign or login.
+    pub purpose: Purpose,
+    /// How many signatures.
+    pub digest_count: usize,
+    /// Digests (base64).
+    pub digests: Vec<String>,
+    /// Format.
+    pub format: Format,
+    /// Algorithm.
+    pub algorithm: Algorithm,
+    /// The canonical digest to approve (base64); a PIN approval sends it back.
+    pub request_digest: String,
+    /// Status in force.
+    pub status: Status,
+    /// Expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A PIN approval: the PIN and the request digest the user's screen showed.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinApproval {
+    /// The certificate's 6-digit PIN.
+    pub pin: zeroize::Zeroizing<String>,
+    /// The request's canonical digest (base64), as shown.
+    pub request_digest: String,
+}
+
+debug_without_secrets!(PinApproval { request_digest });
+
+/// A passkey approval: the ceremony and the authenticator's answer
+/// (`POST /v1/approvals/{id}/passkey/finish`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyApproval {
+    /// The ceremony `passkey/start` opened.
+    pub ceremony_id: String,
+    /// The WebAuthn assertion.
+    pub credential: PublicKeyCredential,
+}

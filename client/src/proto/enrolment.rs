@@ -1,0 +1,241 @@
+//! The issuance procedure (`src/api/enrolments.rs`): the four steps' bodies (terms, identity,
+//! phone code and security medium, credential), the enrolment each step answers with, the
+//! security-medium challenge, and what the last step issues.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use super::{
+    certificates::{CertKind, CertificateView, Usage},
+    debug_without_secrets, names,
+    oauth::TokenResponse,
+};
+
+/// What the enrolment is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Purpose {
+    /// A new certificate.
+    Issue,
+    /// A replacement (expiry, loss, lockout, forgotten PIN).
+    Reissue,
+}
+
+/// The step an enrolment waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Step {
+    /// Agree to the current required terms.
+    Terms,
+    /// Name, birth date, mobile number, customer number.
+    Identity,
+    /// The one-time code sent by SMS or ARS.
+    Phone,
+    /// The security medium (card, hardware OTP, mobile OTP).
+    Medium,
+    /// Kind, usage, PIN or CSR; issuance.
+    Credential,
+    /// Done.
+    Completed,
+}
+
+/// How a one-time code reaches the holder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// A text message.
+    Sms,
+    /// An automated call in which the holder keys in the code.
+    Ars,
+}
+
+/// Kinds of security medium.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediumKind {
+    /// Security card (30/35 cells).
+    Card,
+    /// Hardware OTP token, counter based (RFC 4226).
+    Hotp,
+    /// Hardware OTP token, time based (RFC 6238).
+    Totp,
+    /// Mobile OTP: TOTP in the app on the registered device.
+    Motp,
+}
+
+/// Which half of a security-card cell is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Half {
+    /// The first two digits.
+    First,
+    /// The last two digits.
+    Last,
+}
+
+names!(Purpose { Issue => "issue", Reissue => "reissue" });
+names!(Step {
+    Terms => "terms",
+    Identity => "identity",
+    Phone => "phone",
+    Medium => "medium",
+    Credential => "credential",
+    Completed => "completed",
+});
+names!(Channel { Sms => "sms", Ars => "ars" });
+names!(MediumKind { Card => "card", Hotp => "hotp", Totp => "totp", Motp => "motp" });
+names!(Half { First => "first", Last => "last" });
+
+/// An enrolment and the step it waits for: the answer of every step but the last. It never
+/// carries a code or personal details (the phone number only masked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolmentView {
+    /// Id (a capability: keep it secret).
+    pub id: String,
+    /// Purpose.
+    pub purpose: Purpose,
+    /// The step it waits for.
+    pub step: Step,
+    /// Expiry.
+    pub expires_at: DateTime<Utc>,
+    /// Where the code went (masked: `010-****-5678`), once sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+/// Starting an enrolment (`POST /v1/enrolments`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartBody {
+    /// Issue or reissue.
+    pub purpose: Purpose,
+}
+
+/// One terms document agreed to, by code and version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgreedTerms {
+    /// The document's code.
+    pub code: String,
+    /// The version shown.
+    pub version: i32,
+}
+
+/// Step 1 (`POST /v1/enrolments/{id}/terms`): at most 20 documents.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TermsBody {
+    /// Every current required document (and any optional ones).
+    pub agreed: Vec<AgreedTerms>,
+}
+
+/// Step 2 (`POST /v1/enrolments/{id}/identity`): checked against the institution's records.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityBody {
+    /// The holder's name.
+    pub name: String,
+    /// `YYYY-MM-DD`, between 1900 and today.
+    pub birth_date: String,
+    /// Mobile number.
+    pub phone: String,
+    /// Customer (or account) number at the institution.
+    pub customer_number: String,
+}
+
+debug_without_secrets!(IdentityBody {});
+
+/// Step 3a (`POST /v1/enrolments/{id}/phone-code`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendCodeBody {
+    /// SMS or ARS.
+    pub channel: Channel,
+}
+
+/// Step 3b (`POST /v1/enrolments/{id}/phone-code/verify`).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeBody {
+    /// The 6-digit code.
+    pub code: Zeroizing<String>,
+}
+
+debug_without_secrets!(CodeBody {});
+
+/// Which medium to be challenged by (`GET /v1/enrolments/{id}/medium?kind=...`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediumQuery {
+    /// The medium.
+    pub kind: MediumKind,
+}
+
+/// Two security-card cells (numbered from 1) and which half of each to type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardChallenge {
+    /// First cell and the half asked.
+    pub a: (u8, Half),
+    /// Second cell and the half asked.
+    pub b: (u8, Half),
+}
+
+/// A security-medium challenge (step 3c): the cells for a card, nothing for an OTP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediumChallenge {
+    /// The medium.
+    pub kind: MediumKind,
+    /// For a card: the two cells and which half of each to type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cells: Option<CardChallenge>,
+}
+
+/// Step 3d (`POST /v1/enrolments/{id}/medium`): the medium's answer.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediumBody {
+    /// The medium.
+    pub kind: MediumKind,
+    /// 4 card digits or a 6-digit one-time password.
+    pub answer: Zeroizing<String>,
+    /// The device a mobile OTP app runs on.
+    pub device_id: Option<String>,
+}
+
+debug_without_secrets!(MediumBody { kind, device_id });
+
+/// Step 4 (`POST /v1/enrolments/{id}/complete`): the credential, and issuance.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteBody {
+    /// Financial or joint.
+    pub kind: CertKind,
+    /// Restricted-use or general-purpose.
+    pub usage: Usage,
+    /// The new PIN (cloud key); or
+    pub pin: Option<Zeroizing<String>>,
+    /// a PKCS#10 request, base64 DER or PEM (joint certificate kept on a device).
+    pub csr: Option<String>,
+    /// For reissuance: the certificate being replaced.
+    pub replaces: Option<Uuid>,
+}
+
+debug_without_secrets!(CompleteBody {
+    kind,
+    usage,
+    csr,
+    replaces
+});
+
+/// What the last step issues: the certificate, and a session for its holder (cloud keys;
+/// device keys sign on the device).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Completed {
+    /// The new certificate.
+    pub certificate: CertificateView,
+    /// A session for the new holder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<TokenResponse>,
+}
