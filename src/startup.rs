@@ -108,7 +108,10 @@ impl Application {
             .await
             .map_err(StartupError::Kms)?;
         let kms = custody::kms::observed::ObservedKms::wrap(kms, metrics.kms.clone());
-        let custody = Arc::new(Custody::new(kms, &settings.custody, clock.clone()));
+        let custody = Arc::new(
+            Custody::new(kms, &settings.custody, clock.clone())
+                .with_kms_metrics(metrics.kms.clone()),
+        );
         let pki =
             Arc::new(Pki::load_or_init(&db, custody.clone(), &settings, clock.clone()).await?);
         let tokens = Arc::new(

@@ -102,6 +102,8 @@ pub struct Custody {
     pin_locks: KeyedLocks,
     /// A node opens one activation record once, however many requests meet it together.
     opening: KeyedLocks,
+    /// Where KMS calls made outside the `Kms` trait (CA keys inside KMS) are counted.
+    kms_metrics: Option<crate::telemetry::KmsMetrics>,
 }
 
 impl std::fmt::Debug for Custody {
@@ -113,6 +115,18 @@ impl std::fmt::Debug for Custody {
 }
 
 impl Custody {
+    /// This custody, with KMS calls made beside it (CA keys inside KMS) counted into
+    /// `metrics`.
+    pub fn with_kms_metrics(mut self, metrics: crate::telemetry::KmsMetrics) -> Self {
+        self.kms_metrics = Some(metrics);
+        self
+    }
+
+    /// Where KMS calls made beside custody are counted, if anywhere.
+    pub fn kms_metrics(&self) -> Option<&crate::telemetry::KmsMetrics> {
+        self.kms_metrics.as_ref()
+    }
+
     /// A custody service over `kms`.
     pub fn new(kms: Arc<dyn Kms>, settings: &CustodySettings, clock: SharedClock) -> Self {
         Self {
@@ -126,6 +140,7 @@ impl Custody {
             max_pin_failures: i32::try_from(settings.max_pin_failures).unwrap_or(5),
             pin_locks: KeyedLocks::default(),
             opening: KeyedLocks::default(),
+            kms_metrics: None,
         }
     }
 

@@ -199,10 +199,14 @@ pub enum KmsOp {
     VerifyMac,
     /// The readiness probe.
     DescribeKey,
+    /// A CA key's signature (certificates, CRLs) with a key inside KMS.
+    Sign,
+    /// A CA key's public half.
+    GetPublicKey,
 }
 
 impl KmsOp {
-    const ALL: [KmsOp; 7] = [
+    const ALL: [KmsOp; 9] = [
         Self::GenerateDataKey,
         Self::Encrypt,
         Self::Decrypt,
@@ -210,6 +214,8 @@ impl KmsOp {
         Self::GenerateMac,
         Self::VerifyMac,
         Self::DescribeKey,
+        Self::Sign,
+        Self::GetPublicKey,
     ];
 
     fn name(self) -> &'static str {
@@ -221,6 +227,8 @@ impl KmsOp {
             Self::GenerateMac => "GenerateMac",
             Self::VerifyMac => "VerifyMac",
             Self::DescribeKey => "DescribeKey",
+            Self::Sign => "Sign",
+            Self::GetPublicKey => "GetPublicKey",
         }
     }
 }
@@ -260,8 +268,8 @@ impl KmsOutcome {
 /// KMS calls by operation and outcome, with latency by operation.
 #[derive(Clone)]
 pub struct KmsMetrics {
-    calls: Arc<[[IntCounter; 4]; 7]>,
-    latency: Arc<[Histogram; 7]>,
+    calls: Arc<[[IntCounter; 4]; 9]>,
+    latency: Arc<[Histogram; 9]>,
 }
 
 impl KmsMetrics {
@@ -289,6 +297,23 @@ impl KmsMetrics {
             })),
             latency: Arc::new(KmsOp::ALL.map(|op| latency.with_label_values(&[op.name()]))),
         })
+    }
+
+    /// Counts one call by its result.
+    pub fn observe_result<T>(
+        &self,
+        op: KmsOp,
+        started: std::time::Instant,
+        result: &Result<T, crate::custody::kms::KmsError>,
+    ) {
+        use crate::custody::kms::KmsError;
+        let outcome = match result {
+            Ok(_) => KmsOutcome::Ok,
+            Err(KmsError::InvalidCiphertext) => KmsOutcome::InvalidCiphertext,
+            Err(KmsError::Unavailable(_)) => KmsOutcome::Unavailable,
+            Err(KmsError::Rejected(_)) => KmsOutcome::Rejected,
+        };
+        self.observe(op, outcome, started.elapsed().as_secs_f64());
     }
 
     /// Counts one call.

@@ -171,6 +171,28 @@ async fn metrics_after_a_real_signature(engine: Engine) {
 
 both_engines!(metrics_after_a_real_signature);
 
+/// The CA's keys inside AWS KMS (moto): the node's start (the CA made with them) counts their
+/// `GetPublicKey` and `Sign` calls beside the data-key calls, with latency.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ca_key_calls_in_kms_are_counted() {
+    let app = spawn_custody_app(Engine::Sqlite, Backend::Aws).await;
+    let text = app.get("/metrics").await.text().await.unwrap();
+    for op in ["GetPublicKey", "Sign"] {
+        let calls = sample(
+            &text,
+            &format!("fincert_kms_calls_total{{operation=\"{op}\",outcome=\"ok\"}}"),
+        )
+        .unwrap_or(0.0);
+        assert!(calls >= 1.0, "{op} counted: {text}");
+        let timed = sample(
+            &text,
+            &format!("fincert_kms_call_duration_seconds_count{{operation=\"{op}\"}}"),
+        )
+        .unwrap_or(0.0);
+        assert!(timed >= calls, "{op} timed: {text}");
+    }
+}
+
 /// With `http.metrics_listen` set, `/metrics` is served there only; the public port answers
 /// 404, and its requests are still counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -257,7 +279,19 @@ async fn readyz_follows_the_kms() {
     let keys = seeded_keys(&moto).await;
     let mut kms = moto_kms_settings(&moto.url).await;
     (kms.aws_key_id, kms.aws_mac_key_id) = keys.clone();
-    let app = spawn_app_tuned(Engine::Postgres, |s| s.kms = kms).await;
+    // The CA's keys too (ca init adopts them at start; readiness never touches them).
+    let client = moto_client(&moto.url).await;
+    let (root, issuing) = (
+        moto_ca_key(&client, "rsa2048").await,
+        moto_ca_key(&client, "rsa2048").await,
+    );
+    let app = spawn_app_tuned(Engine::Postgres, |s| {
+        s.kms = kms;
+        s.pki.ca_algorithm = "rsa2048".into();
+        s.pki.aws_root_key_id = root;
+        s.pki.aws_issuing_key_id = issuing;
+    })
+    .await;
     let resp = app.get("/readyz").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.json::<Value>().await.unwrap()["kms"], "ok");

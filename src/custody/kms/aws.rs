@@ -21,13 +21,25 @@ use super::{DATA_KEY_LEN, DataKey, EncryptionContext, Kms, KmsError, WrappedKey}
 use crate::config::KmsSettings;
 
 /// The AWS KMS backend.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AwsKms {
     client: Client,
+    /// Where the CA key calls (`Sign`, `GetPublicKey`) are counted; the data-key calls are
+    /// counted by the `ObservedKms` decorator around the `Kms` trait.
+    metrics: Option<crate::telemetry::KmsMetrics>,
     /// ARN of the wrapping key (resolved from the configured id or alias at start).
     key_arn: String,
     /// ARN of the HMAC_256 key used for PIN binding.
     mac_key_arn: String,
+}
+
+impl std::fmt::Debug for AwsKms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsKms")
+            .field("key_arn", &self.key_arn)
+            .field("mac_key_arn", &self.mac_key_arn)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Asymmetric signing algorithms fincert uses with KMS-held keys (CA keys).
@@ -120,9 +132,27 @@ impl AwsKms {
         let mac_key_arn = describe(&client, &settings.aws_mac_key_id).await?;
         Ok(Self {
             client,
+            metrics: None,
             key_arn,
             mac_key_arn,
         })
+    }
+
+    /// This client, with its CA key calls counted into `metrics`.
+    pub fn counted(mut self, metrics: Option<crate::telemetry::KmsMetrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    fn count<T>(
+        &self,
+        op: crate::telemetry::KmsOp,
+        started: std::time::Instant,
+        result: &Result<T, KmsError>,
+    ) {
+        if let Some(m) = &self.metrics {
+            m.observe_result(op, started, result);
+        }
     }
 
     /// The underlying client (operators' tools and tests create keys with it).
@@ -137,33 +167,45 @@ impl AwsKms {
         algorithm: KmsSigningAlgorithm,
         message: &[u8],
     ) -> Result<Vec<u8>, KmsError> {
-        let out = self
-            .client
-            .sign()
-            .key_id(key_id)
-            .message(Blob::new(message))
-            .message_type(MessageType::Raw)
-            .signing_algorithm(algorithm.spec())
-            .send()
-            .await
-            .map_err(classify)?;
-        out.signature
-            .map(Blob::into_inner)
-            .ok_or_else(|| KmsError::Rejected("Sign returned no signature".into()))
+        let started = std::time::Instant::now();
+        let result = async {
+            let out = self
+                .client
+                .sign()
+                .key_id(key_id)
+                .message(Blob::new(message))
+                .message_type(MessageType::Raw)
+                .signing_algorithm(algorithm.spec())
+                .send()
+                .await
+                .map_err(classify)?;
+            out.signature
+                .map(Blob::into_inner)
+                .ok_or_else(|| KmsError::Rejected("Sign returned no signature".into()))
+        }
+        .await;
+        self.count(crate::telemetry::KmsOp::Sign, started, &result);
+        result
     }
 
     /// The public half of an asymmetric KMS key, as SubjectPublicKeyInfo DER.
     pub async fn public_key(&self, key_id: &str) -> Result<Vec<u8>, KmsError> {
-        let out = self
-            .client
-            .get_public_key()
-            .key_id(key_id)
-            .send()
-            .await
-            .map_err(classify)?;
-        out.public_key
-            .map(Blob::into_inner)
-            .ok_or_else(|| KmsError::Rejected("GetPublicKey returned no key".into()))
+        let started = std::time::Instant::now();
+        let result = async {
+            let out = self
+                .client
+                .get_public_key()
+                .key_id(key_id)
+                .send()
+                .await
+                .map_err(classify)?;
+            out.public_key
+                .map(Blob::into_inner)
+                .ok_or_else(|| KmsError::Rejected("GetPublicKey returned no key".into()))
+        }
+        .await;
+        self.count(crate::telemetry::KmsOp::GetPublicKey, started, &result);
+        result
     }
 
     /// What `DescribeKey` says of a key (ARN, state, usage, spec, signing algorithms): what

@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Instant};
 use zeroize::Zeroizing;
 
 use super::{DataKey, EncryptionContext, Kms, KmsError, WrappedKey};
-use crate::telemetry::{KmsMetrics, KmsOp, KmsOutcome};
+use crate::telemetry::{KmsMetrics, KmsOp};
 
 /// A KMS whose calls are counted.
 #[derive(Clone)]
@@ -30,14 +30,7 @@ impl ObservedKms {
     }
 
     fn observe<T>(&self, op: KmsOp, started: Instant, result: &Result<T, KmsError>) {
-        let outcome = match result {
-            Ok(_) => KmsOutcome::Ok,
-            Err(KmsError::InvalidCiphertext) => KmsOutcome::InvalidCiphertext,
-            Err(KmsError::Unavailable(_)) => KmsOutcome::Unavailable,
-            Err(KmsError::Rejected(_)) => KmsOutcome::Rejected,
-        };
-        self.metrics
-            .observe(op, outcome, started.elapsed().as_secs_f64());
+        self.metrics.observe_result(op, started, result);
     }
 }
 

@@ -79,11 +79,15 @@ pub struct AwsCaKeys {
 
 impl AwsCaKeys {
     /// Connects to the KMS `settings` name.
-    pub async fn connect(settings: &Settings) -> Result<Self, PkiError> {
+    /// Its `Sign` and `GetPublicKey` calls are counted into `metrics` when given.
+    pub async fn connect(
+        settings: &Settings,
+        metrics: Option<crate::telemetry::KmsMetrics>,
+    ) -> Result<Self, PkiError> {
         AwsKms::connect(&settings.kms)
             .await
             .map(|kms| Self {
-                kms,
+                kms: kms.counted(metrics),
                 root_key_id: settings.pki.aws_root_key_id.clone(),
                 issuing_key_id: settings.pki.aws_issuing_key_id.clone(),
             })

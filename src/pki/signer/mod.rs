@@ -118,7 +118,7 @@ impl CaKeyStores {
         custody: Arc<Custody>,
     ) -> Result<Self, PkiError> {
         let aws = if aws_needed {
-            Some(AwsCaKeys::connect(settings).await?)
+            Some(AwsCaKeys::connect(settings, custody.kms_metrics().cloned()).await?)
         } else {
             None
         };
