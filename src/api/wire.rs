@@ -48,12 +48,6 @@ macro_rules! twins {
 }
 
 twins! {
-    pki::profile::CertKind => proto::certificates::CertKind { Financial, Joint }
-    domain::usage::Usage => proto::certificates::Usage { Restricted, General }
-    pki::profile::Storage => proto::certificates::Storage { Cloud, Device }
-    domain::cert_status::CertStatus => proto::certificates::CertStatus {
-        Active, Suspended, Revoked, Expired,
-    }
     domain::revocation_reason::RevocationReason => proto::certificates::RevocationReason {
         Unspecified, KeyCompromise, AffiliationChanged, Superseded, CessationOfOperation,
         PrivilegeWithdrawn,
@@ -76,10 +70,10 @@ impl From<pki::CertificateView> for proto::certificates::CertificateView {
     fn from(c: pki::CertificateView) -> Self {
         Self {
             id: c.id,
-            kind: c.kind.into(),
-            usage: c.usage.into(),
-            storage: c.storage.into(),
-            status: c.status.into(),
+            kind: c.kind,
+            usage: c.usage,
+            storage: c.storage,
+            status: c.status,
             serial: c.serial,
             subject: c.subject,
             not_before: c.not_before,
@@ -95,7 +89,7 @@ impl From<pki::ForeignView> for proto::foreign::ForeignView {
     fn from(f: pki::ForeignView) -> Self {
         Self {
             id: f.id,
-            usage: f.usage.into(),
+            usage: f.usage,
             source: f.source,
             issuer: f.issuer,
             serial: f.serial,
@@ -178,7 +172,7 @@ mod tests {
     #[test]
     fn twins_read_the_same() {
         let pairs = twin_json();
-        assert!(pairs.len() >= 30, "every pair is listed");
+        assert!(pairs.len() >= 18, "every pair is listed");
         for (domain, wire) in pairs {
             assert_eq!(domain, wire);
         }

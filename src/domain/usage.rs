@@ -1,38 +1,10 @@
-//! What a certificate may be used for (its certificate policy), its stored name, and the usage
-//! rule: which institutions a restricted-use certificate may sign for.
+//! What a certificate may be used for (its certificate policy): the wire type itself, whose
+//! wire name is its stored name; and the usage rule: which institutions a restricted-use
+//! certificate may sign for.
 
-use serde::{Deserialize, Serialize};
+pub use fincert_client::proto::certificates::Usage;
 
 use super::sector::Sector;
-
-/// What it may be used for (certificate policy).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Usage {
-    /// Banking, credit card, insurance; free.
-    Restricted,
-    /// Every e-service; fee.
-    General,
-}
-
-impl Usage {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Restricted => "restricted",
-            Self::General => "general",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "restricted" => Some(Self::Restricted),
-            "general" => Some(Self::General),
-            _ => None,
-        }
-    }
-}
 
 /// The usage rule: a restricted-use certificate signs only for banks, card firms and
 /// insurers; a general-purpose one for every institution.
@@ -46,19 +18,6 @@ pub fn usage_allows(usage: Usage, sector: Sector) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stored_names_round_trip() {
-        for u in [Usage::Restricted, Usage::General] {
-            assert_eq!(Usage::parse(u.as_str()), Some(u));
-            assert_eq!(
-                serde_json::to_string(&u).unwrap(),
-                format!("\"{}\"", u.as_str())
-            );
-        }
-        assert_eq!(Usage::parse("General"), None);
-        assert_eq!(Usage::parse(""), None);
-    }
 
     #[test]
     fn restricted_use_signs_only_for_bank_card_insurance() {

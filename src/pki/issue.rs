@@ -147,7 +147,7 @@ impl Pki {
             KeySource::Cloud(_) => Storage::Cloud,
             KeySource::Device(_) => Storage::Device,
         };
-        req.kind.check_storage(storage)?;
+        profile::check_storage(req.kind, storage)?;
         let cn = profile::common_name(&req.holder, &x509::random_digits()?);
         self.create(
             db,

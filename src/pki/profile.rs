@@ -1,7 +1,6 @@
 //! Certificate profiles: what a financial or joint personal certificate contains (RFC 5280 and
 //! Korean personal-certificate practice). Pure functions over domain types; no I/O.
 
-use chrono::{DateTime, Months, Utc};
 use const_oid::ObjectIdentifier;
 
 pub use crate::domain::{
@@ -20,25 +19,12 @@ pub enum ProfileError {
     HolderName,
 }
 
-impl CertKind {
-    /// Validity from `not_before`: 3 years (financial) or 1 year (joint).
-    pub fn not_after(self, not_before: DateTime<Utc>) -> DateTime<Utc> {
-        let months = match self {
-            Self::Financial => 36,
-            Self::Joint => 12,
-        };
-        not_before
-            .checked_add_months(Months::new(months))
-            .unwrap_or(not_before)
-    }
-
-    /// Checks a storage choice.
-    pub fn check_storage(self, storage: Storage) -> Result<(), ProfileError> {
-        if self == Self::Financial && storage == Storage::Device {
-            Err(ProfileError::FinancialOnDevice)
-        } else {
-            Ok(())
-        }
+/// Checks a storage choice for a kind: a financial certificate's key is never on a device.
+pub fn check_storage(kind: CertKind, storage: Storage) -> Result<(), ProfileError> {
+    if kind == CertKind::Financial && storage == Storage::Device {
+        Err(ProfileError::FinancialOnDevice)
+    } else {
+        Ok(())
     }
 }
 
@@ -139,28 +125,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn validity_is_three_years_or_one() {
-        let t = DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(
-            CertKind::Financial.not_after(t).to_rfc3339(),
-            "2029-11-23T09:00:00+00:00"
-        );
-        assert_eq!(
-            CertKind::Joint.not_after(t).to_rfc3339(),
-            "2027-11-23T09:00:00+00:00"
-        );
-        let leap = DateTime::parse_from_rfc3339("2028-02-29T00:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(
-            CertKind::Joint.not_after(leap).to_rfc3339(),
-            "2029-02-28T00:00:00+00:00"
-        );
-    }
-
-    #[test]
     fn policies_are_distinct_per_kind_and_usage() {
         let arc = "2.25.1";
         let all: Vec<_> = [CertKind::Financial, CertKind::Joint]
@@ -214,10 +178,10 @@ mod tests {
     #[test]
     fn financial_keys_never_go_to_a_device_and_fees_follow_usage() {
         assert_eq!(
-            CertKind::Financial.check_storage(Storage::Device),
+            check_storage(CertKind::Financial, Storage::Device),
             Err(ProfileError::FinancialOnDevice)
         );
-        assert!(CertKind::Joint.check_storage(Storage::Device).is_ok());
+        assert!(check_storage(CertKind::Joint, Storage::Device).is_ok());
         assert_eq!(fee_krw(Usage::General, 4400), 4400);
         assert_eq!(fee_krw(Usage::Restricted, 4400), 0);
     }

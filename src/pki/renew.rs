@@ -6,7 +6,10 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::{
-    CertificateView, KeySource, Pki, PkiError, issue::Predecessor, lifecycle, profile::Storage,
+    CertificateView, KeySource, Pki, PkiError,
+    issue::Predecessor,
+    lifecycle,
+    profile::{self, Storage},
 };
 use crate::{audit::Action, custody::OwnerId};
 
@@ -71,7 +74,7 @@ impl Pki {
             KeySource::Cloud(_) => Storage::Cloud,
             KeySource::Device(_) => Storage::Device,
         };
-        old.kind.check_storage(storage)?;
+        profile::check_storage(old.kind, storage)?;
         let subject = old.subject.clone();
         self.create(
             db,

@@ -2,7 +2,7 @@
 //! holder sees it, its vocabulary (kind, usage, storage, status, revocation reasons), the
 //! lifecycle bodies (revoke, renew) and the fee ledger.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Months, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use zeroize::Zeroizing;
@@ -80,6 +80,30 @@ names!(CertStatus {
     Revoked => "revoked",
     Expired => "expired",
 });
+impl CertKind {
+    /// Validity from `not_before`: 3 years (financial) or 1 year (joint).
+    pub fn not_after(self, not_before: DateTime<Utc>) -> DateTime<Utc> {
+        let months = match self {
+            Self::Financial => 36,
+            Self::Joint => 12,
+        };
+        not_before
+            .checked_add_months(Months::new(months))
+            .unwrap_or(not_before)
+    }
+}
+
+impl CertStatus {
+    /// The status in force at `now`: an active or suspended certificate past `not_after` is
+    /// expired even before the expiry job has marked it.
+    pub fn at(self, not_after: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        match self {
+            Self::Active | Self::Suspended if now >= not_after => Self::Expired,
+            other => other,
+        }
+    }
+}
+
 names!(RevocationReason {
     Unspecified => "unspecified",
     KeyCompromise => "keyCompromise",
@@ -165,3 +189,79 @@ pub struct RenewBody {
 }
 
 debug_without_secrets!(RenewBody { csr });
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+
+    /// Each name (the wire name, which is also the stored name) parses back to its value and
+    /// is what serde writes; other spellings do not parse.
+    #[test]
+    fn names_round_trip() {
+        fn check<T: Copy + PartialEq + std::fmt::Debug + Serialize>(
+            all: &[T],
+            as_str: fn(T) -> &'static str,
+            parse: fn(&str) -> Option<T>,
+        ) {
+            for &v in all {
+                assert_eq!(parse(as_str(v)), Some(v));
+                assert_eq!(
+                    serde_json::to_string(&v).unwrap(),
+                    format!("\"{}\"", as_str(v))
+                );
+            }
+        }
+        check(CertKind::ALL, CertKind::as_str, CertKind::parse);
+        check(Storage::ALL, Storage::as_str, Storage::parse);
+        check(Usage::ALL, Usage::as_str, Usage::parse);
+        check(CertStatus::ALL, CertStatus::as_str, CertStatus::parse);
+        assert_eq!(CertKind::ALL.len(), 2);
+        assert_eq!(Storage::ALL.len(), 2);
+        assert_eq!(Usage::ALL.len(), 2);
+        assert_eq!(CertStatus::ALL.len(), 4);
+        assert_eq!(CertKind::parse("Financial"), None);
+        assert_eq!(Storage::parse("hsm"), None);
+        assert_eq!(Usage::parse("General"), None);
+        assert_eq!(Usage::parse(""), None);
+        assert_eq!(CertStatus::parse("Active"), None);
+        assert_eq!(CertStatus::parse("on_hold"), None);
+    }
+
+    #[test]
+    fn validity_is_three_years_or_one() {
+        let t = DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            CertKind::Financial.not_after(t).to_rfc3339(),
+            "2029-11-23T09:00:00+00:00"
+        );
+        assert_eq!(
+            CertKind::Joint.not_after(t).to_rfc3339(),
+            "2027-11-23T09:00:00+00:00"
+        );
+        let leap = DateTime::parse_from_rfc3339("2028-02-29T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            CertKind::Joint.not_after(leap).to_rfc3339(),
+            "2029-02-28T00:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn a_live_certificate_past_not_after_is_expired() {
+        let now = DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let (before, after) = (now - Duration::seconds(1), now + Duration::seconds(1));
+        for &s in CertStatus::ALL {
+            assert_eq!(s.at(after, now), s, "{s:?} before not_after");
+        }
+        assert_eq!(CertStatus::Active.at(now, now), CertStatus::Expired);
+        assert_eq!(CertStatus::Suspended.at(before, now), CertStatus::Expired);
+        assert_eq!(CertStatus::Revoked.at(before, now), CertStatus::Revoked);
+    }
+}
