@@ -5,19 +5,12 @@
 
 use std::{collections::VecDeque, sync::Mutex};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::domain::person::Phone;
 
-/// How a one-time code reaches the user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Channel {
-    /// A text message.
-    Sms,
-    /// An automated call in which the user keys in the code.
-    Ars,
-}
+/// How a one-time code reaches the user: the wire type itself.
+pub use fincert_client::proto::enrolment::Channel;
 
 /// Sending failed (the caller fails closed: 503, and the code is not stored as sent).
 #[derive(Debug, Clone, thiserror::Error)]

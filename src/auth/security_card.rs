@@ -36,15 +36,8 @@ impl std::fmt::Debug for Card {
     }
 }
 
-/// Which half of a cell is asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Half {
-    /// The first two digits.
-    First,
-    /// The last two digits.
-    Last,
-}
+/// Which half of a cell is asked for: the wire type itself.
+pub use fincert_client::proto::enrolment::Half;
 
 /// A challenge: two different cells (numbered from 1) and which half of each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

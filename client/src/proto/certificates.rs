@@ -194,29 +194,16 @@ debug_without_secrets!(RenewBody { csr });
 mod tests {
     use chrono::Duration;
 
-    use super::*;
+    use super::{super::names_round_trip_for, *};
 
     /// Each name (the wire name, which is also the stored name) parses back to its value and
     /// is what serde writes; other spellings do not parse.
     #[test]
     fn names_round_trip() {
-        fn check<T: Copy + PartialEq + std::fmt::Debug + Serialize>(
-            all: &[T],
-            as_str: fn(T) -> &'static str,
-            parse: fn(&str) -> Option<T>,
-        ) {
-            for &v in all {
-                assert_eq!(parse(as_str(v)), Some(v));
-                assert_eq!(
-                    serde_json::to_string(&v).unwrap(),
-                    format!("\"{}\"", as_str(v))
-                );
-            }
-        }
-        check(CertKind::ALL, CertKind::as_str, CertKind::parse);
-        check(Storage::ALL, Storage::as_str, Storage::parse);
-        check(Usage::ALL, Usage::as_str, Usage::parse);
-        check(CertStatus::ALL, CertStatus::as_str, CertStatus::parse);
+        names_round_trip_for(CertKind::ALL, CertKind::as_str, CertKind::parse);
+        names_round_trip_for(Storage::ALL, Storage::as_str, Storage::parse);
+        names_round_trip_for(Usage::ALL, Usage::as_str, Usage::parse);
+        names_round_trip_for(CertStatus::ALL, CertStatus::as_str, CertStatus::parse);
         assert_eq!(CertKind::ALL.len(), 2);
         assert_eq!(Storage::ALL.len(), 2);
         assert_eq!(Usage::ALL.len(), 2);

@@ -88,6 +88,19 @@ names!(Channel { Sms => "sms", Ars => "ars" });
 names!(MediumKind { Card => "card", Hotp => "hotp", Totp => "totp", Motp => "motp" });
 names!(Half { First => "first", Last => "last" });
 
+impl Step {
+    /// The step after this one.
+    pub fn next(self) -> Self {
+        match self {
+            Self::Terms => Self::Identity,
+            Self::Identity => Self::Phone,
+            Self::Phone => Self::Medium,
+            Self::Medium => Self::Credential,
+            Self::Credential | Self::Completed => Self::Completed,
+        }
+    }
+}
+
 /// An enrolment and the step it waits for: the answer of every step but the last. It never
 /// carries a code or personal details (the phone number only masked).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -238,4 +251,35 @@ pub struct Completed {
     /// A session for the new holder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<TokenResponse>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{super::names_round_trip_for, *};
+
+    /// Each name (the wire name, which is also the stored name of purposes, steps and media)
+    /// parses back to its value and is what serde writes; other spellings do not parse.
+    #[test]
+    fn names_round_trip() {
+        names_round_trip_for(Purpose::ALL, Purpose::as_str, Purpose::parse);
+        names_round_trip_for(Step::ALL, Step::as_str, Step::parse);
+        names_round_trip_for(Channel::ALL, Channel::as_str, Channel::parse);
+        names_round_trip_for(MediumKind::ALL, MediumKind::as_str, MediumKind::parse);
+        names_round_trip_for(Half::ALL, Half::as_str, Half::parse);
+        assert_eq!(Step::parse("medium"), Some(Step::Medium));
+        assert_eq!(Step::parse("expired"), None);
+        assert_eq!(Purpose::parse("renew"), None);
+        assert_eq!(MediumKind::parse("otp"), None);
+    }
+
+    /// `next` walks every step once, in order, and stays at `Completed`.
+    #[test]
+    fn steps_follow_in_order() {
+        let mut walked = vec![Step::Terms];
+        while let Some(&s) = walked.last().filter(|s| **s != Step::Completed) {
+            walked.push(s.next());
+        }
+        assert_eq!(walked, Step::ALL);
+        assert_eq!(Step::Completed.next(), Step::Completed);
+    }
 }

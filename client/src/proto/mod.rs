@@ -91,6 +91,25 @@ macro_rules! names {
 }
 pub(crate) use names;
 
+/// For tests of a `names!` enum: each of `all` parses back from its name, and its name is what
+/// serde writes.
+#[cfg(test)]
+pub(crate) fn names_round_trip_for<T>(
+    all: &[T],
+    as_str: fn(T) -> &'static str,
+    parse: fn(&str) -> Option<T>,
+) where
+    T: Copy + PartialEq + std::fmt::Debug + Serialize,
+{
+    for &v in all {
+        assert_eq!(parse(as_str(v)), Some(v));
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            format!("\"{}\"", as_str(v))
+        );
+    }
+}
+
 /// `Debug` showing only the named fields: the others hold secrets or personal data (PINs,
 /// codes, passwords, key files, refresh tokens, identity details) and never reach a log.
 macro_rules! debug_without_secrets {
