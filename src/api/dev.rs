@@ -32,7 +32,7 @@ pub async fn outbox(
     })?;
     Ok(HttpResponse::Ok().json(OutboxMessage {
         body: message.body,
-        channel: message.channel.into(),
+        channel: message.channel,
         to: message.to,
     }))
 }

@@ -40,10 +40,7 @@ pub async fn start(
         state.clock.now(),
     )
     .await??;
-    let started = state
-        .enrolments
-        .start(&state.db, body.purpose.into())
-        .await?;
+    let started = state.enrolments.start(&state.db, body.purpose).await?;
     Ok(HttpResponse::Created().json(EnrolmentView::from(started)))
 }
 
@@ -108,7 +105,7 @@ pub async fn send_code(
 ) -> Result<HttpResponse, ApiError> {
     let enrolment = state
         .enrolments
-        .send_code(&state.db, &id.to_string(), body.channel.into())
+        .send_code(&state.db, &id.to_string(), body.channel)
         .await?;
     Ok(HttpResponse::Accepted().json(EnrolmentView::from(enrolment)))
 }
@@ -139,7 +136,7 @@ pub async fn medium_challenge(
 ) -> Result<HttpResponse, ApiError> {
     let challenge = state
         .enrolments
-        .medium_challenge(&state.db, &id.to_string(), q.kind.into())
+        .medium_challenge(&state.db, &id.to_string(), q.kind)
         .await?;
     Ok(HttpResponse::Ok().json(MediumChallenge::from(challenge)))
 }
@@ -161,7 +158,7 @@ pub async fn medium_answer(
         .medium_answer(
             &state.db,
             &id.to_string(),
-            body.kind.into(),
+            body.kind,
             &body.answer,
             body.device_id.as_deref(),
         )
@@ -183,8 +180,8 @@ pub async fn complete(
         .map(super::certificates::decode_der_or_pem)
         .transpose()?;
     let choice = crate::auth::enrolment::CredentialChoice {
-        kind: body.kind.into(),
-        usage: body.usage.into(),
+        kind: body.kind,
+        usage: body.usage,
         pin: body.pin.as_deref().map(String::as_str),
         csr: csr.as_deref(),
         replaces: body.replaces,
