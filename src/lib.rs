@@ -29,6 +29,7 @@ pub mod config;
 pub mod custody;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod outbound;
 pub mod pki;
 pub mod portal;

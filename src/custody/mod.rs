@@ -103,7 +103,7 @@ pub struct Custody {
     /// A node opens one activation record once, however many requests meet it together.
     opening: KeyedLocks,
     /// Where KMS calls made outside the `Kms` trait (CA keys inside KMS) are counted.
-    kms_metrics: Option<crate::telemetry::KmsMetrics>,
+    kms_metrics: Option<crate::metrics::KmsMetrics>,
 }
 
 impl std::fmt::Debug for Custody {
@@ -117,13 +117,13 @@ impl std::fmt::Debug for Custody {
 impl Custody {
     /// This custody, with KMS calls made beside it (CA keys inside KMS) counted into
     /// `metrics`.
-    pub fn with_kms_metrics(mut self, metrics: crate::telemetry::KmsMetrics) -> Self {
+    pub fn with_kms_metrics(mut self, metrics: crate::metrics::KmsMetrics) -> Self {
         self.kms_metrics = Some(metrics);
         self
     }
 
     /// Where KMS calls made beside custody are counted, if anywhere.
-    pub fn kms_metrics(&self) -> Option<&crate::telemetry::KmsMetrics> {
+    pub fn kms_metrics(&self) -> Option<&crate::metrics::KmsMetrics> {
         self.kms_metrics.as_ref()
     }
 

@@ -23,8 +23,8 @@ use super::{SignedResult, request::Status};
 use crate::{
     audit::NewEvent,
     clock::SharedClock,
+    metrics::CommitMetrics,
     store::{self, StoreError, signing as db},
-    telemetry::CommitMetrics,
 };
 
 /// A conditional state change of the signing path.

@@ -333,7 +333,7 @@ impl Signing {
                 Ok(sig) => spend.push((b64, sig)),
                 Err(CustodyError::Activation(_)) => return Ok(Err(SadProblem::Expired)),
                 Err(e) => {
-                    let failed = crate::telemetry::SignatureResult::Failed;
+                    let failed = crate::metrics::SignatureResult::Failed;
                     self.signatures
                         .observe(algorithm, Format::Raw, failed, hashes.len());
                     return Err(e.into());
@@ -359,9 +359,9 @@ impl Signing {
             algorithm,
             Format::Raw,
             match &committed {
-                Ok(super::commit::Outcome::Spent(_)) => crate::telemetry::SignatureResult::Ok,
-                Ok(_) => crate::telemetry::SignatureResult::Refused,
-                Err(_) => crate::telemetry::SignatureResult::Failed,
+                Ok(super::commit::Outcome::Spent(_)) => crate::metrics::SignatureResult::Ok,
+                Ok(_) => crate::metrics::SignatureResult::Refused,
+                Err(_) => crate::metrics::SignatureResult::Failed,
             },
             hashes.len(),
         );

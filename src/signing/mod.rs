@@ -58,9 +58,9 @@ use crate::{
     config::SigningSettings,
     custody::{Custody, CustodyError, OwnerId, Unlock, activation::ActivationInfo},
     domain::pin::Pin,
+    metrics::{CommitMetrics, SignatureMetrics, SignatureResult},
     pki::{Pki, PkiError, lifecycle::CertStatus},
     store::{self, StoreError, signing as db},
-    telemetry::{CommitMetrics, SignatureMetrics, SignatureResult},
 };
 
 /// Remote-signing failures.

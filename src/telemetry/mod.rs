@@ -7,11 +7,10 @@
 //! level). The access line of each request names its route *pattern*, status, problem code
 //! (when it failed) and latency. Request counts and latency histograms are kept per route
 //! pattern (never per raw path, so ids in paths cannot blow up the label space); the other
-//! families are in `metrics`, the cached dependency probes behind `/readyz` in `readiness`.
+//! families are in `crate::metrics` (a leaf, so custody and signing can count into it), the cached dependency probes behind `/readyz` in `readiness`.
 //! Log lines never carry request bodies, headers or secrets.
 
 mod logs;
-mod metrics;
 mod readiness;
 
 use std::time::Instant;
@@ -38,11 +37,11 @@ use crate::{
 
 pub use self::{
     logs::FlatJson,
-    metrics::{
-        CommitMetrics, Gauges, KmsMetrics, KmsOp, KmsOutcome, Metrics, Sampler, SignatureMetrics,
-        SignatureResult,
-    },
     readiness::{PROBE_EVERY, Readiness, STALE_AFTER},
+};
+pub use crate::metrics::{
+    CommitMetrics, Gauges, KmsMetrics, KmsOp, KmsOutcome, Metrics, Sampler, SignatureMetrics,
+    SignatureResult,
 };
 pub use crate::request_id::{REQUEST_ID_HEADER, current_request_id};
 

@@ -26,7 +26,7 @@ pub struct AwsKms {
     client: Client,
     /// Where the CA key calls (`Sign`, `GetPublicKey`) are counted; the data-key calls are
     /// counted by the `ObservedKms` decorator around the `Kms` trait.
-    metrics: Option<crate::telemetry::KmsMetrics>,
+    metrics: Option<crate::metrics::KmsMetrics>,
     /// ARN of the wrapping key (resolved from the configured id or alias at start).
     key_arn: String,
     /// ARN of the HMAC_256 key used for PIN binding.
@@ -139,19 +139,19 @@ impl AwsKms {
     }
 
     /// This client, with its CA key calls counted into `metrics`.
-    pub fn counted(mut self, metrics: Option<crate::telemetry::KmsMetrics>) -> Self {
+    pub fn counted(mut self, metrics: Option<crate::metrics::KmsMetrics>) -> Self {
         self.metrics = metrics;
         self
     }
 
     fn count<T>(
         &self,
-        op: crate::telemetry::KmsOp,
+        op: crate::metrics::KmsOp,
         started: std::time::Instant,
         result: &Result<T, KmsError>,
     ) {
         if let Some(m) = &self.metrics {
-            m.observe_result(op, started, result);
+            super::observed::count(m, op, started, result);
         }
     }
 
@@ -184,7 +184,7 @@ impl AwsKms {
                 .ok_or_else(|| KmsError::Rejected("Sign returned no signature".into()))
         }
         .await;
-        self.count(crate::telemetry::KmsOp::Sign, started, &result);
+        self.count(crate::metrics::KmsOp::Sign, started, &result);
         result
     }
 
@@ -204,7 +204,7 @@ impl AwsKms {
                 .ok_or_else(|| KmsError::Rejected("GetPublicKey returned no key".into()))
         }
         .await;
-        self.count(crate::telemetry::KmsOp::GetPublicKey, started, &result);
+        self.count(crate::metrics::KmsOp::GetPublicKey, started, &result);
         result
     }
 

@@ -82,7 +82,7 @@ impl AwsCaKeys {
     /// Its `Sign` and `GetPublicKey` calls are counted into `metrics` when given.
     pub async fn connect(
         settings: &Settings,
-        metrics: Option<crate::telemetry::KmsMetrics>,
+        metrics: Option<crate::metrics::KmsMetrics>,
     ) -> Result<Self, PkiError> {
         AwsKms::connect(&settings.kms)
             .await

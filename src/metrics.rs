@@ -299,23 +299,6 @@ impl KmsMetrics {
         })
     }
 
-    /// Counts one call by its result.
-    pub fn observe_result<T>(
-        &self,
-        op: KmsOp,
-        started: std::time::Instant,
-        result: &Result<T, crate::custody::kms::KmsError>,
-    ) {
-        use crate::custody::kms::KmsError;
-        let outcome = match result {
-            Ok(_) => KmsOutcome::Ok,
-            Err(KmsError::InvalidCiphertext) => KmsOutcome::InvalidCiphertext,
-            Err(KmsError::Unavailable(_)) => KmsOutcome::Unavailable,
-            Err(KmsError::Rejected(_)) => KmsOutcome::Rejected,
-        };
-        self.observe(op, outcome, started.elapsed().as_secs_f64());
-    }
-
     /// Counts one call.
     pub fn observe(&self, op: KmsOp, outcome: KmsOutcome, seconds: f64) {
         self.calls[op as usize][outcome as usize].inc();
