@@ -169,10 +169,17 @@ mod tests {
         HttpResponse::Ok().body(body.name.clone())
     }
 
+    /// The tests that send requests through `observe` run one at a time: tracing decides once
+    /// per callsite (racily, across threads) whether anyone listens, and a request logged
+    /// with no subscriber while the capturing test registers its own can leave that test's
+    /// spans and events switched off.
+    static OBSERVED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     /// Bad JSON, a wrong content type and an oversized body all come back as problem+json with
     /// a stable code, through the same extractor configuration the service uses.
     #[actix_web::test]
     async fn extractor_failures_are_problems() {
+        let _serial = OBSERVED.lock().unwrap_or_else(|p| p.into_inner());
         let app = atest::init_service(
             App::new()
                 .configure(crate::startup::extractor_limits(1024))
@@ -269,6 +276,7 @@ mod tests {
     /// included), and the access line names route pattern, status, problem code and latency.
     #[actix_web::test]
     async fn every_log_line_of_a_request_carries_its_id() {
+        let _serial = OBSERVED.lock().unwrap_or_else(|p| p.into_inner());
         let captured = Captured::default();
         let subscriber = tracing_subscriber::registry().with(json_layer(captured.clone()));
         let _guard = tracing::subscriber::set_default(subscriber);
