@@ -6,7 +6,8 @@
 #     every PostgreSQL test creates its own database named with this run's prefix, and every
 #     database with that prefix is dropped when the script exits;
 #   - a Python venv with moto (the AWS KMS endpoint for aws-sdk-kms), an OpenAPI validator, and
-#     the infra checks' kubernetes-validate and python-hcl2; Debian's promtool for the alerts;
+#     the infra checks' kubernetes-validate and python-hcl2, and pyHanko (the CAdES judge);
+#     Debian's promtool for the alerts;
 #   - Debian's Chromium and playwright-core (npm) for the portal's browser tests;
 #   - Debian's HAProxy, the load balancer in front of three nodes in the cluster test;
 #   - then the Rust suite (one test binary for the API tests) and the spec check.
@@ -61,6 +62,11 @@ fi
 if ! "$VENV/bin/python" -c 'import hcl2, kubernetes_validate' 2>/dev/null; then
   log "installing kubernetes-validate and python-hcl2 into $VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check 'kubernetes-validate==1.37.0' 'python-hcl2==8.1.4'
+fi
+# The CAdES judge (tests/api/signing/cades_validate.py): pyHanko's CMS validation, offline.
+if ! "$VENV/bin/python" -c 'import pyhanko.sign.validation.ades, pyhanko_certvalidator' 2>/dev/null; then
+  log "installing pyhanko into $VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check 'pyhanko==0.38.0' 'pyhanko-certvalidator==0.33.0'
 fi
 export TEST_FINCERT_VENV="$VENV"
 PROMETHEUS="$CACHE/prometheus"

@@ -374,7 +374,7 @@ impl Signing {
                             .sign_digest(owner, activation, scheme, d.as_bytes())?
                     }
                     Format::CmsAttached | Format::CmsDetached => {
-                        let (attrs, der) = cms::signed_attributes(d, now)?;
+                        let (attrs, der) = cms::signed_attributes(d, now, cert_der)?;
                         let sig = self.custody.sign(owner, activation, scheme, &der)?;
                         let embed = (request.format == Format::CmsAttached)
                             .then_some(content)

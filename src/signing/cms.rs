@@ -1,8 +1,9 @@
 //! CMS SignedData (RFC 5652) built from RustCrypto's typed `cms` structures, in two phases:
-//! [`signed_attributes`] gives the DER the signer signs (content-type, message-digest and
-//! signing-time attributes), [`assemble`] wraps the signature, the signer certificate and the
-//! chain into a `ContentInfo`. The signature itself comes from custody (an activated key), so
-//! no private key passes through here.
+//! [`signed_attributes`] gives the DER the signer signs (content-type, message-digest,
+//! signing-time and the ESS signing-certificate-v2 of RFC 5035, which CAdES-B-B and PAdES
+//! require), [`assemble`] wraps the signature, the signer certificate and the chain into a
+//! `ContentInfo`. The signature itself comes from custody (an activated key), so no private key
+//! passes through here.
 
 use chrono::{DateTime, Utc};
 use cms::{
@@ -19,7 +20,16 @@ use der::{
     asn1::{OctetString, SetOfVec, UtcTime},
 };
 use x509_cert::spki::AlgorithmIdentifierOwned;
-use x509_cert::{Certificate, attr::Attribute, time::Time};
+use x509_cert::{
+    Certificate,
+    attr::Attribute,
+    ext::pkix::{
+        certpolicy::PolicyInformation,
+        name::{GeneralName, GeneralNames},
+    },
+    serial_number::SerialNumber,
+    time::Time,
+};
 
 use super::request::{Algorithm, Digest};
 
@@ -60,6 +70,68 @@ pub fn is_supported_pss(der: &[u8]) -> bool {
         && p.mask_gen.oid == rfc5912::ID_MGF_1
         && mgf_hash.is_some_and(|h| h.oid == rfc5912::ID_SHA_256)
         && p.salt_length == 32
+}
+
+/// `IssuerSerial` (RFC 5035 §4, from RFC 5755): the signer certificate's issuer and serial.
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub struct IssuerSerial {
+    /// The issuer's name, as one `directoryName`.
+    pub issuer: GeneralNames,
+    /// The certificate's serial number.
+    pub serial_number: SerialNumber,
+}
+
+/// `ESSCertIDv2` (RFC 5035 §4): a hash of one certificate, and which certificate it is.
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub struct EssCertIdV2 {
+    /// `DEFAULT {algorithm id-sha256}`: `None` is SHA-256, which DER leaves out (der's
+    /// `default` attribute needs a `Copy` type, so the default is spelt out in
+    /// [`EssCertIdV2::hash_algorithm`]).
+    #[asn1(optional = "true")]
+    pub hash_algorithm: Option<AlgorithmIdentifierOwned>,
+    /// The hash of the whole certificate (its DER).
+    pub cert_hash: OctetString,
+    /// The issuer and serial of that certificate.
+    #[asn1(optional = "true")]
+    pub issuer_serial: Option<IssuerSerial>,
+}
+
+impl EssCertIdV2 {
+    /// The hash algorithm in force: the one written, or SHA-256 when none is.
+    pub fn hash_algorithm(&self) -> AlgorithmIdentifierOwned {
+        self.hash_algorithm.clone().unwrap_or_else(sha256_id)
+    }
+}
+
+/// `SigningCertificateV2` (RFC 5035 §3): the signer certificate first; fincert writes only
+/// that one and no policies.
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub struct SigningCertificateV2 {
+    /// The certificates, the signer's first.
+    pub certs: Vec<EssCertIdV2>,
+    /// Policies that apply (never written by fincert).
+    #[asn1(optional = "true")]
+    pub policies: Option<Vec<PolicyInformation>>,
+}
+
+impl SigningCertificateV2 {
+    /// The attribute value naming the certificate `signer_der` by the SHA-256 of its DER and
+    /// its issuer-serial.
+    pub fn of(signer_der: &[u8]) -> Result<Self, CmsError> {
+        let signer = Certificate::from_der(signer_der)?;
+        let tbs = signer.tbs_certificate;
+        Ok(Self {
+            certs: vec![EssCertIdV2 {
+                hash_algorithm: None,
+                cert_hash: OctetString::new(Digest::of(signer_der).as_bytes().to_vec())?,
+                issuer_serial: Some(IssuerSerial {
+                    issuer: vec![GeneralName::DirectoryName(tbs.issuer)],
+                    serial_number: tbs.serial_number,
+                }),
+            }],
+            policies: None,
+        })
+    }
 }
 
 fn sha256_id() -> AlgorithmIdentifierOwned {
@@ -107,11 +179,13 @@ fn attribute(oid: ObjectIdentifier, value: Any) -> Result<Attribute, CmsError> {
     Ok(Attribute { oid, values })
 }
 
-/// Phase one: the signed attributes for content with `digest`, signed at `at`. Returns the
-/// attributes and their DER (a `SET OF`), which is what the signer signs.
+/// Phase one: the signed attributes for content with `digest`, signed at `at` by the holder of
+/// `signer_der` (the certificate the signing-certificate-v2 attribute names). Returns the
+/// attributes and their DER (a `SET OF`, sorted as DER wants), which is what the signer signs.
 pub fn signed_attributes(
     digest: &Digest,
     at: DateTime<Utc>,
+    signer_der: &[u8],
 ) -> Result<(SetOfVec<Attribute>, Vec<u8>), CmsError> {
     let secs = u64::try_from(at.timestamp()).map_err(|_| CmsError::Time)?;
     let time = UtcTime::from_unix_duration(std::time::Duration::from_secs(secs))
@@ -129,12 +203,17 @@ pub fn signed_attributes(
         rfc5911::ID_SIGNING_TIME,
         Any::encode_from(&Time::UtcTime(time))?,
     )?)?;
+    attrs.insert(attribute(
+        rfc5911::ID_AA_SIGNING_CERTIFICATE_V_2,
+        Any::encode_from(&SigningCertificateV2::of(signer_der)?)?,
+    )?)?;
     let der = attrs.to_der()?;
     Ok((attrs, der))
 }
 
 /// Phase two: the SignedData in a ContentInfo, DER. `content` is embedded when given
-/// (attached); `chain` are further certificates to include (the issuing CA).
+/// (attached); `chain` are further certificates to include (the issuing CA: the root is the
+/// relying party's trust anchor, which it must hold already and never take from a signature).
 pub fn assemble(
     attrs: SetOfVec<Attribute>,
     signature: Vec<u8>,
@@ -191,17 +270,97 @@ pub fn assemble(
 mod tests {
     use super::*;
 
+    /// A self-signed certificate for the attribute to name (rcgen, a fresh P-256 key).
+    fn certificate(cn: &str) -> Vec<u8> {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec![cn.to_owned()]).unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    /// The signing-certificate-v2 value among `attrs`, decoded.
+    fn ess(attrs: &SetOfVec<Attribute>) -> SigningCertificateV2 {
+        let attr = attrs
+            .iter()
+            .find(|a| a.oid == rfc5911::ID_AA_SIGNING_CERTIFICATE_V_2)
+            .expect("signing-certificate-v2 present");
+        assert_eq!(attr.values.len(), 1, "one value");
+        attr.values.get(0).unwrap().decode_as().unwrap()
+    }
+
     #[test]
     fn signed_attributes_hold_the_digest_and_are_a_der_set() {
         let d = Digest::of(b"hello");
-        let (attrs, der) = signed_attributes(&d, DateTime::<Utc>::UNIX_EPOCH).unwrap();
+        let cert = certificate("signer.example");
+        let (attrs, der) = signed_attributes(&d, DateTime::<Utc>::UNIX_EPOCH, &cert).unwrap();
         assert_eq!(der[0], 0x31, "SET OF");
-        assert_eq!(attrs.len(), 3);
+        assert_eq!(attrs.len(), 4);
         assert!(
             der.windows(32).any(|w| w == d.as_bytes().as_slice()),
             "message digest inside"
         );
-        assert!(signed_attributes(&d, DateTime::<Utc>::MIN_UTC).is_err());
+        // X.690 §11.6: the elements in ascending order of their encodings, compared as octet
+        // strings (re-checked here on the bytes, not through der's own ordering).
+        let encodings: Vec<Vec<u8>> = attrs.iter().map(|a| a.to_der().unwrap()).collect();
+        assert!(encodings.windows(2).all(|w| w[0] < w[1]), "sorted, unique");
+        let reparsed = SetOfVec::<Attribute>::from_der(&der).unwrap();
+        assert_eq!(reparsed, attrs, "round trip");
+        assert!(signed_attributes(&d, DateTime::<Utc>::MIN_UTC, &cert).is_err());
+        assert!(signed_attributes(&d, DateTime::<Utc>::UNIX_EPOCH, b"not a cert").is_err());
+    }
+
+    #[test]
+    fn signing_certificate_v2_names_the_signer_by_hash_and_issuer_serial() {
+        let cert = certificate("signer.example");
+        let other = certificate("other.example");
+        let (attrs, _) = signed_attributes(&Digest::of(b"x"), Utc::now(), &cert).unwrap();
+        let value = ess(&attrs);
+        assert_eq!(value.certs.len(), 1, "the signer only");
+        assert_eq!(value.policies, None);
+        let id = &value.certs[0];
+        assert_eq!(id.hash_algorithm, None, "the DEFAULT, not written");
+        assert_eq!(id.hash_algorithm(), sha256_id());
+        assert_eq!(id.cert_hash.as_bytes(), Digest::of(&cert).as_bytes());
+        assert_ne!(id.cert_hash.as_bytes(), Digest::of(&other).as_bytes());
+        let parsed = Certificate::from_der(&cert).unwrap();
+        let is = id.issuer_serial.as_ref().expect("issuer-serial present");
+        assert_eq!(is.serial_number, parsed.tbs_certificate.serial_number);
+        assert_eq!(
+            is.issuer,
+            vec![GeneralName::DirectoryName(parsed.tbs_certificate.issuer)]
+        );
+        // DER leaves the DEFAULT sha256 out: ESSCertIDv2 opens with the certHash OCTET STRING.
+        let id_der = id.to_der().unwrap();
+        let (_, body) = id_der.split_at(2);
+        assert_eq!(body[0], 0x04, "no hashAlgorithm written");
+        assert_eq!(EssCertIdV2::from_der(&id_der).unwrap(), *id);
+    }
+
+    #[test]
+    fn ess_cert_id_v2_reads_an_explicit_hash_algorithm_and_no_issuer_serial() {
+        // RFC 5035 as others write it: SHA-512 named, issuerSerial left out.
+        let sha512 = AlgorithmIdentifierOwned {
+            oid: rfc5912::ID_SHA_512,
+            parameters: None,
+        };
+        let written = EssCertIdV2 {
+            hash_algorithm: Some(sha512.clone()),
+            cert_hash: OctetString::new(vec![7u8; 64]).unwrap(),
+            issuer_serial: None,
+        };
+        let der = written.to_der().unwrap();
+        assert_eq!(der[2], 0x30, "hashAlgorithm written when not the default");
+        let read = EssCertIdV2::from_der(&der).unwrap();
+        assert_eq!(read.hash_algorithm(), sha512);
+        assert_eq!(read.issuer_serial, None);
+        let v2 = SigningCertificateV2 {
+            certs: vec![read],
+            policies: None,
+        };
+        assert_eq!(
+            SigningCertificateV2::from_der(&v2.to_der().unwrap()).unwrap(),
+            v2
+        );
+        assert!(SigningCertificateV2::from_der(b"\x30\x03\x04\x01\x00").is_err());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! What every API test starts from, in one place (as Zero To Production's `tests/api/helpers.rs`
 //! and kanidm's test harness do it): the app on a fresh database, one pair of raw HTTP helpers,
 //! fixtures for the people and institutions the tests talk about, the KMS stand-in (moto),
-//! independent verification with openssl, extra cluster nodes and a load balancer, and the CLI.
+//! independent verification with openssl and pyHanko, extra cluster nodes and a load balancer,
+//! and the CLI.
 //!
 //! Test modules `use crate::helpers::*`. Fixtures check only that their own set-up went through;
 //! what a test is about, the test asserts itself.
@@ -16,6 +17,7 @@
 //! | `enrolment.rs` | the development customer, identity, terms, OTP media, `start_enrolment`     |
 //! | `moto.rs`      | moto as AWS KMS, `Backend`, `PrivateMoto`, `spawn_custody_app`              |
 //! | `openssl.rs`   | signatures and CMS checked by the openssl command line                      |
+//! | `pyhanko.rs`   | CMS judged at CAdES baseline B by pyHanko (`cades_verdict`)                 |
 //! | `node.rs`      | another node in this process (`spawn_node`) or as a process (`ProcessNode`) |
 //! | `haproxy.rs`   | HAProxy in front of process nodes: its config, stats and request log        |
 //! | `cli.rs`       | the `fincert` binary and `run_cli`                                          |
@@ -34,6 +36,7 @@ mod matrix;
 mod moto;
 mod node;
 mod openssl;
+mod pyhanko;
 
 pub use app::*;
 pub use cli::*;
@@ -45,3 +48,4 @@ pub use http::*;
 pub use moto::*;
 pub use node::*;
 pub use openssl::*;
+pub use pyhanko::*;

@@ -1,10 +1,12 @@
 //! Remote signing end to end: institution onboarding and OAuth2 tokens, user consent, signature
 //! requests approved with a PIN or a passkey (dynamic linking), raw and CMS outputs checked by
-//! openssl, webhooks, login with certificate and verification, and every refusal.
+//! openssl (and the CMS at CAdES baseline B by pyHanko), webhooks, login with certificate and
+//! verification, and every refusal.
 //!
 //! One file per story; this one holds the institution-side helpers they share and the engine
 //! matrix (so the tests keep their names, `signing::<test>::{sqlite,postgres}`).
 
+mod cades;
 mod cli;
 mod concurrency;
 mod onboarding;
@@ -17,6 +19,7 @@ use base64::{Engine as _, engine::general_purpose::STANDARD};
 use serde_json::{Value, json};
 
 use crate::{both_engines, helpers::*};
+use cades::cms_outputs_are_cades_baseline_b;
 use cli::cli_request_approve_and_verify;
 use concurrency::{
     concurrent_signatures_commit_once_and_chain, the_undelivered_activation_is_audited,
@@ -80,6 +83,7 @@ fn b64(v: &Value) -> Vec<u8> {
 }
 
 both_engines!(
+    cms_outputs_are_cades_baseline_b,
     concurrent_signatures_commit_once_and_chain,
     the_undelivered_activation_is_audited,
     cli_request_approve_and_verify,
