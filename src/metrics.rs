@@ -321,7 +321,7 @@ pub enum SignatureResult {
 /// Signatures by algorithm, format and result (one per digest or hash signed).
 #[derive(Clone)]
 pub struct SignatureMetrics {
-    counts: Arc<[[[IntCounter; 3]; 3]; 3]>,
+    counts: Arc<[[[IntCounter; 3]; 4]; 3]>,
 }
 
 const ALGORITHMS: [Algorithm; 3] = [
@@ -329,7 +329,12 @@ const ALGORITHMS: [Algorithm; 3] = [
     Algorithm::RsaPssSha256,
     Algorithm::EcdsaP256Sha256,
 ];
-const FORMATS: [Format; 3] = [Format::Raw, Format::CmsAttached, Format::CmsDetached];
+const FORMATS: [Format; 4] = [
+    Format::Raw,
+    Format::CmsAttached,
+    Format::CmsDetached,
+    Format::CmsPades,
+];
 const RESULTS: [SignatureResult; 3] = [
     SignatureResult::Ok,
     SignatureResult::Refused,
@@ -359,6 +364,7 @@ fn format_index(f: Format) -> usize {
         Format::Raw => 0,
         Format::CmsAttached => 1,
         Format::CmsDetached => 2,
+        Format::CmsPades => 3,
     }
 }
 

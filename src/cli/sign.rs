@@ -70,7 +70,7 @@ pub enum SignCommand {
         /// The text the holder sees before approving.
         #[arg(long)]
         text: String,
-        /// `raw`, `cms-attached` or `cms-detached`.
+        /// `raw`, `cms-attached`, `cms-detached` or `cms-pades`.
         #[arg(long, default_value = "raw")]
         format: String,
         /// Idempotency key (a retry with the same key returns the first answer).

@@ -373,8 +373,10 @@ impl Signing {
                         self.custody
                             .sign_digest(owner, activation, scheme, d.as_bytes())?
                     }
-                    Format::CmsAttached | Format::CmsDetached => {
-                        let (attrs, der) = cms::signed_attributes(d, now, cert_der)?;
+                    Format::CmsAttached | Format::CmsDetached | Format::CmsPades => {
+                        // PAdES: the PDF's signature dictionary carries the time, not the CMS.
+                        let time = (request.format != Format::CmsPades).then_some(now);
+                        let (attrs, der) = cms::signed_attributes(d, time, cert_der)?;
                         let sig = self.custody.sign(owner, activation, scheme, &der)?;
                         let embed = (request.format == Format::CmsAttached)
                             .then_some(content)

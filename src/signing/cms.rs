@@ -1,7 +1,7 @@
 //! CMS SignedData (RFC 5652) built from RustCrypto's typed `cms` structures, in two phases:
 //! [`signed_attributes`] gives the DER the signer signs (content-type, message-digest,
-//! signing-time and the ESS signing-certificate-v2 of RFC 5035, which CAdES-B-B and PAdES
-//! require), [`assemble`] wraps the signature, the signer certificate and the chain into a
+//! signing-time — left out for PAdES, where the PDF carries the time — and the ESS
+//! signing-certificate-v2 of RFC 5035, which CAdES-B-B and PAdES-B-B require), [`assemble`] wraps the signature, the signer certificate and the chain into a
 //! `ContentInfo`. The signature itself comes from custody (an activated key), so no private key
 //! passes through here.
 
@@ -179,17 +179,15 @@ fn attribute(oid: ObjectIdentifier, value: Any) -> Result<Attribute, CmsError> {
     Ok(Attribute { oid, values })
 }
 
-/// Phase one: the signed attributes for content with `digest`, signed at `at` by the holder of
+/// Phase one: the signed attributes for content with `digest`, signed at `at` (a signing-time
+/// attribute; `None` for PAdES, which keeps the time outside the CMS) by the holder of
 /// `signer_der` (the certificate the signing-certificate-v2 attribute names). Returns the
 /// attributes and their DER (a `SET OF`, sorted as DER wants), which is what the signer signs.
 pub fn signed_attributes(
     digest: &Digest,
-    at: DateTime<Utc>,
+    at: Option<DateTime<Utc>>,
     signer_der: &[u8],
 ) -> Result<(SetOfVec<Attribute>, Vec<u8>), CmsError> {
-    let secs = u64::try_from(at.timestamp()).map_err(|_| CmsError::Time)?;
-    let time = UtcTime::from_unix_duration(std::time::Duration::from_secs(secs))
-        .map_err(|_| CmsError::Time)?;
     let mut attrs = SetOfVec::new();
     attrs.insert(attribute(
         rfc5911::ID_CONTENT_TYPE,
@@ -199,10 +197,15 @@ pub fn signed_attributes(
         rfc5911::ID_MESSAGE_DIGEST,
         Any::encode_from(&OctetString::new(digest.as_bytes().to_vec())?)?,
     )?)?;
-    attrs.insert(attribute(
-        rfc5911::ID_SIGNING_TIME,
-        Any::encode_from(&Time::UtcTime(time))?,
-    )?)?;
+    if let Some(at) = at {
+        let secs = u64::try_from(at.timestamp()).map_err(|_| CmsError::Time)?;
+        let time = UtcTime::from_unix_duration(std::time::Duration::from_secs(secs))
+            .map_err(|_| CmsError::Time)?;
+        attrs.insert(attribute(
+            rfc5911::ID_SIGNING_TIME,
+            Any::encode_from(&Time::UtcTime(time))?,
+        )?)?;
+    }
     attrs.insert(attribute(
         rfc5911::ID_AA_SIGNING_CERTIFICATE_V_2,
         Any::encode_from(&SigningCertificateV2::of(signer_der)?)?,
@@ -291,7 +294,7 @@ mod tests {
     fn signed_attributes_hold_the_digest_and_are_a_der_set() {
         let d = Digest::of(b"hello");
         let cert = certificate("signer.example");
-        let (attrs, der) = signed_attributes(&d, DateTime::<Utc>::UNIX_EPOCH, &cert).unwrap();
+        let (attrs, der) = signed_attributes(&d, Some(DateTime::<Utc>::UNIX_EPOCH), &cert).unwrap();
         assert_eq!(der[0], 0x31, "SET OF");
         assert_eq!(attrs.len(), 4);
         assert!(
@@ -304,15 +307,21 @@ mod tests {
         assert!(encodings.windows(2).all(|w| w[0] < w[1]), "sorted, unique");
         let reparsed = SetOfVec::<Attribute>::from_der(&der).unwrap();
         assert_eq!(reparsed, attrs, "round trip");
-        assert!(signed_attributes(&d, DateTime::<Utc>::MIN_UTC, &cert).is_err());
-        assert!(signed_attributes(&d, DateTime::<Utc>::UNIX_EPOCH, b"not a cert").is_err());
+        assert!(signed_attributes(&d, Some(DateTime::<Utc>::MIN_UTC), &cert).is_err());
+        // PAdES: no signing-time, the other three stay.
+        let (pades, _) = signed_attributes(&d, None, &cert).unwrap();
+        let oids: Vec<_> = pades.iter().map(|a| a.oid).collect();
+        assert_eq!(oids.len(), 3);
+        assert!(!oids.contains(&rfc5911::ID_SIGNING_TIME));
+        assert!(oids.contains(&rfc5911::ID_AA_SIGNING_CERTIFICATE_V_2));
+        assert!(signed_attributes(&d, Some(DateTime::<Utc>::UNIX_EPOCH), b"not a cert").is_err());
     }
 
     #[test]
     fn signing_certificate_v2_names_the_signer_by_hash_and_issuer_serial() {
         let cert = certificate("signer.example");
         let other = certificate("other.example");
-        let (attrs, _) = signed_attributes(&Digest::of(b"x"), Utc::now(), &cert).unwrap();
+        let (attrs, _) = signed_attributes(&Digest::of(b"x"), Some(Utc::now()), &cert).unwrap();
         let value = ess(&attrs);
         assert_eq!(value.certs.len(), 1, "the signer only");
         assert_eq!(value.policies, None);

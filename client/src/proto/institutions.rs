@@ -30,6 +30,10 @@ pub enum Format {
     CmsAttached,
     /// CMS SignedData over a digest, without the content.
     CmsDetached,
+    /// CMS SignedData for a PDF signature (PAdES baseline B, sub-filter ETSI.CAdES.detached):
+    /// as `CmsDetached`, without the signing-time attribute (ETSI EN 319 142-1 leaves the time
+    /// to the signature dictionary's `M` entry).
+    CmsPades,
 }
 
 /// The signature algorithm (it must match the certificate's key).
@@ -59,7 +63,7 @@ pub enum Status {
 }
 
 names!(Purpose { Sign => "sign", Login => "login" });
-names!(Format { Raw => "raw", CmsAttached => "cms-attached", CmsDetached => "cms-detached" });
+names!(Format { Raw => "raw", CmsAttached => "cms-attached", CmsDetached => "cms-detached", CmsPades => "cms-pades" });
 names!(Algorithm {
     RsaPkcs1Sha256 => "rsa-pkcs1-sha256",
     RsaPssSha256 => "rsa-pss-sha256",

@@ -25,16 +25,29 @@ fn venv_python() -> PathBuf {
 /// pyHanko's verdict on a DER CMS `ContentInfo`, with `root` (DER) the only trust anchor and
 /// `content` the signed bytes of a detached signature: the JSON object the script prints
 /// (`indication`, `subindication`, `intact`, `valid`, `trusted`, `signing_certificate_v2`,
-/// `issuer_serial`, `missing`, `certificates`, `baseline_b`). Offline, no revocation checks.
+/// `issuer_serial`, `missing`, `forbidden`, `certificates`, `baseline_b`). Offline, no
+/// revocation checks.
 pub fn cades_verdict(cms: &[u8], root: &[u8], content: Option<&[u8]>) -> Value {
+    verdict(false, cms, root, content)
+}
+
+/// The same for the CMS of a PDF signature (PAdES-B-B: detached, no signing-time attribute).
+pub fn pades_verdict(cms: &[u8], root: &[u8], content: &[u8]) -> Value {
+    verdict(true, cms, root, Some(content))
+}
+
+fn verdict(pades: bool, cms: &[u8], root: &[u8], content: Option<&[u8]>) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n);
     std::fs::write(p("sig.der"), cms).unwrap();
     std::fs::write(p("root.der"), root).unwrap();
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api/signing/cades_validate.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api/signing/cades_validate.py");
     let mut cmd = std::process::Command::new(venv_python());
-    cmd.arg(script).arg(p("sig.der")).arg(p("root.der"));
+    cmd.arg(script);
+    if pades {
+        cmd.arg("--pades");
+    }
+    cmd.arg(p("sig.der")).arg(p("root.der"));
     if let Some(c) = content {
         std::fs::write(p("content"), c).unwrap();
         cmd.arg(p("content"));

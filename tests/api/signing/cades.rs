@@ -1,7 +1,8 @@
 //! CAdES baseline B: the CMS that a signature request returns, judged by pyHanko (ETSI EN 319
 //! 102-1 basic validation against the root as the only trust anchor, the ESS
 //! signing-certificate-v2 attribute checked against the signer certificate, the attributes that
-//! CAdES-B-B requires present) and by `openssl cms -verify`. A signing-certificate-v2 naming
+//! CAdES-B-B requires present; for `cms-pades`, PAdES-B-B's: no signing-time) and by
+//! `openssl cms -verify`. A signing-certificate-v2 naming
 //! another certificate is refused by pyHanko whether the signature still verifies or not
 //! (openssl refuses only the one whose signature broke: it does not read the attribute).
 
@@ -37,6 +38,7 @@ fn assert_baseline_b(verdict: &Value, signer: &[u8], issuing: &[u8], what: &str)
     }
     assert_eq!(verdict["signing_certificate_v2"], "matches", "{what}");
     assert_eq!(verdict["missing"], json!([]), "{what}");
+    assert_eq!(verdict["forbidden"], json!([]), "{what}");
     let mut carried: Vec<String> = verdict["certificates"]
         .as_array()
         .unwrap()
@@ -92,9 +94,9 @@ pub(super) async fn cms_outputs_are_cades_baseline_b(engine: Engine) {
     let pages = [b"page one".to_vec(), b"page two".to_vec()];
     let digests: Vec<String> = pages.iter().map(|p| Digest::of(p).to_b64()).collect();
     let det = created(&app, &bank, json!({"certificate_id": h.cert.id, "digests": digests, "display_text": "Sign 2 pages", "format": "cms-detached", "algorithm": "rsa-pss-sha256"})).await;
-    let signed: Value = approve_pin(&app, &h, &det, PIN).await.json().await.unwrap();
+    let signed_detached: Value = approve_pin(&app, &h, &det, PIN).await.json().await.unwrap();
     for (i, page) in pages.iter().enumerate() {
-        let cms = b64(&signed["result"]["signatures"][i]);
+        let cms = b64(&signed_detached["result"]["signatures"][i]);
         let what = format!("detached PSS page {i}");
         assert_baseline_b(
             &cades_verdict(&cms, &root, Some(page)),
@@ -110,6 +112,27 @@ pub(super) async fn cms_outputs_are_cades_baseline_b(engine: Engine) {
             "pyHanko refuses other content"
         );
     }
+
+    // For a PDF: cms-pades leaves signing-time out (PAdES-B-B); the detached CMS is not PAdES.
+    let pdf_bytes = b"%PDF-1.7 byte ranges of a prepared document".to_vec();
+    let pdf = created(&app, &bank, json!({"certificate_id": h.cert.id, "digests": [Digest::of(&pdf_bytes).to_b64()], "display_text": "Sign the PDF", "format": "cms-pades"})).await;
+    let signed: Value = approve_pin(&app, &h, &pdf, PIN).await.json().await.unwrap();
+    assert_eq!(signed["format"], "cms-pades");
+    let pades = b64(&signed["result"]["signatures"][0]);
+    assert_baseline_b(
+        &pades_verdict(&pades, &root, &pdf_bytes),
+        &signer,
+        &issuing,
+        "PAdES",
+    );
+    assert!(
+        openssl_cms_verify(&pades, &root, Some(&pdf_bytes)).0,
+        "PAdES"
+    );
+    let detached = b64(&signed_detached["result"]["signatures"][0]);
+    let not_pades = pades_verdict(&detached, &root, &pages[0]);
+    assert_eq!(not_pades["forbidden"], json!(["signing_time"]));
+    assert_eq!(not_pades["baseline_b"], false);
 
     // Another anchor: the signature is intact but not trusted.
     let foreign = rcgen::CertificateParams::new(vec!["other-root".to_owned()])
@@ -128,7 +151,10 @@ pub(super) async fn cms_outputs_are_cades_baseline_b(engine: Engine) {
     let verdict = cades_verdict(&tampered, &root, None);
     assert_eq!(
         (&verdict["indication"], &verdict["subindication"]),
-        (&json!("INDETERMINATE"), &json!("NO_SIGNING_CERTIFICATE_FOUND")),
+        (
+            &json!("INDETERMINATE"),
+            &json!("NO_SIGNING_CERTIFICATE_FOUND")
+        ),
         "{verdict}"
     );
     assert_eq!(verdict["signing_certificate_v2"], "mismatch");
@@ -184,7 +210,7 @@ async fn a_signing_certificate_naming_another_certificate_is_refused() {
     let content = b"lease, flat 301".to_vec();
     let build = |named: &[u8]| {
         let (attrs, der) =
-            cms::signed_attributes(&Digest::of(&content), chrono::Utc::now(), named).unwrap();
+            cms::signed_attributes(&Digest::of(&content), Some(chrono::Utc::now()), named).unwrap();
         let sig = signing
             .sign(SignatureScheme::EcdsaP256Sha256, &der)
             .unwrap();
@@ -194,13 +220,19 @@ async fn a_signing_certificate_naming_another_certificate_is_refused() {
     let good = build(&cert);
     let verdict = cades_verdict(&good, &cert, Some(&content));
     assert_eq!(verdict["baseline_b"], true, "control: {verdict}");
-    assert!(openssl_cms_verify(&good, &cert, Some(&content)).0, "control");
+    assert!(
+        openssl_cms_verify(&good, &cert, Some(&content)).0,
+        "control"
+    );
 
     let wrong = build(&other);
     let verdict = cades_verdict(&wrong, &cert, Some(&content));
     assert_eq!(
         (&verdict["indication"], &verdict["subindication"]),
-        (&json!("INDETERMINATE"), &json!("NO_SIGNING_CERTIFICATE_FOUND")),
+        (
+            &json!("INDETERMINATE"),
+            &json!("NO_SIGNING_CERTIFICATE_FOUND")
+        ),
         "{verdict}"
     );
     assert_eq!(verdict["signing_certificate_v2"], "mismatch");

@@ -1,9 +1,11 @@
 """Judges a CMS signature the way a CAdES/PAdES validator does, with pyHanko (not fincert).
 
-Usage: cades_validate.py CMS_DER ROOT_DER [CONTENT]
+Usage: cades_validate.py [--pades] CMS_DER ROOT_DER [CONTENT]
 
 CMS_DER is a ContentInfo holding SignedData; ROOT_DER the one trust anchor; CONTENT the signed
-bytes of a detached signature (left out for an attached one). Prints one JSON object:
+bytes of a detached signature (left out for an attached one). --pades judges the CMS of a PDF
+signature (PAdES-B-B, ETSI EN 319 142-1 §6.3): detached, and no signing-time attribute, the
+PDF's signature dictionary carries the time. Prints one JSON object:
 
 - indication / subindication: pyHanko's basic validation of ETSI EN 319 102-1 §5.3
   (`ades_basic_validation`: signer certificate identification with the signing-certificate
@@ -13,11 +15,12 @@ bytes of a detached signature (left out for an attached one). Prints one JSON ob
   the anchor with the key usage a signer needs);
 - signing_certificate_v2: "matches" (pyHanko's `check_ess_certid` against the signer
   certificate), "mismatch" or "absent"; issuer_serial: whether the ESSCertIDv2 carries one;
-- missing: the signed attributes that CAdES-B-B (ETSI EN 319 122-1 §5.2, 5.3, 6.3) requires
-  and the signature lacks (pyHanko accepts a signature without signing-certificate-v2, so
-  that presence is checked here);
+- missing: the signed attributes that CAdES-B-B (ETSI EN 319 122-1 §5.2, 5.3, 6.3) or
+  PAdES-B-B requires and the signature lacks (pyHanko accepts a signature without
+  signing-certificate-v2, so that presence is checked here); forbidden: those present that
+  the profile excludes (signing-time for PAdES, encapsulated content for PAdES);
 - certificates: the SHA-256 (hex) of each certificate the SignedData carries;
-- baseline_b: PASSED, signing-certificate-v2 matching, nothing missing.
+- baseline_b: PASSED, signing-certificate-v2 matching, nothing missing or forbidden.
 
 Offline: no revocation checks (revocation data is what B-LT adds) and no fetching of
 anything.
@@ -43,7 +46,9 @@ from pyhanko_certvalidator.context import CertValidationPolicySpec
 from pyhanko_certvalidator.policy_decl import NO_REVOCATION, CertRevTrustPolicy
 from pyhanko_certvalidator.registry import SimpleTrustManager
 
-REQUIRED = ["content_type", "message_digest", "signing_time", "signing_certificate_v2"]
+CADES_REQUIRED = ["content_type", "message_digest", "signing_time", "signing_certificate_v2"]
+PADES_REQUIRED = ["content_type", "message_digest", "signing_certificate_v2"]
+PADES_FORBIDDEN = ["signing_time"]
 
 
 def signer_certificate(signed_data, signer_info):
@@ -64,7 +69,7 @@ def signer_certificate(signed_data, signer_info):
     return None
 
 
-async def judge(cms_der, root_der, content):
+async def judge(cms_der, root_der, content, pades):
     info = cms.ContentInfo.load(cms_der)
     signed_data = info["content"]
     signer_infos = signed_data["signer_infos"]
@@ -73,12 +78,18 @@ async def judge(cms_der, root_der, content):
     signer_info = signer_infos[0]
     attrs = signer_info["signed_attrs"]
 
+    present = {a["type"].native for a in attrs}
     missing = []
-    for name in REQUIRED:
+    for name in PADES_REQUIRED if pades else CADES_REQUIRED:
         try:
             find_unique_cms_attribute(attrs, name)
         except Exception:  # absent or multi-valued: either way not B-B
             missing.append(name)
+    forbidden = []
+    if pades:
+        forbidden = [name for name in PADES_FORBIDDEN if name in present]
+        if signed_data["encap_content_info"]["content"].native is not None:
+            forbidden.append("encapsulated_content")
 
     cert = signer_certificate(signed_data, signer_info)
     # pyHanko's reading of the attribute (it prefers v2 over v1); only v2 counts for B-B.
@@ -116,6 +127,7 @@ async def judge(cms_der, root_der, content):
         "signing_certificate_v2": ess_verdict,
         "issuer_serial": issuer_serial,
         "missing": missing,
+        "forbidden": forbidden,
         "certificates": [
             hashlib.sha256(c.chosen.dump()).hexdigest()
             for c in signed_data["certificates"] or []
@@ -126,23 +138,28 @@ async def judge(cms_der, root_der, content):
         result.ades_subindic.status == AdESStatus.PASSED
         and ess_verdict == "matches"
         and not missing
+        and not forbidden
     )
     return verdict
 
 
 def main():
-    if len(sys.argv) not in (3, 4):
+    args = sys.argv[1:]
+    pades = bool(args) and args[0] == "--pades"
+    if pades:
+        args = args[1:]
+    if len(args) not in (2, 3):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    with open(sys.argv[1], "rb") as f:
+    with open(args[0], "rb") as f:
         cms_der = f.read()
-    with open(sys.argv[2], "rb") as f:
+    with open(args[1], "rb") as f:
         root_der = f.read()
     content = None
-    if len(sys.argv) == 4:
-        with open(sys.argv[3], "rb") as f:
+    if len(args) == 3:
+        with open(args[2], "rb") as f:
             content = f.read()
-    print(json.dumps(asyncio.run(judge(cms_der, root_der, content))))
+    print(json.dumps(asyncio.run(judge(cms_der, root_der, content, pades))))
 
 
 if __name__ == "__main__":
