@@ -2,6 +2,7 @@
 //! card) now; enrolment steps, WebAuthn, tokens and rate limits join here. PIN checking lives
 //! in `custody` (a PIN is checked by whether it opens the key, never against a stored value).
 
+pub mod device;
 pub mod enrolment;
 pub mod identity;
 pub mod login;
