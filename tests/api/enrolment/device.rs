@@ -19,6 +19,7 @@ use fincert::{
     config::Engine,
     pki::x509::pem_certificate,
 };
+use fincert_client::proto::institutions::Algorithm;
 use serde_json::{Value, json};
 
 use super::to_medium_step;
@@ -483,6 +484,20 @@ pub(super) async fn device_sign_in_is_rate_limited(engine: Engine) {
     assert_problem(resp, 429, "rate_limited").await;
     let (status, body) = challenge(&app, &id).await;
     assert_eq!((status, &body["code"]), (429, &json!("rate_limited")));
+    // A minute later the typed client signs in.
     app.clock.advance(Duration::seconds(61));
-    sign_in_with(&app, &id, "ecdsa-p256-sha256", |t| device.sign(t)).await;
+    let holder = app
+        .api
+        .sign_in_with_device(cert.id, Algorithm::EcdsaP256Sha256, |text| {
+            STANDARD.decode(device.sign(text)).unwrap()
+        })
+        .await
+        .unwrap();
+    let token = holder.token().unwrap();
+    assert_eq!(
+        get(&app, &format!("/v1/certificates/{id}"), token)
+            .await
+            .status(),
+        200
+    );
 }
