@@ -41,9 +41,9 @@ use uuid::Uuid;
 use proto::{
     ErrorCode, Items, OAuthErrorBody, Problem,
     approvals::{ApprovalView, PinApproval},
-    auth::PinLoginBody,
+    auth::{DeviceChallenge, DeviceChallengeBody, DeviceLoginBody, PinLoginBody},
     consents::{ConsentBody, ConsentView, InstitutionSummary},
-    institutions::{LoginBody, NewRequestBody, RequestView, VerifyBody, VerifyReport},
+    institutions::{Algorithm, LoginBody, NewRequestBody, RequestView, VerifyBody, VerifyReport},
     oauth::TokenResponse,
 };
 
@@ -252,6 +252,37 @@ impl Client {
         }
         .post("/v1/auth/pin", &body)
         .await?;
+        Ok(self.with_token(session.access_token))
+    }
+
+    /// Signs the holder of a device-held certificate in by proof of possession: asks for a
+    /// challenge, has `sign` sign its text (UTF-8) with the device key under `algorithm`, and
+    /// answers; returns a client carrying the session's access token.
+    pub async fn sign_in_with_device(
+        &self,
+        certificate_id: Uuid,
+        algorithm: Algorithm,
+        sign: impl FnOnce(&str) -> Vec<u8>,
+    ) -> Result<Self, Error> {
+        let anonymous = Self {
+            token: None,
+            ..self.clone()
+        };
+        let challenge: DeviceChallenge = anonymous
+            .post(
+                "/v1/auth/device/challenge",
+                &DeviceChallengeBody { certificate_id },
+            )
+            .await?;
+        let signature = STANDARD.encode(sign(&challenge.challenge));
+        let body = DeviceLoginBody {
+            certificate_id,
+            challenge_id: challenge.challenge_id,
+            challenge: challenge.challenge,
+            algorithm,
+            signature,
+        };
+        let session: TokenResponse = anonymous.post("/v1/auth/device", &body).await?;
         Ok(self.with_token(session.access_token))
     }
 

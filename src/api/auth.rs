@@ -1,27 +1,30 @@
-//! Sign-in, sessions and the JWKS. (`User`, the extractor every user route takes, is in
-//! `extract`.)
+//! Sign-in (a PIN, or a device key's signature over a challenge), sessions and the JWKS.
+//! (`User`, the extractor every user route takes, is in `extract`.)
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
-use fincert_client::proto::auth::{PinLoginBody, RefreshBody};
+use base64::{Engine as _, engine::general_purpose::STANDARD};
+use fincert_client::proto::auth::{
+    DeviceChallengeBody, DeviceLoginBody, PinLoginBody, RefreshBody,
+};
+use uuid::Uuid;
 
 use crate::{
-    auth::{login, rate_limit},
+    auth::{device, login, rate_limit},
     error::ApiError,
+    signing::request::AlgorithmExt as _,
     state::AppState,
 };
 
-/// `POST /v1/auth/pin`: a session for the holder of the certificate whose PIN this is.
-/// Limited per client IP and per certificate (shared by every node) before any PIN is tried.
-#[tracing::instrument(skip_all)]
-pub async fn pin_login(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Json<PinLoginBody>,
-) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+/// Counts a sign-in attempt against the per-client-IP and per-certificate limits (shared by
+/// every node), before any PIN or signature is tried.
+async fn limit_sign_in(
+    state: &AppState,
+    req: &HttpRequest,
+    certificate_id: Uuid,
+) -> Result<(), ApiError> {
     let now = state.clock.now();
     let limits = &state.settings.auth;
-    let ip = super::extract::client_ip(&req, &state.settings);
+    let ip = super::extract::client_ip(req, &state.settings);
     let per_minute = |max| rate_limit::Limit {
         max,
         window_secs: 60,
@@ -35,11 +38,24 @@ pub async fn pin_login(
     .await??;
     rate_limit::check(
         &state.db,
-        &format!("signin:cert:{}", body.certificate_id),
+        &format!("signin:cert:{certificate_id}"),
         per_minute(limits.sign_in_per_certificate_per_minute),
         now,
     )
     .await??;
+    Ok(())
+}
+
+/// `POST /v1/auth/pin`: a session for the holder of the certificate whose PIN this is.
+/// Limited per client IP and per certificate (shared by every node) before any PIN is tried.
+#[tracing::instrument(skip_all)]
+pub async fn pin_login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<PinLoginBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    limit_sign_in(&state, &req, body.certificate_id).await?;
     let pin = super::extract::parse_pin(&body.pin)?;
     let pair = login::with_pin(
         &state.db,
@@ -52,6 +68,48 @@ pub async fn pin_login(
     .await?;
     Ok(HttpResponse::Ok().json(pair))
 }
+
+/// `POST /v1/auth/device/challenge`: a single-use challenge for the holder of a device-held
+/// certificate to sign. Counts as a sign-in attempt (each answer needs a fresh challenge).
+#[tracing::instrument(skip_all)]
+pub async fn device_challenge(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<DeviceChallengeBody>,
+) -> Result<HttpResponse, ApiError> {
+    limit_sign_in(&state, &req, body.certificate_id).await?;
+    let challenge = device::challenge(&state.db, &state.clock, body.certificate_id).await?;
+    Ok(HttpResponse::Ok().json(challenge))
+}
+
+/// `POST /v1/auth/device`: a session for whoever signed the challenge with the certificate's
+/// key.
+#[tracing::instrument(skip_all)]
+pub async fn device_login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<DeviceLoginBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    limit_sign_in(&state, &req, body.certificate_id).await?;
+    let signature = STANDARD
+        .decode(body.signature.as_bytes())
+        .ok()
+        .filter(|s| !s.is_empty() && s.len() <= MAX_SIGNATURE_LEN)
+        .ok_or_else(|| ApiError::InvalidJson("signature: base64, at most 1024 bytes".into()))?;
+    let answer = device::Answer {
+        certificate_id: body.certificate_id,
+        challenge_id: body.challenge_id,
+        challenge: &body.challenge,
+        scheme: body.algorithm.scheme(),
+        signature: &signature,
+    };
+    let pair = device::sign_in(&state.db, &state.tokens, &state.clock, answer).await?;
+    Ok(HttpResponse::Ok().json(pair))
+}
+
+/// The longest signature accepted (RSA-8192 is 1,024 bytes).
+const MAX_SIGNATURE_LEN: usize = 1024;
 
 /// `POST /v1/auth/refresh`: a new token pair; the old refresh token is spent.
 #[tracing::instrument(skip_all)]

@@ -77,6 +77,12 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::POST, "/v1/auth/pin", || {
             web::route().to(auth::pin_login)
         }),
+        endpoint(Method::POST, "/v1/auth/device/challenge", || {
+            web::route().to(auth::device_challenge)
+        }),
+        endpoint(Method::POST, "/v1/auth/device", || {
+            web::route().to(auth::device_login)
+        }),
         endpoint(Method::POST, "/v1/auth/refresh", || {
             web::route().to(auth::refresh)
         }),

@@ -8,6 +8,7 @@
 //! Views the domain builds with everything the wire shows and nothing else (requests,
 //! approvals, consents, passkeys, deliveries, sessions) are the proto structs themselves.
 
+use base64::{Engine as _, engine::general_purpose::STANDARD};
 use fincert_client::proto::{self, Items};
 
 use crate::{auth, domain, pki, store};
@@ -75,6 +76,9 @@ impl From<pki::CertificateView> for proto::certificates::CertificateView {
             renewal_open: c.renewal_open,
             expires_in_secs: c.expires_in_secs,
             issuer: c.issuer,
+            pem: pki::x509::pem_certificate(&c.der),
+            der: STANDARD.encode(&c.der),
+            chain: c.chain.iter().map(|der| STANDARD.encode(der)).collect(),
         }
     }
 }
@@ -188,11 +192,13 @@ mod tests {
             issuer: "CN=fincert issuing CA".into(),
             custody_key_id: Some(Uuid::nil()),
             der: vec![0x30, 0x00],
+            chain: vec![vec![0x30, 0x01, 0x01], vec![0x30, 0x01, 0x02]],
         }
     }
 
-    /// The bytes the certificate routes have always written: a certificate in its fields'
-    /// order without its key or DER; the list with its members in byte order of their names.
+    /// The bytes the certificate routes write: a certificate in its fields' order without its
+    /// custody key id, the DER as base64 and PEM, the chain as base64 DER; the list with its
+    /// members in byte order of their names.
     #[test]
     fn certificates_write_the_same_bytes() {
         let one = CertificateView::from(certificate());
@@ -202,7 +208,9 @@ mod tests {
                 r#"{"id":"00000000-0000-0000-0000-000000000000","kind":"joint","usage":"general","#,
                 r#""storage":"device","status":"suspended","serial":"0A1B","subject":"홍길동","#,
                 r#""not_before":"2023-11-14T22:13:20Z","not_after":"2024-11-13T22:13:20Z","#,
-                r#""renewal_open":false,"expires_in_secs":86400,"issuer":"CN=fincert issuing CA"}"#
+                r#""renewal_open":false,"expires_in_secs":86400,"issuer":"CN=fincert issuing CA","#,
+                r#""der":"MAA=","pem":"-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n","#,
+                r#""chain":["MAEB","MAEC"]}"#
             )
         );
         let list = CertificateList {
@@ -212,10 +220,13 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&list).unwrap(),
             concat!(
-                r#"{"fees_charged_krw":4400,"items":[{"expires_in_secs":86400,"#,
+                r#"{"fees_charged_krw":4400,"items":[{"chain":["MAEB","MAEC"],"der":"MAA=","#,
+                r#""expires_in_secs":86400,"#,
                 r#""id":"00000000-0000-0000-0000-000000000000","issuer":"CN=fincert issuing CA","#,
                 r#""kind":"joint","not_after":"2024-11-13T22:13:20Z","#,
-                r#""not_before":"2023-11-14T22:13:20Z","renewal_open":false,"serial":"0A1B","#,
+                r#""not_before":"2023-11-14T22:13:20Z","#,
+                r#""pem":"-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n","#,
+                r#""renewal_open":false,"serial":"0A1B","#,
                 r#""status":"suspended","storage":"device","subject":"홍길동","usage":"general"}]}"#
             )
         );

@@ -48,7 +48,7 @@ pub enum Action {
     RenewalNoticeRecorded,
     /// A certificate issued by another CA was registered (public certificate or PKCS#12).
     ForeignCertificateRegistered,
-    /// A user signed in (PIN or passkey) and got a session.
+    /// A user signed in (PIN, passkey or a device key's signature) and got a session.
     LoggedIn,
     /// A session ended (refresh family revoked).
     LoggedOut,
@@ -84,6 +84,8 @@ pub enum Action {
     PasskeyRemoved,
     /// A passkey sign-in failed verification.
     PasskeySignInFailed,
+    /// A device sign-in was refused (spent challenge, unusable certificate, bad signature).
+    DeviceSignInFailed,
     /// An institution was registered by the operator.
     InstitutionRegistered,
     /// An institution's client secret was rotated.
@@ -150,6 +152,7 @@ impl Action {
             Self::PasskeyRegistered => "passkey.registered",
             Self::PasskeyRemoved => "passkey.removed",
             Self::PasskeySignInFailed => "passkey.sign_in_failed",
+            Self::DeviceSignInFailed => "auth.device_sign_in_failed",
             Self::InstitutionRegistered => "institution.registered",
             Self::InstitutionSecretRotated => "institution.secret_rotated",
             Self::InstitutionAuthenticated => "institution.authenticated",

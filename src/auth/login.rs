@@ -1,6 +1,7 @@
 //! Sign-in: the user picks a certificate and proves the PIN that opens its key; a session
 //! (access + refresh token) follows. Unknown, foreign, device-held, revoked, suspended and
 //! expired certificates fail exactly like a wrong PIN, so sign-in reveals nothing about them.
+//! (Device-held certificates sign in by a signed challenge instead: `device`.)
 
 use sea_orm::DatabaseConnection;
 use serde_json::json;
@@ -31,6 +32,17 @@ pub enum LoginError {
     /// Passkey verification failed or its ceremony is spent.
     #[error(transparent)]
     Passkey(super::passkeys::PasskeyError),
+    /// Device sign-in: the challenge is unknown, spent, expired, or not the one made for this
+    /// certificate.
+    #[error("this sign-in challenge is unknown, used or expired")]
+    ChallengeSpent,
+    /// Device sign-in: no active device-held certificate with that id, or the signature does
+    /// not verify with its key.
+    #[error("device sign-in failed")]
+    DeviceFailed,
+    /// The system random source failed.
+    #[error("random source failed")]
+    Random,
     /// Database failed.
     #[error(transparent)]
     Store(#[from] store::StoreError),

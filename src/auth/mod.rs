@@ -1,7 +1,9 @@
 //! Authentication of people: the security media of enrolment (hardware/mobile OTP, security
-//! card) now; enrolment steps, WebAuthn, tokens and rate limits join here. PIN checking lives
-//! in `custody` (a PIN is checked by whether it opens the key, never against a stored value).
+//! card), the enrolment steps, sign-in (PIN, passkey, or a device key's signed challenge in
+//! `device`), WebAuthn, tokens and rate limits. PIN checking lives in `custody` (a PIN is
+//! checked by whether it opens the key, never against a stored value).
 
+pub mod device;
 pub mod enrolment;
 pub mod identity;
 pub mod login;

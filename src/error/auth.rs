@@ -231,6 +231,24 @@ impl From<crate::auth::login::LoginError> for ApiError {
             L::Token(t) => t.into(),
             L::Store(s) => s.into(),
             L::Passkey(p) => p.into(),
+            L::ChallengeSpent => Self::rule(
+                Kind::Conflict,
+                ErrorCode::DeviceChallengeSpent,
+                "Challenge used or expired",
+                "this sign-in challenge is unknown, used, expired or not for this certificate; \
+                 request a new one",
+            ),
+            L::DeviceFailed => Self::rule(
+                Kind::Unauthorized,
+                ErrorCode::DeviceSignInFailed,
+                "Sign-in failed",
+                "the certificate is not an active device-held certificate, or the signature \
+                 does not verify with its key",
+            ),
+            L::Random => {
+                tracing::error!("random source failed");
+                Self::Internal
+            }
         }
     }
 }

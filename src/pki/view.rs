@@ -16,7 +16,8 @@ use crate::{
 };
 
 /// A certificate as the API shows it (written as `proto::certificates::CertificateView`,
-/// without the key and the DER).
+/// without the custody key id), with the chain above it, so a holder whose key is on a device
+/// has everything a relying party will ask for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateView {
     /// Id.
@@ -48,6 +49,8 @@ pub struct CertificateView {
     pub custody_key_id: Option<Uuid>,
     /// The certificate, DER.
     pub der: Vec<u8>,
+    /// The chain above it, DER: the issuing CA, then the root.
+    pub chain: Vec<Vec<u8>>,
 }
 
 impl Pki {
@@ -79,6 +82,7 @@ impl Pki {
             not_after: row.not_after,
             renewal_open,
             custody_key_id: row.custody_key_id,
+            chain: self.chain_of(&row.certificate_der),
             der: row.certificate_der,
         }
     }

@@ -28,6 +28,24 @@ fn sha256(data: &[u8]) -> String {
     fincert::signing::request::Digest::of(data).to_b64()
 }
 
+/// The `logo` of `info` is under the public base URL and answers there (on this app) with a
+/// certificate: the root CA's.
+async fn logo_answers(app: &TestApp, info: &Value) {
+    let logo = info["logo"].as_str().unwrap();
+    let path = logo
+        .strip_prefix(app.settings.pki.public_base_url.as_str())
+        .unwrap_or_else(|| panic!("{logo} is under pki.public_base_url"));
+    let resp = app.get(path).await;
+    assert_eq!(resp.status(), 200, "{logo}");
+    assert_eq!(resp.headers()["content-type"], "application/pkix-cert");
+    let der = resp.bytes().await.unwrap();
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).expect("a certificate");
+    assert!(
+        cert.is_ca() && cert.subject() == cert.issuer(),
+        "the root CA"
+    );
+}
+
 async fn csc_v1_from_the_specification(engine: Engine) {
     let app = spawn_app(engine).await;
     let bank = institution(&app, "Hana Bank", Sector::Bank).await;
@@ -57,6 +75,7 @@ async fn csc_v1_from_the_specification(engine: Engine) {
             .unwrap()
             .contains(&json!("oauth2client"))
     );
+    logo_answers(&app, &info).await;
     // oauth2/token under the base URI info gives (JSON body, as v1 clients send it).
     let (status, tokens) = csc(&app, "/csc/v1/oauth2/token", None, json!({"grant_type": "client_credentials", "client_id": bank.client_id, "client_secret": bank.secret})).await;
     assert_eq!(status, 200);
@@ -385,6 +404,7 @@ async fn csc_v2_from_the_specification(engine: Engine) {
     let (status, info) = csc(&app, "/csc/v2/info", None, json!({})).await;
     assert_eq!(status, 200);
     assert_eq!(info["specs"], "2.0.0.2");
+    logo_answers(&app, &info).await;
     assert!(
         info["signAlgorithms"]["algos"]
             .as_array()

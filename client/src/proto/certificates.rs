@@ -1,6 +1,6 @@
 //! The signed-in holder's certificates (`src/api/certificates.rs`): the certificate as the
-//! holder sees it, its vocabulary (kind, usage, storage, status, revocation reasons), the
-//! lifecycle bodies (revoke, renew) and the fee ledger.
+//! holder sees it (with its DER, PEM and chain), its vocabulary (kind, usage, storage,
+//! status, revocation reasons), the lifecycle bodies (revoke, renew) and the fee ledger.
 
 use chrono::{DateTime, Months, Utc};
 use serde::{Deserialize, Serialize};
@@ -141,6 +141,12 @@ pub struct CertificateView {
     pub expires_in_secs: i64,
     /// Issuer distinguished name.
     pub issuer: String,
+    /// The certificate, base64 DER.
+    pub der: String,
+    /// The certificate, PEM.
+    pub pem: String,
+    /// The chain above it, base64 DER: the issuing CA, then the root.
+    pub chain: Vec<String>,
 }
 
 /// `GET /v1/certificates`: the holder's certificates, newest first, and what they were

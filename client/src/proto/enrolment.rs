@@ -242,8 +242,8 @@ debug_without_secrets!(CompleteBody {
     replaces
 });
 
-/// What the last step issues: the certificate, and a session for its holder (cloud keys;
-/// device keys sign on the device).
+/// What the last step issues: the certificate (with its chain), and a session for its holder
+/// (cloud keys; a device key's holder signs in with it, `POST /v1/auth/device`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Completed {
     /// The new certificate.

@@ -181,6 +181,12 @@ codes! {
         NoPasskey => "no_passkey",
         /// 404: no such passkey.
         PasskeyNotFound => "passkey_not_found",
+        /// 409: the device sign-in challenge is unknown, used, expired or another
+        /// certificate's; request a new one.
+        DeviceChallengeSpent => "device_challenge_spent",
+        /// 401: not an active device-held certificate, or the signature over the challenge does
+        /// not verify with its key.
+        DeviceSignInFailed => "device_sign_in_failed",
 
         // Key custody.
         /// 401: the PIN does not unlock the key (or sign in).

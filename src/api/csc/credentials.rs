@@ -51,7 +51,9 @@ pub async fn info(state: &AppState, version: Version) -> HttpResponse {
         "signatures/signHash",
     ]);
     let (name, lang, region) = ("fincert".to_owned(), "ko-KR".to_owned(), "KR".to_owned());
-    let logo = format!("{base}/pki/ca/root");
+    // The root certificate stands for the service (CSC asks for an image URI; a published,
+    // stable URL that answers beats a picture we would have to host).
+    let logo = crate::pki::urls::ca(base, "root");
     let oauth2 = format!("{base}/csc/{path}/");
     let specs = specs.to_owned();
     match version {

@@ -1,8 +1,11 @@
 //! The issuance procedure through the HTTP API: terms, identity, phone code (steps 1–3) in
 //! `phone_steps.rs`, then the authentication medium and the new credential (step 4), for
-//! issuance and reissuance, in `issuance.rs`. The helpers both use and the engine matrix are
-//! here, so the tests keep their names (`enrolment::<test>::{sqlite,postgres}`).
+//! issuance and reissuance, in `issuance.rs`; a device-held joint certificate delivered with
+//! its chain, its holder signing in with the key, renewing and revoking, in `device.rs`. The
+//! helpers they use and the engine matrix are here, so the tests keep their names
+//! (`enrolment::<test>::{sqlite,postgres}`).
 
+mod device;
 mod issuance;
 mod phone_steps;
 
@@ -10,6 +13,9 @@ use fincert_client::proto::enrolment::{EnrolmentView, Step};
 use serde_json::json;
 
 use crate::{both_engines, helpers::*};
+use device::{
+    device_certificate_delivered_signed_in_renewed_and_revoked, device_sign_in_is_rate_limited,
+};
 use issuance::{
     issuance_with_a_security_card, issuance_with_otp_media, reissuance_replaces_the_old_certificate,
 };
@@ -75,4 +81,6 @@ both_engines!(
     issuance_with_a_security_card,
     issuance_with_otp_media,
     reissuance_replaces_the_old_certificate,
+    device_certificate_delivered_signed_in_renewed_and_revoked,
+    device_sign_in_is_rate_limited,
 );
