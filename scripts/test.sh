@@ -5,8 +5,9 @@
 #   - PostgreSQL on 127.0.0.1:5432 (trust auth): checked, started if it is installed but down;
 #     every PostgreSQL test creates its own database named with this run's prefix, and every
 #     database with that prefix is dropped when the script exits;
-#   - a Python venv with moto (the AWS KMS endpoint for aws-sdk-kms), an OpenAPI validator, and
-#     the infra checks' kubernetes-validate and python-hcl2; Debian's promtool for the alerts;
+#   - a Python venv with moto (the AWS KMS endpoint for aws-sdk-kms), an OpenAPI validator, the
+#     infra checks' kubernetes-validate and python-hcl2, and pkilint (the PKI's linter);
+#     Debian's promtool for the alerts;
 #   - Debian's Chromium and playwright-core (npm) for the portal's browser tests;
 #   - Debian's HAProxy, the load balancer in front of three nodes in the cluster test;
 #   - then the Rust suite (one test binary for the API tests) and the spec check.
@@ -61,6 +62,13 @@ fi
 if ! "$VENV/bin/python" -c 'import hcl2, kubernetes_validate' 2>/dev/null; then
   log "installing kubernetes-validate and python-hcl2 into $VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check 'kubernetes-validate==1.37.0' 'python-hcl2==8.1.4'
+fi
+# DigiCert's pkilint: the RFC 5280 / RFC 6960 linters that judge every certificate, CRL, ARL
+# and OCSP answer the CA makes (tests/api/pki/lint.rs runs lint_pkix_cert, lint_crl,
+# lint_ocsp_response and lint_pkix_signer_signee_cert_chain from this venv).
+if ! "$VENV/bin/python" -c 'import pkilint' 2>/dev/null || [ ! -x "$VENV/bin/lint_pkix_cert" ]; then
+  log "installing pkilint into $VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check 'pkilint==0.13.3'
 fi
 export TEST_FINCERT_VENV="$VENV"
 PROMETHEUS="$CACHE/prometheus"

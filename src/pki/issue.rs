@@ -3,7 +3,7 @@
 //! transaction that stores them (shared with renewal and reissue).
 
 use chrono::{DateTime, Utc};
-use rcgen::{CertificateParams, IsCa, KeyIdMethod, KeyUsagePurpose, SerialNumber};
+use rcgen::{CertificateParams, IsCa, KeyUsagePurpose, SerialNumber};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde_json::json;
 use uuid::Uuid;
@@ -56,6 +56,7 @@ impl Pki {
     /// The profile's certificate parameters for a holder.
     fn leaf_params(
         &self,
+        spki: &[u8],
         kind: CertKind,
         usage: Usage,
         common_name: &str,
@@ -75,7 +76,7 @@ impl Pki {
             KeyUsagePurpose::ContentCommitment,
         ];
         p.use_authority_key_identifier_extension = true;
-        p.key_identifier_method = KeyIdMethod::Sha256;
+        p.key_identifier_method = x509::key_id_method(spki)?;
         p.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
             uris: vec![urls::crl(base)],
         }];
@@ -180,7 +181,7 @@ impl Pki {
     ) -> Result<CertificateView, PkiError> {
         let (prepared, spki) = self.key_for(owner, storage, key).await?;
         let now = self.clock.now();
-        let params = self.leaf_params(kind, usage, common_name, now)?;
+        let params = self.leaf_params(&spki, kind, usage, common_name, now)?;
         let serial = params
             .serial_number
             .as_ref()
