@@ -179,6 +179,14 @@ impl Pki {
         action: Action,
         fee_event: &str,
     ) -> Result<CertificateView, PkiError> {
+        // Fail closed: once the root revoked the issuing CA, nothing more is signed under it
+        // (checked in the database: the revocation comes from another process, the CLI).
+        if store::pki::authority(db, ISSUING)
+            .await?
+            .is_some_and(|a| a.revoked_at.is_some())
+        {
+            return Err(PkiError::IssuingCaRevoked);
+        }
         let (prepared, spki) = self.key_for(owner, storage, key).await?;
         let now = self.clock.now();
         let params = self.leaf_params(&spki, kind, usage, common_name, now)?;

@@ -4,7 +4,16 @@
 //! `-crl_check_all` then refuses the certificates under it.
 
 use chrono::Duration;
-use fincert::{audit::Action, config::Engine, store};
+use fincert::{
+    audit::Action,
+    config::Engine,
+    error::{ApiError, ErrorCode},
+    pki::{
+        IssueRequest, KeySource, PkiError,
+        profile::{CertKind, HolderName, Usage},
+    },
+    store,
+};
 use x509_parser::prelude::FromDer;
 
 use super::Openssl;
@@ -122,6 +131,24 @@ pub(super) async fn revoking_the_issuing_ca_reaches_the_arl(engine: Engine) {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].actor_kind, "operator");
     assert_eq!(published().await, 2);
+    // Fail closed: nothing more is issued under the revoked CA.
+    let err = app
+        .pki
+        .issue(
+            &app.db,
+            IssueRequest {
+                owner: owner("user-late"),
+                holder: HolderName::parse("홍길동").unwrap(),
+                kind: CertKind::Joint,
+                usage: Usage::Restricted,
+                key: KeySource::Cloud(&pin(PIN)),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PkiError::IssuingCaRevoked), "{err:?}");
+    let p = ApiError::from(err).problem();
+    assert_eq!((p.status, &p.code), (409, &ErrorCode::IssuingCaRevoked));
     // Once: a second revocation changes nothing and says so.
     let (code, _, err) = revoke_issuing_cli(&app, "superseded").await;
     assert_eq!(code, 1, "{err}");

@@ -58,7 +58,7 @@ impl std::fmt::Display for Finding {
 /// pkilint's linters over files in the scratch directory, collecting every finding of
 /// severity NOTICE and above.
 #[derive(Default)]
-struct Pkilint {
+pub(super) struct Pkilint {
     findings: Vec<Finding>,
     runs: usize,
 }
@@ -95,11 +95,11 @@ impl Pkilint {
         }
     }
 
-    fn cert(&mut self, o: &Openssl, file: &str) {
+    pub(super) fn cert(&mut self, o: &Openssl, file: &str) {
         self.lint(o, "lint_pkix_cert", &[], &[file]);
     }
 
-    fn pair(&mut self, o: &Openssl, issuer: &str, subject: &str) {
+    pub(super) fn pair(&mut self, o: &Openssl, issuer: &str, subject: &str) {
         self.lint(
             o,
             "lint_pkix_signer_signee_cert_chain",
@@ -109,22 +109,22 @@ impl Pkilint {
     }
 
     /// A leaf: the certificate alone, and as the issuing CA's subject.
-    fn leaf(&mut self, o: &Openssl, file: &str) {
+    pub(super) fn leaf(&mut self, o: &Openssl, file: &str) {
         self.cert(o, file);
         self.pair(o, "issuing.pem", file);
     }
 
-    fn crl(&mut self, o: &Openssl, kind: &str, file: &str) {
+    pub(super) fn crl(&mut self, o: &Openssl, kind: &str, file: &str) {
         self.lint(o, "lint_crl", &["-t", kind, "-p", "PKIX"], &[file]);
     }
 
-    fn ocsp(&mut self, o: &Openssl, file: &str) {
+    pub(super) fn ocsp(&mut self, o: &Openssl, file: &str) {
         self.lint(o, "lint_ocsp_response", &[], &[file]);
     }
 
     /// The verdict: nothing at ERROR or FATAL, nothing at NOTICE or WARNING that is not
     /// explained.
-    fn assert_clean(&self) {
+    pub(super) fn assert_clean(&self) {
         let unexplained: Vec<String> = self
             .findings
             .iter()

@@ -87,6 +87,20 @@ async fn ca_keys_in_aws_kms_sign_through_kms() {
     // The root's ARL, signed through KMS, completes the full-chain check.
     let (ok, out) = o.verify_full_chain(&app, &leaf).await;
     assert!(ok, "{out}");
+    // pkilint on the RSA hierarchy KMS signed, its CRL, ARL and an OCSP answer.
+    let mut lint = lint::Pkilint::default();
+    for file in ["root.pem", "issuing.pem", "ocsp.pem"] {
+        lint.cert(&o, file);
+    }
+    lint.pair(&o, "root.pem", "issuing.pem");
+    lint.pair(&o, "issuing.pem", "ocsp.pem");
+    lint.leaf(&o, "leaf.pem");
+    lint.crl(&o, "CRL", "issuing.crl.der");
+    lint.crl(&o, "ARL", "root.crl.der");
+    let text = o.ocsp_respout(&app, ["-cert", "leaf.pem"], "ocsp-good.der");
+    assert!(text.contains(": good"), "{text}");
+    lint.ocsp(&o, "ocsp-good.der");
+    lint.assert_clean();
     app.pki
         .revoke(
             &app.db,
