@@ -5,8 +5,9 @@
 #   - PostgreSQL on 127.0.0.1:5432 (trust auth): checked, started if it is installed but down;
 #     every PostgreSQL test creates its own database named with this run's prefix, and every
 #     database with that prefix is dropped when the script exits;
-#   - a Python venv with moto (the AWS KMS endpoint for aws-sdk-kms), an OpenAPI validator, and
-#     the infra checks' kubernetes-validate and python-hcl2, and pyHanko (the CAdES judge);
+#   - a Python venv with moto (the AWS KMS endpoint for aws-sdk-kms), an OpenAPI validator, the
+#     infra checks' kubernetes-validate and python-hcl2, pyHanko (the CAdES judge) and pkilint
+#     (the PKI's linter);
 #     Debian's promtool for the alerts;
 #   - Debian's Chromium and playwright-core (npm) for the portal's browser tests;
 #   - Debian's HAProxy, the load balancer in front of three nodes in the cluster test;
@@ -67,6 +68,13 @@ fi
 if ! "$VENV/bin/python" -c 'import pyhanko.sign.validation.ades, pyhanko_certvalidator' 2>/dev/null; then
   log "installing pyhanko into $VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check 'pyhanko==0.38.0' 'pyhanko-certvalidator==0.33.0'
+fi
+# DigiCert's pkilint: the RFC 5280 / RFC 6960 linters that judge every certificate, CRL, ARL
+# and OCSP answer the CA makes (tests/api/pki/lint.rs runs lint_pkix_cert, lint_crl,
+# lint_ocsp_response and lint_pkix_signer_signee_cert_chain from this venv).
+if ! "$VENV/bin/python" -c 'import pkilint' 2>/dev/null || [ ! -x "$VENV/bin/lint_pkix_cert" ]; then
+  log "installing pkilint into $VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check 'pkilint==0.13.3'
 fi
 export TEST_FINCERT_VENV="$VENV"
 PROMETHEUS="$CACHE/prometheus"

@@ -68,6 +68,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::GET, "/pki/crl/issuing.crl", || {
             web::route().to(pki::crl)
         }),
+        endpoint(Method::GET, "/pki/crl/root.crl", || {
+            web::route().to(pki::arl)
+        }),
         endpoint(Method::POST, "/pki/ocsp", || {
             web::route().to(pki::ocsp_post)
         }),

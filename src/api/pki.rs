@@ -1,4 +1,4 @@
-//! Public PKI material: CA certificates, the CRL, and the OCSP responder (RFC 6960, GET and
+//! Public PKI material: CA certificates, the CRL and the root's ARL, and the OCSP responder (RFC 6960, GET and
 //! POST). No authentication: relying parties everywhere fetch these.
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
@@ -44,6 +44,16 @@ pub async fn crl(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/pkix-crl"))
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .body(der))
+}
+
+/// The root CA's current CRL, the ARL (DER): the issuing CA's status.
+#[tracing::instrument(skip_all)]
+pub async fn arl(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let der = state.pki.current_arl(&state.db).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/pkix-crl"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .body(der))
 }
 

@@ -28,6 +28,8 @@ pub enum Action {
     KmsRotated,
     /// The CA hierarchy was created.
     CaInitialized,
+    /// The root revoked the issuing CA (listed in the root's CRL, the ARL, from then on).
+    IssuingCaRevoked,
     /// A certificate was issued.
     CertificateIssued,
     /// A certificate was renewed (new key and serial, same subject).
@@ -124,6 +126,7 @@ impl Action {
             Self::KeysRewrapped => "kms.rewrapped",
             Self::KmsRotated => "kms.rotated",
             Self::CaInitialized => "ca.initialized",
+            Self::IssuingCaRevoked => "ca.issuing_revoked",
             Self::CertificateIssued => "certificate.issued",
             Self::CertificateRenewed => "certificate.renewed",
             Self::CertificateReissued => "certificate.reissued",

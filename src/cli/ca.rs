@@ -9,6 +9,7 @@ use crate::{
     clock::{SharedClock, SystemClock},
     config::Settings,
     custody::{Custody, kms},
+    domain::revocation_reason::CrlReason,
     pki::{Pki, PkiError},
 };
 
@@ -24,6 +25,41 @@ pub enum CaCommand {
     },
     /// Print the CA certificates (PEM).
     Show,
+    /// Revoke the issuing CA (its key is compromised or it is retired): the root signs an ARL
+    /// listing it at once, and every certificate under it fails full-chain revocation checks
+    /// from then on. Audited; cannot be undone.
+    RevokeIssuing {
+        /// The RFC 5280 reason.
+        #[arg(long, value_enum)]
+        reason: CaRevocationReason,
+    },
+}
+
+/// Why the issuing CA is revoked (the RFC 5280 reasons that fit a CA certificate).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CaRevocationReason {
+    /// unspecified (0; written without a reason code).
+    Unspecified,
+    /// cACompromise (2): its private key is, or may be, compromised.
+    CaCompromise,
+    /// affiliationChanged (3).
+    AffiliationChanged,
+    /// superseded (4): a new issuing CA replaces it.
+    Superseded,
+    /// cessationOfOperation (5): it no longer issues.
+    CessationOfOperation,
+}
+
+impl From<CaRevocationReason> for CrlReason {
+    fn from(r: CaRevocationReason) -> Self {
+        match r {
+            CaRevocationReason::Unspecified => Self::Unspecified,
+            CaRevocationReason::CaCompromise => Self::CaCompromise,
+            CaRevocationReason::AffiliationChanged => Self::AffiliationChanged,
+            CaRevocationReason::Superseded => Self::Superseded,
+            CaRevocationReason::CessationOfOperation => Self::CessationOfOperation,
+        }
+    }
 }
 
 /// Runs a CA verb.
@@ -73,6 +109,25 @@ pub async fn run(cmd: CaCommand, settings: Settings) -> ExitCode {
                     }
                 }
                 Ok(ExitCode::SUCCESS)
+            }
+            CaCommand::RevokeIssuing { reason } => {
+                let pki = Pki::load(&db, custody, &settings, clock.clone())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                match pki.revoke_issuing(&db, reason.into()).await {
+                    Ok(Some(_)) => {
+                        println!(
+                            "issuing CA revoked; the root's ARL ({}) lists it",
+                            crate::pki::urls::arl(&settings.pki.public_base_url)
+                        );
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Ok(None) => {
+                        eprintln!("fincert: the issuing CA is already revoked; nothing changed");
+                        Ok(ExitCode::from(exit::CHECK_FAILED))
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
             }
         }
     }

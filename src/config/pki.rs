@@ -37,6 +37,10 @@ pub struct PkiSettings {
     pub renewal_window_days: u32,
     /// Hours a CRL is valid (its nextUpdate).
     pub crl_validity_hours: u32,
+    /// Days the root's CRL (ARL: the issuing CA's status) is valid. The lifecycle job re-signs
+    /// it when a quarter of that is left, so with the AWS backend the root key signs through
+    /// KMS about once every three quarters of this, plus once per revocation of the issuing CA.
+    pub arl_validity_days: u32,
     /// Minutes an OCSP answer is valid (its nextUpdate).
     pub ocsp_validity_minutes: u32,
     /// Fee in KRW for general-purpose issuance and renewal.
@@ -66,6 +70,7 @@ impl Default for PkiSettings {
             policy_arc: "1.3.6.1.4.1.32473.410".into(),
             renewal_window_days: 30,
             crl_validity_hours: 24,
+            arl_validity_days: 30,
             ocsp_validity_minutes: 60,
             general_purpose_fee_krw: 4400,
             trust_anchors_dir: String::new(),
@@ -114,6 +119,12 @@ impl PkiSettings {
             return Err(ConfigError::new(
                 "pki.crl_validity_hours",
                 "must be between 1 and 720",
+            ));
+        }
+        if !(1..=365).contains(&self.arl_validity_days) {
+            return Err(ConfigError::new(
+                "pki.arl_validity_days",
+                "must be between 1 and 365",
             ));
         }
         if !(1..=24 * 60).contains(&self.ocsp_validity_minutes) {

@@ -54,6 +54,12 @@ impl From<PkiError> for ApiError {
                 "Not allowed in this status",
                 l.to_string(),
             ),
+            P::IssuingCaRevoked => Self::rule(
+                Kind::Conflict,
+                ErrorCode::IssuingCaRevoked,
+                "Issuing CA revoked",
+                e.to_string(),
+            ),
             P::Concurrent => Self::rule(
                 Kind::Conflict,
                 ErrorCode::ConcurrentChange,

@@ -120,6 +120,10 @@ impl Pki {
         root.serial_number = Some(SerialNumber::from_slice(&x509::random_serial()?));
         root.is_ca = IsCa::Ca(BasicConstraints::Constrained(1));
         root.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        root.key_identifier_method = x509::key_id_method(root_signer.spki_der())?;
+        // RFC 5280 lets a self-signed root omit it; path builders and linters that treat the
+        // root as an issuer → subject pair of its own want it (it repeats the subject key id).
+        root.use_authority_key_identifier_extension = true;
         let root_der = root_signer
             .run_blocking(move |s| root.self_signed(s).map(|c| c.der().to_vec()))
             .await?
@@ -138,6 +142,12 @@ impl Pki {
             KeyUsagePurpose::DigitalSignature,
         ];
         issuing.use_authority_key_identifier_extension = true;
+        issuing.key_identifier_method = x509::key_id_method(issuing_signer.spki_der())?;
+        // Full-chain revocation: the root's CRL (ARL) and where to fetch the root. The root
+        // answers no OCSP (see `arl`): its ARL is the issuing CA's status.
+        issuing.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+            uris: vec![urls::arl(base)],
+        }];
         issuing
             .custom_extensions
             .push(x509::aia_extension(None, &urls::ca(base, ROOT))?);
@@ -159,6 +169,7 @@ impl Pki {
         responder.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         responder.extended_key_usages = vec![ExtendedKeyUsagePurpose::OcspSigning];
         responder.use_authority_key_identifier_extension = true;
+        responder.key_identifier_method = x509::key_id_method(responder_signer.spki_der())?;
         responder
             .custom_extensions
             .push(x509::ocsp_nocheck_extension());
@@ -181,6 +192,8 @@ impl Pki {
                 kms_key_id,
                 certificate_der: der,
                 created_at: now,
+                revoked_at: None,
+                revocation_reason: None,
             });
         }
         rows.push(store::pki::AuthorityRow {
@@ -191,6 +204,8 @@ impl Pki {
             kms_key_id: None,
             certificate_der: responder_der,
             created_at: now,
+            revoked_at: None,
+            revocation_reason: None,
         });
         let txn = db.begin().await.map_err(StoreError::from)?;
         for key in prepared {
@@ -256,6 +271,7 @@ impl Pki {
             issuing,
             responder,
             issuer_hashes,
+            arl_lock: tokio::sync::Mutex::new(()),
             settings: settings.pki.clone(),
             user_algorithm: algorithm(&settings.pki.user_key_algorithm),
             anchors,

@@ -2,9 +2,7 @@
 //! the stored one nears its nextUpdate), and serving the current one.
 
 use chrono::{DateTime, Duration};
-use rcgen::{
-    CertificateRevocationListParams, Issuer, KeyIdMethod, RevokedCertParams, SerialNumber,
-};
+use rcgen::{CertificateRevocationListParams, Issuer, RevokedCertParams, SerialNumber};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde_json::json;
 
@@ -36,11 +34,11 @@ impl Pki {
             revoked.push(RevokedCertParams {
                 serial_number: SerialNumber::from_slice(&hex::decode(&e.serial_hex).map_err(enc)?),
                 revocation_time: x509::to_offset(e.revoked_at.unwrap_or(e.updated_at)),
-                reason_code: Some(
-                    e.revocation_reason
-                        .unwrap_or(CrlReason::Unspecified)
-                        .to_rcgen(),
-                ),
+                // RFC 5280 §5.3.1: the reason code unspecified SHOULD be absent.
+                reason_code: e
+                    .revocation_reason
+                    .filter(|r| *r != CrlReason::Unspecified)
+                    .map(CrlReason::to_rcgen),
                 invalidity_date: None,
             });
         }
@@ -50,7 +48,7 @@ impl Pki {
             crl_number: SerialNumber::from_slice(&number.to_be_bytes()),
             issuing_distribution_point: None,
             revoked_certs: revoked,
-            key_identifier_method: KeyIdMethod::Sha256,
+            key_identifier_method: x509::issuer_key_id_method(&self.issuing.cert)?,
         };
         let ca_der = self.issuing.der.clone();
         let der = self

@@ -36,6 +36,10 @@ pub enum PkiError {
     /// `ca init` on an initialised CA.
     #[error("the CA is already initialised")]
     AlreadyInitialized,
+    /// The root revoked the issuing CA (`fincert ca revoke-issuing`): nothing more is issued
+    /// under it.
+    #[error("the issuing CA is revoked; no certificate is issued under it")]
+    IssuingCaRevoked,
     /// The certificate changed concurrently; nothing was done.
     #[error("the certificate changed concurrently; retry")]
     Concurrent,

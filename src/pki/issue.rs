@@ -3,7 +3,7 @@
 //! transaction that stores them (shared with renewal and reissue).
 
 use chrono::{DateTime, Utc};
-use rcgen::{CertificateParams, IsCa, KeyIdMethod, KeyUsagePurpose, SerialNumber};
+use rcgen::{CertificateParams, IsCa, KeyUsagePurpose, SerialNumber};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde_json::json;
 use uuid::Uuid;
@@ -56,6 +56,7 @@ impl Pki {
     /// The profile's certificate parameters for a holder.
     fn leaf_params(
         &self,
+        spki: &[u8],
         kind: CertKind,
         usage: Usage,
         common_name: &str,
@@ -75,7 +76,7 @@ impl Pki {
             KeyUsagePurpose::ContentCommitment,
         ];
         p.use_authority_key_identifier_extension = true;
-        p.key_identifier_method = KeyIdMethod::Sha256;
+        p.key_identifier_method = x509::key_id_method(spki)?;
         p.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
             uris: vec![urls::crl(base)],
         }];
@@ -178,9 +179,17 @@ impl Pki {
         action: Action,
         fee_event: &str,
     ) -> Result<CertificateView, PkiError> {
+        // Fail closed: once the root revoked the issuing CA, nothing more is signed under it
+        // (checked in the database: the revocation comes from another process, the CLI).
+        if store::pki::authority(db, ISSUING)
+            .await?
+            .is_some_and(|a| a.revoked_at.is_some())
+        {
+            return Err(PkiError::IssuingCaRevoked);
+        }
         let (prepared, spki) = self.key_for(owner, storage, key).await?;
         let now = self.clock.now();
-        let params = self.leaf_params(kind, usage, common_name, now)?;
+        let params = self.leaf_params(&spki, kind, usage, common_name, now)?;
         let serial = params
             .serial_number
             .as_ref()

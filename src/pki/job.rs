@@ -1,5 +1,5 @@
-//! The periodic lifecycle job: expiry, renewal notices and the CRL refresh, on one node at a
-//! time.
+//! The periodic lifecycle job: expiry, renewal notices and the CRL and ARL refresh, on one
+//! node at a time.
 
 use chrono::Duration;
 use sea_orm::{DatabaseConnection, TransactionTrait};
@@ -14,7 +14,7 @@ use crate::{
 impl Pki {
     /// The periodic lifecycle job: marks certificates past their validity as expired, records
     /// a renewal notice for each certificate entering its renewal window (each audited), and
-    /// refreshes the CRL when it nears its nextUpdate. Runs on one node at a time (a
+    /// refreshes the CRL and the root's ARL when they near their nextUpdate. Runs on one node at a time (a
     /// PostgreSQL advisory lock); returns what it did, or `None` if another node holds the job.
     pub async fn run_lifecycle_job(
         &self,
@@ -45,6 +45,7 @@ impl Pki {
         store::audit::append_within(&txn, now, &events).await?;
         txn.commit().await.map_err(StoreError::from)?;
         self.current_crl(db).await?;
+        self.refresh_arl(db).await?;
         Ok(Some(JobReport {
             expired: expired.len(),
             renewal_notices: notices.len(),

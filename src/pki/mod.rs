@@ -11,11 +11,13 @@
 //! - `bootstrap`: `ca init`, loading the hierarchy, the published CA certificates and chain.
 //! - `issue`: new certificates, their keys, fees; `renew`: renewal and reissue.
 //! - `status`: revoke, suspend, resume, and whether a certificate may sign now.
-//! - `crl`, [`ocsp`]: status publication; `job`: the periodic lifecycle job.
+//! - `crl`, [`ocsp`]: status publication; `arl`: the root's CRL (the issuing CA's status);
+//!   `job`: the periodic lifecycle job.
 //! - [`foreign`]: certificates of other CAs and PKCS#12 imports; `view`: what the API shows.
 //! - [`signer`]: CA keys behind `CaKey` / `CaKeyStore` (local, aws); [`profile`],
 //!   [`lifecycle`], [`x509`]: pure rules and encoding.
 
+mod arl;
 mod bootstrap;
 mod crl;
 mod error;
@@ -59,6 +61,8 @@ pub struct Pki {
     issuing: Authority,
     responder: Authority,
     issuer_hashes: ocsp::IssuerHashes,
+    /// One ARL signing at a time on this node (the root key may be a KMS key).
+    arl_lock: tokio::sync::Mutex<()>,
     settings: PkiSettings,
     user_algorithm: KeyAlgorithm,
     anchors: foreign::TrustAnchors,

@@ -9,6 +9,10 @@ pub fn ca(base: &str, name: &str) -> String {
 pub fn crl(base: &str) -> String {
     format!("{base}/pki/crl/issuing.crl")
 }
+/// The root CA's CRL (the ARL: the status of the issuing CA), DER.
+pub fn arl(base: &str) -> String {
+    format!("{base}/pki/crl/root.crl")
+}
 /// The OCSP responder.
 pub fn ocsp(base: &str) -> String {
     format!("{base}/pki/ocsp")

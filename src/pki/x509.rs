@@ -6,7 +6,7 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use chrono::{DateTime, Utc};
 use const_oid::ObjectIdentifier;
 use der::{Encode, asn1::Ia5String};
-use rcgen::{DistinguishedName, DnType};
+use rcgen::{DistinguishedName, DnType, DnValue, KeyIdMethod};
 use x509_cert::ext::pkix::{
     AccessDescription, AuthorityInfoAccessSyntax, CertificatePolicies,
     certpolicy::PolicyInformation, name::GeneralName,
@@ -83,6 +83,52 @@ pub fn aia_extension(
 pub fn ocsp_nocheck_extension() -> rcgen::CustomExtension {
     // The extension value is NULL (05 00).
     rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 48, 1, 5], vec![0x05, 0x00])
+}
+
+/// The key identifier of a public key (SubjectPublicKeyInfo DER) by RFC 7093 method 1: the
+/// leftmost 160 bits of the SHA-256 hash of the subjectPublicKey BIT STRING's value. (rcgen's
+/// own `KeyIdMethod::Sha256` hashes the whole SubjectPublicKeyInfo, which no RFC names, so
+/// linters report "unknown method" and a relying party cannot recompute it.)
+pub fn key_id_method(spki_der: &[u8]) -> Result<KeyIdMethod, X509Error> {
+    use der::Decode;
+    let spki = x509_cert::spki::SubjectPublicKeyInfoOwned::from_der(spki_der)
+        .map_err(|_| X509Error::Malformed("public key"))?;
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        spki.subject_public_key.raw_bytes(),
+    );
+    Ok(KeyIdMethod::PreSpecified(digest.as_ref()[..20].to_vec()))
+}
+
+/// The subject key identifier a CA certificate carries (its CRLs' authority key identifier
+/// must repeat it), or `None` if it has none.
+pub fn subject_key_id(cert: &x509_cert::Certificate) -> Option<Vec<u8>> {
+    use der::Decode;
+    use x509_cert::ext::pkix::SubjectKeyIdentifier;
+    cert.tbs_certificate
+        .extensions
+        .as_ref()?
+        .iter()
+        .find(|e| e.extn_id == const_oid::db::rfc5280::ID_CE_SUBJECT_KEY_IDENTIFIER)
+        .and_then(|e| SubjectKeyIdentifier::from_der(e.extn_value.as_bytes()).ok())
+        .map(|k| k.0.as_bytes().to_vec())
+}
+
+/// The key identifier method for what `ca` signs besides certificates (its CRLs'
+/// authority key identifier): the subject key identifier its certificate carries, so old
+/// hierarchies keep matching; for a certificate without one, RFC 7093 method 1.
+pub fn issuer_key_id_method(ca: &x509_cert::Certificate) -> Result<KeyIdMethod, X509Error> {
+    match subject_key_id(ca) {
+        Some(id) => Ok(KeyIdMethod::PreSpecified(id)),
+        None => {
+            let spki = ca
+                .tbs_certificate
+                .subject_public_key_info
+                .to_der()
+                .map_err(|e| X509Error::Encode(e.to_string()))?;
+            key_id_method(&spki)
+        }
+    }
 }
 
 /// A random positive 128-bit serial number (16 bytes, leading byte 0x01–0x7f).
@@ -190,9 +236,15 @@ pub fn check_csr(input: &[u8]) -> Result<CheckedCsr, X509Error> {
 }
 
 /// A distinguished name as every certificate here carries it: C=KR, O, optional OU, CN.
+/// countryName is a PrintableString (RFC 5280 appendix A, X520countryName); the other
+/// attributes are UTF8String, as RFC 5280 §4.1.2.6 asks of new certificates.
 pub(super) fn dn(country_org: &str, common_name: &str, ou: Option<&str>) -> DistinguishedName {
     let mut dn = DistinguishedName::new();
-    dn.push(DnType::CountryName, "KR");
+    match rcgen::string::PrintableString::try_from("KR") {
+        Ok(kr) => dn.push(DnType::CountryName, DnValue::PrintableString(kr)),
+        // Unreachable: "KR" is printable. Kept total rather than panicking.
+        Err(_) => dn.push(DnType::CountryName, "KR"),
+    }
     dn.push(DnType::OrganizationName, country_org);
     if let Some(ou) = ou {
         dn.push(DnType::OrganizationalUnitName, ou);

@@ -239,6 +239,8 @@ codes! {
         CertificateNotFound => "certificate_not_found",
         /// 503: the CA is not initialised.
         CaNotInitialized => "ca_not_initialized",
+        /// 409: the issuing CA is revoked; nothing is issued, renewed or reissued under it.
+        IssuingCaRevoked => "issuing_ca_revoked",
         /// 503: the CA's key could not sign; retry.
         CaUnavailable => "ca_unavailable",
         /// 422: the certificate does not chain to a configured trust anchor.

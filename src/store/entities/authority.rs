@@ -1,4 +1,5 @@
-//! `authorities`: the CA hierarchy (root, issuing) and the OCSP responder.
+//! `authorities`: the CA hierarchy (root, issuing) and the OCSP responder; a revoked
+//! authority (the issuing CA, revoked by the root) has `revoked_at` and its CRLReason code.
 
 use sea_orm::entity::prelude::*;
 
@@ -13,6 +14,8 @@ pub struct Model {
     pub kms_key_id: Option<String>,
     pub certificate_der: Vec<u8>,
     pub created_at: ChronoDateTimeUtc,
+    pub revoked_at: Option<ChronoDateTimeUtc>,
+    pub revocation_reason: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,10 +8,10 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
-    domain::key_algorithm::KeyAlgorithm,
+    domain::{key_algorithm::KeyAlgorithm, revocation_reason::CrlReason},
     store::{
         StoreError,
-        columns::{parse, parse_opt},
+        columns::{crl_code, crl_reason, parse, parse_opt},
         entities::{authority, crl},
     },
 };
@@ -33,6 +33,10 @@ pub struct AuthorityRow {
     pub certificate_der: Vec<u8>,
     /// Created.
     pub created_at: DateTime<Utc>,
+    /// When its issuer revoked it (only the issuing CA is ever revoked, by the root).
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Why.
+    pub revocation_reason: Option<CrlReason>,
 }
 
 fn to_row(m: authority::Model) -> Result<AuthorityRow, StoreError> {
@@ -44,6 +48,8 @@ fn to_row(m: authority::Model) -> Result<AuthorityRow, StoreError> {
         kms_key_id: m.kms_key_id,
         certificate_der: m.certificate_der,
         created_at: m.created_at,
+        revoked_at: m.revoked_at,
+        revocation_reason: crl_reason("authorities", "revocation_reason", m.revocation_reason)?,
     })
 }
 
@@ -71,10 +77,46 @@ pub async fn insert_authority<C: ConnectionTrait>(
         kms_key_id: Set(row.kms_key_id),
         certificate_der: Set(row.certificate_der),
         created_at: Set(row.created_at),
+        revoked_at: Set(row.revoked_at),
+        revocation_reason: Set(crl_code(row.revocation_reason)),
     })
     .exec_without_returning(conn)
     .await?;
     Ok(())
+}
+
+/// One authority row by id (`root`, `issuing`, `ocsp`).
+pub async fn authority<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+) -> Result<Option<AuthorityRow>, StoreError> {
+    authority::Entity::find_by_id(id.to_owned())
+        .one(conn)
+        .await?
+        .map(to_row)
+        .transpose()
+}
+
+/// Marks authority `id` revoked at `at` for `reason`, unless it already is; returns whether
+/// this call revoked it.
+pub async fn revoke_authority<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    at: DateTime<Utc>,
+    reason: CrlReason,
+) -> Result<bool, StoreError> {
+    use sea_orm::{QueryFilter as _, sea_query::Expr};
+    let done = authority::Entity::update_many()
+        .col_expr(authority::Column::RevokedAt, Expr::value(at))
+        .col_expr(
+            authority::Column::RevocationReason,
+            Expr::value(i32::from(reason.code())),
+        )
+        .filter(authority::Column::Id.eq(id))
+        .filter(authority::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(done.rows_affected == 1)
 }
 
 /// The newest CRL of an issuer: `(number, this_update, next_update, der)`.

@@ -16,7 +16,10 @@ mod foreign;
 use sea_orm::ConnectionTrait;
 
 pub use self::{
-    authorities::{AuthorityRow, authorities, insert_authority, insert_crl, latest_crl},
+    authorities::{
+        AuthorityRow, authorities, authority, insert_authority, insert_crl, latest_crl,
+        revoke_authority,
+    },
     certificates::{
         CertificateRow, Revocation, certificate_by_id, certificate_by_serial, certificate_of,
         certificates_of, expire_due, insert_certificate, mark_renewed, record_renewal_notices,

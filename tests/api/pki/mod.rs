@@ -2,13 +2,17 @@
 //! OCSP answer fincert makes is read and verified by the openssl command line.
 //!
 //! `issuance.rs`: the hierarchy and what it issues; `revocation.rs`: CRL and OCSP;
-//! `certificate_lifecycle.rs`: suspension, renewal, reissue, expiry; `kms_keys.rs`: `ca init`
+//! `certificate_lifecycle.rs`: suspension, renewal, reissue, expiry; `lint.rs`: pkilint and
+//! `openssl verify -crl_check_all` over everything the CA publishes; `full_chain.rs`: the
+//! root's ARL and revoking the issuing CA; `kms_keys.rs`: `ca init`
 //! adopting the KMS keys the settings name; `openssl.rs`: the CA files written out for openssl. The engine matrix is here, so the tests keep their names
 //! (`pki::<test>::{sqlite,postgres}`).
 
 mod certificate_lifecycle;
+mod full_chain;
 mod issuance;
 mod kms_keys;
+mod lint;
 mod openssl;
 mod revocation;
 
@@ -23,10 +27,12 @@ use certificate_lifecycle::{
     lifecycle_job_notices_and_expires, only_active_certificates_sign,
     reissue_supersedes_the_old_certificate, renewal_window_and_rules, suspend_and_resume,
 };
+use full_chain::revoking_the_issuing_ca_reaches_the_arl;
 use issuance::{
     ca_hierarchy_is_published, financial_certificate_profile, joint_device_certificates_from_csrs,
 };
 use kms_keys::ca_init_adopts_the_named_kms_keys_and_creates_none;
+use lint::everything_the_ca_publishes_is_lint_clean;
 use openssl::Openssl;
 use revocation::{
     concurrent_crl_refresh_answers_everyone, ocsp_get_unknown_and_malformed,
@@ -46,6 +52,8 @@ both_engines!(
     suspend_and_resume,
     renewal_window_and_rules,
     reissue_supersedes_the_old_certificate,
+    everything_the_ca_publishes_is_lint_clean,
+    revoking_the_issuing_ca_reaches_the_arl,
 );
 
 /// With the AWS backend the root and issuing keys live in KMS (RSA-2048) and sign through
@@ -76,6 +84,23 @@ async fn ca_keys_in_aws_kms_sign_through_kms() {
         .await;
     let leaf = o.write_cert("leaf.pem", &cert.der);
     assert!(o.verify(&leaf, None).0);
+    // The root's ARL, signed through KMS, completes the full-chain check.
+    let (ok, out) = o.verify_full_chain(&app, &leaf).await;
+    assert!(ok, "{out}");
+    // pkilint on the RSA hierarchy KMS signed, its CRL, ARL and an OCSP answer.
+    let mut lint = lint::Pkilint::default();
+    for file in ["root.pem", "issuing.pem", "ocsp.pem"] {
+        lint.cert(&o, file);
+    }
+    lint.pair(&o, "root.pem", "issuing.pem");
+    lint.pair(&o, "issuing.pem", "ocsp.pem");
+    lint.leaf(&o, "leaf.pem");
+    lint.crl(&o, "CRL", "issuing.crl.der");
+    lint.crl(&o, "ARL", "root.crl.der");
+    let text = o.ocsp_respout(&app, ["-cert", "leaf.pem"], "ocsp-good.der");
+    assert!(text.contains(": good"), "{text}");
+    lint.ocsp(&o, "ocsp-good.der");
+    lint.assert_clean();
     app.pki
         .revoke(
             &app.db,

@@ -136,4 +136,67 @@ impl Openssl {
         assert!(ok, "{out}");
         self.path("issuing.crl.pem")
     }
+
+    /// The root's ARL, fetched over HTTP and written as `root.crl.pem`.
+    pub(super) async fn arl(&self, app: &TestApp) -> PathBuf {
+        let resp = app.get("/pki/crl/root.crl").await;
+        assert_eq!(resp.status(), 200, "the ARL is published");
+        let der = resp.bytes().await.unwrap();
+        std::fs::write(self.path("root.crl.der"), &der).unwrap();
+        let (ok, out) = self.run(&[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            "root.crl.der",
+            "-out",
+            "root.crl.pem",
+        ]);
+        assert!(ok, "{out}");
+        self.path("root.crl.pem")
+    }
+
+    /// `openssl verify -crl_check_all` at the app clock's time: revocation checked at every
+    /// level of the path, with the issuing CA's CRL and the root's ARL as fetched from the app.
+    pub(super) async fn verify_full_chain(&self, app: &TestApp, leaf: &Path) -> (bool, String) {
+        let crl = std::fs::read_to_string(self.crl(app).await).unwrap();
+        let arl = std::fs::read_to_string(self.arl(app).await).unwrap();
+        std::fs::write(self.path("crls.pem"), format!("{crl}{arl}")).unwrap();
+        let at = self.clock.now().timestamp().to_string();
+        let leaf = leaf.to_string_lossy().into_owned();
+        self.run(&[
+            "verify",
+            "-attime",
+            &at,
+            "-crl_check_all",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "issuing.pem",
+            "-CRLfile",
+            "crls.pem",
+            &leaf,
+        ])
+    }
+
+    /// Asks the live OCSP responder about `target` (`-cert FILE` or `-serial N`), checks the
+    /// answer with openssl, and keeps the DER response it got as `out`.
+    pub(super) fn ocsp_respout(&self, app: &TestApp, target: [&str; 2], out: &str) -> String {
+        let url = app.url("/pki/ocsp");
+        let (ok, text) = self.run(&[
+            "ocsp",
+            "-issuer",
+            "issuing.pem",
+            target[0],
+            target[1],
+            "-url",
+            &url,
+            "-CAfile",
+            "chain.pem",
+            "-respout",
+            out,
+        ]);
+        assert!(ok, "openssl ocsp failed: {text}");
+        text
+    }
 }
