@@ -12,6 +12,7 @@
 //! - `issue`: new certificates, their keys, fees; `renew`: renewal and reissue.
 //! - `status`: revoke, suspend, resume, and whether a certificate may sign now.
 //! - `crl`, [`ocsp`]: status publication; `job`: the periodic lifecycle job.
+//! - `validation`: the validation material (chain, OCSP, CRLs) that travels with a signature.
 //! - [`foreign`]: certificates of other CAs and PKCS#12 imports; `view`: what the API shows.
 //! - [`signer`]: CA keys behind `CaKey` / `CaKeyStore` (local, aws); [`profile`],
 //!   [`lifecycle`], [`x509`]: pure rules and encoding.
@@ -29,6 +30,7 @@ mod renew;
 pub mod signer;
 mod status;
 pub mod urls;
+mod validation;
 mod view;
 pub mod x509;
 
@@ -39,6 +41,7 @@ pub use self::{
     foreign::ForeignView,
     issue::{IssueRequest, KeySource},
     job::JobReport,
+    validation::ValidationMaterial,
     view::CertificateView,
 };
 use self::{error::enc, signer::CaSigner};
