@@ -65,14 +65,19 @@ pub async fn create(
     .await
 }
 
-/// `GET /v1/signature-requests/{id}`: status and, once signed, the result.
+/// `GET /v1/signature-requests/{id}`: status and, once signed, the result with the signer's
+/// validation material.
 #[tracing::instrument(skip_all)]
 pub async fn get(
     state: web::Data<AppState>,
     inst: Institution,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(state.signing.request_for(&state.db, &inst.0, *id).await?))
+    let view = state
+        .signing
+        .request_with_material(&state.db, &inst.0, *id)
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// `GET /v1/signature-requests/{id}/deliveries`: the webhook delivery log.

@@ -13,6 +13,7 @@
 //! - `status`: revoke, suspend, resume, and whether a certificate may sign now.
 //! - `crl`, [`ocsp`]: status publication; `arl`: the root's CRL (the issuing CA's status);
 //!   `job`: the periodic lifecycle job.
+//! - `validation`: the validation material (chain, OCSP, CRLs) that travels with a signature.
 //! - [`foreign`]: certificates of other CAs and PKCS#12 imports; `view`: what the API shows.
 //! - [`signer`]: CA keys behind `CaKey` / `CaKeyStore` (local, aws); [`profile`],
 //!   [`lifecycle`], [`x509`]: pure rules and encoding.
@@ -31,6 +32,7 @@ mod renew;
 pub mod signer;
 mod status;
 pub mod urls;
+mod validation;
 mod view;
 pub mod x509;
 
@@ -41,6 +43,7 @@ pub use self::{
     foreign::ForeignView,
     issue::{IssueRequest, KeySource},
     job::JobReport,
+    validation::ValidationMaterial,
     view::CertificateView,
 };
 use self::{error::enc, signer::CaSigner};

@@ -7,16 +7,18 @@ use chrono::{DateTime, Duration, Utc};
 use const_oid::db::rfc5912::{ID_SHA_1, ID_SHA_256};
 use der::{
     Decode, Encode,
-    asn1::{BitString, GeneralizedTime},
+    asn1::{BitString, GeneralizedTime, OctetString},
 };
 use sea_orm::DatabaseConnection;
-use x509_cert::{Certificate, ext::Extension, spki::AlgorithmIdentifierOwned};
+use x509_cert::{
+    Certificate, ext::Extension, serial_number::SerialNumber, spki::AlgorithmIdentifierOwned,
+};
 use x509_ocsp::{
     BasicOcspResponse, CertId, CertStatus, OcspGeneralizedTime, OcspRequest, OcspResponse,
     ResponderId, ResponseData, RevokedInfo, SingleResponse, Version,
 };
 
-use super::{Pki, lifecycle};
+use super::{Pki, PkiError, enc, lifecycle};
 use crate::{
     domain::revocation_reason::CrlReason,
     store::{self, StoreError},
@@ -202,7 +204,68 @@ pub fn try_later() -> Vec<u8> {
     OcspResponse::try_later().to_der().unwrap_or_default()
 }
 
+/// What OCSP says of a certificate row (none: not issued here).
+fn status_of(row: Option<&store::pki::CertificateRow>) -> SerialStatus {
+    let Some(row) = row else {
+        return SerialStatus::Unknown;
+    };
+    match row.status {
+        lifecycle::CertStatus::Revoked | lifecycle::CertStatus::Suspended => {
+            SerialStatus::Revoked {
+                at: row.revoked_at.unwrap_or(row.updated_at),
+                reason: row.revocation_reason.unwrap_or(CrlReason::Unspecified),
+            }
+        }
+        lifecycle::CertStatus::Active | lifecycle::CertStatus::Expired => SerialStatus::Good,
+    }
+}
+
+/// The SHA-1 certificate id (RFC 5019's profile, what every client computes first) of one of
+/// the issuing CA's serials (lower-case hex of the DER integer's bytes).
+fn cert_id_of(issuer: &IssuerHashes, serial: &str) -> Result<CertId, PkiError> {
+    let bytes = hex::decode(serial).map_err(enc)?;
+    Ok(CertId {
+        hash_algorithm: AlgorithmIdentifierOwned {
+            oid: ID_SHA_1,
+            parameters: Some(der::asn1::Null.into()),
+        },
+        issuer_name_hash: OctetString::new(issuer.name_sha1.clone()).map_err(enc)?,
+        issuer_key_hash: OctetString::new(issuer.key_sha1.clone()).map_err(enc)?,
+        serial_number: SerialNumber::new(&bytes).map_err(enc)?,
+    })
+}
+
 impl Pki {
+    /// A signed OCSP response (DER, no nonce) for one of the issuing CA's serials, its status
+    /// read from the database now (never from a cache): what a signature's validation
+    /// material carries.
+    pub async fn ocsp_response_for_serial(
+        &self,
+        db: &DatabaseConnection,
+        serial: &str,
+    ) -> Result<Vec<u8>, PkiError> {
+        let request = ParsedRequest {
+            ids: vec![cert_id_of(&self.issuer_hashes, serial)?],
+            nonce: None,
+        };
+        let row = store::pki::certificate_by_serial(db, serial).await?;
+        let statuses = [status_of(row.as_ref())];
+        let now = self.clock.now();
+        let validity = Duration::minutes(i64::from(self.settings.ocsp_validity_minutes));
+        let data = response_data(&request, &statuses, &self.responder.cert, now, validity)
+            .ok_or_else(|| enc("OCSP times out of range"))?;
+        let tbs = data.to_der().map_err(enc)?;
+        let signer = self.responder.signer.clone();
+        let signature = signer.run_blocking(move |s| s.sign_message(&tbs)).await??;
+        assemble(
+            data,
+            signature,
+            self.responder.signer.signature_oid(),
+            &self.responder.cert,
+        )
+        .map_err(enc)
+    }
+
     /// Answers a DER OCSP request with a DER OCSP response (never fails: errors become
     /// `malformedRequest`, `tryLater` or `internalError` responses).
     pub async fn ocsp(&self, db: &DatabaseConnection, request: &[u8]) -> Vec<u8> {
@@ -223,18 +286,7 @@ impl Pki {
                         tracing::error!(error = %corrupt, "OCSP status read found a corrupt row");
                         return internal_error();
                     }
-                    Ok(None) => SerialStatus::Unknown,
-                    Ok(Some(row)) => match row.status {
-                        lifecycle::CertStatus::Revoked | lifecycle::CertStatus::Suspended => {
-                            SerialStatus::Revoked {
-                                at: row.revoked_at.unwrap_or(row.updated_at),
-                                reason: row.revocation_reason.unwrap_or(CrlReason::Unspecified),
-                            }
-                        }
-                        lifecycle::CertStatus::Active | lifecycle::CertStatus::Expired => {
-                            SerialStatus::Good
-                        }
-                    },
+                    Ok(row) => status_of(row.as_ref()),
                 },
             };
             statuses.push(status);

@@ -302,6 +302,7 @@ impl Signing {
             certificate: STANDARD.encode(cert.certificate_der.as_slice()),
             chain: chain.iter().map(|c| STANDARD.encode(c)).collect(),
             signed_at: now,
+            validation_info: None,
         };
         let event = NewEvent::new(owner.actor(), Action::SignatureCreated)
             .subject(row.id.to_string())

@@ -32,7 +32,7 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::{
-    Caller, Signing, SigningError,
+    Caller, Signing, SigningError, ValidationInfo,
     request::{Algorithm, AlgorithmExt as _, Digest, Format, Target},
 };
 use crate::{
@@ -262,7 +262,9 @@ impl Signing {
     }
 
     /// `signatures/signHash`: spends the SAD on `hashes` and signs each with `algorithm`;
-    /// a hash signed before answers with its stored signature.
+    /// a hash signed before answers with its stored signature. With `material`, the
+    /// signer's validation material comes with them, built after the spend's commit.
+    #[allow(clippy::too_many_arguments)]
     pub async fn csc_sign_hash(
         &self,
         db: &DatabaseConnection,
@@ -271,7 +273,8 @@ impl Signing {
         sad: &str,
         hashes: &[Digest],
         algorithm: Algorithm,
-    ) -> Result<Result<Vec<Vec<u8>>, SadProblem>, SigningError> {
+        material: bool,
+    ) -> Result<Result<(Vec<Vec<u8>>, Option<ValidationInfo>), SadProblem>, SigningError> {
         caller.require("sign")?;
         let now = self.clock.now();
         let hash = sad_hash(sad);
@@ -366,7 +369,18 @@ impl Signing {
             hashes.len(),
         );
         match committed? {
-            super::commit::Outcome::Spent(signatures) => Ok(Ok(signatures)),
+            super::commit::Outcome::Spent(signatures) => {
+                // After the commit, from the database: a revocation that won the race shows.
+                let info = if material {
+                    Some(
+                        self.validation_info(db, &usable.certificate_der, &usable.serial_hex)
+                            .await?,
+                    )
+                } else {
+                    None
+                };
+                Ok(Ok((signatures, info)))
+            }
             _ => {
                 // Replaced (extendTransaction on some node), expired or gone meanwhile.
                 self.forget_sad(&hash);

@@ -169,7 +169,7 @@ impl Caller {
 pub use fincert_client::proto::{
     approvals::ApprovalView,
     consents::{ConsentView, InstitutionSummary},
-    institutions::{ConsentedCertificate, RequestView, SignedResult},
+    institutions::{ConsentedCertificate, RequestView, SignedResult, ValidationInfo},
 };
 
 /// The remote-signing service.

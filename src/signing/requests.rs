@@ -267,6 +267,57 @@ impl Signing {
         self.request_view(row)
     }
 
+    /// One of the institution's requests as `GET /v1/signature-requests/{id}` answers it: once
+    /// signed, its result carries the signer's validation material, built now (after the
+    /// signature's commit, OCSP status read from the database).
+    pub async fn request_with_material(
+        &self,
+        db: &DatabaseConnection,
+        caller: &Caller,
+        id: Uuid,
+    ) -> Result<RequestView, SigningError> {
+        let mut view = self.request_for(db, caller, id).await?;
+        if let Some(result) = view.result.as_mut() {
+            let cert = store::pki::certificate_by_id(db, &view.certificate_id)
+                .await?
+                .ok_or(SigningError::NotFound)?;
+            result.validation_info = Some(
+                self.validation_info(db, &cert.certificate_der, &cert.serial_hex)
+                    .await?,
+            );
+        }
+        Ok(view)
+    }
+
+    /// The validation material of a certificate this CA issued, as the wire carries it. Call
+    /// it only after the signature's commit.
+    pub(super) async fn validation_info(
+        &self,
+        db: &DatabaseConnection,
+        der: &[u8],
+        serial: &str,
+    ) -> Result<ValidationInfo, SigningError> {
+        let material = self
+            .pki
+            .validation_material(db, der, serial)
+            .await
+            .map_err(|e| match e {
+                PkiError::Signer(e) => {
+                    tracing::warn!(error = %e, "the OCSP responder key could not sign");
+                    SigningError::Store(StoreError::Unavailable(sea_orm::DbErr::Custom(
+                        "the OCSP responder key could not sign".into(),
+                    )))
+                }
+                other => other.into(),
+            })?;
+        let b64 = |items: Vec<Vec<u8>>| items.iter().map(|d| STANDARD.encode(d)).collect();
+        Ok(ValidationInfo {
+            certificates: b64(material.certificates),
+            crl: b64(material.crls),
+            ocsp: b64(material.ocsp),
+        })
+    }
+
     pub(super) fn request_view(&self, row: db::RequestRow) -> Result<RequestView, SigningError> {
         let now = self.clock.now();
         Ok(RequestView {

@@ -263,4 +263,11 @@ pub struct Sad {
 pub struct Signatures {
     /// Base64 signatures, in the order of the hashes.
     pub signatures: Vec<String>,
+    /// The validation material, when `returnValidationInfo` asked for it (2.0.0.2).
+    #[serde(
+        rename = "validationInfo",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub validation_info: Option<super::institutions::ValidationInfo>,
 }

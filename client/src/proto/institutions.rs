@@ -140,6 +140,23 @@ pub struct SignedResult {
     pub chain: Vec<String>,
     /// When it was signed.
     pub signed_at: DateTime<Utc>,
+    /// The validation material of the signer certificate, built when the result is read
+    /// (after the signature's commit); absent in stored results and webhook bodies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_info: Option<ValidationInfo>,
+}
+
+/// Validation material for long-term validation (PAdES-B-LT, CAdES-LT): every item base64
+/// DER. The field names are CSC 2.0.0.2's `validationInfo` object, so the native API and
+/// `/csc/v2` answer the same shape.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidationInfo {
+    /// The signer certificate, the issuing CA, the root, then the OCSP responder.
+    pub certificates: Vec<String>,
+    /// The CRLs (`CertificateList`) of the CA levels.
+    pub crl: Vec<String>,
+    /// OCSP responses (`OCSPResponse`) for the signer certificate.
+    pub ocsp: Vec<String>,
 }
 
 /// A signature request as its institution sees it.

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::{
     CscResult, Version, open,
-    params::{SHA256, hashes, opt_string, sign_algorithm, string},
+    params::{SHA256, boolean, hashes, opt_string, sign_algorithm, string},
 };
 use crate::{
     custody::CustodyError,
@@ -134,13 +134,17 @@ pub(super) async fn sign_hash(
         },
     )?;
     let algorithm = sign_algorithm(&m, version)?;
+    // 2.0.0.2 names `returnValidationInfo` / `validationInfo` for signDoc; signHash takes the
+    // same flag and answers the same object (1.0.4.0 has no equivalent).
+    let material = version == Version::V2 && boolean(&m, "returnValidationInfo")?;
     match state
         .signing
-        .csc_sign_hash(&state.db, &caller, id, sad, &hashes, algorithm)
+        .csc_sign_hash(&state.db, &caller, id, sad, &hashes, algorithm, material)
         .await?
     {
-        Ok(sigs) => Ok(Signatures {
+        Ok((sigs, validation_info)) => Ok(Signatures {
             signatures: sigs.iter().map(|s| STANDARD.encode(s)).collect(),
+            validation_info,
         }),
         Err(SadProblem::Exhausted) => Err(CscError::bad("Invalid parameter SAD")),
         Err(p) => Err(CscError::bad(p.description())),

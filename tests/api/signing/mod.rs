@@ -1,7 +1,8 @@
 //! Remote signing end to end: institution onboarding and OAuth2 tokens, user consent, signature
 //! requests approved with a PIN or a passkey (dynamic linking), raw and CMS outputs checked by
 //! openssl (and the CMS at CAdES baseline B by pyHanko), webhooks, login with certificate and
-//! verification, and every refusal.
+//! verification, every refusal, and the validation material (chain, OCSP, CRLs) that comes
+//! with a signature.
 //!
 //! One file per story; this one holds the institution-side helpers they share and the engine
 //! matrix (so the tests keep their names, `signing::<test>::{sqlite,postgres}`).
@@ -14,6 +15,7 @@ mod passkey_approval;
 mod pin_approval;
 mod receiver;
 mod refusal_cases;
+mod validation_material;
 
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use serde_json::{Value, json};
@@ -28,6 +30,10 @@ use onboarding::onboarding_and_client_credentials;
 use passkey_approval::passkey_approval_is_bound_to_the_request;
 use pin_approval::consent_request_pin_approval_outputs_and_webhook;
 use refusal_cases::refusals;
+use validation_material::{
+    csc_v1_sign_hash_has_no_validation_info, csc_v2_sign_hash_returns_validation_info,
+    native_result_carries_validation_material,
+};
 
 /// `POST /oauth2/token` with a form body exactly as given (no encoding, no Basic header).
 async fn token(app: &TestApp, form: &[(&str, &str)]) -> reqwest::Response {
@@ -91,4 +97,7 @@ both_engines!(
     consent_request_pin_approval_outputs_and_webhook,
     passkey_approval_is_bound_to_the_request,
     refusals,
+    native_result_carries_validation_material,
+    csc_v2_sign_hash_returns_validation_info,
+    csc_v1_sign_hash_has_no_validation_info,
 );
