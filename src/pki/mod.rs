@@ -3,15 +3,17 @@
 //!
 //! Every operation does its slow or fallible outside work first (KMS, key generation, signing)
 //! and then writes its rows, fee and audit event in one transaction. Status publication reads
-//! the database: OCSP answers from live status; the CRL is re-signed after every status change
-//! and whenever the stored one nears its nextUpdate.
+//! the database: OCSP answers are pre-signed per certificate, re-signed in the transaction of
+//! every status change and checked against the live status on every request; the CRL is
+//! regenerated in the background after status changes and before it nears its nextUpdate.
 //!
 //! Where things are (one `impl Pki` spread over the files that own each part):
 //!
 //! - `bootstrap`: `ca init`, loading the hierarchy, the published CA certificates and chain.
 //! - `issue`: new certificates, their keys, fees; `renew`: renewal and reissue.
 //! - `status`: revoke, suspend, resume, and whether a certificate may sign now.
-//! - `crl`, [`ocsp`]: status publication; `job`: the periodic lifecycle job.
+//! - `crl`, [`ocsp`]: status publication; `job`: the periodic lifecycle job and revocation
+//!   refresh.
 //! - [`foreign`]: certificates of other CAs and PKCS#12 imports; `view`: what the API shows.
 //! - [`signer`]: CA keys behind `CaKey` / `CaKeyStore` (local, aws); [`profile`],
 //!   [`lifecycle`], [`x509`]: pure rules and encoding.
@@ -38,7 +40,7 @@ pub use self::{
     error::PkiError,
     foreign::ForeignView,
     issue::{IssueRequest, KeySource},
-    job::JobReport,
+    job::{JobReport, RevocationReport},
     view::CertificateView,
 };
 use self::{error::enc, signer::CaSigner};

@@ -2,13 +2,15 @@
 //! OCSP answer fincert makes is read and verified by the openssl command line.
 //!
 //! `issuance.rs`: the hierarchy and what it issues; `revocation.rs`: CRL and OCSP;
-//! `certificate_lifecycle.rs`: suspension, renewal, reissue, expiry; `kms_keys.rs`: `ca init`
+//! `certificate_lifecycle.rs`: suspension, renewal, reissue, expiry; `ocsp_cache.rs`:
+//! pre-signed OCSP answers, RFC 5019 GET and caching, the CRL made in the background; `kms_keys.rs`: `ca init`
 //! adopting the KMS keys the settings name; `openssl.rs`: the CA files written out for openssl. The engine matrix is here, so the tests keep their names
 //! (`pki::<test>::{sqlite,postgres}`).
 
 mod certificate_lifecycle;
 mod issuance;
 mod kms_keys;
+mod ocsp_cache;
 mod openssl;
 mod revocation;
 
@@ -27,6 +29,10 @@ use issuance::{
     ca_hierarchy_is_published, financial_certificate_profile, joint_device_certificates_from_csrs,
 };
 use kms_keys::ca_init_adopts_the_named_kms_keys_and_creates_none;
+use ocsp_cache::{
+    crl_regenerates_in_the_background, ocsp_get_and_post_agree_with_caching_headers,
+    revocation_reaches_ocsp_on_every_node_at_once,
+};
 use openssl::Openssl;
 use revocation::{
     concurrent_crl_refresh_answers_everyone, ocsp_get_unknown_and_malformed,
@@ -34,6 +40,9 @@ use revocation::{
 };
 
 both_engines!(
+    crl_regenerates_in_the_background,
+    ocsp_get_and_post_agree_with_caching_headers,
+    revocation_reaches_ocsp_on_every_node_at_once,
     ca_init_adopts_the_named_kms_keys_and_creates_none,
     concurrent_crl_refresh_answers_everyone,
     lifecycle_job_notices_and_expires,
