@@ -83,7 +83,8 @@ impl Pki {
         let now = self.clock.now();
         let changes = store::pki::revocation_changes(db, ISSUING).await?;
         let crl_due = match store::pki::latest_crl_state(db, ISSUING).await? {
-            None => true,
+            // No CRL yet and nothing revoked: the first fetch publishes one (on demand).
+            None => changes > 0,
             Some((_, this, next, covered)) => covered < changes || now >= next - (next - this) / 2,
         };
         let crl_published = if crl_due {
