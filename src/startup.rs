@@ -302,8 +302,10 @@ fn partners(
 }
 
 /// Background work of a node: wipes expired activations every few seconds (so an unused
-/// activated key does not outlive its window in memory), sends due webhooks, and runs the PKI lifecycle job
-/// (expiry, renewal notices, CRL refresh) every five minutes on whichever node holds its lock.
+/// activated key does not outlive its window in memory), sends due webhooks, runs the PKI
+/// revocation refresh (CRL after status changes, OCSP answers before their nextUpdate) every
+/// five seconds and the lifecycle job (expiry, renewal notices) every five minutes, each on
+/// whichever node holds its lock.
 fn spawn_background(
     custody: Arc<Custody>,
     pki: Arc<Pki>,
@@ -325,6 +327,19 @@ fn spawn_background(
                 Ok(n) => tracing::debug!(attempted = n, "webhook deliveries"),
                 Err(e) => {
                     tracing::warn!(error = %e, "webhook deliveries failed; retrying next round")
+                }
+            }
+            // The revocation refresh every tick (a CRL within seconds of a status change), on
+            // whichever node holds the job lock.
+            match pki.refresh_revocation(&db).await {
+                Ok(Some(r)) if r.crl_published || r.ocsp_refreshed > 0 => tracing::debug!(
+                    crl = r.crl_published,
+                    ocsp = r.ocsp_refreshed,
+                    "revocation refresh"
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "revocation refresh failed; retrying next round")
                 }
             }
             // First run one interval after start (the CRL is also published on demand).

@@ -24,6 +24,7 @@ mod m20261123_000015_signing;
 mod m20261123_000016_csc_sads;
 mod m20261201_000017_cluster_activations;
 mod m20261202_000018_authority_revocation;
+mod m20261202_000019_ocsp_responses;
 
 /// The ordered list of every migration fincert knows.
 pub struct Migrator;
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000016_csc_sads::Migration),
             Box::new(m20261201_000017_cluster_activations::Migration),
             Box::new(m20261202_000018_authority_revocation::Migration),
+            Box::new(m20261202_000019_ocsp_responses::Migration),
         ]
     }
 }

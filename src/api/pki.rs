@@ -1,10 +1,20 @@
-//! Public PKI material: CA certificates, the CRL and the root's ARL, and the OCSP responder (RFC 6960, GET and
-//! POST). No authentication: relying parties everywhere fetch these.
+//! Public PKI material: CA certificates, the CRL and the root's ARL, and the OCSP responder
+//! (RFC 6960 POST and RFC 5019 GET with HTTP caching headers and conditional GET). No
+//! authentication: relying parties everywhere fetch these.
 
-use actix_web::{HttpRequest, HttpResponse, http::header, web};
-use base64::{Engine as _, engine::general_purpose::STANDARD};
+use actix_web::{
+    HttpRequest, HttpResponse, HttpResponseBuilder,
+    http::{StatusCode, header},
+    web,
+};
+use aws_lc_rs::digest;
+use base64::{
+    Engine as _, alphabet,
+    engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig},
+};
+use chrono::{DateTime, Utc};
 
-use crate::{error::ApiError, state::AppState};
+use crate::{error::ApiError, pki::ocsp::OcspAnswer, state::AppState};
 
 const OCSP_REQUEST: &str = "application/ocsp-request";
 const OCSP_RESPONSE: &str = "application/ocsp-response";
@@ -57,11 +67,102 @@ pub async fn arl(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         .body(der))
 }
 
-fn ocsp_response(der: Vec<u8>) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, OCSP_RESPONSE))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(der)
+/// Base64 with either padding, in the standard or the URL-safe alphabet (RFC 5019 clients
+/// send standard base64 URL-encoded; some send base64url).
+fn lenient(alphabet: &alphabet::Alphabet) -> GeneralPurpose {
+    GeneralPurpose::new(
+        alphabet,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    )
+}
+
+/// Percent-decodes a path segment; `None` on a broken escape or non-ASCII result.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok().filter(|s| s.is_ascii())
+}
+
+/// The DER request a GET path carries: percent-decoded, then base64 (standard or URL-safe,
+/// padded or not; a space is a `+` a form encoder turned into one).
+fn decode_get_request(encoded: &str) -> Option<Vec<u8>> {
+    let text = percent_decode(encoded)?.replace(' ', "+");
+    let engine = if text.contains(['-', '_']) {
+        lenient(&alphabet::URL_SAFE)
+    } else {
+        lenient(&alphabet::STANDARD)
+    };
+    engine.decode(text).ok()
+}
+
+/// The strong entity tag of an answer: a hash of its bytes.
+fn etag(der: &[u8]) -> String {
+    let hash = digest::digest(&digest::SHA256, der);
+    format!("\"{}\"", hex::encode(&hash.as_ref()[..16]))
+}
+
+fn http_date(t: DateTime<Utc>) -> String {
+    header::HttpDate::from(std::time::SystemTime::from(t)).to_string()
+}
+
+/// Whether an `If-None-Match` value names `tag` (or is `*`).
+fn none_match(value: &str, tag: &str) -> bool {
+    value
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == tag)
+}
+
+/// The HTTP caching headers of an answer (RFC 5019 §6): cacheable until its nextUpdate,
+/// identified by its hash, dated by its thisUpdate. Error answers are not cached.
+fn caching(builder: &mut HttpResponseBuilder, answer: &OcspAnswer, tag: &str, now: DateTime<Utc>) {
+    match (answer.this_update, answer.next_update) {
+        (Some(this), Some(next)) => {
+            let max_age = (next - now).num_seconds().max(0);
+            builder
+                .insert_header((
+                    header::CACHE_CONTROL,
+                    format!("max-age={max_age}, public, no-transform, must-revalidate"),
+                ))
+                .insert_header((header::ETAG, tag.to_owned()))
+                .insert_header((header::LAST_MODIFIED, http_date(this)))
+                .insert_header((header::EXPIRES, http_date(next)));
+        }
+        _ => {
+            builder.insert_header((header::CACHE_CONTROL, "no-store"));
+        }
+    }
+}
+
+/// The HTTP answer for an OCSP answer: 304 (no body) when `if_none_match` names it.
+fn ocsp_response(
+    answer: OcspAnswer,
+    if_none_match: Option<&str>,
+    now: DateTime<Utc>,
+) -> HttpResponse {
+    let tag = etag(&answer.der);
+    let cacheable = answer.next_update.is_some();
+    if cacheable && if_none_match.is_some_and(|v| none_match(v, &tag)) {
+        let mut builder = HttpResponse::build(StatusCode::NOT_MODIFIED);
+        caching(&mut builder, &answer, &tag, now);
+        return builder.finish();
+    }
+    let mut builder = HttpResponse::Ok();
+    builder.insert_header((header::CONTENT_TYPE, OCSP_RESPONSE));
+    caching(&mut builder, &answer, &tag, now);
+    builder.body(answer.der)
 }
 
 /// OCSP over POST: the DER request is the body.
@@ -84,25 +185,75 @@ pub async fn ocsp_post(
             limit: MAX_OCSP_REQUEST,
         });
     }
-    Ok(ocsp_response(state.pki.ocsp(&state.db, &body).await))
+    let answer = state.pki.ocsp_answer(&state.db, &body).await;
+    Ok(ocsp_response(answer, None, state.clock.now()))
 }
 
-/// OCSP over GET: the path holds the base64 (then URL-encoded) DER request (RFC 6960 A.1).
+/// OCSP over GET (RFC 6960 A.1, RFC 5019 §5): the path holds the DER request in base64,
+/// URL-encoded. Answers carry caching headers; `If-None-Match` with the answer's tag is a 304.
 #[tracing::instrument(skip_all)]
 pub async fn ocsp_get(
     state: web::Data<AppState>,
+    req: HttpRequest,
     request: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let encoded = request.into_inner();
-    if encoded.len() > MAX_OCSP_REQUEST * 2 {
+    // The raw path, so that escaped `/`, `+` and `=` are decoded exactly once, here.
+    let raw = req
+        .uri()
+        .path()
+        .strip_prefix("/pki/ocsp/")
+        .map_or_else(|| request.into_inner(), str::to_owned);
+    if raw.len() > MAX_OCSP_REQUEST * 2 {
         return Err(ApiError::PayloadTooLarge {
             limit: MAX_OCSP_REQUEST,
         });
     }
-    let der = match STANDARD.decode(encoded.replace(' ', "+")) {
-        Ok(der) => der,
+    let now = state.clock.now();
+    let Some(der) = decode_get_request(&raw) else {
         // A malformed request still gets an OCSP answer, as responders must give.
-        Err(_) => return Ok(ocsp_response(crate::pki::ocsp::malformed())),
+        let answer = state.pki.ocsp_answer(&state.db, &[]).await;
+        return Ok(ocsp_response(answer, None, now));
     };
-    Ok(ocsp_response(state.pki.ocsp(&state.db, &der).await))
+    let if_none_match = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok());
+    let answer = state.pki.ocsp_answer(&state.db, &der).await;
+    Ok(ocsp_response(answer, if_none_match, now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn get_requests_decode_in_every_base64_form() {
+        let der = vec![0x30u8, 0xfb, 0xff, 0x3e, 0x00];
+        let std = base64::engine::general_purpose::STANDARD.encode(&der);
+        let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&der);
+        assert!(std.contains(['+', '/']), "{std}");
+        let escaped = std
+            .replace('+', "%2B")
+            .replace('/', "%2F")
+            .replace('=', "%3D");
+        for form in [std.clone(), escaped, url, std.replace('+', " ")] {
+            assert_eq!(
+                decode_get_request(&form).as_deref(),
+                Some(der.as_slice()),
+                "{form}"
+            );
+        }
+        assert_eq!(decode_get_request("%zz"), None);
+        assert_eq!(decode_get_request("%E2%82%AC"), None);
+        assert_eq!(decode_get_request("!!!"), None);
+    }
+
+    #[test]
+    fn if_none_match_lists_and_wildcards() {
+        let tag = "\"abc\"";
+        assert!(none_match("\"abc\"", tag));
+        assert!(none_match("\"x\", W/\"abc\"", tag));
+        assert!(none_match("*", tag));
+        assert!(!none_match("\"abd\"", tag));
+    }
 }

@@ -1,5 +1,7 @@
-//! The issuing CA's CRL: signing and storing a fresh one (after every status change, and when
-//! the stored one nears its nextUpdate), and serving the current one.
+//! The issuing CA's CRL: signing and storing a fresh one (in the background, by the node that
+//! holds the job lock, after status changes and before the stored one nears its nextUpdate;
+//! see `job`), and serving the current one. Each CRL records how many status changes it
+//! covers, so the job knows when a newer one is due.
 
 use chrono::{DateTime, Duration};
 use rcgen::{CertificateRevocationListParams, Issuer, RevokedCertParams, SerialNumber};
@@ -14,16 +16,12 @@ use crate::{
 };
 
 impl Pki {
-    pub(super) async fn publish_crl_logged(&self, db: &DatabaseConnection) {
-        if let Err(e) = self.publish_crl(db).await {
-            // OCSP already answers from live status; the scheduled run retries the CRL.
-            tracing::error!(error = %e, "CRL publication failed; will retry");
-        }
-    }
-
     /// Signs and stores a fresh CRL of the issuing CA; returns its DER.
     pub async fn publish_crl(&self, db: &DatabaseConnection) -> Result<Vec<u8>, PkiError> {
         let now = self.clock.now();
+        // Counted before the entries are read: a change that commits in between may or may
+        // not be in this CRL, but the count it bumped is above what this CRL covers.
+        let changes = store::pki::revocation_changes(db, ISSUING).await?;
         let entries = store::pki::revoked_for_crl(db, ISSUING, now).await?;
         let number = store::pki::latest_crl(db, ISSUING)
             .await?
@@ -66,6 +64,7 @@ impl Pki {
         let next = DateTime::from_timestamp(next_update.timestamp(), 0).unwrap_or(next_update);
         let txn = db.begin().await.map_err(StoreError::from)?;
         store::pki::insert_crl(&txn, ISSUING, number, this, next, der.clone()).await?;
+        store::pki::mark_crl_covers(&txn, ISSUING, number, changes).await?;
         let event = NewEvent::new(Actor::System, Action::CrlPublished)
             .details(json!({"issuer": ISSUING, "number": number, "entries": entries.len()}));
         store::audit::append_within(&txn, now, &[event]).await?;

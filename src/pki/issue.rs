@@ -234,11 +234,21 @@ impl Pki {
                     "replaces": predecessor.map(|(p, _)| p.serial_hex.clone()),
                 })),
         ];
+        // A reissue that revokes its predecessor re-signs the predecessor's OCSP answer first.
+        let presigned = match &predecessor {
+            Some((old, Predecessor::Reissued { revoke: true })) => {
+                let status = super::ocsp::SerialStatus::Revoked {
+                    at: now,
+                    reason: RevocationReason::Superseded.into(),
+                };
+                self.presign_change(&old.serial_hex, status, now).await
+            }
+            _ => None,
+        };
         let txn = db.begin().await.map_err(StoreError::from)?;
         if let Some(prepared) = prepared {
             self.custody.persist_key(&txn, prepared).await?;
         }
-        let mut revoked_predecessor = false;
         if let Some((old, how)) = predecessor {
             match how {
                 Predecessor::Renewed => {
@@ -261,7 +271,7 @@ impl Pki {
                         {
                             return Err(PkiError::Concurrent);
                         }
-                        revoked_predecessor = true;
+                        self.record_status_change(&txn, presigned.clone()).await?;
                         events.push(
                             NewEvent::new(
                                 Actor::User(owner.as_str().into()),
@@ -280,9 +290,6 @@ impl Pki {
         }
         store::audit::append_within(&txn, now, &events).await?;
         txn.commit().await.map_err(StoreError::from)?;
-        if revoked_predecessor {
-            self.publish_crl_logged(db).await;
-        }
         Ok(self.view(row))
     }
 

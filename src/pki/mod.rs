@@ -3,8 +3,9 @@
 //!
 //! Every operation does its slow or fallible outside work first (KMS, key generation, signing)
 //! and then writes its rows, fee and audit event in one transaction. Status publication reads
-//! the database: OCSP answers from live status; the CRL is re-signed after every status change
-//! and whenever the stored one nears its nextUpdate.
+//! the database: OCSP answers are pre-signed per certificate, re-signed in the transaction of
+//! every status change and checked against the live status on every request; the CRL is
+//! regenerated in the background after status changes and before it nears its nextUpdate.
 //!
 //! Where things are (one `impl Pki` spread over the files that own each part):
 //!
@@ -12,7 +13,7 @@
 //! - `issue`: new certificates, their keys, fees; `renew`: renewal and reissue.
 //! - `status`: revoke, suspend, resume, and whether a certificate may sign now.
 //! - `crl`, [`ocsp`]: status publication; `arl`: the root's CRL (the issuing CA's status);
-//!   `job`: the periodic lifecycle job.
+//!   `job`: the periodic lifecycle job and revocation refresh.
 //! - `validation`: the validation material (chain, OCSP, CRLs) that travels with a signature.
 //! - [`foreign`]: certificates of other CAs and PKCS#12 imports; `view`: what the API shows.
 //! - [`signer`]: CA keys behind `CaKey` / `CaKeyStore` (local, aws); [`profile`],
@@ -42,7 +43,7 @@ pub use self::{
     error::PkiError,
     foreign::ForeignView,
     issue::{IssueRequest, KeySource},
-    job::JobReport,
+    job::{JobReport, RevocationReport},
     validation::ValidationMaterial,
     view::CertificateView,
 };

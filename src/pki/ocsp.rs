@@ -1,27 +1,39 @@
-//! The OCSP responder (RFC 6960): parses requests, answers good / revoked / unknown for each
-//! certificate asked about, echoes the nonce, and signs with the delegated responder key
-//! (whose certificate, issued by the issuing CA with the OCSPSigning EKU, travels in the answer).
+//! The OCSP responder (RFC 6960, with the RFC 5019 profile): parses requests, answers good /
+//! revoked / unknown for each certificate asked about, and signs with the delegated responder
+//! key (whose certificate, issued by the issuing CA with the OCSPSigning EKU, travels in the
+//! answer).
+//!
+//! Answers for our own certificates are **pre-signed**: one signed single-certificate answer
+//! per serial and CertID hash algorithm lives in `ocsp_responses` with the status it states.
+//! A status change re-signs it in the changing transaction; the lifecycle job re-signs those
+//! nearing their nextUpdate; and the responder serves a stored answer only while the status
+//! it states is still the status of the certificate row it reads right after (fresh from the
+//! database on every request, never from a node-local cache), signing a new one otherwise. So
+//! no node can answer "good" once a revocation has committed, whatever raced it.
+//!
+//! Nonces: RFC 5019 §4 lets a responder answering from pre-signed responses ignore them, and
+//! this one does for the single-certificate requests it serves pre-signed (nearly all
+//! traffic). Requests it signs live (several certificates, or a certificate we did not issue)
+//! echo the nonce as before.
 
 use aws_lc_rs::digest;
 use chrono::{DateTime, Duration, Utc};
 use const_oid::db::rfc5912::{ID_SHA_1, ID_SHA_256};
 use der::{
     Decode, Encode,
-    asn1::{BitString, GeneralizedTime, OctetString},
+    asn1::{BitString, GeneralizedTime},
 };
 use sea_orm::DatabaseConnection;
-use x509_cert::{
-    Certificate, ext::Extension, serial_number::SerialNumber, spki::AlgorithmIdentifierOwned,
-};
+use x509_cert::{Certificate, ext::Extension, spki::AlgorithmIdentifierOwned};
 use x509_ocsp::{
     BasicOcspResponse, CertId, CertStatus, OcspGeneralizedTime, OcspRequest, OcspResponse,
     ResponderId, ResponseData, RevokedInfo, SingleResponse, Version,
 };
 
-use super::{Pki, PkiError, enc, lifecycle};
+use super::{ISSUING, Pki, PkiError, enc, lifecycle};
 use crate::{
     domain::revocation_reason::CrlReason,
-    store::{self, StoreError},
+    store::{self, StoreError, pki::CertificateRow, pki::OcspRow},
 };
 
 /// What the responder knows about a serial.
@@ -66,6 +78,23 @@ impl IssuerHashes {
         })
     }
 
+    /// The canonical CertID of one of our serials (hash parameters NULL, as openssl sends).
+    fn cert_id(&self, hash: CertIdHash, serial: &[u8]) -> Result<CertId, der::Error> {
+        let (name, key) = match hash {
+            CertIdHash::Sha1 => (&self.name_sha1, &self.key_sha1),
+            CertIdHash::Sha256 => (&self.name_sha256, &self.key_sha256),
+        };
+        Ok(CertId {
+            hash_algorithm: AlgorithmIdentifierOwned {
+                oid: hash.oid(),
+                parameters: Some(der::asn1::Null.into()),
+            },
+            issuer_name_hash: der::asn1::OctetString::new(name.clone())?,
+            issuer_key_hash: der::asn1::OctetString::new(key.clone())?,
+            serial_number: x509_cert::serial_number::SerialNumber::new(serial)?,
+        })
+    }
+
     fn matches(&self, id: &CertId) -> bool {
         let (name, key) = if id.hash_algorithm.oid == ID_SHA_1 {
             (&self.name_sha1, &self.key_sha1)
@@ -76,6 +105,105 @@ impl IssuerHashes {
         };
         id.issuer_name_hash.as_bytes() == name.as_slice()
             && id.issuer_key_hash.as_bytes() == key.as_slice()
+    }
+}
+
+/// The CertID hash algorithms the responder answers for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertIdHash {
+    /// SHA-1 (what RFC 5019 clients and openssl send).
+    Sha1,
+    /// SHA-256.
+    Sha256,
+}
+
+impl CertIdHash {
+    fn of(id: &CertId) -> Option<Self> {
+        if id.hash_algorithm.oid == ID_SHA_1 {
+            Some(Self::Sha1)
+        } else if id.hash_algorithm.oid == ID_SHA_256 {
+            Some(Self::Sha256)
+        } else {
+            None
+        }
+    }
+
+    fn oid(self) -> const_oid::ObjectIdentifier {
+        match self {
+            Self::Sha1 => ID_SHA_1,
+            Self::Sha256 => ID_SHA_256,
+        }
+    }
+
+    /// The name stored in `ocsp_responses.hash_alg`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sha1 => "sha1",
+            Self::Sha256 => "sha256",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "sha1" => Some(Self::Sha1),
+            "sha256" => Some(Self::Sha256),
+            _ => None,
+        }
+    }
+}
+
+/// What the status of a stored certificate row is, as OCSP states it.
+fn status_of(row: &CertificateRow) -> SerialStatus {
+    match row.status {
+        lifecycle::CertStatus::Revoked | lifecycle::CertStatus::Suspended => {
+            SerialStatus::Revoked {
+                at: row.revoked_at.unwrap_or(row.updated_at),
+                reason: row.revocation_reason.unwrap_or(CrlReason::Unspecified),
+            }
+        }
+        lifecycle::CertStatus::Active | lifecycle::CertStatus::Expired => SerialStatus::Good,
+    }
+}
+
+/// The status an answer states, as stored beside it: `good`, `revoked:<unix>:<reason code>`
+/// (`unknown` answers are never stored).
+pub fn status_key(status: SerialStatus) -> String {
+    match status {
+        SerialStatus::Good => "good".into(),
+        SerialStatus::Revoked { at, reason } => {
+            format!("revoked:{}:{}", at.timestamp(), reason.code())
+        }
+        SerialStatus::Unknown => "unknown".into(),
+    }
+}
+
+/// An OCSP answer with the validity HTTP caching headers are computed from (`None` for the
+/// error answers, which must not be cached).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OcspAnswer {
+    /// The OCSPResponse, DER.
+    pub der: Vec<u8>,
+    /// thisUpdate (= producedAt) of a successful answer.
+    pub this_update: Option<DateTime<Utc>>,
+    /// nextUpdate of a successful answer.
+    pub next_update: Option<DateTime<Utc>>,
+}
+
+impl OcspAnswer {
+    fn error(der: Vec<u8>) -> Self {
+        Self {
+            der,
+            this_update: None,
+            next_update: None,
+        }
+    }
+
+    fn stored(row: OcspRow) -> Self {
+        Self {
+            der: row.der,
+            this_update: Some(row.this_update),
+            next_update: Some(row.next_update),
+        }
     }
 }
 
@@ -204,56 +332,182 @@ pub fn try_later() -> Vec<u8> {
     OcspResponse::try_later().to_der().unwrap_or_default()
 }
 
-/// What OCSP says of a certificate row (none: not issued here).
-fn status_of(row: Option<&store::pki::CertificateRow>) -> SerialStatus {
-    let Some(row) = row else {
-        return SerialStatus::Unknown;
-    };
-    match row.status {
-        lifecycle::CertStatus::Revoked | lifecycle::CertStatus::Suspended => {
-            SerialStatus::Revoked {
-                at: row.revoked_at.unwrap_or(row.updated_at),
-                reason: row.revocation_reason.unwrap_or(CrlReason::Unspecified),
+impl Pki {
+    /// Answers a DER OCSP request with a DER OCSP response (never fails: errors become
+    /// `malformedRequest`, `tryLater` or `internalError` responses).
+    pub async fn ocsp(&self, db: &DatabaseConnection, request: &[u8]) -> Vec<u8> {
+        self.ocsp_answer(db, request).await.der
+    }
+
+    /// Answers a DER OCSP request: a single certificate of ours from its pre-signed answer,
+    /// anything else signed now. Never fails (errors become OCSP error answers).
+    pub async fn ocsp_answer(&self, db: &DatabaseConnection, request: &[u8]) -> OcspAnswer {
+        let Some(parsed) = parse_request(request) else {
+            return OcspAnswer::error(malformed());
+        };
+        if let [id] = parsed.ids.as_slice()
+            && let (Some(hash), Some(serial)) =
+                (CertIdHash::of(id), serial_if_ours(&self.issuer_hashes, id))
+        {
+            match self.presigned_answer(db, hash, &serial).await {
+                Ok(Some(row)) => return OcspAnswer::stored(row),
+                // Not one of ours: answered (unknown) below.
+                Ok(None) => {}
+                Err(e) => return OcspAnswer::error(error_answer(&e)),
             }
         }
-        lifecycle::CertStatus::Active | lifecycle::CertStatus::Expired => SerialStatus::Good,
+        self.live_answer(db, &parsed).await
     }
-}
 
-/// The SHA-1 certificate id (RFC 5019's profile, what every client computes first) of one of
-/// the issuing CA's serials (lower-case hex of the DER integer's bytes).
-fn cert_id_of(issuer: &IssuerHashes, serial: &str) -> Result<CertId, PkiError> {
-    let bytes = hex::decode(serial).map_err(enc)?;
-    Ok(CertId {
-        hash_algorithm: AlgorithmIdentifierOwned {
-            oid: ID_SHA_1,
-            parameters: Some(der::asn1::Null.into()),
-        },
-        issuer_name_hash: OctetString::new(issuer.name_sha1.clone()).map_err(enc)?,
-        issuer_key_hash: OctetString::new(issuer.key_sha1.clone()).map_err(enc)?,
-        serial_number: SerialNumber::new(&bytes).map_err(enc)?,
-    })
-}
-
-impl Pki {
-    /// A signed OCSP response (DER, no nonce) for one of the issuing CA's serials, its status
-    /// read from the database now (never from a cache): what a signature's validation
-    /// material carries.
+    /// A DER OCSP response (SHA-1 CertID, the RFC 5019 profile) for one of our certificates by
+    /// serial (hex), stating the status the database holds now: the stored answer if it states
+    /// exactly that status and is fresh, else one signed now. `NotFound` if we issued no
+    /// certificate with that serial.
     pub async fn ocsp_response_for_serial(
         &self,
         db: &DatabaseConnection,
         serial: &str,
     ) -> Result<Vec<u8>, PkiError> {
+        let serial = serial.to_ascii_lowercase();
+        if serial.is_empty() || serial.len() > 64 || !serial.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return Err(PkiError::NotFound);
+        }
+        self.presigned_answer(db, CertIdHash::Sha1, &serial)
+            .await?
+            .map(|row| row.der)
+            .ok_or(PkiError::NotFound)
+    }
+
+    /// The stored answer for one of our serials if it states the status the certificate row
+    /// has now and has over a quarter of its validity left; otherwise a freshly signed one,
+    /// stored for the next request. `None` if the serial is not ours.
+    ///
+    /// The stored answer is read *before* the certificate row: a revocation that commits
+    /// between the two reads is then seen in the row (and the answer re-signed), and one that
+    /// commits before the first read is seen in both.
+    async fn presigned_answer(
+        &self,
+        db: &DatabaseConnection,
+        hash: CertIdHash,
+        serial_hex: &str,
+    ) -> Result<Option<OcspRow>, PkiError> {
+        let stored = store::pki::ocsp_response(db, ISSUING, serial_hex, hash.as_str()).await?;
+        let Some(cert) = store::pki::certificate_by_serial(db, serial_hex).await? else {
+            return Ok(None);
+        };
+        if cert.issuer_id != ISSUING {
+            return Ok(None);
+        }
+        let status = status_of(&cert);
+        let now = self.clock.now();
+        if let Some(row) = stored
+            && row.cert_status == status_key(status)
+            && servable(&row, now)
+        {
+            return Ok(Some(row));
+        }
+        let row = self.presign(hash, serial_hex, status, now).await?;
+        store::pki::upsert_ocsp_response(db, ISSUING, row.clone()).await?;
+        Ok(Some(row))
+    }
+
+    /// Signs a single-certificate answer (no nonce) for one of our serials.
+    pub(super) async fn presign(
+        &self,
+        hash: CertIdHash,
+        serial_hex: &str,
+        status: SerialStatus,
+        now: DateTime<Utc>,
+    ) -> Result<OcspRow, PkiError> {
+        let serial = hex::decode(serial_hex).map_err(enc)?;
+        let id = self.issuer_hashes.cert_id(hash, &serial).map_err(enc)?;
         let request = ParsedRequest {
-            ids: vec![cert_id_of(&self.issuer_hashes, serial)?],
+            ids: vec![id],
             nonce: None,
         };
-        let row = store::pki::certificate_by_serial(db, serial).await?;
-        let statuses = [status_of(row.as_ref())];
-        let now = self.clock.now();
-        let validity = Duration::minutes(i64::from(self.settings.ocsp_validity_minutes));
-        let data = response_data(&request, &statuses, &self.responder.cert, now, validity)
+        let validity = self.ocsp_validity();
+        let data = response_data(&request, &[status], &self.responder.cert, now, validity)
             .ok_or_else(|| enc("OCSP times out of range"))?;
+        let der = self.sign_response(data).await?;
+        let this_update = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+        Ok(OcspRow {
+            serial_hex: serial_hex.to_owned(),
+            hash_alg: hash.as_str().to_owned(),
+            cert_status: status_key(status),
+            this_update,
+            next_update: this_update + validity,
+            der,
+        })
+    }
+
+    /// The answer a status change is about to make true, signed before the change's
+    /// transaction (which stores it); `None` (logged) if the responder key cannot sign now:
+    /// the responder then re-signs on the next request, as the stored answer no longer
+    /// states the certificate's status.
+    pub(super) async fn presign_change(
+        &self,
+        serial_hex: &str,
+        status: SerialStatus,
+        now: DateTime<Utc>,
+    ) -> Option<OcspRow> {
+        match self
+            .presign(CertIdHash::Sha1, serial_hex, status, now)
+            .await
+        {
+            Ok(row) => Some(row),
+            Err(e) => {
+                tracing::warn!(error = %e, "OCSP answer not pre-signed; the responder signs it on demand");
+                None
+            }
+        }
+    }
+
+    /// Inside a status change's transaction: stores the pre-signed answer and counts the
+    /// change (the background CRL refresh regenerates the CRL when the count moved).
+    pub(super) async fn record_status_change<C: sea_orm::ConnectionTrait>(
+        &self,
+        txn: &C,
+        presigned: Option<OcspRow>,
+    ) -> Result<(), PkiError> {
+        if let Some(row) = presigned {
+            store::pki::upsert_ocsp_response(txn, ISSUING, row).await?;
+        }
+        store::pki::bump_revocation_changes(txn, ISSUING).await?;
+        Ok(())
+    }
+
+    /// Re-signs stored answers whose nextUpdate is less than half their validity away, from
+    /// the certificate's status now (at most `limit` per call); returns how many.
+    pub(super) async fn refresh_ocsp(
+        &self,
+        db: &DatabaseConnection,
+        limit: u64,
+    ) -> Result<usize, PkiError> {
+        let now = self.clock.now();
+        let due =
+            store::pki::ocsp_responses_due(db, ISSUING, now + self.ocsp_validity() / 2, limit)
+                .await?;
+        let mut refreshed = 0;
+        for (serial, hash) in due {
+            let Some(hash) = CertIdHash::from_name(&hash) else {
+                continue;
+            };
+            let Some(cert) = store::pki::certificate_by_serial(db, &serial).await? else {
+                continue;
+            };
+            let row = self.presign(hash, &serial, status_of(&cert), now).await?;
+            store::pki::upsert_ocsp_response(db, ISSUING, row).await?;
+            refreshed += 1;
+        }
+        Ok(refreshed)
+    }
+
+    fn ocsp_validity(&self) -> Duration {
+        Duration::minutes(i64::from(self.settings.ocsp_validity_minutes))
+    }
+
+    async fn sign_response(&self, data: ResponseData) -> Result<Vec<u8>, PkiError> {
         let tbs = data.to_der().map_err(enc)?;
         let signer = self.responder.signer.clone();
         let signature = signer.run_blocking(move |s| s.sign_message(&tbs)).await??;
@@ -266,50 +520,64 @@ impl Pki {
         .map_err(enc)
     }
 
-    /// Answers a DER OCSP request with a DER OCSP response (never fails: errors become
-    /// `malformedRequest`, `tryLater` or `internalError` responses).
-    pub async fn ocsp(&self, db: &DatabaseConnection, request: &[u8]) -> Vec<u8> {
-        let Some(parsed) = parse_request(request) else {
-            return malformed();
-        };
+    /// Signs an answer now for whatever the request asks (several certificates, or ones we
+    /// did not issue), echoing its nonce.
+    async fn live_answer(&self, db: &DatabaseConnection, parsed: &ParsedRequest) -> OcspAnswer {
         let now = self.clock.now();
         let mut statuses = Vec::with_capacity(parsed.ids.len());
         for id in &parsed.ids {
             let status = match serial_if_ours(&self.issuer_hashes, id) {
                 None => SerialStatus::Unknown,
                 Some(serial) => match store::pki::certificate_by_serial(db, &serial).await {
-                    Err(StoreError::Unavailable(e)) => {
-                        tracing::warn!(error = %e, "OCSP status read failed; answering tryLater");
-                        return try_later();
-                    }
-                    Err(corrupt) => {
-                        tracing::error!(error = %corrupt, "OCSP status read found a corrupt row");
-                        return internal_error();
-                    }
-                    Ok(row) => status_of(row.as_ref()),
+                    Err(e) => return OcspAnswer::error(error_answer(&e.into())),
+                    Ok(None) => SerialStatus::Unknown,
+                    Ok(Some(row)) if row.issuer_id != ISSUING => SerialStatus::Unknown,
+                    Ok(Some(row)) => status_of(&row),
                 },
             };
             statuses.push(status);
         }
-        let validity = Duration::minutes(i64::from(self.settings.ocsp_validity_minutes));
-        let Some(data) = response_data(&parsed, &statuses, &self.responder.cert, now, validity)
+        let validity = self.ocsp_validity();
+        let Some(data) = response_data(parsed, &statuses, &self.responder.cert, now, validity)
         else {
-            return internal_error();
+            return OcspAnswer::error(internal_error());
         };
-        let Ok(tbs) = data.to_der() else {
-            return internal_error();
-        };
-        let signer = self.responder.signer.clone();
-        let signature = match signer.run_blocking(move |s| s.sign_message(&tbs)).await {
-            Ok(Ok(sig)) => sig,
-            _ => return try_later(),
-        };
-        assemble(
-            data,
-            signature,
-            self.responder.signer.signature_oid(),
-            &self.responder.cert,
-        )
-        .unwrap_or_else(|_| internal_error())
+        match self.sign_response(data).await {
+            Ok(der) => {
+                let this = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+                OcspAnswer {
+                    der,
+                    this_update: Some(this),
+                    next_update: Some(this + validity),
+                }
+            }
+            Err(e) => OcspAnswer::error(error_answer(&e)),
+        }
+    }
+}
+
+/// Whether a stored answer may still be served at `now`: issued no later than now, with over a
+/// quarter of its validity left (the background refresh re-signs at half).
+fn servable(row: &OcspRow, now: DateTime<Utc>) -> bool {
+    let validity = row.next_update - row.this_update;
+    row.this_update <= now && now < row.next_update - validity / 4
+}
+
+/// The OCSP error answer for a failure: `tryLater` when the database or the responder key is
+/// unavailable, `internalError` for a corrupt row or an encoding bug.
+fn error_answer(e: &PkiError) -> Vec<u8> {
+    match e {
+        PkiError::Store(StoreError::Unavailable(e)) => {
+            tracing::warn!(error = %e, "OCSP status read failed; answering tryLater");
+            try_later()
+        }
+        PkiError::Signer(e) => {
+            tracing::warn!(error = %e, "OCSP responder key could not sign; answering tryLater");
+            try_later()
+        }
+        other => {
+            tracing::error!(error = %other, "OCSP answer failed");
+            internal_error()
+        }
     }
 }

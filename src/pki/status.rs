@@ -1,6 +1,9 @@
 //! Status changes a holder asks for (revoke, suspend, resume), each checked against the
-//! lifecycle rules and written with its audit event in one transaction, then the CRL re-signed;
-//! and the check every signing path makes first: may this certificate sign now.
+//! lifecycle rules and written in one transaction with its audit event, the certificate's
+//! re-signed OCSP answer and a bump of the issuer's status-change count (the background job
+//! regenerates the CRL when that count moves: a change costs one signature and a few row
+//! writes, whatever the number already revoked); and the check every signing path makes
+//! first: may this certificate sign now.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, TransactionTrait};
@@ -10,6 +13,7 @@ use uuid::Uuid;
 use super::{
     CertificateView, Pki, PkiError,
     lifecycle::{self, CertStatus, LifecycleError, RevocationReason},
+    ocsp::SerialStatus,
 };
 use crate::{
     audit::{Action, Actor, NewEvent},
@@ -36,20 +40,24 @@ impl Pki {
         let row = self.find(db, owner, id).await?;
         let now = self.clock.now();
         check(row.status, row.not_after, now)?;
-        let revocation = match mark {
-            Mark::Revoked(reason) => store::pki::Revocation::Set(now, reason),
-            Mark::Cleared => store::pki::Revocation::Clear,
+        let (revocation, answer) = match mark {
+            Mark::Revoked(reason) => (
+                store::pki::Revocation::Set(now, reason),
+                SerialStatus::Revoked { at: now, reason },
+            ),
+            Mark::Cleared => (store::pki::Revocation::Clear, SerialStatus::Good),
         };
+        let presigned = self.presign_change(&row.serial_hex, answer, now).await;
         let txn = db.begin().await.map_err(StoreError::from)?;
         if !store::pki::transition(&txn, row.id, row.status, to, revocation, now).await? {
             return Err(PkiError::Concurrent);
         }
+        self.record_status_change(&txn, presigned).await?;
         let event = NewEvent::new(Actor::User(owner.as_str().into()), action)
             .subject(row.serial_hex.clone())
             .details(details);
         store::audit::append_within(&txn, now, &[event]).await?;
         txn.commit().await.map_err(StoreError::from)?;
-        self.publish_crl_logged(db).await;
         self.certificate(db, owner, id).await
     }
 

@@ -4,7 +4,8 @@
 //! - `certificates.rs`: `certificates` (status transitions, renewal, expiry, renewal notices);
 //! - `authorities.rs`: `authorities` (the CA hierarchy) and `crls`;
 //! - `fees.rs`: `fee_charges` (the fee ledger);
-//! - `foreign.rs`: `foreign_certificates`.
+//! - `foreign.rs`: `foreign_certificates`;
+//! - `ocsp.rs`: `ocsp_responses` (pre-signed OCSP answers) and `revocation_counters`.
 //!
 //! Everything is re-exported here: callers write `store::pki::transition`, not the file.
 
@@ -12,6 +13,7 @@ mod authorities;
 mod certificates;
 mod fees;
 mod foreign;
+mod ocsp;
 
 use sea_orm::ConnectionTrait;
 
@@ -27,8 +29,47 @@ pub use self::{
     },
     fees::{FeeRow, fees_of, insert_fee},
     foreign::{ForeignRow, foreign_exists, foreign_of, insert_foreign},
+    ocsp::{
+        OcspRow, bump_revocation_changes, latest_crl_state, mark_crl_covers, ocsp_response,
+        ocsp_responses_due, revocation_changes, upsert_ocsp_response,
+    },
 };
 use super::StoreError;
+
+/// A held background-job lock (see [`try_job_guard`]): on PostgreSQL an open transaction
+/// holding the advisory lock, released by [`JobGuard::release`] (or by dropping it, which rolls
+/// the empty transaction back).
+pub struct JobGuard(Option<sea_orm::DatabaseTransaction>);
+
+impl JobGuard {
+    /// Releases the lock.
+    pub async fn release(self) -> Result<(), StoreError> {
+        if let Some(txn) = self.0 {
+            txn.commit().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Takes job lock `job` for work done on other connections meanwhile (signing a CRL, which
+/// should not run inside the transaction that writes it): `None` if another node holds it.
+/// On SQLite (one node, one writer connection) there is nothing to take.
+pub async fn try_job_guard(
+    db: &sea_orm::DatabaseConnection,
+    job: i64,
+) -> Result<Option<JobGuard>, StoreError> {
+    use sea_orm::TransactionTrait;
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(Some(JobGuard(None)));
+    }
+    let txn = db.begin().await?;
+    if try_job_lock(&txn, job).await? {
+        Ok(Some(JobGuard(Some(txn))))
+    } else {
+        txn.rollback().await?;
+        Ok(None)
+    }
+}
 
 /// Takes a PostgreSQL transaction-scoped advisory lock if free (always true on SQLite, which
 /// has one writer); background jobs run only on the node that gets it.

@@ -4,7 +4,8 @@
 //! `issuance.rs`: the hierarchy and what it issues; `revocation.rs`: CRL and OCSP;
 //! `certificate_lifecycle.rs`: suspension, renewal, reissue, expiry; `lint.rs`: pkilint and
 //! `openssl verify -crl_check_all` over everything the CA publishes; `full_chain.rs`: the
-//! root's ARL and revoking the issuing CA; `kms_keys.rs`: `ca init`
+//! root's ARL and revoking the issuing CA; `ocsp_cache.rs`: pre-signed OCSP answers, RFC 5019
+//! GET and caching, the CRL made in the background; `kms_keys.rs`: `ca init`
 //! adopting the KMS keys the settings name; `openssl.rs`: the CA files written out for openssl. The engine matrix is here, so the tests keep their names
 //! (`pki::<test>::{sqlite,postgres}`).
 
@@ -13,6 +14,7 @@ mod full_chain;
 mod issuance;
 mod kms_keys;
 mod lint;
+mod ocsp_cache;
 mod openssl;
 mod revocation;
 
@@ -33,6 +35,10 @@ use issuance::{
 };
 use kms_keys::ca_init_adopts_the_named_kms_keys_and_creates_none;
 use lint::everything_the_ca_publishes_is_lint_clean;
+use ocsp_cache::{
+    crl_regenerates_in_the_background, ocsp_get_and_post_agree_with_caching_headers,
+    revocation_reaches_ocsp_on_every_node_at_once,
+};
 use openssl::Openssl;
 use revocation::{
     concurrent_crl_refresh_answers_everyone, ocsp_get_unknown_and_malformed,
@@ -40,6 +46,9 @@ use revocation::{
 };
 
 both_engines!(
+    crl_regenerates_in_the_background,
+    ocsp_get_and_post_agree_with_caching_headers,
+    revocation_reaches_ocsp_on_every_node_at_once,
     ca_init_adopts_the_named_kms_keys_and_creates_none,
     concurrent_crl_refresh_answers_everyone,
     lifecycle_job_notices_and_expires,

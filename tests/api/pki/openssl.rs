@@ -120,7 +120,10 @@ impl Openssl {
         out
     }
 
+    /// The CRL as published once the revocation refresh has run (the background runs it every
+    /// five seconds on whichever node gets the job lock; this runs it now).
     pub(super) async fn crl(&self, app: &TestApp) -> PathBuf {
+        refresh_revocation(app).await;
         let der = app.get("/pki/crl/issuing.crl").await.bytes().await.unwrap();
         let p = self.path("issuing.crl.der");
         std::fs::write(&p, &der).unwrap();
@@ -199,4 +202,16 @@ impl Openssl {
         assert!(ok, "openssl ocsp failed: {text}");
         text
     }
+}
+
+/// Runs the revocation refresh now, waiting (bounded) while the app's own background run holds
+/// the job lock.
+pub(super) async fn refresh_revocation(app: &TestApp) -> fincert::pki::RevocationReport {
+    for _ in 0..100 {
+        if let Some(report) = app.pki.refresh_revocation(&app.db).await.unwrap() {
+            return report;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the job lock stayed taken for five seconds");
 }

@@ -138,7 +138,10 @@ fn assert_good(app: &TestApp, info: &Value, leaf: &[u8]) {
     assert!(v.leaf_crl.0, "openssl verify -crl_check: {}", v.leaf_crl.1);
     // The issuing CA points to the root's ARL, and the material carries it: the whole path
     // verifies offline.
-    assert!(v.issuing_has_cdp, "the issuing CA has no CRL distribution point");
+    assert!(
+        v.issuing_has_cdp,
+        "the issuing CA has no CRL distribution point"
+    );
     assert!(
         v.full_crl.0,
         "openssl verify -crl_check_all: {}",
