@@ -21,11 +21,11 @@
 //!   certificate does not).
 
 use chrono::{DateTime, Duration, Utc};
-use rcgen::{CertificateRevocationListParams, Issuer, RevokedCertParams, SerialNumber};
+use rcgen::{RevokedCertParams, SerialNumber};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde_json::json;
 
-use super::{ISSUING, Pki, PkiError, ROOT, enc, x509};
+use super::{ISSUING, Pki, PkiError, ROOT, x509};
 use crate::{
     audit::{Action, Actor, NewEvent},
     domain::revocation_reason::CrlReason,
@@ -91,26 +91,10 @@ impl Pki {
                 invalidity_date: None,
             });
         }
-        let params = CertificateRevocationListParams {
-            this_update: x509::to_offset(now),
-            next_update: x509::to_offset(next_update),
-            crl_number: SerialNumber::from_slice(&number.to_be_bytes()),
-            issuing_distribution_point: None,
-            revoked_certs: revoked,
-            key_identifier_method: x509::issuer_key_id_method(&self.root.cert)?,
-        };
-        let root_der = self.root.der.clone();
         let der = self
             .root
-            .signer
-            .run_blocking(move |s| {
-                let issuer = Issuer::from_ca_cert_der(&root_der.into(), s).map_err(enc)?;
-                params
-                    .signed_by(&issuer)
-                    .map(|c| c.der().to_vec())
-                    .map_err(enc)
-            })
-            .await??;
+            .sign_crl(number, now, next_update, revoked)
+            .await?;
         let this = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
         let next = DateTime::from_timestamp(next_update.timestamp(), 0).unwrap_or(next_update);
         let txn = db.begin().await.map_err(StoreError::from)?;

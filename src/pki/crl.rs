@@ -3,17 +3,49 @@
 //! see `job`), and serving the current one. Each CRL records how many status changes it
 //! covers, so the job knows when a newer one is due.
 
-use chrono::{DateTime, Duration};
+use chrono::{DateTime, Duration, Utc};
 use rcgen::{CertificateRevocationListParams, Issuer, RevokedCertParams, SerialNumber};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde_json::json;
 
-use super::{ISSUING, Pki, PkiError, enc, x509};
+use super::{Authority, ISSUING, Pki, PkiError, enc, x509};
 use crate::{
     audit::{Action, Actor, NewEvent},
     domain::revocation_reason::CrlReason,
     store::{self, StoreError},
 };
+
+impl Authority {
+    /// Signs a CRL (or ARL) of this CA with its key: the issuer name and key identifier are
+    /// the stored CA certificate's own, so CRLs keep matching certificates made before a
+    /// profile change.
+    pub(super) async fn sign_crl(
+        &self,
+        number: i64,
+        now: DateTime<Utc>,
+        next_update: DateTime<Utc>,
+        revoked: Vec<RevokedCertParams>,
+    ) -> Result<Vec<u8>, PkiError> {
+        let params = CertificateRevocationListParams {
+            this_update: x509::to_offset(now),
+            next_update: x509::to_offset(next_update),
+            crl_number: SerialNumber::from_slice(&number.to_be_bytes()),
+            issuing_distribution_point: None,
+            revoked_certs: revoked,
+            key_identifier_method: x509::issuer_key_id_method(&self.cert)?,
+        };
+        let ca_der = self.der.clone();
+        self.signer
+            .run_blocking(move |s| {
+                let issuer = Issuer::from_ca_cert_der(&ca_der.into(), s).map_err(enc)?;
+                params
+                    .signed_by(&issuer)
+                    .map(|c| c.der().to_vec())
+                    .map_err(enc)
+            })
+            .await?
+    }
+}
 
 impl Pki {
     /// Signs and stores a fresh CRL of the issuing CA; returns its DER.
@@ -40,26 +72,10 @@ impl Pki {
                 invalidity_date: None,
             });
         }
-        let params = CertificateRevocationListParams {
-            this_update: x509::to_offset(now),
-            next_update: x509::to_offset(next_update),
-            crl_number: SerialNumber::from_slice(&number.to_be_bytes()),
-            issuing_distribution_point: None,
-            revoked_certs: revoked,
-            key_identifier_method: x509::issuer_key_id_method(&self.issuing.cert)?,
-        };
-        let ca_der = self.issuing.der.clone();
         let der = self
             .issuing
-            .signer
-            .run_blocking(move |s| {
-                let issuer = Issuer::from_ca_cert_der(&ca_der.into(), s).map_err(enc)?;
-                params
-                    .signed_by(&issuer)
-                    .map(|c| c.der().to_vec())
-                    .map_err(enc)
-            })
-            .await??;
+            .sign_crl(number, now, next_update, revoked)
+            .await?;
         let this = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
         let next = DateTime::from_timestamp(next_update.timestamp(), 0).unwrap_or(next_update);
         let txn = db.begin().await.map_err(StoreError::from)?;
