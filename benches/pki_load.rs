@@ -25,6 +25,10 @@
 // the library and the binary.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
 
+mod common;
+
+use common::{Row, pg_admin, row};
+
 use std::{
     sync::{
         Arc,
@@ -76,40 +80,11 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-struct Row {
-    name: String,
-    ops: usize,
-    per_sec: f64,
-    p50: Duration,
-    p99: Duration,
-}
-
-fn row(name: String, mut lat: Vec<Duration>, wall: Duration) -> Row {
-    lat.sort();
-    let pick = |q: f64| {
-        lat.get(((lat.len().max(1) as f64 - 1.0) * q).round() as usize)
-            .copied()
-            .unwrap_or_default()
-    };
-    Row {
-        name,
-        ops: lat.len(),
-        per_sec: lat.len() as f64 / wall.as_secs_f64(),
-        p50: pick(0.50),
-        p99: pick(0.99),
-    }
-}
-
 fn label(engine: Engine) -> &'static str {
     match engine {
         Engine::Sqlite => "sqlite",
         Engine::Postgres => "postgres",
     }
-}
-
-fn pg_admin() -> String {
-    std::env::var("FINCERT_BENCH_PG_ADMIN_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 async fn pg_available() -> bool {
