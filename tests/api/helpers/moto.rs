@@ -149,24 +149,6 @@ impl PrivateMoto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-
-    /// Starts a fresh moto on the same port (the KMS comes back). moto keeps nothing across a
-    /// restart: recreate keys after `seed` to get the same ids.
-    pub async fn restart(&mut self) {
-        self.stop();
-        let port: u16 = self.url.rsplit(':').next().unwrap().parse().unwrap();
-        *self = Self::start_on(port).await;
-    }
-
-    /// Seeds moto's random source, so the keys created next get the same ids every time.
-    pub async fn seed(&self, seed: u64) {
-        let resp = reqwest::Client::new()
-            .post(format!("{}/moto-api/seed?a={seed}", self.url))
-            .send()
-            .await
-            .expect("moto seed");
-        assert!(resp.status().is_success(), "moto seed: {}", resp.status());
-    }
 }
 
 impl Drop for PrivateMoto {
