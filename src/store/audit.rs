@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
@@ -10,6 +10,7 @@ use sea_orm::{
 use super::{
     StoreError,
     entities::{audit_event, audit_head},
+    sql,
 };
 use crate::audit::{self, NewEvent, Record};
 
@@ -75,24 +76,71 @@ async fn append_in<C: ConnectionTrait>(
         .last()
         .map(|r| r.hash.clone())
         .ok_or_else(|| corrupt("empty chain"))?;
-    audit_event::Entity::insert_many(records.into_iter().map(|r| audit_event::ActiveModel {
-        seq: Set(r.seq),
-        occurred_at: Set(r.occurred_at),
-        actor_kind: Set(r.actor_kind),
-        actor_id: Set(r.actor_id),
-        action: Set(r.action),
-        subject: Set(r.subject),
-        details: Set(r.details),
-        prev_hash: Set(r.prev_hash),
-        hash: Set(r.hash),
-    }))
-    .exec(conn)
-    .await?;
-    audit_head::Entity::update_many()
-        .col_expr(audit_head::Column::Hash, Expr::value(last))
-        .filter(audit_head::Column::Id.eq(HEAD_ID))
-        .exec(conn)
+    insert_records(conn, at, &records, last).await
+}
+
+/// Inserts a batch of chained records and moves the head's hash to `last`.
+///
+/// One statement text whatever the batch size: the records travel as one JSON parameter, so
+/// the prepared statement (and PostgreSQL's plan) is reused for every batch instead of a new
+/// `VALUES` list per size, which filled the driver's statement cache and re-planned each batch.
+/// PostgreSQL inserts and moves the head in one round trip (a data-modifying CTE); SQLite,
+/// in-process and without DML in CTEs, in two statements.
+async fn insert_records<C: ConnectionTrait>(
+    conn: &C,
+    at: DateTime<Utc>,
+    records: &[Record],
+    last: Vec<u8>,
+) -> Result<(), StoreError> {
+    let rows: Vec<serde_json::Value> = records
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "seq": r.seq,
+                "actor_kind": r.actor_kind,
+                "actor_id": r.actor_id,
+                "action": r.action,
+                "subject": r.subject,
+                "details": r.details,
+                "prev_hash": hex::encode(&r.prev_hash),
+                "hash": hex::encode(&r.hash),
+            })
+        })
+        .collect();
+    let rows = serde_json::Value::Array(rows).to_string();
+    let head = sea_orm::Value::from(HEAD_ID);
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        sql::exec(
+            conn,
+            "WITH appended AS (INSERT INTO audit_events \
+               (seq, occurred_at, actor_kind, actor_id, action, subject, details, prev_hash, hash) \
+             SELECT v.seq, $1, v.actor_kind, v.actor_id, v.action, v.subject, v.details, \
+                    decode(v.prev_hash, 'hex'), decode(v.hash, 'hex') \
+             FROM json_to_recordset($2::json) AS v(seq bigint, actor_kind text, actor_id text, \
+                  action text, subject text, details text, prev_hash text, hash text)) \
+             UPDATE audit_head SET hash = $3 WHERE id = $4",
+            vec![at.into(), rows.into(), last.into(), head],
+        )
         .await?;
+    } else {
+        sql::exec(
+            conn,
+            "INSERT INTO audit_events \
+               (seq, occurred_at, actor_kind, actor_id, action, subject, details, prev_hash, hash) \
+             SELECT value ->> 'seq', $1, value ->> 'actor_kind', value ->> 'actor_id', \
+                    value ->> 'action', value ->> 'subject', value ->> 'details', \
+                    unhex(value ->> 'prev_hash'), unhex(value ->> 'hash') \
+             FROM json_each($2)",
+            vec![at.into(), rows.into()],
+        )
+        .await?;
+        sql::exec(
+            conn,
+            "UPDATE audit_head SET hash = $1 WHERE id = $2",
+            vec![last.into(), head],
+        )
+        .await?;
+    }
     Ok(())
 }
 

@@ -126,28 +126,20 @@ pub async fn spend_hashes<C: ConnectionTrait>(
     if items.is_empty() {
         return Ok(Default::default());
     }
-    let mut values = Vec::with_capacity(1 + items.len() * 4);
-    values.push(now.into());
-    let rows: Vec<String> = items
-        .iter()
-        .enumerate()
-        .map(|(i, it)| {
-            values.push(it.activation.into());
-            values.push(it.hash.into());
-            values.push(it.signature.to_vec().into());
-            values.push(it.sad_hash.into());
-            let n = 2 + i * 4;
-            format!("(${n}, ${}, ${}, ${})", n + 1, n + 2, n + 3)
+    let rows = batch_param(items.iter().map(|it| {
+        serde_json::json!({
+            "a": it.activation, "h": it.hash, "d": it.sad_hash, "s": hex::encode(it.signature),
         })
-        .collect();
+    }));
     let sql = format!(
         "INSERT INTO csc_sad_signatures (activation_id, hash, signature, created_at) \
-         SELECT v.column1, v.column2, v.column3, $1 FROM (VALUES {}) AS v \
-         JOIN csc_sads c ON c.activation_id = v.column1 AND c.sad_hash = v.column4 AND c.expires_at > $1 \
+         SELECT v.a, v.h, {}, $1 FROM {} \
+         JOIN csc_sads c ON c.activation_id = v.a AND c.sad_hash = v.d AND c.expires_at > $1 \
          WHERE true ON CONFLICT (activation_id, hash) DO NOTHING RETURNING activation_id, hash",
-        rows.join(", ")
+        unhex(conn, "v.s"),
+        batch_rows(conn, &["a", "h", "d", "s"]),
     );
-    all(conn, &sql, values)
+    all(conn, &sql, vec![now.into(), rows.into()])
         .await?
         .iter()
         .map(|r| {
@@ -169,26 +161,18 @@ pub async fn stored_signatures<C: ConnectionTrait>(
     if items.is_empty() {
         return Ok(Default::default());
     }
-    let mut values = Vec::with_capacity(1 + items.len() * 3);
-    values.push(now.into());
-    let rows: Vec<String> = items
-        .iter()
-        .enumerate()
-        .map(|(i, (activation, sad_hash, hash))| {
-            values.push((*activation).into());
-            values.push((*hash).into());
-            values.push((*sad_hash).into());
-            let n = 2 + i * 3;
-            format!("(${n}, ${}, ${})", n + 1, n + 2)
-        })
-        .collect();
-    let sql = format!(
-        "SELECT s.activation_id, s.hash, s.signature FROM csc_sad_signatures s \
-         JOIN (VALUES {}) AS v ON s.activation_id = v.column1 AND s.hash = v.column2 \
-         JOIN csc_sads c ON c.activation_id = s.activation_id AND c.sad_hash = v.column3 AND c.expires_at > $1",
-        rows.join(", ")
+    let rows = batch_param(
+        items
+            .iter()
+            .map(|(a, d, h)| serde_json::json!({"a": a, "h": h, "d": d})),
     );
-    all(conn, &sql, values)
+    let sql = format!(
+        "SELECT s.activation_id, s.hash, s.signature FROM {} \
+         JOIN csc_sad_signatures s ON s.activation_id = v.a AND s.hash = v.h \
+         JOIN csc_sads c ON c.activation_id = s.activation_id AND c.sad_hash = v.d AND c.expires_at > $1",
+        batch_rows(conn, &["a", "h", "d"]),
+    );
+    all(conn, &sql, vec![now.into(), rows.into()])
         .await?
         .iter()
         .map(|r| {
@@ -199,6 +183,35 @@ pub async fn stored_signatures<C: ConnectionTrait>(
             ))
         })
         .collect()
+}
+
+/// A batch's rows as one JSON parameter (`$2`): one statement text, and one cached plan,
+/// whatever the batch size (a `VALUES` list per size filled the driver's statement cache).
+fn batch_param(rows: impl Iterator<Item = serde_json::Value>) -> String {
+    serde_json::Value::Array(rows.collect()).to_string()
+}
+
+/// The rows of [`batch_param`] as a table `v` with text columns `cols`.
+fn batch_rows<C: ConnectionTrait>(conn: &C, cols: &[&str]) -> String {
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        let typed: Vec<String> = cols.iter().map(|c| format!("{c} text")).collect();
+        format!("json_to_recordset($2::json) AS v({})", typed.join(", "))
+    } else {
+        let picked: Vec<String> = cols
+            .iter()
+            .map(|c| format!("value ->> '{c}' AS {c}"))
+            .collect();
+        format!("(SELECT {} FROM json_each($2)) AS v", picked.join(", "))
+    }
+}
+
+/// Hex text to bytes in this engine's SQL.
+fn unhex<C: ConnectionTrait>(conn: &C, expr: &str) -> String {
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        format!("decode({expr}, 'hex')")
+    } else {
+        format!("unhex({expr})")
+    }
 }
 
 /// How many of an activation's hashes are signed.
