@@ -1,7 +1,8 @@
 //! OCSP and CRLs that scale: pre-signed OCSP answers served alike over POST and RFC 5019 GET
 //! with HTTP caching headers and conditional GET; a revocation that every node answers at
-//! once (two nodes on one database), even over a stale pre-signed "good" answer; the CRL
-//! regenerated in the background; and answers openssl verifies.
+//! once (two nodes on one database), even over a stale pre-signed "good" answer, and within a
+//! second on another process; answers kept in memory within their bounds, "unknown" ones
+//! too; the CRL regenerated in the background; and answers openssl verifies.
 
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
@@ -240,7 +241,10 @@ pub(super) async fn ocsp_get_and_post_agree_with_caching_headers(engine: Engine)
 }
 
 /// Two nodes on one database: both answer "good" from the pre-signed answer, and once a
-/// revocation on one node returns, both answer "revoked" (openssl verifies it), as does
+/// revocation on one node returns, both answer "revoked" (openssl verifies it; both nodes run
+/// in this process, so B's OCSP cache sees the process's own change count move at once, as the
+/// changing node's does: a separate process follows within a second, see
+/// `revocation_reaches_another_process_within_a_second`), as does
 /// `ocsp_response_for_serial`; a stale "good" answer left in the table (a lost race) is never
 /// served for a revoked certificate; resuming a suspended certificate is "good" again.
 pub(super) async fn revocation_reaches_ocsp_on_every_node_at_once(engine: Engine) {
