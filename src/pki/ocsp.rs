@@ -449,7 +449,7 @@ impl Pki {
         let now = self.clock.now();
         if let Some(row) = stored
             && row.cert_status == status_key(status)
-            && super::ocsp_cache::servable(&OcspAnswer::stored(row.clone()), now)
+            && super::ocsp_cache::servable_between(row.this_update, row.next_update, now)
         {
             return Ok(Some(row));
         }
@@ -510,7 +510,9 @@ impl Pki {
     }
 
     /// Inside a status change's transaction: stores the pre-signed answer and counts the
-    /// change (the background CRL refresh regenerates the CRL when the count moved).
+    /// change (the background CRL refresh regenerates the CRL when the count moved; every
+    /// node's OCSP cache drops what it holds). The caller counts it once more for this process
+    /// after the commit (`store::pki::count_committed_revocation_change`).
     pub(super) async fn record_status_change<C: sea_orm::ConnectionTrait>(
         &self,
         txn: &C,

@@ -10,7 +10,9 @@
 //!   miss ──► tag = count as last polled; stored answer + certificate row from the database
 //!            (signed now if stale) ──► kept under the tag, unless the count moved meanwhile
 //!   status change anywhere ──► count c → c+1 ──► a poll ≤ 200 ms later sees it ──► every
-//!            entry tagged c is a miss (this node's own changes: at once, a local counter)
+//!            entry tagged c is a miss (this node's own changes: at once, through a local
+//!            counter moved when the change is counted and again when it has committed, so
+//!            nothing read in between survives)
 //!   poll fails for 1 s ──► nothing cached is trusted: every request reads the database
 //! ```
 //!
@@ -156,9 +158,14 @@ impl OcspCache {
 /// and are never cached.
 pub fn servable(answer: &OcspAnswer, now: DateTime<Utc>) -> bool {
     match (answer.this_update, answer.next_update) {
-        (Some(this), Some(next)) => this <= now && now < next - (next - this) / 4,
+        (Some(this), Some(next)) => servable_between(this, next, now),
         _ => false,
     }
+}
+
+/// Whether an answer valid from `this` to `next` may be served at `now` (see [`servable`]).
+pub fn servable_between(this: DateTime<Utc>, next: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    this <= now && now < next - (next - this) / 4
 }
 
 #[cfg(test)]

@@ -119,6 +119,13 @@ pub fn local_revocation_changes() -> u64 {
     LOCAL_CHANGES.load(std::sync::atomic::Ordering::SeqCst)
 }
 
+/// Moves this process's count once more after a status change has committed: an answer read
+/// between the change's [`bump_revocation_changes`] and its commit (the old status, tagged
+/// with the already-moved count) is then dropped too.
+pub fn count_committed_revocation_change() {
+    LOCAL_CHANGES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
 /// Counts one status change of a certificate of `issuer` (in the change's transaction).
 pub async fn bump_revocation_changes<C: ConnectionTrait>(
     conn: &C,
