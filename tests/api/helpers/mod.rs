@@ -2,7 +2,7 @@
 //! and kanidm's test harness do it): the app on a fresh database, one pair of raw HTTP helpers,
 //! fixtures for the people and institutions the tests talk about, the KMS stand-in (moto),
 //! independent verification with openssl and pyHanko, extra cluster nodes and a load balancer,
-//! and the CLI.
+//! a gate that cuts a server off the network, and the CLI.
 //!
 //! Test modules `use crate::helpers::*`. Fixtures check only that their own set-up went through;
 //! what a test is about, the test asserts itself.
@@ -19,6 +19,7 @@
 //! | `openssl.rs`   | signatures and CMS checked by the openssl command line                      |
 //! | `pyhanko.rs`   | CMS judged at CAdES/PAdES baseline B by pyHanko (`cades_verdict`, …)       |
 //! | `node.rs`      | another node in this process (`spawn_node`) or as a process (`ProcessNode`) |
+//! | `gate.rs`      | `Gate`: a TCP pass-through that can cut a server off the network and back   |
 //! | `haproxy.rs`   | HAProxy in front of process nodes: its config, stats and request log        |
 //! | `cli.rs`       | the `fincert` binary and `run_cli`                                          |
 
@@ -30,6 +31,7 @@ mod cli;
 mod db;
 mod enrolment;
 mod fixtures;
+mod gate;
 mod haproxy;
 mod http;
 mod matrix;
@@ -43,6 +45,7 @@ pub use cli::*;
 pub use db::*;
 pub use enrolment::*;
 pub use fixtures::*;
+pub use gate::*;
 pub use haproxy::*;
 pub use http::*;
 pub use moto::*;

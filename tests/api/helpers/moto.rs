@@ -114,7 +114,6 @@ pub async fn use_moto(s: &mut Settings, url: &str) {
 pub struct PrivateMoto {
     child: std::process::Child,
     pub url: String,
-    digest_aware: bool,
 }
 
 impl PrivateMoto {
@@ -156,35 +155,13 @@ impl PrivateMoto {
             assert!(std::time::Instant::now() < deadline, "moto did not start");
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        Self {
-            child,
-            url,
-            digest_aware,
-        }
+        Self { child, url }
     }
 
     /// Stops the server now (the "KMS goes down" moment).
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-
-    /// Starts a fresh moto on the same port (the KMS comes back). moto keeps nothing across a
-    /// restart: recreate keys after `seed` to get the same ids.
-    pub async fn restart(&mut self) {
-        self.stop();
-        let port: u16 = self.url.rsplit(':').next().unwrap().parse().unwrap();
-        *self = Self::start_on(port, self.digest_aware).await;
-    }
-
-    /// Seeds moto's random source, so the keys created next get the same ids every time.
-    pub async fn seed(&self, seed: u64) {
-        let resp = reqwest::Client::new()
-            .post(format!("{}/moto-api/seed?a={seed}", self.url))
-            .send()
-            .await
-            .expect("moto seed");
-        assert!(resp.status().is_success(), "moto seed: {}", resp.status());
     }
 }
 
