@@ -12,7 +12,8 @@
 //!   (default 10,000; nine good to one revoked), each signed and stored (a status change or the
 //!   background refresh does this ahead of time in service);
 //! - **OCSP pre-signed**: RFC 5019 GETs for the same mix from 64 concurrent clients for five
-//!   seconds — the steady state; every answer's status is checked against the row it is for;
+//!   seconds — the steady state, served from the node's OCSP cache (`pki::ocsp_cache`) once
+//!   each serial has been read; every answer's status is checked against the row it is for;
 //! - **revoke**: `Pki::revoke` of 200 more certificates one after another at that size;
 //! - **CRL regeneration**: signing the CRL of every revoked certificate (a tenth of the
 //!   population plus the 200), three times.

@@ -81,6 +81,7 @@ pub struct Application {
     signing: Arc<Signing>,
     sweeper: tokio::task::JoinHandle<()>,
     poller: tokio::task::JoinHandle<()>,
+    ocsp_poller: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -162,6 +163,8 @@ impl Application {
             tracing::warn!(error = %e, "cache epoch not read; cached checks wait for the poller");
         }
         let poller = signing.epochs().spawn_poller(db.clone());
+        // The OCSP answer cache follows the issuing CA's status-change count the same way.
+        let ocsp_poller = pki.spawn_ocsp_cache_poller(&db).await;
         let settings_outbox = settings.enrolment.expose_dev_outbox.then(|| outbox.clone());
         let sweeper = spawn_background(
             custody.clone(),
@@ -209,6 +212,7 @@ impl Application {
             signing,
             sweeper,
             poller,
+            ocsp_poller,
         })
     }
 
@@ -237,6 +241,7 @@ impl Application {
         // the pool so SQLite checkpoints.
         self.sweeper.abort();
         self.poller.abort();
+        self.ocsp_poller.abort();
         self.prober.abort();
         self.custody.activations().clear();
         if let Err(e) = self.db.close().await {

@@ -43,6 +43,12 @@ pub struct PkiSettings {
     pub arl_validity_days: u32,
     /// Minutes an OCSP answer is valid (its nextUpdate).
     pub ocsp_validity_minutes: u32,
+    /// Pre-signed OCSP answers for our certificates each node keeps in memory (least recently
+    /// used dropped first; about 1.5 KB each with an RSA responder); 0 turns the cache off.
+    pub ocsp_cache_entries: u32,
+    /// "unknown" answers (serials this CA never issued) each node keeps, in a cache of their
+    /// own so random serials cannot push out the answers for real certificates; 0 turns it off.
+    pub ocsp_unknown_cache_entries: u32,
     /// Fee in KRW for general-purpose issuance and renewal.
     pub general_purpose_fee_krw: u32,
     /// Directory of trusted foreign CA certificates (PEM or DER) for registering certificates
@@ -72,6 +78,8 @@ impl Default for PkiSettings {
             crl_validity_hours: 24,
             arl_validity_days: 30,
             ocsp_validity_minutes: 60,
+            ocsp_cache_entries: 20_000,
+            ocsp_unknown_cache_entries: 5_000,
             general_purpose_fee_krw: 4400,
             trust_anchors_dir: String::new(),
             aws_root_key_id: String::new(),
@@ -132,6 +140,17 @@ impl PkiSettings {
                 "pki.ocsp_validity_minutes",
                 "must be between 1 and 1440",
             ));
+        }
+        for (key, value) in [
+            ("pki.ocsp_cache_entries", self.ocsp_cache_entries),
+            (
+                "pki.ocsp_unknown_cache_entries",
+                self.ocsp_unknown_cache_entries,
+            ),
+        ] {
+            if value > 1_000_000 {
+                return Err(ConfigError::new(key, "must be at most 1000000"));
+            }
         }
         for (key, value) in [
             ("pki.aws_root_key_id", &self.aws_root_key_id),

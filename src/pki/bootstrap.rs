@@ -14,7 +14,7 @@ use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde_json::json;
 
 use super::{
-    Authority, ISSUING, Pki, PkiError, RESPONDER, ROOT, enc, foreign, ocsp,
+    Authority, ISSUING, Pki, PkiError, RESPONDER, ROOT, enc, foreign, ocsp, ocsp_cache,
     signer::{CaKeyStores, NewCaKey, StoredKey, sign_with},
     urls,
     x509::{self, dn},
@@ -271,6 +271,11 @@ impl Pki {
             issuing,
             responder,
             issuer_hashes,
+            ocsp_cache: ocsp_cache::OcspCache::new(
+                ISSUING,
+                settings.pki.ocsp_cache_entries,
+                settings.pki.ocsp_unknown_cache_entries,
+            ),
             arl_lock: tokio::sync::Mutex::new(()),
             settings: settings.pki.clone(),
             user_algorithm: algorithm(&settings.pki.user_key_algorithm),

@@ -245,6 +245,10 @@ impl Pki {
             }
             _ => None,
         };
+        let supersedes = matches!(
+            predecessor,
+            Some((_, Predecessor::Reissued { revoke: true }))
+        );
         let txn = db.begin().await.map_err(StoreError::from)?;
         if let Some(prepared) = prepared {
             self.custody.persist_key(&txn, prepared).await?;
@@ -290,6 +294,10 @@ impl Pki {
         }
         store::audit::append_within(&txn, now, &events).await?;
         txn.commit().await.map_err(StoreError::from)?;
+        if supersedes {
+            // The predecessor's status changed: this node's OCSP cache follows at once.
+            store::pki::count_committed_revocation_change();
+        }
         Ok(self.view(row))
     }
 

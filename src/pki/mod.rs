@@ -2,9 +2,10 @@
 //! (issue, renew, reissue, revoke, suspend, resume, expire), fees, CRL and OCSP. No HTTP here.
 //!
 //! Every operation does its slow or fallible outside work first (KMS, key generation, signing)
-//! and then writes its rows, fee and audit event in one transaction. Status publication reads
-//! the database: OCSP answers are pre-signed per certificate, re-signed in the transaction of
-//! every status change and checked against the live status on every request; the CRL is
+//! and then writes its rows, fee and audit event in one transaction. OCSP answers are pre-signed
+//! per certificate, re-signed in the transaction of every status change and checked against
+//! the live status whenever a node reads one from the database; each node keeps what it read
+//! while the issuer's status-change count stands still (polled every 200 ms); the CRL is
 //! regenerated in the background after status changes and before it nears its nextUpdate.
 //!
 //! Where things are (one `impl Pki` spread over the files that own each part):
@@ -12,7 +13,8 @@
 //! - `bootstrap`: `ca init`, loading the hierarchy, the published CA certificates and chain.
 //! - `issue`: new certificates, their keys, fees; `renew`: renewal and reissue.
 //! - `status`: revoke, suspend, resume, and whether a certificate may sign now.
-//! - `crl`, [`ocsp`]: status publication; `arl`: the root's CRL (the issuing CA's status);
+//! - `crl`, [`ocsp`], [`ocsp_cache`]: status publication (OCSP answers kept in memory per
+//!   node, following the status-change count); `arl`: the root's CRL (the issuing CA's status);
 //!   `job`: the periodic lifecycle job and revocation refresh.
 //! - `validation`: the validation material (chain, OCSP, CRLs) that travels with a signature.
 //! - [`foreign`]: certificates of other CAs and PKCS#12 imports; `view`: what the API shows.
@@ -28,6 +30,7 @@ mod issue;
 mod job;
 pub mod lifecycle;
 pub mod ocsp;
+pub mod ocsp_cache;
 pub mod profile;
 mod renew;
 pub mod signer;
@@ -65,6 +68,8 @@ pub struct Pki {
     issuing: Authority,
     responder: Authority,
     issuer_hashes: ocsp::IssuerHashes,
+    /// Pre-signed OCSP answers this node served, while the issuer's change count stands still.
+    ocsp_cache: ocsp_cache::OcspCache,
     /// One ARL signing at a time on this node (the root key may be a KMS key).
     arl_lock: tokio::sync::Mutex<()>,
     settings: PkiSettings,

@@ -7,14 +7,17 @@
 //! per serial and CertID hash algorithm lives in `ocsp_responses` with the status it states.
 //! A status change re-signs it in the changing transaction; the lifecycle job re-signs those
 //! nearing their nextUpdate; and the responder serves a stored answer only while the status
-//! it states is still the status of the certificate row it reads right after (fresh from the
-//! database on every request, never from a node-local cache), signing a new one otherwise. So
-//! no node can answer "good" once a revocation has committed, whatever raced it.
+//! it states is still the status of the certificate row it reads right after, signing a new
+//! one otherwise. So no node reads "good" from the database once a revocation has committed,
+//! whatever raced it. What a node read it keeps in memory ([`super::ocsp_cache`]) while the
+//! issuer's status-change count stands still, so a repeated request reads nothing and a
+//! revocation on any node reaches every node's answers within a second (about 200 ms).
+//! Serials we never issued get a pre-signed "unknown" answer, kept the same way (bounded).
 //!
 //! Nonces: RFC 5019 §4 lets a responder answering from pre-signed responses ignore them, and
 //! this one does for the single-certificate requests it serves pre-signed (nearly all
-//! traffic). Requests it signs live (several certificates, or a certificate we did not issue)
-//! echo the nonce as before.
+//! traffic). Requests it signs live (several certificates, or a CertID of another issuer or
+//! hash) echo the nonce as before.
 
 use aws_lc_rs::digest;
 use chrono::{DateTime, Duration, Utc};
@@ -30,7 +33,7 @@ use x509_ocsp::{
     ResponderId, ResponseData, RevokedInfo, SingleResponse, Version,
 };
 
-use super::{ISSUING, Pki, PkiError, enc, lifecycle};
+use super::{ISSUING, Pki, PkiError, enc, lifecycle, ocsp_cache::Kind};
 use crate::{
     domain::revocation_reason::CrlReason,
     store::{self, StoreError, pki::CertificateRow, pki::OcspRow},
@@ -109,7 +112,7 @@ impl IssuerHashes {
 }
 
 /// The CertID hash algorithms the responder answers for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CertIdHash {
     /// SHA-1 (what RFC 5019 clients and openssl send).
     Sha1,
@@ -198,7 +201,7 @@ impl OcspAnswer {
         }
     }
 
-    fn stored(row: OcspRow) -> Self {
+    pub(super) fn stored(row: OcspRow) -> Self {
         Self {
             der: row.der,
             this_update: Some(row.this_update),
@@ -339,8 +342,9 @@ impl Pki {
         self.ocsp_answer(db, request).await.der
     }
 
-    /// Answers a DER OCSP request: a single certificate of ours from its pre-signed answer,
-    /// anything else signed now. Never fails (errors become OCSP error answers).
+    /// Answers a DER OCSP request: a single serial under our issuing CA from memory or its
+    /// pre-signed answer (an "unknown" one, pre-signed and kept in memory only, for a serial we
+    /// never issued), anything else signed now. Never fails (errors become OCSP error answers).
     pub async fn ocsp_answer(&self, db: &DatabaseConnection, request: &[u8]) -> OcspAnswer {
         let Some(parsed) = parse_request(request) else {
             return OcspAnswer::error(malformed());
@@ -349,20 +353,62 @@ impl Pki {
             && let (Some(hash), Some(serial)) =
                 (CertIdHash::of(id), serial_if_ours(&self.issuer_hashes, id))
         {
-            match self.presigned_answer(db, hash, &serial).await {
-                Ok(Some(row)) => return OcspAnswer::stored(row),
-                // Not one of ours: answered (unknown) below.
-                Ok(None) => {}
-                Err(e) => return OcspAnswer::error(error_answer(&e)),
-            }
+            return self.single_answer(db, hash, serial).await;
         }
         self.live_answer(db, &parsed).await
+    }
+
+    /// The answer for one serial under our issuing CA: from the node's cache while the
+    /// issuer's change count stands still, else from the database (or signed now) and kept.
+    async fn single_answer(
+        &self,
+        db: &DatabaseConnection,
+        hash: CertIdHash,
+        serial: String,
+    ) -> OcspAnswer {
+        let now = self.clock.now();
+        let key = (serial, hash);
+        if let Some(answer) = self.ocsp_cache.get(&key, now) {
+            return answer;
+        }
+        // Tagged before the database is read: a change that commits after this counts past
+        // the tag, so what is read now is dropped at the next poll at the latest.
+        let tag = self.ocsp_cache.begin();
+        let (kind, row) = match self.presigned_answer(db, hash, &key.0).await {
+            Ok(Some(row)) => (Kind::Known, row),
+            Ok(None) => match self.presign(hash, &key.0, SerialStatus::Unknown, now).await {
+                Ok(row) => (Kind::Unknown, row),
+                Err(e) => return OcspAnswer::error(error_answer(&e)),
+            },
+            Err(e) => return OcspAnswer::error(error_answer(&e)),
+        };
+        let answer = OcspAnswer::stored(row);
+        self.ocsp_cache.put(kind, tag, key, answer.clone());
+        answer
+    }
+
+    /// How many OCSP answers this node holds in memory: (for our certificates, "unknown").
+    pub fn ocsp_cache_len(&self) -> (usize, usize) {
+        self.ocsp_cache.len()
+    }
+
+    /// Reads the issuing CA's status-change count once, then every 200 ms until the returned
+    /// task is aborted (the OCSP cache trusts nothing until the first read).
+    pub async fn spawn_ocsp_cache_poller(
+        &self,
+        db: &DatabaseConnection,
+    ) -> tokio::task::JoinHandle<()> {
+        if let Err(e) = self.ocsp_cache.poll(db).await {
+            tracing::warn!(error = %e, "revocation count not read; the OCSP cache waits for the poller");
+        }
+        self.ocsp_cache.spawn_poller(db.clone())
     }
 
     /// A DER OCSP response (SHA-1 CertID, the RFC 5019 profile) for one of our certificates by
     /// serial (hex), stating the status the database holds now: the stored answer if it states
     /// exactly that status and is fresh, else one signed now. `NotFound` if we issued no
-    /// certificate with that serial.
+    /// certificate with that serial. Never from the node's OCSP cache: the validation material
+    /// with a signature must state the status as of that moment.
     pub async fn ocsp_response_for_serial(
         &self,
         db: &DatabaseConnection,
@@ -403,7 +449,7 @@ impl Pki {
         let now = self.clock.now();
         if let Some(row) = stored
             && row.cert_status == status_key(status)
-            && servable(&row, now)
+            && super::ocsp_cache::servable_between(row.this_update, row.next_update, now)
         {
             return Ok(Some(row));
         }
@@ -464,7 +510,9 @@ impl Pki {
     }
 
     /// Inside a status change's transaction: stores the pre-signed answer and counts the
-    /// change (the background CRL refresh regenerates the CRL when the count moved).
+    /// change (the background CRL refresh regenerates the CRL when the count moved; every
+    /// node's OCSP cache drops what it holds). The caller counts it once more for this process
+    /// after the commit (`store::pki::count_committed_revocation_change`).
     pub(super) async fn record_status_change<C: sea_orm::ConnectionTrait>(
         &self,
         txn: &C,
@@ -554,13 +602,6 @@ impl Pki {
             Err(e) => OcspAnswer::error(error_answer(&e)),
         }
     }
-}
-
-/// Whether a stored answer may still be served at `now`: issued no later than now, with over a
-/// quarter of its validity left (the background refresh re-signs at half).
-fn servable(row: &OcspRow, now: DateTime<Utc>) -> bool {
-    let validity = row.next_update - row.this_update;
-    row.this_update <= now && now < row.next_update - validity / 4
 }
 
 /// The OCSP error answer for a failure: `tryLater` when the database or the responder key is

@@ -58,6 +58,7 @@ impl Pki {
             .details(details);
         store::audit::append_within(&txn, now, &[event]).await?;
         txn.commit().await.map_err(StoreError::from)?;
+        store::pki::count_committed_revocation_change();
         self.certificate(db, owner, id).await
     }
 

@@ -17,6 +17,10 @@
 //! So a revocation, suspension, consent withdrawal or PIN lock stops the next signature on
 //! every node within about a quarter of a second, and never later than a second. Time-bound
 //! facts (a certificate's `not_after`) are checked on every use, not cached.
+//!
+//! [`Epochs`] can follow another counter the same way ([`Counter`]): the OCSP answer cache
+//! (`pki::ocsp_cache`) follows the issuer's status-change count (`revocation_counters`), so
+//! a PIN lock or consent change does not empty it.
 
 use std::{
     collections::HashMap,
@@ -46,6 +50,31 @@ pub type Tag = (i64, u64);
 struct State {
     epoch: i64,
     polled: Option<Instant>,
+}
+
+/// The counter an [`Epochs`] follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    /// `cache_epochs`: every change a signing check depends on.
+    CacheEpoch,
+    /// `revocation_counters` of one issuer: every status change of its certificates.
+    RevocationChanges(&'static str),
+}
+
+impl Counter {
+    async fn read(self, db: &DatabaseConnection) -> Result<i64, store::StoreError> {
+        match self {
+            Self::CacheEpoch => store::epochs::current(db).await,
+            Self::RevocationChanges(issuer) => store::pki::revocation_changes(db, issuer).await,
+        }
+    }
+
+    fn local(self) -> u64 {
+        match self {
+            Self::CacheEpoch => store::epochs::local_changes(),
+            Self::RevocationChanges(_) => store::pki::local_revocation_changes(),
+        }
+    }
 }
 
 /// The answers of one epoch, each with when it was found.
@@ -112,15 +141,22 @@ impl<K: Eq + Hash, V: Clone> Cached<K, V> {
     }
 }
 
-/// The cluster's cache epoch as this node last read it.
+/// The cluster's cache epoch (or another [`Counter`]) as this node last read it.
 pub struct Epochs {
+    counter: Counter,
     state: Mutex<State>,
 }
 
 impl Epochs {
-    /// Not yet polled: nothing is trusted until the first poll.
+    /// Following the cache epoch; not yet polled: nothing is trusted until the first poll.
     pub fn new() -> Arc<Self> {
+        Self::following(Counter::CacheEpoch)
+    }
+
+    /// Following `counter`; not yet polled.
+    pub fn following(counter: Counter) -> Arc<Self> {
         Arc::new(Self {
+            counter,
             state: Mutex::new(State {
                 epoch: 0,
                 polled: None,
@@ -133,13 +169,21 @@ impl Epochs {
         let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         s.polled
             .filter(|t| t.elapsed() < STALE_AFTER)
-            .map(|_| (s.epoch, store::epochs::local_changes()))
+            .map(|_| (s.epoch, self.counter.local()))
+    }
+
+    /// Trusts `epoch` as if a poll had just read it (unit tests of the caches built on this).
+    #[cfg(test)]
+    pub(crate) fn trust_for_tests(&self, epoch: i64) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.epoch = epoch;
+        s.polled = Some(Instant::now());
     }
 
     /// Reads the epoch from the database once.
     pub async fn poll(&self, db: &DatabaseConnection) -> Result<(), store::StoreError> {
         let started = Instant::now();
-        let epoch = store::epochs::current(db).await?;
+        let epoch = self.counter.read(db).await?;
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         s.epoch = epoch;
         // Trust runs from when the read started: a change committed before it is seen.
@@ -157,7 +201,7 @@ impl Epochs {
                 tick.tick().await;
                 let poll = tokio::time::timeout(STALE_AFTER, me.poll(&db)).await;
                 if !matches!(poll, Ok(Ok(()))) {
-                    tracing::debug!("cache epoch poll failed; cached checks are not trusted");
+                    tracing::debug!(counter = ?me.counter, "cache epoch poll failed; cached answers are not trusted");
                 }
             }
         })

@@ -4,6 +4,19 @@
 //!
 //! Every call has a short timeout and one retry, so an unreachable KMS fails the request
 //! quickly (503) instead of holding it; nothing is written before the KMS has answered.
+//!
+//! **CA signatures** (`Sign` with an asymmetric key): AWS KMS takes the message itself
+//! (`MessageType=RAW`, at most 4,096 bytes, hashed inside KMS) or its digest
+//! (`MessageType=DIGEST`, exactly the hash length of the signing algorithm). Certificates and
+//! small CRLs fit the first; a CRL of more than about a hundred entries does not, and KMS
+//! refuses it. So [`sign_input`] sends the whole message while it fits ([`RAW_MESSAGE_LIMIT`])
+//! and above that hashes it here (SHA-256, the hash of every [`KmsSigningAlgorithm`]) and
+//! sends the 32-byte digest as `DIGEST`. KMS signs the same thing either way: for RSA PKCS#1
+//! v1.5 it wraps a DIGEST in the SHA-256 DigestInfo itself, for PSS and ECDSA the digest is
+//! what gets signed. RAW stays the default because then KMS hashes what it signs, and the
+//! message (a TBS certificate or CRL, public data) leaves nothing to keep secret; DIGEST is
+//! there only where RAW cannot go. (moto ignores `MessageType` and does not enforce the cap:
+//! see `tests/support/moto_digest.py` for the DIGEST-aware moto the large-CRL test uses.)
 
 use std::{collections::HashMap, time::Duration};
 
@@ -42,6 +55,36 @@ impl std::fmt::Debug for AwsKms {
     }
 }
 
+/// The largest message `Sign` takes whole (`MessageType=RAW`), in bytes; a larger one is sent
+/// as its digest.
+pub const RAW_MESSAGE_LIMIT: usize = 4096;
+
+/// What one `Sign` request carries: the message whole (RAW) or its SHA-256 digest (DIGEST).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInput {
+    /// `RAW` or `DIGEST`.
+    pub message_type: MessageType,
+    /// The message, or its digest.
+    pub message: Vec<u8>,
+}
+
+/// How `message` goes to KMS `Sign` under `algorithm`: whole up to [`RAW_MESSAGE_LIMIT`] bytes,
+/// else hashed here with the algorithm's hash and sent as `DIGEST`.
+pub fn sign_input(algorithm: KmsSigningAlgorithm, message: &[u8]) -> SignInput {
+    if message.len() <= RAW_MESSAGE_LIMIT {
+        return SignInput {
+            message_type: MessageType::Raw,
+            message: message.to_vec(),
+        };
+    }
+    SignInput {
+        message_type: MessageType::Digest,
+        message: aws_lc_rs::digest::digest(algorithm.digest(), message)
+            .as_ref()
+            .to_vec(),
+    }
+}
+
 /// Asymmetric signing algorithms fincert uses with KMS-held keys (CA keys).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KmsSigningAlgorithm {
@@ -60,6 +103,15 @@ impl KmsSigningAlgorithm {
             Self::RsaPkcs1Sha256 => SigningAlgorithmSpec::RsassaPkcs1V15Sha256,
             Self::RsaPssSha256 => SigningAlgorithmSpec::RsassaPssSha256,
             Self::EcdsaSha256 => SigningAlgorithmSpec::EcdsaSha256,
+        }
+    }
+
+    /// The hash KMS applies to a RAW message, and so the one a DIGEST must be made with.
+    pub fn digest(self) -> &'static aws_lc_rs::digest::Algorithm {
+        match self {
+            Self::RsaPkcs1Sha256 | Self::RsaPssSha256 | Self::EcdsaSha256 => {
+                &aws_lc_rs::digest::SHA256
+            }
         }
     }
 }
@@ -160,7 +212,8 @@ impl AwsKms {
         &self.client
     }
 
-    /// Signs `message` (whole message, up to 4 KiB; KMS hashes it) with an asymmetric KMS key.
+    /// Signs `message` (any length: sent whole up to [`RAW_MESSAGE_LIMIT`], else as its
+    /// digest; see [`sign_input`]) with an asymmetric KMS key.
     pub async fn sign(
         &self,
         key_id: &str,
@@ -168,13 +221,14 @@ impl AwsKms {
         message: &[u8],
     ) -> Result<Vec<u8>, KmsError> {
         let started = std::time::Instant::now();
+        let input = sign_input(algorithm, message);
         let result = async {
             let out = self
                 .client
                 .sign()
                 .key_id(key_id)
-                .message(Blob::new(message))
-                .message_type(MessageType::Raw)
+                .message(Blob::new(input.message))
+                .message_type(input.message_type)
                 .signing_algorithm(algorithm.spec())
                 .send()
                 .await
@@ -388,6 +442,34 @@ impl Kms for AwsKms {
             None => Err(KmsError::Rejected(
                 "DescribeKey returned no metadata".into(),
             )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_up_to_the_cap_go_whole_and_larger_ones_as_their_sha256() {
+        for algorithm in [
+            KmsSigningAlgorithm::RsaPkcs1Sha256,
+            KmsSigningAlgorithm::RsaPssSha256,
+            KmsSigningAlgorithm::EcdsaSha256,
+        ] {
+            let small = vec![7u8; RAW_MESSAGE_LIMIT];
+            let input = sign_input(algorithm, &small);
+            assert_eq!(input.message_type, MessageType::Raw);
+            assert_eq!(input.message, small);
+
+            let large = vec![7u8; RAW_MESSAGE_LIMIT + 1];
+            let input = sign_input(algorithm, &large);
+            assert_eq!(input.message_type, MessageType::Digest);
+            assert_eq!(
+                input.message,
+                aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &large).as_ref()
+            );
+            assert_eq!(input.message.len(), 32);
         }
     }
 }

@@ -30,8 +30,9 @@ pub use self::{
     fees::{FeeRow, fees_of, insert_fee},
     foreign::{ForeignRow, foreign_exists, foreign_of, insert_foreign},
     ocsp::{
-        OcspRow, bump_revocation_changes, latest_crl_state, mark_crl_covers, ocsp_response,
-        ocsp_responses_due, revocation_changes, upsert_ocsp_response,
+        OcspRow, bump_revocation_changes, count_committed_revocation_change, latest_crl_state,
+        local_revocation_changes, mark_crl_covers, ocsp_response, ocsp_responses_due,
+        revocation_changes, upsert_ocsp_response,
     },
 };
 use super::StoreError;

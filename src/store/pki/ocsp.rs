@@ -110,11 +110,28 @@ pub async fn ocsp_responses_due<C: ConnectionTrait>(
     .collect()
 }
 
+/// Status changes this process made: its own OCSP answer cache follows them at once, not at
+/// the next poll of `revocation_counters` (see `pki::ocsp_cache`).
+static LOCAL_CHANGES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many status changes this process has counted (see [`bump_revocation_changes`]).
+pub fn local_revocation_changes() -> u64 {
+    LOCAL_CHANGES.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Moves this process's count once more after a status change has committed: an answer read
+/// between the change's [`bump_revocation_changes`] and its commit (the old status, tagged
+/// with the already-moved count) is then dropped too.
+pub fn count_committed_revocation_change() {
+    LOCAL_CHANGES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
 /// Counts one status change of a certificate of `issuer` (in the change's transaction).
 pub async fn bump_revocation_changes<C: ConnectionTrait>(
     conn: &C,
     issuer: &str,
 ) -> Result<(), StoreError> {
+    LOCAL_CHANGES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     exec(
         conn,
         "INSERT INTO revocation_counters (issuer_id, changes) VALUES ($1, 1) \

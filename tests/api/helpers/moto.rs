@@ -118,18 +118,32 @@ pub struct PrivateMoto {
 
 impl PrivateMoto {
     pub async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Self::start_on(port).await
+        Self::start_on(super::free_port(), false).await
     }
 
-    async fn start_on(port: u16) -> Self {
-        let bin = std::env::var("TEST_FINCERT_MOTO_BIN")
-            .expect("TEST_FINCERT_MOTO_BIN is unset: run the suite with scripts/test.sh");
-        let child = std::process::Command::new(bin)
+    /// A moto whose KMS `Sign` follows AWS for large messages (`MessageType=DIGEST` signed as
+    /// a digest, RAW messages over 4,096 bytes refused): `tests/api/pki/moto_digest.py`.
+    pub async fn start_digest_aware() -> Self {
+        Self::start_on(super::free_port(), true).await
+    }
+
+    async fn start_on(port: u16, digest_aware: bool) -> Self {
+        let mut cmd = if digest_aware {
+            let venv = std::env::var("TEST_FINCERT_VENV")
+                .expect("TEST_FINCERT_VENV is unset: run the suite with scripts/test.sh");
+            let mut cmd = std::process::Command::new(format!("{venv}/bin/python3"));
+            cmd.arg(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/api/pki/moto_digest.py"),
+            );
+            cmd
+        } else {
+            std::process::Command::new(
+                std::env::var("TEST_FINCERT_MOTO_BIN")
+                    .expect("TEST_FINCERT_MOTO_BIN is unset: run the suite with scripts/test.sh"),
+            )
+        };
+        let child = cmd
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -174,3 +188,105 @@ pub async fn spawn_custody_app(engine: Engine, backend: Backend) -> TestApp {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/// One KMS `Sign` request as it went over the wire.
+#[derive(Debug, Clone)]
+pub struct SignSeen {
+    /// `MessageType` as sent (`RAW` when the request named none, as KMS defaults).
+    pub message_type: String,
+    /// The `Message` bytes (base64-decoded).
+    pub message: Vec<u8>,
+}
+
+/// A recording proxy in front of a KMS endpoint: forwards every request as it is and keeps
+/// the body of each `Sign` call, so a test sees what fincert really sent.
+pub struct KmsRecorder {
+    pub url: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<SignSeen>>>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+struct Upstream {
+    url: String,
+    http: reqwest::Client,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<SignSeen>>>,
+}
+
+async fn forward(
+    req: actix_web::HttpRequest,
+    body: actix_web::web::Bytes,
+    up: actix_web::web::Data<Upstream>,
+) -> actix_web::HttpResponse {
+    use base64::Engine as _;
+    let target = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if target == "TrentService.Sign" {
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("Sign body is JSON");
+        let message = base64::engine::general_purpose::STANDARD
+            .decode(v["Message"].as_str().expect("Message"))
+            .expect("Message is base64");
+        up.seen.lock().unwrap().push(SignSeen {
+            message_type: v["MessageType"].as_str().unwrap_or("RAW").to_owned(),
+            message,
+        });
+    }
+    let mut out = up.http.post(format!("{}{}", up.url, req.uri()));
+    for (name, value) in req.headers() {
+        if name != "host" && name != "content-length" {
+            out = out.header(name.as_str(), value.as_bytes());
+        }
+    }
+    let resp = out.body(body.to_vec()).send().await.expect("KMS upstream");
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap_or_default().to_owned())
+        .unwrap_or_default();
+    let bytes = resp.bytes().await.expect("upstream body");
+    actix_web::HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+        .content_type(content_type)
+        .body(bytes.to_vec())
+}
+
+impl KmsRecorder {
+    /// Listens on a free loopback port, forwarding to `upstream`.
+    pub async fn start(upstream: &str) -> Self {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let data = actix_web::web::Data::new(Upstream {
+            url: upstream.to_owned(),
+            http: reqwest::Client::new(),
+            seen: seen.clone(),
+        });
+        let server = actix_web::HttpServer::new(move || {
+            actix_web::App::new()
+                .app_data(data.clone())
+                .app_data(actix_web::web::PayloadConfig::new(1 << 20))
+                .default_service(actix_web::web::to(forward))
+        })
+        .workers(1)
+        .bind(("127.0.0.1", 0))
+        .expect("bind the KMS recorder");
+        let port = server.addrs()[0].port();
+        let server = server.run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self {
+            url: format!("http://127.0.0.1:{port}"),
+            seen,
+            handle,
+        }
+    }
+
+    /// Every `Sign` request so far, in order.
+    pub fn signs(&self) -> Vec<SignSeen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+}

@@ -5,13 +5,16 @@
 //! `certificate_lifecycle.rs`: suspension, renewal, reissue, expiry; `lint.rs`: pkilint and
 //! `openssl verify -crl_check_all` over everything the CA publishes; `full_chain.rs`: the
 //! root's ARL and revoking the issuing CA; `ocsp_cache.rs`: pre-signed OCSP answers, RFC 5019
-//! GET and caching, the CRL made in the background; `kms_keys.rs`: `ca init`
-//! adopting the KMS keys the settings name; `openssl.rs`: the CA files written out for openssl. The engine matrix is here, so the tests keep their names
+//! GET and caching, answers from each node's memory (bounded; another process follows a
+//! revocation within a second), the CRL made in the background; `kms_keys.rs`: `ca init`
+//! adopting the KMS keys the settings name; `kms_digest.rs`: a CRL past KMS's 4,096-byte RAW
+//! limit signed through `MessageType=DIGEST` (with `moto_digest.py`); `openssl.rs`: the CA files written out for openssl. The engine matrix is here, so the tests keep their names
 //! (`pki::<test>::{sqlite,postgres}`).
 
 mod certificate_lifecycle;
 mod full_chain;
 mod issuance;
+mod kms_digest;
 mod kms_keys;
 mod lint;
 mod ocsp_cache;
@@ -33,11 +36,12 @@ use full_chain::revoking_the_issuing_ca_reaches_the_arl;
 use issuance::{
     ca_hierarchy_is_published, financial_certificate_profile, joint_device_certificates_from_csrs,
 };
+use kms_digest::a_large_crl_signs_through_kms_with_a_digest;
 use kms_keys::ca_init_adopts_the_named_kms_keys_and_creates_none;
 use lint::everything_the_ca_publishes_is_lint_clean;
 use ocsp_cache::{
-    crl_regenerates_in_the_background, ocsp_get_and_post_agree_with_caching_headers,
-    revocation_reaches_ocsp_on_every_node_at_once,
+    crl_regenerates_in_the_background, ocsp_answers_come_from_memory_within_bounds,
+    ocsp_get_and_post_agree_with_caching_headers, revocation_reaches_ocsp_on_every_node_at_once,
 };
 use openssl::Openssl;
 use revocation::{
@@ -46,6 +50,8 @@ use revocation::{
 };
 
 both_engines!(
+    a_large_crl_signs_through_kms_with_a_digest,
+    ocsp_answers_come_from_memory_within_bounds,
     crl_regenerates_in_the_background,
     ocsp_get_and_post_agree_with_caching_headers,
     revocation_reaches_ocsp_on_every_node_at_once,

@@ -1,7 +1,8 @@
 //! OCSP and CRLs that scale: pre-signed OCSP answers served alike over POST and RFC 5019 GET
 //! with HTTP caching headers and conditional GET; a revocation that every node answers at
-//! once (two nodes on one database), even over a stale pre-signed "good" answer; the CRL
-//! regenerated in the background; and answers openssl verifies.
+//! once (two nodes on one database), even over a stale pre-signed "good" answer, and within a
+//! second on another process; answers kept in memory within their bounds, "unknown" ones
+//! too; the CRL regenerated in the background; and answers openssl verifies.
 
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
@@ -240,7 +241,10 @@ pub(super) async fn ocsp_get_and_post_agree_with_caching_headers(engine: Engine)
 }
 
 /// Two nodes on one database: both answer "good" from the pre-signed answer, and once a
-/// revocation on one node returns, both answer "revoked" (openssl verifies it), as does
+/// revocation on one node returns, both answer "revoked" (openssl verifies it; both nodes run
+/// in this process, so B's OCSP cache sees the process's own change count move at once, as the
+/// changing node's does: a separate process follows within a second, see
+/// `revocation_reaches_another_process_within_a_second`), as does
 /// `ocsp_response_for_serial`; a stale "good" answer left in the table (a lost race) is never
 /// served for a revoked certificate; resuming a suspended certificate is "good" again.
 pub(super) async fn revocation_reaches_ocsp_on_every_node_at_once(engine: Engine) {
@@ -455,5 +459,218 @@ pub(super) async fn crl_regenerates_in_the_background(engine: Engine) {
         assert_eq!(row.this_update.timestamp(), now, "OCSP answer re-signed");
         assert_eq!(said(&row.der).this_update, now);
     }
+    app.stop().await;
+}
+
+/// A DER OCSP request (SHA-1 CertID, no nonce) for any serial under `issuer` (DER).
+fn request_for_serial(issuer: &[u8], serial: &[u8]) -> Vec<u8> {
+    use der::Encode;
+    let issuer = x509_cert::Certificate::from_der(issuer).unwrap();
+    let name = issuer.tbs_certificate.subject.to_der().unwrap();
+    let key = issuer
+        .tbs_certificate
+        .subject_public_key_info
+        .subject_public_key
+        .raw_bytes();
+    let sha1 = |d: &[u8]| {
+        der::asn1::OctetString::new(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, d)
+                .as_ref()
+                .to_vec(),
+        )
+        .unwrap()
+    };
+    x509_ocsp::OcspRequest {
+        tbs_request: x509_ocsp::TbsRequest {
+            version: x509_ocsp::Version::V1,
+            requestor_name: None,
+            request_list: vec![x509_ocsp::Request {
+                req_cert: x509_ocsp::CertId {
+                    hash_algorithm: x509_cert::spki::AlgorithmIdentifierOwned {
+                        oid: const_oid::db::rfc5912::ID_SHA_1,
+                        parameters: Some(der::asn1::Null.into()),
+                    },
+                    issuer_name_hash: sha1(&name),
+                    issuer_key_hash: sha1(key),
+                    serial_number: x509_cert::serial_number::SerialNumber::new(serial).unwrap(),
+                },
+                single_request_extensions: None,
+            }],
+            request_extensions: None,
+        },
+        optional_signature: None,
+    }
+    .to_der()
+    .unwrap()
+}
+
+async fn answer_bytes(app: &TestApp, base: &str, req: &[u8]) -> Vec<u8> {
+    let resp = get(&app.client, base, req).await;
+    assert_eq!(resp.status(), 200);
+    resp.bytes().await.unwrap().to_vec()
+}
+
+/// A repeated OCSP request is answered from the node's memory: a change made behind the
+/// service's back (a status written without counting it, as an operator's SQL would) is not
+/// seen until the issuer's change count moves, and then at once. Serials the CA never issued
+/// get a pre-signed "unknown" answer (openssl verifies it), kept in a bounded map of their own:
+/// 200 random serials leave at most `pki.ocsp_unknown_cache_entries` of them in memory and the
+/// answers for real certificates in place.
+pub(super) async fn ocsp_answers_come_from_memory_within_bounds(engine: Engine) {
+    const UNKNOWN_CAP: usize = 40;
+    let app = spawn_app_tuned(engine, |s| {
+        s.pki.ocsp_unknown_cache_entries = UNKNOWN_CAP as u32;
+    })
+    .await;
+    let o = Openssl::for_app(&app).await;
+    let cert = cloud_cert("user-mem")
+        .usage(Usage::Restricted)
+        .issue(&app)
+        .await;
+    o.write_cert("leaf.pem", &cert.der);
+    let req = request_for(&o, "leaf.pem", "req.der");
+    let good = answer_bytes(&app, &app.address, &req).await;
+    assert_eq!(said(&good).status, "good");
+    assert_eq!(app.pki.ocsp_cache_len(), (1, 0));
+
+    // Revoked in the database without counting the change: memory still answers "good" ...
+    let row = store::pki::certificate_by_serial(&app.db, &cert.serial)
+        .await
+        .unwrap()
+        .unwrap();
+    let now = app.clock.now();
+    assert!(
+        store::pki::transition(
+            &app.db,
+            row.id,
+            row.status,
+            fincert::pki::lifecycle::CertStatus::Revoked,
+            store::pki::Revocation::Set(
+                now,
+                fincert::domain::revocation_reason::CrlReason::KeyCompromise
+            ),
+            now,
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(
+        answer_bytes(&app, &app.address, &req).await,
+        good,
+        "from memory"
+    );
+    // ... until the count moves: then the database is read again and the answer re-signed.
+    store::pki::bump_revocation_changes(&app.db, "issuing")
+        .await
+        .unwrap();
+    let revoked = answer_bytes(&app, &app.address, &req).await;
+    assert_eq!(said(&revoked).status, "revoked");
+    assert!(openssl_says(&o, &revoked, "leaf.pem").contains("leaf.pem: revoked"));
+    // A fill that races the poll reading the new count is dropped (its tag is older); once
+    // the poll has it, the answer is kept again.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(answer_bytes(&app, &app.address, &req).await, revoked);
+    assert_eq!(app.pki.ocsp_cache_len().0, 1);
+
+    // Serials never issued: "unknown", pre-signed once and then served from memory.
+    let issuing = app.pki.ca_certificate("issuing").unwrap().to_vec();
+    let unknown_req = request_for_serial(&issuing, &[0x12, 0x34, 0x56, 0x78, 0x90]);
+    let unknown = answer_bytes(&app, &app.address, &unknown_req).await;
+    assert_eq!(said(&unknown).status, "unknown");
+    assert_eq!(
+        answer_bytes(&app, &app.address, &unknown_req).await,
+        unknown
+    );
+    std::fs::write(o.path("unknown.der"), &unknown).unwrap();
+    let (ok, out) = o.run(&[
+        "ocsp",
+        "-respin",
+        "unknown.der",
+        "-issuer",
+        "issuing.pem",
+        "-serial",
+        "0x1234567890",
+        "-CAfile",
+        "chain.pem",
+        "-no_nonce",
+    ]);
+    assert!(ok && out.contains(": unknown"), "{out}");
+    assert_eq!(app.pki.ocsp_cache_len(), (1, 1));
+    for n in 0u32..200 {
+        let mut serial = vec![0x55];
+        serial.extend_from_slice(&n.to_be_bytes());
+        let der = answer_bytes(&app, &app.address, &request_for_serial(&issuing, &serial)).await;
+        assert_eq!(said(&der).status, "unknown");
+        let (known, unknown) = app.pki.ocsp_cache_len();
+        assert!(unknown <= UNKNOWN_CAP, "{unknown} unknown answers held");
+        assert_eq!(known, 1, "random serials leave the real answers alone");
+    }
+    assert_eq!(app.pki.ocsp_cache_len(), (1, UNKNOWN_CAP));
+    assert_eq!(answer_bytes(&app, &app.address, &req).await, revoked);
+    app.stop().await;
+}
+
+/// Polls `base` every 10 ms until its answer for `req` says `want`; how long that took. Fails
+/// after a second.
+async fn within_a_second(app: &TestApp, base: &str, req: &[u8], want: &str) -> std::time::Duration {
+    let since = std::time::Instant::now();
+    loop {
+        if said(&answer_bytes(app, base, req).await).status == want {
+            return since.elapsed();
+        }
+        assert!(
+            since.elapsed() < std::time::Duration::from_secs(1),
+            "{base} still not {want} a second after the change"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// Node B is another `fincert serve` process on the same PostgreSQL: it learns of changes
+/// only through the database. It answers a certificate "good" from memory; once a revocation
+/// on node A returns, B answers "revoked" within a second (its poll of the change count runs
+/// every 200 ms); a suspension and a resumption reach it the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_reaches_another_process_within_a_second() {
+    let app = spawn_app(Engine::Postgres).await;
+    let b = ProcessNode::start(&app, &[]).await;
+    let o = Openssl::for_app(&app).await;
+    let who = owner("user-far");
+    let cert = cloud_cert("user-far")
+        .usage(Usage::Restricted)
+        .issue(&app)
+        .await;
+    o.write_cert("leaf.pem", &cert.der);
+    let req = request_for(&o, "leaf.pem", "req.der");
+    // Warm: B has read the answer and keeps it.
+    for _ in 0..3 {
+        assert_eq!(
+            said(&answer_bytes(&app, &b.address, &req).await).status,
+            "good"
+        );
+    }
+    app.pki
+        .revoke(&app.db, &who, cert.id, RevocationReason::KeyCompromise)
+        .await
+        .unwrap();
+    let revoked_after = within_a_second(&app, &b.address, &req, "revoked").await;
+    let der = answer_bytes(&app, &b.address, &req).await;
+    assert!(openssl_says(&o, &der, "leaf.pem").contains("leaf.pem: revoked"));
+
+    let other = cloud_cert("user-far").issue(&app).await;
+    o.write_cert("other.pem", &other.der);
+    let req = request_for(&o, "other.pem", "other.der");
+    assert_eq!(
+        said(&answer_bytes(&app, &b.address, &req).await).status,
+        "good"
+    );
+    app.pki.suspend(&app.db, &who, other.id).await.unwrap();
+    let suspended_after = within_a_second(&app, &b.address, &req, "revoked").await;
+    app.pki.resume(&app.db, &who, other.id).await.unwrap();
+    let resumed_after = within_a_second(&app, &b.address, &req, "good").await;
+    println!(
+        "node B followed: revoke {revoked_after:?}, suspend {suspended_after:?}, resume {resumed_after:?}"
+    );
+    drop(b);
     app.stop().await;
 }
