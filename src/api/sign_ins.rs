@@ -113,7 +113,7 @@ pub async fn verify(
     for owner in &verified.owners {
         certificates.extend(state.pki.certificates(&state.db, owner).await?);
     }
-    certificates.sort_by(|a, b| b.not_before.cmp(&a.not_before));
+    certificates.sort_by_key(|c| std::cmp::Reverse(c.not_before));
     Ok(HttpResponse::Ok().json(SignInChoice {
         ticket: verified.ticket,
         ticket_expires_at: verified.ticket_expires_at,

@@ -95,7 +95,12 @@ impl TokenService {
         let row = store::tokens::refresh_by_hash(db, &sha256(refresh_token.as_bytes()))
             .await?
             .ok_or(TokenError::RefreshInvalid)?;
-        if row.revoked_at.is_some() || row.expires_at <= now {
+        // A family revoked while this token was being issued (a logout racing a refresh)
+        // stays revoked: its later tokens are refused too.
+        if row.revoked_at.is_some()
+            || row.expires_at <= now
+            || store::tokens::family_revoked(db, &row.family_id).await?
+        {
             return Err(TokenError::RefreshInvalid);
         }
         if row.used_at.is_some() || !store::tokens::use_refresh(db, &row.id, now).await? {

@@ -195,13 +195,16 @@ async function call(method, path, body, token) {
   return data;
 }
 
-// One refresh at a time: concurrent callers share it. A refused refresh ends the session.
+// One refresh at a time: concurrent callers share it. A refused refresh ends the session; a
+// refresh that lands after sign-out (a new generation) is dropped, never revives the session.
 let refreshing = null;
+let generation = 0;
 function refreshSession() {
   if (!session.refresh) return Promise.resolve(false);
+  const mine = generation;
   refreshing ||= call("POST", "/v1/auth/refresh", { refresh_token: session.refresh })
-    .then((pair) => { session.set(pair); return true; })
-    .catch((e) => { if (e.status === 401) session.clear(); return false; })
+    .then((pair) => { if (mine !== generation) return false; session.set(pair); return true; })
+    .catch((e) => { if (e.status === 401 && mine === generation) session.clear(); return false; })
     .finally(() => { refreshing = null; });
   return refreshing;
 }
@@ -232,6 +235,7 @@ async function guarded(fn) {
 // then here.
 async function signOut(notice) {
   const refresh = session.refresh;
+  generation += 1;
   session.clear();
   hideIdle();
   if (refresh) await call("POST", "/v1/auth/logout", { refresh_token: refresh }).catch(() => {});
@@ -378,6 +382,7 @@ function login() {
   let choice = null;
   const input = (id, k, attrs = {}) => [h("label", { for: id }, t(k)), h("input", { id, ...attrs })];
   const signedIn = (pair, cert) => {
+    generation += 1;
     session.set(pair);
     lastActive = Date.now();
     sessionStorage.setItem("fincert.cert", cert.id);
