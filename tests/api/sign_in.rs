@@ -482,6 +482,69 @@ async fn bad_input_and_every_refusal(engine: Engine) {
     app.stop().await;
 }
 
+/// The passkey sign-in with a ticket: `start` checks it (another person's ticket is refused),
+/// `finish` spends it, and a spent ticket cannot start or finish another.
+async fn a_ticket_chooses_for_the_passkey_sign_in_too(engine: Engine) {
+    use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
+    use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
+    let origin = Url::parse("http://localhost:8080").unwrap();
+    let app = spawn_app_tuned(engine, |s| s.auth.sign_in_per_ip_per_minute = 1000).await;
+    let h = holder(&app, "440000000005", fincert::pki::profile::Usage::General).await;
+    let stranger = user_with(&app, "440000000006", "김민수", "01055556666").await;
+    let strangers = cloud_cert(stranger.as_str())
+        .holder("김민수")
+        .issue(&app)
+        .await;
+
+    let mut phone = SoftPasskey::new(true);
+    let started: Value = post(&app, "/v1/passkeys/register/start", &h.token, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let options: CreationChallengeResponse =
+        serde_json::from_value(started["options"].clone()).unwrap();
+    let credential = phone.do_registration(origin.clone(), options).unwrap();
+    let finish = json!({"ceremony_id": started["ceremony_id"], "credential": credential, "name": "Galaxy", "certificate_id": h.cert.id, "pin": PIN});
+    assert_eq!(
+        post(&app, "/v1/passkeys/register/finish", &h.token, finish)
+            .await
+            .status(),
+        201
+    );
+
+    let before = app.outbox.count_to(PHONE);
+    let (_, pending) = identify(&app, identity("홍길동", "1987-03-14")).await;
+    let id = pending["id"].as_str().unwrap().to_owned();
+    let code = next_code(&app, before).await;
+    let (_, choice) = verify(&app, &id, &code).await;
+    let ticket = choice["ticket"].as_str().unwrap().to_owned();
+
+    let start = |cert: uuid::Uuid| json!({"certificate_id": cert, "ticket": ticket});
+    let resp = post(&app, "/v1/auth/passkey/start", ANON, start(strangers.id)).await;
+    assert_problem(resp, 401, "invalid_ticket").await;
+    let started: Value = post(&app, "/v1/auth/passkey/start", ANON, start(h.cert.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let options: RequestChallengeResponse =
+        serde_json::from_value(started["options"].clone()).unwrap();
+    let assertion = phone.do_authentication(origin.clone(), options).unwrap();
+    let finish =
+        json!({"ceremony_id": started["ceremony_id"], "credential": assertion, "ticket": ticket});
+    let resp = post(&app, "/v1/auth/passkey/finish", ANON, finish).await;
+    assert_eq!(resp.status(), 200);
+    let session: Value = resp.json().await.unwrap();
+    let token = session["access_token"].as_str().unwrap();
+    assert_eq!(get(&app, "/v1/certificates", token).await.status(), 200);
+
+    // Spent: it starts nothing more.
+    let resp = post(&app, "/v1/auth/passkey/start", ANON, start(h.cert.id)).await;
+    assert_problem(resp, 401, "invalid_ticket").await;
+    app.stop().await;
+}
+
 /// A user with this customer number, name and phone (born 1987-03-14).
 async fn user_with(
     app: &TestApp,
@@ -506,4 +569,5 @@ both_engines!(
     the_ticket_opens_a_chosen_certificate_once,
     an_unknown_person_looks_like_a_known_one,
     bad_input_and_every_refusal,
+    a_ticket_chooses_for_the_passkey_sign_in_too,
 );
