@@ -201,6 +201,11 @@ fn the_portal_says_every_message_in_both_languages() {
         assert!(ko.len() > 20, "{table}: {ko:?}");
         assert_eq!(ko, en, "{table}: the same keys in Korean and English");
     }
+    let js = include_str!("../../src/portal/assets/app.js");
+    assert!(
+        !js.contains("cert-id") && !js.contains("(${e.code})"),
+        "no certificate id to type, no code after a message"
+    );
     let errors = portal_keys("ERRORS", "ko");
     for code in [
         "wrong_pin",
