@@ -38,7 +38,7 @@ const T = {
     "signin.sent": "입력한 정보가 고객 정보와 맞으면 {phone}(으)로 인증번호를 보냈습니다. 3분 안에 입력하세요.",
     "signin.verify": "확인", "signin.other": "다른 인증서 고르기", "signin.resend": "인증번호 다시 받기", "signin.restart": "처음부터 다시 하기",
     "signin.choose": "로그인할 인증서를 고르세요.", "signin.use": "이 인증서로 로그인", "signin.none": "로그인에 쓸 수 있는 인증서가 없습니다. 인증서를 발급하거나 재발급하세요.",
-    "signin.unusable": "이 인증서는 지금 로그인에 쓸 수 없습니다.", "signin.chosen": "선택한 인증서: {subject}", expiry: "만료일",
+    "signin.unusable": "이 인증서는 지금 로그인에 쓸 수 없습니다.", "signin.device": "기기에 보관된 인증서는 그 기기에서 로그인합니다.", "signin.chosen": "선택한 인증서: {subject}", expiry: "만료일",
     "check.name": "이름을 한글 또는 영문으로 입력하세요.", "check.birth": "생년월일을 1987-03-14처럼 8자리로 입력하세요.",
     "check.phone": "휴대폰 번호를 010-1234-5678처럼 입력하세요.", "check.code": "인증번호 6자리를 숫자로 입력하세요.",
     "idle.warning": "{s}초 뒤에 자동으로 로그아웃됩니다.", "idle.stay": "로그인 유지", "idle.out": "5분 동안 사용하지 않아 로그아웃되었습니다.",
@@ -79,7 +79,7 @@ const T = {
     "signin.sent": "If these details match a customer, a code was sent to {phone}. Enter it within 3 minutes.",
     "signin.verify": "Confirm", "signin.other": "Choose another certificate", "signin.resend": "Send another code", "signin.restart": "Start again",
     "signin.choose": "Choose the certificate to sign in with.", "signin.use": "Sign in with this certificate", "signin.none": "You have no certificate you can sign in with. Issue or reissue one.",
-    "signin.unusable": "This certificate cannot be used to sign in now.", "signin.chosen": "Chosen certificate: {subject}", expiry: "Expires",
+    "signin.unusable": "This certificate cannot be used to sign in now.", "signin.device": "A certificate kept on a device signs in from that device.", "signin.chosen": "Chosen certificate: {subject}", expiry: "Expires",
     "check.name": "Enter your name in Korean or Latin letters.", "check.birth": "Enter your birth date with 8 digits, like 1987-03-14.",
     "check.phone": "Enter your mobile number, like 010-1234-5678.", "check.code": "Enter the 6-digit code.",
     "idle.warning": "You will be signed out in {s} seconds.", "idle.stay": "Stay signed in", "idle.out": "You were signed out after 5 minutes without activity.",
@@ -441,7 +441,8 @@ function login() {
   const choose = () => {
     const fetchedAt = Date.now();
     const items = choice.certificates.map((c) => {
-      const usable = c.status === "active";
+      // A device-held key is not in this browser: that certificate signs in from its device.
+      const usable = c.status === "active" && c.storage === "cloud";
       const badge = { active: "ok", suspended: "warn" }[c.status] || "err";
       return h("section", { class: "card choice", "data-id": c.id, "aria-label": c.subject },
         h("h2", {}, `${t(`kind.${c.kind}`)} · ${c.subject}`),
@@ -450,9 +451,9 @@ function login() {
           h("dt", {}, t("expiry")), h("dd", {}, new Date(c.not_after).toLocaleDateString(lang === "ko" ? "ko-KR" : "en-GB")),
           h("dt", {}, t("remaining")), h("dd", {}, countdown(c.expires_in_secs, fetchedAt))),
         usable ? h("button", { type: "button", class: "choose", onclick: () => credential(c) }, t("signin.use"))
-          : h("p", { class: "muted" }, t("signin.unusable")));
+          : h("p", { class: "muted" }, t(c.status === "active" ? "signin.device" : "signin.unusable")));
     });
-    show(h("p", {}, t(choice.certificates.some((c) => c.status === "active") ? "signin.choose" : "signin.none")), items);
+    show(h("p", {}, t(choice.certificates.some((c) => c.status === "active" && c.storage === "cloud") ? "signin.choose" : "signin.none")), items);
   };
   const credential = (cert) => {
     const area = h("div");
