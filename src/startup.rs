@@ -136,6 +136,11 @@ impl Application {
             )
             .map_err(|e| StartupError::Partner(e.to_string()))?,
         );
+        let sign_ins = Arc::new(crate::auth::sign_in::SignIns::new(
+            sender.clone(),
+            custody.kms().clone(),
+            clock.clone(),
+        ));
         let enrolments = Arc::new(Enrolments::new(
             verifier,
             sender,
@@ -165,6 +170,8 @@ impl Application {
         let poller = signing.epochs().spawn_poller(db.clone());
         // The OCSP answer cache follows the issuing CA's status-change count the same way.
         let ocsp_poller = pki.spawn_ocsp_cache_poller(&db).await;
+        // Sessions follow the same epoch: a logout reaches every node's token checks.
+        tokens.follow_epochs(signing.epochs().clone());
         let settings_outbox = settings.enrolment.expose_dev_outbox.then(|| outbox.clone());
         let sweeper = spawn_background(
             custody.clone(),
@@ -185,6 +192,7 @@ impl Application {
             pki: pki.clone(),
             tokens,
             enrolments,
+            sign_ins,
             passkeys,
             signing: signing.clone(),
             dev_outbox: settings_outbox,
@@ -349,6 +357,10 @@ fn spawn_background(
             }
             // First run one interval after start (the CRL is also published on demand).
             if ticks % 60 == 59 {
+                // Finished and abandoned sign-ins by choosing (any node may; it is idempotent).
+                if let Err(e) = store::sign_ins::purge_expired(&db, clock.now()).await {
+                    tracing::warn!(error = %e, "expired sign-ins not purged; retrying later");
+                }
                 match pki.run_lifecycle_job(&db).await {
                     Ok(Some(report)) if report.expired + report.renewal_notices > 0 => {
                         tracing::info!(

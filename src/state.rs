@@ -32,6 +32,8 @@ pub struct AppState {
     pub tokens: Arc<TokenService>,
     /// The issuance procedure.
     pub enrolments: Arc<Enrolments>,
+    /// Sign-in by choosing.
+    pub sign_ins: Arc<crate::auth::sign_in::SignIns>,
     /// WebAuthn passkeys.
     pub passkeys: Arc<crate::auth::passkeys::Passkeys>,
     /// Remote signing for institutions.

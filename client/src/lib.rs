@@ -245,6 +245,7 @@ impl Client {
         let body = PinLoginBody {
             certificate_id,
             pin: zeroize::Zeroizing::new(pin.to_owned()),
+            ticket: None,
         };
         let session: TokenResponse = Self {
             token: None,

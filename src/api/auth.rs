@@ -46,8 +46,10 @@ async fn limit_sign_in(
     Ok(())
 }
 
-/// `POST /v1/auth/pin`: a session for the holder of the certificate whose PIN this is.
-/// Limited per client IP and per certificate (shared by every node) before any PIN is tried.
+/// `POST /v1/auth/pin`: a session for the holder of the certificate whose PIN this is. With
+/// a selection ticket (sign-in by choosing) the certificate must be one it listed, and the
+/// session spends it. Limited per client IP and per certificate (shared by every node) before
+/// any PIN is tried.
 #[tracing::instrument(skip_all)]
 pub async fn pin_login(
     state: web::Data<AppState>,
@@ -57,6 +59,10 @@ pub async fn pin_login(
     let body = body.into_inner();
     limit_sign_in(&state, &req, body.certificate_id).await?;
     let pin = super::extract::parse_pin(&body.pin)?;
+    let ticket = body.ticket.as_ref().map(|t| login::Ticket {
+        sign_ins: &state.sign_ins,
+        ticket: t.as_str(),
+    });
     let pair = login::with_pin(
         &state.db,
         &state.custody,
@@ -64,6 +70,7 @@ pub async fn pin_login(
         &state.clock,
         body.certificate_id,
         &pin,
+        ticket,
     )
     .await?;
     Ok(HttpResponse::Ok().json(pair))
@@ -120,7 +127,8 @@ pub async fn refresh(
     Ok(HttpResponse::Ok().json(state.tokens.refresh(&state.db, &body.refresh_token).await?))
 }
 
-/// `POST /v1/auth/logout`: ends the session of this refresh token.
+/// `POST /v1/auth/logout`: ends the session of this refresh token; its access tokens stop
+/// working on every node within a second (see `TokenService::verify_session`).
 #[tracing::instrument(skip_all)]
 pub async fn logout(
     state: web::Data<AppState>,

@@ -34,7 +34,7 @@ impl FromRequest for User {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         authenticated(req, |state, token| async move {
-            let claims = state.tokens.verify(&token)?;
+            let claims = state.tokens.verify_session(&state.db, &token).await?;
             let owner = OwnerId::parse(&claims.sub).map_err(|_| TokenError::Invalid)?;
             Ok(User(owner))
         })

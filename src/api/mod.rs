@@ -20,6 +20,7 @@ mod meta;
 pub mod oauth;
 mod passkeys;
 mod pki;
+mod sign_ins;
 mod terms;
 mod wire;
 
@@ -76,6 +77,15 @@ pub fn endpoints() -> Vec<Endpoint> {
         }),
         endpoint(Method::GET, "/.well-known/jwks.json", || {
             web::route().to(auth::jwks)
+        }),
+        endpoint(Method::POST, "/v1/auth/sign-ins", || {
+            web::route().to(sign_ins::identify)
+        }),
+        endpoint(Method::POST, "/v1/auth/sign-ins/{id}/code", || {
+            web::route().to(sign_ins::resend)
+        }),
+        endpoint(Method::POST, "/v1/auth/sign-ins/{id}/verify", || {
+            web::route().to(sign_ins::verify)
         }),
         endpoint(Method::POST, "/v1/auth/pin", || {
             web::route().to(auth::pin_login)

@@ -101,6 +101,10 @@ pub async fn sign_in_start(
             &state.passkeys,
             &state.clock,
             body.certificate_id,
+            body.ticket.as_ref().map(|t| login::Ticket {
+                sign_ins: &state.sign_ins,
+                ticket: t.as_str(),
+            }),
         )
         .await?,
     ))
@@ -119,6 +123,10 @@ pub async fn sign_in_finish(
         &state.clock,
         &body.ceremony_id.to_string(),
         &body.credential,
+        body.ticket.as_ref().map(|t| login::Ticket {
+            sign_ins: &state.sign_ins,
+            ticket: t.as_str(),
+        }),
     )
     .await?;
     Ok(HttpResponse::Ok().json(pair))

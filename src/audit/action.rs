@@ -108,6 +108,18 @@ pub enum Action {
     SignatureRejected,
     /// An approval was refused (wrong PIN, altered content, spent challenge…).
     SignatureApprovalFailed,
+    /// Someone identified themselves to sign in by choosing (details say whether the details
+    /// named anyone; the answer did not).
+    SignInIdentified,
+    /// A sign-in phone code was made (and sent, when the details named someone).
+    SignInCodeSent,
+    /// A wrong, expired or used-up sign-in phone code was entered.
+    SignInCodeFailed,
+    /// The sign-in phone code was right: the certificates were listed and a selection ticket
+    /// issued.
+    SignInCodeVerified,
+    /// A selection ticket was refused (unknown, spent, expired, or not for that certificate).
+    SignInTicketRefused,
 }
 
 impl Action {
@@ -166,6 +178,11 @@ impl Action {
             Self::SignatureCreated => "signature.created",
             Self::SignatureRejected => "signature.rejected",
             Self::SignatureApprovalFailed => "signature.approval_failed",
+            Self::SignInIdentified => "auth.sign_in_identified",
+            Self::SignInCodeSent => "auth.sign_in_code_sent",
+            Self::SignInCodeFailed => "auth.sign_in_code_failed",
+            Self::SignInCodeVerified => "auth.sign_in_code_verified",
+            Self::SignInTicketRefused => "auth.sign_in_ticket_refused",
         }
     }
 }

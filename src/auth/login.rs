@@ -2,6 +2,11 @@
 //! (access + refresh token) follows. Unknown, foreign, device-held, revoked, suspended and
 //! expired certificates fail exactly like a wrong PIN, so sign-in reveals nothing about them.
 //! (Device-held certificates sign in by a signed challenge instead: `device`.)
+//!
+//! The portal picks the certificate by choosing (`sign_in`): its selection ticket comes with
+//! the PIN or passkey, must list the chosen certificate's holder, is checked before the PIN is
+//! tried (so a bad ticket costs no PIN attempt) and is spent by the session it makes. API
+//! clients that know a certificate's id may still sign in with the id and PIN alone.
 
 use sea_orm::DatabaseConnection;
 use serde_json::json;
@@ -43,9 +48,21 @@ pub enum LoginError {
     /// The system random source failed.
     #[error("random source failed")]
     Random,
+    /// Sign-in by choosing: the selection ticket was refused (or its store failed).
+    #[error(transparent)]
+    SignIn(#[from] super::sign_in::SignInError),
     /// Database failed.
     #[error(transparent)]
     Store(#[from] store::StoreError),
+}
+
+/// A selection ticket presented with a sign-in, and the service that checks and spends it.
+#[derive(Clone, Copy)]
+pub struct Ticket<'a> {
+    /// Sign-ins by choosing.
+    pub sign_ins: &'a super::sign_in::SignIns,
+    /// The ticket as presented.
+    pub ticket: &'a str,
 }
 
 /// Signs in with a certificate and its PIN.
@@ -57,11 +74,20 @@ pub async fn with_pin(
     clock: &SharedClock,
     certificate_id: Uuid,
     pin: &Pin,
+    ticket: Option<Ticket<'_>>,
 ) -> Result<TokenPair, LoginError> {
     let now = clock.now();
-    let cert = store::pki::certificate_by_id(db, &certificate_id.to_string())
-        .await?
-        .ok_or(LoginError::Failed)?;
+    let cert = store::pki::certificate_by_id(db, &certificate_id.to_string()).await?;
+    // A ticket is checked before anything about the certificate is revealed or tried.
+    let redeem = match ticket {
+        Some(t) => Some(
+            t.sign_ins
+                .redeemable(db, t.ticket, cert.as_ref().map(|c| &c.owner_id))
+                .await?,
+        ),
+        None => None,
+    };
+    let cert = cert.ok_or(LoginError::Failed)?;
     let usable = cert.status.at(cert.not_after, now) == CertStatus::Active;
     let (Some(key_id), true) = (cert.custody_key_id, usable) else {
         return Err(LoginError::Failed);
@@ -74,10 +100,13 @@ pub async fn with_pin(
             CustodyError::WrongPin => LoginError::Failed,
             other => LoginError::Custody(other),
         })?;
+    if let (Some(t), Some(r)) = (ticket, &redeem) {
+        t.sign_ins.spend(db, r).await?;
+    }
     let pair = tokens.new_session(db, &owner, "pin").await?;
     let event = NewEvent::new(Actor::User(owner.as_str().into()), Action::LoggedIn)
         .subject(cert.serial_hex)
-        .details(json!({"amr": "pin"}));
+        .details(json!({"amr": "pin", "chosen": redeem.is_some()}));
     store::audit::append(db, now, &[event]).await?;
     Ok(pair)
 }
@@ -91,30 +120,42 @@ pub async fn with_passkey(
     clock: &SharedClock,
     ceremony: &str,
     credential: &webauthn_rs::prelude::PublicKeyCredential,
+    ticket: Option<Ticket<'_>>,
 ) -> Result<TokenPair, LoginError> {
     let (owner, _cred) = passkeys
         .finish_authentication(db, ceremony, credential)
         .await
         .map_err(LoginError::Passkey)?;
+    if let Some(t) = ticket {
+        let redeem = t.sign_ins.redeemable(db, t.ticket, Some(&owner)).await?;
+        t.sign_ins.spend(db, &redeem).await?;
+    }
     let pair = tokens.new_session(db, &owner, "passkey").await?;
     let event = NewEvent::new(Actor::User(owner.as_str().into()), Action::LoggedIn)
-        .details(json!({"amr": "passkey"}));
+        .details(json!({"amr": "passkey", "chosen": ticket.is_some()}));
     store::audit::append(db, clock.now(), &[event]).await?;
     Ok(pair)
 }
 
 /// Starts a passkey sign-in for the holder of an active certificate (unknown or inactive
-/// certificates, and holders without passkeys, fail like a wrong PIN).
+/// certificates, and holders without passkeys, fail like a wrong PIN; with a selection ticket,
+/// which already proved who the person is, a holder without passkeys is told so:
+/// `no_passkey`).
 pub async fn start_passkey(
     db: &DatabaseConnection,
     passkeys: &super::passkeys::Passkeys,
     clock: &SharedClock,
     certificate_id: Uuid,
+    ticket: Option<Ticket<'_>>,
 ) -> Result<super::passkeys::Ceremony<webauthn_rs::prelude::RequestChallengeResponse>, LoginError> {
     let now = clock.now();
-    let cert = store::pki::certificate_by_id(db, &certificate_id.to_string())
-        .await?
-        .ok_or(LoginError::Failed)?;
+    let cert = store::pki::certificate_by_id(db, &certificate_id.to_string()).await?;
+    if let Some(t) = ticket {
+        t.sign_ins
+            .redeemable(db, t.ticket, cert.as_ref().map(|c| &c.owner_id))
+            .await?;
+    }
+    let cert = cert.ok_or(LoginError::Failed)?;
     if cert.status.at(cert.not_after, now) != CertStatus::Active {
         return Err(LoginError::Failed);
     }
@@ -122,7 +163,8 @@ pub async fn start_passkey(
         .start_authentication(db, &cert.owner_id)
         .await
         .map_err(|e| match e {
-            super::passkeys::PasskeyError::NoPasskey => LoginError::Failed,
+            // With a ticket the person is known already: saying "no passkey" reveals nothing.
+            super::passkeys::PasskeyError::NoPasskey if ticket.is_none() => LoginError::Failed,
             other => LoginError::Passkey(other),
         })
 }

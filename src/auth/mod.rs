@@ -13,4 +13,5 @@ pub mod otp;
 pub mod passkeys;
 pub mod rate_limit;
 pub mod security_card;
+pub mod sign_in;
 pub mod tokens;

@@ -231,6 +231,7 @@ impl From<crate::auth::login::LoginError> for ApiError {
             L::Token(t) => t.into(),
             L::Store(s) => s.into(),
             L::Passkey(p) => p.into(),
+            L::SignIn(s) => s.into(),
             L::ChallengeSpent => Self::rule(
                 Kind::Conflict,
                 ErrorCode::DeviceChallengeSpent,
@@ -249,6 +250,57 @@ impl From<crate::auth::login::LoginError> for ApiError {
                 tracing::error!("random source failed");
                 Self::Internal
             }
+        }
+    }
+}
+
+impl From<crate::auth::sign_in::SignInError> for ApiError {
+    fn from(e: crate::auth::sign_in::SignInError) -> Self {
+        use crate::auth::sign_in::SignInError as S;
+        match e {
+            S::NotFound => Self::rule(
+                Kind::NotFound,
+                ErrorCode::SignInNotFound,
+                "Sign-in not found",
+                "no such sign-in",
+            ),
+            S::Expired => Self::rule(
+                Kind::Gone,
+                ErrorCode::SignInExpired,
+                "Sign-in expired",
+                "this sign-in has expired; identify yourself again",
+            ),
+            S::WrongCode => Self::rule(
+                Kind::Unprocessable,
+                ErrorCode::WrongCode,
+                "Wrong code",
+                "the code is wrong",
+            ),
+            S::CodeExpired => Self::rule(
+                Kind::Gone,
+                ErrorCode::CodeExpired,
+                "Code expired",
+                "the code has expired or was used up; request a new one",
+            ),
+            S::TooManyCodes => Self::rule(
+                Kind::TooMany,
+                ErrorCode::TooManyCodes,
+                "Too many codes",
+                "too many codes were sent for this sign-in; start again",
+            ),
+            S::TicketRefused => Self::rule(
+                Kind::Unauthorized,
+                ErrorCode::InvalidTicket,
+                "Invalid selection ticket",
+                "the selection ticket is unknown, used, expired or not for this certificate; \
+                 sign in again",
+            ),
+            S::Random => {
+                tracing::error!("random source failed");
+                Self::Internal
+            }
+            S::Kms(k) => crate::custody::CustodyError::Kms(k).into(),
+            S::Store(s) => s.into(),
         }
     }
 }

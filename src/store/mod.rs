@@ -17,6 +17,7 @@ pub mod epochs;
 pub mod idempotency;
 pub mod pki;
 pub mod rate_limits;
+pub mod sign_ins;
 pub mod signing;
 pub mod sql;
 pub mod terms;

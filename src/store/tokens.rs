@@ -194,3 +194,16 @@ pub async fn revoke_family<C: ConnectionTrait>(
         .await?;
     Ok(res.rows_affected)
 }
+
+/// Whether a family (a session) was revoked (logout or refresh-token reuse).
+pub async fn family_revoked<C: ConnectionTrait>(
+    conn: &C,
+    family: &str,
+) -> Result<bool, StoreError> {
+    Ok(rt::Entity::find()
+        .filter(rt::Column::FamilyId.eq(family))
+        .filter(rt::Column::RevokedAt.is_not_null())
+        .one(conn)
+        .await?
+        .is_some())
+}

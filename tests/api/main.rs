@@ -31,5 +31,7 @@ mod passkeys;
 mod pki;
 mod portal;
 mod rate_limits;
+mod sessions;
+mod sign_in;
 mod signing;
 mod terms;

@@ -1,11 +1,17 @@
 // Browser tests of the portal in real headless Chromium, driven by playwright-core.
 // Run by tests/api/portal.rs (which starts the service and prepares the customer, the OTP
-// token and the institution), in two phases around a clock jump:
+// token and the institution), in two phases around a clock jump, each at $VIEWPORT (desktop
+// 1280x800 or phone 390x844):
 //   node portal.mjs enrol   — home, the four-step issuance wizard, registration with an
 //                             institution, approval with the keypad PIN, a passkey through
-//                             Chromium's virtual authenticator, approval with the passkey
-//   node portal.mjs renew   — sign in with the PIN and renew inside the renewal window
-// Prints one JSON line with what the Rust side checks. Screenshots go to $SHOTS.
+//                             Chromium's virtual authenticator, approval with the passkey,
+//                             sign-out on the server (the old token is refused), sign in by
+//                             choosing (identify, phone code, choose, PIN), another approval
+//   node portal.mjs renew   — sign in by choosing and renew inside the renewal window; then
+//                             the idle countdown (the page's clock moved), "stay signed in",
+//                             and the sign-out after 5 idle minutes (the token is refused)
+// Every page state checked has touch targets of at least 44 px. Prints one JSON line with what
+// the Rust side checks. Screenshots go to $SHOTS.
 import { createRequire } from "node:module";
 import { mkdirSync } from "node:fs";
 
@@ -18,8 +24,13 @@ const SHOTS = env("SHOTS");
 mkdirSync(SHOTS, { recursive: true });
 
 const browser = await chromium.launch({ executablePath: env("CHROMIUM"), args: ["--no-sandbox"] });
-const context = await browser.newContext({ viewport: { width: 420, height: 900 }, locale: "ko-KR" });
+const VIEWPORTS = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } };
+const viewport = VIEWPORTS[env("VIEWPORT")];
+if (!viewport) throw new Error(`VIEWPORT is desktop or phone, not ${process.env.VIEWPORT}`);
+const context = await browser.newContext({ viewport, locale: "ko-KR", isMobile: env("VIEWPORT") === "phone", hasTouch: env("VIEWPORT") === "phone" });
 const page = await context.newPage();
+// The page's timers and clock are the test's to move (the idle countdown); time still flows.
+await page.clock.install();
 page.setDefaultTimeout(15000);
 const errors = [];
 page.on("pageerror", (e) => errors.push(String(e)));
@@ -33,6 +44,92 @@ async function typePin(pin) {
 
 async function expectStatus(text) {
   await page.locator("#status.info").filter({ hasText: text }).waitFor();
+}
+
+// Every visible control (buttons, links, fields) is at least 44 x 44 px.
+async function touchTargets(where) {
+  const small = await page.evaluate(() => [...document.querySelectorAll("button, a, select, input, textarea")]
+    .filter((el) => {
+      const r = el.getBoundingClientRect();
+      const style = getComputedStyle(el);
+      return r.width > 0 && r.height > 0 && r.right > 0 && r.bottom > 0 && style.visibility !== "hidden"
+        && !["checkbox", "file"].includes(el.type);
+    })
+    .map((el) => { const r = el.getBoundingClientRect(); return { tag: el.tagName, id: el.id, text: (el.textContent || el.value || "").trim().slice(0, 30), w: Math.round(r.width), h: Math.round(r.height) }; })
+    .filter((x) => x.w < 44 || x.h < 44));
+  if (small.length) throw new Error(`touch targets under 44 px on ${where}: ${JSON.stringify(small)}`);
+}
+
+async function expectError(text) {
+  await page.locator("#status.error").filter({ hasText: text }).waitFor();
+}
+
+// The status line is a sentence in the page's language, never a code.
+async function noCodes() {
+  const text = await page.locator("#status").textContent();
+  if (/\b[a-z]+_[a-z_]+\b|\(\w+\)/.test(text)) throw new Error(`a code in the message: ${text}`);
+}
+
+async function tokenStatus(token) {
+  return (await fetch(`${BASE}/v1/certificates`, { headers: { authorization: `Bearer ${token}` } })).status;
+}
+
+// The newest code sent to the customer's phone after `before` messages (delivery does not hold
+// up the answer, so it may land a moment later).
+async function codeAfter(before) {
+  for (let i = 0; i < 100; i++) {
+    const resp = await fetch(`${BASE}/dev/outbox/01012345678`);
+    if (resp.ok) {
+      const msg = await resp.json();
+      if (msg.body !== before) return msg.body.match(/\d{6}/)[0];
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error("no sign-in code arrived");
+}
+
+async function lastMessage() {
+  const resp = await fetch(`${BASE}/dev/outbox/01012345678`);
+  return resp.ok ? (await resp.json()).body : null;
+}
+
+// Sign in by choosing: identify (birth date typed as 8 digits), the phone code (a wrong one
+// first), choose the certificate, the keypad PIN.
+async function signInByChoosing(certificateId, prefix) {
+  await page.goto(`${BASE}/portal/#/login`);
+  await page.fill("#signin-name", "홍길동");
+  await page.fill("#signin-birth", "1987-13-40");
+  await page.fill("#signin-phone", "010-1234-5678");
+  await page.click("#signin-sms");
+  await expectError("생년월일");
+  await noCodes();
+  await page.fill("#signin-birth", "19870314");
+  await touchTargets(`${prefix} sign-in: identify`);
+  await shot(`${prefix}-signin-identify`);
+  const before = await lastMessage();
+  await page.click("#signin-sms");
+  await page.locator("#signin-sent").filter({ hasText: "010-****-5678" }).waitFor();
+  const code = await codeAfter(before);
+  await page.fill("#signin-code", "12345");
+  await page.click("#signin-verify");
+  await expectError("6자리");
+  await page.fill("#signin-code", code === "000000" ? "111111" : "000000");
+  await page.click("#signin-verify");
+  await expectError("인증번호가 올바르지 않습니다");
+  await noCodes();
+  await touchTargets(`${prefix} sign-in: code`);
+  await shot(`${prefix}-signin-code`);
+  await page.fill("#signin-code", code);
+  await page.click("#signin-verify");
+  const choice = page.locator(`section.choice[data-id="${certificateId}"]`);
+  await choice.waitFor();
+  await touchTargets(`${prefix} sign-in: choose`);
+  await shot(`${prefix}-signin-choose`);
+  await choice.locator("button.choose").click();
+  await page.click("#login-pin");
+  await typePin(PIN);
+  await expectStatus("로그인했습니다");
+  await page.locator(`section.cert[data-id="${certificateId}"]`).waitFor();
 }
 
 async function institutionToken() {
@@ -153,15 +250,33 @@ async function enrol() {
   await second_item.locator(".approve-passkey").click();
   await expectStatus("서명했습니다");
   await page.locator("#no-approvals").waitFor();
-  return { certificateId, keypadShuffled: first.length === 10 && second.length === 10 && first.join("") !== second.join(""), passkeys: credentials.length };
+  await touchTargets("approvals");
+
+  // Sign-out ends the session on the server: the old access token is refused.
+  const old = await page.evaluate(() => sessionStorage.getItem("fincert.token"));
+  if ((await tokenStatus(old)) !== 200) throw new Error("the session works before sign-out");
+  await page.click("#nav-session");
+  await expectStatus("로그아웃했습니다");
+  const afterSignOut = await tokenStatus(old);
+  if (afterSignOut !== 401) throw new Error(`the old token after sign-out: ${afterSignOut}`);
+  await touchTargets("home");
+
+  // Sign in by choosing, then approve a third request with the PIN.
+  await signInByChoosing(certificateId, "enrol");
+  await touchTargets("certificates");
+  await signatureRequest(token, certificateId, "증권 매수 주문 3,000,000원", 3);
+  await page.goto(`${BASE}/portal/#/approvals`);
+  const third = page.locator("section.approval").first();
+  await third.locator(".display-text").filter({ hasText: "3,000,000원" }).waitFor();
+  await third.locator(".approve-pin").click();
+  await typePin(PIN);
+  await expectStatus("서명했습니다");
+  return { certificateId, keypadShuffled: first.length === 10 && second.length === 10 && first.join("") !== second.join(""), passkeys: credentials.length, oldTokenAfterSignOut: afterSignOut };
 }
 
 async function renew() {
   const certificateId = env("CERTIFICATE");
-  await page.goto(`${BASE}/portal/#/login`);
-  await page.fill("#cert-id", certificateId);
-  await page.click("#login-pin");
-  await typePin(PIN);
+  await signInByChoosing(certificateId, "renew");
   const card = page.locator(`section.cert[data-id="${certificateId}"]`);
   await card.locator(".renewal-open").waitFor();
   const left = await card.locator(".countdown").textContent();
@@ -172,7 +287,24 @@ async function renew() {
   await expectStatus("저장");
   await page.locator("section.cert").nth(1).waitFor();
   await shot("renewed");
-  return { certificates: await page.locator("section.cert").count() };
+  const certificates = await page.locator("section.cert").count();
+
+  // Idle: a countdown in the last minute, "stay signed in" keeps the session, five idle
+  // minutes end it on the server.
+  const token = await page.evaluate(() => sessionStorage.getItem("fincert.token"));
+  await page.clock.fastForward("04:05");
+  await page.locator("#idle:not([hidden])").filter({ hasText: "초 뒤에 자동으로 로그아웃됩니다" }).waitFor();
+  await touchTargets("idle warning");
+  await shot("idle-warning");
+  await page.click("#idle-stay");
+  await page.locator("#idle").waitFor({ state: "hidden" });
+  await page.clock.fastForward("05:10");
+  await expectStatus("5분 동안 사용하지 않아 로그아웃되었습니다");
+  const idleToken = await tokenStatus(token);
+  if (idleToken !== 401) throw new Error(`the token after the idle sign-out: ${idleToken}`);
+  const refreshed = await page.evaluate(() => sessionStorage.getItem("fincert.token"));
+  if (refreshed) throw new Error("the session is still kept in the page");
+  return { certificates, idleSignedOut: true };
 }
 
 try {

@@ -187,6 +187,13 @@ codes! {
         /// 401: not an active device-held certificate, or the signature over the challenge does
         /// not verify with its key.
         DeviceSignInFailed => "device_sign_in_failed",
+        /// 404: no sign-in (by choosing) with this id.
+        SignInNotFound => "sign_in_not_found",
+        /// 410: the sign-in expired; identify again.
+        SignInExpired => "sign_in_expired",
+        /// 401: the selection ticket is unknown, spent, expired, or does not list this
+        /// certificate; sign in by choosing again.
+        InvalidTicket => "invalid_ticket",
 
         // Key custody.
         /// 401: the PIN does not unlock the key (or sign in).

@@ -9,7 +9,7 @@
 //! | [`health`]       | `/healthz`, `/readyz`                                                     |
 //! | [`terms`]        | `/v1/terms`                                                               |
 //! | [`enrolment`]    | `/v1/enrolments/**` (the four issuance steps)                             |
-//! | [`auth`]         | `/v1/auth/pin`, `/v1/auth/device/**`, `/v1/auth/refresh`, `/v1/auth/logout` |
+//! | [`auth`]         | `/v1/auth/sign-ins/**`, `/v1/auth/pin`, `/v1/auth/device/**`, `/v1/auth/refresh`, `/v1/auth/logout` |
 //! | [`passkeys`]     | `/v1/passkeys/**`, `/v1/auth/passkey/**`                                  |
 //! | [`certificates`] | `/v1/certificates/**`, `/v1/fees`                                         |
 //! | [`foreign`]      | `/v1/foreign-certificates/**`                                             |

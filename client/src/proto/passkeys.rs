@@ -61,19 +61,29 @@ debug_without_secrets!(RegisterFinishBody {
 });
 
 /// Starting a passkey sign-in (`POST /v1/auth/passkey/start`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignInStartBody {
     /// The certificate to sign in with.
     pub certificate_id: Uuid,
+    /// The selection ticket of sign-in by choosing (checked here, spent by `finish`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<Zeroizing<String>>,
 }
 
+debug_without_secrets!(SignInStartBody { certificate_id });
+
 /// Finishing a passkey sign-in (`POST /v1/auth/passkey/finish`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignInFinishBody {
     /// The ceremony `start` opened.
     pub ceremony_id: Uuid,
     /// The WebAuthn assertion.
     pub credential: PublicKeyCredential,
+    /// The selection ticket given to `start`, spent by the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<Zeroizing<String>>,
 }
+
+debug_without_secrets!(SignInFinishBody { ceremony_id });

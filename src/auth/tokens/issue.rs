@@ -8,17 +8,19 @@ use super::{Audience, Claims, TokenError, TokenService};
 use crate::custody::OwnerId;
 
 impl TokenService {
-    /// An access token for `subject`.
+    /// An access token for `subject` in session `sid` (its refresh family).
     pub fn access_token(
         &self,
         subject: &OwnerId,
         amr: &[&str],
+        sid: &str,
     ) -> Result<(String, i64), TokenError> {
         self.sign(
             Audience::User,
             subject.as_str(),
             amr.iter().map(|s| (*s).to_owned()).collect(),
             String::new(),
+            sid.to_owned(),
         )
     }
 
@@ -33,6 +35,7 @@ impl TokenService {
             institution_id,
             Vec::new(),
             scope.to_owned(),
+            String::new(),
         )
     }
 
@@ -49,6 +52,7 @@ impl TokenService {
         subject: &str,
         amr: Vec<String>,
         scope: String,
+        sid: String,
     ) -> Result<(String, i64), TokenError> {
         let now = self.clock.now();
         let claims = Claims {
@@ -60,6 +64,7 @@ impl TokenService {
             jti: Uuid::new_v4().to_string(),
             amr,
             scope,
+            sid,
         };
         let keys = self.keys.read().map_err(|_| TokenError::Signing)?;
         let mut header = Header::new(Algorithm::ES256);

@@ -46,6 +46,7 @@ impl TokenService {
             custody,
             clock,
             verified: VerifiedTokens::default(),
+            live_sessions: std::sync::OnceLock::new(),
         })
     }
 

@@ -10,6 +10,11 @@
 //! - **Refresh tokens** are 256-bit random strings stored only as SHA-256 hashes, single-use:
 //!   each use returns a new one in the same family; using one twice revokes the whole family
 //!   (a stolen token and its thief are cut off together). Logout revokes the family.
+//! - **Sessions end everywhere.** A user's access token names its session (`sid`, the refresh
+//!   family). Every user request checks that the session is not revoked, through a per-node
+//!   cache of *live* sessions that follows the cluster's cache epoch (`signing::checks`):
+//!   logout and reuse revocation bump the epoch in their transaction, so the old access token
+//!   is refused on every node within about 200 ms and never later than a second.
 //!
 //! [`Clock`]: crate::clock::Clock
 //!
@@ -79,6 +84,10 @@ pub struct Claims {
     /// Granted scopes, space-separated (institution tokens only).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub scope: String,
+    /// The session (refresh-token family) a user's token belongs to: once it is revoked
+    /// (logout, refresh-token reuse) the token is refused on every node.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sid: String,
 }
 
 /// Which kind of caller a token is for. Each has its own audience, so a user's token is
@@ -135,6 +144,9 @@ pub struct TokenService {
     custody: std::sync::Arc<Custody>,
     clock: SharedClock,
     verified: verify::VerifiedTokens,
+    /// Sessions found live, cleared when the cache epoch moves (set once at start-up; until
+    /// then every check reads the database).
+    live_sessions: std::sync::OnceLock<crate::signing::checks::Cached<String, ()>>,
 }
 
 impl std::fmt::Debug for TokenService {

@@ -42,7 +42,7 @@ impl TokenService {
         amr: &str,
         family: &str,
     ) -> Result<TokenPair, TokenError> {
-        let (access, expires_in) = self.access_token(subject, &[amr])?;
+        let (access, expires_in) = self.access_token(subject, &[amr], family)?;
         let refresh = self.store_refresh(db, subject, amr, family).await?;
         Ok(TokenPair {
             access_token: access,
@@ -95,12 +95,19 @@ impl TokenService {
         let row = store::tokens::refresh_by_hash(db, &sha256(refresh_token.as_bytes()))
             .await?
             .ok_or(TokenError::RefreshInvalid)?;
-        if row.revoked_at.is_some() || row.expires_at <= now {
+        // A family revoked while this token was being issued (a logout racing a refresh)
+        // stays revoked: its later tokens are refused too.
+        if row.revoked_at.is_some()
+            || row.expires_at <= now
+            || store::tokens::family_revoked(db, &row.family_id).await?
+        {
             return Err(TokenError::RefreshInvalid);
         }
         if row.used_at.is_some() || !store::tokens::use_refresh(db, &row.id, now).await? {
             let txn = db.begin().await.map_err(StoreError::from)?;
             store::tokens::revoke_family(&txn, &row.family_id, now).await?;
+            // Its access tokens stop on every node at their next epoch poll.
+            store::epochs::bump(&txn).await?;
             let event = NewEvent::new(
                 Actor::User(row.owner_id.as_str().to_owned()),
                 Action::RefreshTokenReused,
@@ -113,7 +120,8 @@ impl TokenService {
         self.pair(db, &row.owner_id, &row.amr, &row.family_id).await
     }
 
-    /// Ends a session: revokes the refresh token's family (audited).
+    /// Ends a session: revokes the refresh token's family (audited) and, through the cache
+    /// epoch bumped in the same transaction, every access token of the session on every node.
     pub async fn logout(
         &self,
         db: &DatabaseConnection,
@@ -125,6 +133,7 @@ impl TokenService {
             .ok_or(TokenError::RefreshInvalid)?;
         let txn = db.begin().await.map_err(StoreError::from)?;
         store::tokens::revoke_family(&txn, &row.family_id, now).await?;
+        store::epochs::bump(&txn).await?;
         let event = NewEvent::new(
             Actor::User(row.owner_id.as_str().to_owned()),
             Action::LoggedOut,

@@ -1,7 +1,9 @@
 //! Verifying access tokens: the algorithm is pinned to ES256 before any key is used, the
 //! `kid` must name a published key, issuer and audience must be ours, and time is checked
 //! against the service clock. Tokens already verified are remembered (by fingerprint) until
-//! they expire, so a repeated token costs one hash.
+//! they expire, so a repeated token costs one hash. A user's token is then checked against
+//! its session ([`TokenService::verify_session`]): revoked sessions are refused on every node
+//! within a second of the logout.
 
 use jsonwebtoken::{Algorithm, Validation};
 
@@ -59,6 +61,41 @@ impl TokenService {
         }
         let claims = self.verify_uncached(token, audience)?;
         self.verified.put(fingerprint, claims.clone(), now);
+        Ok(claims)
+    }
+
+    /// Follows the cluster's cache epoch for the live-session cache (called once at start-up).
+    pub fn follow_epochs(&self, epochs: std::sync::Arc<crate::signing::checks::Epochs>) {
+        // A second call keeps the first cache; both follow the same epoch.
+        let _ = self
+            .live_sessions
+            .set(crate::signing::checks::Cached::new(epochs));
+    }
+
+    /// Verifies a user's access token (see [`verify`](Self::verify)) and that its session is
+    /// still live: a logged-out (or reuse-revoked) session's tokens are refused. Live answers
+    /// are cached per node and dropped when the cache epoch moves, which logout bumps; without
+    /// a fresh epoch poll every check reads the database.
+    pub async fn verify_session(
+        &self,
+        db: &sea_orm::DatabaseConnection,
+        token: &str,
+    ) -> Result<Claims, TokenError> {
+        let claims = self.verify(token)?;
+        if claims.sid.is_empty() {
+            return Ok(claims);
+        }
+        let cache = self.live_sessions.get();
+        if cache.is_some_and(|c| c.get(&claims.sid).is_some()) {
+            return Ok(claims);
+        }
+        let tag = cache.and_then(crate::signing::checks::Cached::begin);
+        if crate::store::tokens::family_revoked(db, &claims.sid).await? {
+            return Err(TokenError::Invalid);
+        }
+        if let Some(c) = cache {
+            c.put(tag, claims.sid.clone(), ());
+        }
         Ok(claims)
     }
 

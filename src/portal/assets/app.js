@@ -20,7 +20,7 @@ const T = {
     usage: "용도", "usage.restricted": "용도제한 (은행·카드·보험, 무료)", "usage.general": "범용 (모든 전자거래, 4,400원)",
     "pin.set": "PIN 6자리를 입력하세요", "pin.confirm": "PIN을 한 번 더 입력하세요", "pin.enter": "PIN 6자리를 입력하세요",
     "pin.mismatch": "두 PIN이 다릅니다", clear: "전체 지우기", back: "지우기", ok: "확인", cancel: "취소",
-    "done.title": "발급이 끝났습니다", certificate: "인증서", "login.title": "로그인", "login.cert": "인증서 ID",
+    "done.title": "발급이 끝났습니다", certificate: "인증서", "login.title": "로그인",
     "login.passkey": "패스키로 로그인", "login.pin": "PIN으로 로그인", "certs.title": "내 인증서", kind: "종류", serial: "일련번호",
     status: "상태", valid: "유효기간", remaining: "남은 기간", days: "{d}일 {h}시간", "renew.open": "갱신 가능", renew: "갱신",
     fees: "납부한 수수료", "consents.title": "등록된 기관", withdraw: "해지", "consent.add": "기관에 등록", institution: "기관",
@@ -34,6 +34,15 @@ const T = {
     "status.suspended": "정지", saved: "저장했습니다", issuer: "발급기관", "reissue.replaces": "재발급할 인증서 ID",
     "kind.financial.d": "금융인증서 (3년, 클라우드 보관)", "kind.joint.d": "공동인증서 (1년, 클라우드 보관)",
     "storage.cloud": "개인키는 클라우드에 보관되며 PIN 또는 패스키로만 사용할 수 있습니다. (기기 보관 공동인증서는 API로 CSR을 보내 발급합니다.)",
+    "signin.intro": "본인 정보를 입력하면 휴대폰으로 인증번호를 보내 드립니다. 인증 후 내 인증서 목록에서 골라 로그인합니다.",
+    "signin.sent": "입력한 정보가 고객 정보와 맞으면 {phone}(으)로 인증번호를 보냈습니다. 3분 안에 입력하세요.",
+    "signin.verify": "확인", "signin.other": "다른 인증서 고르기", "signin.resend": "인증번호 다시 받기", "signin.restart": "처음부터 다시 하기",
+    "signin.choose": "로그인할 인증서를 고르세요.", "signin.use": "이 인증서로 로그인", "signin.none": "로그인에 쓸 수 있는 인증서가 없습니다. 인증서를 발급하거나 재발급하세요.",
+    "signin.unusable": "이 인증서는 지금 로그인에 쓸 수 없습니다.", "signin.device": "기기에 보관된 인증서는 그 기기에서 로그인합니다.", "signin.chosen": "선택한 인증서: {subject}", expiry: "만료일",
+    "check.name": "이름을 한글 또는 영문으로 입력하세요.", "check.birth": "생년월일을 1987-03-14처럼 8자리로 입력하세요.",
+    "check.phone": "휴대폰 번호를 010-1234-5678처럼 입력하세요.", "check.code": "인증번호 6자리를 숫자로 입력하세요.",
+    "idle.warning": "{s}초 뒤에 자동으로 로그아웃됩니다.", "idle.stay": "로그인 유지", "idle.out": "5분 동안 사용하지 않아 로그아웃되었습니다.",
+    "signed.out": "로그아웃했습니다.", "signed.in": "로그인했습니다.",
   },
   en: {
     brand: "fincert Certificate Centre", "nav.certificates": "My certificates", "nav.approvals": "Approvals", "nav.passkeys": "Passkeys",
@@ -52,7 +61,7 @@ const T = {
     usage: "Usage", "usage.restricted": "Restricted (banking, card, insurance; free)", "usage.general": "General purpose (all e-services; 4,400 KRW)",
     "pin.set": "Choose a 6-digit PIN", "pin.confirm": "Enter the PIN again", "pin.enter": "Enter your 6-digit PIN",
     "pin.mismatch": "The PINs differ", clear: "Clear", back: "Delete", ok: "OK", cancel: "Cancel",
-    "done.title": "Your certificate is ready", certificate: "Certificate", "login.title": "Sign in", "login.cert": "Certificate id",
+    "done.title": "Your certificate is ready", certificate: "Certificate", "login.title": "Sign in",
     "login.passkey": "Sign in with a passkey", "login.pin": "Sign in with PIN", "certs.title": "My certificates", kind: "Kind", serial: "Serial",
     status: "Status", valid: "Valid until", remaining: "Remaining", days: "{d} days {h} hours", "renew.open": "Renewal open", renew: "Renew",
     fees: "Fees charged", "consents.title": "Registered institutions", withdraw: "Withdraw", "consent.add": "Register with", institution: "Institution",
@@ -66,6 +75,15 @@ const T = {
     "status.revoked": "Revoked", "status.suspended": "Suspended", saved: "Saved", issuer: "Issuer", "reissue.replaces": "Certificate to replace (id)",
     "kind.financial.d": "Financial certificate (3 years, kept in the cloud)", "kind.joint.d": "Joint certificate (1 year, kept in the cloud)",
     "storage.cloud": "The private key stays in the cloud and signs only with your PIN or passkey. (Device-held joint certificates are issued through the API with a CSR.)",
+    "signin.intro": "Enter your details and we will send a code to your phone. Then choose one of your certificates to sign in with.",
+    "signin.sent": "If these details match a customer, a code was sent to {phone}. Enter it within 3 minutes.",
+    "signin.verify": "Confirm", "signin.other": "Choose another certificate", "signin.resend": "Send another code", "signin.restart": "Start again",
+    "signin.choose": "Choose the certificate to sign in with.", "signin.use": "Sign in with this certificate", "signin.none": "You have no certificate you can sign in with. Issue or reissue one.",
+    "signin.unusable": "This certificate cannot be used to sign in now.", "signin.device": "A certificate kept on a device signs in from that device.", "signin.chosen": "Chosen certificate: {subject}", expiry: "Expires",
+    "check.name": "Enter your name in Korean or Latin letters.", "check.birth": "Enter your birth date with 8 digits, like 1987-03-14.",
+    "check.phone": "Enter your mobile number, like 010-1234-5678.", "check.code": "Enter the 6-digit code.",
+    "idle.warning": "You will be signed out in {s} seconds.", "idle.stay": "Stay signed in", "idle.out": "You were signed out after 5 minutes without activity.",
+    "signed.out": "You are signed out.", "signed.in": "You are signed in.",
   },
 };
 
@@ -82,6 +100,13 @@ const ERRORS = {
     certificate_not_usable: "이 인증서는 지금 서명에 쓸 수 없습니다.", renewal_not_open: "만료 30일 전부터 갱신할 수 있습니다.",
     consent_exists: "이미 이 기관에 등록된 인증서입니다.", usage_not_permitted: "용도제한 인증서는 이 기관에 쓸 수 없습니다.",
     service_unavailable: "잠시 서비스를 이용할 수 없습니다. 잠시 후 다시 하세요.",
+    invalid_ticket: "인증 시간이 지났거나 이미 사용했습니다. 처음부터 다시 로그인하세요.", sign_in_expired: "시간이 지나 처음부터 다시 로그인해야 합니다.",
+    sign_in_not_found: "로그인 절차를 찾을 수 없습니다. 처음부터 다시 하세요.", too_many_codes: "인증번호를 너무 많이 요청했습니다. 처음부터 다시 하세요.",
+    invalid_json: "입력한 내용의 형식이 맞지 않습니다. 다시 확인하세요.", invalid_refresh_token: "로그인이 만료되었습니다. 다시 로그인하세요.",
+    refresh_token_reused: "보안을 위해 로그아웃되었습니다. 다시 로그인하세요.", no_passkey: "이 인증서에 등록된 패스키가 없습니다. PIN으로 로그인하세요.",
+    webauthn_challenge_spent: "패스키 확인 시간이 지났습니다. 다시 하세요.", identity_verifier_unavailable: "본인 확인 서비스에 잠시 연결할 수 없습니다. 잠시 후 다시 하세요.",
+    message_sender_unavailable: "인증번호를 보내지 못했습니다. 잠시 후 다시 하세요.", internal_error: "처리하지 못했습니다. 잠시 후 다시 하세요.",
+    network: "서버에 연결할 수 없습니다. 인터넷 연결을 확인하고 다시 하세요.", unknown: "처리하지 못했습니다. 다시 하세요. 계속되면 고객센터에 문의하세요.",
   },
   en: {
     wrong_pin: "Wrong PIN.", pin_locked: "The PIN is locked after 5 wrong tries. Reissue the certificate.",
@@ -94,6 +119,13 @@ const ERRORS = {
     certificate_not_usable: "This certificate cannot sign now.", renewal_not_open: "Renewal opens 30 days before expiry.",
     consent_exists: "This certificate is already registered with the institution.", usage_not_permitted: "A restricted-use certificate cannot be used with this institution.",
     service_unavailable: "The service is unavailable for a moment; try again shortly.",
+    invalid_ticket: "This sign-in took too long or was used already. Please sign in again.", sign_in_expired: "This sign-in took too long. Please start again.",
+    sign_in_not_found: "This sign-in could not be found. Please start again.", too_many_codes: "Too many codes were requested. Please start again.",
+    invalid_json: "Something you entered is not in the expected form. Please check it.", invalid_refresh_token: "Your session ended. Please sign in again.",
+    refresh_token_reused: "You were signed out to protect your account. Please sign in again.", no_passkey: "This certificate has no passkey. Sign in with your PIN.",
+    webauthn_challenge_spent: "The passkey check took too long. Please try again.", identity_verifier_unavailable: "Identity checks are unavailable for a moment. Please try again shortly.",
+    message_sender_unavailable: "The code could not be sent. Please try again shortly.", internal_error: "This could not be done. Please try again shortly.",
+    network: "The service could not be reached. Check your connection and try again.", unknown: "This could not be done. Please try again; if it keeps happening, contact support.",
   },
 };
 
@@ -120,34 +152,116 @@ function status(msg, kind = "error") {
 }
 
 // ----- API -----
+// The session: access token, refresh token and when the access token expires (by this
+// browser's clock, from the answer's expires_in). Refreshed silently while the page is in use;
+// ended on the server by sign-out or after IDLE_MS without activity.
 const session = {
   get token() { return sessionStorage.getItem("fincert.token"); },
-  set token(v) { v ? sessionStorage.setItem("fincert.token", v) : sessionStorage.removeItem("fincert.token"); },
+  get refresh() { return sessionStorage.getItem("fincert.refresh"); },
+  get expiresAt() { return Number(sessionStorage.getItem("fincert.expires") || 0); },
+  set(pair) {
+    sessionStorage.setItem("fincert.token", pair.access_token);
+    if (pair.refresh_token) sessionStorage.setItem("fincert.refresh", pair.refresh_token);
+    sessionStorage.setItem("fincert.expires", String(Date.now() + pair.expires_in * 1000));
+  },
+  clear() { ["fincert.token", "fincert.refresh", "fincert.expires"].forEach((k) => sessionStorage.removeItem(k)); },
 };
 
-async function api(method, path, body) {
+const IDLE_MS = 5 * 60 * 1000;
+const WARN_MS = 60 * 1000;
+let lastActive = Date.now();
+
+async function call(method, path, body, token) {
   const headers = { "Accept": "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (session.token) headers["Authorization"] = `Bearer ${session.token}`;
-  const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (token) headers["Authorization"] = `Bearer ${token}`;
+  let resp;
+  try {
+    resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    const err = new Error("network");
+    err.code = "network";
+    throw err;
+  }
   if (resp.status === 204) return null;
   const data = await resp.json().catch(() => ({}));
   if (!resp.ok) {
-    const err = new Error(data.detail || data.error_description || resp.statusText);
-    err.code = data.code || data.error;
+    const err = new Error(data.detail || data.error_description || "");
+    // A gateway's own page (502, 504) has no code: it reads as the service being away.
+    err.code = data.code || data.error || (resp.status >= 500 ? "service_unavailable" : "unknown");
     err.status = resp.status;
     throw err;
   }
   return data;
 }
 
-async function guarded(fn) {
-  try { return await fn(); } catch (e) {
-    const known = e.code && ERRORS[lang][e.code];
-    status(known ? `${known} (${e.code})` : `${e.message}${e.code ? ` (${e.code})` : ""}`);
-    if (e.status === 401 && e.code === "invalid_token") session.token = null;
+// One refresh at a time: concurrent callers share it. A refused refresh ends the session; a
+// refresh that lands after sign-out (a new generation) is dropped, never revives the session.
+let refreshing = null;
+let generation = 0;
+function refreshSession() {
+  if (!session.refresh) return Promise.resolve(false);
+  const mine = generation;
+  refreshing ||= call("POST", "/v1/auth/refresh", { refresh_token: session.refresh })
+    .then((pair) => { if (mine !== generation) return false; session.set(pair); return true; })
+    .catch((e) => { if (e.status === 401 && mine === generation) session.clear(); return false; })
+    .finally(() => { refreshing = null; });
+  return refreshing;
+}
+
+async function api(method, path, body) {
+  if (session.token && session.expiresAt - Date.now() < 60000) await refreshSession();
+  try {
+    return await call(method, path, body, session.token);
+  } catch (e) {
+    if (e.status === 401 && e.code === "invalid_token" && session.refresh && await refreshSession()) {
+      return call(method, path, body, session.token);
+    }
+    throw e;
   }
 }
+
+// Every message is a translated sentence, never a code.
+const message = (e) => ERRORS[lang][e.code] || ERRORS[lang].unknown;
+
+async function guarded(fn) {
+  try { return await fn(); } catch (e) {
+    status(message(e));
+    if (e.status === 401 && e.code === "invalid_token") { session.clear(); updateNav(); }
+  }
+}
+
+// Ends the session on the server (its access and refresh tokens stop working everywhere),
+// then here.
+async function signOut(notice) {
+  const refresh = session.refresh;
+  generation += 1;
+  session.clear();
+  hideIdle();
+  if (refresh) await call("POST", "/v1/auth/logout", { refresh_token: refresh }).catch(() => {});
+  pendingNotice = notice;
+  if (location.hash === "#/") route(); else location.hash = "#/";
+}
+
+// ----- inactivity: a countdown for the last minute, then sign-out -----
+function hideIdle() { const w = $("#idle"); if (w) w.hidden = true; }
+
+function idleTick() {
+  if (!session.token) { hideIdle(); return; }
+  const left = IDLE_MS - (Date.now() - lastActive);
+  if (left <= 0) { signOut(t("idle.out")); return; }
+  const w = $("#idle");
+  if (left <= WARN_MS) {
+    $("#idle-text").textContent = t("idle.warning", { s: Math.ceil(left / 1000) });
+    if (w.hidden) { w.hidden = false; $("#idle-stay").focus(); }
+    return;
+  }
+  hideIdle();
+  // In use: keep the access token fresh before it lapses.
+  if (session.expiresAt - Date.now() < 60000) refreshSession();
+}
+
+function stay() { lastActive = Date.now(); hideIdle(); refreshSession(); }
 
 // ----- WebAuthn: JSON (base64url) <-> ArrayBuffer -----
 const b64u = {
@@ -231,22 +345,136 @@ function needLogin() {
   return [h("p", {}, t("need.login")), h("a", { href: "#/login" }, t("nav.login"))];
 }
 
+// ----- formats, checked here before anything reaches the API -----
+const checks = {
+  name: (v) => /^\p{L}[\p{L} .-]{0,39}$/u.test(v.trim()) ? v.trim() : null,
+  // 19870314 or 1987-03-14 (or with dots or slashes), a real day between 1900 and today.
+  birth: (v) => {
+    const m = v.trim().match(/^(\d{4})[-./]?(\d{2})[-./]?(\d{2})$/);
+    if (!m) return null;
+    const iso = `${m[1]}-${m[2]}-${m[3]}`;
+    const d = new Date(`${iso}T00:00:00Z`);
+    const real = !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === iso;
+    return real && Number(m[1]) >= 1900 && d.getTime() <= Date.now() ? iso : null;
+  },
+  phone: (v) => {
+    let d = v.replace(/[\s-]/g, "");
+    if (d.startsWith("+82")) d = `0${d.slice(3)}`;
+    return /^01[016789]\d{7,8}$/.test(d) ? d : null;
+  },
+  code: (v) => /^\d{6}$/.test(v.trim()) ? v.trim() : null,
+};
+
+// Reads a field through its check; a bad value is marked, focused and explained in a sentence.
+function field(id, check, messageKey) {
+  const el = $(`#${id}`);
+  const value = checks[check](el.value);
+  el.setAttribute("aria-invalid", value === null ? "true" : "false");
+  if (value === null) { status(t(messageKey)); el.focus(); }
+  return value;
+}
+
+// Sign-in by choosing: identify → phone code → choose a certificate → PIN or passkey. The
+// selection ticket lives only in this closure.
 function login() {
-  const certId = h("input", { id: "cert-id", name: "certificate", autocomplete: "off", value: sessionStorage.getItem("fincert.cert") || "" });
-  const area = h("div");
-  const signedIn = (pair) => { session.token = pair.access_token; sessionStorage.setItem("fincert.cert", certId.value.trim()); location.hash = "#/certificates"; };
-  return [h("h1", {}, t("login.title")), h("label", { for: "cert-id" }, t("login.cert")), certId,
+  const box = h("div", { id: "signin" });
+  let pending = null;
+  let choice = null;
+  const input = (id, k, attrs = {}) => [h("label", { for: id }, t(k)), h("input", { id, ...attrs })];
+  const signedIn = (pair, cert) => {
+    generation += 1;
+    session.set(pair);
+    lastActive = Date.now();
+    sessionStorage.setItem("fincert.cert", cert.id);
+    pendingNotice = t("signed.in");
+    location.hash = "#/certificates";
+  };
+  const show = (...children) => {
+    box.replaceChildren(...children.flat(3));
+    const first = box.querySelector("input, button");
+    if (first) first.focus();
+  };
+  const identify = () => show(h("p", { class: "muted" }, t("signin.intro")),
+    input("signin-name", "name", { autocomplete: "name", maxlength: "40" }),
+    input("signin-birth", "birth", { inputmode: "numeric", autocomplete: "bday", maxlength: "10", placeholder: "1987-03-14" }),
+    input("signin-phone", "phone", { inputmode: "tel", autocomplete: "tel", maxlength: "16", placeholder: "010-1234-5678" }),
     h("div", { class: "row" },
-      h("button", { type: "button", id: "login-pin", onclick: async () => {
-        const pin = await askPin(area, t("pin.enter"));
-        await guarded(async () => signedIn(await api("POST", "/v1/auth/pin", { certificate_id: certId.value.trim(), pin })));
-      } }, t("login.pin")),
-      h("button", { type: "button", class: "secondary", id: "login-passkey", onclick: () => guarded(async () => {
-        const started = await api("POST", "/v1/auth/passkey/start", { certificate_id: certId.value.trim() });
-        const credential = await getPasskey(started.options);
-        signedIn(await api("POST", "/v1/auth/passkey/finish", { ceremony_id: started.ceremony_id, credential }));
-      }) }, t("login.passkey"))),
-    area];
+      h("button", { type: "button", id: "signin-sms", onclick: () => send("sms") }, t("phone.sms")),
+      h("button", { type: "button", class: "secondary", id: "signin-ars", onclick: () => send("ars") }, t("phone.ars"))));
+  const send = (channel) => {
+    const name = field("signin-name", "name", "check.name");
+    if (name === null) return;
+    const birth = field("signin-birth", "birth", "check.birth");
+    if (birth === null) return;
+    const phone = field("signin-phone", "phone", "check.phone");
+    if (phone === null) return;
+    guarded(async () => {
+      pending = await api("POST", "/v1/auth/sign-ins", { name, birth_date: birth, phone, channel });
+      code();
+    });
+  };
+  const code = () => {
+    show(h("p", { id: "signin-sent" }, t("signin.sent", { phone: pending.phone })),
+      input("signin-code", "phone.code", { inputmode: "numeric", autocomplete: "one-time-code", maxlength: "6" }),
+      h("div", { class: "row" },
+        h("button", { type: "button", id: "signin-verify", onclick: verify }, t("signin.verify")),
+        h("button", { type: "button", class: "secondary", id: "signin-resend", onclick: () => guarded(async () => {
+          pending = await api("POST", `/v1/auth/sign-ins/${pending.id}/code`, { channel: pending.channel });
+          status(t("signin.sent", { phone: pending.phone }), "info");
+        }) }, t("signin.resend")),
+        h("button", { type: "button", class: "secondary", onclick: identify }, t("signin.restart"))));
+  };
+  const verify = () => {
+    const value = field("signin-code", "code", "check.code");
+    if (value === null) return;
+    guarded(async () => {
+      try {
+        choice = await api("POST", `/v1/auth/sign-ins/${pending.id}/verify`, { code: value });
+      } catch (e) {
+        if (["sign_in_expired", "sign_in_not_found", "too_many_codes"].includes(e.code)) identify();
+        throw e;
+      }
+      status("");
+      choose();
+    });
+  };
+  const choose = () => {
+    const fetchedAt = Date.now();
+    const items = choice.certificates.map((c) => {
+      // A device-held key is not in this browser: that certificate signs in from its device.
+      const usable = c.status === "active" && c.storage === "cloud";
+      const badge = { active: "ok", suspended: "warn" }[c.status] || "err";
+      return h("section", { class: "card choice", "data-id": c.id, "aria-label": c.subject },
+        h("h2", {}, `${t(`kind.${c.kind}`)} · ${c.subject}`),
+        h("dl", {}, h("dt", {}, t("usage")), h("dd", {}, t(`usage.${c.usage}`)), h("dt", {}, t("issuer")), h("dd", {}, c.issuer),
+          h("dt", {}, t("status")), h("dd", {}, h("span", { class: `badge ${badge}` }, t(`status.${c.status}`))),
+          h("dt", {}, t("expiry")), h("dd", {}, new Date(c.not_after).toLocaleDateString(lang === "ko" ? "ko-KR" : "en-GB")),
+          h("dt", {}, t("remaining")), h("dd", {}, countdown(c.expires_in_secs, fetchedAt))),
+        usable ? h("button", { type: "button", class: "choose", onclick: () => credential(c) }, t("signin.use"))
+          : h("p", { class: "muted" }, t(c.status === "active" ? "signin.device" : "signin.unusable")));
+    });
+    show(h("p", {}, t(choice.certificates.some((c) => c.status === "active" && c.storage === "cloud") ? "signin.choose" : "signin.none")), items);
+  };
+  const credential = (cert) => {
+    const area = h("div");
+    const ticket = choice.ticket;
+    show(h("p", { id: "signin-chosen" }, t("signin.chosen", { subject: cert.subject })),
+      h("div", { class: "row" },
+        h("button", { type: "button", id: "login-pin", onclick: async () => {
+          const pin = await askPin(area, t("pin.enter"));
+          area.replaceChildren();
+          await guarded(async () => signedIn(await api("POST", "/v1/auth/pin", { certificate_id: cert.id, pin, ticket }), cert));
+        } }, t("login.pin")),
+        h("button", { type: "button", class: "secondary", id: "login-passkey", onclick: () => guarded(async () => {
+          const started = await api("POST", "/v1/auth/passkey/start", { certificate_id: cert.id, ticket });
+          const credential = await getPasskey(started.options);
+          signedIn(await api("POST", "/v1/auth/passkey/finish", { ceremony_id: started.ceremony_id, credential, ticket }), cert);
+        }) }, t("login.passkey")),
+        h("button", { type: "button", class: "secondary", id: "signin-other", onclick: choose }, t("signin.other"))),
+      area);
+  };
+  identify();
+  return [h("h1", {}, t("login.title")), box];
 }
 
 const STEPS = ["terms", "identity", "phone", "medium", "credential"];
@@ -333,7 +561,7 @@ function enrol(purpose) {
           const choice = { kind: kind.value, usage: usage.value, pin };
           if (replaces) choice.replaces = replaces.value.trim();
           const done = await api("POST", `/v1/enrolments/${enrolment.id}/complete`, choice);
-          if (done.session) session.token = done.session.access_token;
+          if (done.session) session.set(done.session);
           const cert = done.certificate || done;
           sessionStorage.setItem("fincert.cert", cert.id);
           mark("done");
@@ -484,22 +712,32 @@ const routes = { "": home, certificates, approvals, passkeys, foreign, login, "e
 
 // Renders the page for the current hash; navigation clears the message line, an in-place
 // refresh after an action keeps it.
+let pendingNotice = null;
+function updateNav() {
+  $("#nav-session").textContent = session.token ? t("nav.logout") : t("nav.login");
+}
+
 function route(keepStatus = false) {
   if (!keepStatus) status("");
+  if (pendingNotice) { status(pendingNotice, "info"); pendingNotice = null; }
   const path = location.hash.replace(/^#\/?/, "");
   const render = routes[path] || home;
   document.documentElement.lang = lang;
   document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
-  const nav = $("#nav-session");
-  nav.textContent = session.token ? t("nav.logout") : t("nav.login");
+  updateNav();
+  $("#idle-stay").textContent = t("idle.stay");
   $("#lang").textContent = lang === "ko" ? "English" : "한국어";
+  $("#lang").lang = lang === "ko" ? "en" : "ko";
   view().replaceChildren(...[render()].flat(3));
   view().focus();
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   $("#lang").addEventListener("click", () => { lang = lang === "ko" ? "en" : "ko"; localStorage.setItem("fincert.lang", lang); route(); });
-  $("#nav-session").addEventListener("click", (e) => { if (session.token) { e.preventDefault(); session.token = null; location.hash = "#/"; route(); } });
+  $("#nav-session").addEventListener("click", (e) => { if (session.token) { e.preventDefault(); signOut(t("signed.out")); } });
+  $("#idle-stay").addEventListener("click", stay);
+  for (const ev of ["pointerdown", "keydown", "input"]) document.addEventListener(ev, () => { lastActive = Date.now(); }, { capture: true, passive: true });
+  setInterval(idleTick, 1000);
   window.addEventListener("hashchange", () => route());
   route();
 });
