@@ -23,7 +23,7 @@ pub use self::{
         revoke_authority,
     },
     certificates::{
-        CertificateRow, Revocation, certificate_by_id, certificate_by_serial, certificate_of,
+        CertificateRow, FOREIGN_ISSUER, Revocation, certificate_by_id, certificate_by_serial, certificate_of,
         certificates_of, expire_due, insert_certificate, mark_renewed, record_renewal_notices,
         revoked_for_crl, transition,
     },
