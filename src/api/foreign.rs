@@ -29,24 +29,27 @@ pub async fn register(
     body: web::Json<RegisterBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    if body.intermediates.len() > 5 {
-        return Err(ApiError::InvalidJson("at most 5 intermediates".into()));
-    }
     let leaf = decode_der_or_pem(&body.certificate)?;
-    let intermediates = body
-        .intermediates
-        .iter()
-        .map(|i| decode_der_or_pem(i))
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .map(|d| der_input::der_from(&d, PemRule::FirstLabelled(der_input::CERTIFICATE)).ok())
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| ApiError::InvalidJson("an intermediate is not a certificate".into()))?;
+    let intermediates = intermediates(&body.intermediates)?;
     let view = state
         .pki
         .register_foreign(&state.db, &user.0, &leaf, &intermediates)
         .await?;
     Ok(HttpResponse::Created().json(ForeignView::from(view)))
+}
+
+/// Up to 5 intermediates, each base64 DER or PEM.
+fn intermediates(raw: &[String]) -> Result<Vec<Vec<u8>>, ApiError> {
+    if raw.len() > 5 {
+        return Err(ApiError::InvalidJson("at most 5 intermediates".into()));
+    }
+    raw.iter()
+        .map(|i| decode_der_or_pem(i))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .map(|d| der_input::der_from(&d, PemRule::FirstLabelled(der_input::CERTIFICATE)).ok())
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| ApiError::InvalidJson("an intermediate is not a certificate".into()))
 }
 
 /// Key-file imports (each a password guess) a user may try per window, on every node together.
@@ -108,12 +111,14 @@ pub async fn import_npki(
         PemRule::FirstLabelled(der_input::CERTIFICATE),
     )
     .map_err(|_| ApiError::InvalidJson("sign_cert is not a certificate".into()))?;
+    let mut certs = vec![cert];
+    certs.extend(intermediates(&body.intermediates)?);
     let key_file = base64_field(&body.sign_pri, "sign_pri")?;
     let pin = Pin::parse_new(&body.pin, None).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
     limit_import(&state, &user).await?;
     let view = state
         .pki
-        .import_npki(&state.db, &user.0, &cert, &key_file, &body.password, &pin)
+        .import_npki(&state.db, &user.0, certs, &key_file, &body.password, &pin)
         .await?;
     Ok(HttpResponse::Created().json(ForeignView::from(view)))
 }

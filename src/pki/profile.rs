@@ -210,7 +210,10 @@ mod tests {
             Some(Usage::General)
         );
         assert_eq!(usage_of_policies(arc, &["1.2.3".into()]), None);
-        assert_eq!(recognise_policies(arc, &["1.2.3".into()]), PolicyUsage::Unknown);
+        assert_eq!(
+            recognise_policies(arc, &["1.2.3".into()]),
+            PolicyUsage::Unknown
+        );
         assert_eq!(
             recognise_policies(arc, &["1.2.410.200005.1.1.5".into()]),
             PolicyUsage::NotPersonal

@@ -69,6 +69,10 @@ pub struct NpkiImportBody {
     pub sign_cert: String,
     /// `signPri.key`, base64.
     pub sign_pri: String,
+    /// The issuing chain of `signCert.der` (base64 DER or PEM, leaf's issuer first, at most
+    /// 5), unless the trust anchors already hold it.
+    #[serde(default)]
+    pub intermediates: Vec<String>,
     /// The key file's password.
     pub password: Zeroizing<String>,
     /// The new 6-digit PIN.

@@ -36,23 +36,27 @@ impl Pki {
 
     /// Imports an NPKI pair (`signCert.der` + `signPri.key` and its password): the key is
     /// decrypted in memory, kept whole with its identity random `R`, and re-sealed under KMS
-    /// bound to `pin`; neither file nor password is stored.
+    /// bound to `pin`; neither file nor password is stored. `certs` are `signCert.der` and
+    /// any intermediates (the key picks its certificate among them).
     #[tracing::instrument(skip_all, fields(owner = %owner.as_str()))]
     pub async fn import_npki(
         &self,
         db: &DatabaseConnection,
         owner: &OwnerId,
-        sign_cert: &[u8],
+        certs: Vec<Vec<u8>>,
         sign_pri: &[u8],
         password: &str,
         pin: &Pin,
     ) -> Result<ForeignView, PkiError> {
-        let (file, password) = (sign_pri.to_vec(), Zeroizing::new(password.as_bytes().to_vec()));
+        let (file, password) = (
+            sign_pri.to_vec(),
+            Zeroizing::new(password.as_bytes().to_vec()),
+        );
         let key = self
             .run_kdf(move || npki::open_sign_pri(&file, &password))
             .await??;
         tracing::debug!(vid_random = key.has_vid_random, "NPKI key file opened");
-        self.import_key(db, owner, "npki", key.pkcs8, vec![sign_cert.to_vec()], pin)
+        self.import_key(db, owner, "npki", key.pkcs8, certs, pin)
             .await
     }
 
@@ -79,22 +83,19 @@ impl Pki {
         })
         .await
         .map_err(|_| ForeignError::KeyMismatch)??;
+        if certs
+            .iter()
+            .any(|c| x509_parser::parse_x509_certificate(c).is_err())
+        {
+            return Err(ForeignError::Malformed.into());
+        }
         let position = certs
             .iter()
             .position(|c| {
                 x509_parser::parse_x509_certificate(c)
                     .is_ok_and(|(_, cert)| cert.public_key().raw == spki.as_slice())
             })
-            .ok_or_else(|| {
-                if certs
-                    .iter()
-                    .all(|c| x509_parser::parse_x509_certificate(c).is_err())
-                {
-                    ForeignError::Malformed
-                } else {
-                    ForeignError::KeyMismatch
-                }
-            })?;
+            .ok_or(ForeignError::KeyMismatch)?;
         let mut others = certs;
         let leaf = others.remove(position);
         let validated = foreign::validate(

@@ -112,7 +112,8 @@ pub struct NpkiKey {
 /// wrong password (which fails the padding or the `PrivateKeyInfo` parse) without saying
 /// which byte was wrong.
 pub fn open_sign_pri(file: &[u8], password: &[u8]) -> Result<NpkiKey, ForeignError> {
-    let info = EncryptedPrivateKeyInfo::from_der(file).map_err(|_| ForeignError::KeyFileMalformed)?;
+    let info =
+        EncryptedPrivateKeyInfo::from_der(file).map_err(|_| ForeignError::KeyFileMalformed)?;
     let params = info
         .encryption_algorithm
         .parameters
@@ -162,13 +163,7 @@ pub fn open_sign_pri(file: &[u8], password: &[u8]) -> Result<NpkiKey, ForeignErr
             let iterations = std::num::NonZeroU32::new(kdf.iteration_count)
                 .ok_or(ForeignError::KeyFileMalformed)?;
             let mut key = Zeroizing::new([0u8; 16]);
-            aws_lc_rs::pbkdf2::derive(
-                prf,
-                iterations,
-                kdf.salt.as_bytes(),
-                password,
-                &mut key[..],
-            );
+            aws_lc_rs::pbkdf2::derive(prf, iterations, kdf.salt.as_bytes(), password, &mut key[..]);
             (key, iv)
         }
         _ => return Err(ForeignError::UnsupportedCipher),
@@ -176,11 +171,9 @@ pub fn open_sign_pri(file: &[u8], password: &[u8]) -> Result<NpkiKey, ForeignErr
     let plain = seed::cbc_decrypt(&key, &iv, info.encrypted_data.as_bytes())
         .ok_or(ForeignError::KeyFileUnreadable)?;
     let parsed = PrivateKeyInfo::from_der(&plain).map_err(|_| ForeignError::KeyFileUnreadable)?;
-    let has_vid_random = parsed
-        .attributes
-        .iter()
-        .flat_map(|a| a.iter())
-        .any(|a| a.oid == VID_RANDOM && a.values.iter().any(|v| v.decode_as::<BitString>().is_ok()));
+    let has_vid_random = parsed.attributes.iter().flat_map(|a| a.iter()).any(|a| {
+        a.oid == VID_RANDOM && a.values.iter().any(|v| v.decode_as::<BitString>().is_ok())
+    });
     Ok(NpkiKey {
         pkcs8: plain,
         has_vid_random,
@@ -196,7 +189,11 @@ fn check_iterations(iterations: u32) -> Result<(), ForeignError> {
 }
 
 /// PBKDF1-SHA1 (RFC 8018 §5.1) to 20 bytes; SEED key `DK[0..16]`, IV `SHA-1(DK[16..20])[0..16]`.
-pub fn pbkdf1_seed(password: &[u8], salt: &[u8], iterations: u32) -> (Zeroizing<[u8; 16]>, [u8; 16]) {
+pub fn pbkdf1_seed(
+    password: &[u8],
+    salt: &[u8],
+    iterations: u32,
+) -> (Zeroizing<[u8; 16]>, [u8; 16]) {
     use aws_lc_rs::digest::{SHA1_FOR_LEGACY_USE_ONLY as SHA1, digest};
     let mut input = Zeroizing::new(Vec::with_capacity(password.len() + salt.len()));
     input.extend_from_slice(password);
@@ -258,6 +255,44 @@ mod tests {
             open_sign_pri(&info.to_der().unwrap(), b"x").err(),
             Some(ForeignError::UnsupportedCipher)
         );
+    }
+
+    /// The key parser (aws-lc) reads a `PrivateKeyInfo` whose attributes carry `R`, so the
+    /// key is sealed whole; `without_attributes` gives the same key without them.
+    #[test]
+    fn keys_with_vid_random_parse() {
+        use crate::custody::keys::{KeyAlgorithm, SigningKey, generate};
+        for alg in [KeyAlgorithm::Rsa2048, KeyAlgorithm::P256] {
+            let plain = generate(alg).unwrap().pkcs8;
+            let mut info = PrivateKeyInfo::from_der(&plain).unwrap();
+            let value = der::Any::encode_from(&BitString::from_bytes(&[9u8; 20]).unwrap()).unwrap();
+            let attr = x509_cert::attr::Attribute {
+                oid: VID_RANDOM,
+                values: der::asn1::SetOfVec::try_from(vec![value]).unwrap(),
+            };
+            info.attributes = Some(der::asn1::SetOfVec::try_from(vec![attr]).unwrap());
+            let with_r = info.to_der().unwrap();
+            let bare = without_attributes(&with_r).unwrap();
+            assert_eq!(
+                SigningKey::from_pkcs8(alg, &bare)
+                    .unwrap()
+                    .public_key_der()
+                    .unwrap(),
+                SigningKey::from_pkcs8(alg, &plain)
+                    .unwrap()
+                    .public_key_der()
+                    .unwrap()
+            );
+            assert_eq!(
+                SigningKey::from_pkcs8(alg, &with_r)
+                    .map(|k| k.public_key_der().unwrap())
+                    .ok(),
+                SigningKey::from_pkcs8(alg, &plain)
+                    .map(|k| k.public_key_der().unwrap())
+                    .ok(),
+                "{alg:?} with attributes"
+            );
+        }
     }
 
     #[test]

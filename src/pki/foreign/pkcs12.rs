@@ -94,7 +94,9 @@ fn walk(bytes: &[u8], depth: u8, budget: &mut u32) -> Result<(), ForeignError> {
         return Ok(());
     };
     for item in &items {
-        *budget = budget.checked_sub(1).ok_or(ForeignError::Pkcs12Unreadable)?;
+        *budget = budget
+            .checked_sub(1)
+            .ok_or(ForeignError::Pkcs12Unreadable)?;
         let constructed = item.tag().is_constructed();
         if item.tag() == Tag::Sequence
             && let Some(inner) = children(item.value())
@@ -137,9 +139,7 @@ impl Pki {
         pin: &Pin,
     ) -> Result<ForeignView, PkiError> {
         let (p12, password) = (p12.to_vec(), zeroize::Zeroizing::new(password.to_owned()));
-        let contents = self
-            .run_kdf(move || open_pkcs12(&p12, &password))
-            .await??;
+        let contents = self.run_kdf(move || open_pkcs12(&p12, &password)).await??;
         self.import_key(db, owner, "pkcs12", contents.pkcs8, contents.certs, pin)
             .await
     }

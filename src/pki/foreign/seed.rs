@@ -121,9 +121,8 @@ impl Seed {
     }
 
     fn rounds(&self, block: &mut [u8; BLOCK], keys: impl Iterator<Item = (u32, u32)>) {
-        let word = |i: usize| {
-            u32::from_be_bytes([block[i], block[i + 1], block[i + 2], block[i + 3]])
-        };
+        let word =
+            |i: usize| u32::from_be_bytes([block[i], block[i + 1], block[i + 2], block[i + 3]]);
         let (mut l0, mut l1, mut r0, mut r1) = (word(0), word(4), word(8), word(12));
         for (k0, k1) in keys {
             let (f0, f1) = f(r0, r1, k0, k1);
@@ -181,7 +180,9 @@ pub fn cbc_decrypt(
     }
     let pad = usize::from(*out.last()?);
     let padding_ok = (1..=BLOCK).contains(&pad)
-        && out[out.len() - pad..].iter().all(|&b| usize::from(b) == pad);
+        && out[out.len() - pad..]
+            .iter()
+            .all(|&b| usize::from(b) == pad);
     if !padding_ok {
         return None;
     }

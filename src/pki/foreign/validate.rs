@@ -155,12 +155,12 @@ pub fn validate(
                     _ => None,
                 })
                 .unwrap_or_default();
-            let (usage, usage_recognised) =
-                match profile::recognise_policies(policy_arc, &policies) {
-                    PolicyUsage::Known(usage) => (usage, true),
-                    PolicyUsage::NotPersonal => return Err(ForeignError::NotForSigning),
-                    PolicyUsage::Unknown => (profile::DEFAULT_FOREIGN_USAGE, false),
-                };
+            let (usage, usage_recognised) = match profile::recognise_policies(policy_arc, &policies)
+            {
+                PolicyUsage::Known(usage) => (usage, true),
+                PolicyUsage::NotPersonal => return Err(ForeignError::NotForSigning),
+                PolicyUsage::Unknown => (profile::DEFAULT_FOREIGN_USAGE, false),
+            };
             return Ok(Validated {
                 usage,
                 usage_recognised,

@@ -28,7 +28,17 @@ const PASSWORD: &str = "npki-Pass!23";
 /// `<name>.key` as PKCS#8 DER with the `vidRandom` attribute `r` added.
 fn pkcs8_with_r(ca: &ForeignCa, name: &str, r: &[u8]) -> Vec<u8> {
     let der = format!("{name}.pk8");
-    ca.run(&["pkey", "-in", &format!("{name}.key"), "-outform", "DER", "-out", &der]);
+    ca.run(&[
+        "pkcs8",
+        "-topk8",
+        "-nocrypt",
+        "-in",
+        &format!("{name}.key"),
+        "-outform",
+        "DER",
+        "-out",
+        &der,
+    ]);
     let mut info = npki::PrivateKeyInfo::from_der(&ca.read(&der)).unwrap();
     let value = der::Any::encode_from(&BitString::from_bytes(r).unwrap()).unwrap();
     let attr = Attribute {
@@ -49,8 +59,20 @@ fn sign_pri_pbkdf1(ca: &ForeignCa, pkcs8: &[u8], password: &str, iterations: u32
     let (key, iv) = npki::pbkdf1_seed(password.as_bytes(), &salt, iterations);
     std::fs::write(ca.dir.path().join("plain.bin"), pkcs8).unwrap();
     ca.run(&[
-        "enc", "-seed-cbc", "-provider", "legacy", "-provider", "default", "-K",
-        &hex::encode(&key[..]), "-iv", &hex::encode(iv), "-in", "plain.bin", "-out", "ct.bin",
+        "enc",
+        "-seed-cbc",
+        "-provider",
+        "legacy",
+        "-provider",
+        "default",
+        "-K",
+        &hex::encode(&key[..]),
+        "-iv",
+        &hex::encode(iv),
+        "-in",
+        "plain.bin",
+        "-out",
+        "ct.bin",
     ]);
     let info = npki::EncryptedPrivateKeyInfo {
         encryption_algorithm: AlgorithmIdentifierOwned {
@@ -103,9 +125,11 @@ fn sign_pri_pbes2(pkcs8: &[u8], password: &str, iterations: u32) -> Vec<u8> {
     .unwrap()
 }
 
-fn npki_body(cert: &[u8], key_file: &[u8], password: &str) -> Value {
+/// The request body: the pair, the foreign intermediate, the password and [`PIN`].
+fn npki_body(ca: &ForeignCa, cert: &[u8], key_file: &[u8], password: &str) -> Value {
     json!({
         "sign_cert": STANDARD.encode(cert),
+        "intermediates": [STANDARD.encode(ca.intermediate_der())],
         "sign_pri": STANDARD.encode(key_file),
         "password": password,
         "pin": PIN,
@@ -125,9 +149,26 @@ async fn npki_pairs_import_and_sign(engine: Engine) {
     let file1 = sign_pri_pbkdf1(&ca, &pk1, PASSWORD, 2048);
     let file2 = sign_pri_pbes2(&pk2, PASSWORD, 2048);
     ca.run(&[
-        "pkcs8", "-topk8", "-v2", "seed-cbc", "-v2prf", "hmacWithSHA256", "-iter", "2048",
-        "-provider", "legacy", "-provider", "default", "-in", "npki3.key", "-outform", "DER",
-        "-out", "npki3.enc", "-passout", &format!("pass:{PASSWORD}"),
+        "pkcs8",
+        "-topk8",
+        "-v2",
+        "seed-cbc",
+        "-v2prf",
+        "hmacWithSHA256",
+        "-iter",
+        "2048",
+        "-provider",
+        "legacy",
+        "-provider",
+        "default",
+        "-in",
+        "npki3.key",
+        "-outform",
+        "DER",
+        "-out",
+        "npki3.enc",
+        "-passout",
+        &format!("pass:{PASSWORD}"),
     ]);
     let file3 = ca.read("npki3.enc");
 
@@ -137,7 +178,11 @@ async fn npki_pairs_import_and_sign(engine: Engine) {
         assert_eq!(opened.pkcs8.as_slice(), plain.as_slice());
         assert!(opened.has_vid_random);
     }
-    assert!(!npki::open_sign_pri(&file3, PASSWORD.as_bytes()).unwrap().has_vid_random);
+    assert!(
+        !npki::open_sign_pri(&file3, PASSWORD.as_bytes())
+            .unwrap()
+            .has_vid_random
+    );
 
     let app = app_trusting(engine, &ca).await;
     for (n, (cert, file, usage)) in [
@@ -151,12 +196,22 @@ async fn npki_pairs_import_and_sign(engine: Engine) {
         let who = user(&app, &format!("33091000010{n}")).await;
         let ours = cloud_cert(who.as_str()).issue(&app).await;
         let session = sign_in(&app, ours.id).await;
-        let resp = post(&app, "/v1/foreign-certificates/npki", &session, npki_body(cert, file, PASSWORD)).await;
+        let resp = post(
+            &app,
+            "/v1/foreign-certificates/npki",
+            &session,
+            npki_body(&ca, cert, file, PASSWORD),
+        )
+        .await;
         assert_eq!(resp.status(), 201, "{:?}", resp.text().await);
         let view: Value = resp.json().await.unwrap();
         crate::openapi::check_response("post", "/v1/foreign-certificates/npki", 201, &view);
         assert_eq!(
-            (view["source"].as_str(), view["usage"].as_str(), view["key_held"].as_bool()),
+            (
+                view["source"].as_str(),
+                view["usage"].as_str(),
+                view["key_held"].as_bool()
+            ),
             (Some("npki"), Some(usage.as_str()), Some(true))
         );
         let id = uuid::Uuid::parse_str(view["id"].as_str().unwrap()).unwrap();
@@ -174,7 +229,12 @@ async fn npki_pairs_import_and_sign(engine: Engine) {
         "SELECT certificate_der FROM foreign_certificates",
         "SELECT chain_der FROM foreign_certificates",
     ] {
-        for row in app.db.query_all_raw(Statement::from_string(backend, sql)).await.unwrap() {
+        for row in app
+            .db
+            .query_all_raw(Statement::from_string(backend, sql))
+            .await
+            .unwrap()
+        {
             let b: Vec<u8> = row.try_get_by_index(0).unwrap();
             assert!(!b.windows(PASSWORD.len()).any(|w| w == PASSWORD.as_bytes()));
             assert!(!b.windows(20).any(|w| w == r), "R never in plaintext");
@@ -192,8 +252,18 @@ async fn npki_bad_input_is_refused(engine: Engine) {
     let pk = pkcs8_with_r(&ca, "bad", &[7u8; 20]);
     let file = sign_pri_pbes2(&pk, PASSWORD, 2048);
     ca.run(&[
-        "pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in", "bad.key", "-outform", "DER", "-out",
-        "aes.enc", "-passout", &format!("pass:{PASSWORD}"),
+        "pkcs8",
+        "-topk8",
+        "-v2",
+        "aes-256-cbc",
+        "-in",
+        "bad.key",
+        "-outform",
+        "DER",
+        "-out",
+        "aes.enc",
+        "-passout",
+        &format!("pass:{PASSWORD}"),
     ]);
     let aes = ca.read("aes.enc");
     let costly = sign_pri_pbkdf1(&ca, &pk, PASSWORD, 1_000_000);
@@ -205,17 +275,44 @@ async fn npki_bad_input_is_refused(engine: Engine) {
     let head_before = store::audit::head(&app.db).await.unwrap();
 
     for (body, status, code) in [
-        (npki_body(&cert, b"\x30\x03garbage", PASSWORD), 400, "malformed_input"),
-        (npki_body(&cert, &file, "wrong-password"), 422, "key_file_unreadable"),
-        (npki_body(&other, &file, PASSWORD), 422, "unsupported_key"),
-        (npki_body(b"\x30\x03not a cert", &file, PASSWORD), 400, "malformed_input"),
-        (npki_body(&cert, &aes, PASSWORD), 422, "unsupported_key_file_cipher"),
-        (npki_body(&cert, &costly, PASSWORD), 422, "kdf_too_costly"),
+        (
+            npki_body(&ca, &cert, b"\x30\x03garbage", PASSWORD),
+            400,
+            "malformed_input",
+        ),
+        (
+            npki_body(&ca, &cert, &file, "wrong-password"),
+            422,
+            "key_file_unreadable",
+        ),
+        (
+            npki_body(&ca, &other, &file, PASSWORD),
+            422,
+            "unsupported_key",
+        ),
+        (
+            npki_body(&ca, b"\x30\x03not a cert", &file, PASSWORD),
+            400,
+            "malformed_input",
+        ),
+        (
+            npki_body(&ca, &cert, &aes, PASSWORD),
+            422,
+            "unsupported_key_file_cipher",
+        ),
+        (
+            npki_body(&ca, &cert, &costly, PASSWORD),
+            422,
+            "kdf_too_costly",
+        ),
     ] {
         let started = std::time::Instant::now();
         let p = assert_problem(send(body).await, status, code).await;
         assert!(!p.to_string().contains(PASSWORD), "{p}");
-        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{code}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{code}"
+        );
     }
     assert_problem(
         send(json!({"sign_cert": "%%%", "sign_pri": "x", "password": "p", "pin": PIN})).await,
@@ -223,13 +320,26 @@ async fn npki_bad_input_is_refused(engine: Engine) {
         "invalid_json",
     )
     .await;
-    assert_eq!(store::custody::count_keys(&app.db).await.unwrap(), keys_before, "nothing stored");
-    assert_eq!(store::audit::head(&app.db).await.unwrap(), head_before, "nothing audited");
+    assert_eq!(
+        store::custody::count_keys(&app.db).await.unwrap(),
+        keys_before,
+        "nothing stored"
+    );
+    assert_eq!(
+        store::audit::head(&app.db).await.unwrap(),
+        head_before,
+        "nothing audited"
+    );
     // Ten tries per user per ten minutes, on every node together: six were counted above.
     for _ in 0..4 {
-        assert_problem(send(npki_body(&cert, &file, "guess")).await, 422, "key_file_unreadable").await;
+        assert_problem(
+            send(npki_body(&ca, &cert, &file, "guess")).await,
+            422,
+            "key_file_unreadable",
+        )
+        .await;
     }
-    let limited = send(npki_body(&cert, &file, PASSWORD)).await;
+    let limited = send(npki_body(&ca, &cert, &file, PASSWORD)).await;
     assert_eq!(limited.status(), 429);
     assert!(limited.headers().contains_key("retry-after"));
 }
