@@ -161,7 +161,7 @@ pub fn cbc_decrypt(
     iv: &[u8; BLOCK],
     data: &[u8],
 ) -> Option<zeroize::Zeroizing<Vec<u8>>> {
-    if data.is_empty() || data.len() % BLOCK != 0 {
+    if data.is_empty() || !data.len().is_multiple_of(BLOCK) {
         return None;
     }
     let cipher = Seed::new(key);
