@@ -292,6 +292,11 @@ async fn hostile_pkcs12_is_refused_before_the_kdf(engine: Engine) {
             (ok, t.elapsed())
         }
     );
+    eprintln!(
+        "hostile PKCS#12 refused in {:?}; /healthz meanwhile {:?}",
+        started.elapsed(),
+        health.1
+    );
     let p = assert_problem(upload, 422, "kdf_too_costly").await;
     assert!(!p.to_string().contains("pw\""), "no password in the answer");
     assert!(
