@@ -225,6 +225,7 @@ async fn setup(engine: Engine, n: usize) -> Setup {
                     renewed_by_id: None,
                     created_at: now,
                     updated_at: now,
+                    foreign_chain: None,
                 },
             )
             .await

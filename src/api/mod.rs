@@ -129,6 +129,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::POST, "/v1/foreign-certificates", || {
             web::route().to(foreign::register)
         }),
+        endpoint(Method::POST, "/v1/foreign-certificates/npki", || {
+            web::route().to(foreign::import_npki)
+        }),
         endpoint(Method::POST, "/v1/foreign-certificates/pkcs12", || {
             web::route().to(foreign::import_pkcs12)
         }),

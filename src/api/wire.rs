@@ -93,6 +93,7 @@ impl From<pki::ForeignView> for proto::foreign::ForeignView {
             serial: f.serial,
             subject: f.subject,
             not_after: f.not_after,
+            key_held: f.custody_key_id.is_some(),
         }
     }
 }

@@ -100,11 +100,16 @@ impl From<PkiError> for ApiError {
                     F::Untrusted => (Kind::Unprocessable, ErrorCode::UntrustedChain),
                     F::NotValidNow => (Kind::Unprocessable, ErrorCode::CertificateNotValidNow),
                     F::NotForSigning => (Kind::Unprocessable, ErrorCode::NotASigningCertificate),
-                    F::UnrecognizedPolicy => (Kind::Unprocessable, ErrorCode::UnrecognizedPolicy),
                     F::Pkcs12Unreadable => (Kind::Unprocessable, ErrorCode::Pkcs12Unreadable),
                     F::Pkcs12NoKey => (Kind::Unprocessable, ErrorCode::Pkcs12NoKey),
                     F::KeyMismatch => (Kind::Unprocessable, ErrorCode::UnsupportedKey),
                     F::AlreadyRegistered => (Kind::Conflict, ErrorCode::AlreadyRegistered),
+                    F::KeyFileMalformed => (Kind::BadRequest, ErrorCode::MalformedInput),
+                    F::KeyFileUnreadable => (Kind::Unprocessable, ErrorCode::KeyFileUnreadable),
+                    F::UnsupportedCipher => {
+                        (Kind::Unprocessable, ErrorCode::UnsupportedKeyFileCipher)
+                    }
+                    F::KdfTooCostly => (Kind::Unprocessable, ErrorCode::KdfTooCostly),
                 };
                 Self::rule(status, code, "Certificate not accepted", f.to_string())
             }

@@ -277,6 +277,7 @@ impl Pki {
                 settings.pki.ocsp_unknown_cache_entries,
             ),
             arl_lock: tokio::sync::Mutex::new(()),
+            kdf_slots: tokio::sync::Semaphore::new(foreign::KDF_CONCURRENCY),
             settings: settings.pki.clone(),
             user_algorithm: algorithm(&settings.pki.user_key_algorithm),
             anchors,
@@ -285,9 +286,14 @@ impl Pki {
         })
     }
 
-    /// The chain above the certificates this CA issues: the issuing CA, then the root (DER).
-    pub fn chain_of(&self, _leaf: &[u8]) -> Vec<Vec<u8>> {
-        vec![self.issuing.der.clone(), self.root.der.clone()]
+    /// The chain above a certificate (DER, leaf's issuer first): for one this CA issued the
+    /// issuing CA, then the root; for an imported one of another CA (`foreign_chain`, see
+    /// `CertificateRow::foreign_chain`) the intermediates it was validated through.
+    pub fn chain_of(&self, foreign_chain: Option<&[Vec<u8>]>) -> Vec<Vec<u8>> {
+        match foreign_chain {
+            Some(chain) => chain.to_vec(),
+            None => vec![self.issuing.der.clone(), self.root.der.clone()],
+        }
     }
 
     /// A published CA certificate by name (`root`, `issuing`, `ocsp`).

@@ -219,6 +219,7 @@ impl Pki {
             renewed_by_id: None,
             created_at: now,
             updated_at: now,
+            foreign_chain: None,
         };
         let fee = self.fee_row(owner, &id.to_string(), usage, fee_event, now);
         let mut events = vec![

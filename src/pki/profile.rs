@@ -44,39 +44,98 @@ pub fn policy_oid(arc: &str, kind: CertKind, usage: Usage) -> Option<ObjectIdent
     format!("{arc}.{k}.{u}").parse().ok()
 }
 
-/// Usage recognised from a certificate's policy OIDs: fincert's own arc, then the Korean CAs'
-/// personal-certificate policies (KFTC yessign, KICA signGATE, CrossCert, KOSCOM).
-pub fn usage_of_policies(arc: &str, policies: &[String]) -> Option<Usage> {
-    const GENERAL: &[&str] = &[
-        "1.2.410.200005.1.1.1",
-        "1.2.410.200004.5.2.1.2",
-        "1.2.410.200004.5.4.1.1",
-        "1.2.410.200004.5.1.1.5",
-    ];
-    const RESTRICTED: &[&str] = &[
-        "1.2.410.200005.1.1.4",
-        "1.2.410.200005.1.1.6.2",
-        "1.2.410.200004.5.2.1.7.1",
-        "1.2.410.200004.5.2.1.7.3",
-        "1.2.410.200004.5.4.1.101",
-    ];
+/// What a certificate's policy OIDs say about its use here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyUsage {
+    /// A personal certificate of a known usage.
+    Known(Usage),
+    /// A corporate or server certificate of a Korean CA: not a personal signing certificate.
+    NotPersonal,
+    /// No policy fincert knows.
+    Unknown,
+}
+
+/// The usage given to a foreign certificate whose policies fincert does not know: the
+/// narrower one (banking, card and insurance institutions only, no fee), so an unknown
+/// policy never widens what a certificate may sign for.
+pub const DEFAULT_FOREIGN_USAGE: Usage = Usage::Restricted;
+
+/// Korean CAs' personal general-purpose (범용 개인) policies: KFTC yessign, KOSCOM signKorea,
+/// KICA signGATE, NCA, CrossCert, KTNET TradeSign and the fifth licensed CA's arc.
+const GENERAL: &[&str] = &[
+    "1.2.410.200005.1.1.1",
+    "1.2.410.200004.5.1.1.5",
+    "1.2.410.200004.5.2.1.2",
+    "1.2.410.200004.5.3.1.9",
+    "1.2.410.200004.5.4.1.1",
+    "1.2.410.200012.1.1.1",
+    "1.2.410.200004.5.5.1.1",
+];
+
+/// Korean CAs' personal restricted-use (용도제한: banking, insurance, securities, credit card)
+/// policies.
+const RESTRICTED: &[&str] = &[
+    "1.2.410.200005.1.1.4",
+    "1.2.410.200005.1.1.6.2",
+    "1.2.410.200004.5.1.1.9",
+    "1.2.410.200004.5.2.1.7.1",
+    "1.2.410.200004.5.2.1.7.2",
+    "1.2.410.200004.5.2.1.7.3",
+    "1.2.410.200004.5.4.1.101",
+    "1.2.410.200004.5.4.1.102",
+    "1.2.410.200012.1.1.101",
+    "1.2.410.200012.1.1.103",
+];
+
+/// Korean CAs' corporate and server policies (법인, 서버): never a person's certificate.
+const NOT_PERSONAL: &[&str] = &[
+    "1.2.410.200005.1.1.2",
+    "1.2.410.200005.1.1.5",
+    "1.2.410.200004.5.1.1.7",
+    "1.2.410.200004.5.1.1.8",
+    "1.2.410.200004.5.2.1.1",
+    "1.2.410.200004.5.2.1.4",
+    "1.2.410.200004.5.3.1.2",
+    "1.2.410.200004.5.3.1.3",
+    "1.2.410.200004.5.4.1.2",
+    "1.2.410.200004.5.4.1.3",
+    "1.2.410.200012.1.1.3",
+    "1.2.410.200004.5.5.1.2",
+];
+
+/// What a certificate's policy OIDs say: fincert's own arc (`<arc>.<kind>.<1 restricted |
+/// 2 general>`), then the Korean licensed CAs' policies (tables above; sources: the vendors'
+/// published OID tables and browser-plugin policy lists). The first policy fincert knows
+/// decides.
+pub fn recognise_policies(arc: &str, policies: &[String]) -> PolicyUsage {
     for p in policies {
         if let Some(rest) = p.strip_prefix(arc).and_then(|r| r.strip_prefix('.')) {
             if rest.ends_with(".1") {
-                return Some(Usage::Restricted);
+                return PolicyUsage::Known(Usage::Restricted);
             }
             if rest.ends_with(".2") {
-                return Some(Usage::General);
+                return PolicyUsage::Known(Usage::General);
             }
         }
         if GENERAL.contains(&p.as_str()) {
-            return Some(Usage::General);
+            return PolicyUsage::Known(Usage::General);
         }
         if RESTRICTED.contains(&p.as_str()) {
-            return Some(Usage::Restricted);
+            return PolicyUsage::Known(Usage::Restricted);
+        }
+        if NOT_PERSONAL.contains(&p.as_str()) {
+            return PolicyUsage::NotPersonal;
         }
     }
-    None
+    PolicyUsage::Unknown
+}
+
+/// Usage recognised from a certificate's policy OIDs (`None`: not a known personal one).
+pub fn usage_of_policies(arc: &str, policies: &[String]) -> Option<Usage> {
+    match recognise_policies(arc, policies) {
+        PolicyUsage::Known(u) => Some(u),
+        PolicyUsage::NotPersonal | PolicyUsage::Unknown => None,
+    }
 }
 
 /// A holder name fit for a subject: 1–40 characters of letters (Hangul, Latin…), spaces,
@@ -151,6 +210,19 @@ mod tests {
             Some(Usage::General)
         );
         assert_eq!(usage_of_policies(arc, &["1.2.3".into()]), None);
+        assert_eq!(
+            recognise_policies(arc, &["1.2.3".into()]),
+            PolicyUsage::Unknown
+        );
+        assert_eq!(
+            recognise_policies(arc, &["1.2.410.200005.1.1.5".into()]),
+            PolicyUsage::NotPersonal
+        );
+        assert_eq!(
+            recognise_policies(arc, &["1.2.3".into(), "1.2.410.200004.5.1.1.9".into()]),
+            PolicyUsage::Known(Usage::Restricted)
+        );
+        assert_eq!(DEFAULT_FOREIGN_USAGE, Usage::Restricted);
     }
 
     #[test]

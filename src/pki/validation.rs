@@ -56,13 +56,25 @@ impl Pki {
     }
 
     /// The validation material of `leaf` (DER of a certificate this CA issued, `serial` its
-    /// serial as stored). Call it after the signature is committed.
+    /// serial as stored). Call it after the signature is committed. For an imported
+    /// certificate of another CA (`foreign_chain`) it is the leaf and its chain only: fincert
+    /// does not speak for another CA's status, so it adds no OCSP answer or CRL.
     pub async fn validation_material(
         &self,
         db: &DatabaseConnection,
         leaf: &[u8],
         serial: &str,
+        foreign_chain: Option<&[Vec<u8>]>,
     ) -> Result<ValidationMaterial, PkiError> {
+        if let Some(chain) = foreign_chain {
+            let mut certificates = vec![leaf.to_vec()];
+            certificates.extend(chain.iter().cloned());
+            return Ok(ValidationMaterial {
+                certificates,
+                ocsp: Vec::new(),
+                crls: Vec::new(),
+            });
+        }
         let ocsp = self.ocsp_response_for_serial(db, serial).await?;
         // Read again after the OCSP answer: a revocation it saw (or one since) is on the CRL.
         let revoked = store::pki::certificate_by_serial(db, serial)
@@ -70,7 +82,7 @@ impl Pki {
             .is_some_and(|row| matches!(row.status, CertStatus::Revoked | CertStatus::Suspended));
         let crls = self.ca_level_crls(db, revoked.then_some(serial)).await?;
         let mut certificates = vec![leaf.to_vec()];
-        certificates.extend(self.chain_of(leaf));
+        certificates.extend(self.chain_of(None));
         certificates.push(self.responder.der.clone());
         Ok(ValidationMaterial {
             certificates,

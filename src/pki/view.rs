@@ -64,7 +64,8 @@ impl Pki {
             self.settings.renewal_window_days,
             row.renewed_by_id.is_some(),
         )
-        .is_ok();
+        .is_ok()
+            && !row.is_foreign();
         let issuer = x509_parser::parse_x509_certificate(&row.certificate_der)
             .map(|(_, c)| c.issuer().to_string())
             .unwrap_or_default();
@@ -82,7 +83,7 @@ impl Pki {
             not_after: row.not_after,
             renewal_open,
             custody_key_id: row.custody_key_id,
-            chain: self.chain_of(&row.certificate_der),
+            chain: self.chain_of(row.foreign_chain.as_deref()),
             der: row.certificate_der,
         }
     }
@@ -98,14 +99,22 @@ impl Pki {
             .ok_or(PkiError::NotFound)
     }
 
-    /// A certificate of `owner`.
+    /// A certificate of `owner`: one this CA issued, or an imported one of another CA whose
+    /// key fincert holds (what consent and the holder's views use alike).
     pub async fn certificate(
         &self,
         db: &DatabaseConnection,
         owner: &OwnerId,
         id: Uuid,
     ) -> Result<CertificateView, PkiError> {
-        Ok(self.view(self.find(db, owner, id).await?))
+        let row = match self.find(db, owner, id).await {
+            Err(PkiError::NotFound) => store::pki::certificate_by_id(db, &id.to_string())
+                .await?
+                .filter(|r| r.is_foreign() && &r.owner_id == owner)
+                .ok_or(PkiError::NotFound)?,
+            other => other?,
+        };
+        Ok(self.view(row))
     }
 
     /// Every certificate of `owner`, newest first.

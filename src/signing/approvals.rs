@@ -275,7 +275,9 @@ impl Signing {
         amr: &str,
     ) -> Result<RequestView, SigningError> {
         let now = self.clock.now();
-        let chain = self.pki.chain_of(&cert.certificate_der);
+        let chain = self
+            .pki
+            .chain_of(cert.foreign_chain.as_deref().map(Vec::as_slice));
         let signed = self.produce(
             owner,
             activation.id,

@@ -373,8 +373,13 @@ impl Signing {
                 // After the commit, from the database: a revocation that won the race shows.
                 let info = if material {
                     Some(
-                        self.validation_info(db, &usable.certificate_der, &usable.serial_hex)
-                            .await?,
+                        self.validation_info(
+                            db,
+                            &usable.certificate_der,
+                            &usable.serial_hex,
+                            usable.foreign_chain.as_deref().map(Vec::as_slice),
+                        )
+                        .await?,
                     )
                 } else {
                     None

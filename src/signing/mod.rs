@@ -217,6 +217,8 @@ pub(crate) struct Usable {
     pub(crate) not_after: DateTime<Utc>,
     /// The certificate itself (what a native approval returns and embeds in CMS).
     pub(crate) certificate_der: Arc<Vec<u8>>,
+    /// The chain of an imported certificate of another CA (`None`: this CA's).
+    pub(crate) foreign_chain: Option<Arc<Vec<Vec<u8>>>>,
 }
 
 const APPROVE_CEREMONY: &str = "approve";

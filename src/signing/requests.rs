@@ -81,6 +81,7 @@ impl Signing {
             serial_hex: cert.serial_hex,
             not_after: cert.not_after,
             certificate_der: Arc::new(cert.certificate_der),
+            foreign_chain: cert.foreign_chain.map(Arc::new),
         };
         self.usable.put(tag, key, usable.clone());
         Ok(usable)
@@ -282,24 +283,30 @@ impl Signing {
                 .await?
                 .ok_or(SigningError::NotFound)?;
             result.validation_info = Some(
-                self.validation_info(db, &cert.certificate_der, &cert.serial_hex)
-                    .await?,
+                self.validation_info(
+                    db,
+                    &cert.certificate_der,
+                    &cert.serial_hex,
+                    cert.foreign_chain.as_deref(),
+                )
+                .await?,
             );
         }
         Ok(view)
     }
 
-    /// The validation material of a certificate this CA issued, as the wire carries it. Call
-    /// it only after the signature's commit.
+    /// The validation material of a certificate (this CA's, or an imported one's chain), as
+    /// the wire carries it. Call it only after the signature's commit.
     pub(super) async fn validation_info(
         &self,
         db: &DatabaseConnection,
         der: &[u8],
         serial: &str,
+        foreign_chain: Option<&[Vec<u8>]>,
     ) -> Result<ValidationInfo, SigningError> {
         let material = self
             .pki
-            .validation_material(db, der, serial)
+            .validation_material(db, der, serial, foreign_chain)
             .await
             .map_err(|e| match e {
                 PkiError::Signer(e) => {

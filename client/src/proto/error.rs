@@ -256,7 +256,8 @@ codes! {
         CertificateNotValidNow => "certificate_not_valid_now",
         /// 422: not a personal signing certificate.
         NotASigningCertificate => "not_a_signing_certificate",
-        /// 422: the certificate's policy is not one fincert recognises.
+        /// 422: the certificate's policy is not one fincert recognises. No longer sent: an
+        /// unknown policy now gets the restricted-use default.
         UnrecognizedPolicy => "unrecognized_policy",
         /// 422: the PKCS#12 file could not be opened.
         Pkcs12Unreadable => "pkcs12_unreadable",
@@ -266,6 +267,12 @@ codes! {
         UnsupportedKey => "unsupported_key",
         /// 409: this certificate is already registered.
         AlreadyRegistered => "already_registered",
+        /// 422: the NPKI key file did not decrypt (wrong password or damaged file).
+        KeyFileUnreadable => "key_file_unreadable",
+        /// 422: the key file's cipher or KDF is not supported (SEED-CBC under PBKDF1/PBKDF2 is).
+        UnsupportedKeyFileCipher => "unsupported_key_file_cipher",
+        /// 422: the file asks for more key-derivation iterations than fincert allows.
+        KdfTooCostly => "kdf_too_costly",
 
         // Remote signing.
         /// 400: the signature request (or verification) is malformed.

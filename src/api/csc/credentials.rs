@@ -148,7 +148,7 @@ async fn credential_info(
         chain.extend(
             state
                 .pki
-                .chain_of(&row.certificate_der)
+                .chain_of(row.foreign_chain.as_deref())
                 .iter()
                 .map(|c| STANDARD.encode(c)),
         );

@@ -72,7 +72,7 @@ impl Pki {
         };
         let event = NewEvent::new(Actor::User(owner.as_str().into()), Action::ForeignCertificateRegistered)
             .subject(v.serial_hex.clone())
-            .details(json!({"certificate": id.to_string(), "issuer": v.issuer_dn, "usage": v.usage.as_str(), "source": source}));
+            .details(json!({"certificate": id.to_string(), "issuer": v.issuer_dn, "usage": v.usage.as_str(), "usage_from": if v.usage_recognised { "policy" } else { "default" }, "source": source}));
         let txn = db.begin().await.map_err(StoreError::from)?;
         if let Some(key) = key {
             self.custody.persist_key(&txn, key).await?;

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use x509_parser::{certificate::X509Certificate, prelude::FromDer};
 
 use super::ForeignError;
-use crate::pki::profile::{self, Usage};
+use crate::pki::profile::{self, PolicyUsage, Usage};
 
 /// The configured trust anchors (DER).
 #[derive(Debug, Clone, Default)]
@@ -68,8 +68,10 @@ impl TrustAnchors {
 /// A foreign certificate that passed validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Validated {
-    /// Recognised usage.
+    /// Recognised usage (or `profile::DEFAULT_FOREIGN_USAGE`).
     pub usage: Usage,
+    /// Whether a known policy gave the usage (`false`: the default for unknown policies).
+    pub usage_recognised: bool,
     /// Issuer DN (RFC 4514 string).
     pub issuer_dn: String,
     /// Serial (hex).
@@ -100,7 +102,8 @@ fn is_ca(cert: &X509Certificate<'_>) -> bool {
 
 /// Validates `leaf` (DER) against `anchors`, building a path through `intermediates`; checks
 /// validity at `now`, that it is an end-entity signing certificate, and recognises its usage
-/// from its policies (fincert's arc `policy_arc` or the Korean CAs').
+/// from its policies (fincert's arc `policy_arc` or the Korean CAs'): a Korean corporate or
+/// server policy is refused, an unknown one gets `profile::DEFAULT_FOREIGN_USAGE`.
 pub fn validate(
     leaf_der: &[u8],
     intermediates: &[Vec<u8>],
@@ -152,10 +155,15 @@ pub fn validate(
                     _ => None,
                 })
                 .unwrap_or_default();
-            let usage = profile::usage_of_policies(policy_arc, &policies)
-                .ok_or(ForeignError::UnrecognizedPolicy)?;
+            let (usage, usage_recognised) = match profile::recognise_policies(policy_arc, &policies)
+            {
+                PolicyUsage::Known(usage) => (usage, true),
+                PolicyUsage::NotPersonal => return Err(ForeignError::NotForSigning),
+                PolicyUsage::Unknown => (profile::DEFAULT_FOREIGN_USAGE, false),
+            };
             return Ok(Validated {
                 usage,
+                usage_recognised,
                 issuer_dn: leaf.issuer().to_string(),
                 serial_hex: hex::encode(leaf.raw_serial()),
                 subject: leaf.subject().to_string(),

@@ -19,7 +19,7 @@ use crate::{
     store::{
         StoreError,
         columns::{self, parse, parse_opt},
-        entities::certificate as cert,
+        entities::{certificate as cert, foreign_certificate as foreign},
     },
 };
 
@@ -48,7 +48,8 @@ pub struct CertificateRow {
     pub not_before: DateTime<Utc>,
     /// Validity end.
     pub not_after: DateTime<Utc>,
-    /// The authority that issued it (`issuing`).
+    /// The authority that issued it: `issuing`, or [`FOREIGN_ISSUER`] for an imported
+    /// certificate of another CA (see [`certificate_by_id`]).
     pub issuer_id: String,
     /// Its custody key (cloud storage).
     pub custody_key_id: Option<Uuid>,
@@ -66,6 +67,20 @@ pub struct CertificateRow {
     pub created_at: DateTime<Utc>,
     /// Last changed.
     pub updated_at: DateTime<Utc>,
+    /// For an imported certificate of another CA: the intermediates it was validated
+    /// through (DER, leaf's issuer first; the trust anchor is the verifier's). `None` for a
+    /// certificate this CA issued, whose chain the PKI knows.
+    pub foreign_chain: Option<Vec<Vec<u8>>>,
+}
+
+/// `issuer_id` of an imported certificate of another CA.
+pub const FOREIGN_ISSUER: &str = "foreign";
+
+impl CertificateRow {
+    /// Whether another CA issued it (an imported key fincert holds).
+    pub fn is_foreign(&self) -> bool {
+        self.foreign_chain.is_some()
+    }
 }
 
 fn to_row(m: cert::Model) -> Result<CertificateRow, StoreError> {
@@ -89,7 +104,58 @@ fn to_row(m: cert::Model) -> Result<CertificateRow, StoreError> {
         renewed_by_id: parse_opt(T, "renewed_by_id", m.renewed_by_id.as_deref())?,
         created_at: m.created_at,
         updated_at: m.updated_at,
+        foreign_chain: None,
     })
+}
+
+/// An imported foreign certificate (one with a custody key) as a certificate row: a joint
+/// certificate (the Korean NPKI kind) held in the cloud, active until it expires (fincert
+/// does not track another CA's status; its trust-anchor set is the control), never renewed.
+fn foreign_to_row(m: foreign::Model) -> Result<Option<CertificateRow>, StoreError> {
+    const F: &str = "foreign_certificates";
+    let Some(key) = parse_opt(F, "custody_key_id", m.custody_key_id.as_deref())? else {
+        return Ok(None);
+    };
+    Ok(Some(CertificateRow {
+        id: parse(F, "id", &m.id)?,
+        owner_id: parse(F, "owner_id", &m.owner_id)?,
+        kind: CertKind::Joint,
+        usage: parse(F, "usage", &m.usage)?,
+        storage: Storage::Cloud,
+        status: CertStatus::Active,
+        serial_hex: m.serial_hex,
+        subject: m.subject,
+        not_before: m.not_before,
+        not_after: m.not_after,
+        issuer_id: FOREIGN_ISSUER.into(),
+        custody_key_id: Some(key),
+        certificate_der: m.certificate_der,
+        revoked_at: None,
+        revocation_reason: None,
+        replaces_id: None,
+        renewed_by_id: None,
+        created_at: m.created_at,
+        updated_at: m.created_at,
+        foreign_chain: Some(split_der(&m.chain_der).ok_or_else(|| StoreError::Corrupt {
+            table: F,
+            column: "chain_der",
+            problem: "not concatenated DER".into(),
+        })?),
+    }))
+}
+
+/// Splits concatenated DER values.
+fn split_der(bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
+    use der::{Encode, Reader, SliceReader, asn1::AnyRef};
+    if bytes.is_empty() {
+        return Some(Vec::new());
+    }
+    let mut reader = SliceReader::new(bytes).ok()?;
+    let mut out = Vec::new();
+    while !reader.is_finished() {
+        out.push(reader.decode::<AnyRef<'_>>().ok()?.to_der().ok()?);
+    }
+    Some(out)
 }
 
 fn to_rows(models: Vec<cert::Model>) -> Result<Vec<CertificateRow>, StoreError> {
@@ -154,16 +220,22 @@ pub async fn certificate_by_serial<C: ConnectionTrait>(
         .transpose()
 }
 
-/// A certificate by id, whoever owns it (sign-in starts from the certificate the user picks).
+/// A certificate by id, whoever owns it (sign-in starts from the certificate the user picks):
+/// one this CA issued or, failing that, an imported certificate of another CA whose key
+/// fincert holds (issuer [`FOREIGN_ISSUER`]), so that consent, sign-in and signing use both
+/// alike. Lifecycle operations (renew, revoke, OCSP, CRL) read [`certificate_of`] and
+/// [`certificate_by_serial`], which know only this CA's.
 pub async fn certificate_by_id<C: ConnectionTrait>(
     conn: &C,
     id: &str,
 ) -> Result<Option<CertificateRow>, StoreError> {
-    cert::Entity::find_by_id(id.to_owned())
-        .one(conn)
-        .await?
-        .map(to_row)
-        .transpose()
+    if let Some(row) = cert::Entity::find_by_id(id.to_owned()).one(conn).await? {
+        return to_row(row).map(Some);
+    }
+    match foreign::Entity::find_by_id(id.to_owned()).one(conn).await? {
+        Some(m) => foreign_to_row(m),
+        None => Ok(None),
+    }
 }
 
 /// Every certificate of `owner`, newest first.

@@ -1,6 +1,7 @@
 //! Registering certificates issued elsewhere: by public certificate (chain to a configured trust
 //! anchor) or by importing a PKCS#12 file into the cloud keystore. A foreign CA made with the
-//! openssl CLI stands in for yessign, with yessign's policy OIDs.
+//! openssl CLI stands in for yessign, with yessign's policy OIDs. `keys`: imported keys used
+//! like issued ones (consent, sign-in, native and CSC signing); `npki`: NPKI key files.
 
 use chrono::Duration;
 use fincert::{
@@ -14,12 +15,15 @@ use fincert::{
 
 use crate::{both_engines, helpers::*};
 
-struct ForeignCa {
-    dir: tempfile::TempDir,
+mod keys;
+mod npki;
+
+pub(super) struct ForeignCa {
+    pub(super) dir: tempfile::TempDir,
 }
 
 impl ForeignCa {
-    fn run(&self, args: &[&str]) {
+    pub(super) fn run(&self, args: &[&str]) {
         let out = std::process::Command::new("openssl")
             .args(args)
             .current_dir(self.dir.path())
@@ -32,16 +36,16 @@ impl ForeignCa {
         );
     }
 
-    fn write(&self, name: &str, text: &str) {
+    pub(super) fn write(&self, name: &str, text: &str) {
         std::fs::write(self.dir.path().join(name), text).unwrap();
     }
 
-    fn read(&self, name: &str) -> Vec<u8> {
+    pub(super) fn read(&self, name: &str) -> Vec<u8> {
         std::fs::read(self.dir.path().join(name)).unwrap()
     }
 
     /// Root → intermediate CA, both P-256.
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let ca = Self {
             dir: tempfile::tempdir().unwrap(),
         };
@@ -107,7 +111,7 @@ impl ForeignCa {
 
     /// A personal RSA-2048 certificate with `policy`, issued by the intermediate; returns its
     /// DER, and leaves `<name>.key`, `<name>.pem` in the directory.
-    fn leaf(&self, name: &str, policy: &str) -> Vec<u8> {
+    pub(super) fn leaf(&self, name: &str, policy: &str) -> Vec<u8> {
         self.write(&format!("{name}.ext"), &format!("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\ncertificatePolicies={policy}\n"));
         self.run(&[
             "req",
@@ -152,14 +156,14 @@ impl ForeignCa {
         self.read(&format!("{name}.der"))
     }
 
-    fn intermediate_der(&self) -> Vec<u8> {
+    pub(super) fn intermediate_der(&self) -> Vec<u8> {
         self.run(&["x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der"]);
         self.read("ca.der")
     }
 }
 
 /// An app whose trust anchors include the foreign root.
-async fn app_trusting(engine: Engine, ca: &ForeignCa) -> TestApp {
+pub(super) async fn app_trusting(engine: Engine, ca: &ForeignCa) -> TestApp {
     let test_db = TestDb::new(engine).await;
     let anchors = test_db.data_dir.path().join("trust-anchors");
     std::fs::create_dir_all(&anchors).unwrap();
@@ -177,6 +181,7 @@ async fn public_certificates_must_chain_to_an_anchor(engine: Engine) {
     let restricted = ca.leaf("banking", "1.2.410.200005.1.1.4");
     ca.leaf("general", "1.2.410.200005.1.1.1");
     let unknown = ca.leaf("unknown", "1.2.3.4.5");
+    let corporate = ca.leaf("corporate", "1.2.410.200005.1.1.5");
     let app = app_trusting(engine, &ca).await;
     let who = owner("user-reg");
     let inter = vec![ca.intermediate_der()];
@@ -218,12 +223,22 @@ async fn public_certificates_must_chain_to_an_anchor(engine: Engine) {
         matches!(err, PkiError::Foreign(ForeignError::Untrusted)),
         "no path without the intermediate"
     );
+    // An unknown policy gets the narrower, restricted-use default; a Korean corporate
+    // policy is not a person's certificate.
+    assert_eq!(
+        app.pki
+            .register_foreign(&app.db, &who, &unknown, &inter)
+            .await
+            .unwrap()
+            .usage,
+        Usage::Restricted
+    );
     let err = app
         .pki
-        .register_foreign(&app.db, &who, &unknown, &inter)
+        .register_foreign(&app.db, &who, &corporate, &inter)
         .await
         .unwrap_err();
-    assert_eq!(code(err), ErrorCode::UnrecognizedPolicy);
+    assert_eq!(code(err), ErrorCode::NotASigningCertificate);
     let err = app
         .pki
         .register_foreign(&app.db, &who, b"\x30\x03garbage", &inter)
@@ -259,7 +274,7 @@ async fn public_certificates_must_chain_to_an_anchor(engine: Engine) {
             .await
             .unwrap()
             .len(),
-        2
+        3
     );
 }
 
