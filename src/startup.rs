@@ -135,6 +135,7 @@ impl Application {
             )
             .map_err(|e| StartupError::Partner(e.to_string()))?,
         );
+        let pins = Arc::new(crate::auth::pin::Pins::new(custody.clone(), sender.clone()));
         let enrolments = Arc::new(Enrolments::new(
             verifier,
             sender,
@@ -183,6 +184,7 @@ impl Application {
             tokens,
             enrolments,
             passkeys,
+            pins,
             signing: signing.clone(),
             dev_outbox: settings_outbox,
             readiness,

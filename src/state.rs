@@ -34,6 +34,8 @@ pub struct AppState {
     pub enrolments: Arc<Enrolments>,
     /// WebAuthn passkeys.
     pub passkeys: Arc<crate::auth::passkeys::Passkeys>,
+    /// PIN changes and resets.
+    pub pins: Arc<crate::auth::pin::Pins>,
     /// Remote signing for institutions.
     pub signing: Arc<Signing>,
     /// The development outbox, when configured to be served.

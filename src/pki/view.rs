@@ -98,6 +98,11 @@ impl Pki {
             .ok_or(PkiError::NotFound)
     }
 
+    /// The fee of issuing or renewing a general-purpose certificate (KRW), as charged.
+    pub fn general_purpose_fee_krw(&self) -> u32 {
+        self.settings.general_purpose_fee_krw
+    }
+
     /// A certificate of `owner`.
     pub async fn certificate(
         &self,
