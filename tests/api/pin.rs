@@ -394,6 +394,8 @@ async fn without_a_bound_passkey_reissuance_is_the_way(engine: Engine) {
     let options: RequestChallengeResponse =
         serde_json::from_value(ceremony["options"].clone()).unwrap();
     let assertion = phone.do_authentication(origin(), options).unwrap();
+    // (the next TOTP step: a one-time password is used once)
+    app.clock.advance(chrono::Duration::seconds(31));
     let second = reset_to_last_step(&app).await;
     assert_problem(
         post(&app, &format!("{second}/pin-reset"), ANON, json!({"ceremony_id": ceremony["ceremony_id"], "credential": assertion, "new_pin": "731946"})).await,
