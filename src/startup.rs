@@ -141,6 +141,7 @@ impl Application {
             custody.kms().clone(),
             clock.clone(),
         ));
+        let pins = Arc::new(crate::auth::pin::Pins::new(custody.clone(), sender.clone()));
         let enrolments = Arc::new(Enrolments::new(
             verifier,
             sender,
@@ -194,6 +195,7 @@ impl Application {
             enrolments,
             sign_ins,
             passkeys,
+            pins,
             signing: signing.clone(),
             dev_outbox: settings_outbox,
             readiness,

@@ -36,6 +36,8 @@ pub struct AppState {
     pub sign_ins: Arc<crate::auth::sign_in::SignIns>,
     /// WebAuthn passkeys.
     pub passkeys: Arc<crate::auth::passkeys::Passkeys>,
+    /// PIN changes and resets.
+    pub pins: Arc<crate::auth::pin::Pins>,
     /// Remote signing for institutions.
     pub signing: Arc<Signing>,
     /// The development outbox, when configured to be served.

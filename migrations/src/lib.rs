@@ -26,6 +26,7 @@ mod m20261201_000017_cluster_activations;
 mod m20261202_000018_authority_revocation;
 mod m20261202_000019_ocsp_responses;
 mod m20261202_000020_sign_ins;
+mod m20261202_000021_history_index;
 
 /// The ordered list of every migration fincert knows.
 pub struct Migrator;
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000018_authority_revocation::Migration),
             Box::new(m20261202_000019_ocsp_responses::Migration),
             Box::new(m20261202_000020_sign_ins::Migration),
+            Box::new(m20261202_000021_history_index::Migration),
         ]
     }
 }

@@ -1,10 +1,13 @@
 //! The signed-in user's certificates and their lifecycle (issuance and reissuance are the last
 //! step of enrolment, which verifies identity first; they are not here).
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use fincert_client::proto::{
     Items,
-    certificates::{CertificateList, CertificateView, FeeView, RenewBody, RevokeBody},
+    certificates::{
+        CertificateList, CertificateView, ChangePinBody, FeeView, HistoryQuery, RenewBody,
+        RevokeBody,
+    },
 };
 use uuid::Uuid;
 
@@ -12,7 +15,13 @@ use super::{
     extract::{User, parse_pin},
     wire,
 };
-use crate::{domain::der_input, error::ApiError, pki::KeySource, state::AppState};
+use crate::{
+    domain::der_input,
+    error::ApiError,
+    pki::KeySource,
+    signing::history::{self, Filter},
+    state::AppState,
+};
 
 /// `GET /v1/certificates`: the user's certificates, newest first, with status in force and
 /// whether renewal is open.
@@ -106,6 +115,98 @@ pub async fn renew(
         }
     };
     Ok(HttpResponse::Created().json(CertificateView::from(renewed)))
+}
+
+/// `POST /v1/certificates/{id}/pin`: 204 once the new PIN replaces the current one (a wrong
+/// current PIN is a PIN attempt and counts toward the lock).
+#[tracing::instrument(skip_all)]
+pub async fn change_pin(
+    state: web::Data<AppState>,
+    user: User,
+    id: web::Path<Uuid>,
+    body: web::Json<ChangePinBody>,
+) -> Result<HttpResponse, ApiError> {
+    let current = parse_pin(&body.current_pin)?;
+    state
+        .pins
+        .change(&state.db, &state.pki, &user.0, *id, &current, &body.new_pin)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /v1/certificates/{id}/history`: a page of the certificate's uses, newest first, as
+/// JSON, or as CSV when the client accepts `text/csv` (and not JSON first).
+#[tracing::instrument(skip_all)]
+pub async fn history(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: User,
+    id: web::Path<Uuid>,
+    q: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    if wants_csv(&req) {
+        return history_csv(state, user, id, q).await;
+    }
+    let filter = Filter::parse(&q, history::DEFAULT_LIMIT, history::MAX_LIMIT)
+        .map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
+    let page = history::page(
+        &state.db,
+        &state.pki,
+        &user.0,
+        *id,
+        &filter,
+        state.clock.now(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// `GET /v1/certificates/{id}/history.csv`: the same filters, up to 10,000 rows in one RFC 4180
+/// file (cells defused against formula injection); `X-Next-Cursor` when more remain.
+#[tracing::instrument(skip_all)]
+pub async fn history_csv(
+    state: web::Data<AppState>,
+    user: User,
+    id: web::Path<Uuid>,
+    q: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = Filter::parse(&q, history::CSV_MAX_ROWS, history::CSV_MAX_ROWS)
+        .map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
+    let page = history::page(
+        &state.db,
+        &state.pki,
+        &user.0,
+        *id,
+        &filter,
+        state.clock.now(),
+    )
+    .await?;
+    let body = history::to_csv(&page.items)?;
+    let mut resp = HttpResponse::Ok();
+    resp.content_type("text/csv; charset=utf-8; header=present")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"history-{}.csv\"", *id),
+        ));
+    if let Some(next) = page.next_cursor {
+        resp.insert_header(("x-next-cursor", next));
+    }
+    Ok(resp.body(body))
+}
+
+/// Whether the client asks for CSV: `text/csv` listed, with no JSON before it.
+fn wants_csv(req: &HttpRequest) -> bool {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let position = |m: &str| accept.find(m);
+    match (position("text/csv"), position("application/json")) {
+        (Some(csv), Some(json)) => csv < json,
+        (Some(_), None) => true,
+        _ => false,
+    }
 }
 
 /// `GET /v1/fees`: every charge, oldest first.

@@ -1,10 +1,11 @@
-//! The issuance procedure over HTTP. The enrolment id is the capability that ties the steps
-//! together; each step answers with the step that comes next.
+//! The issuance procedure over HTTP (and the PIN reset, an enrolment of purpose `pin_reset`
+//! whose last step is `pin-reset` instead of `complete`). The enrolment id is the capability
+//! that ties the steps together; each step answers with the step that comes next.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use fincert_client::proto::enrolment::{
     CodeBody, CompleteBody, Completed, EnrolmentView, IdentityBody, MediumBody, MediumChallenge,
-    MediumQuery, SendCodeBody, StartBody, TermsBody,
+    MediumQuery, PinResetBody, PinResetDone, PinResetStartBody, SendCodeBody, StartBody, TermsBody,
 };
 
 use crate::{
@@ -197,4 +198,53 @@ pub async fn complete(
         )
         .await?;
     Ok(HttpResponse::Created().json(Completed::from(done)))
+}
+
+/// `POST /v1/enrolments/{id}/pin-reset/passkey`: a WebAuthn ceremony offering the passkeys
+/// bound to the certificate's key; `409 reissuance_required` (with the fee) when there is none.
+#[tracing::instrument(skip_all)]
+pub async fn pin_reset_passkey(
+    state: web::Data<AppState>,
+    id: web::Path<uuid::Uuid>,
+    body: web::Json<PinResetStartBody>,
+) -> Result<HttpResponse, ApiError> {
+    let ceremony = state
+        .enrolments
+        .pin_reset_challenge(
+            &state.db,
+            &state.pki,
+            &state.pins,
+            &state.passkeys,
+            &id.to_string(),
+            body.certificate_id,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(ceremony))
+}
+
+/// `POST /v1/enrolments/{id}/pin-reset`: the bound passkey's assertion and the new PIN; the
+/// PIN slot is made anew and the lock counter cleared.
+#[tracing::instrument(skip_all)]
+pub async fn pin_reset(
+    state: web::Data<AppState>,
+    id: web::Path<uuid::Uuid>,
+    body: web::Json<PinResetBody>,
+) -> Result<HttpResponse, ApiError> {
+    let done = state
+        .enrolments
+        .reset_pin(
+            &state.db,
+            &state.pki,
+            &state.pins,
+            &state.passkeys,
+            &id.to_string(),
+            &body.ceremony_id,
+            &body.credential,
+            &body.new_pin,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(PinResetDone {
+        certificate_id: done.certificate_id,
+        pin_reset: true,
+    }))
 }

@@ -120,6 +120,15 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::POST, "/v1/certificates/{id}/renew", || {
             web::route().to(certificates::renew)
         }),
+        endpoint(Method::POST, "/v1/certificates/{id}/pin", || {
+            web::route().to(certificates::change_pin)
+        }),
+        endpoint(Method::GET, "/v1/certificates/{id}/history", || {
+            web::route().to(certificates::history)
+        }),
+        endpoint(Method::GET, "/v1/certificates/{id}/history.csv", || {
+            web::route().to(certificates::history_csv)
+        }),
         endpoint(Method::GET, "/v1/fees", || {
             web::route().to(certificates::fees)
         }),
@@ -163,6 +172,14 @@ pub fn endpoints() -> Vec<Endpoint> {
         }),
         endpoint(Method::POST, "/v1/enrolments/{id}/complete", || {
             web::route().to(enrolments::complete)
+        }),
+        endpoint(
+            Method::POST,
+            "/v1/enrolments/{id}/pin-reset/passkey",
+            || web::route().to(enrolments::pin_reset_passkey),
+        ),
+        endpoint(Method::POST, "/v1/enrolments/{id}/pin-reset", || {
+            web::route().to(enrolments::pin_reset)
         }),
         endpoint(Method::POST, "/v1/passkeys/register/start", || {
             web::route().to(passkeys::register_start)

@@ -18,6 +18,9 @@ pub enum Action {
     PinChanged,
     /// A key's PIN locked after too many consecutive wrong attempts.
     PinLocked,
+    /// A key's PIN slot was made anew through a bound passkey (PIN reset); the lock counter
+    /// went back to 0.
+    PinReset,
     /// A passkey got its own copy of a key's data key.
     PasskeyBound,
     /// A passkey's copy was removed.
@@ -80,6 +83,13 @@ pub enum Action {
     EnrolmentMediumVerified,
     /// An enrolment ended with a certificate.
     EnrolmentCompleted,
+    /// A PIN reset asked for a passkey of a certificate's key (the passkey ceremony started).
+    PinResetChallenged,
+    /// A PIN reset was refused: no passkey is bound to the certificate's key (reissuance is
+    /// the way), or the certificate cannot be used.
+    PinResetRefused,
+    /// A PIN reset ended with a new PIN.
+    PinResetCompleted,
     /// A passkey was registered (a new device).
     PasskeyRegistered,
     /// A passkey was removed.
@@ -133,6 +143,7 @@ impl Action {
             Self::KeyActivationFailed => "key.activation_failed",
             Self::PinChanged => "key.pin_changed",
             Self::PinLocked => "key.pin_locked",
+            Self::PinReset => "key.pin_reset",
             Self::PasskeyBound => "key.passkey_bound",
             Self::PasskeyUnbound => "key.passkey_unbound",
             Self::KeysRewrapped => "kms.rewrapped",
@@ -164,6 +175,9 @@ impl Action {
             Self::EnrolmentMediumFailed => "enrolment.medium_failed",
             Self::EnrolmentMediumVerified => "enrolment.medium_verified",
             Self::EnrolmentCompleted => "enrolment.completed",
+            Self::PinResetChallenged => "enrolment.pin_reset_challenged",
+            Self::PinResetRefused => "enrolment.pin_reset_refused",
+            Self::PinResetCompleted => "enrolment.pin_reset_completed",
             Self::PasskeyRegistered => "passkey.registered",
             Self::PasskeyRemoved => "passkey.removed",
             Self::PasskeySignInFailed => "passkey.sign_in_failed",

@@ -11,6 +11,7 @@ pub mod media;
 pub mod messaging;
 pub mod otp;
 pub mod passkeys;
+pub mod pin;
 pub mod rate_limit;
 pub mod security_card;
 pub mod sign_in;

@@ -31,8 +31,9 @@
 //!
 //!   Deciding one at a time means parallel right PINs all succeed (none is counted as a
 //!   failure while in flight) and parallel wrong PINs count exactly to the limit, on any
-//!   number of nodes. A locked PIN stays locked: reissuance (a new key) is the way out, as in
-//!   the real service. Waiting for the lock is bounded by the database's `lock_timeout`.
+//!   number of nodes. A locked PIN stays locked until a PIN reset (a passkey bound to the key
+//!   opens the data key and a new PIN slot is made, see [`unlock`]) or a reissuance (a new
+//!   key). Waiting for the lock is bounded by the database's `lock_timeout`.
 //! - A passkey slot is bound to its credential; that the credential was really used is checked
 //!   by WebAuthn before [`Custody::activate_with_passkey`] is called.
 //!

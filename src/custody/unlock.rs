@@ -1,6 +1,6 @@
 //! Unlocking a key with a PIN or a passkey: opening its slot, deciding PIN attempts one at a
 //! time with lockout, activating the key for a bounded window, checking a PIN for sign-in,
-//! changing it, and reporting whether it is locked.
+//! changing it, resetting it through a bound passkey, and reporting whether it is locked.
 //!
 //! PIN lockout, in the manner of kanidm's softlock. The counter lives per key in the database
 //! (`pin_attempts`), so it holds on every node; `max` is `custody.max_pin_failures` (5):
@@ -15,7 +15,9 @@
 //!                                       audit "key.pin_locked"       └─────────┘ "PIN locked"
 //!                                                                                (audited, not counted)
 //!
-//!   Locked ends only with the key: reissuance makes a new key with a new counter.
+//!   Locked ends only through a PIN reset (`reset_pin_with_passkey`: a bound passkey's slot
+//!   makes a new PIN slot and clears the counter, in one transaction) or with the key
+//!   (reissuance makes a new key with a new counter). Nothing else touches the counter.
 //!   KMS or database outage, in any state ──► nothing written: an outage is not a wrong PIN.
 //! ```
 //!
@@ -37,7 +39,9 @@
 //!   bounded by the database's `lock_timeout`.
 //! - An integrity failure of the PIN slot counts like a wrong PIN: the caller cannot tell
 //!   them apart, and neither may an attacker.
-//! - A locked PIN stays locked: reissuance (a new key) is the way out, as in the real service.
+//! - A locked PIN stays locked until a PIN reset through a passkey bound to the key (after the
+//!   holder's identity, phone and security medium are checked again) or a reissuance (a new
+//!   key); passkey use, time and a right PIN do not unlock it.
 //! - Passkeys have no counter: that the credential was really used is checked by WebAuthn
 //!   before [`Custody::activate_with_passkey`] is called; a passkey that is not bound is
 //!   audited as a failed activation.
@@ -364,6 +368,56 @@ impl Custody {
             &txn,
             now,
             &[NewEvent::new(owner.actor(), Action::PinChanged).subject(key_id.to_string())],
+        )
+        .await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+}
+
+impl Custody {
+    /// Makes the PIN slot anew from a passkey's slot (PIN reset: the caller has verified the
+    /// holder's identity again and the WebAuthn assertion of `credential_id`). The passkey slot
+    /// opens the data key (a passkey that is not bound is audited and refused); a new PIN slot
+    /// is wrapped under `new` (KMS) before anything is written; then, in one transaction, the
+    /// PIN slot is replaced (or made), the PIN failures and lock are cleared, and
+    /// `key.pin_reset` is audited. A KMS or database failure leaves the old PIN and the lock
+    /// as they were. This and a right PIN are the only ways the counter returns to 0, and
+    /// this is the only way out of a lock short of a new key.
+    #[tracing::instrument(skip_all, fields(owner = %owner.as_str(), key = %key_id))]
+    pub async fn reset_pin_with_passkey(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        key_id: Uuid,
+        credential_id: &[u8],
+        new: &Pin,
+    ) -> Result<(), CustodyError> {
+        let (_key, dk) = self
+            .open_key(db, owner, key_id, &Binding::Passkey(credential_id))
+            .await?;
+        let fresh = self
+            .wrap_slot(owner, key_id, &Binding::Pin(new), &dk)
+            .await?;
+        drop(dk);
+        // Decided like a PIN attempt: one at a time per key on this node, and on PostgreSQL
+        // the counter's row lock is taken by the update inside the transaction.
+        let _one_at_a_time = self.pin_locks.lock(&fresh.key_id).await;
+        let now = self.clock.now();
+        let (failures, locked) = store::custody::pin_state(db, &fresh.key_id).await?;
+        let txn = db.begin().await.map_err(StoreError::from)?;
+        store::custody::put_slot(&txn, &fresh, now).await?;
+        store::custody::clear_pin_lock(&txn, &fresh.key_id, now).await?;
+        store::audit::append_within(
+            &txn,
+            now,
+            &[NewEvent::new(owner.actor(), Action::PinReset)
+                .subject(key_id.to_string())
+                .details(json!({
+                    "by": "passkey",
+                    "failures_cleared": failures,
+                    "was_locked": locked,
+                }))],
         )
         .await?;
         txn.commit().await.map_err(StoreError::from)?;

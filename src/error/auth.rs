@@ -141,7 +141,37 @@ impl From<crate::auth::enrolment::EnrolError> for ApiError {
                 }
             },
             E::Kms(k) => crate::custody::CustodyError::Kms(k).into(),
+            E::ReissuanceRequired { fee_krw } => Self::rule(
+                Kind::Conflict,
+                ErrorCode::ReissuanceRequired,
+                "Reissuance required",
+                format!(
+                    "no passkey is bound to this certificate's key, so its PIN cannot be reset; \
+                     reissue the certificate instead (a new key and certificate after the same \
+                     identity checks; a general-purpose certificate is charged {fee_krw} KRW, \
+                     a restricted-use one nothing; see GET /v1/fees)"
+                ),
+            ),
+            E::PinChange(p) => p.into(),
+            E::Passkey(p) => p.into(),
             E::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<crate::auth::pin::PinChangeError> for ApiError {
+    fn from(e: crate::auth::pin::PinChangeError) -> Self {
+        use crate::auth::pin::PinChangeError as P;
+        match e {
+            P::Pin(p) => Self::rule(
+                Kind::Unprocessable,
+                ErrorCode::WeakPin,
+                "PIN not accepted",
+                p.to_string(),
+            ),
+            P::Pki(p) => p.into(),
+            P::Custody(c) => c.into(),
+            P::Store(s) => s.into(),
         }
     }
 }

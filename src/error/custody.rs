@@ -36,7 +36,7 @@ impl From<CustodyError> for ApiError {
             ),
             C::WrongPin => wrong_pin("Wrong PIN", "the PIN does not unlock this key"),
             C::PinLocked => pin_locked(
-                "the PIN is locked after too many wrong attempts; reissue the certificate to set a new one",
+                "the PIN is locked after too many wrong attempts; reset it with a passkey bound to the certificate (an enrolment of purpose pin_reset) or reissue the certificate",
             ),
             C::PasskeyNotBound => Self::rule(
                 Kind::Unauthorized,

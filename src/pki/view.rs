@@ -99,6 +99,11 @@ impl Pki {
             .ok_or(PkiError::NotFound)
     }
 
+    /// The fee of issuing or renewing a general-purpose certificate (KRW), as charged.
+    pub fn general_purpose_fee_krw(&self) -> u32 {
+        self.settings.general_purpose_fee_krw
+    }
+
     /// A certificate of `owner`: one this CA issued, or an imported one of another CA whose
     /// key fincert holds (what consent and the holder's views use alike).
     pub async fn certificate(

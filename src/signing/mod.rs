@@ -14,7 +14,7 @@
 //! domain: parsing, canonical digest, usage rule), `requests` (creating them, the authorization
 //! table), `approvals` (PIN and passkey approvals, signing), `commit` (group commit), `checks`
 //! (the per-node cache of what every signature checks, invalidated across the cluster),
-//! `cms`, `webhook`, `verify`, and `csc` (the CSC API's domain side).
+//! `cms`, `webhook`, `verify`, `history` (a certificate's usage history for its holder), and `csc` (the CSC API's domain side).
 
 mod access;
 mod approvals;
@@ -23,6 +23,7 @@ pub mod cms;
 pub mod commit;
 mod consents;
 pub mod csc;
+pub mod history;
 pub mod institution;
 pub mod request;
 mod requests;

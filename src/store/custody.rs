@@ -184,6 +184,27 @@ pub async fn replace_slot<C: ConnectionTrait>(
     Ok(res.rows_affected == 1)
 }
 
+/// Puts `row` in place of the key's slot of the same name, whatever blob it held (or inserts
+/// it when there is none): a PIN reset, which cannot have read the old PIN's slot open.
+pub async fn put_slot<C: ConnectionTrait>(
+    conn: &C,
+    row: &SlotRow,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let res = slot::Entity::update_many()
+        .col_expr(slot::Column::KmsKeyId, Expr::value(row.kms_key_id.as_str()))
+        .col_expr(slot::Column::Wrapped, Expr::value(row.wrapped.clone()))
+        .col_expr(slot::Column::UpdatedAt, Expr::value(now))
+        .filter(slot::Column::CustodyKeyId.eq(row.key_id.as_str()))
+        .filter(slot::Column::Slot.eq(row.slot.name()))
+        .exec(conn)
+        .await?;
+    if res.rows_affected == 0 {
+        insert_slot(conn, row, now).await?;
+    }
+    Ok(())
+}
+
 /// Deletes a slot; returns whether it existed.
 pub async fn delete_slot<C: ConnectionTrait>(
     conn: &C,
@@ -325,6 +346,28 @@ pub async fn set_pin_failures<C: ConnectionTrait>(
         // Cached signing checks on every node must see the lock within a second.
         super::epochs::bump(conn).await?;
     }
+    Ok(())
+}
+
+/// Clears a key's PIN failures and lock (a PIN reset: the only way out of a lock besides a
+/// new key), and bumps the cache epoch so every node's cached signing checks see it.
+pub async fn clear_pin_lock<C: ConnectionTrait>(
+    conn: &C,
+    key_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use super::entities::pin_attempt as pa;
+    pa::Entity::update_many()
+        .col_expr(pa::Column::Failures, Expr::value(0))
+        .col_expr(
+            pa::Column::LockedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(pa::Column::UpdatedAt, Expr::value(now))
+        .filter(pa::Column::CustodyKeyId.eq(key_id))
+        .exec(conn)
+        .await?;
+    super::epochs::bump(conn).await?;
     Ok(())
 }
 

@@ -196,6 +196,97 @@ pub struct RenewBody {
 
 debug_without_secrets!(RenewBody { csr });
 
+/// A change of PIN (`POST /v1/certificates/{id}/pin`): the current PIN opens the key (a wrong
+/// one counts toward the lock), the new one replaces it.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePinBody {
+    /// The PIN in force.
+    pub current_pin: Zeroizing<String>,
+    /// The new PIN (6 digits, not trivial, not the birth date, not the current one).
+    pub new_pin: Zeroizing<String>,
+}
+
+debug_without_secrets!(ChangePinBody {});
+
+/// What a use of a certificate was: a signature or a login with the certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HistoryKind {
+    /// A signature an institution asked for.
+    Signature,
+    /// A login with the certificate an institution asked for.
+    Login,
+}
+
+names!(HistoryKind { Signature => "signature", Login => "login" });
+
+/// How a use ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HistoryResult {
+    /// Approved and signed.
+    Signed,
+    /// Declined by the holder.
+    Rejected,
+    /// Nobody decided in time.
+    Expired,
+}
+
+names!(HistoryResult { Signed => "signed", Rejected => "rejected", Expired => "expired" });
+
+/// One use of a certificate (`GET /v1/certificates/{id}/history`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryItem {
+    /// The signature request.
+    pub id: Uuid,
+    /// Signature or login.
+    pub kind: HistoryKind,
+    /// The institution that asked.
+    pub institution: String,
+    /// The text the holder was shown.
+    pub display_text: String,
+    /// The digests signed (or asked for), base64.
+    pub digests: Vec<String>,
+    /// `raw`, `cms-attached`, `cms-detached`, `cms-pades`.
+    pub format: String,
+    /// When the institution asked.
+    pub requested_at: DateTime<Utc>,
+    /// When the holder decided (none for an expired request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<DateTime<Utc>>,
+    /// How it ended.
+    pub result: HistoryResult,
+}
+
+/// A page of a certificate's history, newest first; `next_cursor` fetches the next page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    /// The uses on this page, newest first (not re-sorted by name).
+    pub items: Vec<HistoryItem>,
+    /// The opaque cursor of the next page; absent on the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// The query of `GET /v1/certificates/{id}/history`: every field optional.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// From this time (inclusive, RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Up to this time (exclusive, RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    /// Only signatures or only logins.
+    pub kind: Option<HistoryKind>,
+    /// Only uses that ended so.
+    pub result: Option<HistoryResult>,
+    /// 1 to 100 (default 20).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the page before.
+    pub cursor: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::Duration;
@@ -214,6 +305,12 @@ mod tests {
         assert_eq!(Storage::ALL.len(), 2);
         assert_eq!(Usage::ALL.len(), 2);
         assert_eq!(CertStatus::ALL.len(), 4);
+        names_round_trip_for(HistoryKind::ALL, HistoryKind::as_str, HistoryKind::parse);
+        names_round_trip_for(
+            HistoryResult::ALL,
+            HistoryResult::as_str,
+            HistoryResult::parse,
+        );
         assert_eq!(CertKind::parse("Financial"), None);
         assert_eq!(Storage::parse("hsm"), None);
         assert_eq!(Usage::parse("General"), None);

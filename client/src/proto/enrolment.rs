@@ -21,6 +21,11 @@ pub enum Purpose {
     Issue,
     /// A replacement (expiry, loss, lockout, forgotten PIN).
     Reissue,
+    /// A new PIN for a certificate whose key a registered passkey can open (forgotten or
+    /// locked PIN, no reissuance): starts at the identity step, ends at
+    /// `POST /v1/enrolments/{id}/pin-reset`.
+    #[serde(rename = "pin_reset")]
+    PinReset,
 }
 
 /// The step an enrolment waits for.
@@ -75,7 +80,7 @@ pub enum Half {
     Last,
 }
 
-names!(Purpose { Issue => "issue", Reissue => "reissue" });
+names!(Purpose { Issue => "issue", Reissue => "reissue", PinReset => "pin_reset" });
 names!(Step {
     Terms => "terms",
     Identity => "identity",
@@ -241,6 +246,40 @@ debug_without_secrets!(CompleteBody {
     csr,
     replaces
 });
+
+/// The last step of a PIN reset, part one (`POST /v1/enrolments/{id}/pin-reset/passkey`):
+/// which certificate's PIN to reset. The answer is a WebAuthn ceremony offering only the
+/// passkeys bound to that certificate's key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinResetStartBody {
+    /// The certificate whose PIN is reset.
+    pub certificate_id: Uuid,
+}
+
+/// The last step of a PIN reset, part two (`POST /v1/enrolments/{id}/pin-reset`): the
+/// assertion of a passkey bound to the key, and the new PIN.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinResetBody {
+    /// The ceremony `pin-reset/passkey` opened.
+    pub ceremony_id: String,
+    /// The WebAuthn assertion.
+    pub credential: webauthn_rs_proto::PublicKeyCredential,
+    /// The new PIN (6 digits, not trivial, not the birth date).
+    pub new_pin: Zeroizing<String>,
+}
+
+debug_without_secrets!(PinResetBody { ceremony_id });
+
+/// A PIN reset done: the certificate whose PIN was replaced (its lock counter is back to 0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinResetDone {
+    /// The certificate.
+    pub certificate_id: Uuid,
+    /// The PIN was replaced.
+    pub pin_reset: bool,
+}
 
 /// What the last step issues: the certificate (with its chain), and a session for its holder
 /// (cloud keys; a device key's holder signs in with it, `POST /v1/auth/device`).

@@ -198,8 +198,12 @@ codes! {
         // Key custody.
         /// 401: the PIN does not unlock the key (or sign in).
         WrongPin => "wrong_pin",
-        /// 423: the PIN is locked after too many wrong attempts; reissue.
+        /// 423: the PIN is locked after too many wrong attempts; reset it (with a bound
+        /// passkey) or reissue.
         PinLocked => "pin_locked",
+        /// 409: the PIN cannot be reset (no passkey is bound to the key): reissuance is the way
+        /// (the detail names the fee of a general-purpose certificate).
+        ReissuanceRequired => "reissuance_required",
         /// 400: the owner id is malformed.
         InvalidOwner => "invalid_owner",
         /// 404: no such key.

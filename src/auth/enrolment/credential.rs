@@ -52,6 +52,11 @@ impl Enrolments {
             pki::{IssueRequest, KeySource, profile::HolderName},
         };
         let row = self.load(db, id, Step::Credential).await?;
+        if row.purpose == super::Purpose::PinReset {
+            return Err(EnrolError::Credential(
+                "a PIN reset issues nothing; it ends with POST /v1/enrolments/{id}/pin-reset",
+            ));
+        }
         let owner = self.user_of(&row).await?;
         let (name, birth) = store::enrolment::user_profile(db, owner.as_str())
             .await?

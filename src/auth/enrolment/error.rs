@@ -71,6 +71,18 @@ pub enum EnrolError {
     /// Security media failed.
     #[error(transparent)]
     Media(#[from] crate::auth::media::MediaError),
+    /// A PIN reset without a passkey bound to the key: reissuance is the way.
+    #[error("no passkey is bound to this certificate's key; reissue it")]
+    ReissuanceRequired {
+        /// The fee of a general-purpose certificate's reissuance (KRW).
+        fee_krw: u32,
+    },
+    /// The PIN change or reset was refused or failed.
+    #[error(transparent)]
+    PinChange(#[from] crate::auth::pin::PinChangeError),
+    /// The passkey ceremony failed.
+    #[error(transparent)]
+    Passkey(#[from] crate::auth::passkeys::PasskeyError),
     /// Database failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -7,11 +7,14 @@
 //!                                                 │  (send: SMS or ARS; 5 tries; 3 minutes)            │
 //!                                                 └────────────── resend ◄───────────────┘   complete ─┴─► completed
 //!   any state past its expiry ⇒ expired (every step refused)
+//!
+//!   purpose pin_reset: starts at identity (the terms were agreed at issuance); its last step
+//!   is `pin_reset` (a bound passkey and the new PIN) instead of `complete`
 //! ```
 //!
 //! [`Enrolments`] runs these steps against the database, the identity verifier and the message
 //! sender, auditing each. One file per step: `terms`, `identity`, `phone`, `medium`,
-//! `credential`; `state` holds the states and the transition check, `error` the failures,
+//! `credential` (or `pin_reset`); `state` holds the states and the transition check, `error` the failures,
 //! `view` what the API shows.
 
 use std::sync::Arc;
@@ -34,6 +37,7 @@ mod error;
 mod identity;
 mod medium;
 mod phone;
+mod pin_reset;
 mod state;
 mod terms;
 mod view;
@@ -41,6 +45,7 @@ mod view;
 pub use credential::{Completed, CredentialChoice};
 pub use error::EnrolError;
 pub use medium::MediumChallenge;
+pub use pin_reset::PinResetDone;
 pub use state::{Purpose, Step, StepError, check};
 pub use view::EnrolmentView;
 
@@ -113,6 +118,7 @@ impl Enrolments {
             &txn,
             &id,
             purpose,
+            state::first_step(purpose),
             now,
             now + Duration::minutes(ENROLMENT_TTL_MINUTES),
         )

@@ -23,6 +23,15 @@ pub enum StepError {
     Expired,
 }
 
+/// The step an enrolment of `purpose` starts at: the terms, except for a PIN reset (whose
+/// holder agreed to them at issuance), which starts at the identity step.
+pub fn first_step(purpose: Purpose) -> Step {
+    match purpose {
+        Purpose::PinReset => Step::Identity,
+        Purpose::Issue | Purpose::Reissue => Step::Terms,
+    }
+}
+
 /// Checks that an enrolment at `current`, expiring at `expires_at`, may take `requested` now.
 pub fn check(
     current: Step,

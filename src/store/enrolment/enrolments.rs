@@ -23,7 +23,7 @@ use crate::{
 pub struct EnrolmentRow {
     /// Id.
     pub id: String,
-    /// Issue or reissue.
+    /// Issue, reissue or PIN reset.
     pub purpose: Purpose,
     /// The step it waits for.
     pub step: Step,
@@ -60,11 +60,12 @@ fn row_to_enrolment(r: &QueryResult) -> Result<EnrolmentRow, StoreError> {
     })
 }
 
-/// Creates an enrolment at the terms step.
+/// Creates an enrolment at step `first`.
 pub async fn insert<C: ConnectionTrait>(
     conn: &C,
     id: &str,
     purpose: Purpose,
+    first: Step,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
@@ -76,7 +77,7 @@ pub async fn insert<C: ConnectionTrait>(
             text(&purpose),
             now.into(),
             expires_at.into(),
-            text(&Step::Terms),
+            text(&first),
         ],
     )
     .await?;

@@ -5,12 +5,14 @@
 //! - `consents.rs`: `consents` (a user's permission for an institution, and its withdrawal);
 //! - `requests.rs`: `signature_requests` (what is to be signed, single-use decisions);
 //! - `deliveries.rs`: `webhook_deliveries` and `webhook_attempts` (the webhook queue);
+//! - `history.rs`: a certificate's usage history (`signature_requests` with `institutions`);
 //! - `sads.rs`: `csc_sads` and `csc_sad_signatures` (CSC authorizations and their spends).
 //!
 //! Everything is re-exported here: callers write `store::signing::institution`, not the file.
 
 mod consents;
 mod deliveries;
+mod history;
 mod institutions;
 mod requests;
 mod sads;
@@ -24,6 +26,7 @@ pub use self::{
         DeliveryRow, deliveries_of_request, due_deliveries, insert_delivery, lease_delivery,
         record_attempt,
     },
+    history::history,
     institutions::{
         InstitutionRow, insert_institution, institution, institution_by_client_id, institutions,
         rotate_secret,

@@ -53,6 +53,7 @@ async fn insert_revoked(app: &TestApp, n: usize) -> Vec<String> {
                 revocation_reason: Some(CrlReason::KeyCompromise),
                 replaces_id: None,
                 renewed_by_id: None,
+                foreign_chain: None,
                 created_at: now,
                 updated_at: now,
             },
