@@ -25,6 +25,7 @@ mod m20261123_000016_csc_sads;
 mod m20261201_000017_cluster_activations;
 mod m20261202_000018_authority_revocation;
 mod m20261202_000019_ocsp_responses;
+mod m20261202_000020_webhook_validation_info;
 
 /// The ordered list of every migration fincert knows.
 pub struct Migrator;
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000017_cluster_activations::Migration),
             Box::new(m20261202_000018_authority_revocation::Migration),
             Box::new(m20261202_000019_ocsp_responses::Migration),
+            Box::new(m20261202_000020_webhook_validation_info::Migration),
         ]
     }
 }
