@@ -102,6 +102,8 @@ pub enum Action {
     InstitutionRegistered,
     /// An institution's client secret was rotated.
     InstitutionSecretRotated,
+    /// The operator turned the validation material in an institution's webhooks on or off.
+    InstitutionWebhookValidationInfoSet,
     /// An institution obtained an access token.
     InstitutionAuthenticated,
     /// An institution's client authentication failed.
@@ -184,6 +186,7 @@ impl Action {
             Self::DeviceSignInFailed => "auth.device_sign_in_failed",
             Self::InstitutionRegistered => "institution.registered",
             Self::InstitutionSecretRotated => "institution.secret_rotated",
+            Self::InstitutionWebhookValidationInfoSet => "institution.webhook_validation_info_set",
             Self::InstitutionAuthenticated => "institution.authenticated",
             Self::InstitutionAuthFailed => "institution.auth_failed",
             Self::ConsentGranted => "consent.granted",

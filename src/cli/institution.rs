@@ -37,6 +37,24 @@ pub enum InstitutionCommand {
         /// Institution id or client id.
         institution: String,
     },
+    /// Turn the validation material (chain, OCSP, CRLs) in an institution's
+    /// `signature_request.signed` webhook bodies on or off (off by default: it can be large).
+    WebhookValidationInfo {
+        /// Institution id or client id.
+        institution: String,
+        /// `on` or `off`.
+        #[arg(value_enum)]
+        setting: Switch,
+    },
+}
+
+/// A setting's two positions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    /// Turned on.
+    On,
+    /// Turned off.
+    Off,
 }
 
 /// Runs an institution verb.
@@ -78,6 +96,20 @@ pub async fn run(cmd: InstitutionCommand, settings: Settings) -> ExitCode {
                 let row = institution::find(&db, &who).await?;
                 let secret = institution::webhook_secret(kms.as_ref(), &row).await?;
                 println!("webhook_secret={}", secret.as_str());
+            }
+            InstitutionCommand::WebhookValidationInfo {
+                institution: who,
+                setting,
+            } => {
+                let view = institution::set_webhook_validation_info(
+                    &db,
+                    clock.now(),
+                    &who,
+                    setting == Switch::On,
+                )
+                .await?;
+                println!("institution_id={}", view.id);
+                println!("webhook_validation_info={}", view.webhook_validation_info);
             }
         }
         Ok::<_, CliError>(())

@@ -1,9 +1,15 @@
 //! CMS SignedData (RFC 5652) built from RustCrypto's typed `cms` structures, in two phases:
 //! [`signed_attributes`] gives the DER the signer signs (content-type, message-digest,
 //! signing-time — left out for PAdES, where the PDF carries the time — and the ESS
-//! signing-certificate-v2 of RFC 5035, which CAdES-B-B and PAdES-B-B require), [`assemble`] wraps the signature, the signer certificate and the chain into a
-//! `ContentInfo`. The signature itself comes from custody (an activated key), so no private key
-//! passes through here.
+//! signing-certificate-v2 of RFC 5035, which CAdES-B-B and PAdES-B-B require), [`assemble`]
+//! wraps the signature, the signer certificate and the chain into a `ContentInfo`. The
+//! signature itself comes from custody (an activated key), so no private key passes through
+//! here.
+//!
+//! For a PDF (`cms-pades`), the digest is the one a PDF tool computed over the document's
+//! `/ByteRange`, and the `ContentInfo` goes into the signature dictionary's `/Contents` as it
+//! is (sub-filter `ETSI.CAdES.detached`); with the validation material added as a DSS the
+//! document is PAdES-B-LT. pyHanko judges both levels in `tests/api/signing/pades.rs`.
 
 use chrono::{DateTime, Utc};
 use cms::{

@@ -129,6 +129,7 @@ pub async fn register(
         scopes: SCOPES.join(" "),
         status: InstitutionStatus::Active,
         created_at: now,
+        webhook_validation_info: false,
     };
     let webhook_secret = webhook_secret(kms, &row).await?;
     let event = NewEvent::new(Actor::Operator, Action::InstitutionRegistered)
@@ -190,6 +191,30 @@ pub async fn rotate_secret(
     Ok((institution_view(&row), secret))
 }
 
+/// Whether the institution's `signature_request.signed` webhooks carry the validation
+/// material (`request.result.validation_info`, built at each delivery attempt). Off by
+/// default: the issuing CA's CRL in it grows with every live revocation, so the body can
+/// reach hundreds of kilobytes where a receiver expects a few (see the webhook module).
+pub async fn set_webhook_validation_info(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    id_or_client_id: &str,
+    on: bool,
+) -> Result<InstitutionView, SigningError> {
+    let mut row = find(db, id_or_client_id).await?;
+    let event = NewEvent::new(Actor::Operator, Action::InstitutionWebhookValidationInfoSet)
+        .subject(row.id.clone())
+        .details(json!({"webhook_validation_info": on}));
+    let txn = db.begin().await.map_err(StoreError::from)?;
+    if !db::set_webhook_validation_info(&txn, &row.id, on).await? {
+        return Err(SigningError::InstitutionNotFound);
+    }
+    store::audit::append_within(&txn, now, &[event]).await?;
+    txn.commit().await.map_err(StoreError::from)?;
+    row.webhook_validation_info = on;
+    Ok(institution_view(&row))
+}
+
 /// The secret that signs an institution's webhooks: a KMS MAC over its id and key version,
 /// so it is never stored and the operator can show it again.
 pub async fn webhook_secret(
@@ -230,6 +255,8 @@ pub struct InstitutionView {
     pub status: InstitutionStatus,
     /// Registered.
     pub created_at: DateTime<Utc>,
+    /// Whether its signed-request webhooks carry the validation material.
+    pub webhook_validation_info: bool,
 }
 
 fn institution_view(row: &db::InstitutionRow) -> InstitutionView {
@@ -241,6 +268,7 @@ fn institution_view(row: &db::InstitutionRow) -> InstitutionView {
         scopes: row.scopes.clone(),
         status: row.status,
         created_at: row.created_at,
+        webhook_validation_info: row.webhook_validation_info,
     }
 }
 

@@ -18,13 +18,18 @@ fn spec() -> serde_json::Value {
     serde_norway::from_str(&text).expect("openapi.yaml parses")
 }
 
+/// openapi.yaml, parsed once per test binary.
+fn parsed_spec() -> &'static serde_json::Value {
+    static SPEC: OnceLock<serde_json::Value> = OnceLock::new();
+    SPEC.get_or_init(spec)
+}
+
 /// Checks a real response body against the schema openapi.yaml gives for `method path` and
 /// `status` (or `default`), with an independent JSON Schema 2020-12 validator (the
 /// `jsonschema` crate). `$ref`s to `#/components/...` resolve against a root document made of
 /// the spec's components and the schema under test.
 pub(crate) fn check_response(method: &str, path: &str, status: u16, body: &serde_json::Value) {
-    static SPEC: OnceLock<serde_json::Value> = OnceLock::new();
-    let spec = SPEC.get_or_init(spec);
+    let spec = parsed_spec();
     let op = &spec["paths"][path][method];
     assert!(op.is_object(), "{method} {path} is not in openapi.yaml");
     let code = status.to_string();
@@ -41,6 +46,27 @@ pub(crate) fn check_response(method: &str, path: &str, status: u16, body: &serde
     let Some(schema) = response["content"]["application/json"]["schema"].as_object() else {
         panic!("{method} {path} {status}: no application/json schema");
     };
+    check_schema(&format!("{method} {path} {status}"), spec, schema, body);
+}
+
+/// Checks a webhook body fincert sent against the request body of `webhooks.<name>.post`.
+pub(crate) fn check_webhook(name: &str, body: &serde_json::Value) {
+    let spec = parsed_spec();
+    let Some(schema) = spec["webhooks"][name]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"]
+        .as_object()
+    else {
+        panic!("webhook {name}: no application/json request body in openapi.yaml");
+    };
+    check_schema(&format!("webhook {name}"), spec, schema, body);
+}
+
+fn check_schema(
+    what: &str,
+    spec: &serde_json::Value,
+    schema: &serde_json::Map<String, serde_json::Value>,
+    body: &serde_json::Value,
+) {
     let root = serde_json::json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "components": spec["components"],
@@ -50,14 +76,14 @@ pub(crate) fn check_response(method: &str, path: &str, status: u16, body: &serde
         .with_draft(jsonschema::Draft::Draft202012)
         .should_validate_formats(true)
         .build(&root)
-        .unwrap_or_else(|e| panic!("{method} {path} {status}: schema does not build: {e}"));
+        .unwrap_or_else(|e| panic!("{what}: schema does not build: {e}"));
     let errors: Vec<String> = validator
         .iter_errors(body)
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect();
     assert!(
         errors.is_empty(),
-        "{method} {path} {status}: the body does not match openapi.yaml:\n{}\nbody: {body}",
+        "{what}: the body does not match openapi.yaml:\n{}\nbody: {body}",
         errors.join("\n")
     );
 }

@@ -141,7 +141,8 @@ pub struct SignedResult {
     /// When it was signed.
     pub signed_at: DateTime<Utc>,
     /// The validation material of the signer certificate, built when the result is read
-    /// (after the signature's commit); absent in stored results and webhook bodies.
+    /// (after the signature's commit); absent in stored results, and in webhook bodies unless
+    /// the institution is opted in (then built at each delivery attempt).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_info: Option<ValidationInfo>,
 }

@@ -38,9 +38,11 @@ pub struct InstitutionRow {
     pub status: InstitutionStatus,
     /// Registered.
     pub created_at: DateTime<Utc>,
+    /// Whether its `signature_request.signed` webhooks carry the validation material.
+    pub webhook_validation_info: bool,
 }
 
-const INSTITUTION_COLS: &str = "id, name, sector, client_id, secret_hash, previous_secret_hash, previous_secret_until, webhook_key_version, scopes, status, created_at";
+const INSTITUTION_COLS: &str = "id, name, sector, client_id, secret_hash, previous_secret_hash, previous_secret_until, webhook_key_version, scopes, status, created_at, webhook_validation_info";
 
 fn to_institution(r: &QueryResult) -> Result<InstitutionRow, StoreError> {
     const T: &str = "institutions";
@@ -56,6 +58,7 @@ fn to_institution(r: &QueryResult) -> Result<InstitutionRow, StoreError> {
         scopes: get(r, T, "scopes")?,
         status: typed(r, T, "status")?,
         created_at: get(r, T, "created_at")?,
+        webhook_validation_info: get(r, T, "webhook_validation_info")?,
     })
 }
 
@@ -66,7 +69,7 @@ pub async fn insert_institution<C: ConnectionTrait>(
 ) -> Result<(), StoreError> {
     exec(
         conn,
-        "INSERT INTO institutions (id, name, sector, client_id, secret_hash, webhook_key_version, scopes, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO institutions (id, name, sector, client_id, secret_hash, webhook_key_version, scopes, status, created_at, webhook_validation_info) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         vec![
             row.id.clone().into(),
             row.name.clone().into(),
@@ -77,10 +80,27 @@ pub async fn insert_institution<C: ConnectionTrait>(
             row.scopes.clone().into(),
             text(&row.status),
             row.created_at.into(),
+            row.webhook_validation_info.into(),
         ],
     )
     .await?;
     Ok(())
+}
+
+/// Turns the validation material in the institution's webhook bodies on or off; whether the
+/// row exists.
+pub async fn set_webhook_validation_info<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    on: bool,
+) -> Result<bool, StoreError> {
+    Ok(exec(
+        conn,
+        "UPDATE institutions SET webhook_validation_info = $1 WHERE id = $2",
+        vec![on.into(), id.into()],
+    )
+    .await?
+        == 1)
 }
 
 /// An institution by its OAuth2 client id.

@@ -29,7 +29,7 @@ pub use self::{
     history::history,
     institutions::{
         InstitutionRow, insert_institution, institution, institution_by_client_id, institutions,
-        rotate_secret,
+        rotate_secret, set_webhook_validation_info,
     },
     requests::{RequestRow, decide, insert_request, pending_of_user, request},
     sads::{

@@ -17,7 +17,7 @@
 //! | `enrolment.rs` | the development customer, identity, terms, OTP media, `start_enrolment`     |
 //! | `moto.rs`      | moto as AWS KMS, `Backend`, `PrivateMoto`, `spawn_custody_app`              |
 //! | `openssl.rs`   | signatures and CMS checked by the openssl command line                      |
-//! | `pyhanko.rs`   | CMS judged at CAdES/PAdES baseline B by pyHanko (`cades_verdict`, …)       |
+//! | `pyhanko.rs`   | CMS and PDFs judged by pyHanko (`cades_verdict`, `PadesPdf`, …)            |
 //! | `node.rs`      | another node in this process (`spawn_node`) or as a process (`ProcessNode`) |
 //! | `gate.rs`      | `Gate`: a TCP pass-through that can cut a server off the network and back   |
 //! | `haproxy.rs`   | HAProxy in front of process nodes: its config, stats and request log        |

@@ -65,3 +65,98 @@ fn verdict(pades: bool, cms: &[u8], root: &[u8], content: Option<&[u8]>) -> Valu
         )
     })
 }
+
+/// A PDF signed the way an institution would sign it through fincert, driven step by step
+/// through `tests/api/signing/pades_pdf.py` (pyHanko prepares the document, embeds the CMS,
+/// adds the DSS and judges the result). The steps share a scratch directory.
+pub struct PadesPdf {
+    dir: tempfile::TempDir,
+}
+
+impl PadesPdf {
+    /// A one-page PDF with a signature placeholder (sub-filter `ETSI.CAdES.detached`) for the
+    /// holder of `certs[0]` (then its CA certificates): the answer's `digest` (base64 SHA-256
+    /// over the /ByteRange, what `cms-pades` signs) and `to_sign` (base64 SHA-256 of the PAdES
+    /// signed attributes pyHanko made over that digest, what a CSC `signHash` signs).
+    pub fn prepare(certs: &[&[u8]]) -> (Self, Value) {
+        let dir = tempfile::tempdir().unwrap();
+        let this = Self { dir };
+        let mut args = vec!["prepare".into(), this.dir.path().display().to_string()];
+        for (i, c) in certs.iter().enumerate() {
+            args.push(this.write(&format!("cert{i}.der"), c));
+        }
+        let answer = this.run(&args);
+        (this, answer)
+    }
+
+    /// Embeds a CMS `ContentInfo` (DER) in the placeholder: `signed.pdf`.
+    pub fn embed(&self, cms: &[u8]) {
+        let cms = self.write("sig.p7s", cms);
+        self.run(&["embed".into(), self.work(), cms]);
+    }
+
+    /// Wraps a raw signature over the prepared signed attributes into pyHanko's CMS (signer
+    /// `certs[0]`, then the CA certificates it carries) and embeds it: `signed.pdf`.
+    pub fn assemble(&self, signature: &[u8], certs: &[&[u8]]) {
+        let mut args = vec![
+            "assemble".into(),
+            self.work(),
+            self.write("raw.sig", signature),
+        ];
+        for (i, c) in certs.iter().enumerate() {
+            args.push(self.write(&format!("chain{i}.der"), c));
+        }
+        self.run(&args);
+    }
+
+    /// Adds `material` (a `validation_info` / `validationInfo` object) to `signed.pdf` as a
+    /// DSS in an incremental update: `lt.pdf` (replaced at each call).
+    pub fn add_dss(&self, material: &Value) -> Value {
+        let path = self.write("material.json", material.to_string().as_bytes());
+        self.run(&["add-dss".into(), self.work(), path])
+    }
+
+    /// pyHanko's verdict on `signed.pdf` (`lt: false`) or `lt.pdf` (`lt: true`), with `root`
+    /// the only trust anchor: `baseline_b`, `baseline_lt`, `b_b`, `lt`, `dss`,
+    /// `signing_certificate_v2`, … (see the script's documentation). Offline.
+    pub fn validate(&self, lt: bool, root: &[u8]) -> Value {
+        let pdf = self
+            .dir
+            .path()
+            .join(if lt { "lt.pdf" } else { "signed.pdf" });
+        let root = self.write("root.der", root);
+        self.run(&["validate".into(), pdf.display().to_string(), root])
+    }
+
+    fn work(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path.display().to_string()
+    }
+
+    fn run(&self, args: &[String]) -> Value {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api/signing/pades_pdf.py");
+        let out = std::process::Command::new(venv_python())
+            .arg(script)
+            .args(args)
+            .output()
+            .expect("run the pyHanko PDF script");
+        assert!(
+            out.status.success(),
+            "pades_pdf.py {}: {}",
+            args[0],
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "pades_pdf.py {} printed no JSON ({e}): {}",
+                args[0],
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+}

@@ -1,8 +1,8 @@
 //! Remote signing end to end: institution onboarding and OAuth2 tokens, user consent, signature
 //! requests approved with a PIN or a passkey (dynamic linking), raw and CMS outputs checked by
-//! openssl (and the CMS at CAdES baseline B by pyHanko), webhooks, login with certificate and
-//! verification, every refusal, and the validation material (chain, OCSP, CRLs) that comes
-//! with a signature.
+//! openssl (and the CMS at CAdES baseline B by pyHanko, PDFs at PAdES B-B and B-LT), webhooks,
+//! login with certificate and verification, every refusal, and the validation material (chain,
+//! OCSP, CRLs) that comes with a signature, in the result and (opted in) in webhooks.
 //!
 //! One file per story; this one holds the institution-side helpers they share and the engine
 //! matrix (so the tests keep their names, `signing::<test>::{sqlite,postgres}`).
@@ -11,6 +11,7 @@ mod cades;
 mod cli;
 mod concurrency;
 mod onboarding;
+mod pades;
 mod passkey_approval;
 mod pin_approval;
 mod receiver;
@@ -27,12 +28,16 @@ use concurrency::{
     concurrent_signatures_commit_once_and_chain, the_undelivered_activation_is_audited,
 };
 use onboarding::onboarding_and_client_credentials;
+use pades::{
+    a_cms_with_signing_time_is_not_pades, a_pdf_signed_with_cms_pades_is_b_b_then_b_lt,
+    a_pdf_signed_with_csc_v2_sign_hash_is_b_lt,
+};
 use passkey_approval::passkey_approval_is_bound_to_the_request;
 use pin_approval::consent_request_pin_approval_outputs_and_webhook;
 use refusal_cases::refusals;
 use validation_material::{
     csc_v1_sign_hash_has_no_validation_info, csc_v2_sign_hash_returns_validation_info,
-    native_result_carries_validation_material,
+    native_result_carries_validation_material, webhooks_carry_validation_material_when_opted_in,
 };
 
 /// `POST /oauth2/token` with a form body exactly as given (no encoding, no Basic header).
@@ -100,4 +105,8 @@ both_engines!(
     native_result_carries_validation_material,
     csc_v2_sign_hash_returns_validation_info,
     csc_v1_sign_hash_has_no_validation_info,
+    a_pdf_signed_with_cms_pades_is_b_b_then_b_lt,
+    a_pdf_signed_with_csc_v2_sign_hash_is_b_lt,
+    a_cms_with_signing_time_is_not_pades,
+    webhooks_carry_validation_material_when_opted_in,
 );

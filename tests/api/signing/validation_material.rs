@@ -131,7 +131,7 @@ fn judge(app: &TestApp, info: &Value, leaf: &[u8]) -> Verdict {
 
 /// A good signer: the OCSP response verifies under the root and says good; the chain and the
 /// CRLs verify with `-crl_check`, and with `-crl_check_all` (the root's ARL is in the material).
-fn assert_good(app: &TestApp, info: &Value, leaf: &[u8]) {
+pub(super) fn assert_good(app: &TestApp, info: &Value, leaf: &[u8]) {
     let v = judge(app, info, leaf);
     assert!(v.ocsp.contains("Response verify OK"), "{}", v.ocsp);
     assert!(v.ocsp.contains("leaf.pem: good"), "{}", v.ocsp);
@@ -150,7 +150,7 @@ fn assert_good(app: &TestApp, info: &Value, leaf: &[u8]) {
 }
 
 /// A revoked signer: whatever the material is, it never says good, and says revoked.
-fn assert_revoked(app: &TestApp, info: &Value, leaf: &[u8]) {
+pub(super) fn assert_revoked(app: &TestApp, info: &Value, leaf: &[u8]) {
     let v = judge(app, info, leaf);
     assert!(v.ocsp.contains("Response verify OK"), "{}", v.ocsp);
     assert!(
@@ -165,7 +165,7 @@ fn assert_revoked(app: &TestApp, info: &Value, leaf: &[u8]) {
     );
 }
 
-async fn signed_view(app: &TestApp, inst: &Inst, id: &str) -> Value {
+pub(super) async fn signed_view(app: &TestApp, inst: &Inst, id: &str) -> Value {
     let path = format!("/v1/signature-requests/{id}");
     let resp = get(app, &path, &inst.token).await;
     assert_eq!(resp.status(), 200);
@@ -218,7 +218,7 @@ pub(super) async fn native_result_carries_validation_material(engine: Engine) {
     app.stop().await;
 }
 
-async fn csc(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
+pub(super) async fn csc(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
     let resp = post(app, path, Some(token), body).await;
     let status = resp.status().as_u16();
     let body = resp.json().await.unwrap_or(Value::Null);
@@ -353,5 +353,176 @@ pub(super) async fn csc_v1_sign_hash_has_no_validation_info(engine: Engine) {
     .await;
     assert_eq!(status, 200, "{out}");
     assert!(out.get("validationInfo").is_none(), "{out}");
+    app.stop().await;
+}
+
+/// The bodies `receiver` got, parsed, each checked against its `X-Fincert-Signature` and
+/// against the webhook schema of openapi.yaml.
+fn webhook_bodies(rx: &super::receiver::Receiver, inst: &Inst) -> Vec<Value> {
+    rx.calls
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(headers, body)| {
+            let header = |n: &str| {
+                headers
+                    .iter()
+                    .find(|(k, _)| k == n)
+                    .map(|(_, v)| v.clone())
+                    .unwrap()
+            };
+            let ts: i64 = header("x-fincert-timestamp").parse().unwrap();
+            assert_eq!(
+                header("x-fincert-signature"),
+                fincert::outbound::signature(inst.webhook_secret.as_bytes(), ts, body.as_bytes()),
+                "signed over the body as sent"
+            );
+            let v: Value = serde_json::from_str(body).unwrap();
+            crate::openapi::check_webhook("signatureRequestEvent", &v);
+            v
+        })
+        .collect()
+}
+
+/// Webhook bodies carry the validation material once the operator opts the institution in
+/// (off by default): the same object as the GET, built at the delivery attempt, so a
+/// revocation before the attempt says revoked; rejections carry none; opting out stops it.
+pub(super) async fn webhooks_carry_validation_material_when_opted_in(engine: Engine) {
+    use fincert::signing::institution::set_webhook_validation_info;
+    let app = spawn_app(engine).await;
+    let bank = institution(&app, "Hana Bank", Sector::Bank).await;
+    let h = holder(&app, "330100000034", Usage::General).await;
+    consent(&h, &bank).await;
+    let (rx, hook_url, hook) = super::receiver::receiver(0).await;
+    let digest = fincert::signing::request::Digest::of(b"loan contract").to_b64();
+    let ask = |text: &str| json!({"certificate_id": h.cert.id, "digests": [digest], "display_text": text, "webhook_url": hook_url});
+    let sign = async |text: &str| {
+        let req = created(&app, &bank, ask(text)).await;
+        assert_eq!(approve_pin(&app, &h, &req, PIN).await.status(), 200);
+        assert_eq!(app.signing.deliver_due(&app.db, 10).await.unwrap(), 1);
+        req["id"].as_str().unwrap().to_owned()
+    };
+
+    // By default: the result without the material.
+    sign("Loan contract 1").await;
+    let bodies = webhook_bodies(&rx, &bank);
+    assert_eq!(bodies[0]["event"], "signature_request.signed");
+    assert!(bodies[0]["request"]["result"].is_object());
+    assert!(
+        bodies[0]["request"]["result"]
+            .get("validation_info")
+            .is_none(),
+        "{}",
+        bodies[0]
+    );
+
+    // Opted in: the material, good, verified offline, the same certificates and CRLs as the
+    // GET answers; a rejection has no result and so no material.
+    // (as the operator does it: the CLI, against the app's database)
+    let url = app.settings.database_url();
+    let client_id = bank.client_id.clone();
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        run_cli(
+            &["institution", "webhook-validation-info", &client_id, "on"],
+            &[("FINCERT_DATABASE_URL", url.as_str())],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("webhook_validation_info=true"), "{out}");
+    let id = sign("Loan contract 2").await;
+    let body = &webhook_bodies(&rx, &bank)[1];
+    let info = &body["request"]["result"]["validation_info"];
+    assert_good(&app, info, &h.cert.der);
+    let got = signed_view(&app, &bank, &id).await;
+    let from_get = &got["result"]["validation_info"];
+    assert_eq!(info["certificates"], from_get["certificates"]);
+    assert_eq!(info["crl"], from_get["crl"]);
+    let mut without = body["request"].clone();
+    without["result"]
+        .as_object_mut()
+        .unwrap()
+        .remove("validation_info");
+    let mut get_without = got.clone();
+    get_without["result"]
+        .as_object_mut()
+        .unwrap()
+        .remove("validation_info");
+    assert_eq!(
+        without, get_without,
+        "otherwise the request as the GET answers it"
+    );
+    let sizes: Vec<usize> = rx
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, b)| b.len())
+        .collect();
+    println!(
+        "webhook body with validation material: {} bytes (without: {} bytes)",
+        sizes[1], sizes[0]
+    );
+
+    let rejected = created(&app, &bank, ask("Loan contract 3")).await;
+    let path = format!("/v1/approvals/{}/reject", rejected["id"].as_str().unwrap());
+    assert_eq!(
+        post(&app, &path, Some(&h.token), json!({})).await.status(),
+        200
+    );
+    assert_eq!(app.signing.deliver_due(&app.db, 10).await.unwrap(), 1);
+    let body = &webhook_bodies(&rx, &bank)[2];
+    assert_eq!(body["event"], "signature_request.rejected");
+    assert!(body["request"].get("result").is_none(), "{body}");
+
+    // Signed, then revoked before the delivery attempt: the material says revoked.
+    let req = created(&app, &bank, ask("Loan contract 4")).await;
+    assert_eq!(approve_pin(&app, &h, &req, PIN).await.status(), 200);
+    app.pki
+        .revoke(
+            &app.db,
+            &h.owner,
+            h.cert.id,
+            RevocationReason::KeyCompromise,
+        )
+        .await
+        .unwrap();
+    assert_eq!(app.signing.deliver_due(&app.db, 10).await.unwrap(), 1);
+    let body = &webhook_bodies(&rx, &bank)[3];
+    assert_revoked(
+        &app,
+        &body["request"]["result"]["validation_info"],
+        &h.cert.der,
+    );
+
+    // Opted out again: no material.
+    let view = set_webhook_validation_info(&app.db, app.clock.now(), &bank.id, false)
+        .await
+        .unwrap();
+    assert!(!view.webhook_validation_info);
+    let switched: Vec<serde_json::Value> = fincert::store::audit::page_after(&app.db, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "institution.webhook_validation_info_set")
+        .map(|e| serde_json::from_str(&e.details).unwrap())
+        .collect();
+    assert_eq!(
+        switched,
+        [
+            json!({"webhook_validation_info": true}),
+            json!({"webhook_validation_info": false})
+        ],
+        "both switches audited"
+    );
+    let h2 = holder(&app, "330100000035", Usage::General).await;
+    consent(&h2, &bank).await;
+    let req = created(&app, &bank, json!({"certificate_id": h2.cert.id, "digests": [digest], "display_text": "Loan contract 5", "webhook_url": hook_url})).await;
+    assert_eq!(approve_pin(&app, &h2, &req, PIN).await.status(), 200);
+    assert_eq!(app.signing.deliver_due(&app.db, 10).await.unwrap(), 1);
+    let body = &webhook_bodies(&rx, &bank)[4];
+    assert!(body["request"]["result"].get("validation_info").is_none());
+    hook.stop(true).await;
     app.stop().await;
 }
