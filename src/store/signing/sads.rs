@@ -133,11 +133,11 @@ pub async fn spend_hashes<C: ConnectionTrait>(
     }));
     let sql = format!(
         "INSERT INTO csc_sad_signatures (activation_id, hash, signature, created_at) \
-         SELECT v.a, v.h, {}, $1 FROM {} \
-         JOIN csc_sads c ON c.activation_id = v.a AND c.sad_hash = v.d AND c.expires_at > $1 \
+         SELECT v.a, v.h, {}, $1 FROM {} {} \
          WHERE true ON CONFLICT (activation_id, hash) DO NOTHING RETURNING activation_id, hash",
         unhex(conn, "v.s"),
         batch_rows(conn, &["a", "h", "d", "s"]),
+        per_row(conn, "live", "1", "csc_sads c", LIVE_SAD),
     );
     all(conn, &sql, vec![now.into(), rows.into()])
         .await?
@@ -167,10 +167,16 @@ pub async fn stored_signatures<C: ConnectionTrait>(
             .map(|(a, d, h)| serde_json::json!({"a": a, "h": h, "d": d})),
     );
     let sql = format!(
-        "SELECT s.activation_id, s.hash, s.signature FROM {} \
-         JOIN csc_sad_signatures s ON s.activation_id = v.a AND s.hash = v.h \
-         JOIN csc_sads c ON c.activation_id = s.activation_id AND c.sad_hash = v.d AND c.expires_at > $1",
+        "SELECT s.activation_id, s.hash, s.signature FROM {} {} {}",
         batch_rows(conn, &["a", "h", "d"]),
+        per_row(conn, "live", "1", "csc_sads c", LIVE_SAD),
+        per_row(
+            conn,
+            "s",
+            "s.activation_id, s.hash, s.signature",
+            "csc_sad_signatures s",
+            "s.activation_id = v.a AND s.hash = v.h",
+        ),
     );
     all(conn, &sql, vec![now.into(), rows.into()])
         .await?
@@ -184,6 +190,9 @@ pub async fn stored_signatures<C: ConnectionTrait>(
         })
         .collect()
 }
+
+/// The SAD of a batch row `v` (`a` activation, `d` SAD hash) is current and live at `$1`.
+const LIVE_SAD: &str = "c.activation_id = v.a AND c.sad_hash = v.d AND c.expires_at > $1";
 
 /// A batch's rows as one JSON parameter (`$2`): one statement text, and one cached plan,
 /// whatever the batch size (a `VALUES` list per size filled the driver's statement cache).
@@ -202,6 +211,26 @@ fn batch_rows<C: ConnectionTrait>(conn: &C, cols: &[&str]) -> String {
             .map(|c| format!("value ->> '{c}' AS {c}"))
             .collect();
         format!("(SELECT {} FROM json_each($2)) AS v", picked.join(", "))
+    }
+}
+
+/// Joins each row of `v` to the row (at most one) of `from` where `cond` holds, as `alias`.
+///
+/// PostgreSQL cannot see how many rows a JSON parameter holds (it assumes 100) and joined a
+/// batch to a whole table by sequential scan and hash; a `LATERAL … LIMIT 1` subquery is a
+/// nested loop by construction, one index lookup per row. SQLite, without `LATERAL`, takes the
+/// same lookup as a plain join (its planner already drives from the JSON rows).
+fn per_row<C: ConnectionTrait>(
+    conn: &C,
+    alias: &str,
+    select: &str,
+    from: &str,
+    cond: &str,
+) -> String {
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        format!("CROSS JOIN LATERAL (SELECT {select} FROM {from} WHERE {cond} LIMIT 1) AS {alias}")
+    } else {
+        format!("JOIN {from} ON {cond}")
     }
 }
 
