@@ -332,7 +332,9 @@ pub(super) async fn device_certificate_delivered_signed_in_renewed_and_revoked(e
     let (_, c) = challenge(&app, &id).await;
     let mut altered = c.clone();
     let text = c["challenge"].as_str().unwrap();
-    altered["challenge"] = json!(format!("{}A", &text[..text.len() - 1]));
+    // (Its last character changed: to `B` if it already is `A`, or the text would be the same.)
+    let other = if text.ends_with('A') { 'B' } else { 'A' };
+    altered["challenge"] = json!(format!("{}{other}", &text[..text.len() - 1]));
     let sig = device.sign(altered["challenge"].as_str().unwrap());
     assert_problem(
         answer(&app, &id, &altered, "ecdsa-p256-sha256", &sig).await,
