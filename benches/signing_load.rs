@@ -311,7 +311,14 @@ async fn setup(engine: Engine, alg: Alg, nodes: usize) -> Setup {
         bank_token: bank.token().expect("token").to_owned(),
         bank,
         holders,
-        http: reqwest::Client::new(),
+        // Idle connections are dropped by the client well before the server's keep-alive
+        // closes them: a request sent on a connection the server is closing at that moment
+        // fails with `IncompleteMessage` (seen once between the authorize and sign phases),
+        // and a signHash cannot simply be retried (each hash is signed once).
+        http: reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(1))
+            .build()
+            .expect("client"),
         alg,
         _dir: dir,
         pg_db,
