@@ -733,8 +733,20 @@ function enrol(purpose) {
       await load();
       return [h("h2", {}, t("step.medium")), h("label", { for: "medium-kind" }, t("medium.kind")), kind, ask, device,
         h("label", { for: "answer" }, t("medium.answer")), h("input", { id: "answer", inputmode: "numeric", autocomplete: "off" }),
-        h("button", { type: "button", id: "next", onclick: () => guarded(async () => advance(await api("POST", `/v1/enrolments/${enrolment.id}/medium`, {
-          kind: kind.value, answer: $("#answer").value.trim(), device_id: $("#device") ? $("#device").value.trim() : undefined }))) }, t("next"))];
+        h("button", { type: "button", id: "next", onclick: () => guarded(async () => {
+          try {
+            advance(await api("POST", `/v1/enrolments/${enrolment.id}/medium`, {
+              kind: kind.value, answer: $("#answer").value.trim(), device_id: $("#device") ? $("#device").value.trim() : undefined }));
+          } catch (e) {
+            // A security card's challenge is single-use: after a wrong answer new cells are
+            // asked for (the old ones would fail even when answered right).
+            if (kind.value === "card" && ["wrong_medium_answer", "no_open_challenge"].includes(e.code)) {
+              $("#answer").value = "";
+              await load();
+            }
+            throw e;
+          }
+        }) }, t("next"))];
     },
     credential: async () => {
       const kind = h("select", { id: "kind" }, h("option", { value: "financial" }, t("kind.financial.d")), h("option", { value: "joint" }, t("kind.joint.d")));
@@ -761,6 +773,7 @@ function enrol(purpose) {
           const cert = done.certificate || done;
           sessionStorage.setItem("fincert.cert", cert.id);
           mark("done");
+          status("");
           box.replaceChildren(h("h2", { id: "done" }, t("done.title")), h("dl", {}, h("dt", {}, t("certificate")), h("dd", { id: "new-cert" }, cert.id), h("dt", {}, t("serial")), h("dd", {}, cert.serial)),
             h("div", { class: "row" }, h("a", { href: "#/certificates" }, t("nav.certificates")), h("a", { href: "#/passkeys" }, t("passkeys.add"))));
         });
