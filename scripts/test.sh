@@ -9,7 +9,7 @@
 #     infra checks' kubernetes-validate and python-hcl2, pyHanko (the CAdES judge) and pkilint
 #     (the PKI's linter);
 #     Debian's promtool for the alerts;
-#   - Debian's Chromium and playwright-core (npm) for the portal's browser tests;
+#   - Debian's Chromium, playwright-core and axe-core (npm) for the portal's browser tests;
 #   - Debian's HAProxy, the load balancer in front of three nodes in the cluster test;
 #   - then the Rust suite (one test binary for the API tests) and the spec check.
 set -euo pipefail
@@ -116,7 +116,16 @@ if [ ! -f "$NPM_PREFIX/node_modules/playwright-core/package.json" ]; then
   mkdir -p "$NPM_PREFIX"
   npm install --silent --no-audit --no-fund --prefix "$NPM_PREFIX" 'playwright-core@1.64.1' >/dev/null
 fi
+# axe-core (Deque's accessibility engine): the browser test injects axe.min.js into each page
+# state and requires 0 WCAG 2.2 AA violations. Pinned; reinstalled when the version differs.
+AXE_VERSION=4.14.1
+if ! grep -q "\"version\": \"$AXE_VERSION\"" "$NPM_PREFIX/node_modules/axe-core/package.json" 2>/dev/null; then
+  log "installing axe-core $AXE_VERSION into $NPM_PREFIX"
+  mkdir -p "$NPM_PREFIX"
+  npm install --silent --no-audit --no-fund --prefix "$NPM_PREFIX" "axe-core@$AXE_VERSION" >/dev/null
+fi
 export TEST_FINCERT_PLAYWRIGHT="$NPM_PREFIX/node_modules/playwright-core"
+export TEST_FINCERT_AXE="$NPM_PREFIX/node_modules/axe-core/axe.min.js"
 export TEST_FINCERT_SCREENSHOTS="${TEST_FINCERT_SCREENSHOTS:-$CACHE/screenshots}"
 
 # --- Load balancer: Debian's HAProxy, in front of three `fincert serve` processes -------------

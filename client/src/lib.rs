@@ -136,6 +136,7 @@ impl Client {
             detail: String::new(),
             code: ErrorCode::Other("error".into()),
             request_id: None,
+            tries_left: None,
         })))
     }
 

@@ -28,6 +28,13 @@ pub enum LoginError {
     /// Wrong PIN, or no usable certificate with that id.
     #[error("wrong PIN")]
     Failed,
+    /// Wrong PIN for the holder who came through sign-in by choosing (their ticket lists the
+    /// certificate): how many wrong PINs are left before the lock.
+    #[error("wrong PIN")]
+    WrongPinChosen {
+        /// Wrong PINs left before the lock (0: this one locked it).
+        tries_left: u32,
+    },
     /// Custody refused or failed (PIN locked, KMS down).
     #[error(transparent)]
     Custody(CustodyError),
@@ -97,7 +104,12 @@ pub async fn with_pin(
         .verify_pin(db, &owner, key_id, pin)
         .await
         .map_err(|e| match e {
-            CustodyError::WrongPin => LoginError::Failed,
+            // Only the identified holder (a ticket that lists this certificate) is told how
+            // many tries are left; the id-and-PIN form answers as before.
+            CustodyError::WrongPin {
+                tries_left: Some(tries_left),
+            } if redeem.is_some() => LoginError::WrongPinChosen { tries_left },
+            CustodyError::WrongPin { .. } => LoginError::Failed,
             other => LoginError::Custody(other),
         })?;
     if let (Some(t), Some(r)) = (ticket, &redeem) {

@@ -14,9 +14,13 @@ pub enum CustodyError {
     /// No such key for this owner.
     #[error("no such key")]
     KeyNotFound,
-    /// The PIN did not open the key.
+    /// The PIN did not open the key. `tries_left` is how many wrong PINs remain before the
+    /// lock, when the attempt was counted (0: this one locked the PIN).
     #[error("wrong PIN")]
-    WrongPin,
+    WrongPin {
+        /// Wrong PINs left before the lock, for a counted attempt.
+        tries_left: Option<u32>,
+    },
     /// Too many consecutive wrong PINs: the PIN is locked until the certificate is reissued.
     #[error("the PIN is locked")]
     PinLocked,

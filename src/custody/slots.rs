@@ -112,7 +112,7 @@ impl Custody {
         row: &SlotRow,
     ) -> Result<DataKey, CustodyError> {
         let wrong = || match binding {
-            Binding::Pin(_) => CustodyError::WrongPin,
+            Binding::Pin(_) => CustodyError::WrongPin { tries_left: None },
             Binding::Passkey(_) => CustodyError::PasskeyNotBound,
             Binding::Service => CustodyError::Integrity,
         };

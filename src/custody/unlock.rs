@@ -90,7 +90,7 @@ impl Custody {
         // database: for a PIN it runs under the key's lock (see the lockout diagram in the module doc).
         let unlock = async {
             let slot = slot.ok_or(match binding {
-                Binding::Pin(_) => CustodyError::WrongPin,
+                Binding::Pin(_) => CustodyError::WrongPin { tries_left: None },
                 Binding::Passkey(_) => CustodyError::PasskeyNotBound,
                 Binding::Service => CustodyError::Integrity,
             })?;
@@ -181,7 +181,7 @@ impl Custody {
                 }
                 Ok((Ok(opened), true))
             }
-            Err(e @ (CustodyError::WrongPin | CustodyError::Integrity)) => {
+            Err(e @ (CustodyError::WrongPin { .. } | CustodyError::Integrity)) => {
                 let now = self.clock.now();
                 let counted = failures + 1;
                 let lock = counted >= self.max_pin_failures;
@@ -201,6 +201,15 @@ impl Custody {
                     );
                 }
                 store::audit::append(conn, now, &events).await?;
+                let e = match e {
+                    CustodyError::WrongPin { .. } => CustodyError::WrongPin {
+                        tries_left: Some(
+                            u32::try_from(self.max_pin_failures.saturating_sub(counted))
+                                .unwrap_or(0),
+                        ),
+                    },
+                    other => other,
+                };
                 Ok((Err(e), true))
             }
             // An outage decided nothing: nothing is counted.
@@ -351,7 +360,7 @@ impl Custody {
         let (_key, dk) = self.open_key(db, owner, key_id, &Binding::Pin(old)).await?;
         let current = store::custody::find_slot(db, &key_id.to_string(), "pin")
             .await?
-            .ok_or(CustodyError::WrongPin)?;
+            .ok_or(CustodyError::WrongPin { tries_left: None })?;
         let fresh = self
             .wrap_slot(owner, key_id, &Binding::Pin(new), &dk)
             .await?;
@@ -362,7 +371,7 @@ impl Custody {
             .await?
         {
             // Changed concurrently: refuse rather than overwrite a PIN we did not check.
-            return Err(CustodyError::WrongPin);
+            return Err(CustodyError::WrongPin { tries_left: None });
         }
         store::audit::append(
             &txn,

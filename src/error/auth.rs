@@ -257,6 +257,10 @@ impl From<crate::auth::login::LoginError> for ApiError {
         use crate::auth::login::LoginError as L;
         match e {
             L::Failed => wrong_pin("Sign-in failed", "the PIN does not unlock this certificate"),
+            L::WrongPinChosen { tries_left } => {
+                wrong_pin("Sign-in failed", "the PIN does not unlock this certificate")
+                    .with_tries_left(Some(tries_left))
+            }
             L::Custody(c) => c.into(),
             L::Token(t) => t.into(),
             L::Store(s) => s.into(),

@@ -41,7 +41,7 @@ impl From<SigningError> for CscError {
             S::Store(_) | S::Custody(_)
                 if !matches!(
                     e,
-                    S::Custody(CustodyError::WrongPin | CustodyError::PinLocked)
+                    S::Custody(CustodyError::WrongPin { .. } | CustodyError::PinLocked)
                         | S::Store(StoreError::Corrupt { .. })
                         | S::Custody(CustodyError::Store(StoreError::Corrupt { .. }))
                 ) =>

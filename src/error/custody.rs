@@ -34,7 +34,10 @@ impl From<CustodyError> for ApiError {
                 "Key not found",
                 "no such key",
             ),
-            C::WrongPin => wrong_pin("Wrong PIN", "the PIN does not unlock this key"),
+            C::WrongPin { tries_left } => {
+                wrong_pin("Wrong PIN", "the PIN does not unlock this key")
+                    .with_tries_left(tries_left)
+            }
             C::PinLocked => pin_locked(
                 "the PIN is locked after too many wrong attempts; reset it with a passkey bound to the certificate (an enrolment of purpose pin_reset) or reissue the certificate",
             ),
@@ -135,7 +138,7 @@ mod tests {
                 503,
                 ErrorCode::KmsUnavailable,
             ),
-            (C::WrongPin, 401, ErrorCode::WrongPin),
+            (C::WrongPin { tries_left: None }, 401, ErrorCode::WrongPin),
             (C::Integrity, 500, ErrorCode::KeyIntegrity),
             (C::Activation(A::Expired), 401, ErrorCode::ActivationExpired),
             (C::KeyNotFound, 404, ErrorCode::KeyNotFound),
@@ -148,5 +151,22 @@ mod tests {
                 "causes stay in the log"
             );
         }
+    }
+
+    #[test]
+    fn a_counted_wrong_pin_says_the_tries_left_and_an_uncounted_one_does_not() {
+        use crate::custody::CustodyError as C;
+        let counted = ApiError::from(C::WrongPin {
+            tries_left: Some(2),
+        })
+        .problem();
+        assert_eq!((counted.status, counted.tries_left), (401, Some(2)));
+        let body: serde_json::Value =
+            serde_json::from_str(&serde_json::to_string(&counted.document).unwrap()).unwrap();
+        assert_eq!(body["tries_left"], 2);
+        let plain = ApiError::from(C::WrongPin { tries_left: None }).problem();
+        let body: serde_json::Value =
+            serde_json::from_str(&serde_json::to_string(&plain.document).unwrap()).unwrap();
+        assert!(body.get("tries_left").is_none(), "{body}");
     }
 }

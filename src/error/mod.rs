@@ -95,6 +95,9 @@ pub enum ApiError {
         detail: String,
         /// Seconds after which a retry may succeed (`Retry-After`), when the rule knows.
         retry_after: Option<u64>,
+        /// A wrong PIN's wrong PINs left before the lock (the `tries_left` extension member),
+        /// only where the caller is the certificate's identified holder.
+        tries_left: Option<u32>,
     },
 }
 
@@ -111,6 +114,7 @@ impl ApiError {
             title,
             detail: detail.into(),
             retry_after: None,
+            tries_left: None,
         }
     }
 
@@ -122,6 +126,7 @@ impl ApiError {
                 code,
                 title,
                 detail,
+                tries_left,
                 ..
             } => Self::Rule {
                 kind,
@@ -129,8 +134,25 @@ impl ApiError {
                 title,
                 detail,
                 retry_after: Some(secs),
+                tries_left,
             },
             other => other,
+        }
+    }
+
+    /// The same error, saying how many wrong PINs are left before the lock.
+    pub(crate) fn with_tries_left(mut self, left: Option<u32>) -> Self {
+        if let Self::Rule { tries_left, .. } = &mut self {
+            *tries_left = left;
+        }
+        self
+    }
+
+    /// Wrong PINs left before the lock, for a wrong PIN told to its holder.
+    pub fn tries_left(&self) -> Option<u32> {
+        match self {
+            Self::Rule { tries_left, .. } => *tries_left,
+            _ => None,
         }
     }
 }
@@ -213,7 +235,10 @@ impl ApiError {
             }
             other => other.to_string(),
         };
-        Problem::new(status, self.code(), self.title(), detail).with_retry_after(self.retry_after())
+        let mut problem = Problem::new(status, self.code(), self.title(), detail)
+            .with_retry_after(self.retry_after());
+        problem.document.tries_left = self.tries_left();
+        problem
     }
 }
 

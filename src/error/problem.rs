@@ -54,6 +54,7 @@ impl Problem {
                 detail,
                 code,
                 request_id: request_id::current_request_id(),
+                tries_left: None,
             },
             retry_after: None,
         }

@@ -132,7 +132,7 @@ impl Signing {
         {
             Ok(a) => a,
             Err(e) => {
-                if matches!(e, CustodyError::WrongPin | CustodyError::PinLocked) {
+                if matches!(e, CustodyError::WrongPin { .. } | CustodyError::PinLocked) {
                     self.approval_failed(db, owner, &row, "PIN").await?;
                 }
                 return Err(e.into());

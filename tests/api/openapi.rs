@@ -43,7 +43,12 @@ pub(crate) fn check_response(method: &str, path: &str, status: u16, body: &serde
             .pointer(r.trim_start_matches('#'))
             .unwrap_or_else(|| panic!("{r} resolves"));
     }
-    let Some(schema) = response["content"]["application/json"]["schema"].as_object() else {
+    // A problem is `application/problem+json`; everything else `application/json`.
+    let content = &response["content"];
+    let Some(schema) = content["application/json"]["schema"]
+        .as_object()
+        .or_else(|| content["application/problem+json"]["schema"].as_object())
+    else {
         panic!("{method} {path} {status}: no application/json schema");
     };
     check_schema(&format!("{method} {path} {status}"), spec, schema, body);

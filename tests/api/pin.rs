@@ -43,15 +43,19 @@ async fn change(app: &TestApp, h: &Holder, current: &str, new: &str) -> reqwest:
 }
 
 async fn sign_in_status(app: &TestApp, cert: Uuid, pin: &str) -> u16 {
-    post(
+    let resp = post(
         app,
         "/v1/auth/pin",
         ANON,
         json!({"certificate_id": cert, "pin": pin}),
     )
-    .await
-    .status()
-    .as_u16()
+    .await;
+    let status = resp.status().as_u16();
+    // Without a ticket, a wrong PIN never says how many tries are left (no oracle for a
+    // caller guessing ids).
+    let body: Value = resp.json().await.unwrap_or_default();
+    assert!(body.get("tries_left").is_none(), "{body}");
+    status
 }
 
 async fn actions(app: &TestApp) -> Vec<String> {
@@ -217,14 +221,23 @@ async fn the_lock_is_left_only_through_a_reset(engine: Engine) {
     let h = holder(&app, CUSTOMER, Usage::General).await;
     let mut phone = SoftPasskey::new(true);
     bind_passkey(&app, &h, &mut phone).await;
+    // The signed-in holder is told how many tries are left (0: this one locked it).
     for n in 1..=4 {
-        assert_problem(change(&app, &h, "604172", "731946").await, 401, "wrong_pin").await;
+        let wrong =
+            assert_problem(change(&app, &h, "604172", "731946").await, 401, "wrong_pin").await;
+        assert_eq!(wrong["tries_left"], 5 - n, "{wrong}");
+        crate::openapi::check_response("post", "/v1/certificates/{id}/pin", 401, &wrong);
         assert_eq!(pin_state(&app, &h).await, (n, false));
     }
-    assert_problem(change(&app, &h, "604172", "731946").await, 401, "wrong_pin").await;
+    let last = assert_problem(change(&app, &h, "604172", "731946").await, 401, "wrong_pin").await;
+    assert_eq!(
+        last["tries_left"], 0,
+        "the fifth wrong PIN says the PIN is now locked"
+    );
     assert_eq!(pin_state(&app, &h).await, (5, true));
     // Locked: the right PIN is refused everywhere, a change included.
     let locked = assert_problem(change(&app, &h, PIN, "731946").await, 423, "pin_locked").await;
+    assert!(locked.get("tries_left").is_none(), "{locked}");
     assert!(
         locked["detail"].as_str().unwrap().contains("reset"),
         "{locked}"

@@ -1,12 +1,16 @@
 //! The portal in real headless Chromium (driven by playwright-core through
-//! `tests/browser/portal.mjs`): the four-step issuance wizard, registration with an institution,
-//! a signature approved with the shuffled keypad PIN, a passkey made by Chromium's virtual
-//! authenticator and a signature approved with it, sign-out on the server (the old token is
-//! refused), sign in by choosing and a third approval; then — after the clock moves into the
-//! renewal window — sign in by choosing again, renewal, the idle countdown and the sign-out
-//! after five idle minutes. Each engine runs one phase on a desktop viewport (1280x800) and the
-//! other on a phone (390x844), so both viewports walk the whole path; every page state checked
-//! has touch targets of at least 44 px. Screenshots land in `TEST_FINCERT_SCREENSHOTS`.
+//! `tests/browser/portal.mjs`): the four-step issuance wizard (the general-purpose fee agreed
+//! to first), registration with an institution, a signature approved with the shuffled keypad
+//! PIN, a passkey made by Chromium's virtual authenticator and a signature approved with it,
+//! sign-out on the server (the old token is refused), sign in by choosing and a third approval,
+//! a change of PIN, five wrong PINs (tries left, the lock explained), the PIN reset with the
+//! bound passkey, a fourth approval with the new PIN, the usage history and its CSV; then a
+//! PKCS#12 file and an NPKI pair made here are imported and each signs; then — after the clock
+//! moves into the renewal window — sign in by choosing again, renewal, suspend, resume and
+//! revoke, the idle countdown and the sign-out after five idle minutes. The engines alternate
+//! the desktop (1280x800) and phone (390x844) viewports between phases, so both viewports walk
+//! the whole path; every page state checked has touch targets of at least 44 px and 0 axe-core
+//! violations of the WCAG 2.2 AA rules. Screenshots land in `TEST_FINCERT_SCREENSHOTS`.
 
 use chrono::Duration;
 use fincert::{
@@ -19,6 +23,29 @@ use serde_json::Value;
 use crate::{both_engines, helpers::*};
 
 const PIN: &str = "583920";
+/// The PIN after the change in the walk, the PIN after the reset, and a wrong one.
+const NEW_PIN: &str = "604172";
+const RESET_PIN: &str = "731946";
+const WRONG_PIN: &str = "295816";
+const P12_PASSWORD: &str = "p12-Pass!9";
+const NPKI_PASSWORD: &str = "npki-Pass!23";
+
+/// axe-core's script: `TEST_FINCERT_AXE`, else beside playwright-core in the same npm prefix
+/// (where scripts/test.sh installs both).
+fn axe_script() -> String {
+    std::env::var("TEST_FINCERT_AXE").unwrap_or_else(|_| {
+        let playwright = env("TEST_FINCERT_PLAYWRIGHT");
+        let axe = std::path::Path::new(&playwright)
+            .with_file_name("axe-core")
+            .join("axe.min.js");
+        assert!(
+            axe.exists(),
+            "{} is missing: run the suite with scripts/test.sh (it installs axe-core)",
+            axe.display()
+        );
+        axe.display().to_string()
+    })
+}
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -34,7 +61,7 @@ async fn node(phase: &str, vars: &[(&str, String)]) -> Value {
         cmd.env(k, v);
     }
     let run = tokio::task::spawn_blocking(move || cmd.output());
-    let out = tokio::time::timeout(std::time::Duration::from_secs(180), run)
+    let out = tokio::time::timeout(std::time::Duration::from_secs(300), run)
         .await
         .expect("the browser run finishes in time")
         .expect("the runner thread")
@@ -55,6 +82,25 @@ async fn node(phase: &str, vars: &[(&str, String)]) -> Value {
 }
 
 async fn portal_in_chromium(engine: Engine) {
+    // The other institution's files, made by openssl before the app's clock starts (it stamps
+    // real time): a PKCS#12 file and an NPKI pair (signPri.key under seedCBCWithSHA1, with the
+    // identity random R), both by the foreign CA whose root and issuing CA are trust anchors.
+    let ca = crate::foreign::ForeignCa::new();
+    ca.leaf("p12", "1.2.410.200005.1.1.1");
+    let p12 = crate::foreign::keys::export_p12(&ca, "p12", P12_PASSWORD, &[]);
+    let npki_cert = ca.leaf("npki", "1.2.410.200005.1.1.1");
+    let pkcs8 = crate::foreign::npki::pkcs8_with_r(&ca, "npki", &[0xa5; 20]);
+    let npki_key = crate::foreign::npki::sign_pri_pbkdf1(&ca, &pkcs8, NPKI_PASSWORD, 2048);
+    let files = ca.dir.path().join("upload");
+    std::fs::create_dir_all(files.join("NPKI")).unwrap();
+    std::fs::write(files.join("holder.p12"), &p12).unwrap();
+    std::fs::write(files.join("NPKI/signCert.der"), &npki_cert).unwrap();
+    std::fs::write(files.join("NPKI/signPri.key"), &npki_key).unwrap();
+    let anchors = ca.dir.path().join("anchors");
+    std::fs::create_dir_all(&anchors).unwrap();
+    for pem in ["root.pem", "ca.pem"] {
+        std::fs::copy(ca.dir.path().join(pem), anchors.join(pem)).unwrap();
+    }
     // WebAuthn needs the page's origin to be the relying party's: a fixed port on localhost.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -65,6 +111,7 @@ async fn portal_in_chromium(engine: Engine) {
         s.http.listen = format!("127.0.0.1:{port}");
         s.auth.webauthn_origin = format!("http://localhost:{port}");
         s.enrolment.expose_dev_outbox = true;
+        s.pki.trust_anchors_dir = anchors.display().to_string();
     })
     .await;
     dev_customer(&app).await;
@@ -89,6 +136,22 @@ async fn portal_in_chromium(engine: Engine) {
         ("BASE", format!("http://localhost:{port}")),
         ("PIN", PIN.to_string()),
         ("HOTP", format!("{:06}", otp::hotp(OTP_SECRET, 0))),
+        ("HOTP2", format!("{:06}", otp::hotp(OTP_SECRET, 1))),
+        ("NEW_PIN", NEW_PIN.to_string()),
+        ("RESET_PIN", RESET_PIN.to_string()),
+        ("WRONG_PIN", WRONG_PIN.to_string()),
+        ("AXE", axe_script()),
+        ("P12_FILE", files.join("holder.p12").display().to_string()),
+        ("P12_PASSWORD", P12_PASSWORD.to_string()),
+        (
+            "NPKI_CERT",
+            files.join("NPKI/signCert.der").display().to_string(),
+        ),
+        (
+            "NPKI_KEY",
+            files.join("NPKI/signPri.key").display().to_string(),
+        ),
+        ("NPKI_PASSWORD", NPKI_PASSWORD.to_string()),
         ("CLIENT_ID", bank.institution.client_id.clone()),
         ("CLIENT_SECRET", bank.client_secret.to_string()),
         ("SHOTS", shots.clone()),
@@ -105,7 +168,14 @@ async fn portal_in_chromium(engine: Engine) {
     );
     // Two displays of the keypad put the digits in different places (equal by chance: 1 in 10!).
     assert_eq!(enrolled["keypadShuffled"], true);
-    // Both approvals (PIN, then passkey) signed, and the wizard's steps are audited.
+    // Tries left after each wrong PIN, then the lock; every state passed axe-core.
+    assert_eq!(enrolled["triesShown"], serde_json::json!([4, 3, 2, 1]));
+    assert!(enrolled["axeRuns"].as_u64().unwrap() >= 20, "{enrolled}");
+    // The history lists the four signatures; the CSV has them and its header.
+    assert_eq!(enrolled["historyRows"], 4);
+    assert_eq!(enrolled["csvLines"], 5);
+    // The approvals (PIN, passkey, PIN after sign-in by choosing, the reset PIN) signed, and
+    // the wizard's steps, the change, the lock and the reset are audited.
     let events = fincert::store::audit::page_after(&app.db, 0).await.unwrap();
     let signed: Vec<_> = events
         .iter()
@@ -113,8 +183,8 @@ async fn portal_in_chromium(engine: Engine) {
         .collect();
     assert_eq!(
         signed.len(),
-        3,
-        "PIN, passkey, and PIN after sign-in by choosing"
+        4,
+        "PIN, passkey, PIN after sign-in by choosing, and the PIN after the reset"
     );
     assert!(
         signed[0].details.contains("\"amr\":\"pin\"")
@@ -122,6 +192,10 @@ async fn portal_in_chromium(engine: Engine) {
     );
     assert!(events.iter().any(|e| e.action == "enrolment.completed"));
     for action in [
+        "key.pin_changed",
+        "key.pin_locked",
+        "key.pin_reset",
+        "enrolment.pin_reset_completed",
         "auth.logout",
         "auth.sign_in_identified",
         "auth.sign_in_code_failed",
@@ -140,6 +214,13 @@ async fn portal_in_chromium(engine: Engine) {
         "enrol-signin-identify",
         "enrol-signin-code",
         "enrol-signin-choose",
+        "enrol-fee",
+        "pin-change",
+        "pin-tries-left",
+        "pin-locked",
+        "reset-passkey",
+        "reset-done",
+        "history",
     ] {
         assert!(
             std::path::Path::new(&format!("{shots}/{page}.png")).exists(),
@@ -147,17 +228,62 @@ async fn portal_in_chromium(engine: Engine) {
         );
     }
 
+    // Imports on the other viewport: each imported key signs a request it approved.
+    vars.retain(|(k, _)| *k != "VIEWPORT");
+    vars.push(("VIEWPORT", second.to_string()));
+    vars.push(("CERTIFICATE", certificate.clone()));
+    let imported = node("imports", &vars).await;
+    let mut foreign_signers = Vec::new();
+    for source in ["pkcs12", "npki"] {
+        let id = imported[source].as_str().unwrap().to_owned();
+        let row = fincert::store::pki::certificate_by_id(&app.db, &id)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("the {source} import is a certificate"));
+        foreign_signers.push(row.serial_hex);
+    }
+    let events = fincert::store::audit::page_after(&app.db, 0).await.unwrap();
+    let signed: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "signature.created")
+        .collect();
+    assert_eq!(signed.len(), 6, "and one with each imported key");
+    for serial in &foreign_signers {
+        assert!(
+            signed
+                .iter()
+                .any(|e| e.details.contains(&format!("\"certificate\":\"{serial}\""))),
+            "a signature by the imported certificate {serial}: {signed:?}"
+        );
+    }
+
     // Into the renewal window (20 days before expiry): the page shows it, and renewal works.
     app.clock.advance(Duration::days(3 * 365 - 20));
     vars.retain(|(k, _)| *k != "VIEWPORT");
-    vars.push(("VIEWPORT", second.to_string()));
-    vars.push(("CERTIFICATE", certificate));
+    vars.push(("VIEWPORT", first.to_string()));
     let renewed = node("renew", &vars).await;
     assert_eq!(renewed["idleSignedOut"], true);
     assert_eq!(
         renewed["certificates"], 2,
         "the renewed certificate is listed beside the old one"
     );
+    let old = fincert::store::pki::certificate_by_id(&app.db, &certificate)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        old.status,
+        fincert::domain::cert_status::CertStatus::Revoked,
+        "revoked from the portal"
+    );
+    let events = fincert::store::audit::page_after(&app.db, 0).await.unwrap();
+    for action in [
+        "certificate.suspended",
+        "certificate.resumed",
+        "certificate.revoked",
+    ] {
+        assert!(events.iter().any(|e| e.action == action), "{action}");
+    }
     app.stop().await;
 }
 
@@ -206,40 +332,28 @@ fn the_portal_says_every_message_in_both_languages() {
         !js.contains("cert-id") && !js.contains("(${e.code})"),
         "no certificate id to type, no code after a message"
     );
+    // Every stable code the API can answer has a sentence, and the table has nothing else but
+    // the portal's own two (a network failure, anything unexpected).
     let errors = portal_keys("ERRORS", "ko");
-    for code in [
-        "wrong_pin",
-        "pin_locked",
-        "wrong_code",
-        "code_expired",
-        "too_many_codes",
-        "rate_limited",
-        "invalid_json",
-        "invalid_ticket",
-        "sign_in_expired",
-        "sign_in_not_found",
-        "invalid_token",
-        "invalid_refresh_token",
-        "refresh_token_reused",
-        "passkey_rejected",
-        "no_passkey",
-        "webauthn_challenge_spent",
-        "request_not_pending",
-        "approval_mismatch",
-        "service_unavailable",
-        "internal_error",
-        "network",
-        "unknown",
-    ] {
-        assert!(errors.contains(code), "no sentence for {code}");
-        if !matches!(code, "network" | "unknown") {
-            assert!(
-                !matches!(
-                    fincert_client::proto::ErrorCode::parse(code),
-                    fincert_client::proto::ErrorCode::Other(_)
-                ),
-                "{code} is a stable code"
-            );
-        }
+    let stable: std::collections::BTreeSet<String> = fincert_client::proto::ErrorCode::ALL
+        .iter()
+        .map(|c| c.as_str().to_owned())
+        .collect();
+    let missing: Vec<_> = stable.difference(&errors).collect();
+    assert!(missing.is_empty(), "no sentence for {missing:?}");
+    let extra: Vec<_> = errors
+        .difference(&stable)
+        .filter(|c| !matches!(c.as_str(), "network" | "unknown"))
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "sentences for codes the API does not have: {extra:?}"
+    );
+    // A sentence is a sentence: never the code itself.
+    for code in &stable {
+        assert!(
+            !js.contains(&format!(": \"{code}\"")),
+            "{code} is shown as itself"
+        );
     }
 }

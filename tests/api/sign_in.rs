@@ -119,12 +119,41 @@ async fn the_ticket_opens_a_chosen_certificate_once(engine: Engine) {
     // A suspended certificate fails like a wrong PIN, and does not spend the ticket.
     let pin_body =
         |cert: &str, pin: &str| json!({"certificate_id": cert, "pin": pin, "ticket": ticket});
-    assert_problem(
+    let suspended = assert_problem(
         post(&app, "/v1/auth/pin", ANON, pin_body(&b, PIN)).await,
         401,
         "wrong_pin",
     )
     .await;
+    assert!(suspended.get("tries_left").is_none(), "{suspended}");
+    // The identified holder (the ticket lists the certificate) is told how many wrong PINs
+    // are left; the ticket is not spent by a wrong PIN.
+    let wrong_pin = if PIN == "604172" { "731946" } else { "604172" };
+    for left in [4, 3] {
+        let wrong = assert_problem(
+            post(&app, "/v1/auth/pin", ANON, pin_body(&a, wrong_pin)).await,
+            401,
+            "wrong_pin",
+        )
+        .await;
+        assert_eq!(wrong["tries_left"], left, "{wrong}");
+        check_response("post", "/v1/auth/pin", 401, &wrong);
+    }
+    // Without a ticket the same wrong PIN says nothing more than before.
+    let anonymous = assert_problem(
+        post(
+            &app,
+            "/v1/auth/pin",
+            ANON,
+            json!({"certificate_id": a, "pin": wrong_pin}),
+        )
+        .await,
+        401,
+        "wrong_pin",
+    )
+    .await;
+    assert!(anonymous.get("tries_left").is_none(), "{anonymous}");
+    assert_eq!(anonymous["title"], suspended["title"]);
     let resp = post(&app, "/v1/auth/pin", ANON, pin_body(&a, PIN)).await;
     assert_eq!(resp.status(), 200);
     let pair: Value = resp.json().await.unwrap();

@@ -1,19 +1,27 @@
 // Browser tests of the portal in real headless Chromium, driven by playwright-core.
 // Run by tests/api/portal.rs (which starts the service and prepares the customer, the OTP
-// token and the institution), in two phases around a clock jump, each at $VIEWPORT (desktop
-// 1280x800 or phone 390x844):
-//   node portal.mjs enrol   — home, the four-step issuance wizard, registration with an
-//                             institution, approval with the keypad PIN, a passkey through
-//                             Chromium's virtual authenticator, approval with the passkey,
-//                             sign-out on the server (the old token is refused), sign in by
-//                             choosing (identify, phone code, choose, PIN), another approval
-//   node portal.mjs renew   — sign in by choosing and renew inside the renewal window; then
-//                             the idle countdown (the page's clock moved), "stay signed in",
-//                             and the sign-out after 5 idle minutes (the token is refused)
-// Every page state checked has touch targets of at least 44 px. Prints one JSON line with what
-// the Rust side checks. Screenshots go to $SHOTS.
+// token, the institution and the PKCS#12 and NPKI files), in three phases, the last after a
+// clock jump, each at $VIEWPORT (desktop 1280x800 or phone 390x844):
+//   node portal.mjs enrol   — home, the four-step issuance wizard (the general-purpose fee
+//                             agreed to first), registration with an institution, approval
+//                             with the keypad PIN, a passkey through Chromium's virtual
+//                             authenticator, approval with the passkey, sign-out on the server
+//                             (the old token is refused), sign in by choosing (identify, phone
+//                             code, choose, PIN), another approval; change of PIN; five wrong
+//                             PINs (tries left shown, the lock explained, the keypad gone);
+//                             the PIN reset with the bound passkey; an approval with the new
+//                             PIN; the usage history (filters, CSV download)
+//   node portal.mjs imports — sign in by choosing, import a PKCS#12 file and an NPKI pair,
+//                             register both with the institution and approve a request with each
+//   node portal.mjs renew   — sign in by choosing and renew inside the renewal window (the fee
+//                             agreed to); suspend, resume and revoke with their confirmations;
+//                             then the idle countdown (the page's clock moved), "stay signed
+//                             in", and the sign-out after 5 idle minutes (the token is refused)
+// Every page state checked has touch targets of at least 44 px, 0 axe-core violations of the
+// WCAG 2.2 AA rules, and a status line that is a sentence, never a code. Prints one JSON line
+// with what the Rust side checks. Screenshots go to $SHOTS.
 import { createRequire } from "node:module";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 
 const require = createRequire(import.meta.url);
 const { chromium } = require(process.env.PLAYWRIGHT_CORE);
@@ -35,6 +43,31 @@ page.setDefaultTimeout(15000);
 const errors = [];
 page.on("pageerror", (e) => errors.push(String(e)));
 const shot = (name) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+const AXE = readFileSync(env("AXE"), "utf8");
+const NEW_PIN = env("NEW_PIN");
+const RESET_PIN = env("RESET_PIN");
+const WRONG_PIN = env("WRONG_PIN");
+let axeRuns = 0;
+
+// axe-core on the page as it is now (injected through the DevTools protocol, which the page's
+// content security policy does not govern): no violation of the WCAG 2.0/2.1/2.2 A and AA rules.
+async function axeCheck(where) {
+  if (!await page.evaluate(() => typeof window.axe === "object")) await page.evaluate(AXE);
+  const violations = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"] }, resultTypes: ["violations"] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => `${n.target.join(" ")}: ${n.failureSummary}`) }));
+  });
+  axeRuns += 1;
+  if (violations.length) throw new Error(`axe-core violations on ${where}: ${JSON.stringify(violations)}`);
+}
+
+// One page state: touch targets, axe-core, messages as sentences, a screenshot.
+async function checkpoint(where, name) {
+  await touchTargets(where);
+  await axeCheck(where);
+  await noCodes();
+  if (name) await shot(name);
+}
 
 // The keypad's digits are shuffled: press each PIN digit by its label, wherever it is.
 async function typePin(pin) {
@@ -64,10 +97,20 @@ async function expectError(text) {
   await page.locator("#status.error").filter({ hasText: text }).waitFor();
 }
 
-// The status line is a sentence in the page's language, never a code.
+// The messages shown (status line, dialogs, notices) are sentences in the page's language:
+// never a code, a "(code)" suffix, nor a browser's or gateway's own words.
+const CODE = /\b[a-z]+_[a-z_]+\b|\([a-z_]+\)|Failed to fetch|Bad Gateway|NetworkError|Internal Server Error/;
 async function noCodes() {
-  const text = await page.locator("#status").textContent();
-  if (/\b[a-z]+_[a-z_]+\b|\(\w+\)/.test(text)) throw new Error(`a code in the message: ${text}`);
+  const texts = await page.evaluate(() => [...document.querySelectorAll("#status, dialog, .locked, #idle-text, #reset-reissue")].map((el) => el.textContent || ""));
+  for (const text of texts) if (CODE.test(text)) throw new Error(`a code in the message: ${text}`);
+}
+
+// Agrees in the confirmation dialog (its text checked first).
+async function confirm(text) {
+  const dialog = page.locator("dialog[open]");
+  await dialog.filter({ hasText: text }).waitFor();
+  await page.click("#dialog-ok");
+  await dialog.waitFor({ state: "detached" });
 }
 
 async function tokenStatus(token) {
@@ -95,7 +138,7 @@ async function lastMessage() {
 
 // Sign in by choosing: identify (birth date typed as 8 digits), the phone code (a wrong one
 // first), choose the certificate, the keypad PIN.
-async function signInByChoosing(certificateId, prefix) {
+async function signInByChoosing(certificateId, prefix, pin = PIN) {
   await page.goto(`${BASE}/portal/#/login`);
   await page.fill("#signin-name", "홍길동");
   await page.fill("#signin-birth", "1987-13-40");
@@ -104,8 +147,7 @@ async function signInByChoosing(certificateId, prefix) {
   await expectError("생년월일");
   await noCodes();
   await page.fill("#signin-birth", "19870314");
-  await touchTargets(`${prefix} sign-in: identify`);
-  await shot(`${prefix}-signin-identify`);
+  await checkpoint(`${prefix} sign-in: identify`, `${prefix}-signin-identify`);
   const before = await lastMessage();
   await page.click("#signin-sms");
   await page.locator("#signin-sent").filter({ hasText: "010-****-5678" }).waitFor();
@@ -116,18 +158,17 @@ async function signInByChoosing(certificateId, prefix) {
   await page.fill("#signin-code", code === "000000" ? "111111" : "000000");
   await page.click("#signin-verify");
   await expectError("인증번호가 올바르지 않습니다");
-  await noCodes();
-  await touchTargets(`${prefix} sign-in: code`);
-  await shot(`${prefix}-signin-code`);
+  await checkpoint(`${prefix} sign-in: code`, `${prefix}-signin-code`);
   await page.fill("#signin-code", code);
   await page.click("#signin-verify");
   const choice = page.locator(`section.choice[data-id="${certificateId}"]`);
   await choice.waitFor();
-  await touchTargets(`${prefix} sign-in: choose`);
-  await shot(`${prefix}-signin-choose`);
+  await checkpoint(`${prefix} sign-in: choose`, `${prefix}-signin-choose`);
   await choice.locator("button.choose").click();
   await page.click("#login-pin");
-  await typePin(PIN);
+  await page.locator(".keypad").waitFor();
+  await checkpoint(`${prefix} sign-in: keypad`);
+  await typePin(pin);
   await expectStatus("로그인했습니다");
   await page.locator(`section.cert[data-id="${certificateId}"]`).waitFor();
 }
@@ -156,17 +197,17 @@ async function signatureRequest(token, certificateId, text, n) {
 async function enrol() {
   await page.goto(`${BASE}/portal/`);
   await page.getByRole("heading", { name: "인증센터" }).waitFor();
-  await shot("home");
+  await checkpoint("home", "home");
   // Language switch and back.
   await page.click("#lang");
   await page.getByRole("heading", { name: "Certificate centre" }).waitFor();
-  await shot("home-en");
+  await checkpoint("home (English)", "home-en");
   await page.click("#lang");
 
   // Step 1: terms.
   await page.click('a[href="#/enrol/issue"]');
   await page.locator("#agree").check();
-  await shot("enrol-terms");
+  await checkpoint("wizard: terms", "enrol-terms");
   await page.click("#next");
   // Step 2: identity (a wrong birth date first: a clear error, nothing lost).
   await page.fill("#name", "홍길동");
@@ -175,7 +216,7 @@ async function enrol() {
   await page.fill("#customer", "110-123-456789");
   await page.click("#next");
   await page.locator("#status.error").filter({ hasText: "본인 정보" }).waitFor();
-  await shot("enrol-identity-error");
+  await checkpoint("wizard: identity error", "enrol-identity-error");
   await page.fill("#birth", "1987-03-14");
   await page.click("#next");
   // Step 3: the SMS code (read from the development outbox) ...
@@ -188,11 +229,18 @@ async function enrol() {
   // ... and the security medium: the hardware OTP.
   await page.selectOption("#medium-kind", "hotp");
   await page.fill("#answer", env("HOTP"));
-  await shot("enrol-medium");
+  await checkpoint("wizard: medium", "enrol-medium");
   await page.click("#next");
-  // Step 4: usage and the PIN, twice, on the shuffled keypad.
+  // Step 4: usage and the PIN, twice, on the shuffled keypad; the general-purpose fee is
+  // agreed to before anything is charged (declining charges nothing and stays here).
   await page.selectOption("#usage", "general");
   await page.click("#next");
+  await page.locator("dialog[open]").filter({ hasText: "4,400원" }).waitFor();
+  await checkpoint("wizard: fee", "enrol-fee");
+  await page.click("#dialog-cancel");
+  await expectStatus("청구되지 않았습니다");
+  await page.click("#next");
+  await confirm("4,400원");
   await page.locator(".pin-label").filter({ hasText: "PIN 6자리" }).waitFor();
   const first = await page.locator(".keypad .digit").allTextContents();
   await typePin(PIN);
@@ -200,7 +248,7 @@ async function enrol() {
   const second = await page.locator(".keypad .digit").allTextContents();
   await typePin(PIN);
   await page.locator("#done").waitFor();
-  await shot("enrol-done");
+  await checkpoint("wizard: done", "enrol-done");
   const certificateId = (await page.locator("#new-cert").textContent()).trim();
 
   // My certificates: register the certificate with the institution.
@@ -210,12 +258,12 @@ async function enrol() {
   await card.getByRole("button", { name: "기관에 등록" }).click();
   await expectStatus("저장");
   await page.locator(".consent").first().waitFor();
-  await shot("certificates");
+  await checkpoint("certificates", "certificates");
 
-  // Registering another institution's certificate: by certificate, or PKCS#12 import.
+  // Registering another institution's certificate: by certificate, PKCS#12 or NPKI import.
   await page.goto(`${BASE}/portal/#/foreign`);
-  await page.locator("#import-p12").waitFor();
-  await shot("foreign");
+  await page.locator("#import-npki").waitFor();
+  await checkpoint("foreign", "foreign");
 
   // A signature request, approved with the keypad PIN.
   const token = await institutionToken();
@@ -223,7 +271,7 @@ async function enrol() {
   await page.goto(`${BASE}/portal/#/approvals`);
   const item = page.locator("section.approval").first();
   await item.locator(".display-text").filter({ hasText: "1,000,000원" }).waitFor();
-  await shot("approval");
+  await checkpoint("approval", "approval");
   await item.locator(".approve-pin").click();
   await typePin(PIN);
   await expectStatus("서명했습니다");
@@ -239,7 +287,7 @@ async function enrol() {
   await page.click("#add-passkey");
   await typePin(PIN);
   await page.locator(".passkey").filter({ hasText: "Chromium" }).waitFor();
-  await shot("passkeys");
+  await checkpoint("passkeys", "passkeys");
   const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
 
   // Another request, approved with the passkey.
@@ -250,7 +298,7 @@ async function enrol() {
   await second_item.locator(".approve-passkey").click();
   await expectStatus("서명했습니다");
   await page.locator("#no-approvals").waitFor();
-  await touchTargets("approvals");
+  await checkpoint("approvals: none");
 
   // Sign-out ends the session on the server: the old access token is refused.
   const old = await page.evaluate(() => sessionStorage.getItem("fincert.token"));
@@ -259,11 +307,11 @@ async function enrol() {
   await expectStatus("로그아웃했습니다");
   const afterSignOut = await tokenStatus(old);
   if (afterSignOut !== 401) throw new Error(`the old token after sign-out: ${afterSignOut}`);
-  await touchTargets("home");
+  await checkpoint("home after sign-out");
 
   // Sign in by choosing, then approve a third request with the PIN.
   await signInByChoosing(certificateId, "enrol");
-  await touchTargets("certificates");
+  await checkpoint("certificates after sign-in");
   await signatureRequest(token, certificateId, "증권 매수 주문 3,000,000원", 3);
   await page.goto(`${BASE}/portal/#/approvals`);
   const third = page.locator("section.approval").first();
@@ -271,31 +319,213 @@ async function enrol() {
   await third.locator(".approve-pin").click();
   await typePin(PIN);
   await expectStatus("서명했습니다");
-  return { certificateId, keypadShuffled: first.length === 10 && second.length === 10 && first.join("") !== second.join(""), passkeys: credentials.length, oldTokenAfterSignOut: afterSignOut };
+
+  // Change of PIN: current, new, new again.
+  await page.goto(`${BASE}/portal/#/certificates`);
+  const mine = page.locator(`section.cert[data-id="${certificateId}"]`);
+  await mine.locator("button.change-pin").click();
+  await page.locator(".pin-label").filter({ hasText: "지금 쓰는 PIN" }).waitFor();
+  await checkpoint("change PIN: keypad", "pin-change");
+  await typePin(PIN);
+  await page.locator(".pin-label").filter({ hasText: "새 PIN" }).waitFor();
+  await typePin(NEW_PIN);
+  await page.locator(".pin-label").filter({ hasText: "한 번 더" }).waitFor();
+  await typePin(NEW_PIN);
+  await expectStatus("PIN을 바꿨습니다");
+
+  // Five wrong current PINs: each says how many tries are left; the fifth explains the lock,
+  // the keypad is gone and the button is off; the way out is the PIN reset.
+  await mine.locator("button.change-pin").click();
+  await page.locator(".pin-label").filter({ hasText: "지금 쓰는 PIN" }).waitFor();
+  await typePin(WRONG_PIN);
+  await page.locator(".pin-label").filter({ hasText: "새 PIN" }).waitFor();
+  await typePin(RESET_PIN);
+  await page.locator(".pin-label").filter({ hasText: "한 번 더" }).waitFor();
+  await typePin(RESET_PIN);
+  const triesShown = [];
+  for (const left of [4, 3, 2, 1]) {
+    await expectError(`남은 횟수 ${left}번`);
+    triesShown.push(left);
+    if (left === 4) await checkpoint("wrong PIN: tries left", "pin-tries-left");
+    await page.locator(".pin-label").filter({ hasText: "지금 쓰는 PIN" }).waitFor();
+    await typePin(WRONG_PIN);
+  }
+  await expectError("연속 5번 틀려 PIN이 잠겼습니다");
+  await mine.locator(".locked").filter({ hasText: "재발급" }).waitFor();
+  if (await page.locator(".keypad").count() !== 0) throw new Error("the keypad stays after the lock");
+  if (!await mine.locator("button.change-pin").isDisabled()) throw new Error("the change-PIN button stays live after the lock");
+  await checkpoint("PIN locked", "pin-locked");
+
+  // The PIN reset: identity, phone code, security medium, then the bound passkey and a new PIN.
+  await mine.locator("#reset-link").click();
+  await page.getByRole("heading", { name: "PIN 재설정" }).waitFor();
+  await page.fill("#name", "홍길동");
+  await page.fill("#birth", "1987-03-14");
+  await page.fill("#phone", "010-1234-5678");
+  await page.fill("#customer", "110-123-456789");
+  await checkpoint("PIN reset: identity", "reset-identity");
+  await page.click("#next");
+  const before = await lastMessage();
+  await page.click("#send-sms");
+  await expectStatus("인증번호");
+  await page.fill("#code", await codeAfter(before));
+  await page.click("#next");
+  await page.selectOption("#medium-kind", "hotp");
+  await page.fill("#answer", env("HOTP2"));
+  await page.click("#next");
+  await page.locator("#reset-passkey").waitFor();
+  await checkpoint("PIN reset: passkey", "reset-passkey");
+  await page.click("#reset-passkey");
+  await page.locator(".pin-label").filter({ hasText: "PIN 6자리" }).waitFor();
+  await typePin(RESET_PIN);
+  await page.locator(".pin-label").filter({ hasText: "한 번 더" }).waitFor();
+  await typePin(RESET_PIN);
+  await page.locator("#reset-done").waitFor();
+  await checkpoint("PIN reset: done", "reset-done");
+
+  // The new PIN approves a fourth request.
+  await signatureRequest(token, certificateId, "보험료 자동이체 120,000원 등록", 4);
+  await page.goto(`${BASE}/portal/#/approvals`);
+  const fourth = page.locator("section.approval").first();
+  await fourth.locator(".display-text").filter({ hasText: "120,000원" }).waitFor();
+  await fourth.locator(".approve-pin").click();
+  await typePin(RESET_PIN);
+  await expectStatus("서명했습니다");
+
+  // The usage history: every signature, newest first; a filter; the CSV.
+  await page.goto(`${BASE}/portal/#/certificates`);
+  await mine.locator("a.history-link").click();
+  const rows = page.locator("section.history-item");
+  await rows.filter({ hasText: "120,000원" }).waitFor();
+  const listed = await page.locator("section.history-item .display-text").allTextContents();
+  for (const text of ["1,000,000원", "55,000원", "3,000,000원", "120,000원"]) {
+    if (!listed.some((l) => l.includes(text))) throw new Error(`the history lacks ${text}: ${JSON.stringify(listed)}`);
+  }
+  await checkpoint("history", "history");
+  await page.selectOption("#history-result", "rejected");
+  await page.click("#history-search");
+  await page.locator("#history-none").waitFor();
+  await checkpoint("history: nothing matches");
+  await page.selectOption("#history-result", "signed");
+  await page.click("#history-search");
+  await rows.first().waitFor();
+  const download = page.waitForEvent("download");
+  await page.click("#history-csv");
+  const csvPath = await (await download).path();
+  const csv = readFileSync(csvPath, "utf8");
+  if (!csv.startsWith("id,kind,institution,display_text") || !csv.includes("55,000원")) throw new Error(`the CSV: ${csv.slice(0, 200)}`);
+  await expectStatus("내려받았습니다");
+
+  return { certificateId, keypadShuffled: first.length === 10 && second.length === 10 && first.join("") !== second.join(""), passkeys: credentials.length, oldTokenAfterSignOut: afterSignOut, triesShown, historyRows: listed.length, csvLines: csv.trim().split("\r\n").length, axeRuns };
+}
+
+// Imports a PKCS#12 file and an NPKI pair, registers each with the institution, and approves
+// a request with each (their PIN is the one chosen at import).
+async function imports() {
+  const certificateId = env("CERTIFICATE");
+  await signInByChoosing(certificateId, "imports", RESET_PIN);
+  await page.goto(`${BASE}/portal/#/foreign`);
+  await page.locator("#import-p12").waitFor();
+  // Nothing chosen: a sentence, nothing sent.
+  await page.click("#import-npki");
+  await expectError("파일을 고르세요");
+  await page.setInputFiles("#p12", env("P12_FILE"));
+  await page.fill("#p12-password", "wrong-password");
+  await page.click("#import-p12");
+  await typePin(PIN);
+  await typePin(PIN);
+  await expectError("비밀번호를 확인하세요");
+  await checkpoint("import: wrong password", "import-wrong-password");
+  await page.setInputFiles("#p12", env("P12_FILE"));
+  await page.fill("#p12-password", env("P12_PASSWORD"));
+  await page.click("#import-p12");
+  await typePin(PIN);
+  await typePin(PIN);
+  await expectStatus("가져왔습니다");
+  await page.locator('section.foreign[data-source="pkcs12"]').waitFor();
+  await page.setInputFiles("#npki-cert", env("NPKI_CERT"));
+  await page.setInputFiles("#npki-key", env("NPKI_KEY"));
+  await page.fill("#npki-password", env("NPKI_PASSWORD"));
+  await page.click("#import-npki");
+  await typePin(PIN);
+  await typePin(PIN);
+  await expectStatus("가져왔습니다");
+  const npki = page.locator('section.foreign[data-source="npki"]');
+  await npki.waitFor();
+  await checkpoint("imported", "imported");
+  const ids = {};
+  for (const source of ["pkcs12", "npki"]) {
+    const card = page.locator(`section.foreign[data-source="${source}"]`);
+    ids[source] = await card.getAttribute("data-id");
+    const consented = page.waitForResponse((r) => r.url().endsWith("/v1/consents") && r.request().method() === "POST");
+    await card.locator("button.consent-add").click();
+    if ((await consented).status() !== 201) throw new Error(`consent for the ${source} import: ${(await consented).status()}`);
+  }
+  const token = await institutionToken();
+  let n = 10;
+  for (const source of ["pkcs12", "npki"]) {
+    n += 1;
+    await signatureRequest(token, ids[source], `${source} 인증서로 계약 서명 ${n}`, n);
+    await page.goto(`${BASE}/portal/#/approvals`);
+    await page.click("#approvals-refresh");
+    const item = page.locator("section.approval").filter({ hasText: `${source} 인증서로` }).first();
+    await item.waitFor();
+    await item.locator(".approve-pin").click();
+    await typePin(PIN);
+    await expectStatus("서명했습니다");
+    await item.waitFor({ state: "detached" });
+  }
+  await checkpoint("approvals after imports");
+  return { pkcs12: ids.pkcs12, npki: ids.npki, axeRuns };
 }
 
 async function renew() {
   const certificateId = env("CERTIFICATE");
-  await signInByChoosing(certificateId, "renew");
+  await signInByChoosing(certificateId, "renew", RESET_PIN);
   const card = page.locator(`section.cert[data-id="${certificateId}"]`);
   await card.locator(".renewal-open").waitFor();
   const left = await card.locator(".countdown").textContent();
   if (!/^(19|20|21)일/.test(left)) throw new Error(`countdown by the service clock: ${left}`);
   await shot("renewal-open");
+  await checkpoint("renewal open", null);
   await card.locator("button.renew").click();
-  await typePin(PIN);
+  await confirm("4,400원");
+  await typePin(RESET_PIN);
   await expectStatus("저장");
   await page.locator("section.cert").nth(1).waitFor();
-  await shot("renewed");
+  await checkpoint("renewed", "renewed");
   const certificates = await page.locator("section.cert").count();
+
+  // The renewed certificate: suspend, resume; the old one: revoke, each confirmed first.
+  const renewedId = await page.locator(`section.cert:not([data-id="${certificateId}"])`).first().getAttribute("data-id");
+  const renewed = page.locator(`section.cert[data-id="${renewedId}"]`);
+  await renewed.locator("button.suspend").click();
+  await page.locator("dialog[open]").filter({ hasText: "정지할까요" }).waitFor();
+  await checkpoint("suspend: confirmation", "suspend-confirm");
+  await page.click("#dialog-ok");
+  await expectStatus("정지했습니다");
+  await page.locator(`section.cert[data-id="${renewedId}"][data-status="suspended"]`).waitFor();
+  await checkpoint("suspended", "suspended");
+  await renewed.locator("button.resume").click();
+  await confirm("정지를 해제할까요");
+  await expectStatus("정지를 해제했습니다");
+  await page.locator(`section.cert[data-id="${renewedId}"][data-status="active"]`).waitFor();
+  await card.locator("button.revoke").click();
+  await page.locator("dialog[open]").filter({ hasText: "되살릴 수 없고" }).waitFor();
+  await checkpoint("revoke: confirmation", "revoke-confirm");
+  await page.click("#dialog-ok");
+  await expectStatus("폐기했습니다");
+  const revoked = page.locator(`section.cert[data-id="${certificateId}"][data-status="revoked"]`);
+  await revoked.waitFor();
+  if (await revoked.locator(".countdown, .consent-add, button.renew").count()) throw new Error("a revoked certificate still counts down or offers registration");
+  await checkpoint("revoked", "revoked");
 
   // Idle: a countdown in the last minute, "stay signed in" keeps the session, five idle
   // minutes end it on the server.
   const token = await page.evaluate(() => sessionStorage.getItem("fincert.token"));
   await page.clock.fastForward("04:05");
   await page.locator("#idle:not([hidden])").filter({ hasText: "초 뒤에 자동으로 로그아웃됩니다" }).waitFor();
-  await touchTargets("idle warning");
-  await shot("idle-warning");
+  await checkpoint("idle warning", "idle-warning");
   await page.click("#idle-stay");
   await page.locator("#idle").waitFor({ state: "hidden" });
   await page.clock.fastForward("05:10");
@@ -304,11 +534,14 @@ async function renew() {
   if (idleToken !== 401) throw new Error(`the token after the idle sign-out: ${idleToken}`);
   const refreshed = await page.evaluate(() => sessionStorage.getItem("fincert.token"));
   if (refreshed) throw new Error("the session is still kept in the page");
-  return { certificates, idleSignedOut: true };
+  return { certificates, renewedId, idleSignedOut: true, axeRuns };
 }
 
 try {
-  const out = process.argv[2] === "renew" ? await renew() : await enrol();
+  const phases = { enrol, imports, renew };
+  const phase = phases[process.argv[2]];
+  if (!phase) throw new Error(`no phase ${process.argv[2]}`);
+  const out = await phase();
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
   console.log(JSON.stringify({ ok: true, ...out }));
 } catch (e) {

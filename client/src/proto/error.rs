@@ -352,6 +352,11 @@ pub struct Problem {
     /// The request id, to quote to support and find in the logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// Extension member of `wrong_pin` told to the certificate's identified holder (signed
+    /// in, or signing in with a selection ticket): wrong PINs left before the lock (0: the PIN
+    /// is now locked). Absent everywhere else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tries_left: Option<u32>,
 }
 
 /// An RFC 6749 §5.2 error answer (`/oauth2/token`, and every CSC route).

@@ -96,7 +96,7 @@ pub(super) async fn authorize(
         .csc_authorize(&state.db, &caller, credential, num as u32, &hashes, &pin)
         .await
         .map_err(|e| match e {
-            SigningError::Custody(CustodyError::WrongPin) => invalid_pin(),
+            SigningError::Custody(CustodyError::WrongPin { .. }) => invalid_pin(),
             other => other.into(),
         })?;
     Ok(Sad { sad, expires_in })

@@ -43,6 +43,32 @@ const T = {
     "check.phone": "휴대폰 번호를 010-1234-5678처럼 입력하세요.", "check.code": "인증번호 6자리를 숫자로 입력하세요.",
     "idle.warning": "{s}초 뒤에 자동으로 로그아웃됩니다.", "idle.stay": "로그인 유지", "idle.out": "5분 동안 사용하지 않아 로그아웃되었습니다.",
     "signed.out": "로그아웃했습니다.", "signed.in": "로그인했습니다.",
+    "pin.current": "지금 쓰는 PIN 6자리를 입력하세요", "pin.new": "새 PIN 6자리를 입력하세요", "pin.change": "PIN 변경", "pin.changed": "PIN을 바꿨습니다. 이제 새 PIN을 쓰세요.",
+    "pin.tries": "PIN이 올바르지 않습니다. 남은 횟수 {n}번: 연속 5번 틀리면 PIN이 잠깁니다.",
+    "pin.nowLocked": "PIN을 연속 5번 틀려 PIN이 잠겼습니다. 연결된 패스키로 PIN을 재설정하거나, 패스키가 없으면 인증서를 재발급하세요.",
+    "lock.title": "PIN이 잠겼습니다", "lock.d": "안전을 위해 PIN을 연속 5번 틀리면 잠기고, 시간이 지나도 풀리지 않습니다. 인증서 키에 연결된 패스키가 있으면 본인 확인 뒤 새 PIN을 정할 수 있습니다 (무료, 인증서는 그대로). 패스키가 없으면 재발급해야 합니다.",
+    "lock.reset": "PIN 재설정", "lock.reissue": "재발급하기",
+    "home.reset": "PIN 재설정", "home.reset.d": "PIN을 잊었거나 잠겼을 때, 연결된 패스키로 새 PIN을 정합니다.",
+    "step.reset": "새 PIN", "reset.d": "인증서 키에 연결된 패스키로 확인한 뒤 새 PIN을 정합니다. 인증서와 키는 그대로이고 수수료는 없습니다.",
+    "reset.passkey": "패스키로 확인하고 새 PIN 정하기", "reset.done": "PIN을 재설정했습니다. 새 PIN으로 로그인하세요.",
+    "reset.nocert": "PIN을 재설정할 인증서를 알 수 없습니다. 로그인 화면에서 본인 확인 후 인증서를 고르면, PIN이 잠긴 경우 여기로 안내합니다.",
+    "reset.for": "PIN을 재설정할 인증서: {subject}",
+    history: "이용내역", "history.title": "전자서명 이용내역", "history.none": "조건에 맞는 이용내역이 없습니다.", "history.more": "더 보기",
+    "history.csv": "CSV 파일로 내려받기", "history.search": "조회", "history.all": "전체", "history.downloaded": "CSV 파일을 내려받았습니다.",
+    "hkind.signature": "전자서명", "hkind.login": "로그인", result: "결과", "result.signed": "서명함", "result.rejected": "거절함", "result.expired": "만료됨",
+    from: "시작일", to: "종료일", requested: "요청 시각", decided: "처리 시각", format: "형식", digests: "서명 대상 {n}건", "history.kind": "이용 종류",
+    suspend: "정지", resume: "정지 해제", revoke: "폐기",
+    "suspend.confirm": "이 인증서를 정지할까요? 정지하는 동안에는 서명과 로그인에 쓸 수 없고, 언제든 정지를 해제할 수 있습니다.",
+    "resume.confirm": "이 인증서의 정지를 해제할까요? 해제하면 다시 서명과 로그인에 쓸 수 있습니다.",
+    "revoke.confirm": "이 인증서를 폐기할까요? 폐기한 인증서는 되살릴 수 없고, 다시 쓰려면 새로 발급해야 합니다.",
+    "suspend.done": "인증서를 정지했습니다.", "resume.done": "인증서 정지를 해제했습니다.", "revoke.done": "인증서를 폐기했습니다.",
+    "confirm.title": "확인해 주세요", "reject.confirm": "이 서명 요청을 거절할까요? 거절하면 기관에 거절했다고 알립니다.",
+    "remove.confirm": "이 패스키를 삭제할까요? 삭제하면 이 패스키로 로그인·승인하거나 PIN을 재설정할 수 없습니다.",
+    "fee.title": "수수료 안내", "fee.issue": "범용 인증서는 발급 수수료 {fee}원이 청구됩니다. 결제에 동의하면 발급할 때 청구됩니다. 용도제한 인증서는 무료입니다.",
+    "fee.renew": "범용 인증서 갱신에는 수수료 {fee}원이 청구됩니다. 결제에 동의하면 갱신할 때 청구됩니다.", "fee.agree": "{fee}원 결제에 동의하고 계속", "fee.declined": "결제하지 않았습니다. 아무것도 청구되지 않았습니다.",
+    "foreign.byNpki": "공동인증서 파일 가져오기 (signCert.der, signPri.key)", "foreign.npki.cert": "인증서 파일 (signCert.der)", "foreign.npki.key": "개인키 파일 (signPri.key)",
+    "foreign.npki.password": "인증서 비밀번호", "foreign.missing": "가져올 파일을 고르세요.", "foreign.imported": "가져왔습니다. 새 PIN으로 쓸 수 있습니다.",
+    "status.locked": "PIN 잠김", progress: "진행 단계", refresh: "새로 고침",
   },
   en: {
     brand: "fincert Certificate Centre", "nav.certificates": "My certificates", "nav.approvals": "Approvals", "nav.passkeys": "Passkeys",
@@ -84,52 +110,143 @@ const T = {
     "check.phone": "Enter your mobile number, like 010-1234-5678.", "check.code": "Enter the 6-digit code.",
     "idle.warning": "You will be signed out in {s} seconds.", "idle.stay": "Stay signed in", "idle.out": "You were signed out after 5 minutes without activity.",
     "signed.out": "You are signed out.", "signed.in": "You are signed in.",
+    "pin.current": "Enter your current 6-digit PIN", "pin.new": "Choose a new 6-digit PIN", "pin.change": "Change PIN", "pin.changed": "Your PIN was changed. Use the new PIN from now on.",
+    "pin.tries": "Wrong PIN. {n} tries left: the 5th wrong PIN in a row locks it.",
+    "pin.nowLocked": "That was the 5th wrong PIN in a row, so the PIN is now locked. Reset it with the passkey bound to the certificate or, without one, reissue the certificate.",
+    "lock.title": "The PIN is locked", "lock.d": "For your safety the PIN locks after 5 wrong tries in a row, and time does not unlock it. With a passkey bound to the certificate's key you can choose a new PIN after checking your identity (free; the certificate stays). Without one, the certificate must be reissued.",
+    "lock.reset": "Reset the PIN", "lock.reissue": "Reissue",
+    "home.reset": "Reset PIN", "home.reset.d": "Forgot the PIN or locked it? Choose a new one with your bound passkey.",
+    "step.reset": "New PIN", "reset.d": "Confirm with the passkey bound to the certificate's key, then choose a new PIN. The certificate and key stay; there is no fee.",
+    "reset.passkey": "Confirm with the passkey and choose a new PIN", "reset.done": "The PIN was reset. Sign in with the new PIN.",
+    "reset.nocert": "We do not know which certificate to reset. Sign in by choosing: if the chosen certificate's PIN is locked, you are led here.",
+    "reset.for": "Certificate whose PIN is reset: {subject}",
+    history: "Usage history", "history.title": "Usage history", "history.none": "Nothing matches these conditions.", "history.more": "Show more",
+    "history.csv": "Download as CSV", "history.search": "Search", "history.all": "All", "history.downloaded": "The CSV file was downloaded.",
+    "hkind.signature": "Signature", "hkind.login": "Login", result: "Result", "result.signed": "Signed", "result.rejected": "Rejected", "result.expired": "Expired",
+    from: "From", to: "To", requested: "Requested", decided: "Decided", format: "Format", digests: "{n} item(s) signed", "history.kind": "Kind of use",
+    suspend: "Suspend", resume: "Resume", revoke: "Revoke",
+    "suspend.confirm": "Suspend this certificate? While suspended it cannot sign or sign in; you can resume it at any time.",
+    "resume.confirm": "Resume this certificate? It can sign and sign in again.",
+    "revoke.confirm": "Revoke this certificate? A revoked certificate cannot be restored; to sign again you need a new one.",
+    "suspend.done": "The certificate is suspended.", "resume.done": "The certificate is active again.", "revoke.done": "The certificate is revoked.",
+    "confirm.title": "Please confirm", "reject.confirm": "Reject this signature request? The institution is told you rejected it.",
+    "remove.confirm": "Remove this passkey? It can then no longer sign in, approve or reset the PIN.",
+    "fee.title": "Fee", "fee.issue": "A general-purpose certificate costs {fee} KRW. If you agree, it is charged when the certificate is issued. Restricted-use certificates are free.",
+    "fee.renew": "Renewing a general-purpose certificate costs {fee} KRW. If you agree, it is charged when it is renewed.", "fee.agree": "Agree to pay {fee} KRW and continue", "fee.declined": "Nothing was paid and nothing was charged.",
+    "foreign.byNpki": "Import a joint certificate's files (signCert.der, signPri.key)", "foreign.npki.cert": "Certificate file (signCert.der)", "foreign.npki.key": "Private key file (signPri.key)",
+    "foreign.npki.password": "Certificate password", "foreign.missing": "Choose the files to import.", "foreign.imported": "Imported. It works with the new PIN.",
+    "status.locked": "PIN locked", progress: "Progress", refresh: "Refresh",
   },
 };
 
-// Problem codes the user meets most, in both languages; anything else shows the API's detail.
+// Every stable problem code the API can answer, in both languages (tests/api/portal.rs checks
+// the table against the API's code list); anything else reads as a general sentence, never as
+// a code.
 const ERRORS = {
   ko: {
-    wrong_pin: "PIN이 올바르지 않습니다.", pin_locked: "PIN이 5회 틀려 잠겼습니다. 인증서를 재발급하세요.",
-    wrong_code: "인증번호가 올바르지 않습니다.", code_expired: "인증번호가 만료되었습니다. 다시 받으세요.",
-    wrong_medium_answer: "보안매체 응답이 올바르지 않습니다.", identity_mismatch: "입력한 본인 정보가 기관 정보와 다릅니다.",
-    enrolment_expired: "시간이 지나 처음부터 다시 시작해야 합니다.", otp_replayed: "이미 사용한 OTP입니다. 새 번호를 입력하세요.", terms_not_agreed: "필수 약관에 동의해야 합니다.", kms_unavailable: "키 관리 서비스에 잠시 연결할 수 없습니다.", wrong_step: "이미 처리되었거나 순서가 맞지 않는 단계입니다.",
-    weak_pin: "쉬운 PIN(같은 숫자, 연속 숫자, 생년월일)은 쓸 수 없습니다.", rate_limited: "시도가 너무 많습니다. 잠시 후 다시 하세요.",
-    invalid_token: "로그인이 만료되었습니다. 다시 로그인하세요.", request_not_pending: "이미 처리되었거나 만료된 요청입니다.",
-    approval_mismatch: "요청 내용이 바뀌어 승인할 수 없습니다.", passkey_rejected: "패스키를 확인하지 못했습니다.",
-    certificate_not_usable: "이 인증서는 지금 서명에 쓸 수 없습니다.", renewal_not_open: "만료 30일 전부터 갱신할 수 있습니다.",
-    consent_exists: "이미 이 기관에 등록된 인증서입니다.", usage_not_permitted: "용도제한 인증서는 이 기관에 쓸 수 없습니다.",
-    service_unavailable: "잠시 서비스를 이용할 수 없습니다. 잠시 후 다시 하세요.",
-    invalid_ticket: "인증 시간이 지났거나 이미 사용했습니다. 처음부터 다시 로그인하세요.", sign_in_expired: "시간이 지나 처음부터 다시 로그인해야 합니다.",
-    sign_in_not_found: "로그인 절차를 찾을 수 없습니다. 처음부터 다시 하세요.", too_many_codes: "인증번호를 너무 많이 요청했습니다. 처음부터 다시 하세요.",
-    invalid_json: "입력한 내용의 형식이 맞지 않습니다. 다시 확인하세요.", invalid_refresh_token: "로그인이 만료되었습니다. 다시 로그인하세요.",
-    refresh_token_reused: "보안을 위해 로그아웃되었습니다. 다시 로그인하세요.", no_passkey: "이 인증서에 등록된 패스키가 없습니다. PIN으로 로그인하세요.",
-    webauthn_challenge_spent: "패스키 확인 시간이 지났습니다. 다시 하세요.", identity_verifier_unavailable: "본인 확인 서비스에 잠시 연결할 수 없습니다. 잠시 후 다시 하세요.",
-    message_sender_unavailable: "인증번호를 보내지 못했습니다. 잠시 후 다시 하세요.", internal_error: "처리하지 못했습니다. 잠시 후 다시 하세요.",
+    route_not_found: "요청한 기능을 찾을 수 없습니다. 화면을 새로 고친 뒤 다시 하세요.", method_not_allowed: "이 기능은 지금 쓸 수 없습니다. 화면을 새로 고친 뒤 다시 하세요.",
+    invalid_json: "입력한 내용의 형식이 맞지 않습니다. 다시 확인하세요.", unsupported_media_type: "보낸 내용의 형식이 맞지 않습니다. 화면을 새로 고친 뒤 다시 하세요.",
+    payload_too_large: "보낸 파일이나 내용이 너무 큽니다.", invalid_query: "조회 조건이 맞지 않습니다. 날짜와 조건을 다시 확인하세요.",
+    invalid_path: "잘못된 주소입니다. 목록에서 다시 고르세요.", invalid_header: "요청을 처리할 수 없습니다. 화면을 새로 고친 뒤 다시 하세요.",
+    service_unavailable: "잠시 서비스를 이용할 수 없습니다. 잠시 후 다시 하세요.", internal_error: "처리하지 못했습니다. 잠시 후 다시 하세요.",
+    bad_request: "요청을 처리할 수 없습니다. 입력한 내용을 다시 확인하세요.", unauthorized: "로그인이 필요합니다. 다시 로그인하세요.",
+    forbidden: "이 기능을 쓸 권한이 없습니다.", not_acceptable: "요청한 형식으로 답할 수 없습니다.", request_timeout: "시간이 너무 걸렸습니다. 다시 하세요.",
+    length_required: "요청을 처리할 수 없습니다. 다시 하세요.", uri_too_long: "조회 조건이 너무 깁니다.", headers_too_large: "요청을 처리할 수 없습니다. 브라우저를 다시 연 뒤 하세요.",
+    gateway_timeout: "서버의 응답이 늦습니다. 잠시 후 다시 하세요.", idempotency_in_progress: "같은 요청을 처리하고 있습니다. 잠시 기다리세요.",
+    idempotency_key_reused: "같은 요청 번호로 다른 내용이 왔습니다. 다시 하세요.", dev_outbox_disabled: "개발용 수신함은 쓸 수 없습니다.",
+    no_message: "받은 메시지가 없습니다.", rate_limited: "시도가 너무 많습니다. 잠시 후 다시 하세요.",
+    enrolment_not_found: "발급 절차를 찾을 수 없습니다. 처음부터 다시 하세요.", enrolment_expired: "시간이 지나 처음부터 다시 시작해야 합니다.",
+    wrong_step: "이미 처리되었거나 순서가 맞지 않는 단계입니다.", terms_not_agreed: "필수 약관에 동의해야 합니다.",
+    identity_mismatch: "입력한 본인 정보가 기관 정보와 다릅니다.", wrong_code: "인증번호가 올바르지 않습니다.", code_expired: "인증번호가 만료되었습니다. 다시 받으세요.",
+    too_many_codes: "인증번호를 너무 많이 요청했습니다. 처음부터 다시 하세요.", identity_verifier_unavailable: "본인 확인 서비스에 잠시 연결할 수 없습니다. 잠시 후 다시 하세요.",
+    message_sender_unavailable: "인증번호를 보내지 못했습니다. 잠시 후 다시 하세요.", medium_not_registered: "이 종류의 보안매체가 등록되어 있지 않습니다. 등록한 보안매체를 고르세요.",
+    no_open_challenge: "보안매체 질문이 만료되었습니다. 새 질문을 받았으니 다시 입력하세요.", wrong_medium_answer: "보안매체 응답이 올바르지 않습니다. 새 질문에 답하세요.",
+    otp_replayed: "이미 사용한 OTP입니다. 새 번호를 입력하세요.", medium_attempts_exhausted: "보안매체 응답을 너무 많이 틀렸습니다. 거래 은행에 문의하세요.",
+    weak_pin: "쉬운 PIN(같은 숫자, 연속 숫자, 생년월일, 지금 PIN)은 쓸 수 없습니다.", invalid_credential_choice: "선택한 인증서 종류와 보관 방식은 함께 쓸 수 없습니다.",
+    invalid_token: "로그인이 만료되었습니다. 다시 로그인하세요.", invalid_refresh_token: "로그인이 만료되었습니다. 다시 로그인하세요.",
+    refresh_token_reused: "보안을 위해 로그아웃되었습니다. 다시 로그인하세요.", webauthn_challenge_spent: "패스키 확인 시간이 지났습니다. 다시 하세요.",
+    passkey_rejected: "패스키를 확인하지 못했습니다.", no_passkey: "이 인증서에 등록된 패스키가 없습니다. PIN으로 하세요.", passkey_not_found: "패스키를 찾을 수 없습니다.",
+    device_challenge_spent: "기기 확인 시간이 지났습니다. 다시 하세요.", device_sign_in_failed: "기기에 보관된 인증서로 확인하지 못했습니다.",
+    sign_in_not_found: "로그인 절차를 찾을 수 없습니다. 처음부터 다시 하세요.", sign_in_expired: "시간이 지나 처음부터 다시 로그인해야 합니다.",
+    invalid_ticket: "인증 시간이 지났거나 이미 사용했습니다. 처음부터 다시 로그인하세요.", wrong_pin: "PIN이 올바르지 않습니다.",
+    pin_locked: "PIN을 5번 틀려 잠겼습니다. 연결된 패스키로 PIN을 재설정하거나 인증서를 재발급하세요.",
+    reissuance_required: "이 인증서에는 키에 연결된 패스키가 없어 PIN을 재설정할 수 없습니다. 인증서를 재발급해야 합니다 (범용 인증서는 수수료 4,400원).",
+    invalid_owner: "사용자 정보를 확인할 수 없습니다. 다시 로그인하세요.", key_not_found: "이 인증서의 키를 찾을 수 없습니다.", passkey_not_bound: "이 패스키는 이 인증서의 키에 연결되어 있지 않습니다.",
+    passkey_already_bound: "이 패스키는 이미 이 인증서에 연결되어 있습니다.", activation_not_found: "승인 시간이 지났습니다. 다시 승인하세요.", activation_expired: "승인 시간이 지났습니다. 다시 승인하세요.",
+    activation_exhausted: "승인한 서명 횟수를 다 썼습니다. 다시 승인하세요.", activations_full: "지금 요청이 많습니다. 잠시 후 다시 하세요.",
+    unsupported_signature_scheme: "이 인증서로는 요청한 방식의 서명을 할 수 없습니다.", key_integrity: "키를 안전하게 열 수 없습니다. 고객센터에 문의하세요.",
+    kms_unavailable: "키 관리 서비스에 잠시 연결할 수 없습니다.", invalid_profile: "인증서 정보가 발급 기준에 맞지 않습니다.", csr_signature_invalid: "인증서 요청의 서명이 올바르지 않습니다.",
+    weak_key: "키가 너무 약해 쓸 수 없습니다.", malformed_input: "파일이나 입력한 내용을 읽을 수 없습니다. 올바른 파일인지 확인하세요.",
+    renewal_not_open: "만료 30일 전부터 갱신할 수 있습니다.", already_renewed: "이미 갱신한 인증서입니다.", illegal_transition: "이 인증서의 지금 상태에서는 할 수 없는 일입니다.",
+    concurrent_change: "다른 곳에서 동시에 바뀌었습니다. 화면을 새로 고친 뒤 다시 하세요.", invalid_key_source: "이 인증서의 키 보관 방식으로는 할 수 없는 일입니다.",
+    certificate_not_found: "인증서를 찾을 수 없습니다.", ca_not_initialized: "인증서 발급 기관이 아직 준비되지 않았습니다.", issuing_ca_revoked: "발급 기관의 인증서가 폐지되어 발급할 수 없습니다.",
+    ca_unavailable: "인증서 발급 기관에 잠시 연결할 수 없습니다. 잠시 후 다시 하세요.", untrusted_chain: "신뢰하는 기관이 발급한 인증서가 아닙니다.",
+    certificate_not_valid_now: "유효기간이 아닌 인증서입니다.", not_a_signing_certificate: "개인 전자서명용 인증서가 아닙니다.", unrecognized_policy: "인증서의 용도를 알 수 없습니다.",
+    pkcs12_unreadable: "파일을 열 수 없습니다. 파일 비밀번호를 확인하세요.", pkcs12_no_key: "파일에 개인키가 없습니다.", unsupported_key: "지원하지 않는 키이거나 인증서와 키가 맞지 않습니다.",
+    already_registered: "이미 등록된 인증서입니다.", key_file_unreadable: "키 파일을 열 수 없습니다. 인증서 비밀번호를 확인하세요.",
+    unsupported_key_file_cipher: "지원하지 않는 방식으로 암호화된 키 파일입니다.", kdf_too_costly: "키 파일의 암호화 설정이 지나치게 무거워 열 수 없습니다.",
+    invalid_signature_request: "서명 요청의 내용이 올바르지 않습니다.", not_found: "찾을 수 없습니다.", institution_not_found: "기관을 찾을 수 없습니다.",
+    institution_disabled: "이 기관은 지금 이용할 수 없습니다.", insufficient_scope: "이 기능을 쓸 권한이 없습니다.",
+    usage_not_permitted: "용도제한 인증서는 이 기관에 쓸 수 없습니다.", certificate_not_usable: "이 인증서는 지금 쓸 수 없습니다 (만료, 정지, 폐지 또는 기기 보관).",
+    key_on_device: "기기에 보관된 키는 그 기기에서 서명합니다.", algorithm_mismatch: "이 인증서의 키로는 요청한 알고리즘을 쓸 수 없습니다.",
+    request_not_pending: "이미 처리되었거나 만료된 요청입니다.", approval_mismatch: "요청 내용이 바뀌어 승인할 수 없습니다.", consent_exists: "이미 이 기관에 등록된 인증서입니다.",
     network: "서버에 연결할 수 없습니다. 인터넷 연결을 확인하고 다시 하세요.", unknown: "처리하지 못했습니다. 다시 하세요. 계속되면 고객센터에 문의하세요.",
   },
   en: {
-    wrong_pin: "Wrong PIN.", pin_locked: "The PIN is locked after 5 wrong tries. Reissue the certificate.",
-    wrong_code: "Wrong code.", code_expired: "The code expired; ask for a new one.",
-    wrong_medium_answer: "Wrong security medium answer.", identity_mismatch: "These details do not match the institution's records.",
-    enrolment_expired: "This took too long; start again.", otp_replayed: "This OTP was used already; enter a new one.", terms_not_agreed: "Agree to the required terms first.", kms_unavailable: "The key service is unavailable for a moment.", wrong_step: "This step was done already or is out of order.",
-    weak_pin: "Easy PINs (repeated or sequential digits, your birth date) are not allowed.", rate_limited: "Too many attempts; wait a moment.",
-    invalid_token: "Your session ended; sign in again.", request_not_pending: "This request was already decided or has expired.",
-    approval_mismatch: "The request changed; it cannot be approved.", passkey_rejected: "The passkey could not be verified.",
-    certificate_not_usable: "This certificate cannot sign now.", renewal_not_open: "Renewal opens 30 days before expiry.",
-    consent_exists: "This certificate is already registered with the institution.", usage_not_permitted: "A restricted-use certificate cannot be used with this institution.",
-    service_unavailable: "The service is unavailable for a moment; try again shortly.",
-    invalid_ticket: "This sign-in took too long or was used already. Please sign in again.", sign_in_expired: "This sign-in took too long. Please start again.",
-    sign_in_not_found: "This sign-in could not be found. Please start again.", too_many_codes: "Too many codes were requested. Please start again.",
-    invalid_json: "Something you entered is not in the expected form. Please check it.", invalid_refresh_token: "Your session ended. Please sign in again.",
-    refresh_token_reused: "You were signed out to protect your account. Please sign in again.", no_passkey: "This certificate has no passkey. Sign in with your PIN.",
-    webauthn_challenge_spent: "The passkey check took too long. Please try again.", identity_verifier_unavailable: "Identity checks are unavailable for a moment. Please try again shortly.",
-    message_sender_unavailable: "The code could not be sent. Please try again shortly.", internal_error: "This could not be done. Please try again shortly.",
+    route_not_found: "This function could not be found. Reload the page and try again.", method_not_allowed: "This function cannot be used now. Reload the page and try again.",
+    invalid_json: "Something you entered is not in the expected form. Please check it.", unsupported_media_type: "What was sent is not in the expected form. Reload the page and try again.",
+    payload_too_large: "The file or text you sent is too large.", invalid_query: "The search conditions do not fit. Check the dates and filters.",
+    invalid_path: "This address is not valid. Choose again from the list.", invalid_header: "The request could not be handled. Reload the page and try again.",
+    service_unavailable: "The service is unavailable for a moment; try again shortly.", internal_error: "This could not be done. Please try again shortly.",
+    bad_request: "The request could not be handled. Check what you entered.", unauthorized: "You need to sign in. Please sign in again.",
+    forbidden: "You are not allowed to use this function.", not_acceptable: "The answer cannot be given in the form asked for.", request_timeout: "This took too long. Please try again.",
+    length_required: "The request could not be handled. Please try again.", uri_too_long: "The search conditions are too long.", headers_too_large: "The request could not be handled. Reopen the browser and try again.",
+    gateway_timeout: "The server is slow to answer. Please try again shortly.", idempotency_in_progress: "The same request is being handled. Please wait.",
+    idempotency_key_reused: "A different request came with the same request number. Please try again.", dev_outbox_disabled: "The development outbox is not available.",
+    no_message: "No message has arrived.", rate_limited: "Too many attempts; wait a moment.",
+    enrolment_not_found: "This procedure could not be found. Please start again.", enrolment_expired: "This took too long; start again.",
+    wrong_step: "This step was done already or is out of order.", terms_not_agreed: "Agree to the required terms first.",
+    identity_mismatch: "These details do not match the institution's records.", wrong_code: "Wrong code.", code_expired: "The code expired; ask for a new one.",
+    too_many_codes: "Too many codes were requested. Please start again.", identity_verifier_unavailable: "Identity checks are unavailable for a moment. Please try again shortly.",
+    message_sender_unavailable: "The code could not be sent. Please try again shortly.", medium_not_registered: "No security medium of this kind is registered for you. Choose the one you have.",
+    no_open_challenge: "The security medium question expired. A new one is shown; answer it.", wrong_medium_answer: "Wrong security medium answer. Answer the new question.",
+    otp_replayed: "This OTP was used already; enter a new one.", medium_attempts_exhausted: "Too many wrong security medium answers. Contact your bank.",
+    weak_pin: "Easy PINs (repeated or sequential digits, your birth date, the current PIN) are not allowed.", invalid_credential_choice: "This kind of certificate and this way of keeping it do not go together.",
+    invalid_token: "Your session ended; sign in again.", invalid_refresh_token: "Your session ended. Please sign in again.",
+    refresh_token_reused: "You were signed out to protect your account. Please sign in again.", webauthn_challenge_spent: "The passkey check took too long. Please try again.",
+    passkey_rejected: "The passkey could not be verified.", no_passkey: "This certificate has no passkey. Use your PIN.", passkey_not_found: "The passkey could not be found.",
+    device_challenge_spent: "The device check took too long. Please try again.", device_sign_in_failed: "The certificate kept on your device could not be verified.",
+    sign_in_not_found: "This sign-in could not be found. Please start again.", sign_in_expired: "This sign-in took too long. Please start again.",
+    invalid_ticket: "This sign-in took too long or was used already. Please sign in again.", wrong_pin: "Wrong PIN.",
+    pin_locked: "The PIN is locked after 5 wrong tries. Reset it with the passkey bound to the certificate, or reissue the certificate.",
+    reissuance_required: "This certificate has no passkey bound to its key, so its PIN cannot be reset. Reissue the certificate (a general-purpose certificate costs 4,400 KRW).",
+    invalid_owner: "Your account could not be recognised. Please sign in again.", key_not_found: "This certificate's key could not be found.", passkey_not_bound: "This passkey is not bound to this certificate's key.",
+    passkey_already_bound: "This passkey is already bound to this certificate.", activation_not_found: "The approval has lapsed. Please approve again.", activation_expired: "The approval has lapsed. Please approve again.",
+    activation_exhausted: "The approved signatures are used up. Please approve again.", activations_full: "The service is busy. Please try again shortly.",
+    unsupported_signature_scheme: "This certificate cannot make the kind of signature asked for.", key_integrity: "The key could not be opened safely. Please contact support.",
+    kms_unavailable: "The key service is unavailable for a moment.", invalid_profile: "The certificate details do not meet the issuing rules.", csr_signature_invalid: "The certificate request's signature is not valid.",
+    weak_key: "The key is too weak to be used.", malformed_input: "The file or text could not be read. Check that it is the right file.",
+    renewal_not_open: "Renewal opens 30 days before expiry.", already_renewed: "This certificate was renewed already.", illegal_transition: "This cannot be done in the certificate's current state.",
+    concurrent_change: "It was changed elsewhere at the same time. Reload the page and try again.", invalid_key_source: "This cannot be done with the way this certificate's key is kept.",
+    certificate_not_found: "The certificate could not be found.", ca_not_initialized: "The certification authority is not ready yet.", issuing_ca_revoked: "The issuing authority's certificate was revoked; nothing can be issued.",
+    ca_unavailable: "The certification authority is unavailable for a moment. Please try again shortly.", untrusted_chain: "This certificate was not issued by an authority we trust.",
+    certificate_not_valid_now: "This certificate is not within its validity period.", not_a_signing_certificate: "This is not a personal signing certificate.", unrecognized_policy: "This certificate's usage cannot be recognised.",
+    pkcs12_unreadable: "The file could not be opened. Check its password.", pkcs12_no_key: "The file holds no private key.", unsupported_key: "The key is not supported or does not match the certificate.",
+    already_registered: "This certificate is registered already.", key_file_unreadable: "The key file could not be opened. Check the certificate password.",
+    unsupported_key_file_cipher: "The key file is encrypted in a way we do not support.", kdf_too_costly: "The key file's encryption settings are too heavy to open.",
+    invalid_signature_request: "The signature request is not valid.", not_found: "Not found.", institution_not_found: "The institution could not be found.",
+    institution_disabled: "This institution is not available now.", insufficient_scope: "You are not allowed to use this function.",
+    usage_not_permitted: "A restricted-use certificate cannot be used with this institution.", certificate_not_usable: "This certificate cannot be used now (expired, suspended, revoked or kept on a device).",
+    key_on_device: "A key kept on a device signs on that device.", algorithm_mismatch: "This certificate's key cannot use the algorithm asked for.",
+    request_not_pending: "This request was already decided or has expired.", approval_mismatch: "The request changed; it cannot be approved.", consent_exists: "This certificate is already registered with the institution.",
     network: "The service could not be reached. Check your connection and try again.", unknown: "This could not be done. Please try again; if it keeps happening, contact support.",
   },
 };
 
 let lang = localStorage.getItem("fincert.lang") || "ko";
+// The general-purpose fee the portal asks the person to agree to before it is charged
+// (pki.general_purpose_fee_krw's default; the usage choice names it too).
+const FEE = "4,400";
 const t = (k, vars = {}) => (T[lang][k] || k).replace(/\{(\w+)\}/g, (_, v) => vars[v] ?? "");
 const $ = (sel, root = document) => root.querySelector(sel);
 const view = () => $("#view");
@@ -190,6 +307,8 @@ async function call(method, path, body, token) {
     // A gateway's own page (502, 504) has no code: it reads as the service being away.
     err.code = data.code || data.error || (resp.status >= 500 ? "service_unavailable" : "unknown");
     err.status = resp.status;
+    // A wrong PIN told to its holder says how many tries are left before the lock.
+    if (Number.isInteger(data.tries_left)) err.triesLeft = data.tries_left;
     throw err;
   }
   return data;
@@ -209,6 +328,27 @@ function refreshSession() {
   return refreshing;
 }
 
+// A file the API answers (the history's CSV), fetched with the session.
+async function download(path) {
+  if (session.token && session.expiresAt - Date.now() < 60000) await refreshSession();
+  let resp;
+  try {
+    resp = await fetch(path, { headers: { Authorization: `Bearer ${session.token}` } });
+  } catch {
+    const err = new Error("network");
+    err.code = "network";
+    throw err;
+  }
+  if (!resp.ok) {
+    const data = await resp.json().catch(() => ({}));
+    const err = new Error("");
+    err.code = data.code || (resp.status >= 500 ? "service_unavailable" : "unknown");
+    err.status = resp.status;
+    throw err;
+  }
+  return resp.blob();
+}
+
 async function api(method, path, body) {
   if (session.token && session.expiresAt - Date.now() < 60000) await refreshSession();
   try {
@@ -222,7 +362,13 @@ async function api(method, path, body) {
 }
 
 // Every message is a translated sentence, never a code.
-const message = (e) => ERRORS[lang][e.code] || ERRORS[lang].unknown;
+const message = (e) => {
+  if (e.code === "wrong_pin" && Number.isInteger(e.triesLeft)) return t(e.triesLeft > 0 ? "pin.tries" : "pin.nowLocked", { n: e.triesLeft });
+  return ERRORS[lang][e.code] || ERRORS[lang].unknown;
+};
+
+// The fifth wrong PIN in a row (tries_left 0) or any later try: the PIN is locked.
+const isLocked = (e) => e.code === "pin_locked" || (e.code === "wrong_pin" && e.triesLeft === 0);
 
 async function guarded(fn) {
   try { return await fn(); } catch (e) {
@@ -326,19 +472,65 @@ function keypad(label, onDone) {
   return pad;
 }
 
+// The keypad leaves the page as soon as six digits are in: it never stays on screen ignoring
+// input.
 function askPin(container, label) {
   return new Promise((resolve) => {
-    container.replaceChildren(keypad(label, resolve));
+    container.replaceChildren(keypad(label, (pin) => { container.replaceChildren(); resolve(pin); }));
     container.querySelector(".keypad").focus();
   });
 }
+
+// A confirmation in a modal dialog; resolves true only for the confirming button.
+function confirmDialog(text, okLabel, { danger = false, title = "confirm.title" } = {}) {
+  return new Promise((resolve) => {
+    const titleId = "dialog-title";
+    const finish = (yes) => { dialog.close(); dialog.remove(); resolve(yes); };
+    const dialog = h("dialog", { class: "confirm", "aria-labelledby": titleId, "aria-describedby": "dialog-text", oncancel: (e) => { e.preventDefault(); finish(false); } },
+      h("h2", { id: titleId }, t(title)), h("p", { id: "dialog-text" }, text),
+      h("div", { class: "row" },
+        h("button", { type: "button", id: "dialog-ok", class: danger ? "danger" : "", onclick: () => finish(true) }, okLabel),
+        h("button", { type: "button", id: "dialog-cancel", class: "secondary", onclick: () => finish(false) }, t("cancel"))));
+    document.body.append(dialog);
+    dialog.showModal();
+    $("#dialog-cancel", dialog).focus();
+  });
+}
+
+// Where a locked PIN is explained: the keypad is gone, the button that asked for it is off,
+// and the way out (a PIN reset with the bound passkey, else reissuance) is offered.
+function lockedNotice(area, certId, ...buttons) {
+  for (const b of buttons) if (b) b.disabled = true;
+  if (certId) sessionStorage.setItem("fincert.reset", certId);
+  area.replaceChildren(h("section", { class: "card locked", role: "status" },
+    h("h2", {}, t("lock.title")), h("p", {}, t("lock.d")),
+    h("div", { class: "row" }, h("a", { href: "#/enrol/pin_reset", id: "reset-link" }, t("lock.reset")), h("a", { href: "#/enrol/reissue" }, t("lock.reissue")))));
+}
+
+// Asks for the PIN and runs `fn` with it; after a wrong PIN it says how many tries are left
+// and asks again, after the lock it explains the lock. Other problems end it with their
+// sentence. Resolves to fn's answer, or undefined.
+async function withPin(area, label, certId, fn, ...buttons) {
+  for (;;) {
+    const pin = await askPin(area, label);
+    try {
+      return await fn(pin);
+    } catch (e) {
+      status(message(e));
+      if (isLocked(e)) { lockedNotice(area, certId, ...buttons); return undefined; }
+      if (e.status === 401 && e.code === "invalid_token") { session.clear(); updateNav(); }
+      if (e.code !== "wrong_pin") return undefined;
+    }
+  }
+}
+
 
 // ----- views -----
 function home() {
   const tile = (href, k) => h("a", { class: "tile", href }, h("strong", {}, t(k)), t(`${k}.d`));
   return [h("h1", {}, t("home.title")), h("div", { class: "tiles" },
     tile("#/enrol/issue", "home.issue"), tile("#/enrol/reissue", "home.reissue"), tile("#/certificates", "home.renew"),
-    tile("#/foreign", "home.foreign"), tile("#/approvals", "home.approvals"))];
+    tile("#/foreign", "home.foreign"), tile("#/approvals", "home.approvals"), tile("#/enrol/pin_reset", "home.reset"))];
 }
 
 function needLogin() {
@@ -460,11 +652,8 @@ function login() {
     const ticket = choice.ticket;
     show(h("p", { id: "signin-chosen" }, t("signin.chosen", { subject: cert.subject })),
       h("div", { class: "row" },
-        h("button", { type: "button", id: "login-pin", onclick: async () => {
-          const pin = await askPin(area, t("pin.enter"));
-          area.replaceChildren();
-          await guarded(async () => signedIn(await api("POST", "/v1/auth/pin", { certificate_id: cert.id, pin, ticket }), cert));
-        } }, t("login.pin")),
+        h("button", { type: "button", id: "login-pin", onclick: (ev) => withPin(area, t("pin.enter"), cert.id,
+          async (pin) => signedIn(await api("POST", "/v1/auth/pin", { certificate_id: cert.id, pin, ticket }), cert), ev.currentTarget) }, t("login.pin")),
         h("button", { type: "button", class: "secondary", id: "login-passkey", onclick: () => guarded(async () => {
           const started = await api("POST", "/v1/auth/passkey/start", { certificate_id: cert.id, ticket });
           const credential = await getPasskey(started.options);
@@ -477,11 +666,13 @@ function login() {
   return [h("h1", {}, t("login.title")), box];
 }
 
-const STEPS = ["terms", "identity", "phone", "medium", "credential"];
+const ALL_STEPS = ["terms", "identity", "phone", "medium", "credential"];
 
 function enrol(purpose) {
   const box = h("div");
-  const progress = h("ol", { class: "steps", "aria-label": "progress" }, STEPS.map((s) => h("li", { "data-step": s }, t(`step.${s}`))));
+  // A PIN reset starts at the identity step and ends with the passkey and the new PIN.
+  const STEPS = purpose === "pin_reset" ? ALL_STEPS.slice(1) : ALL_STEPS;
+  const progress = h("ol", { class: "steps", "aria-label": t("progress") }, STEPS.map((s) => h("li", { "data-step": s }, t(purpose === "pin_reset" && s === "credential" ? "step.reset" : `step.${s}`))));
   let enrolment = null;
   const mark = (step) => [...progress.children].forEach((li, i) => {
     const cur = STEPS.indexOf(step);
@@ -542,8 +733,20 @@ function enrol(purpose) {
       await load();
       return [h("h2", {}, t("step.medium")), h("label", { for: "medium-kind" }, t("medium.kind")), kind, ask, device,
         h("label", { for: "answer" }, t("medium.answer")), h("input", { id: "answer", inputmode: "numeric", autocomplete: "off" }),
-        h("button", { type: "button", id: "next", onclick: () => guarded(async () => advance(await api("POST", `/v1/enrolments/${enrolment.id}/medium`, {
-          kind: kind.value, answer: $("#answer").value.trim(), device_id: $("#device") ? $("#device").value.trim() : undefined }))) }, t("next"))];
+        h("button", { type: "button", id: "next", onclick: () => guarded(async () => {
+          try {
+            advance(await api("POST", `/v1/enrolments/${enrolment.id}/medium`, {
+              kind: kind.value, answer: $("#answer").value.trim(), device_id: $("#device") ? $("#device").value.trim() : undefined }));
+          } catch (e) {
+            // A security card's challenge is single-use: after a wrong answer new cells are
+            // asked for (the old ones would fail even when answered right).
+            if (kind.value === "card" && ["wrong_medium_answer", "no_open_challenge"].includes(e.code)) {
+              $("#answer").value = "";
+              await load();
+            }
+            throw e;
+          }
+        }) }, t("next"))];
     },
     credential: async () => {
       const kind = h("select", { id: "kind" }, h("option", { value: "financial" }, t("kind.financial.d")), h("option", { value: "joint" }, t("kind.joint.d")));
@@ -551,6 +754,11 @@ function enrol(purpose) {
       const replaces = purpose === "reissue" ? h("input", { id: "replaces", autocomplete: "off", value: sessionStorage.getItem("fincert.cert") || "" }) : null;
       const pinArea = h("div");
       const go = h("button", { type: "button", id: "next", onclick: async () => {
+        // A charge is agreed to before anything is recorded.
+        if (usage.value === "general" && !await confirmDialog(t("fee.issue", { fee: FEE }), t("fee.agree", { fee: FEE }), { title: "fee.title" })) {
+          status(t("fee.declined"), "info");
+          return;
+        }
         go.disabled = true;
         const pin = await askPin(pinArea, t("pin.set"));
         const again = await askPin(pinArea, t("pin.confirm"));
@@ -565,6 +773,7 @@ function enrol(purpose) {
           const cert = done.certificate || done;
           sessionStorage.setItem("fincert.cert", cert.id);
           mark("done");
+          status("");
           box.replaceChildren(h("h2", { id: "done" }, t("done.title")), h("dl", {}, h("dt", {}, t("certificate")), h("dd", { id: "new-cert" }, cert.id), h("dt", {}, t("serial")), h("dd", {}, cert.serial)),
             h("div", { class: "row" }, h("a", { href: "#/certificates" }, t("nav.certificates")), h("a", { href: "#/passkeys" }, t("passkeys.add"))));
         });
@@ -574,8 +783,53 @@ function enrol(purpose) {
         replaces ? [h("label", { for: "replaces" }, t("reissue.replaces")), replaces] : [], go, pinArea];
     },
   };
+  if (purpose === "pin_reset") steps.credential = () => resetStep();
+  // The last step of a PIN reset: the passkey bound to the certificate's key opens it, then
+  // the new PIN (twice); without a bound passkey the answer says reissuance is the way.
+  const resetStep = async () => {
+    const certId = sessionStorage.getItem("fincert.reset") || sessionStorage.getItem("fincert.cert");
+    if (!certId) return [h("h2", {}, t("step.reset")), h("p", { id: "reset-nocert" }, t("reset.nocert")), h("a", { href: "#/login" }, t("nav.login"))];
+    const area = h("div");
+    const go = h("button", { type: "button", id: "reset-passkey", onclick: async () => {
+      go.disabled = true;
+      try {
+        let started;
+        try {
+          started = await api("POST", `/v1/enrolments/${enrolment.id}/pin-reset/passkey`, { certificate_id: certId });
+        } catch (e) {
+          status(message(e));
+          if (e.code === "reissuance_required") {
+            area.replaceChildren(h("p", { id: "reset-reissue" }, ERRORS[lang].reissuance_required), h("a", { href: "#/enrol/reissue" }, t("lock.reissue")));
+          }
+          return;
+        }
+        const credential = await getPasskey(started.options);
+        for (;;) {
+          const pin = await newPin(area);
+          if (!pin) continue;
+          try {
+            await api("POST", `/v1/enrolments/${enrolment.id}/pin-reset`, { ceremony_id: started.ceremony_id, credential, new_pin: pin });
+            break;
+          } catch (e) {
+            status(message(e));
+            // A weak PIN is refused before the passkey's answer is spent: choose another.
+            if (e.code !== "weak_pin") return;
+          }
+        }
+        sessionStorage.removeItem("fincert.reset");
+        mark("done");
+        status("");
+        box.replaceChildren(h("h2", { id: "reset-done" }, t("reset.done")), h("div", { class: "row" }, h("a", { href: "#/login" }, t("nav.login"))));
+      } catch (e) {
+        status(message(e));
+      } finally {
+        go.disabled = false;
+      }
+    } }, t("reset.passkey"));
+    return [h("h2", {}, t("step.reset")), h("p", {}, t("reset.d")), go, area];
+  };
   guarded(async () => advance(await api("POST", "/v1/enrolments", { purpose })));
-  return [h("h1", {}, t(purpose === "reissue" ? "home.reissue" : "home.issue")), progress, box];
+  return [h("h1", {}, t({ reissue: "home.reissue", pin_reset: "home.reset" }[purpose] || "home.issue")), progress, box];
 }
 
 // Counts down from the service's own "seconds left" (not the viewer's clock).
@@ -595,24 +849,40 @@ function certificates() {
     const fetchedAt = Date.now();
     list.replaceChildren(h("p", {}, `${t("fees")}: ${certs.fees_charged_krw.toLocaleString()} KRW`), ...certs.items.map((c) => {
       const area = h("div");
+      const live = c.status === "active" || c.status === "suspended";
+      const cloud = c.storage === "cloud";
       const badge = { active: "ok", suspended: "warn" }[c.status] || "err";
-      const select = h("select", { "aria-label": t("institution") }, insts.items.map((i) => h("option", { value: i.id }, `${i.name} (${i.sector})`)));
-      return h("section", { class: "card cert", "data-id": c.id, "aria-label": c.subject },
+      const select = h("select", { "aria-label": `${t("institution")} (${c.subject})` }, insts.items.map((i) => h("option", { value: i.id }, `${i.name} (${i.sector})`)));
+      // A state change asks first, then says what happened.
+      const change = (action, danger, body) => async () => {
+        if (!await confirmDialog(t(`${action}.confirm`), t(action), { danger })) return;
+        await guarded(async () => { await api("POST", `/v1/certificates/${c.id}/${action}`, body); pendingNotice = t(`${action}.done`); route(true); });
+      };
+      const renewButton = h("button", { type: "button", class: "renew", onclick: async () => {
+        if (c.usage === "general" && !await confirmDialog(t("fee.renew", { fee: FEE }), t("fee.agree", { fee: FEE }), { title: "fee.title" })) { status(t("fee.declined"), "info"); return; }
+        const done = await withPin(area, t("pin.enter"), c.id, (pin) => api("POST", `/v1/certificates/${c.id}/renew`, { pin }), renewButton);
+        if (done) { pendingNotice = t("saved"); route(true); }
+      } }, t("renew"));
+      const pinButton = h("button", { type: "button", class: "secondary change-pin", onclick: () => changePin(c, area, pinButton) }, t("pin.change"));
+      return h("section", { class: "card cert", "data-id": c.id, "data-status": c.status, "aria-label": c.subject },
         h("h2", {}, `${t(`kind.${c.kind}`)} · ${c.subject}`),
         h("dl", {}, h("dt", {}, t("usage")), h("dd", {}, t(`usage.${c.usage}`)), h("dt", {}, t("serial")), h("dd", {}, c.serial),
           h("dt", {}, t("issuer")), h("dd", {}, c.issuer),
           h("dt", {}, t("status")), h("dd", {}, h("span", { class: `badge ${badge}` }, t(`status.${c.status}`))),
           h("dt", {}, t("valid")), h("dd", {}, new Date(c.not_after).toLocaleString(lang === "ko" ? "ko-KR" : "en-GB")),
-          h("dt", {}, t("remaining")), h("dd", { class: "countdown" }, countdown(c.expires_in_secs, fetchedAt))),
-        c.renewal_open ? h("p", {}, h("span", { class: "badge warn renewal-open" }, t("renew.open"))) : "",
+          // A revoked or expired certificate has nothing left to count down.
+          live ? [h("dt", {}, t("remaining")), h("dd", { class: "countdown" }, countdown(c.expires_in_secs, fetchedAt))] : []),
+        c.renewal_open && live ? h("p", {}, h("span", { class: "badge warn renewal-open" }, t("renew.open"))) : "",
         h("div", { class: "row" },
-          c.renewal_open ? h("button", { type: "button", class: "renew", onclick: async () => {
-            const pin = await askPin(area, t("pin.enter"));
-            await guarded(async () => { await api("POST", `/v1/certificates/${c.id}/renew`, { pin }); status(t("saved"), "info"); route(true); });
-          } }, t("renew")) : "",
-          select, h("button", { type: "button", class: "secondary", onclick: () => guarded(async () => {
-            await api("POST", "/v1/consents", { institution_id: select.value, certificate_id: c.id }); status(t("saved"), "info"); route(true);
-          }) }, t("consent.add"))),
+          c.renewal_open && c.status === "active" ? renewButton : "",
+          c.status === "active" && cloud ? pinButton : "",
+          h("a", { href: `#/history/${c.id}`, class: "history-link" }, t("history")),
+          c.status === "active" ? h("button", { type: "button", class: "secondary suspend", onclick: change("suspend", false) }, t("suspend")) : "",
+          c.status === "suspended" ? h("button", { type: "button", class: "secondary resume", onclick: change("resume", false) }, t("resume")) : "",
+          live ? h("button", { type: "button", class: "danger revoke", onclick: change("revoke", true, { reason: "unspecified" }) }, t("revoke")) : ""),
+        c.status === "active" ? h("div", { class: "row" }, select, h("button", { type: "button", class: "secondary consent-add", onclick: () => guarded(async () => {
+          await api("POST", "/v1/consents", { institution_id: select.value, certificate_id: c.id }); status(t("saved"), "info"); route(true);
+        }) }, t("consent.add"))) : "",
         area);
     }));
     consents.replaceChildren(h("h2", {}, t("consents.title")), ...cons.items.map((c) => h("div", { class: "card consent" },
@@ -620,6 +890,88 @@ function certificates() {
       h("button", { type: "button", class: "danger", onclick: () => guarded(async () => { await api("DELETE", `/v1/consents/${c.id}`); route(true); }) }, t("withdraw")))));
   });
   return [h("h1", {}, t("certs.title")), list, consents];
+}
+
+// Change of PIN: the current PIN, then the new one twice; a wrong current PIN says how many
+// tries are left and asks for it again (the new PIN is kept), the fifth explains the lock.
+async function changePin(c, area, button) {
+  button.disabled = true;
+  try {
+    let current = await askPin(area, t("pin.current"));
+    const next = await askPin(area, t("pin.new"));
+    const again = await askPin(area, t("pin.confirm"));
+    if (next !== again) { status(t("pin.mismatch")); return; }
+    for (;;) {
+      try {
+        await api("POST", `/v1/certificates/${c.id}/pin`, { current_pin: current, new_pin: next });
+        status(t("pin.changed"), "info");
+        return;
+      } catch (e) {
+        status(message(e));
+        if (isLocked(e)) { lockedNotice(area, c.id, button); return; }
+        if (e.code !== "wrong_pin") return;
+        current = await askPin(area, t("pin.current"));
+      }
+    }
+  } finally {
+    if (!area.querySelector(".locked")) button.disabled = false;
+  }
+}
+
+// Usage history (전자서명 이용내역) of one certificate: filters, pages by the API's cursor
+// ("show more"), and the CSV export (fetched with the session, saved as a file).
+function history(certId) {
+  if (!session.token) return needLogin();
+  const list = h("div", { id: "history-list" });
+  const more = h("button", { type: "button", class: "secondary", id: "history-more", hidden: true }, t("history.more"));
+  const option = (value, k) => h("option", { value }, t(k));
+  const kind = h("select", { id: "history-kind" }, option("", "history.all"), option("signature", "hkind.signature"), option("login", "hkind.login"));
+  const result = h("select", { id: "history-result" }, option("", "history.all"), option("signed", "result.signed"), option("rejected", "result.rejected"), option("expired", "result.expired"));
+  const from = h("input", { id: "history-from", type: "date" });
+  const to = h("input", { id: "history-to", type: "date" });
+  const when = (iso) => (iso ? new Date(iso).toLocaleString(lang === "ko" ? "ko-KR" : "en-GB") : "—");
+  // The filters as a query: dates are whole local days, "to" up to the end of its day.
+  const query = () => {
+    const q = new URLSearchParams();
+    if (kind.value) q.set("kind", kind.value);
+    if (result.value) q.set("result", result.value);
+    if (from.value) q.set("from", new Date(`${from.value}T00:00:00`).toISOString());
+    if (to.value) { const d = new Date(`${to.value}T00:00:00`); d.setDate(d.getDate() + 1); q.set("to", d.toISOString()); }
+    return q;
+  };
+  let cursor = null;
+  const item = (x) => h("section", { class: "card history-item", "data-id": x.id, "aria-label": `${x.institution} · ${when(x.requested_at)}` },
+    h("h2", {}, x.institution), h("p", { class: "display-text" }, x.display_text),
+    h("dl", {}, h("dt", {}, t("history.kind")), h("dd", {}, t(`hkind.${x.kind}`)),
+      h("dt", {}, t("result")), h("dd", {}, h("span", { class: `badge ${x.result === "signed" ? "ok" : "warn"}` }, t(`result.${x.result}`))),
+      h("dt", {}, t("requested")), h("dd", {}, when(x.requested_at)), h("dt", {}, t("decided")), h("dd", {}, when(x.decided_at)),
+      h("dt", {}, t("format")), h("dd", {}, `${x.format} · ${t("digests", { n: x.digests.length })}`)));
+  const load = (append) => guarded(async () => {
+    const q = query();
+    if (append && cursor) q.set("cursor", cursor);
+    const page = await api("GET", `/v1/certificates/${certId}/history?${q}`);
+    cursor = page.next_cursor || null;
+    more.hidden = !cursor;
+    const items = page.items.map(item);
+    if (append) list.append(...items);
+    else list.replaceChildren(...(items.length ? items : [h("p", { id: "history-none" }, t("history.none"))]));
+  });
+  more.addEventListener("click", () => load(true));
+  const csv = h("button", { type: "button", class: "secondary", id: "history-csv", onclick: () => guarded(async () => {
+    const blob = await download(`/v1/certificates/${certId}/history.csv?${query()}`);
+    const a = h("a", { href: URL.createObjectURL(blob), download: `fincert-history-${certId.slice(0, 8)}.csv`, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    status(t("history.downloaded"), "info");
+  }) }, t("history.csv"));
+  load(false);
+  return [h("h1", {}, t("history.title")),
+    h("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); load(false); } },
+      h("div", {}, h("label", { for: "history-kind" }, t("history.kind")), kind), h("div", {}, h("label", { for: "history-result" }, t("result")), result),
+      h("div", {}, h("label", { for: "history-from" }, t("from")), from), h("div", {}, h("label", { for: "history-to" }, t("to")), to),
+      h("div", { class: "row" }, h("button", { type: "submit", id: "history-search" }, t("history.search")), csv)),
+    list, more];
 }
 
 function approvals() {
@@ -635,20 +987,21 @@ function approvals() {
         h("h2", {}, a.institution.name), h("p", { class: "display-text" }, a.display_text),
         h("p", { class: "muted" }, `${t("signatures", { n: a.digest_count })} · ${t("expires")} ${new Date(a.expires_at).toLocaleTimeString()}`),
         h("div", { class: "row" },
-          h("button", { type: "button", class: "approve-pin", onclick: async () => {
-            const pin = await askPin(area, t("pin.enter"));
-            await guarded(async () => done(await api("POST", `/v1/approvals/${a.id}/approve`, { pin, request_digest: a.request_digest })));
-          } }, t("approvePin")),
+          h("button", { type: "button", class: "approve-pin", onclick: (ev) => withPin(area, t("pin.enter"), a.certificate_id,
+            async (pin) => done(await api("POST", `/v1/approvals/${a.id}/approve`, { pin, request_digest: a.request_digest })), ev.currentTarget) }, t("approvePin")),
           h("button", { type: "button", class: "secondary approve-passkey", onclick: () => guarded(async () => {
             const started = await api("POST", `/v1/approvals/${a.id}/passkey/start`, {});
             const credential = await getPasskey(started.options);
             done(await api("POST", `/v1/approvals/${a.id}/passkey/finish`, { ceremony_id: started.ceremony_id, credential }));
           }) }, t("approvePasskey")),
-          h("button", { type: "button", class: "danger reject", onclick: () => guarded(async () => done(await api("POST", `/v1/approvals/${a.id}/reject`, {}))) }, t("reject"))),
+          h("button", { type: "button", class: "danger reject", onclick: async () => {
+            if (!await confirmDialog(t("reject.confirm"), t("reject"), { danger: true })) return;
+            await guarded(async () => done(await api("POST", `/v1/approvals/${a.id}/reject`, {})));
+          } }, t("reject"))),
         area);
     }));
   });
-  return [h("h1", {}, t("approvals.title")), list];
+  return [h("h1", {}, t("approvals.title")), h("button", { type: "button", class: "secondary", id: "approvals-refresh", onclick: () => route() }, t("refresh")), list];
 }
 
 function passkeys() {
@@ -659,7 +1012,10 @@ function passkeys() {
   guarded(async () => {
     const keys = await api("GET", "/v1/passkeys");
     list.replaceChildren(...(keys.items.length ? keys.items.map((k) => h("div", { class: "card passkey" }, `${k.name}${k.bound_to_key ? " 🔑" : ""}`,
-      h("button", { type: "button", class: "danger", onclick: () => guarded(async () => { await api("DELETE", `/v1/passkeys/${k.id}`); route(true); }) }, t("remove"))))
+      h("button", { type: "button", class: "danger", onclick: async () => {
+        if (!await confirmDialog(t("remove.confirm"), t("remove"), { danger: true })) return;
+        await guarded(async () => { await api("DELETE", `/v1/passkeys/${k.id}`); route(true); });
+      } }, t("remove"))))
       : [h("p", {}, t("passkeys.none"))]));
   });
   return [h("h1", {}, t("passkeys.title")), list, h("label", { for: "passkey-name" }, t("passkeys.name")), name,
@@ -676,18 +1032,56 @@ function passkeys() {
     } }, t("passkeys.add")), area];
 }
 
+// A new PIN, twice on the keypad; null (and a sentence) when the two differ.
+async function newPin(area) {
+  const pin = await askPin(area, t("pin.set"));
+  const again = await askPin(area, t("pin.confirm"));
+  if (pin !== again) { status(t("pin.mismatch")); return null; }
+  return pin;
+}
+
 function foreign() {
   if (!session.token) return needLogin();
   const list = h("div", { id: "foreign-list" });
   guarded(async () => {
-    const items = (await api("GET", "/v1/foreign-certificates")).items || [];
-    list.replaceChildren(...items.map((c) => h("div", { class: "card foreign" }, `${c.subject} · ${c.issuer || ""} · ${c.serial}`)));
+    const [items, insts] = await Promise.all([api("GET", "/v1/foreign-certificates"), api("GET", "/v1/institutions")]);
+    list.replaceChildren(...(items.items || []).map((c) => {
+      // A certificate whose key fincert holds works like an issued one: register it with an
+      // institution, and approve its requests with its PIN.
+      const select = h("select", { "aria-label": `${t("institution")} (${c.subject})` }, insts.items.map((i) => h("option", { value: i.id }, `${i.name} (${i.sector})`)));
+      return h("section", { class: "card foreign", "data-id": c.id, "data-source": c.source, "aria-label": c.subject },
+        h("h2", {}, c.subject), h("dl", {}, h("dt", {}, t("issuer")), h("dd", {}, c.issuer || ""), h("dt", {}, t("serial")), h("dd", {}, c.serial),
+          h("dt", {}, t("usage")), h("dd", {}, t(`usage.${c.usage}`)), h("dt", {}, t("expiry")), h("dd", {}, new Date(c.not_after).toLocaleDateString(lang === "ko" ? "ko-KR" : "en-GB"))),
+        c.key_held ? h("div", { class: "row" }, select, h("button", { type: "button", class: "secondary consent-add", onclick: () => guarded(async () => {
+          await api("POST", "/v1/consents", { institution_id: select.value, certificate_id: c.id }); status(t("saved"), "info");
+        }) }, t("consent.add"))) : "");
+    }));
   });
   const pem = h("textarea", { id: "pem", rows: "6" });
   const file = h("input", { id: "p12", type: "file", accept: ".p12,.pfx,application/x-pkcs12" });
   const password = h("input", { id: "p12-password", type: "password", autocomplete: "off" });
+  const signCert = h("input", { id: "npki-cert", type: "file", accept: ".der,.cer,.crt" });
+  const signPri = h("input", { id: "npki-key", type: "file", accept: ".key" });
+  const npkiPassword = h("input", { id: "npki-password", type: "password", autocomplete: "off" });
   const area = h("div");
-  const toB64 = async (f) => btoa(String.fromCharCode(...new Uint8Array(await f.arrayBuffer())));
+  const npkiArea = h("div");
+  const toB64 = async (f) => {
+    const bytes = new Uint8Array(await f.arrayBuffer());
+    let bin = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(bin);
+  };
+  // An import: the files read here, a new PIN, then the API; the password field is emptied
+  // whatever happens.
+  const importWith = async (pinArea, pw, send) => {
+    const pin = await newPin(pinArea);
+    if (!pin) return;
+    await guarded(async () => {
+      try { await send(pin); } finally { pw.value = ""; }
+      pendingNotice = t("foreign.imported");
+      route(true);
+    });
+  };
   return [h("h1", {}, t("foreign.title")), list,
     h("h2", {}, t("foreign.byCert")), h("label", { for: "pem" }, t("foreign.pem")), pem,
     h("button", { type: "button", id: "register-pem", onclick: () => guarded(async () => {
@@ -695,20 +1089,21 @@ function foreign() {
     }) }, t("register")),
     h("h2", {}, t("foreign.byP12")), h("p", { class: "muted" }, t("foreign.p12.d")),
     h("label", { for: "p12" }, t("foreign.p12")), file, h("label", { for: "p12-password" }, t("foreign.password")), password,
-    h("button", { type: "button", id: "import-p12", onclick: async () => {
-      if (!file.files.length) { status(t("foreign.p12")); return; }
-      const pin = await askPin(area, t("pin.set"));
-      area.replaceChildren();
-      await guarded(async () => {
-        await api("POST", "/v1/foreign-certificates/pkcs12", { pkcs12: await toB64(file.files[0]), password: password.value, pin });
-        password.value = "";
-        status(t("saved"), "info");
-        route(true);
-      });
-    } }, t("register")), area];
+    h("button", { type: "button", id: "import-p12", onclick: () => {
+      if (!file.files.length) { status(t("foreign.missing")); file.focus(); return; }
+      return importWith(area, password, async (pin) => api("POST", "/v1/foreign-certificates/pkcs12", { pkcs12: await toB64(file.files[0]), password: password.value, pin }));
+    } }, t("register")), area,
+    h("h2", {}, t("foreign.byNpki")), h("p", { class: "muted" }, t("foreign.p12.d")),
+    h("label", { for: "npki-cert" }, t("foreign.npki.cert")), signCert, h("label", { for: "npki-key" }, t("foreign.npki.key")), signPri,
+    h("label", { for: "npki-password" }, t("foreign.npki.password")), npkiPassword,
+    h("button", { type: "button", id: "import-npki", onclick: () => {
+      if (!signCert.files.length || !signPri.files.length) { status(t("foreign.missing")); (signCert.files.length ? signPri : signCert).focus(); return; }
+      return importWith(npkiArea, npkiPassword, async (pin) => api("POST", "/v1/foreign-certificates/npki", {
+        sign_cert: await toB64(signCert.files[0]), sign_pri: await toB64(signPri.files[0]), password: npkiPassword.value, pin }));
+    } }, t("register")), npkiArea];
 }
 
-const routes = { "": home, certificates, approvals, passkeys, foreign, login, "enrol/issue": () => enrol("issue"), "enrol/reissue": () => enrol("reissue") };
+const routes = { "": home, certificates, approvals, passkeys, foreign, login, "enrol/issue": () => enrol("issue"), "enrol/reissue": () => enrol("reissue"), "enrol/pin_reset": () => enrol("pin_reset") };
 
 // Renders the page for the current hash; navigation clears the message line, an in-place
 // refresh after an action keeps it.
@@ -721,7 +1116,8 @@ function route(keepStatus = false) {
   if (!keepStatus) status("");
   if (pendingNotice) { status(pendingNotice, "info"); pendingNotice = null; }
   const path = location.hash.replace(/^#\/?/, "");
-  const render = routes[path] || home;
+  const [first, arg] = path.split("/");
+  const render = routes[path] || (first === "history" && arg ? () => history(arg) : home);
   document.documentElement.lang = lang;
   document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
   updateNav();

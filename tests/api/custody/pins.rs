@@ -30,7 +30,7 @@ pub(super) async fn wrong_pin_is_refused(engine: Engine, backend: Backend) {
             .activate_with_pin(&app.db, &bob, key.id, &pin(wrong), None)
             .await
             .unwrap_err();
-        assert!(matches!(err, CustodyError::WrongPin), "{err:?}");
+        assert!(matches!(err, CustodyError::WrongPin { .. }), "{err:?}");
     }
     assert!(c.activations().is_empty());
     assert_eq!(audit_actions(&app, Action::KeyActivationFailed).await, 3);
@@ -62,7 +62,7 @@ pub(super) async fn pin_change_rewraps_the_data_key(engine: Engine, backend: Bac
         .change_pin(&app.db, &dan, key.id, &pin("999998"), &pin("604172"))
         .await
         .unwrap_err();
-    assert!(matches!(err, CustodyError::WrongPin));
+    assert!(matches!(err, CustodyError::WrongPin { .. }));
     c.activate_with_pin(&app.db, &dan, key.id, &pin("482915"), None)
         .await
         .unwrap();
@@ -74,7 +74,7 @@ pub(super) async fn pin_change_rewraps_the_data_key(engine: Engine, backend: Bac
         c.activate_with_pin(&app.db, &dan, key.id, &pin("482915"), None)
             .await
             .unwrap_err(),
-        CustodyError::WrongPin
+        CustodyError::WrongPin { .. }
     ));
     let act = c
         .activate_with_pin(&app.db, &dan, key.id, &pin("604172"), None)
@@ -113,7 +113,7 @@ pub(super) async fn five_wrong_pins_lock(engine: Engine, backend: Backend) {
             c.activate_with_pin(&app.db, &ko, key.id, &pin("000001"), None)
                 .await
                 .unwrap_err(),
-            CustodyError::WrongPin
+            CustodyError::WrongPin { .. }
         ));
     }
     assert_eq!(
@@ -134,7 +134,7 @@ pub(super) async fn five_wrong_pins_lock(engine: Engine, backend: Backend) {
             c.activate_with_pin(&app.db, &ko, key.id, &pin("000001"), None)
                 .await
                 .unwrap_err(),
-            CustodyError::WrongPin
+            CustodyError::WrongPin { .. }
         ));
     }
     assert_eq!(
@@ -190,7 +190,7 @@ pub(super) async fn concurrent_wrong_pins_never_pass_the_limit(engine: Engine) {
     let (mut wrong, mut locked) = (0, 0);
     for t in tasks {
         match t.await.unwrap() {
-            Err(CustodyError::WrongPin) => wrong += 1,
+            Err(CustodyError::WrongPin { .. }) => wrong += 1,
             Err(CustodyError::PinLocked) => locked += 1,
             other => panic!("unexpected {:?}", other.map(|_| ())),
         }

@@ -93,7 +93,7 @@ pub(super) async fn swapped_blobs_do_not_open(engine: Engine, backend: Backend) 
             .activate_with_pin(&app.db, &bob, b.id, &pin(p), None)
             .await
             .unwrap_err();
-        assert!(matches!(err, CustodyError::WrongPin), "{p}: {err:?}");
+        assert!(matches!(err, CustodyError::WrongPin { .. }), "{p}: {err:?}");
     }
     // 2. Alice's PIN slot copied to her other key (same owner, same PIN): still refused.
     exec(&app, "UPDATE custody_key_slots SET wrapped = $1, kms_key_id = $2 WHERE custody_key_id = $3 AND slot = 'pin'",
@@ -102,7 +102,7 @@ pub(super) async fn swapped_blobs_do_not_open(engine: Engine, backend: Backend) 
         .activate_with_pin(&app.db, &alice, a2.id, &pin("482915"), None)
         .await
         .unwrap_err();
-    assert!(matches!(err, CustodyError::WrongPin), "{err:?}");
+    assert!(matches!(err, CustodyError::WrongPin { .. }), "{err:?}");
 
     // 3. A sealed private key moved to another owner's row fails its integrity check even
     //    though that owner's PIN opens the data key... of a different key: refused.
@@ -225,8 +225,25 @@ pub(super) async fn the_database_holds_no_pin_verifier(engine: Engine, backend: 
         .activate_with_pin(&app.db, &carol, key.id, &pin("111112"), None)
         .await
         .unwrap_err();
-    assert_eq!(format!("{right:?}"), format!("{wrong:?}"));
-    assert!(matches!(right, CustodyError::WrongPin));
+    // Both are counted wrong PINs, one after the other (the count is all that differs).
+    assert!(
+        matches!(
+            right,
+            CustodyError::WrongPin {
+                tries_left: Some(4)
+            }
+        ),
+        "{right:?}"
+    );
+    assert!(
+        matches!(
+            wrong,
+            CustodyError::WrongPin {
+                tries_left: Some(3)
+            }
+        ),
+        "{wrong:?}"
+    );
     // And the real KMS still opens it with the right PIN.
     c.activate_with_pin(&app.db, &carol, key.id, &pin(the_pin), None)
         .await

@@ -35,7 +35,7 @@ pub(super) async fn passkeys_have_their_own_bound_copy(engine: Engine, backend: 
         .await
         .unwrap_err();
     assert!(
-        matches!(err, CustodyError::WrongPin),
+        matches!(err, CustodyError::WrongPin { .. }),
         "binding needs the PIN"
     );
     c.bind_passkey(&app.db, &erin, key.id, &pin("482915"), cred)

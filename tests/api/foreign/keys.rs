@@ -14,7 +14,7 @@ use super::{ForeignCa, app_trusting};
 use crate::{both_engines, helpers::*};
 
 /// `holder.p12` of leaf `name` (with the intermediate), under `password`, with `extra` args.
-pub(super) fn export_p12(ca: &ForeignCa, name: &str, password: &str, extra: &[&str]) -> Vec<u8> {
+pub(crate) fn export_p12(ca: &ForeignCa, name: &str, password: &str, extra: &[&str]) -> Vec<u8> {
     let (key, pem, out) = (
         format!("{name}.key"),
         format!("{name}.pem"),

@@ -15,15 +15,15 @@ use fincert::{
 
 use crate::{both_engines, helpers::*};
 
-mod keys;
-mod npki;
+pub(crate) mod keys;
+pub(crate) mod npki;
 
-pub(super) struct ForeignCa {
-    pub(super) dir: tempfile::TempDir,
+pub(crate) struct ForeignCa {
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl ForeignCa {
-    pub(super) fn run(&self, args: &[&str]) {
+    pub(crate) fn run(&self, args: &[&str]) {
         let out = std::process::Command::new("openssl")
             .args(args)
             .current_dir(self.dir.path())
@@ -36,16 +36,16 @@ impl ForeignCa {
         );
     }
 
-    pub(super) fn write(&self, name: &str, text: &str) {
+    pub(crate) fn write(&self, name: &str, text: &str) {
         std::fs::write(self.dir.path().join(name), text).unwrap();
     }
 
-    pub(super) fn read(&self, name: &str) -> Vec<u8> {
+    pub(crate) fn read(&self, name: &str) -> Vec<u8> {
         std::fs::read(self.dir.path().join(name)).unwrap()
     }
 
     /// Root → intermediate CA, both P-256.
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let ca = Self {
             dir: tempfile::tempdir().unwrap(),
         };
@@ -111,7 +111,7 @@ impl ForeignCa {
 
     /// A personal RSA-2048 certificate with `policy`, issued by the intermediate; returns its
     /// DER, and leaves `<name>.key`, `<name>.pem` in the directory.
-    pub(super) fn leaf(&self, name: &str, policy: &str) -> Vec<u8> {
+    pub(crate) fn leaf(&self, name: &str, policy: &str) -> Vec<u8> {
         self.write(&format!("{name}.ext"), &format!("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\ncertificatePolicies={policy}\n"));
         self.run(&[
             "req",
@@ -156,7 +156,7 @@ impl ForeignCa {
         self.read(&format!("{name}.der"))
     }
 
-    pub(super) fn intermediate_der(&self) -> Vec<u8> {
+    pub(crate) fn intermediate_der(&self) -> Vec<u8> {
         self.run(&["x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der"]);
         self.read("ca.der")
     }

@@ -102,7 +102,7 @@ pub(super) async fn renewal_window_and_rules(engine: Engine) {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, PkiError::Custody(CustodyError::WrongPin)),
+        matches!(err, PkiError::Custody(CustodyError::WrongPin { .. })),
         "{err:?}"
     );
 
