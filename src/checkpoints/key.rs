@@ -171,6 +171,16 @@ async fn audit_created(
     store::audit::append_within(txn, clock.now(), &[event]).await
 }
 
+/// The audit keys as the database states them, unconfirmed (for `audit verify` run where the
+/// KMS is not reachable: it says so).
+pub async fn stored_keys(db: &DatabaseConnection) -> Result<Vec<AuditPublicKey>, StoreError> {
+    Ok(store::checkpoints::keys(db)
+        .await?
+        .into_iter()
+        .map(|r| AuditPublicKey::new(r.spki))
+        .collect())
+}
+
 /// The audit keys `audit verify` may trust: every `audit_keys` row whose public key its
 /// backend (KMS or custody) confirms; `Err(Break::KeyMismatch)` for the first that it does
 /// not. Needs the KMS the settings name.
@@ -195,13 +205,16 @@ pub async fn trusted_keys(
             }
             (SEALED, _, Some(id)) => match custody.open_service_key(db, &owner()?, id).await {
                 Ok(key) => key.public_key_der().map_err(key_err)?,
-                // A sealed key this KMS cannot open is not one the service made.
-                Err(crate::custody::CustodyError::Integrity) => {
+                Err(e @ (crate::custody::CustodyError::Kms(_) | crate::custody::CustodyError::Store(_))) => {
+                    return Err(key_err(e));
+                }
+                // A sealed key this KMS cannot open (missing, or not sealed by it) is not one
+                // the service made.
+                Err(_) => {
                     return Ok(Err(Break::KeyMismatch {
                         key_id: row.key_id,
                     }));
                 }
-                Err(e) => return Err(key_err(e)),
             },
             _ => {
                 return Ok(Err(Break::KeyMismatch {

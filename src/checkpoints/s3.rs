@@ -183,6 +183,15 @@ impl CheckpointWitness for S3Witness {
 
     async fn put(&self, cp: &Checkpoint) -> Result<(), WitnessError> {
         let body = document(cp);
+        // Looked up first too: not every S3-compatible store honours `If-None-Match` (moto,
+        // older gateways), and a versioned bucket would otherwise keep a second version.
+        if let Some(stored) = self.get(cp.seq).await? {
+            return if stored == body {
+                Ok(())
+            } else {
+                Err(WitnessError::Conflict(cp.seq))
+            };
+        }
         let checksum =
             STANDARD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &body));
         let until = (self.clock.now() + self.retention)

@@ -7,7 +7,11 @@ use clap::{Args, Subcommand};
 use super::exit;
 use crate::{
     audit::AuditPublicKey,
-    checkpoints::{self, key::trusted_keys, witness::DirWitness},
+    checkpoints::{
+        self,
+        key::{stored_keys, trusted_keys},
+        witness::DirWitness,
+    },
     clock::{SharedClock, SystemClock},
     config::{KmsBackend, Settings},
     custody::{Custody, kms},
@@ -77,17 +81,24 @@ async fn verify(args: VerifyArgs, settings: Settings) -> ExitCode {
         }
     };
     let keys = if args.public_keys.is_empty() {
-        if store::checkpoints::keys(&db).await.is_ok_and(|k| k.is_empty()) {
+        if args.witness.is_none() && store::checkpoints::last(&db).await.is_ok_and(|c| c.is_none())
+        {
+            // No checkpoint to check a signature of.
             Vec::new()
-        } else {
-            if settings.kms.backend == KmsBackend::Local && !settings.local_keyring_path().is_file()
-            {
-                return fail(format!(
-                    "the local keyring {} is not here to confirm the audit keys; run on the \
-                     server host or pass --public-key",
-                    settings.local_keyring_path().display()
-                ));
+        } else if settings.kms.backend == KmsBackend::Local
+            && !settings.local_keyring_path().is_file()
+        {
+            eprintln!(
+                "WARNING: the local keyring {} is not here: the audit keys are taken from the \
+                 database unconfirmed (a database owner could have replaced them); run with the \
+                 server's settings or pass --public-key",
+                settings.local_keyring_path().display()
+            );
+            match stored_keys(&db).await {
+                Ok(keys) => keys,
+                Err(e) => return fail(e),
             }
+        } else {
             let clock: SharedClock = Arc::new(SystemClock);
             let custody = match kms::connect(&settings).await {
                 Ok(k) => Arc::new(Custody::new(k, &settings.custody, clock)),
