@@ -9,13 +9,13 @@ use sea_orm::DatabaseConnection;
 use crate::{
     api,
     audit::{Action, Actor, NewEvent},
-    checkpoints::Checkpoints,
     auth::{
         enrolment::Enrolments,
         identity::{DevIdentityVerifier, HttpIdentityVerifier, IdentityVerifier},
         messaging::{DevOutbox, HttpMessageSender, MessageSender},
         tokens::{TokenService, TokenSettings},
     },
+    checkpoints::Checkpoints,
     clock::SharedClock,
     config::Settings,
     custody::{self, Custody},

@@ -26,7 +26,9 @@ fn parse(q: &CheckpointQuery) -> Result<(i64, u64), ApiError> {
             .parse::<i64>()
             .ok()
             .filter(|n| *n >= 0 && c.len() <= 20)
-            .ok_or_else(|| ApiError::InvalidQuery("cursor: not a cursor this service gave out".into()))?,
+            .ok_or_else(|| {
+                ApiError::InvalidQuery("cursor: not a cursor this service gave out".into())
+            })?,
     };
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {

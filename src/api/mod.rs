@@ -64,7 +64,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::GET, "/v1/audit/checkpoints", || {
             web::route().to(audit::checkpoints)
         }),
-        endpoint(Method::GET, "/v1/audit/keys", || web::route().to(audit::keys)),
+        endpoint(Method::GET, "/v1/audit/keys", || {
+            web::route().to(audit::keys)
+        }),
         endpoint(Method::GET, "/v1/terms", || {
             web::route().to(terms::list_current)
         }),

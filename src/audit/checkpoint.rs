@@ -61,8 +61,8 @@ impl Checkpoint {
             None => (1, GENESIS.to_vec()),
         };
         // Stored with microsecond precision: sign exactly what will be read back.
-        let signed_at = DateTime::from_timestamp_micros(signed_at.timestamp_micros())
-            .unwrap_or(signed_at);
+        let signed_at =
+            DateTime::from_timestamp_micros(signed_at.timestamp_micros()).unwrap_or(signed_at);
         Self {
             seq,
             event_seq,
@@ -210,12 +210,11 @@ mod tests {
     }
 
     fn sign(k: &Key, mut cp: Checkpoint) -> Checkpoint {
-        cp.signature = k
-            .0
-            .sign(&SystemRandom::new(), &cp.message())
-            .unwrap()
-            .as_ref()
-            .to_vec();
+        cp.signature =
+            k.0.sign(&SystemRandom::new(), &cp.message())
+                .unwrap()
+                .as_ref()
+                .to_vec();
         cp
     }
 

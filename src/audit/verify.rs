@@ -64,7 +64,9 @@ pub enum Break {
         last_seq: i64,
     },
     /// A checkpoint seq is missing or out of order (one was deleted or inserted).
-    #[error("checkpoint {found}: expected checkpoint {expected} (a checkpoint is missing or was inserted)")]
+    #[error(
+        "checkpoint {found}: expected checkpoint {expected} (a checkpoint is missing or was inserted)"
+    )]
     CheckpointGap {
         /// The seq that should come next.
         expected: i64,
@@ -86,7 +88,9 @@ pub enum Break {
         key_id: String,
     },
     /// A checkpoint's signature does not verify (it was forged or changed).
-    #[error("checkpoint {checkpoint}: signature does not verify (the checkpoint was forged or changed)")]
+    #[error(
+        "checkpoint {checkpoint}: signature does not verify (the checkpoint was forged or changed)"
+    )]
     CheckpointSignature {
         /// The checkpoint.
         checkpoint: i64,
@@ -110,7 +114,9 @@ pub enum Break {
         checkpoint: i64,
     },
     /// A trusted audit key named by the database is not the key its backend holds.
-    #[error("audit key {key_id}: the database's public key is not the one its KMS or custody holds")]
+    #[error(
+        "audit key {key_id}: the database's public key is not the one its KMS or custody holds"
+    )]
     KeyMismatch {
         /// The key.
         key_id: String,

@@ -74,79 +74,79 @@ impl AuditKey {
         clock: &SharedClock,
     ) -> Result<Self, CheckpointError> {
         let rows = store::checkpoints::keys(db).await?;
-        let (row, signer) = if settings.kms.backend == KmsBackend::Aws
-            && !settings.audit.aws_key_id.is_empty()
-        {
-            let kms = AwsKms::connect(&settings.kms)
-                .await
-                .map_err(key_err)?
-                .counted(custody.kms_metrics().cloned());
-            let arn = adopt_key(
-                &kms,
-                &settings.audit.aws_key_id,
-                KeyAlgorithm::P256,
-                "audit.aws_key_id",
-            )
-            .await
-            .map_err(key_err)?;
-            let signer = CaSigner::kms(kms, arn.clone(), KeyAlgorithm::P256)
+        let (row, signer) =
+            if settings.kms.backend == KmsBackend::Aws && !settings.audit.aws_key_id.is_empty() {
+                let kms = AwsKms::connect(&settings.kms)
+                    .await
+                    .map_err(key_err)?
+                    .counted(custody.kms_metrics().cloned());
+                let arn = adopt_key(
+                    &kms,
+                    &settings.audit.aws_key_id,
+                    KeyAlgorithm::P256,
+                    "audit.aws_key_id",
+                )
                 .await
                 .map_err(key_err)?;
-            match rows.iter().find(|r| r.kms_key_id.as_deref() == Some(&arn)) {
-                Some(row) => (row.clone(), signer),
-                None => {
-                    let row = AuditKeyRow {
-                        key_id: key_id_of(signer.spki_der()),
-                        key_kind: KMS.into(),
-                        custody_key_id: None,
-                        kms_key_id: Some(arn),
-                        spki: signer.spki_der().to_vec(),
-                        created_at: clock.now(),
-                    };
-                    let txn = db.begin().await.map_err(StoreError::from)?;
-                    store::checkpoints::insert_key(&txn, &row).await?;
-                    audit_created(&txn, &row, clock).await?;
-                    txn.commit().await.map_err(StoreError::from)?;
-                    (row, signer)
+                let signer = CaSigner::kms(kms, arn.clone(), KeyAlgorithm::P256)
+                    .await
+                    .map_err(key_err)?;
+                match rows.iter().find(|r| r.kms_key_id.as_deref() == Some(&arn)) {
+                    Some(row) => (row.clone(), signer),
+                    None => {
+                        let row = AuditKeyRow {
+                            key_id: key_id_of(signer.spki_der()),
+                            key_kind: KMS.into(),
+                            custody_key_id: None,
+                            kms_key_id: Some(arn),
+                            spki: signer.spki_der().to_vec(),
+                            created_at: clock.now(),
+                        };
+                        let txn = db.begin().await.map_err(StoreError::from)?;
+                        store::checkpoints::insert_key(&txn, &row).await?;
+                        audit_created(&txn, &row, clock).await?;
+                        txn.commit().await.map_err(StoreError::from)?;
+                        (row, signer)
+                    }
                 }
-            }
-        } else {
-            match rows.iter().find(|r| r.key_kind == SEALED) {
-                Some(row) => {
-                    let id = row
-                        .custody_key_id
-                        .ok_or_else(|| key_err("a sealed audit key names no custody key"))?;
-                    let key = custody
-                        .open_service_key(db, &owner()?, id)
-                        .await
-                        .map_err(key_err)?;
-                    (row.clone(), CaSigner::sealed(key).map_err(key_err)?)
-                }
-                None => {
-                    let prepared = custody
-                        .prepare_service_key(&owner()?, KeyAlgorithm::P256)
-                        .await
-                        .map_err(key_err)?;
-                    let signer =
-                        CaSigner::sealed(custody.unseal_prepared(&prepared).await.map_err(key_err)?)
+            } else {
+                match rows.iter().find(|r| r.key_kind == SEALED) {
+                    Some(row) => {
+                        let id = row
+                            .custody_key_id
+                            .ok_or_else(|| key_err("a sealed audit key names no custody key"))?;
+                        let key = custody
+                            .open_service_key(db, &owner()?, id)
+                            .await
                             .map_err(key_err)?;
-                    let row = AuditKeyRow {
-                        key_id: key_id_of(signer.spki_der()),
-                        key_kind: SEALED.into(),
-                        custody_key_id: Some(prepared.info.id),
-                        kms_key_id: None,
-                        spki: signer.spki_der().to_vec(),
-                        created_at: clock.now(),
-                    };
-                    let txn = db.begin().await.map_err(StoreError::from)?;
-                    custody.persist_key(&txn, prepared).await.map_err(key_err)?;
-                    store::checkpoints::insert_key(&txn, &row).await?;
-                    audit_created(&txn, &row, clock).await?;
-                    txn.commit().await.map_err(StoreError::from)?;
-                    (row, signer)
+                        (row.clone(), CaSigner::sealed(key).map_err(key_err)?)
+                    }
+                    None => {
+                        let prepared = custody
+                            .prepare_service_key(&owner()?, KeyAlgorithm::P256)
+                            .await
+                            .map_err(key_err)?;
+                        let signer = CaSigner::sealed(
+                            custody.unseal_prepared(&prepared).await.map_err(key_err)?,
+                        )
+                        .map_err(key_err)?;
+                        let row = AuditKeyRow {
+                            key_id: key_id_of(signer.spki_der()),
+                            key_kind: SEALED.into(),
+                            custody_key_id: Some(prepared.info.id),
+                            kms_key_id: None,
+                            spki: signer.spki_der().to_vec(),
+                            created_at: clock.now(),
+                        };
+                        let txn = db.begin().await.map_err(StoreError::from)?;
+                        custody.persist_key(&txn, prepared).await.map_err(key_err)?;
+                        store::checkpoints::insert_key(&txn, &row).await?;
+                        audit_created(&txn, &row, clock).await?;
+                        txn.commit().await.map_err(StoreError::from)?;
+                        (row, signer)
+                    }
                 }
-            }
-        };
+            };
         if signer.spki_der() != row.spki.as_slice() || key_id_of(&row.spki) != row.key_id {
             return Err(key_err(format!(
                 "audit key {}: the stored public key is not the key's own",
@@ -205,27 +205,24 @@ pub async fn trusted_keys(
             }
             (SEALED, _, Some(id)) => match custody.open_service_key(db, &owner()?, id).await {
                 Ok(key) => key.public_key_der().map_err(key_err)?,
-                Err(e @ (crate::custody::CustodyError::Kms(_) | crate::custody::CustodyError::Store(_))) => {
+                Err(
+                    e @ (crate::custody::CustodyError::Kms(_)
+                    | crate::custody::CustodyError::Store(_)),
+                ) => {
                     return Err(key_err(e));
                 }
                 // A sealed key this KMS cannot open (missing, or not sealed by it) is not one
                 // the service made.
                 Err(_) => {
-                    return Ok(Err(Break::KeyMismatch {
-                        key_id: row.key_id,
-                    }));
+                    return Ok(Err(Break::KeyMismatch { key_id: row.key_id }));
                 }
             },
             _ => {
-                return Ok(Err(Break::KeyMismatch {
-                    key_id: row.key_id,
-                }));
+                return Ok(Err(Break::KeyMismatch { key_id: row.key_id }));
             }
         };
         if spki != row.spki || key_id_of(&spki) != row.key_id {
-            return Ok(Err(Break::KeyMismatch {
-                key_id: row.key_id,
-            }));
+            return Ok(Err(Break::KeyMismatch { key_id: row.key_id }));
         }
         out.push(AuditPublicKey::new(spki));
     }

@@ -63,7 +63,9 @@ pub enum CheckpointError {
     #[error("audit key: {0}")]
     Key(String),
     /// The chain head is behind the last checkpoint: events were removed from the end.
-    #[error("the chain head (event {head_seq}) is behind checkpoint {checkpoint} (event {event_seq})")]
+    #[error(
+        "the chain head (event {head_seq}) is behind checkpoint {checkpoint} (event {event_seq})"
+    )]
     HeadBehind {
         /// The head's seq.
         head_seq: i64,
@@ -130,10 +132,7 @@ impl Checkpoints {
     /// One run, on whichever node holds the job lock (`None` elsewhere): signs a checkpoint if
     /// the head moved, then feeds the witnesses. Failures are counted, logged and audited here
     /// (see the module doc); the error is returned too.
-    pub async fn run(
-        &self,
-        db: &DatabaseConnection,
-    ) -> Result<Option<RunReport>, CheckpointError> {
+    pub async fn run(&self, db: &DatabaseConnection) -> Result<Option<RunReport>, CheckpointError> {
         let Some(guard) = store::pki::try_job_guard(db, JOB_LOCK).await? else {
             return Ok(None);
         };
@@ -188,7 +187,10 @@ impl Checkpoints {
         Ok(report)
     }
 
-    async fn sign_next(&self, db: &DatabaseConnection) -> Result<Option<Checkpoint>, CheckpointError> {
+    async fn sign_next(
+        &self,
+        db: &DatabaseConnection,
+    ) -> Result<Option<Checkpoint>, CheckpointError> {
         let last = store::checkpoints::last(db).await?;
         let (head_seq, head_hash) = store::audit::head(db).await?;
         if let Some(last) = &last {
@@ -242,10 +244,7 @@ impl Checkpoints {
 
 /// Sends `w` every checkpoint it does not hold yet (up to a batch); the failing checkpoint and
 /// the error otherwise.
-async fn feed(
-    db: &DatabaseConnection,
-    w: &dyn CheckpointWitness,
-) -> Result<usize, (i64, String)> {
+async fn feed(db: &DatabaseConnection, w: &dyn CheckpointWitness) -> Result<usize, (i64, String)> {
     let upto = store::checkpoints::witnessed_upto(db, w.name())
         .await
         .map_err(|e| (0, e.to_string()))?;
@@ -348,9 +347,15 @@ pub async fn verify(
                 return Ok(Err(b));
             }
             match ours.get(&copy.seq) {
-                None => return Ok(Err(Break::WitnessMissing { checkpoint: copy.seq })),
+                None => {
+                    return Ok(Err(Break::WitnessMissing {
+                        checkpoint: copy.seq,
+                    }));
+                }
                 Some(c) if *c != copy => {
-                    return Ok(Err(Break::WitnessDiffers { checkpoint: copy.seq }));
+                    return Ok(Err(Break::WitnessDiffers {
+                        checkpoint: copy.seq,
+                    }));
                 }
                 Some(_) => witnessed += 1,
             }

@@ -139,7 +139,8 @@ impl S3Witness {
             .identity(&identity)
             .region(&self.region)
             .name("s3")
-            .time(SystemTime::now())
+            // The service clock (SigV4 allows 15 minutes of skew).
+            .time(SystemTime::from(self.clock.now()))
             .settings(settings)
             .build()
             .map_err(unavailable)?

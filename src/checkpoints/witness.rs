@@ -93,18 +93,15 @@ pub struct DirWitness {
 impl DirWitness {
     /// A witness writing into `dir` (created on first use).
     pub fn new(dir: PathBuf) -> Self {
-        let digest = aws_lc_rs::digest::digest(
-            &aws_lc_rs::digest::SHA256,
-            dir.to_string_lossy().as_bytes(),
-        );
+        let digest =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, dir.to_string_lossy().as_bytes());
         let name = format!("dir:{}", hex::encode(&digest.as_ref()[..8]));
         Self { dir, name }
     }
 
     /// Every checkpoint in `dir`, in seq order (for `audit verify --witness DIR`).
     pub fn read_all(dir: &Path) -> Result<Vec<Checkpoint>, String> {
-        let entries =
-            std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let mut out = Vec::new();
         for entry in entries {
             let path = entry.map_err(|e| e.to_string())?.path();

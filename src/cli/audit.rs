@@ -81,7 +81,10 @@ async fn verify(args: VerifyArgs, settings: Settings) -> ExitCode {
         }
     };
     let keys = if args.public_keys.is_empty() {
-        if args.witness.is_none() && store::checkpoints::last(&db).await.is_ok_and(|c| c.is_none())
+        if args.witness.is_none()
+            && store::checkpoints::last(&db)
+                .await
+                .is_ok_and(|c| c.is_none())
         {
             // No checkpoint to check a signature of.
             Vec::new()

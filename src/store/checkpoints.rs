@@ -137,9 +137,7 @@ pub async fn page_after<C: ConnectionTrait>(
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     all(
         conn,
-        &format!(
-            "SELECT {COLUMNS} FROM audit_checkpoints WHERE seq > $1 ORDER BY seq LIMIT $2"
-        ),
+        &format!("SELECT {COLUMNS} FROM audit_checkpoints WHERE seq > $1 ORDER BY seq LIMIT $2"),
         vec![after.into(), limit.into()],
     )
     .await?

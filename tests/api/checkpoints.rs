@@ -71,7 +71,10 @@ async fn verify_cli(app: &TestApp, args: &[&str]) -> (i32, String, String) {
     })
     .await
     .unwrap();
-    assert!(code == 0 || code == 1, "unexpected exit {code}: {out} {err}");
+    assert!(
+        code == 0 || code == 1,
+        "unexpected exit {code}: {out} {err}"
+    );
     (code, out.trim().to_string(), err)
 }
 
@@ -82,7 +85,11 @@ async fn broken(app: &TestApp, args: &[&str]) -> String {
 }
 
 fn witness_dir(app: &TestApp) -> String {
-    app.settings.data_dir.join("audit-witness").display().to_string()
+    app.settings
+        .data_dir
+        .join("audit-witness")
+        .display()
+        .to_string()
 }
 
 /// Runs SQL as a database owner would, with the append-only triggers of both tables off.
@@ -231,13 +238,22 @@ async fn checkpoints_are_signed_published_and_verified(engine: Engine) {
 
     // The operator's command: keys confirmed by custody, then with a pinned key and the witness.
     let (code, out, err) = verify_cli(&app, &[]).await;
-    assert_eq!((code, out.as_str()), (0, format!("ok {} events", head(&app).await).as_str()), "{err}");
+    assert_eq!(
+        (code, out.as_str()),
+        (0, format!("ok {} events", head(&app).await).as_str()),
+        "{err}"
+    );
     assert!(err.contains("2 checkpoints"), "{err}");
     let pem = tmp.path().join("audit.pem");
     std::fs::write(&pem, &keys[0].pem).unwrap();
     let (code, _, err) = verify_cli(
         &app,
-        &["--public-key", pem.to_str().unwrap(), "--witness", &witness_dir(&app)],
+        &[
+            "--public-key",
+            pem.to_str().unwrap(),
+            "--witness",
+            &witness_dir(&app),
+        ],
     )
     .await;
     assert_eq!(code, 0, "{err}");
@@ -284,7 +300,11 @@ async fn a_truncated_tail_with_a_rewritten_head_is_reported(engine: Engine) {
         .await
         .unwrap();
     assert_eq!(failed.len(), 1);
-    assert!(failed[0].details.contains("behind checkpoint 1"), "{}", failed[0].details);
+    assert!(
+        failed[0].details.contains("behind checkpoint 1"),
+        "{}",
+        failed[0].details
+    );
     assert_eq!(app.get("/healthz").await.status(), 200);
 }
 
@@ -311,7 +331,11 @@ async fn a_deleted_or_changed_checkpoint_is_reported(engine: Engine) {
         append_some(&app, 1).await;
         checkpoint(&app).await;
     }
-    tamper(&app, &["DELETE FROM audit_checkpoints WHERE seq = 2".into()]).await;
+    tamper(
+        &app,
+        &["DELETE FROM audit_checkpoints WHERE seq = 2".into()],
+    )
+    .await;
     assert_eq!(
         broken(&app, &[]).await,
         "broken: checkpoint 3: expected checkpoint 2 (a checkpoint is missing or was inserted)"
@@ -322,7 +346,11 @@ async fn a_deleted_or_changed_checkpoint_is_reported(engine: Engine) {
         append_some(&app, 1).await;
         checkpoint(&app).await;
     }
-    tamper(&app, &["DELETE FROM audit_checkpoints WHERE seq = 2".into()]).await;
+    tamper(
+        &app,
+        &["DELETE FROM audit_checkpoints WHERE seq = 2".into()],
+    )
+    .await;
     assert_eq!(verify_cli(&app, &[]).await.0, 0);
     assert_eq!(
         broken(&app, &["--witness", &witness_dir(&app)]).await,
@@ -358,7 +386,13 @@ async fn a_checkpoint_forged_with_another_key_is_reported(engine: Engine) {
     let spki = spki.as_ref().to_vec();
     let forged_key = key_id_of(&spki);
     let (head_seq, head_hash) = store::audit::head(&app.db).await.unwrap();
-    let mut forged = Checkpoint::next(Some(&ours), head_seq, &head_hash, app.clock.now(), &forged_key);
+    let mut forged = Checkpoint::next(
+        Some(&ours),
+        head_seq,
+        &head_hash,
+        app.clock.now(),
+        &forged_key,
+    );
     forged.signature = pair
         .sign(&SystemRandom::new(), &forged.message())
         .unwrap()
@@ -395,7 +429,9 @@ async fn a_checkpoint_forged_with_another_key_is_reported(engine: Engine) {
     std::fs::write(&pinned, pem).unwrap();
     assert_eq!(
         broken(&app, &["--public-key", pinned.to_str().unwrap()]).await,
-        format!("broken: checkpoint 2: signed by key {forged_key}, which is not a trusted audit key")
+        format!(
+            "broken: checkpoint 2: signed by key {forged_key}, which is not a trusted audit key"
+        )
     );
 }
 
@@ -429,7 +465,10 @@ async fn a_clean_stop_signs_a_checkpoint(engine: Engine) {
         if let Some(cp) = store::checkpoints::last(&app.db).await.unwrap() {
             break cp;
         }
-        assert!(std::time::Instant::now() < deadline, "no checkpoint after the stop");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint after the stop"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
     assert_eq!(last.event_seq, seq);
@@ -472,7 +511,9 @@ async fn a_failing_witness_is_visible_and_catches_up(engine: Engine) {
     assert_eq!(report.witnessed, 2, "{report:?}");
     assert!(report.witness_failures.is_empty());
     assert_eq!(
-        checkpoints::witness::DirWitness::read_all(&dir).unwrap().len(),
+        checkpoints::witness::DirWitness::read_all(&dir)
+            .unwrap()
+            .len(),
         2
     );
 }
@@ -503,7 +544,13 @@ async fn checkpoints_sign_through_kms() {
     let rows = store::checkpoints::keys(&app.db).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].key_kind, "kms");
-    assert!(rows[0].kms_key_id.as_deref().unwrap().starts_with("arn:aws:kms:"));
+    assert!(
+        rows[0]
+            .kms_key_id
+            .as_deref()
+            .unwrap()
+            .starts_with("arn:aws:kms:")
+    );
     let keys: serde_json::Value = app.get("/v1/audit/keys").await.json().await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
     assert!(openssl_verifies(
@@ -543,7 +590,10 @@ async fn checkpoints_sign_through_kms() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_s3_witness_writes_locked_copies_once() {
     let url = moto_url();
-    let bucket = format!("fincert-witness-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let bucket = format!(
+        "fincert-witness-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
     let http = reqwest::Client::new();
     let made = http
         .put(format!("{url}/{bucket}"))
@@ -561,7 +611,9 @@ async fn the_s3_witness_writes_locked_copies_once() {
     s.audit.witness_s3_secret_access_key = "test".into();
     s.validate().unwrap();
     let clock = fincert::clock::FixedClock::at(t0());
-    let w = S3Witness::connect(&s, std::sync::Arc::new(clock)).await.unwrap();
+    let w = S3Witness::connect(&s, std::sync::Arc::new(clock))
+        .await
+        .unwrap();
     let cp = Checkpoint {
         seq: 7,
         event_seq: 70,
@@ -605,11 +657,14 @@ except Exception as e:
         .arg(script)
         .output()
         .unwrap();
-    let out = String::from_utf8_lossy(&out.stdout).to_string()
-        + &String::from_utf8_lossy(&out.stderr);
+    let out =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     let until = (t0() + chrono::Duration::days(1830))
         .format("%Y-%m-%d")
         .to_string();
-    assert!(out.starts_with(&format!("COMPLIANCE {until}\nrefused")), "{out}");
+    assert!(
+        out.starts_with(&format!("COMPLIANCE {until}\nrefused")),
+        "{out}"
+    );
     assert_eq!(w.get(7).await.unwrap().unwrap(), stored);
 }
