@@ -19,6 +19,9 @@
 //! | `fincert_group_commit_batch_size` | histogram | |
 //! | `fincert_audit_commit_seconds` | histogram | |
 //! | `fincert_audit_pending_commits` | gauge | |
+//! | `fincert_audit_checkpoints_signed_total` | counter | |
+//! | `fincert_audit_checkpoint_failures_total` | counter | stage (`sign`, `witness`) |
+//! | `fincert_audit_checkpoint_last_success_timestamp_seconds` | gauge | |
 //! | `fincert_activations_live` | gauge | |
 //! | `fincert_db_pool_connections` | gauge | state (`in_use`, `idle`) |
 //! | `fincert_db_pool_max_connections` | gauge | |
@@ -50,6 +53,8 @@ pub struct Metrics {
     pub kms: KmsMetrics,
     /// `fincert_group_commit_batch_size` and `fincert_audit_commit_seconds`.
     pub commit: CommitMetrics,
+    /// `fincert_audit_checkpoint*`.
+    pub checkpoints: CheckpointMetrics,
     gauges: Gauges,
     sampler: OnceLock<Sampler>,
 }
@@ -147,6 +152,7 @@ impl Metrics {
             signatures: SignatureMetrics::register(&registry)?,
             kms: KmsMetrics::register(&registry)?,
             commit: CommitMetrics::register(&registry)?,
+            checkpoints: CheckpointMetrics::register(&registry)?,
             registry,
             http_requests,
             http_latency,
@@ -433,6 +439,66 @@ impl CommitMetrics {
     pub fn observe_batch(&self, size: usize, seconds: f64) {
         self.batch_size.observe(size as f64);
         self.commit_seconds.observe(seconds);
+    }
+}
+
+/// Signed audit checkpoints: how many, which stage failed, and when the job last succeeded
+/// (alert on `time() - max(fincert_audit_checkpoint_last_success_timestamp_seconds)` across
+/// nodes: only the node holding the job lock sets it).
+#[derive(Clone)]
+pub struct CheckpointMetrics {
+    signed: IntCounter,
+    failures: IntCounterVec,
+    last_success: IntGauge,
+}
+
+impl CheckpointMetrics {
+    fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let m = Self::unregistered()?;
+        registry.register(Box::new(m.signed.clone()))?;
+        registry.register(Box::new(m.failures.clone()))?;
+        registry.register(Box::new(m.last_success.clone()))?;
+        Ok(m)
+    }
+
+    /// Handles that no registry reads (tools, the CLI).
+    pub fn unregistered() -> Result<Self, prometheus::Error> {
+        let failures = IntCounterVec::new(
+            Opts::new(
+                "fincert_audit_checkpoint_failures_total",
+                "Audit checkpoint runs that failed, by stage (sign, witness)",
+            ),
+            &["stage"],
+        )?;
+        for stage in ["sign", "witness"] {
+            failures.with_label_values(&[stage]);
+        }
+        Ok(Self {
+            signed: IntCounter::new(
+                "fincert_audit_checkpoints_signed_total",
+                "Audit checkpoints this node signed",
+            )?,
+            failures,
+            last_success: IntGauge::new(
+                "fincert_audit_checkpoint_last_success_timestamp_seconds",
+                "When this node last ran the checkpoint job without failure (Unix seconds)",
+            )?,
+        })
+    }
+
+    /// One checkpoint signed.
+    pub fn signed(&self) {
+        self.signed.inc();
+    }
+
+    /// One failure at `stage` (`sign` or `witness`).
+    pub fn failed(&self, stage: &str) {
+        self.failures.with_label_values(&[stage]).inc();
+    }
+
+    /// A run that failed nowhere, at Unix time `at`.
+    pub fn succeeded(&self, at: i64) {
+        self.last_success.set(at);
     }
 }
 

@@ -5,6 +5,7 @@
 //! `startup` builds the app from it and a test holds it against `openapi.yaml`.
 
 mod approvals;
+mod audit;
 mod auth;
 mod certificates;
 mod consents;
@@ -59,6 +60,12 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::GET, METRICS_PATH, || web::route().to(meta::metrics)),
         endpoint(Method::GET, "/openapi.yaml", || {
             web::route().to(meta::openapi)
+        }),
+        endpoint(Method::GET, "/v1/audit/checkpoints", || {
+            web::route().to(audit::checkpoints)
+        }),
+        endpoint(Method::GET, "/v1/audit/keys", || {
+            web::route().to(audit::keys)
         }),
         endpoint(Method::GET, "/v1/terms", || {
             web::route().to(terms::list_current)

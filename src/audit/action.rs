@@ -132,6 +132,12 @@ pub enum Action {
     SignInCodeVerified,
     /// A selection ticket was refused (unknown, spent, expired, or not for that certificate).
     SignInTicketRefused,
+    /// A new audit checkpoint key was made (sealed) or adopted (KMS).
+    AuditKeyCreated,
+    /// A checkpoint of the chain head could not be signed or stored.
+    AuditCheckpointFailed,
+    /// A signed checkpoint could not be handed to a witness outside the database.
+    AuditWitnessFailed,
 }
 
 impl Action {
@@ -200,6 +206,9 @@ impl Action {
             Self::SignInCodeFailed => "auth.sign_in_code_failed",
             Self::SignInCodeVerified => "auth.sign_in_code_verified",
             Self::SignInTicketRefused => "auth.sign_in_ticket_refused",
+            Self::AuditKeyCreated => "audit.key_created",
+            Self::AuditCheckpointFailed => "audit.checkpoint_failed",
+            Self::AuditWitnessFailed => "audit.witness_failed",
         }
     }
 }

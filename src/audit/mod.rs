@@ -22,17 +22,20 @@
 //!
 //! Where things are: this file holds who ([`Actor`]) and the event before it is chained
 //! ([`NewEvent`]); `action` the catalogue of what can happen ([`Action`], with the stable
-//! stored names); `chain` the stored [`Record`] and its hash; `verify` the walk that finds
-//! the first broken link ([`Verifier`], [`Break`]).
+//! stored names); `chain` the stored [`Record`] and its hash; `checkpoint` the signed
+//! checkpoints of the head and their own chain ([`Checkpoint`], [`CheckpointVerifier`]);
+//! `verify` the walk that finds the first broken link ([`Verifier`], [`Break`]).
 
 mod action;
 mod chain;
+mod checkpoint;
 mod verify;
 
 use serde_json::Value;
 
 pub use action::Action;
 pub use chain::{GENESIS, HASH_LEN, Record, chain};
+pub use checkpoint::{AuditPublicKey, Checkpoint, CheckpointVerifier, key_id_of};
 pub use verify::{Break, Verifier};
 
 /// Who caused an event.

@@ -1,8 +1,14 @@
 //! Checking a chain: [`Verifier`] walks records in seq order and reports the first broken
 //! link ([`Break`]), then checks the head, so a changed, inserted or removed row (in the
-//! middle or at the end) is caught. Pure: the caller streams the rows from `store::audit`.
+//! middle or at the end) is caught. Given the signed checkpoints
+//! ([`Verifier::with_checkpoints`]), it also compares each checkpointed event's hash with the
+//! one its checkpoint signed and refuses a log that ends before a checkpoint: that is what
+//! catches a recomputed chain and a truncated tail whose head was moved back. Pure: the caller
+//! streams the rows from `store::audit`.
 
-use super::{GENESIS, Record};
+use std::collections::VecDeque;
+
+use super::{Checkpoint, GENESIS, Record};
 
 /// The first broken link found by [`Verifier`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,6 +41,86 @@ pub enum Break {
         /// Last seq in the table.
         last_seq: i64,
     },
+    /// An event's hash is not the one a checkpoint signed (the chain was recomputed).
+    #[error(
+        "event {seq}: hash differs from the one checkpoint {checkpoint} signed (the chain was rewritten)"
+    )]
+    CheckpointHash {
+        /// The checkpoint.
+        checkpoint: i64,
+        /// The event it covers.
+        seq: i64,
+    },
+    /// A checkpoint covers events the log no longer has (its tail was cut).
+    #[error(
+        "checkpoint {checkpoint} signed the chain up to event {event_seq} but the log ends at event {last_seq} (events were removed from the end)"
+    )]
+    CheckpointBeyondLog {
+        /// The checkpoint.
+        checkpoint: i64,
+        /// The last event it covers.
+        event_seq: i64,
+        /// Last seq in the table.
+        last_seq: i64,
+    },
+    /// A checkpoint seq is missing or out of order (one was deleted or inserted).
+    #[error(
+        "checkpoint {found}: expected checkpoint {expected} (a checkpoint is missing or was inserted)"
+    )]
+    CheckpointGap {
+        /// The seq that should come next.
+        expected: i64,
+        /// The seq found.
+        found: i64,
+    },
+    /// A checkpoint's `prev` is not the link of the checkpoint before it.
+    #[error("checkpoint {checkpoint}: prev does not match checkpoint {} (a checkpoint was replaced)", checkpoint - 1)]
+    CheckpointLink {
+        /// The checkpoint.
+        checkpoint: i64,
+    },
+    /// A checkpoint names a key the verifier does not trust.
+    #[error("checkpoint {checkpoint}: signed by key {key_id}, which is not a trusted audit key")]
+    CheckpointKey {
+        /// The checkpoint.
+        checkpoint: i64,
+        /// The key it names.
+        key_id: String,
+    },
+    /// A checkpoint's signature does not verify (it was forged or changed).
+    #[error(
+        "checkpoint {checkpoint}: signature does not verify (the checkpoint was forged or changed)"
+    )]
+    CheckpointSignature {
+        /// The checkpoint.
+        checkpoint: i64,
+    },
+    /// A checkpoint covers fewer events than the one before it.
+    #[error("checkpoint {checkpoint}: covers fewer events than the checkpoint before it")]
+    CheckpointOrder {
+        /// The checkpoint.
+        checkpoint: i64,
+    },
+    /// A checkpoint held by a witness is not in the database.
+    #[error("checkpoint {checkpoint}: held by the witness but missing from the database")]
+    WitnessMissing {
+        /// The checkpoint.
+        checkpoint: i64,
+    },
+    /// A checkpoint held by a witness differs from the database's.
+    #[error("checkpoint {checkpoint}: the database's copy differs from the witness's")]
+    WitnessDiffers {
+        /// The checkpoint.
+        checkpoint: i64,
+    },
+    /// A trusted audit key named by the database is not the key its backend holds.
+    #[error(
+        "audit key {key_id}: the database's public key is not the one its KMS or custody holds"
+    )]
+    KeyMismatch {
+        /// The key.
+        key_id: String,
+    },
 }
 
 /// Walks records in seq order and reports the first broken link.
@@ -42,6 +128,8 @@ pub enum Break {
 pub struct Verifier {
     next_seq: i64,
     prev_hash: Vec<u8>,
+    /// `(checkpoint seq, event seq, signed head hash)` still to meet, in event order.
+    pending: VecDeque<(i64, i64, Vec<u8>)>,
 }
 
 impl Default for Verifier {
@@ -49,11 +137,23 @@ impl Default for Verifier {
         Self {
             next_seq: 1,
             prev_hash: GENESIS.to_vec(),
+            pending: VecDeque::new(),
         }
     }
 }
 
 impl Verifier {
+    /// A walk that also holds the events to `checkpoints` (already verified, in seq order).
+    pub fn with_checkpoints<'a>(checkpoints: impl IntoIterator<Item = &'a Checkpoint>) -> Self {
+        Self {
+            pending: checkpoints
+                .into_iter()
+                .map(|c| (c.seq, c.event_seq, c.head_hash.clone()))
+                .collect(),
+            ..Self::default()
+        }
+    }
+
     /// Checks the next record.
     pub fn push(&mut self, record: &Record) -> Result<(), Break> {
         if record.seq != self.next_seq {
@@ -68,6 +168,18 @@ impl Verifier {
         if record.hash != record.expected_hash() {
             return Err(Break::Content { seq: record.seq });
         }
+        while let Some((checkpoint, event_seq, hash)) = self.pending.front() {
+            if *event_seq > record.seq {
+                break;
+            }
+            if *event_seq < record.seq || *hash != record.hash {
+                return Err(Break::CheckpointHash {
+                    checkpoint: *checkpoint,
+                    seq: *event_seq,
+                });
+            }
+            self.pending.pop_front();
+        }
         self.next_seq += 1;
         self.prev_hash = record.hash.clone();
         Ok(())
@@ -79,6 +191,13 @@ impl Verifier {
         if head_seq != last_seq || head_hash != self.prev_hash.as_slice() {
             return Err(Break::Head { head_seq, last_seq });
         }
+        if let Some((checkpoint, event_seq, _)) = self.pending.front() {
+            return Err(Break::CheckpointBeyondLog {
+                checkpoint: *checkpoint,
+                event_seq: *event_seq,
+                last_seq,
+            });
+        }
         Ok(last_seq)
     }
 }
@@ -86,7 +205,7 @@ impl Verifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{Action, Actor, NewEvent, chain};
+    use crate::audit::{Action, Actor, Checkpoint, NewEvent, chain};
     use chrono::DateTime;
     use serde_json::json;
 
@@ -171,6 +290,73 @@ mod tests {
             v.finish(4, &records[3].hash),
             Err(Break::Head {
                 head_seq: 4,
+                last_seq: 3
+            })
+        );
+    }
+
+    fn checkpoint_at(records: &[Record], n: i64, seq: i64) -> Checkpoint {
+        let r = &records[usize::try_from(seq - 1).unwrap()];
+        Checkpoint {
+            seq: n,
+            event_seq: seq,
+            head_hash: r.hash.clone(),
+            signed_at: r.occurred_at,
+            prev: vec![],
+            key_id: String::new(),
+            signature: vec![],
+        }
+    }
+
+    fn verify_against(records: &[Record], checkpoints: &[Checkpoint]) -> Result<i64, Break> {
+        let mut v = Verifier::with_checkpoints(checkpoints);
+        for r in records {
+            v.push(r)?;
+        }
+        let (seq, hash) = records
+            .last()
+            .map_or((0, GENESIS.to_vec()), |r| (r.seq, r.hash.clone()));
+        v.finish(seq, &hash)
+    }
+
+    #[test]
+    fn a_recomputed_chain_differs_from_the_checkpoint() {
+        let records = sample(5);
+        let cps = [checkpoint_at(&records, 1, 2), checkpoint_at(&records, 2, 4)];
+        assert_eq!(verify_against(&records, &cps), Ok(5));
+        // Event 3 edited and every hash after it recomputed: a consistent chain, but event 4
+        // is no longer what checkpoint 2 signed.
+        let mut forged = records[..2].to_vec();
+        let mut rest = records[2..].to_vec();
+        rest[0].details = "{}".into();
+        let mut prev = forged[1].hash.clone();
+        for r in &mut rest {
+            r.prev_hash = prev.clone();
+            r.hash = r.expected_hash().to_vec();
+            prev = r.hash.clone();
+        }
+        forged.extend(rest);
+        assert_eq!(verify(&forged), Ok(5));
+        assert_eq!(
+            verify_against(&forged, &cps),
+            Err(Break::CheckpointHash {
+                checkpoint: 2,
+                seq: 4
+            })
+        );
+    }
+
+    #[test]
+    fn a_truncated_tail_with_its_head_moved_back_is_caught() {
+        let records = sample(5);
+        let cps = [checkpoint_at(&records, 1, 4)];
+        // Events 4 and 5 removed and the head pointed at event 3: the bare chain agrees.
+        assert_eq!(verify(&records[..3]), Ok(3));
+        assert_eq!(
+            verify_against(&records[..3], &cps),
+            Err(Break::CheckpointBeyondLog {
+                checkpoint: 1,
+                event_seq: 4,
                 last_seq: 3
             })
         );

@@ -27,6 +27,7 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
+mod audit;
 mod auth;
 mod check;
 mod custody;
@@ -40,6 +41,7 @@ mod secret;
 mod service_links;
 mod signing;
 
+pub use audit::{AuditSettings, RetentionMode, WitnessKind};
 pub use auth::AuthSettings;
 pub use check::Warning;
 pub use custody::CustodySettings;
@@ -65,6 +67,7 @@ const SECTIONS: &[&str] = &[
     "auth",
     "enrolment",
     "signing",
+    "audit",
 ];
 
 /// Every setting fincert reads.
@@ -91,6 +94,8 @@ pub struct Settings {
     pub enrolment: EnrolmentSettings,
     /// Remote signing for institutions.
     pub signing: SigningSettings,
+    /// Signed audit checkpoints and their witness.
+    pub audit: AuditSettings,
 }
 
 impl Default for Settings {
@@ -106,6 +111,7 @@ impl Default for Settings {
             enrolment: EnrolmentSettings::default(),
             signing: SigningSettings::default(),
             auth: AuthSettings::default(),
+            audit: AuditSettings::default(),
         }
     }
 }
@@ -197,6 +203,13 @@ impl Settings {
         self.auth.validate()?;
         self.enrolment.validate()?;
         self.signing.validate()?;
+        self.audit.validate()?;
+        if self.kms.backend != KmsBackend::Aws && !self.audit.aws_key_id.is_empty() {
+            return Err(ConfigError::new(
+                "audit.aws_key_id",
+                "a checkpoint key in KMS needs kms.backend = \"aws\"",
+            ));
+        }
         if self.kms.backend != KmsBackend::Aws && !self.pki.aws_root_key_id.is_empty() {
             // Named CA keys with the local backend would be silently unused.
             return Err(ConfigError::new(
@@ -225,6 +238,15 @@ impl Settings {
             self.data_dir.join("kms").join("local-keyring.json")
         } else {
             PathBuf::from(&self.kms.local_keyring)
+        }
+    }
+
+    /// The audit witness directory in force.
+    pub fn audit_witness_path(&self) -> PathBuf {
+        if self.audit.witness_dir.is_empty() {
+            self.data_dir.join("audit-witness")
+        } else {
+            PathBuf::from(&self.audit.witness_dir)
         }
     }
 

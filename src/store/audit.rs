@@ -185,9 +185,16 @@ pub async fn by_action<C: ConnectionTrait>(
 /// Walks the whole chain; `Ok(Ok(n))` for an intact chain of `n` events, `Ok(Err(break))` for
 /// the first broken link.
 pub async fn verify<C: ConnectionTrait>(conn: &C) -> Result<Result<i64, audit::Break>, StoreError> {
+    verify_with(conn, audit::Verifier::default()).await
+}
+
+/// [`verify`] with a verifier of the caller's (one holding checkpoints).
+pub async fn verify_with<C: ConnectionTrait>(
+    conn: &C,
+    mut verifier: audit::Verifier,
+) -> Result<Result<i64, audit::Break>, StoreError> {
     // Read the head first: events appended while we walk are past it and not checked.
     let (head_seq, head_hash) = head(conn).await?;
-    let mut verifier = audit::Verifier::default();
     let mut after = 0;
     loop {
         let page = page_after(conn, after).await?;

@@ -9,6 +9,7 @@
 //! runs a normal pool and relies on row locks (the audit head, counters) for atomicity.
 
 pub mod audit;
+pub mod checkpoints;
 pub mod columns;
 pub mod custody;
 pub mod enrolment;

@@ -11,6 +11,7 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod checkpoints;
 mod cli;
 mod cluster;
 mod corrupt_rows;

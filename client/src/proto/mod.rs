@@ -19,6 +19,7 @@
 //! | [`oauth`]        | `/oauth2/token` (and the CSC token routes)                                |
 //! | [`csc`]          | `/csc/v1/**`, `/csc/v2/**` (answers; CSC requests are read tolerantly)   |
 //! | [`dev`]          | `/dev/outbox/{phone}`                                                     |
+//! | [`audit`]        | `/v1/audit/checkpoints`, `/v1/audit/keys`                                  |
 //!
 //! Errors: every native route answers a [`Problem`] whose `code` is an [`ErrorCode`]; the
 //! token endpoints (and CSC) answer an [`OAuthErrorBody`] with an [`OAuthErrorCode`]. The PKI
@@ -30,6 +31,7 @@
 //! the order of its item's fields.
 
 pub mod approvals;
+pub mod audit;
 pub mod auth;
 pub mod certificates;
 pub mod consents;

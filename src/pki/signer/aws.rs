@@ -141,6 +141,22 @@ impl CaKeyStore for AwsCaKeys {
     }
 }
 
+/// Adopts the existing KMS signing key `key_id` (named by `setting`) for `algorithm` after the
+/// same checks `ca init` makes; returns its ARN. Also used for the audit checkpoint key.
+pub(crate) async fn adopt_key(
+    kms: &AwsKms,
+    key_id: &str,
+    algorithm: KeyAlgorithm,
+    setting: &'static str,
+) -> Result<String, PkiError> {
+    adopt(kms, key_id, algorithm)
+        .await
+        .map_err(|problem| match problem {
+            Adopt::Kms(e) => PkiError::Custody(CustodyError::Kms(e)),
+            Adopt::Unfit(problem) => PkiError::CaKey { setting, problem },
+        })
+}
+
 /// Why a configured key cannot be adopted.
 enum Adopt {
     /// KMS did not answer (or refused for a reason of its own: unavailable, throttled).

@@ -39,6 +39,8 @@ pub struct TestApp {
     pub outbox: Arc<fincert::auth::messaging::DevOutbox>,
     /// The app's remote-signing service (tests run webhook deliveries through it).
     pub signing: Arc<fincert::signing::Signing>,
+    /// The app's audit checkpoint signer (tests run it at once instead of waiting a minute).
+    pub checkpoints: Arc<fincert::checkpoints::Checkpoints>,
 }
 
 /// The instant every test app's clock starts at: now, in whole seconds (outside verifiers such
@@ -79,6 +81,7 @@ pub async fn spawn_app_with(test_db: TestDb, settings: Settings) -> TestApp {
     let pki = app.pki();
     let outbox = app.outbox();
     let signing = app.signing();
+    let checkpoints = app.checkpoints();
     tokio::spawn(app.run_until_stopped());
     let db = store::connect(&settings).await.expect("test connection");
     let address = format!("http://127.0.0.1:{port}");
@@ -100,6 +103,7 @@ pub async fn spawn_app_with(test_db: TestDb, settings: Settings) -> TestApp {
         pki,
         outbox,
         signing,
+        checkpoints,
     }
 }
 

@@ -108,6 +108,7 @@ pub async fn use_moto(s: &mut Settings, url: &str) {
     let client = moto_client(url).await;
     s.pki.aws_root_key_id = moto_ca_key(&client, &s.pki.ca_algorithm).await;
     s.pki.aws_issuing_key_id = moto_ca_key(&client, &s.pki.ca_algorithm).await;
+    s.audit.aws_key_id = moto_ca_key(&client, "p256").await;
 }
 
 /// A moto server of one test's own (so the test can stop it); killed on drop.

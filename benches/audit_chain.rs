@@ -1,0 +1,190 @@
+//! The audit chain at volume: append throughput in the group commit's transaction shape, and
+//! `audit verify` speed with signed checkpoints.
+//!
+//! `cargo bench --bench audit_chain` runs on a fresh embedded SQLite file and, when the
+//! PostgreSQL at `FINCERT_BENCH_PG_ADMIN_URL` answers, on a fresh PostgreSQL database (dropped
+//! at the end). It measures:
+//!
+//! - **append**: `FINCERT_BENCH_APPENDERS` (default 4) concurrent writers each appending
+//!   batches of `FINCERT_BENCH_BATCH` events (default 64, `signing.group_commit_max_batch`)
+//!   in one transaction apiece (`store::audit::append_within`, as the group committer does:
+//!   one head lock, one insert statement, one commit per batch) until
+//!   `FINCERT_BENCH_EVENTS` (default 200,000) events are in; a row's latencies are the
+//!   batches' commit times, its rate events per second;
+//! - **verify**: `checkpoints::verify` of the whole chain with a signed checkpoint every
+//!   10,000 events (the walk `fincert audit verify` does), in events per second.
+
+// Test and benchmark code may unwrap, expect and panic: the `[workspace.lints]` denials are for
+// the library and the binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
+
+mod common;
+
+use common::{Row, pg_admin, row};
+
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::{
+    encoding::{AsDer, PublicKeyX509Der},
+    rand::SystemRandom,
+    signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair},
+};
+use fincert::{
+    audit::{Action, Actor, AuditPublicKey, Checkpoint, NewEvent},
+    checkpoints,
+    clock::{Clock, SystemClock},
+    config::Settings,
+    store,
+};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+async fn append(db: &DatabaseConnection, label: &str, total: usize) -> Row {
+    let writers = env_usize("FINCERT_BENCH_APPENDERS", 4).max(1);
+    let batch = env_usize("FINCERT_BENCH_BATCH", 64).max(1);
+    let per_writer = total / writers / batch;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let db = db.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            for b in 0..per_writer {
+                let events: Vec<_> = (0..batch)
+                    .map(|i| {
+                        NewEvent::new(
+                            Actor::Institution(format!("inst-{w}")),
+                            Action::SignatureCreated,
+                        )
+                        .subject(format!("req-{w}-{b}-{i}"))
+                        .details(serde_json::json!({"digest": "ab".repeat(32), "n": i}))
+                    })
+                    .collect();
+                let t = Instant::now();
+                let txn = db.begin().await.unwrap();
+                store::audit::append_within(&txn, SystemClock.now(), &events)
+                    .await
+                    .unwrap();
+                txn.commit().await.unwrap();
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    let wall = started.elapsed();
+    let mut r = row(
+        format!("audit append {label}, {writers} writers x batches of {batch}"),
+        lat,
+        wall,
+    );
+    r.per_sec *= batch as f64;
+    r
+}
+
+async fn verify(db: &DatabaseConnection, label: &str) -> Row {
+    let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
+    let spki: PublicKeyX509Der<'static> = pair.public_key().as_der().unwrap();
+    let key = AuditPublicKey::new(spki.as_ref().to_vec());
+    let (head_seq, _) = store::audit::head(db).await.unwrap();
+    let mut prev: Option<Checkpoint> = None;
+    let mut at = 10_000;
+    while at <= head_seq {
+        let rows = store::audit::page_after(db, at - 1).await.unwrap();
+        let mut cp = Checkpoint::next(
+            prev.as_ref(),
+            at,
+            &rows[0].hash,
+            SystemClock.now(),
+            &key.key_id,
+        );
+        cp.signature = pair
+            .sign(&SystemRandom::new(), &cp.message())
+            .unwrap()
+            .as_ref()
+            .to_vec();
+        store::checkpoints::insert(db, &cp).await.unwrap();
+        prev = Some(cp);
+        at += 10_000;
+    }
+    let started = Instant::now();
+    let report = checkpoints::verify(db, vec![key], None)
+        .await
+        .unwrap()
+        .unwrap();
+    let wall = started.elapsed();
+    let mut r = row(
+        format!(
+            "audit verify {label}, {} events / {} checkpoints",
+            report.events, report.checkpoints
+        ),
+        vec![wall],
+        wall,
+    );
+    r.per_sec = report.events as f64 / wall.as_secs_f64();
+    r
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let total = env_usize("FINCERT_BENCH_EVENTS", 200_000).max(1000);
+    let mut rows = Vec::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut sqlite = Settings::default();
+    sqlite.data_dir = dir.path().to_path_buf();
+    let db = store::connect(&sqlite).await.unwrap();
+    store::migrate(&db).await.unwrap();
+    rows.push(append(&db, "sqlite", total).await);
+    rows.push(verify(&db, "sqlite").await);
+    db.close().await.ok();
+
+    let name = format!("fincert_bench_audit_{}", std::process::id());
+    if let Ok(admin) = Database::connect(pg_admin()).await {
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap();
+        let base = pg_admin()
+            .rsplit_once('/')
+            .map(|(b, _)| b.to_owned())
+            .unwrap();
+        let mut pg = Settings::default();
+        pg.database.url = format!("{base}/{name}");
+        let db = store::connect(&pg).await.unwrap();
+        store::migrate(&db).await.unwrap();
+        rows.push(append(&db, "postgres", total).await);
+        rows.push(verify(&db, "postgres").await);
+        db.close().await.ok();
+        admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await
+            .ok();
+    } else {
+        println!("PostgreSQL not reachable at FINCERT_BENCH_PG_ADMIN_URL: SQLite rows only");
+    }
+    println!("| row | ops | events per s | p50 ms | p99 ms |");
+    println!("|---|---:|---:|---:|---:|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {:.0} | {} | {} |",
+            r.name,
+            r.ops,
+            r.per_sec,
+            ms(r.p50),
+            ms(r.p99)
+        );
+    }
+}
