@@ -28,6 +28,8 @@ mod m20261202_000019_ocsp_responses;
 mod m20261202_000020_sign_ins;
 mod m20261202_000021_history_index;
 mod m20261202_000022_webhook_validation_info;
+mod m20261202_000023_final_renewal_notice;
+mod m20261202_000024_csc_history_index;
 
 /// The ordered list of every migration fincert knows.
 pub struct Migrator;
@@ -58,6 +60,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000020_sign_ins::Migration),
             Box::new(m20261202_000021_history_index::Migration),
             Box::new(m20261202_000022_webhook_validation_info::Migration),
+            Box::new(m20261202_000023_final_renewal_notice::Migration),
+            Box::new(m20261202_000024_csc_history_index::Migration),
         ]
     }
 }
