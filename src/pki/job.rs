@@ -195,7 +195,12 @@ fn renewal_notice_body(row: &CertificateRow, days: i64) -> String {
     // The date in Korea (UTC+9).
     let date = chrono::FixedOffset::east_opt(9 * 3600).map_or_else(
         || row.not_after.format("%Y-%m-%d").to_string(),
-        |kst| row.not_after.with_timezone(&kst).format("%Y-%m-%d").to_string(),
+        |kst| {
+            row.not_after
+                .with_timezone(&kst)
+                .format("%Y-%m-%d")
+                .to_string()
+        },
     );
     format!(
         "[fincert] 인증서(일련번호 …{tail})가 {date}에 만료됩니다(만료 {days}일 전 안내). 인증서 센터에서 갱신하세요."

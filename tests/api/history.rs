@@ -356,7 +356,13 @@ async fn csc_signatures_in_the_history(engine: Engine) {
 
     // 2. CSC v1: two hashes authorized, one signed.
     let (d1, d2) = (digest(b"v1 first"), digest(b"v1 second"));
-    let sad = csc_ok(&app, &bank, "/csc/v1/credentials/authorize", json!({"credentialID": id, "numSignatures": 2, "hash": [d1, d2], "PIN": PIN})).await;
+    let sad = csc_ok(
+        &app,
+        &bank,
+        "/csc/v1/credentials/authorize",
+        json!({"credentialID": id, "numSignatures": 2, "hash": [d1, d2], "PIN": PIN}),
+    )
+    .await;
     app.clock.advance(chrono::Duration::seconds(1));
     csc_ok(&app, &bank, "/csc/v1/signatures/signHash", json!({"credentialID": id, "SAD": sad["SAD"], "hash": [d1], "hashAlgo": "2.16.840.1.101.3.4.2.1", "signAlgo": "1.2.840.113549.1.1.1"})).await;
     let v1_signed_at = app.clock.now();
@@ -369,16 +375,17 @@ async fn csc_signatures_in_the_history(engine: Engine) {
     app.clock.advance(chrono::Duration::seconds(1));
 
     // 4. CSC v1: authorized, never used: not history while it lives.
-    csc_ok(&app, &bank, "/csc/v1/credentials/authorize", json!({"credentialID": id, "numSignatures": 1, "hash": [digest(b"unused")], "PIN": PIN})).await;
+    csc_ok(
+        &app,
+        &bank,
+        "/csc/v1/credentials/authorize",
+        json!({"credentialID": id, "numSignatures": 1, "hash": [digest(b"unused")], "PIN": PIN}),
+    )
+    .await;
     let listed = page(&app, &h, "").await;
     let items = listed["items"].as_array().unwrap();
     assert_eq!(items.len(), 3, "{listed}");
-    crate::openapi::check_response(
-        "get",
-        "/v1/certificates/{id}/history",
-        200,
-        &listed,
-    );
+    crate::openapi::check_response("get", "/v1/certificates/{id}/history", 200, &listed);
     let via: Vec<&str> = items.iter().map(|i| i["via"].as_str().unwrap()).collect();
     assert_eq!(via, ["csc", "csc", "api"], "newest first, both sources");
     let v2 = &items[0];
@@ -388,11 +395,14 @@ async fn csc_signatures_in_the_history(engine: Engine) {
     assert_eq!(v2["result"], "signed");
     assert_eq!(v2["digests"], json!([d3]));
     let v1 = &items[1];
-    assert_eq!(v1["digests"], json!([d1]), "the digest signed, not the unused one");
+    assert_eq!(
+        v1["digests"],
+        json!([d1]),
+        "the digest signed, not the unused one"
+    );
     assert_eq!(
         v1["requested_at"].as_str().unwrap(),
-        (t0 + chrono::Duration::seconds(1))
-            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+        (t0 + chrono::Duration::seconds(1)).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
     );
     assert_eq!(
         v1["decided_at"].as_str().unwrap(),
@@ -425,9 +435,9 @@ async fn csc_signatures_in_the_history(engine: Engine) {
     assert_eq!(count(&page(&app, &h, "?result=rejected").await), 0);
     assert_eq!(count(&page(&app, &h, "?kind=login").await), 0);
     assert_eq!(count(&page(&app, &h, "?kind=signature").await), 4);
-    let from = (t0 + chrono::Duration::milliseconds(1500))
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let from = from.replace('+', "%2B");
+    // From t0 + 2 s: the v2 authorization (t0 + 3 s) and the unused one (t0 + 4 s).
+    let from =
+        (t0 + chrono::Duration::seconds(2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let later = page(&app, &h, &format!("?from={from}")).await;
     assert_eq!(count(&later), 2, "{later}");
 
@@ -436,7 +446,13 @@ async fn csc_signatures_in_the_history(engine: Engine) {
     let mut query = "?limit=1".to_owned();
     loop {
         let p = page(&app, &h, &query).await;
-        seen.extend(p["items"].as_array().unwrap().iter().map(|i| i["id"].clone()));
+        seen.extend(
+            p["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].clone()),
+        );
         match p["next_cursor"].as_str() {
             Some(c) => query = format!("?limit=1&cursor={c}"),
             None => break,

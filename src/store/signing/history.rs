@@ -35,7 +35,7 @@ pub async fn history<C: ConnectionTrait>(
 ) -> Result<Vec<HistoryItem>, StoreError> {
     let mut rows = requests(conn, user, certificate, filter, now).await?;
     rows.extend(csc(conn, user, certificate, filter, now).await?);
-    rows.sort_by(|a, b| (b.requested_at, b.id).cmp(&(a.requested_at, a.id)));
+    rows.sort_by_key(|r| std::cmp::Reverse((r.requested_at, r.id)));
     rows.truncate(usize::try_from(filter.limit).unwrap_or(usize::MAX) + 1);
     Ok(rows)
 }
@@ -63,7 +63,8 @@ async fn csc<C: ConnectionTrait>(
         params.push(v);
         format!("${}", params.len())
     };
-    let signed = "EXISTS (SELECT 1 FROM csc_sad_signatures s WHERE s.activation_id = a.activation_id)";
+    let signed =
+        "EXISTS (SELECT 1 FROM csc_sad_signatures s WHERE s.activation_id = a.activation_id)";
     let mut sql = format!(
         "SELECT a.activation_id, i.name AS institution, a.created_at, \
          (SELECT s.created_at FROM csc_sad_signatures s WHERE s.activation_id = a.activation_id \

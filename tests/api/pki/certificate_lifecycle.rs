@@ -181,7 +181,12 @@ pub(super) async fn reissue_supersedes_the_old_certificate(engine: Engine) {
 
     // Expired, then reissued: the old one stays expired.
     app.clock.advance(Duration::days(365 * 3 + 2));
-    let report = app.pki.run_lifecycle_job(&app.db, app.outbox.as_ref()).await.unwrap().unwrap();
+    let report = app
+        .pki
+        .run_lifecycle_job(&app.db, app.outbox.as_ref())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(report.expired, 1);
     assert_eq!(
         app.pki
@@ -225,14 +230,29 @@ pub(super) async fn lifecycle_job_notices_and_expires(engine: Engine) {
         .usage(Usage::Restricted)
         .issue(&app)
         .await;
-    let report = app.pki.run_lifecycle_job(&app.db, app.outbox.as_ref()).await.unwrap().unwrap();
+    let report = app
+        .pki
+        .run_lifecycle_job(&app.db, app.outbox.as_ref())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((report.expired, report.renewal_notices), (0, 0));
 
     app.clock
         .advance(cert.not_after - app.clock.now() - Duration::days(29));
-    let report = app.pki.run_lifecycle_job(&app.db, app.outbox.as_ref()).await.unwrap().unwrap();
+    let report = app
+        .pki
+        .run_lifecycle_job(&app.db, app.outbox.as_ref())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((report.expired, report.renewal_notices), (0, 1));
-    let report = app.pki.run_lifecycle_job(&app.db, app.outbox.as_ref()).await.unwrap().unwrap();
+    let report = app
+        .pki
+        .run_lifecycle_job(&app.db, app.outbox.as_ref())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(report.renewal_notices, 0, "told once");
     let notices = store::audit::by_action(&app.db, Action::RenewalNoticeRecorded, 5)
         .await
@@ -268,9 +288,21 @@ pub(super) async fn lifecycle_job_notices_and_expires(engine: Engine) {
                 .await
                 .unwrap()
         );
-        assert!(app.pki.run_lifecycle_job(&app.db, app.outbox.as_ref()).await.unwrap().is_none());
+        assert!(
+            app.pki
+                .run_lifecycle_job(&app.db, app.outbox.as_ref())
+                .await
+                .unwrap()
+                .is_none()
+        );
         other.commit().await.unwrap();
-        assert!(app.pki.run_lifecycle_job(&app.db, app.outbox.as_ref()).await.unwrap().is_some());
+        assert!(
+            app.pki
+                .run_lifecycle_job(&app.db, app.outbox.as_ref())
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
 }
 
@@ -300,7 +332,9 @@ pub(super) async fn renewal_notices_are_sent_once_at_30_and_7_days(engine: Engin
         Engine::Postgres => Some(spawn_node(&app).await),
         Engine::Sqlite => None,
     };
-    let other = node.as_ref().map_or_else(|| app.pki.clone(), |n| n.pki.clone());
+    let other = node
+        .as_ref()
+        .map_or_else(|| app.pki.clone(), |n| n.pki.clone());
     let who = user(&app, "cust-notice").await;
     let cert = cloud_cert(who.as_str())
         .usage(Usage::Restricted)
@@ -337,7 +371,10 @@ pub(super) async fn renewal_notices_are_sent_once_at_30_and_7_days(engine: Engin
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((report.renewal_notices, report.renewal_notices_sent), (1, 0));
+    assert_eq!(
+        (report.renewal_notices, report.renewal_notices_sent),
+        (1, 0)
+    );
     assert!(notices().is_empty());
 
     // Next run (both nodes at once): exactly one 30-day notice.
@@ -346,7 +383,11 @@ pub(super) async fn renewal_notices_are_sent_once_at_30_and_7_days(engine: Engin
     let sent = notices();
     assert_eq!(sent.len(), 1, "{sent:?}");
     let tail = &cert.serial[cert.serial.len() - 8..];
-    assert!(sent[0].contains("만료 30일 전") && sent[0].contains(tail), "{}", sent[0]);
+    assert!(
+        sent[0].contains("만료 30일 전") && sent[0].contains(tail),
+        "{}",
+        sent[0]
+    );
 
     // 6 days left: exactly one 7-day notice, also with both nodes at once.
     app.clock.advance(Duration::days(19));
@@ -354,7 +395,11 @@ pub(super) async fn renewal_notices_are_sent_once_at_30_and_7_days(engine: Engin
     assert_eq!(both().await, 0, "told once");
     let sent = notices();
     assert_eq!(sent.len(), 2, "{sent:?}");
-    assert!(sent[1].contains("만료 7일 전") && sent[1].contains(tail), "{}", sent[1]);
+    assert!(
+        sent[1].contains("만료 7일 전") && sent[1].contains(tail),
+        "{}",
+        sent[1]
+    );
 
     // Audited: the refused one and the two sent.
     let events = store::audit::by_action(&app.db, Action::RenewalNoticeRecorded, 10)
