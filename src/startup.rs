@@ -159,6 +159,7 @@ impl Application {
             clock.clone(),
         ));
         let pins = Arc::new(crate::auth::pin::Pins::new(custody.clone(), sender.clone()));
+        let notice_sender = sender.clone();
         let enrolments = Arc::new(Enrolments::new(
             verifier,
             sender,
@@ -195,6 +196,7 @@ impl Application {
             custody.clone(),
             pki.clone(),
             signing.clone(),
+            notice_sender,
             db.clone(),
             clock.clone(),
         );
@@ -347,12 +349,13 @@ fn partners(
 /// Background work of a node: wipes expired activations every few seconds (so an unused
 /// activated key does not outlive its window in memory), sends due webhooks, runs the PKI
 /// revocation refresh (CRL after status changes, OCSP answers before their nextUpdate) every
-/// five seconds and the lifecycle job (expiry, renewal notices) every five minutes, each on
+/// five seconds and the lifecycle job (expiry, renewal notices sent by SMS) every five minutes, each on
 /// whichever node holds its lock.
 fn spawn_background(
     custody: Arc<Custody>,
     pki: Arc<Pki>,
     signing: Arc<Signing>,
+    sender: Arc<dyn MessageSender>,
     db: DatabaseConnection,
     clock: SharedClock,
 ) -> tokio::task::JoinHandle<()> {
@@ -391,11 +394,12 @@ fn spawn_background(
                 if let Err(e) = store::sign_ins::purge_expired(&db, clock.now()).await {
                     tracing::warn!(error = %e, "expired sign-ins not purged; retrying later");
                 }
-                match pki.run_lifecycle_job(&db).await {
+                match pki.run_lifecycle_job(&db, sender.as_ref()).await {
                     Ok(Some(report)) if report.expired + report.renewal_notices > 0 => {
                         tracing::info!(
                             expired = report.expired,
                             notices = report.renewal_notices,
+                            notices_sent = report.renewal_notices_sent,
                             "lifecycle job"
                         );
                     }

@@ -144,21 +144,12 @@ pub async fn history(
     id: web::Path<Uuid>,
     q: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    if wants_csv(&req) {
-        return history_csv(state, user, id, q).await;
-    }
-    let filter = Filter::parse(&q, history::DEFAULT_LIMIT, history::MAX_LIMIT)
-        .map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
-    let page = history::page(
-        &state.db,
-        &state.pki,
-        &user.0,
-        *id,
-        &filter,
-        state.clock.now(),
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(page))
+    let shape = if wants_csv(&req) {
+        Shape::Csv
+    } else {
+        Shape::Json
+    };
+    history_as(&state, &user, *id, &q, shape).await
 }
 
 /// `GET /v1/certificates/{id}/history.csv`: the same filters, up to 10,000 rows in one RFC 4180
@@ -170,23 +161,51 @@ pub async fn history_csv(
     id: web::Path<Uuid>,
     q: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let filter = Filter::parse(&q, history::CSV_MAX_ROWS, history::CSV_MAX_ROWS)
-        .map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
+    history_as(&state, &user, *id, &q, Shape::Csv).await
+}
+
+/// How a history answer is written.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// A JSON page (20 rows by default, 100 at most).
+    Json,
+    /// An RFC 4180 file (up to 10,000 rows).
+    Csv,
+}
+
+/// The one query path of both history routes: the filter checked with the shape's limits,
+/// one page read, written as JSON or CSV.
+async fn history_as(
+    state: &AppState,
+    user: &User,
+    id: Uuid,
+    q: &HistoryQuery,
+    shape: Shape,
+) -> Result<HttpResponse, ApiError> {
+    let (default, max) = match shape {
+        Shape::Json => (history::DEFAULT_LIMIT, history::MAX_LIMIT),
+        Shape::Csv => (history::CSV_MAX_ROWS, history::CSV_MAX_ROWS),
+    };
+    let filter =
+        Filter::parse(q, default, max).map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
     let page = history::page(
         &state.db,
         &state.pki,
         &user.0,
-        *id,
+        id,
         &filter,
         state.clock.now(),
     )
     .await?;
+    if let Shape::Json = shape {
+        return Ok(HttpResponse::Ok().json(page));
+    }
     let body = history::to_csv(&page.items)?;
     let mut resp = HttpResponse::Ok();
     resp.content_type("text/csv; charset=utf-8; header=present")
         .insert_header((
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"history-{}.csv\"", *id),
+            format!("attachment; filename=\"history-{id}.csv\""),
         ));
     if let Some(next) = page.next_cursor {
         resp.insert_header(("x-next-cursor", next));

@@ -54,6 +54,22 @@ impl DevOutbox {
             .cloned()
     }
 
+    /// Every kept message to `phone`, oldest first.
+    pub fn messages_to(&self, phone: &str) -> Vec<Message> {
+        let Ok(digits) = Phone::parse(phone) else {
+            return Vec::new();
+        };
+        self.messages
+            .lock()
+            .map(|m| {
+                m.iter()
+                    .filter(|x| x.to == digits.as_str())
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// How many messages went to `phone`.
     pub fn count_to(&self, phone: &str) -> usize {
         let Ok(digits) = Phone::parse(phone) else {

@@ -10,8 +10,13 @@ use serde_json::json;
 use super::{ISSUING, Pki, PkiError};
 use crate::{
     audit::{Action, Actor, NewEvent},
-    store::{self, StoreError},
+    auth::messaging::{Channel, MessageSender},
+    store::{self, StoreError, pki::CertificateRow, pki::NoticeStage},
 };
+
+/// The last renewal notice goes out this many days before expiry (the first when the renewal
+/// window opens, `pki.renewal_window_days`).
+pub const FINAL_NOTICE_DAYS: i64 = 7;
 
 /// The background jobs' lock: "finc" + job 1. The lifecycle job and the revocation refresh
 /// share it (one node does both).
@@ -22,24 +27,39 @@ const JOB_LOCK: i64 = 0x6669_6e63_0001;
 const OCSP_REFRESH_BATCH: u64 = 500;
 
 impl Pki {
-    /// The periodic lifecycle job: marks certificates past their validity as expired, records
-    /// a renewal notice for each certificate entering its renewal window (each audited), and
-    /// then refreshes the root's ARL and runs the revocation refresh. Runs on one node at a
-    /// time (a PostgreSQL advisory lock); returns what it did, or `None` if another node holds
-    /// the job.
+    /// The periodic lifecycle job: marks certificates past their validity as expired, claims
+    /// a renewal notice for each certificate entering its renewal window and a last one 7 days
+    /// before expiry (each once per certificate), sends them through `sender` to the holder's
+    /// phone (each audited; a notice that could not be sent is given back and tried on the
+    /// next run), and then refreshes the root's ARL and runs the revocation refresh. The claims
+    /// are made on one node at a time (a PostgreSQL advisory lock); returns what it did, or
+    /// `None` if another node holds the job.
     pub async fn run_lifecycle_job(
         &self,
         db: &DatabaseConnection,
+        sender: &dyn MessageSender,
     ) -> Result<Option<JobReport>, PkiError> {
         let now = self.clock.now();
         let window_end = now + Duration::days(i64::from(self.settings.renewal_window_days));
+        let final_end = now + Duration::days(FINAL_NOTICE_DAYS);
         let txn = db.begin().await.map_err(StoreError::from)?;
         if !store::pki::try_job_lock(&txn, JOB_LOCK).await? {
             return Ok(None);
         }
         let expired = store::pki::expire_due(&txn, now, 1000).await?;
-        let notices = store::pki::record_renewal_notices(&txn, now, window_end, 1000).await?;
-        let mut events: Vec<_> = expired
+        let mut notices: Vec<(CertificateRow, NoticeStage, bool)> =
+            store::pki::record_renewal_notices(&txn, now, window_end, final_end, 1000)
+                .await?
+                .into_iter()
+                .map(|(row, stage)| (row, stage, true))
+                .collect();
+        notices.extend(
+            store::pki::claim_final_notices(&txn, now, final_end, 1000)
+                .await?
+                .into_iter()
+                .map(|row| (row, NoticeStage::Final, false)),
+        );
+        let events: Vec<_> = expired
             .iter()
             .map(|r| {
                 NewEvent::new(Actor::System, Action::CertificateExpired)
@@ -47,19 +67,69 @@ impl Pki {
                     .details(json!({"certificate": r.id.to_string()}))
             })
             .collect();
-        events.extend(notices.iter().map(|r| {
-            NewEvent::new(Actor::System, Action::RenewalNoticeRecorded)
-                .subject(r.serial_hex.clone())
-                .details(json!({"certificate": r.id.to_string(), "owner": r.owner_id.as_str(), "not_after": r.not_after.to_rfc3339()}))
-        }));
         store::audit::append_within(&txn, now, &events).await?;
         txn.commit().await.map_err(StoreError::from)?;
+        let sent = self.send_renewal_notices(db, sender, &notices).await?;
         self.refresh_arl(db).await?;
         self.refresh_revocation(db).await?;
         Ok(Some(JobReport {
             expired: expired.len(),
             renewal_notices: notices.len(),
+            renewal_notices_sent: sent,
         }))
+    }
+
+    /// Sends the claimed notices (after the claims committed: no message is held up by, or
+    /// sent for, an uncommitted claim) and audits each; gives back the claim of one the sender
+    /// refused, so the next run tries again. A holder without a phone on record keeps the claim
+    /// (audited as not sent): there is nobody to tell. Returns how many went out.
+    async fn send_renewal_notices(
+        &self,
+        db: &DatabaseConnection,
+        sender: &dyn MessageSender,
+        notices: &[(CertificateRow, NoticeStage, bool)],
+    ) -> Result<usize, PkiError> {
+        let mut sent = 0;
+        let mut events = Vec::with_capacity(notices.len());
+        for (row, stage, with_window) in notices {
+            let days = match stage {
+                NoticeStage::WindowOpen => i64::from(self.settings.renewal_window_days),
+                NoticeStage::Final => FINAL_NOTICE_DAYS,
+            };
+            let outcome = match store::enrolment::user_phone(db, row.owner_id.as_str()).await? {
+                None => "no_phone",
+                Some(phone) => {
+                    let body = renewal_notice_body(row, days);
+                    match sender.send(&phone, Channel::Sms, &body).await {
+                        Ok(()) => {
+                            sent += 1;
+                            "sent"
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, certificate = %row.id, "renewal notice not sent; tried again next run");
+                            store::pki::release_renewal_notice(db, row.id, *stage, *with_window)
+                                .await?;
+                            "send_failed"
+                        }
+                    }
+                }
+            };
+            events.push(
+                NewEvent::new(Actor::System, Action::RenewalNoticeRecorded)
+                    .subject(row.serial_hex.clone())
+                    .details(json!({
+                        "certificate": row.id.to_string(),
+                        "owner": row.owner_id.as_str(),
+                        "not_after": row.not_after.to_rfc3339(),
+                        "days_before": days,
+                        "outcome": outcome,
+                    })),
+            );
+        }
+        if !events.is_empty() {
+            store::audit::append(db, self.clock.now(), &events).await?;
+        }
+        Ok(sent)
     }
 
     /// The revocation refresh, run every few seconds by every node and done by the one that
@@ -109,8 +179,32 @@ impl Pki {
 pub struct JobReport {
     /// Certificates marked expired.
     pub expired: usize,
-    /// Renewal notices recorded.
+    /// Renewal notices claimed (renewal window open, or 7 days left).
     pub renewal_notices: usize,
+    /// Of those, the ones the message sender took.
+    pub renewal_notices_sent: usize,
+}
+
+/// The SMS a holder gets: which certificate (its serial's last 8 hex digits and usage), when it
+/// expires, and where to renew. Nothing secret.
+fn renewal_notice_body(row: &CertificateRow, days: i64) -> String {
+    let tail = row
+        .serial_hex
+        .get(row.serial_hex.len().saturating_sub(8)..)
+        .unwrap_or(&row.serial_hex);
+    // The date in Korea (UTC+9).
+    let date = chrono::FixedOffset::east_opt(9 * 3600).map_or_else(
+        || row.not_after.format("%Y-%m-%d").to_string(),
+        |kst| {
+            row.not_after
+                .with_timezone(&kst)
+                .format("%Y-%m-%d")
+                .to_string()
+        },
+    );
+    format!(
+        "[fincert] 인증서(일련번호 …{tail})가 {date}에 만료됩니다(만료 {days}일 전 안내). 인증서 센터에서 갱신하세요."
+    )
 }
 
 /// What one revocation refresh did.

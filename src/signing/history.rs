@@ -6,6 +6,8 @@
 //!   for one holder and one certificate; requests still pending are not history yet (they
 //!   are in `/v1/approvals`), a pending request past its expiry is `expired`. The index
 //!   `idx_signature_requests_history` (holder, certificate, created_at, id) serves the read.
+//!   Beside them, `via: csc`, every CSC `credentials/authorize` of the certificate that
+//!   signed (`signed`, with the digests signed) or ran out with no signature (`expired`).
 //! - **Pages.** Keyset pagination on `(created_at, id)`, newest first: the cursor is the last
 //!   row's position, opaque to the client (base64url of a versioned text) and useless to
 //!   anyone else (the query is always the holder's own). `limit` is 1–100 (default 20).
@@ -23,7 +25,7 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 pub use fincert_client::proto::certificates::{
-    HistoryItem, HistoryKind, HistoryPage, HistoryQuery, HistoryResult,
+    HistoryItem, HistoryKind, HistoryPage, HistoryQuery, HistoryResult, HistoryVia,
 };
 
 use crate::{
@@ -177,7 +179,7 @@ pub fn defused(cell: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// The CSV header.
-pub const CSV_HEADER: [&str; 9] = [
+pub const CSV_HEADER: [&str; 10] = [
     "id",
     "kind",
     "institution",
@@ -187,6 +189,7 @@ pub const CSV_HEADER: [&str; 9] = [
     "requested_at",
     "decided_at",
     "result",
+    "via",
 ];
 
 /// Items as RFC 4180 CSV (CRLF line ends), every cell defused.
@@ -209,6 +212,7 @@ pub fn to_csv(items: &[HistoryItem]) -> Result<Vec<u8>, StoreError> {
             time(item.requested_at),
             item.decided_at.map(time).unwrap_or_default(),
             item.result.as_str().to_owned(),
+            item.via.as_str().to_owned(),
         ];
         w.write_record(cells.iter().map(|c| defused(c).into_owned()))
             .map_err(failed)?;
@@ -232,6 +236,7 @@ mod tests {
             requested_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
             decided_at: None,
             result: HistoryResult::Expired,
+            via: HistoryVia::Api,
         }
     }
 

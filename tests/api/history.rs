@@ -268,7 +268,7 @@ async fn history_pages_filters_and_csv(engine: Engine) {
     let lines: Vec<&str> = csv.split_terminator("\r\n").collect();
     assert_eq!(
         lines[0],
-        "id,kind,institution,display_text,digests,format,requested_at,decided_at,result"
+        "id,kind,institution,display_text,digests,format,requested_at,decided_at,result,via"
     );
     assert_eq!(lines.len(), 6, "{csv}");
     assert!(
@@ -281,7 +281,7 @@ async fn history_pages_filters_and_csv(engine: Engine) {
         "{}",
         lines[5]
     );
-    assert!(lines[5].ends_with(",signed"), "{}", lines[5]);
+    assert!(lines[5].ends_with(",signed,api"), "{}", lines[5]);
     // Filters and limits hold for the export too; it says where the rest starts.
     let two = get(
         &app,
@@ -318,4 +318,156 @@ async fn history_pages_filters_and_csv(engine: Engine) {
     .await;
 }
 
-both_engines!(history_pages_filters_and_csv);
+fn digest(data: &[u8]) -> String {
+    fincert::signing::request::Digest::of(data).to_b64()
+}
+
+/// A CSC call that must succeed; its answer.
+async fn csc_ok(app: &TestApp, inst: &Inst, path: &str, body: Value) -> Value {
+    let resp = post(app, path, Some(inst.token.as_str()), body).await;
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(status, 200, "{path}: {body}");
+    body
+}
+
+/// Signatures made through the CSC API (v1 and v2) are in the holder's history beside the
+/// native ones, `via: csc`, with the institution, format, time, result and the digests
+/// signed; an authorization that ran out unused is `expired`, one still live is not history
+/// yet; filters, cursor pages across both sources and the CSV export agree.
+async fn csc_signatures_in_the_history(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let bank = institution(&app, "Hana Bank", Sector::Bank).await;
+    let h = holder(&app, "330100000031", Usage::General).await;
+    consent(&h, &bank).await;
+    let id = h.cert.id.to_string();
+    let t0 = app.clock.now();
+
+    // 1. A native signature request, signed.
+    let native = request(
+        &app,
+        &bank,
+        "/v1/signature-requests",
+        json!({"certificate_id": h.cert.id, "digests": [STANDARD.encode([7u8; 32])], "display_text": "Pay 5,000 KRW"}),
+    )
+    .await;
+    decide(&app, &h, &native, true).await;
+    app.clock.advance(chrono::Duration::seconds(1));
+
+    // 2. CSC v1: two hashes authorized, one signed.
+    let (d1, d2) = (digest(b"v1 first"), digest(b"v1 second"));
+    let sad = csc_ok(
+        &app,
+        &bank,
+        "/csc/v1/credentials/authorize",
+        json!({"credentialID": id, "numSignatures": 2, "hash": [d1, d2], "PIN": PIN}),
+    )
+    .await;
+    app.clock.advance(chrono::Duration::seconds(1));
+    csc_ok(&app, &bank, "/csc/v1/signatures/signHash", json!({"credentialID": id, "SAD": sad["SAD"], "hash": [d1], "hashAlgo": "2.16.840.1.101.3.4.2.1", "signAlgo": "1.2.840.113549.1.1.1"})).await;
+    let v1_signed_at = app.clock.now();
+    app.clock.advance(chrono::Duration::seconds(1));
+
+    // 3. CSC v2: one hash, signed.
+    let d3 = digest(b"v2 only");
+    let sad = csc_ok(&app, &bank, "/csc/v2/credentials/authorize", json!({"credentialID": id, "numSignatures": 1, "hashes": [d3], "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1", "authData": [{"id": "PIN", "value": PIN}]})).await;
+    csc_ok(&app, &bank, "/csc/v2/signatures/signHash", json!({"credentialID": id, "SAD": sad["SAD"], "hashes": [d3], "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1", "signAlgo": "1.2.840.113549.1.1.11"})).await;
+    app.clock.advance(chrono::Duration::seconds(1));
+
+    // 4. CSC v1: authorized, never used: not history while it lives.
+    csc_ok(
+        &app,
+        &bank,
+        "/csc/v1/credentials/authorize",
+        json!({"credentialID": id, "numSignatures": 1, "hash": [digest(b"unused")], "PIN": PIN}),
+    )
+    .await;
+    let listed = page(&app, &h, "").await;
+    let items = listed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3, "{listed}");
+    crate::openapi::check_response("get", "/v1/certificates/{id}/history", 200, &listed);
+    let via: Vec<&str> = items.iter().map(|i| i["via"].as_str().unwrap()).collect();
+    assert_eq!(via, ["csc", "csc", "api"], "newest first, both sources");
+    let v2 = &items[0];
+    assert_eq!(v2["kind"], "signature");
+    assert_eq!(v2["institution"], "Hana Bank");
+    assert_eq!(v2["format"], "raw");
+    assert_eq!(v2["result"], "signed");
+    assert_eq!(v2["digests"], json!([d3]));
+    let v1 = &items[1];
+    assert_eq!(
+        v1["digests"],
+        json!([d1]),
+        "the digest signed, not the unused one"
+    );
+    assert_eq!(
+        v1["requested_at"].as_str().unwrap(),
+        (t0 + chrono::Duration::seconds(1)).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    );
+    assert_eq!(
+        v1["decided_at"].as_str().unwrap(),
+        v1_signed_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    );
+    assert_eq!(items[2]["display_text"], "Pay 5,000 KRW");
+
+    // Past its lifetime the unused one is history, as expired (a fresh session).
+    app.clock.advance(chrono::Duration::hours(1));
+    let token = sign_in(&app, h.cert.id).await;
+    let h = Holder {
+        api: app.api.with_token(token.clone()),
+        token,
+        ..h
+    };
+    let listed = page(&app, &h, "").await;
+    let items = listed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 4, "{listed}");
+    assert_eq!(
+        (items[0]["via"].as_str(), items[0]["result"].as_str()),
+        (Some("csc"), Some("expired"))
+    );
+    assert_eq!(items[0]["digests"], json!([]));
+    assert!(items[0].get("decided_at").is_none());
+
+    // Filters reach the CSC side too.
+    let count = |v: &Value| v["items"].as_array().unwrap().len();
+    assert_eq!(count(&page(&app, &h, "?result=expired").await), 1);
+    assert_eq!(count(&page(&app, &h, "?result=signed").await), 3);
+    assert_eq!(count(&page(&app, &h, "?result=rejected").await), 0);
+    assert_eq!(count(&page(&app, &h, "?kind=login").await), 0);
+    assert_eq!(count(&page(&app, &h, "?kind=signature").await), 4);
+    // From t0 + 2 s: the v2 authorization (t0 + 3 s) and the unused one (t0 + 4 s).
+    let from =
+        (t0 + chrono::Duration::seconds(2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let later = page(&app, &h, &format!("?from={from}")).await;
+    assert_eq!(count(&later), 2, "{later}");
+
+    // Cursor pages of one walk both sources in order, each item once.
+    let mut seen = Vec::new();
+    let mut query = "?limit=1".to_owned();
+    loop {
+        let p = page(&app, &h, &query).await;
+        seen.extend(
+            p["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].clone()),
+        );
+        match p["next_cursor"].as_str() {
+            Some(c) => query = format!("?limit=1&cursor={c}"),
+            None => break,
+        }
+    }
+    let all: Vec<Value> = items.iter().map(|i| i["id"].clone()).collect();
+    assert_eq!(seen, all);
+
+    // The CSV export says through which API each came.
+    let csv = history(&app, &h, ".csv").await;
+    let csv = csv.text().await.unwrap();
+    let lines: Vec<&str> = csv.split_terminator("\r\n").collect();
+    assert_eq!(lines.len(), 5, "{csv}");
+    assert!(lines[1].ends_with(",expired,csc"), "{}", lines[1]);
+    assert!(lines[4].ends_with(",signed,api"), "{}", lines[4]);
+}
+
+both_engines!(history_pages_filters_and_csv, csc_signatures_in_the_history);

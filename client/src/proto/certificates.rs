@@ -257,7 +257,25 @@ pub struct HistoryItem {
     pub decided_at: Option<DateTime<Utc>>,
     /// How it ended.
     pub result: HistoryResult,
+    /// Through which API the institution asked: fincert's own, or the CSC API (`/csc/v1`,
+    /// `/csc/v2`; then `id` is the authorization, `display_text` is empty and the digests are
+    /// those signed).
+    #[serde(default)]
+    pub via: HistoryVia,
 }
+
+/// Through which API a use was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HistoryVia {
+    /// fincert's signature requests (`/v1/signature-requests`).
+    #[default]
+    Api,
+    /// The Cloud Signature Consortium API.
+    Csc,
+}
+
+names!(HistoryVia { Api => "api", Csc => "csc" });
 
 /// A page of a certificate's history, newest first; `next_cursor` fetches the next page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

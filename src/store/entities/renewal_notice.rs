@@ -1,4 +1,5 @@
-//! `renewal_notices`: certificates whose holders were told their renewal window opened.
+//! `renewal_notices`: certificates whose holders were told their renewal window opened (the
+//! 30-day notice) and, in `final_notice_at`, that 7 days are left.
 
 use sea_orm::entity::prelude::*;
 
@@ -10,6 +11,8 @@ pub struct Model {
     pub owner_id: String,
     pub not_after: ChronoDateTimeUtc,
     pub created_at: ChronoDateTimeUtc,
+    /// When the 7-day notice was claimed (`None`: not yet).
+    pub final_notice_at: Option<ChronoDateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -385,14 +385,27 @@ pub async fn expire_due<C: ConnectionTrait>(
     Ok(expired)
 }
 
+/// Which renewal notice a claim is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeStage {
+    /// The renewal window opened (30 days before expiry by default).
+    WindowOpen,
+    /// The last notice (7 days before expiry).
+    Final,
+}
+
 /// Active, not-yet-renewed certificates entering their renewal window (expiring before
-/// `window_end`) that have no notice yet; records a notice for each and returns them.
+/// `window_end`) that have no notice yet: claims a notice for each (one row per certificate,
+/// so a notice is claimed once whichever node runs the job) and returns them. One first seen
+/// already inside the last `final_end` is claimed for both stages at once and returned as
+/// [`NoticeStage::Final`] (one message, the last one).
 pub async fn record_renewal_notices<C: ConnectionTrait>(
     conn: &C,
     now: DateTime<Utc>,
     window_end: DateTime<Utc>,
+    final_end: DateTime<Utc>,
     limit: u64,
-) -> Result<Vec<CertificateRow>, StoreError> {
+) -> Result<Vec<(CertificateRow, NoticeStage)>, StoreError> {
     use crate::store::entities::renewal_notice as notice;
     use sea_orm::sea_query::OnConflict;
     let due = to_rows(
@@ -401,6 +414,14 @@ pub async fn record_renewal_notices<C: ConnectionTrait>(
             .filter(cert::Column::RenewedById.is_null())
             .filter(cert::Column::NotAfter.gt(now))
             .filter(cert::Column::NotAfter.lte(window_end))
+            .filter(
+                cert::Column::Id.not_in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(notice::Column::CertificateId)
+                        .from(notice::Entity)
+                        .to_owned(),
+                ),
+            )
             .order_by_asc(cert::Column::NotAfter)
             .limit(limit)
             .all(conn)
@@ -408,11 +429,17 @@ pub async fn record_renewal_notices<C: ConnectionTrait>(
     )?;
     let mut fresh = Vec::new();
     for row in due {
+        let stage = if row.not_after <= final_end {
+            NoticeStage::Final
+        } else {
+            NoticeStage::WindowOpen
+        };
         let inserted = notice::Entity::insert(notice::ActiveModel {
             certificate_id: Set(row.id.to_string()),
             owner_id: Set(row.owner_id.as_str().to_owned()),
             not_after: Set(row.not_after),
             created_at: Set(now),
+            final_notice_at: Set((stage == NoticeStage::Final).then_some(now)),
         })
         .on_conflict(
             OnConflict::column(notice::Column::CertificateId)
@@ -422,8 +449,76 @@ pub async fn record_renewal_notices<C: ConnectionTrait>(
         .exec_without_returning(conn)
         .await?;
         if inserted == 1 {
-            fresh.push(row);
+            fresh.push((row, stage));
         }
     }
     Ok(fresh)
+}
+
+/// Certificates with a renewal-window notice but no final one, still active and not renewed,
+/// now expiring before `final_end`: claims the final notice for each (a compare-and-set on
+/// `final_notice_at`, so it is claimed once) and returns them.
+pub async fn claim_final_notices<C: ConnectionTrait>(
+    conn: &C,
+    now: DateTime<Utc>,
+    final_end: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<CertificateRow>, StoreError> {
+    use crate::store::entities::renewal_notice as notice;
+    let due = notice::Entity::find()
+        .filter(notice::Column::FinalNoticeAt.is_null())
+        .filter(notice::Column::NotAfter.gt(now))
+        .filter(notice::Column::NotAfter.lte(final_end))
+        .order_by_asc(notice::Column::NotAfter)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    let mut claimed = Vec::new();
+    for n in due {
+        let Some(row) = certificate_by_id(conn, &n.certificate_id).await? else {
+            continue;
+        };
+        if row.status != CertStatus::Active || row.renewed_by_id.is_some() {
+            continue;
+        }
+        let done = notice::Entity::update_many()
+            .col_expr(notice::Column::FinalNoticeAt, Expr::value(now))
+            .filter(notice::Column::CertificateId.eq(n.certificate_id.as_str()))
+            .filter(notice::Column::FinalNoticeAt.is_null())
+            .exec(conn)
+            .await?;
+        if done.rows_affected == 1 {
+            claimed.push(row);
+        }
+    }
+    Ok(claimed)
+}
+
+/// Gives back a claimed notice whose message could not be sent, so the next run tries again:
+/// a final notice is cleared; a renewal-window notice (or a final one claimed with it, see
+/// [`record_renewal_notices`]) removes the row.
+pub async fn release_renewal_notice<C: ConnectionTrait>(
+    conn: &C,
+    certificate: Uuid,
+    stage: NoticeStage,
+    claimed_with_window: bool,
+) -> Result<(), StoreError> {
+    use crate::store::entities::renewal_notice as notice;
+    let id = certificate.to_string();
+    if stage == NoticeStage::WindowOpen || claimed_with_window {
+        notice::Entity::delete_many()
+            .filter(notice::Column::CertificateId.eq(id.as_str()))
+            .exec(conn)
+            .await?;
+    } else {
+        notice::Entity::update_many()
+            .col_expr(
+                notice::Column::FinalNoticeAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(notice::Column::CertificateId.eq(id.as_str()))
+            .exec(conn)
+            .await?;
+    }
+    Ok(())
 }

@@ -23,9 +23,10 @@ pub use self::{
         revoke_authority,
     },
     certificates::{
-        CertificateRow, FOREIGN_ISSUER, Revocation, certificate_by_id, certificate_by_serial,
-        certificate_of, certificates_of, expire_due, insert_certificate, mark_renewed,
-        record_renewal_notices, revoked_for_crl, transition,
+        CertificateRow, FOREIGN_ISSUER, NoticeStage, Revocation, certificate_by_id,
+        certificate_by_serial, certificate_of, certificates_of, claim_final_notices, expire_due,
+        insert_certificate, mark_renewed, record_renewal_notices, release_renewal_notice,
+        revoked_for_crl, transition,
     },
     fees::{FeeRow, fees_of, insert_fee},
     foreign::{ForeignRow, foreign_exists, foreign_of, insert_foreign},

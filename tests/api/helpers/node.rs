@@ -14,6 +14,8 @@ pub struct Node {
     pub address: String,
     handle: actix_web::dev::ServerHandle,
     pub custody: Arc<fincert::custody::Custody>,
+    /// The node's certificate authority (its own caches; the same database).
+    pub pki: Arc<fincert::pki::Pki>,
 }
 
 impl Node {
@@ -37,11 +39,13 @@ pub async fn spawn_node(app: &TestApp) -> Node {
     let port = node.port();
     let handle = node.handle();
     let custody = node.custody();
+    let pki = node.pki();
     tokio::spawn(node.run_until_stopped());
     Node {
         address: format!("http://127.0.0.1:{port}"),
         handle,
         custody,
+        pki,
     }
 }
 

@@ -181,7 +181,12 @@ pub(super) async fn reissue_supersedes_the_old_certificate(engine: Engine) {
 
     // Expired, then reissued: the old one stays expired.
     app.clock.advance(Duration::days(365 * 3 + 2));
-    let report = app.pki.run_lifecycle_job(&app.db).await.unwrap().unwrap();
+    let report = app
+        .pki
+        .run_lifecycle_job(&app.db, app.outbox.as_ref())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(report.expired, 1);
     assert_eq!(
         app.pki
@@ -225,14 +230,29 @@ pub(super) async fn lifecycle_job_notices_and_expires(engine: Engine) {
         .usage(Usage::Restricted)
         .issue(&app)
         .await;
-    let report = app.pki.run_lifecycle_job(&app.db).await.unwrap().unwrap();
+    let report = app
+        .pki
+        .run_lifecycle_job(&app.db, app.outbox.as_ref())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((report.expired, report.renewal_notices), (0, 0));
 
     app.clock
         .advance(cert.not_after - app.clock.now() - Duration::days(29));
-    let report = app.pki.run_lifecycle_job(&app.db).await.unwrap().unwrap();
+    let report = app
+        .pki
+        .run_lifecycle_job(&app.db, app.outbox.as_ref())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((report.expired, report.renewal_notices), (0, 1));
-    let report = app.pki.run_lifecycle_job(&app.db).await.unwrap().unwrap();
+    let report = app
+        .pki
+        .run_lifecycle_job(&app.db, app.outbox.as_ref())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(report.renewal_notices, 0, "told once");
     let notices = store::audit::by_action(&app.db, Action::RenewalNoticeRecorded, 5)
         .await
@@ -243,7 +263,7 @@ pub(super) async fn lifecycle_job_notices_and_expires(engine: Engine) {
     app.clock.advance(Duration::days(30));
     assert_eq!(
         app.pki
-            .run_lifecycle_job(&app.db)
+            .run_lifecycle_job(&app.db, app.outbox.as_ref())
             .await
             .unwrap()
             .unwrap()
@@ -268,10 +288,159 @@ pub(super) async fn lifecycle_job_notices_and_expires(engine: Engine) {
                 .await
                 .unwrap()
         );
-        assert!(app.pki.run_lifecycle_job(&app.db).await.unwrap().is_none());
+        assert!(
+            app.pki
+                .run_lifecycle_job(&app.db, app.outbox.as_ref())
+                .await
+                .unwrap()
+                .is_none()
+        );
         other.commit().await.unwrap();
-        assert!(app.pki.run_lifecycle_job(&app.db).await.unwrap().is_some());
+        assert!(
+            app.pki
+                .run_lifecycle_job(&app.db, app.outbox.as_ref())
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
+}
+
+/// A sender that refuses everything (a telecom gateway that is down).
+struct DownSender;
+
+#[async_trait::async_trait]
+impl fincert::auth::messaging::MessageSender for DownSender {
+    async fn send(
+        &self,
+        _: &fincert::domain::person::Phone,
+        _: fincert::auth::messaging::Channel,
+        _: &str,
+    ) -> Result<(), fincert::auth::messaging::SendError> {
+        Err(fincert::auth::messaging::SendError("gateway down".into()))
+    }
+}
+
+/// The renewal notices really go out through the message sender, to the holder's phone: one
+/// when the renewal window opens (30 days) and one 7 days before expiry, each exactly once
+/// although two nodes run the job at the same moment (on PostgreSQL a second node of the
+/// cluster; on SQLite, two runs at once in this one). A notice the gateway refused is tried
+/// again on the next run, and a renewed certificate gets no last notice.
+pub(super) async fn renewal_notices_are_sent_once_at_30_and_7_days(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let node = match engine {
+        Engine::Postgres => Some(spawn_node(&app).await),
+        Engine::Sqlite => None,
+    };
+    let other = node
+        .as_ref()
+        .map_or_else(|| app.pki.clone(), |n| n.pki.clone());
+    let who = user(&app, "cust-notice").await;
+    let cert = cloud_cert(who.as_str())
+        .usage(Usage::Restricted)
+        .issue(&app)
+        .await;
+    let notices = || {
+        app.outbox
+            .messages_to("01012345678")
+            .into_iter()
+            .filter(|m| m.body.contains("만료"))
+            .map(|m| m.body)
+            .collect::<Vec<_>>()
+    };
+    let both = || async {
+        let (a, b) = tokio::join!(
+            app.pki.run_lifecycle_job(&app.db, app.outbox.as_ref()),
+            other.run_lifecycle_job(&app.db, app.outbox.as_ref())
+        );
+        [a.unwrap(), b.unwrap()]
+            .into_iter()
+            .flatten()
+            .map(|r| r.renewal_notices_sent)
+            .sum::<usize>()
+    };
+    assert_eq!(both().await, 0);
+    assert!(notices().is_empty(), "nothing before the window");
+
+    // The gateway is down when the window opens: nothing sent, the claim given back.
+    app.clock
+        .advance(cert.not_after - app.clock.now() - Duration::days(25));
+    let report = app
+        .pki
+        .run_lifecycle_job(&app.db, &DownSender)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (report.renewal_notices, report.renewal_notices_sent),
+        (1, 0)
+    );
+    assert!(notices().is_empty());
+
+    // Next run (both nodes at once): exactly one 30-day notice.
+    assert_eq!(both().await, 1);
+    assert_eq!(both().await, 0, "told once");
+    let sent = notices();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let tail = &cert.serial[cert.serial.len() - 8..];
+    assert!(
+        sent[0].contains("만료 30일 전") && sent[0].contains(tail),
+        "{}",
+        sent[0]
+    );
+
+    // 6 days left: exactly one 7-day notice, also with both nodes at once.
+    app.clock.advance(Duration::days(19));
+    assert_eq!(both().await, 1);
+    assert_eq!(both().await, 0, "told once");
+    let sent = notices();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(
+        sent[1].contains("만료 7일 전") && sent[1].contains(tail),
+        "{}",
+        sent[1]
+    );
+
+    // Audited: the refused one and the two sent.
+    let events = store::audit::by_action(&app.db, Action::RenewalNoticeRecorded, 10)
+        .await
+        .unwrap();
+    let mut outcomes: Vec<(i64, String)> = events
+        .iter()
+        .map(|e| {
+            let d: serde_json::Value = serde_json::from_str(&e.details).unwrap();
+            (
+                d["days_before"].as_i64().unwrap(),
+                d["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    outcomes.sort();
+    assert_eq!(
+        outcomes,
+        vec![
+            (7, "sent".to_owned()),
+            (30, "send_failed".to_owned()),
+            (30, "sent".to_owned())
+        ]
+    );
+    assert!(store::audit::verify(&app.db).await.unwrap().is_ok());
+
+    // A certificate renewed inside its window gets no last notice (its successor will).
+    let renewed = cloud_cert(who.as_str())
+        .usage(Usage::Restricted)
+        .issue(&app)
+        .await;
+    app.clock
+        .advance(renewed.not_after - app.clock.now() - Duration::days(20));
+    assert_eq!(both().await, 1, "its 30-day notice");
+    app.pki
+        .renew(&app.db, &who, renewed.id, KeySource::Cloud(&pin(PIN)))
+        .await
+        .unwrap();
+    app.clock.advance(Duration::days(15));
+    assert_eq!(both().await, 0, "renewed: no 7-day notice");
+    assert_eq!(notices().len(), 3);
 }
 
 /// Only an active certificate yields a signing key: suspended, revoked and expired ones never

@@ -30,7 +30,8 @@ use fincert::{
 use crate::{both_engines, helpers::*};
 use certificate_lifecycle::{
     lifecycle_job_notices_and_expires, only_active_certificates_sign,
-    reissue_supersedes_the_old_certificate, renewal_window_and_rules, suspend_and_resume,
+    reissue_supersedes_the_old_certificate, renewal_notices_are_sent_once_at_30_and_7_days,
+    renewal_window_and_rules, suspend_and_resume,
 };
 use full_chain::revoking_the_issuing_ca_reaches_the_arl;
 use issuance::{
@@ -58,6 +59,7 @@ both_engines!(
     ca_init_adopts_the_named_kms_keys_and_creates_none,
     concurrent_crl_refresh_answers_everyone,
     lifecycle_job_notices_and_expires,
+    renewal_notices_are_sent_once_at_30_and_7_days,
     only_active_certificates_sign,
     ca_hierarchy_is_published,
     financial_certificate_profile,
