@@ -132,6 +132,9 @@ pub enum Action {
     SignInCodeVerified,
     /// A selection ticket was refused (unknown, spent, expired, or not for that certificate).
     SignInTicketRefused,
+    /// A PIN sign-in named a certificate that is unknown or cannot sign in (no cloud key,
+    /// not active): refused exactly like a wrong PIN.
+    PinSignInRefused,
 }
 
 impl Action {
@@ -200,6 +203,7 @@ impl Action {
             Self::SignInCodeFailed => "auth.sign_in_code_failed",
             Self::SignInCodeVerified => "auth.sign_in_code_verified",
             Self::SignInTicketRefused => "auth.sign_in_ticket_refused",
+            Self::PinSignInRefused => "auth.pin_sign_in_refused",
         }
     }
 }

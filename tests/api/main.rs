@@ -24,6 +24,7 @@ mod history;
 mod idempotency;
 mod infra;
 mod kms;
+mod no_oracle;
 mod lifecycle;
 mod observability;
 mod openapi;

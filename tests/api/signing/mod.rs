@@ -10,6 +10,7 @@
 mod cades;
 mod cli;
 mod concurrency;
+mod display_text;
 mod onboarding;
 mod pades;
 mod passkey_approval;
@@ -24,6 +25,7 @@ use serde_json::{Value, json};
 use crate::{both_engines, helpers::*};
 use cades::cms_outputs_are_cades_baseline_b;
 use cli::cli_request_approve_and_verify;
+use display_text::display_text_is_what_the_holder_signs;
 use concurrency::{
     concurrent_signatures_commit_once_and_chain, the_undelivered_activation_is_audited,
 };
@@ -95,6 +97,7 @@ fn b64(v: &Value) -> Vec<u8> {
 
 both_engines!(
     cms_outputs_are_cades_baseline_b,
+    display_text_is_what_the_holder_signs,
     concurrent_signatures_commit_once_and_chain,
     the_undelivered_activation_is_audited,
     cli_request_approve_and_verify,
