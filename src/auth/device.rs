@@ -136,15 +136,8 @@ pub async fn challenge(
     })
     .map_err(|_| LoginError::Random)?;
     let expires_at = clock.now() + Duration::seconds(CHALLENGE_SECS);
-    store::enrolment::insert_ceremony(
-        db,
-        &id.to_string(),
-        &owner,
-        KIND,
-        &stored,
-        expires_at,
-    )
-    .await?;
+    store::enrolment::insert_ceremony(db, &id.to_string(), &owner, KIND, &stored, expires_at)
+        .await?;
     Ok(DeviceChallenge {
         challenge_id: id,
         challenge: text,

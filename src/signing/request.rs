@@ -293,7 +293,10 @@ mod tests {
             (|b| b.digests = Some(vec!["!!".into()]), "base64"),
             (|b| b.display_text = "  ".into(), "display_text"),
             (|b| b.display_text = "a\u{7}b".into(), "control"),
-            (|b| b.display_text = "pay 100\u{202e}0000001 KRW".into(), "bidi"),
+            (
+                |b| b.display_text = "pay 100\u{202e}0000001 KRW".into(),
+                "bidi",
+            ),
             (|b| b.display_text = "x".repeat(501), "display_text"),
             (|b| b.expires_in = Some(5), "expires_in"),
             (|b| b.expires_in = Some(3600), "expires_in"),

@@ -224,7 +224,9 @@ async fn sign_in_respects_the_lockout(engine: Engine) {
     assert_problem(login(&app, &id, "482915").await, 401, "wrong_pin").await;
     let key = cert.custody_key_id.unwrap().to_string();
     assert_eq!(
-        fincert::store::custody::pin_state(&app.db, &key).await.unwrap(),
+        fincert::store::custody::pin_state(&app.db, &key)
+            .await
+            .unwrap(),
         (5, true)
     );
     // A suspended certificate cannot sign in at all (and says nothing more).

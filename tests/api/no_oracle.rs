@@ -99,7 +99,9 @@ async fn unknown_wrong_and_locked_are_one_answer(engine: Engine) {
     }
     let key = locked_cert.custody_key_id.unwrap().to_string();
     assert_eq!(
-        fincert::store::custody::pin_state(&app.db, &key).await.unwrap(),
+        fincert::store::custody::pin_state(&app.db, &key)
+            .await
+            .unwrap(),
         (5, true)
     );
     // The decoy slot is made on a node's first unknown sign-in (one Encrypt): not measured.
@@ -139,9 +141,17 @@ async fn unknown_wrong_and_locked_are_one_answer(engine: Engine) {
     assert_eq!(status, 200, "{choice}");
     let ticket = choice["ticket"].as_str().unwrap();
     let (status, body) = pin_sign_in(&app, &locked, PIN, Some(ticket)).await;
-    assert_eq!((status, &body["code"]), (423, &json!("pin_locked")), "{body}");
+    assert_eq!(
+        (status, &body["code"]),
+        (423, &json!("pin_locked")),
+        "{body}"
+    );
     let (status, body) = pin_sign_in(&app, &open, "000001", Some(ticket)).await;
-    assert_eq!((status, &body["code"]), (401, &json!("wrong_pin")), "{body}");
+    assert_eq!(
+        (status, &body["code"]),
+        (401, &json!("wrong_pin")),
+        "{body}"
+    );
     assert_eq!(pin_sign_in(&app, &open, PIN, Some(ticket)).await.0, 200);
 }
 

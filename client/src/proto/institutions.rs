@@ -317,11 +317,15 @@ mod tests {
 
     #[test]
     fn expires_in_takes_integral_floats_only() {
-        let parse = |v: &str| serde_json::from_str::<LoginBody>(&format!(r#"{{"expires_in":{v}}}"#));
+        let parse =
+            |v: &str| serde_json::from_str::<LoginBody>(&format!(r#"{{"expires_in":{v}}}"#));
         assert_eq!(parse("270").unwrap().expires_in, Some(270));
         assert_eq!(parse("270.0").unwrap().expires_in, Some(270));
         assert_eq!(parse("null").unwrap().expires_in, None);
-        assert_eq!(serde_json::from_str::<LoginBody>("{}").unwrap().expires_in, None);
+        assert_eq!(
+            serde_json::from_str::<LoginBody>("{}").unwrap().expires_in,
+            None
+        );
         for bad in ["270.5", "1e300", "\"270\""] {
             assert!(parse(bad).is_err(), "{bad}");
         }

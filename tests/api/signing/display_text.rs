@@ -23,7 +23,8 @@ pub(super) async fn display_text_is_what_the_holder_signs(engine: Engine) {
     let h = holder(&app, "330100000031", Usage::General).await;
     consent(&h, &bank).await;
     let digests = json!([STANDARD.encode([9u8; 32])]);
-    let body = |text: &str| json!({"certificate_id": h.cert.id, "digests": digests, "display_text": text});
+    let body =
+        |text: &str| json!({"certificate_id": h.cert.id, "digests": digests, "display_text": text});
 
     // The example first: "pay 100<RLO>0000001 KRW" would show as "pay 1001000000 KRW".
     for (text, cp) in [
@@ -35,7 +36,7 @@ pub(super) async fn display_text_is_what_the_holder_signs(engine: Engine) {
         ("pay 100 KRW\rto Kim", "U+000D"),
         ("pay\t100 KRW", "U+0009"),
         ("pay 100 KRW\u{2028}to Kim", "U+2028"),
-        ("pay 100 KRW\u{85}", "U+0085"),
+        ("pay\u{85}100 KRW", "U+0085"),
     ] {
         let refused = assert_problem(
             request(&app, &bank, body(text)).await,

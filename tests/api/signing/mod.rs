@@ -25,10 +25,10 @@ use serde_json::{Value, json};
 use crate::{both_engines, helpers::*};
 use cades::cms_outputs_are_cades_baseline_b;
 use cli::cli_request_approve_and_verify;
-use display_text::display_text_is_what_the_holder_signs;
 use concurrency::{
     concurrent_signatures_commit_once_and_chain, the_undelivered_activation_is_audited,
 };
+use display_text::display_text_is_what_the_holder_signs;
 use onboarding::onboarding_and_client_credentials;
 use pades::{
     a_cms_with_signing_time_is_not_pades, a_pdf_signed_with_cms_pades_is_b_b_then_b_lt,
