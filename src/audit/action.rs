@@ -138,6 +138,9 @@ pub enum Action {
     AuditCheckpointFailed,
     /// A signed checkpoint could not be handed to a witness outside the database.
     AuditWitnessFailed,
+    /// A PIN sign-in named a certificate that is unknown or cannot sign in (no cloud key,
+    /// not active): refused exactly like a wrong PIN.
+    PinSignInRefused,
 }
 
 impl Action {
@@ -209,6 +212,7 @@ impl Action {
             Self::AuditKeyCreated => "audit.key_created",
             Self::AuditCheckpointFailed => "audit.checkpoint_failed",
             Self::AuditWitnessFailed => "audit.witness_failed",
+            Self::PinSignInRefused => "auth.pin_sign_in_refused",
         }
     }
 }

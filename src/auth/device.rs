@@ -63,6 +63,10 @@ const MAX_CHALLENGE_LEN: usize = 256;
 /// The `amr` of a session opened this way (RFC 8176: proof of possession of a key).
 const AMR: &str = "pop";
 
+/// The owner of a challenge made for a certificate that cannot sign in by device (no user
+/// has a `svc:` id, so no certificate matches it when the answer comes).
+const NO_ONE: &str = "svc:sign-in-decoy";
+
 /// What the challenge row holds besides its owner.
 #[derive(Serialize, Deserialize)]
 struct Stored {
@@ -112,7 +116,14 @@ pub async fn challenge(
     clock: &SharedClock,
     certificate_id: Uuid,
 ) -> Result<DeviceChallenge, LoginError> {
-    let cert = usable(db, clock, certificate_id).await?;
+    // No oracle: a certificate that cannot sign in this way gets a challenge too (bound to no
+    // one's key, so no answer to it verifies), and the refusal comes with the answer, alike
+    // for an unknown certificate and a wrong signature.
+    let owner = match usable(db, clock, certificate_id).await {
+        Ok(cert) => cert.owner_id.as_str().to_owned(),
+        Err(LoginError::DeviceFailed) => NO_ONE.to_owned(),
+        Err(other) => return Err(other),
+    };
     let mut nonce = [0u8; 32];
     SystemRandom::new()
         .fill(&mut nonce)
@@ -125,15 +136,8 @@ pub async fn challenge(
     })
     .map_err(|_| LoginError::Random)?;
     let expires_at = clock.now() + Duration::seconds(CHALLENGE_SECS);
-    store::enrolment::insert_ceremony(
-        db,
-        &id.to_string(),
-        cert.owner_id.as_str(),
-        KIND,
-        &stored,
-        expires_at,
-    )
-    .await?;
+    store::enrolment::insert_ceremony(db, &id.to_string(), &owner, KIND, &stored, expires_at)
+        .await?;
     Ok(DeviceChallenge {
         challenge_id: id,
         challenge: text,

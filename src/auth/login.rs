@@ -72,7 +72,21 @@ pub struct Ticket<'a> {
     pub ticket: &'a str,
 }
 
+/// Whether a refused PIN sign-in may tell the caller *why*: only a holder identified by a
+/// valid selection ticket (sign-in by choosing proved who they are) learns that the PIN is
+/// locked (and anything else about the key's PIN state). To anyone else an unknown, unusable
+/// or locked certificate and a wrong PIN are one answer (`401 wrong_pin`) after the same
+/// work. Every rule about what a refusal discloses goes through here.
+pub fn holder_may_learn(ticket: Option<&super::sign_in::Redeemable>) -> bool {
+    ticket.is_some()
+}
+
 /// Signs in with a certificate and its PIN.
+///
+/// No oracle: a certificate that is unknown, not active or without a cloud key is answered
+/// after a decoy PIN check (the KMS Decrypt and MAC of a wrong PIN, `Custody::decoy_pin_check`)
+/// and an audit row, as a wrong PIN is after its counter and audit row; a locked PIN is
+/// answered the same way unless the caller is identified ([`holder_may_learn`]).
 #[tracing::instrument(skip_all, fields(certificate = %certificate_id))]
 pub async fn with_pin(
     db: &DatabaseConnection,
@@ -94,33 +108,76 @@ pub async fn with_pin(
         ),
         None => None,
     };
-    let cert = cert.ok_or(LoginError::Failed)?;
-    let usable = cert.status.at(cert.not_after, now) == CertStatus::Active;
-    let (Some(key_id), true) = (cert.custody_key_id, usable) else {
-        return Err(LoginError::Failed);
+    let identified = holder_may_learn(redeem.as_ref());
+    let usable = cert.as_ref().and_then(|c| {
+        let active = c.status.at(c.not_after, now) == CertStatus::Active;
+        c.custody_key_id.filter(|_| active).map(|key| (c, key))
+    });
+    let Some((cert, key_id)) = usable else {
+        let reason = match &cert {
+            None => "unknown",
+            Some(c) if c.custody_key_id.is_none() => "no_cloud_key",
+            Some(_) => "not_active",
+        };
+        return Err(refuse_like_wrong_pin(db, custody, now, certificate_id, pin, reason).await);
     };
-    let owner = cert.owner_id;
-    custody
-        .verify_pin(db, &owner, key_id, pin)
-        .await
-        .map_err(|e| match e {
-            // Only the identified holder (a ticket that lists this certificate) is told how
-            // many tries are left; the id-and-PIN form answers as before.
-            CustodyError::WrongPin {
-                tries_left: Some(tries_left),
-            } if redeem.is_some() => LoginError::WrongPinChosen { tries_left },
-            CustodyError::WrongPin { .. } => LoginError::Failed,
-            other => LoginError::Custody(other),
-        })?;
+    let owner = cert.owner_id.clone();
+    match custody.verify_pin(db, &owner, key_id, pin).await {
+        Ok(()) => {}
+        // Only the identified holder (a ticket that lists this certificate) is told how many
+        // tries are left; the id-and-PIN form answers every refusal alike.
+        Err(CustodyError::WrongPin {
+            tries_left: Some(tries_left),
+        }) if identified => return Err(LoginError::WrongPinChosen { tries_left }),
+        Err(CustodyError::WrongPin { .. }) => return Err(LoginError::Failed),
+        Err(CustodyError::PinLocked) if identified => {
+            return Err(LoginError::Custody(CustodyError::PinLocked));
+        }
+        // Locked (already audited by custody): the decoy spends what a wrong PIN would.
+        Err(CustodyError::PinLocked) => {
+            return Err(match custody.decoy_pin_check(pin).await {
+                Err(CustodyError::Kms(k)) => LoginError::Custody(CustodyError::Kms(k)),
+                _ => LoginError::Failed,
+            });
+        }
+        Err(CustodyError::KeyNotFound) => {
+            return Err(
+                refuse_like_wrong_pin(db, custody, now, certificate_id, pin, "no_key").await,
+            );
+        }
+        Err(other) => return Err(LoginError::Custody(other)),
+    }
     if let (Some(t), Some(r)) = (ticket, &redeem) {
         t.sign_ins.spend(db, r).await?;
     }
     let pair = tokens.new_session(db, &owner, "pin").await?;
     let event = NewEvent::new(Actor::User(owner.as_str().into()), Action::LoggedIn)
-        .subject(cert.serial_hex)
+        .subject(cert.serial_hex.clone())
         .details(json!({"amr": "pin", "chosen": redeem.is_some()}));
     store::audit::append(db, now, &[event]).await?;
     Ok(pair)
+}
+
+/// Refuses a PIN sign-in for a certificate that cannot sign in, after the decoy PIN check and
+/// an audit row (a wrong PIN costs the same: two KMS calls, its counter and its audit row).
+async fn refuse_like_wrong_pin(
+    db: &DatabaseConnection,
+    custody: &Custody,
+    now: chrono::DateTime<chrono::Utc>,
+    certificate_id: Uuid,
+    pin: &Pin,
+    reason: &str,
+) -> LoginError {
+    if let Err(CustodyError::Kms(k)) = custody.decoy_pin_check(pin).await {
+        return LoginError::Custody(CustodyError::Kms(k));
+    }
+    let event = NewEvent::new(Actor::System, Action::PinSignInRefused)
+        .subject(certificate_id.to_string())
+        .details(json!({"reason": reason}));
+    match store::audit::append(db, now, &[event]).await {
+        Ok(_) => LoginError::Failed,
+        Err(e) => LoginError::Store(e),
+    }
 }
 
 /// Signs in with a passkey: the ceremony started for the holder of a certificate (see

@@ -46,6 +46,7 @@
 
 pub mod activation;
 pub mod create;
+mod decoy;
 pub mod error;
 pub mod keys;
 pub mod kms;
@@ -105,6 +106,8 @@ pub struct Custody {
     opening: KeyedLocks,
     /// Where KMS calls made outside the `Kms` trait (CA keys inside KMS) are counted.
     kms_metrics: Option<crate::metrics::KmsMetrics>,
+    /// The slot no PIN opens, for the decoy check (`decoy`), made on first use.
+    decoy: tokio::sync::OnceCell<kms::WrappedKey>,
 }
 
 impl std::fmt::Debug for Custody {
@@ -142,6 +145,7 @@ impl Custody {
             pin_locks: KeyedLocks::default(),
             opening: KeyedLocks::default(),
             kms_metrics: None,
+            decoy: tokio::sync::OnceCell::new(),
         }
     }
 

@@ -57,7 +57,7 @@ impl Binding<'_> {
         }
     }
 
-    fn mac_message(&self, owner: &OwnerId, key_id: Uuid) -> Zeroizing<Vec<u8>> {
+    pub(super) fn mac_message(&self, owner: &OwnerId, key_id: Uuid) -> Zeroizing<Vec<u8>> {
         let (label, secret): (&[u8], &[u8]) = match self {
             Self::Pin(pin) => (b"fincert-pin-v1", pin.expose()),
             Self::Passkey(cred) => (b"fincert-passkey-v1", cred),

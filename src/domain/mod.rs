@@ -6,6 +6,7 @@ pub mod cert_status;
 pub mod delivery_status;
 pub mod der_input;
 pub mod digest;
+pub mod display_text;
 pub mod enrolment_step;
 pub mod idempotency;
 pub mod institution_status;

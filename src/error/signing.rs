@@ -9,6 +9,12 @@ impl From<SigningError> for ApiError {
         use SigningError as S;
         let detail = e.to_string();
         match e {
+            S::Invalid(crate::signing::request::RequestError::DisplayText(_)) => Self::rule(
+                Kind::Unprocessable,
+                ErrorCode::DisplayTextNotAllowed,
+                "Display text not allowed",
+                detail,
+            ),
             S::Invalid(_) => Self::rule(
                 Kind::BadRequest,
                 ErrorCode::InvalidSignatureRequest,

@@ -17,6 +17,7 @@ use chrono::Duration;
 use uuid::Uuid;
 
 use crate::custody::keys::SignatureScheme;
+use crate::domain::display_text::{DisplayText, DisplayTextError};
 pub use crate::domain::usage::usage_allows;
 
 /// Most digests one request (one approval) may cover.
@@ -24,7 +25,7 @@ pub const MAX_DIGESTS: usize = 50;
 /// Largest content a request may carry (for attached CMS or signing data directly).
 pub const MAX_CONTENT_BYTES: usize = 64 * 1024;
 /// Longest display text, in characters.
-pub const MAX_DISPLAY_CHARS: usize = 500;
+pub const MAX_DISPLAY_CHARS: usize = crate::domain::display_text::MAX_CHARS;
 /// Default and bounds of a request's lifetime.
 pub const DEFAULT_EXPIRY_SECS: i64 = 300;
 const MIN_EXPIRY_SECS: i64 = 30;
@@ -36,6 +37,9 @@ pub enum RequestError {
     /// A field is missing, malformed or out of bounds; the message names the field.
     #[error("{0}")]
     Invalid(String),
+    /// The display text holds a character that could make it look other than it is.
+    #[error("{0}")]
+    DisplayText(DisplayTextError),
 }
 
 fn invalid(msg: impl Into<String>) -> RequestError {
@@ -183,19 +187,14 @@ impl NewRequest {
     }
 }
 
-/// Display text: 1..=500 characters, no control characters other than line breaks, trimmed.
+/// Display text: trimmed, NFC-normalised, 1..=500 characters, no format (bidi, zero-width),
+/// control (but line feed) or separator characters (`domain::display_text`).
 pub fn parse_display_text(raw: &str) -> Result<String, RequestError> {
-    let text = raw.trim();
-    let chars = text.chars().count();
-    if chars == 0 || chars > MAX_DISPLAY_CHARS {
-        return Err(invalid(format!(
-            "display_text must be 1 to {MAX_DISPLAY_CHARS} characters"
-        )));
+    match DisplayText::parse(raw) {
+        Ok(text) => Ok(text.into_string()),
+        Err(DisplayTextError::Length) => Err(invalid(DisplayTextError::Length.to_string())),
+        Err(e) => Err(RequestError::DisplayText(e)),
     }
-    if text.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(invalid("display_text must not hold control characters"));
-    }
-    Ok(text.to_owned())
 }
 
 /// A webhook URL: `https://`, or `http://` to a loopback host when allowed; no credentials or
@@ -294,6 +293,10 @@ mod tests {
             (|b| b.digests = Some(vec!["!!".into()]), "base64"),
             (|b| b.display_text = "  ".into(), "display_text"),
             (|b| b.display_text = "a\u{7}b".into(), "control"),
+            (
+                |b| b.display_text = "pay 100\u{202e}0000001 KRW".into(),
+                "bidi",
+            ),
             (|b| b.display_text = "x".repeat(501), "display_text"),
             (|b| b.expires_in = Some(5), "expires_in"),
             (|b| b.expires_in = Some(3600), "expires_in"),

@@ -212,7 +212,8 @@ async fn refresh_rotates_and_reuse_revokes(engine: Engine) {
     }
 }
 
-/// Five wrong PINs at sign-in lock the certificate's PIN: the right one then gets 423.
+/// Five wrong PINs at sign-in lock the certificate's PIN: the right one is then refused, and
+/// (without a selection ticket, which would identify the holder) exactly like a wrong PIN.
 async fn sign_in_respects_the_lockout(engine: Engine) {
     let app = spawn_app(engine).await;
     let cert = cloud_cert("user-lock").issue(&app).await;
@@ -220,7 +221,14 @@ async fn sign_in_respects_the_lockout(engine: Engine) {
     for _ in 0..5 {
         assert_problem(login(&app, &id, "000001").await, 401, "wrong_pin").await;
     }
-    assert_problem(login(&app, &id, "482915").await, 423, "pin_locked").await;
+    assert_problem(login(&app, &id, "482915").await, 401, "wrong_pin").await;
+    let key = cert.custody_key_id.unwrap().to_string();
+    assert_eq!(
+        fincert::store::custody::pin_state(&app.db, &key)
+            .await
+            .unwrap(),
+        (5, true)
+    );
     // A suspended certificate cannot sign in at all (and says nothing more).
     let cert2 = cloud_cert("user-lock2").issue(&app).await;
     app.pki

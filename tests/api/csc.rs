@@ -528,4 +528,76 @@ async fn csc_v2_from_the_specification(engine: Engine) {
     app.stop().await;
 }
 
-both_engines!(csc_v1_from_the_specification, csc_v2_from_the_specification);
+both_engines!(
+    csc_v1_from_the_specification,
+    csc_v2_from_the_specification,
+    csc_info_refuses_a_body_that_is_not_an_object,
+);
+
+/// `info` reads its body like every method: a body that is not a JSON object is
+/// `400 invalid_request`; an empty body or `{}` is the service information.
+async fn csc_info_refuses_a_body_that_is_not_an_object(engine: Engine) {
+    let app = spawn_app(engine).await;
+    for path in ["/csc/v1/info", "/csc/v2/info"] {
+        for bad in [json!([1]), json!("x"), json!(7), Value::Null] {
+            let (status, body) = csc(&app, path, None, bad.clone()).await;
+            assert_eq!(
+                (status, err(&body).0),
+                (400, "invalid_request"),
+                "{path} {bad}: {body}"
+            );
+        }
+        let (status, body) = csc(&app, path, None, json!({"lang": "en-US"})).await;
+        assert_eq!(status, 200, "{body}");
+        let resp = app.client.post(app.url(path)).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{path} without a body");
+    }
+}
+
+/// A database outage is an outage on the CSC and OAuth routes: 503 `temporarily_unavailable`
+/// with `Retry-After`, never 401 (a CSC client would throw its token away). PostgreSQL: the
+/// engine whose database can go away under a running node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csc_outages_are_503_with_retry_after() {
+    let mut app = spawn_app(Engine::Postgres).await;
+    let bank = institution(&app, "Hana Bank", Sector::Bank).await;
+    app.test_db.drop_now().await;
+    let form = json!({"grant_type": "client_credentials", "client_id": bank.client_id, "client_secret": bank.secret});
+    let calls = [
+        (
+            "/csc/v1/credentials/list",
+            Some(bank.token.as_str()),
+            json!({}),
+        ),
+        (
+            "/csc/v2/credentials/list",
+            Some(bank.token.as_str()),
+            json!({}),
+        ),
+        (
+            "/csc/v1/credentials/info",
+            Some(bank.token.as_str()),
+            json!({"credentialID": uuid::Uuid::new_v4()}),
+        ),
+        ("/csc/v1/oauth2/token", None, form.clone()),
+        ("/oauth2/token", None, form),
+    ];
+    for (path, token, body) in calls {
+        let resp = post(&app, path, token, body).await;
+        let status = resp.status().as_u16();
+        let retry = resp
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(
+            (status, err(&body).0),
+            (503, "temporarily_unavailable"),
+            "{path}: {body}"
+        );
+        assert!(
+            retry.is_some_and(|r| r.parse::<u64>().is_ok_and(|s| s >= 1)),
+            "{path}: Retry-After"
+        );
+    }
+}

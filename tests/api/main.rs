@@ -26,6 +26,7 @@ mod idempotency;
 mod infra;
 mod kms;
 mod lifecycle;
+mod no_oracle;
 mod observability;
 mod openapi;
 mod partners;

@@ -11,15 +11,15 @@ use serde_json::{Value, json};
 
 use crate::{both_engines, helpers::*, openapi::check_response};
 
-const PHONE: &str = "01012345678";
+pub(crate) const PHONE: &str = "01012345678";
 
-fn identity(name: &str, birth: &str) -> Value {
+pub(crate) fn identity(name: &str, birth: &str) -> Value {
     json!({"name": name, "birth_date": birth, "phone": "010-1234-5678", "channel": "sms"})
 }
 
 /// Waits (up to 2 s) for a new message to the phone: the code is delivered by a task the answer
 /// does not wait for. Returns its 6-digit code.
-async fn next_code(app: &TestApp, before: usize) -> String {
+pub(crate) async fn next_code(app: &TestApp, before: usize) -> String {
     let until = Instant::now() + Duration::from_secs(2);
     while app.outbox.count_to(PHONE) <= before {
         assert!(Instant::now() < until, "no code was delivered");
@@ -28,7 +28,7 @@ async fn next_code(app: &TestApp, before: usize) -> String {
     code_from(app)
 }
 
-async fn identify(app: &TestApp, who: Value) -> (u16, Value) {
+pub(crate) async fn identify(app: &TestApp, who: Value) -> (u16, Value) {
     let resp = post(app, "/v1/auth/sign-ins", ANON, who).await;
     let status = resp.status().as_u16();
     let body: Value = resp.json().await.unwrap();
@@ -38,7 +38,7 @@ async fn identify(app: &TestApp, who: Value) -> (u16, Value) {
     (status, body)
 }
 
-async fn verify(app: &TestApp, id: &str, code: &str) -> (u16, Value) {
+pub(crate) async fn verify(app: &TestApp, id: &str, code: &str) -> (u16, Value) {
     let resp = post(
         app,
         &format!("/v1/auth/sign-ins/{id}/verify"),

@@ -281,6 +281,9 @@ codes! {
         // Remote signing.
         /// 400: the signature request (or verification) is malformed.
         InvalidSignatureRequest => "invalid_signature_request",
+        /// 422: the display text holds a bidi control, another format character, a control
+        /// character (but line feed) or a line/paragraph separator.
+        DisplayTextNotAllowed => "display_text_not_allowed",
         /// 404: no such resource is visible to the caller.
         NotFound => "not_found",
         /// 404: no such (active) institution.

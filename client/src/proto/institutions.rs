@@ -100,7 +100,9 @@ pub struct NewRequestBody {
     pub format: Option<Format>,
     /// Signature algorithm (default: by key type).
     pub algorithm: Option<Algorithm>,
-    /// Seconds until the request expires (30..=900, default 300).
+    /// Seconds until the request expires (30..=900, default 300); an integral JSON number
+    /// written as a float (`270.0`) counts, as JSON Schema's `integer` says.
+    #[serde(default, deserialize_with = "integral_seconds")]
     pub expires_in: Option<i64>,
     /// Where to deliver the result.
     pub webhook_url: Option<String>,
@@ -204,8 +206,29 @@ pub struct LoginBody {
     pub certificate_id: Option<Uuid>,
     /// the user's reference at this institution.
     pub user_ref: Option<String>,
-    /// Seconds until it expires (30..=900).
+    /// Seconds until it expires (30..=900); `270.0` counts as `270`.
+    #[serde(default, deserialize_with = "integral_seconds")]
     pub expires_in: Option<i64>,
+}
+
+/// An optional whole number of seconds: a JSON integer, or a float with no fractional part
+/// (JSON Schema's `integer` admits `270.0`); anything else is refused.
+fn integral_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    use serde::de::Error as _;
+    match Option::<serde_json::Number>::deserialize(d)? {
+        None => Ok(None),
+        Some(n) => {
+            if let Some(i) = n.as_i64() {
+                return Ok(Some(i));
+            }
+            match n.as_f64() {
+                Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => Ok(Some(f as i64)),
+                _ => Err(D::Error::custom(
+                    "expires_in must be a whole number of seconds",
+                )),
+            }
+        }
+    }
 }
 
 /// A verification request (`POST /v1/verify`): base64 fields.
@@ -291,6 +314,22 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+
+    #[test]
+    fn expires_in_takes_integral_floats_only() {
+        let parse =
+            |v: &str| serde_json::from_str::<LoginBody>(&format!(r#"{{"expires_in":{v}}}"#));
+        assert_eq!(parse("270").unwrap().expires_in, Some(270));
+        assert_eq!(parse("270.0").unwrap().expires_in, Some(270));
+        assert_eq!(parse("null").unwrap().expires_in, None);
+        assert_eq!(
+            serde_json::from_str::<LoginBody>("{}").unwrap().expires_in,
+            None
+        );
+        for bad in ["270.5", "1e300", "\"270\""] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
 
     /// The webhook body has always been written with its members, the request's too, in byte
     /// order of their names (it was a JSON value); the request alone keeps its fields' order.

@@ -92,9 +92,16 @@ fn respond<T: Serialize>(result: CscResult<T>) -> HttpResponse {
 
 macro_rules! routes {
     ($v:expr, $info:ident, $token:ident, $list:ident, $cinfo:ident, $auth:ident, $ext:ident, $sign:ident) => {
-        /// `info`.
-        pub async fn $info(state: web::Data<AppState>) -> HttpResponse {
-            info(&state, $v).await
+        /// `info` (a body, when sent, must be a JSON object, like every method's).
+        pub async fn $info(
+            state: web::Data<AppState>,
+            req: HttpRequest,
+            body: web::Bytes,
+        ) -> HttpResponse {
+            match params::body_object(&req, &body) {
+                Ok(_) => info(&state, $v).await,
+                Err(e) => e.into_response(),
+            }
         }
         /// `oauth2/token` (client credentials; form or JSON).
         pub async fn $token(

@@ -984,7 +984,7 @@ function approvals() {
       const area = h("div");
       const done = (v) => { status(t(v.status === "signed" ? "signed" : "rejected"), "info"); route(true); };
       return h("section", { class: "card approval", "data-id": a.id, "aria-label": a.institution.name },
-        h("h2", {}, a.institution.name), h("p", { class: "display-text" }, a.display_text),
+        h("h2", {}, a.institution.name), h("p", { class: "display-text", dir: "auto" }, h("bdi", {}, a.display_text)),
         h("p", { class: "muted" }, `${t("signatures", { n: a.digest_count })} · ${t("expires")} ${new Date(a.expires_at).toLocaleTimeString()}`),
         h("div", { class: "row" },
           h("button", { type: "button", class: "approve-pin", onclick: (ev) => withPin(area, t("pin.enter"), a.certificate_id,

@@ -214,7 +214,8 @@ async fn changes_reach_every_node_within_a_second() {
                     pin_login(&app.client, &app.address, &h.cert.id.to_string(), PIN)
                         .await
                         .status(),
-                    423
+                    401,
+                    "locked, and told like a wrong PIN to a sign-in without a ticket"
                 );
             }
         }

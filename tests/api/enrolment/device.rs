@@ -354,13 +354,30 @@ pub(super) async fn device_certificate_delivered_signed_in_renewed_and_revoked(e
     )
     .await;
 
-    // A cloud certificate has a PIN and gets no challenge; nor does an unknown one.
+    // A cloud certificate has a PIN, and an unknown one nothing: each gets a challenge like a
+    // device certificate (no oracle), and the answer is refused like a bad signature.
     let cloud = cloud_cert("someone-else").issue(&app).await;
     for other in [cloud.id.to_string(), uuid::Uuid::new_v4().to_string()] {
-        let (status, body) = challenge(&app, &other).await;
+        let (status, c) = challenge(&app, &other).await;
+        assert_eq!(status, 200, "{c}");
+        let sig = device.sign(c["challenge"].as_str().unwrap());
+        let refused = assert_problem(
+            answer(&app, &other, &c, "ecdsa-p256-sha256", &sig).await,
+            401,
+            "device_sign_in_failed",
+        )
+        .await;
+        let (_, theirs) = challenge(&app, &id).await;
+        let bad = assert_problem(
+            answer(&app, &id, &theirs, "ecdsa-p256-sha256", "MAA=").await,
+            401,
+            "device_sign_in_failed",
+        )
+        .await;
         assert_eq!(
-            (status, &body["code"]),
-            (401, &json!("device_sign_in_failed"))
+            (&refused["title"], &refused["detail"]),
+            (&bad["title"], &bad["detail"]),
+            "an unknown certificate reads like a bad signature"
         );
     }
 
@@ -417,11 +434,15 @@ pub(super) async fn device_certificate_delivered_signed_in_renewed_and_revoked(e
         "device_sign_in_failed",
     )
     .await;
-    let (status, body) = challenge(&app, &new_id).await;
-    assert_eq!(
-        (status, &body["code"]),
-        (401, &json!("device_sign_in_failed"))
-    );
+    let (status, after) = challenge(&app, &new_id).await;
+    assert_eq!(status, 200, "{after}");
+    let sig = rsa.sign(after["challenge"].as_str().unwrap(), true);
+    assert_problem(
+        answer(&app, &new_id, &after, "rsa-pss-sha256", &sig).await,
+        401,
+        "device_sign_in_failed",
+    )
+    .await;
 
     // Every refusal is audited with its reason; every sign-in as proof of possession.
     let refused: Vec<String> =
@@ -439,7 +460,7 @@ pub(super) async fn device_certificate_delivered_signed_in_renewed_and_revoked(e
             "{reason}: {refused:?}"
         );
     }
-    assert_eq!(refused.len(), 8, "{refused:?}");
+    assert_eq!(refused.len(), 13, "{refused:?}");
     let logins = fincert::store::audit::by_action(&app.db, Action::LoggedIn, 50)
         .await
         .unwrap();

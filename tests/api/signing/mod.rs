@@ -10,6 +10,7 @@
 mod cades;
 mod cli;
 mod concurrency;
+mod display_text;
 mod onboarding;
 mod pades;
 mod passkey_approval;
@@ -27,6 +28,7 @@ use cli::cli_request_approve_and_verify;
 use concurrency::{
     concurrent_signatures_commit_once_and_chain, the_undelivered_activation_is_audited,
 };
+use display_text::display_text_is_what_the_holder_signs;
 use onboarding::onboarding_and_client_credentials;
 use pades::{
     a_cms_with_signing_time_is_not_pades, a_pdf_signed_with_cms_pades_is_b_b_then_b_lt,
@@ -95,6 +97,7 @@ fn b64(v: &Value) -> Vec<u8> {
 
 both_engines!(
     cms_outputs_are_cades_baseline_b,
+    display_text_is_what_the_holder_signs,
     concurrent_signatures_commit_once_and_chain,
     the_undelivered_activation_is_audited,
     cli_request_approve_and_verify,

@@ -1,0 +1,79 @@
+//! The decoy PIN check: the work of a wrong PIN against a slot no PIN opens, for sign-ins that
+//! name an unknown or unusable certificate, or a locked one to someone not identified (see
+//! `auth::login`), so that neither the answer nor the time it takes tells them from a wrong
+//! PIN. One KMS Decrypt of a PIN slot under a PIN slot's encryption context, one KMS MAC of a
+//! PIN message of the same length as a real one, and the inner open that fails — exactly the
+//! calls `unwrap_slot` makes for a wrong PIN.
+//!
+//! The decoy slot is made once per node on first use (one KMS Encrypt of a random inner layer
+//! sealed under a random key): no PIN can open it, so the check never succeeds, counts
+//! nothing, and writes nothing. A KMS outage is reported as the outage it is.
+
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use super::{
+    Custody, CustodyError, OwnerId,
+    kms::{DATA_KEY_LEN, KmsError, WrappedKey},
+    sealed,
+    slots::{Binding, context},
+};
+use crate::domain::pin::Pin;
+
+/// The owner and key the decoy slot is bound to (no real key has them).
+const DECOY_OWNER: &str = "svc:sign-in-decoy";
+const DECOY_KEY: Uuid = Uuid::from_u128(0x6669_6e63_6572_742d_6465_636f_7930_0001);
+
+impl Custody {
+    /// Spends the work of one wrong PIN and answers `WrongPin` (or the KMS outage).
+    pub async fn decoy_pin_check(&self, pin: &Pin) -> Result<(), CustodyError> {
+        let owner = OwnerId::parse(DECOY_OWNER).map_err(|_| CustodyError::InvalidOwner)?;
+        let binding = Binding::Pin(pin);
+        let wrapped = self
+            .decoy
+            .get_or_try_init(|| self.make_decoy(&owner, &binding))
+            .await?;
+        let ctx = context(&owner, DECOY_KEY, &binding.slot());
+        let inner = match self.kms.decrypt(wrapped, &ctx).await {
+            Ok(inner) => inner,
+            Err(KmsError::InvalidCiphertext) => return Err(CustodyError::WrongPin { tries_left: None }),
+            Err(e) => return Err(CustodyError::Kms(e)),
+        };
+        let mac = self
+            .kms
+            .mac(&binding.mac_message(&owner, DECOY_KEY))
+            .await
+            .map_err(CustodyError::Kms)?;
+        // Fails: the inner layer was sealed under a random key, not one a MAC gives.
+        match sealed::open(&sealed::slot_key(&mac)?, &ctx.canonical(), &inner) {
+            Ok(_) => Err(CustodyError::Integrity),
+            Err(_) => Err(CustodyError::WrongPin { tries_left: None }),
+        }
+    }
+
+    /// The decoy slot: a random data key sealed under a random slot key, KMS-encrypted under a
+    /// PIN slot's context.
+    async fn make_decoy(
+        &self,
+        owner: &OwnerId,
+        binding: &Binding<'_>,
+    ) -> Result<WrappedKey, CustodyError> {
+        let rng = SystemRandom::new();
+        let mut dk = Zeroizing::new([0u8; DATA_KEY_LEN]);
+        let mut not_a_mac = Zeroizing::new([0u8; 32]);
+        rng.fill(dk.as_mut())
+            .and_then(|()| rng.fill(not_a_mac.as_mut()))
+            .map_err(|_| CustodyError::Kms(KmsError::Unavailable("random source failed".into())))?;
+        let ctx = context(owner, DECOY_KEY, &binding.slot());
+        let inner = sealed::seal(
+            &sealed::slot_key(not_a_mac.as_ref())?,
+            &ctx.canonical(),
+            dk.as_ref(),
+        )?;
+        self.kms
+            .encrypt(&inner, &ctx)
+            .await
+            .map_err(CustodyError::Kms)
+    }
+}
