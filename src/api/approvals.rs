@@ -2,11 +2,11 @@
 //! approve (PIN or passkey, both bound to the request's canonical digest) or reject.
 
 use actix_web::{HttpResponse, web};
+use base64::{Engine as _, engine::general_purpose::STANDARD};
 use fincert_client::proto::{
     Items,
     approvals::{DeviceApproval, PasskeyApproval, PinApproval},
 };
-use base64::{Engine as _, engine::general_purpose::STANDARD};
 use uuid::Uuid;
 
 use super::extract::{User, parse_pin};

@@ -171,9 +171,12 @@ pub async fn create(
             Err(_) => attempt += 1,
         }
     };
-    let event = NewEvent::new(Actor::User(owner.as_str().into()), Action::DeviceCopyCreated)
-        .subject(cert.serial_hex)
-        .details(json!({"certificate": certificate_id, "expires_at": expires_at.to_rfc3339()}));
+    let event = NewEvent::new(
+        Actor::User(owner.as_str().into()),
+        Action::DeviceCopyCreated,
+    )
+    .subject(cert.serial_hex)
+    .details(json!({"certificate": certificate_id, "expires_at": expires_at.to_rfc3339()}));
     store::audit::append(db, now, &[event]).await?;
     Ok(Created { code, expires_at })
 }
@@ -205,15 +208,21 @@ pub async fn claim(
         .await?
         .filter(|c| c.owner_id == owner && c.status.at(c.not_after, now) == CertStatus::Active);
     let Some(cert) = cert else {
-        let event = NewEvent::new(Actor::User(owner.as_str().into()), Action::DeviceCopyRefused)
-            .subject(certificate_id.to_string())
-            .details(json!({"reason": "certificate no longer active"}));
+        let event = NewEvent::new(
+            Actor::User(owner.as_str().into()),
+            Action::DeviceCopyRefused,
+        )
+        .subject(certificate_id.to_string())
+        .details(json!({"reason": "certificate no longer active"}));
         store::audit::append(db, now, &[event]).await?;
         return Err(CopyError::NotFound);
     };
-    let event = NewEvent::new(Actor::User(owner.as_str().into()), Action::DeviceCopyFetched)
-        .subject(cert.serial_hex)
-        .details(json!({"certificate": certificate_id, "client": client}));
+    let event = NewEvent::new(
+        Actor::User(owner.as_str().into()),
+        Action::DeviceCopyFetched,
+    )
+    .subject(cert.serial_hex)
+    .details(json!({"certificate": certificate_id, "client": client}));
     store::audit::append(db, now, &[event]).await?;
     Ok(Fetched {
         certificate_id,
@@ -233,7 +242,13 @@ mod tests {
         assert_eq!(row_id(&c).len(), 36);
         assert!(!row_id(&c).contains(&c));
         assert_ne!(row_id("0000000000"), row_id("0000000001"));
-        for bad in ["", "123456789", "12345678901", "12345a7890", "１２３４５６７８９０"] {
+        for bad in [
+            "",
+            "123456789",
+            "12345678901",
+            "12345a7890",
+            "１２３４５６７８９０",
+        ] {
             assert_eq!(parse_code(bad), None, "{bad:?}");
         }
     }

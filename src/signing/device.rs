@@ -54,10 +54,7 @@ type Payload = (
 );
 
 /// The bytes the device signs for each digest of `row`, with the CMS attributes they encode.
-fn payloads(
-    row: &db::RequestRow,
-    cert_der: &[u8],
-) -> Result<Vec<Payload>, SigningError> {
+fn payloads(row: &db::RequestRow, cert_der: &[u8]) -> Result<Vec<Payload>, SigningError> {
     row.digests
         .iter()
         .map(|d| match row.format {

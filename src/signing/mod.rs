@@ -48,7 +48,9 @@ use self::{
     },
 };
 use crate::domain::{
-    cert_kind::{CertKind, Storage}, delivery_status::DeliveryStatus, institution_status::InstitutionStatus,
+    cert_kind::{CertKind, Storage},
+    delivery_status::DeliveryStatus,
+    institution_status::InstitutionStatus,
 };
 use crate::{
     audit::{Action, Actor, NewEvent},

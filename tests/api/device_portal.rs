@@ -131,7 +131,12 @@ async fn device_certificate_in_chromium(engine: Engine) {
             .decode(view["result"]["signatures"][0].as_str().unwrap())
             .unwrap();
         assert!(
-            openssl_verify(SignatureScheme::EcdsaP256Sha256, &spki, text.as_bytes(), &sig),
+            openssl_verify(
+                SignatureScheme::EcdsaP256Sha256,
+                &spki,
+                text.as_bytes(),
+                &sig
+            ),
             "request {n}: openssl verifies the browser's signature"
         );
         assert!(!openssl_verify(
@@ -176,7 +181,9 @@ both_engines!(device_certificate_in_chromium);
 /// The keys of one language's block of `export const NAME = {` in device.js.
 fn device_keys(name: &str, language: &str) -> std::collections::BTreeSet<String> {
     let js = include_str!("../../src/portal/assets/device.js");
-    let table = &js[js.find(&format!("export const {name} = {{")).expect("the table")..];
+    let table = &js[js
+        .find(&format!("export const {name} = {{"))
+        .expect("the table")..];
     let start = table
         .find(&format!("  {language}: {{"))
         .expect("the language")

@@ -42,6 +42,26 @@ async function open(dir) {
 const shot = (name) => page.screenshot({ path: `${SHOTS}/device-${name}.png`, fullPage: true });
 const expectStatus = (text) => page.locator("#status.info").filter({ hasText: text }).waitFor();
 
+// Every visible control (buttons, links, fields) is at least 44 x 44 px.
+async function touchTargets(where) {
+  const small = await page.evaluate(() => [...document.querySelectorAll("button, a, select, input, textarea")]
+    .filter((el) => {
+      const r = el.getBoundingClientRect();
+      const style = getComputedStyle(el);
+      return r.width > 0 && r.height > 0 && r.right > 0 && r.bottom > 0 && style.visibility !== "hidden"
+        && !["checkbox", "file"].includes(el.type);
+    })
+    .map((el) => { const r = el.getBoundingClientRect(); return { tag: el.tagName, id: el.id, text: (el.textContent || el.value || "").trim().slice(0, 30), w: Math.round(r.width), h: Math.round(r.height) }; })
+    .filter((x) => x.w < 44 || x.h < 44));
+  if (small.length) throw new Error(`touch targets under 44 px on ${where}: ${JSON.stringify(small)}`);
+}
+
+// The status line is a sentence, never a code.
+async function noCodes() {
+  const text = await page.locator("#status").textContent();
+  if (/\b[a-z]+_[a-z_]+\b|\(\w+\)|device\./.test(text)) throw new Error(`a code in the message: ${text}`);
+}
+
 async function institutionToken() {
   const resp = await fetch(`${BASE}/oauth2/token`, {
     method: "POST",
@@ -107,7 +127,9 @@ async function run() {
   await page.fill("#device-password", "short");
   await page.click("#next");
   await page.locator("#status.error").filter({ hasText: "10자" }).waitFor();
+  await noCodes();
   await page.fill("#device-password", PASSWORD);
+  await touchTargets("wizard: storage");
   await shot("enrol-storage");
   await page.click("#next");
   await page.locator("#done").waitFor();
@@ -139,9 +161,11 @@ async function run() {
   await pw.fill("wrong password!!");
   await card.locator(".device-copy").click();
   await page.locator("#status.error").filter({ hasText: "비밀번호" }).waitFor();
+  await noCodes();
   await pw.fill(PASSWORD);
   await page.locator(`section.device-cert[data-id="${certificateId}"] .device-copy`).click();
   const code = (await page.locator("#copy-code").textContent()).trim();
+  await touchTargets("device: copy code");
   await shot("copy-code");
 
   // Profile B: fetch with the code, keep it, sign in, sign.
@@ -151,6 +175,7 @@ async function run() {
   await page.fill("#receive-code", "12-34");
   await page.click("#receive-go");
   await page.locator("#status.error").filter({ hasText: "코드" }).waitFor();
+  await noCodes();
   await page.fill("#receive-code", code.toLowerCase());
   await page.fill("#receive-password", "another device pw");
   await page.click("#receive-go");
@@ -158,6 +183,7 @@ async function run() {
   await signInOnDevice(certificateId);
   await shot("device-b");
   const second = await signatureRequest(token, certificateId, "카드 결제 33,000원", 2);
+  await touchTargets("device: profile B");
   await approveOnDevice("33,000원");
   // The code worked once.
   const again = await fetch(`${BASE}/v1/device-copies/claim`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ code: code.slice(0, 10) }) });

@@ -388,16 +388,17 @@ export function page(ctx) {
         h("h2", {}, r.subject), h("p", { class: "muted" }, `${r.id} · ${t(r.wrapped ? "device.copyable" : "device.bound")}`),
         h("div", { class: "row" },
           h("button", { type: "button", class: "device-signin", onclick: () => ctx.guarded(async () => { await signIn(ctx, r.id); ctx.status(t("device.signed.in"), "info"); }) }, t("device.signin"))),
-        r.wrapped ? [passwordField(pw), h("button", { type: "button", class: "secondary device-copy", onclick: () => ctx.guarded(async () => {
+        r.wrapped ? [...passwordField(pw), h("button", { type: "button", class: "secondary device-copy", onclick: () => ctx.guarded(async () => {
           const code = await copyOut(ctx, r.id, document.getElementById(pw).value);
           document.getElementById(pw).value = "";
+          ctx.status("");
           out.replaceChildren(h("p", {}, t("device.copy.code")), h("p", { class: "copy-code", id: "copy-code" }, code));
         }) }, t("device.copy"))] : []);
     }));
   });
   const code = h("input", { id: "receive-code", autocomplete: "off", autocapitalize: "characters", spellcheck: "false" });
   return [h("h1", {}, t("device.title")), list, out,
-    h("h2", {}, t("device.receive")), h("label", { for: "receive-code" }, t("device.receive.code")), code, passwordField("receive-password"),
+    h("h2", {}, t("device.receive")), h("label", { for: "receive-code" }, t("device.receive.code")), code, ...passwordField("receive-password"),
     h("button", { type: "button", id: "receive-go", onclick: () => ctx.guarded(async () => {
       if (!parseCopyCode(code.value)) { ctx.status(t("device.bad_code")); return; }
       await copyIn(ctx, code.value, document.getElementById("receive-password").value);

@@ -87,7 +87,13 @@ async fn device_holder(app: &TestApp, customer: &str, device: &Device) -> (Strin
 }
 
 /// `POST /v1/approvals/{id}/device`.
-async fn submit(app: &TestApp, token: &str, id: &str, digest: &Value, sigs: &[Vec<u8>]) -> reqwest::Response {
+async fn submit(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    digest: &Value,
+    sigs: &[Vec<u8>],
+) -> reqwest::Response {
     let sigs: Vec<String> = sigs.iter().map(|s| STANDARD.encode(s)).collect();
     post(
         app,
@@ -117,7 +123,11 @@ pub(super) async fn a_device_kept_certificate_signs_on_the_device(engine: Engine
 
     // Listed for its holder as device-kept; a one-year joint certificate whose subject is the
     // enrolled identity, never the CSR's.
-    let listed: Value = get(&app, "/v1/certificates", &token).await.json().await.unwrap();
+    let listed: Value = get(&app, "/v1/certificates", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
     let mine = &listed["items"][0];
     assert_eq!(
         (&mine["id"], &mine["kind"], &mine["storage"]),
@@ -200,20 +210,40 @@ pub(super) async fn a_device_kept_certificate_signs_on_the_device(engine: Engine
     )
     .await;
     assert_problem(
-        submit(&app, &token, raw_id, digest, &[device.sign(b"something else")]).await,
+        submit(
+            &app,
+            &token,
+            raw_id,
+            digest,
+            &[device.sign(b"something else")],
+        )
+        .await,
         422,
         "device_signature_invalid",
     )
     .await;
     assert_problem(
-        submit(&app, &token, raw_id, &json!(STANDARD.encode([0u8; 32])), &[device.sign(&content)])
-            .await,
+        submit(
+            &app,
+            &token,
+            raw_id,
+            &json!(STANDARD.encode([0u8; 32])),
+            &[device.sign(&content)],
+        )
+        .await,
         409,
         "approval_mismatch",
     )
     .await;
     assert_problem(
-        submit(&app, &token, raw_id, digest, &[device.sign(&content), device.sign(&content)]).await,
+        submit(
+            &app,
+            &token,
+            raw_id,
+            digest,
+            &[device.sign(&content), device.sign(&content)],
+        )
+        .await,
         422,
         "device_signature_invalid",
     )
@@ -244,14 +274,28 @@ pub(super) async fn a_device_kept_certificate_signs_on_the_device(engine: Engine
     let signed: Value = resp.json().await.unwrap();
     check_response("post", "/v1/approvals/{id}/device", 200, &signed);
     assert_eq!(signed["status"], "signed");
-    let stored: Value = get(&app, &format!("/v1/signature-requests/{raw_id}"), &bank.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let stored: Value = get(
+        &app,
+        &format!("/v1/signature-requests/{raw_id}"),
+        &bank.token,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let sig = b64(&stored["result"]["signatures"][0]);
-    assert!(openssl_verify(SignatureScheme::EcdsaP256Sha256, &spki, &content, &sig));
-    assert!(!openssl_verify(SignatureScheme::EcdsaP256Sha256, &spki, b"other", &sig));
+    assert!(openssl_verify(
+        SignatureScheme::EcdsaP256Sha256,
+        &spki,
+        &content,
+        &sig
+    ));
+    assert!(!openssl_verify(
+        SignatureScheme::EcdsaP256Sha256,
+        &spki,
+        b"other",
+        &sig
+    ));
     assert_eq!(b64(&stored["result"]["certificate"]), der);
     // Once signed, it is not signed again.
     assert_problem(
@@ -293,11 +337,15 @@ pub(super) async fn a_device_kept_certificate_signs_on_the_device(engine: Engine
     .await;
     let resp = submit(&app, &token, cms_id, &cms["request_digest"], &sigs).await;
     assert_eq!(resp.status(), 200);
-    let stored: Value = get(&app, &format!("/v1/signature-requests/{cms_id}"), &bank.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let stored: Value = get(
+        &app,
+        &format!("/v1/signature-requests/{cms_id}"),
+        &bank.token,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     for (i, doc) in docs.iter().enumerate() {
         let cms = b64(&stored["result"]["signatures"][i]);
         let (ok, _) = openssl_cms_verify(&cms, &root, Some(doc));
@@ -371,7 +419,10 @@ pub(super) async fn the_copy_mailbox_gives_a_package_once(engine: Engine) {
     let made: Value = resp.json().await.unwrap();
     check_response("post", "/v1/device-copies", 201, &made);
     let code = made["code"].as_str().unwrap().to_owned();
-    assert!(code.len() == 10 && code.bytes().all(|b| b.is_ascii_digit()), "{code}");
+    assert!(
+        code.len() == 10 && code.bytes().all(|b| b.is_ascii_digit()),
+        "{code}"
+    );
 
     // A wrong code finds nothing, a malformed one is refused before any look-up.
     let wrong = if code.starts_with('0') { "1" } else { "0" }.to_owned() + &code[1..];
@@ -397,7 +448,12 @@ pub(super) async fn the_copy_mailbox_gives_a_package_once(engine: Engine) {
     let resp = leave(package.clone(), cert_id.clone(), token.clone()).await;
     let late: Value = resp.json().await.unwrap();
     app.clock.advance(Duration::seconds(601));
-    assert_problem(claim(&app, late["code"].as_str().unwrap()).await, 404, "copy_not_found").await;
+    assert_problem(
+        claim(&app, late["code"].as_str().unwrap()).await,
+        404,
+        "copy_not_found",
+    )
+    .await;
 
     // Only the holder's own active device-kept certificate; a package of sane size; a session.
     let token = app
@@ -412,7 +468,12 @@ pub(super) async fn the_copy_mailbox_gives_a_package_once(engine: Engine) {
         .to_owned();
     let cloud = holder(&app, "330100000202", Usage::General).await;
     assert_problem(
-        leave(package.clone(), cloud.cert.id.to_string(), cloud.token.clone()).await,
+        leave(
+            package.clone(),
+            cloud.cert.id.to_string(),
+            cloud.token.clone(),
+        )
+        .await,
         404,
         "certificate_not_found",
     )
@@ -452,7 +513,11 @@ pub(super) async fn the_copy_mailbox_gives_a_package_once(engine: Engine) {
     assert_eq!(all(Action::DeviceCopyCreated).await.unwrap().len(), 2);
     assert_eq!(all(Action::DeviceCopyFetched).await.unwrap().len(), 1);
     let refused = all(Action::DeviceCopyRefused).await.unwrap();
-    assert_eq!(refused.len(), 13, "wrong, twice spent, expired, ten guesses");
+    assert_eq!(
+        refused.len(),
+        13,
+        "wrong, twice spent, expired, ten guesses"
+    );
     for e in fincert::store::audit::by_action(&app.db, Action::DeviceCopyCreated, 50)
         .await
         .unwrap()
