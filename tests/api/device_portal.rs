@@ -227,6 +227,10 @@ fn the_device_module_says_every_message_in_both_languages() {
         "device_challenge_spent",
         "device_sign_in_failed",
         "invalid_key_source",
+        "csr_signature_invalid",
+        "weak_key",
+        "invalid_profile",
+        "malformed_input",
     ] {
         assert!(errors.contains(code), "no sentence for {code}");
         assert!(
