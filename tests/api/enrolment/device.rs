@@ -525,7 +525,10 @@ fn csr_without_possession(subject: &EcDevice, signer: &EcDevice) -> Vec<u8> {
     let info = csr.certification_request_info.raw.to_vec();
     let sig = signer.key.sign(&SystemRandom::new(), &info).unwrap();
     // ecdsa-with-SHA256 (1.2.840.10045.4.3.2), no parameters.
-    let alg = tlv(0x30, &tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]));
+    let alg = tlv(
+        0x30,
+        &tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]),
+    );
     let mut bits = vec![0u8];
     bits.extend_from_slice(sig.as_ref());
     tlv(0x30, &[info, alg, tlv(0x03, &bits)].concat())
