@@ -11,6 +11,7 @@ mod certificates;
 mod consents;
 mod csc;
 mod dev;
+mod device_copies;
 mod enrolments;
 pub mod extract;
 mod foreign;
@@ -256,6 +257,18 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::POST, "/v1/approvals/{id}/passkey/finish", || {
             web::route().to(approvals::passkey_finish)
         }),
+        endpoint(Method::GET, "/v1/approvals/{id}/device", || {
+            web::route().to(approvals::device_to_sign)
+        }),
+        endpoint(Method::POST, "/v1/approvals/{id}/device", || {
+            web::route().to(approvals::device_approve)
+        }),
+        endpoint(Method::POST, "/v1/device-copies", || {
+            web::route().to(device_copies::create)
+        }),
+        endpoint(Method::POST, "/v1/device-copies/claim", || {
+            web::route().to(device_copies::claim)
+        }),
         endpoint(Method::POST, "/v1/approvals/{id}/reject", || {
             web::route().to(approvals::reject)
         }),
@@ -316,6 +329,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         }),
         endpoint(Method::GET, "/portal/app.js", || {
             web::route().to(crate::portal::script)
+        }),
+        endpoint(Method::GET, "/portal/device.js", || {
+            web::route().to(crate::portal::device_script)
         }),
         endpoint(Method::GET, "/portal/app.css", || {
             web::route().to(crate::portal::style)

@@ -98,6 +98,12 @@ pub enum Action {
     PasskeySignInFailed,
     /// A device sign-in was refused (spent challenge, unusable certificate, bad signature).
     DeviceSignInFailed,
+    /// The holder left an encrypted copy of a device-kept certificate in the copy mailbox.
+    DeviceCopyCreated,
+    /// Another device fetched a copy package (once).
+    DeviceCopyFetched,
+    /// A copy package was asked for with an unknown, used or expired code.
+    DeviceCopyRefused,
     /// An institution was registered by the operator.
     InstitutionRegistered,
     /// An institution's client secret was rotated.
@@ -193,6 +199,9 @@ impl Action {
             Self::PasskeyRemoved => "passkey.removed",
             Self::PasskeySignInFailed => "passkey.sign_in_failed",
             Self::DeviceSignInFailed => "auth.device_sign_in_failed",
+            Self::DeviceCopyCreated => "device_copy.created",
+            Self::DeviceCopyFetched => "device_copy.fetched",
+            Self::DeviceCopyRefused => "device_copy.refused",
             Self::InstitutionRegistered => "institution.registered",
             Self::InstitutionSecretRotated => "institution.secret_rotated",
             Self::InstitutionWebhookValidationInfoSet => "institution.webhook_validation_info_set",

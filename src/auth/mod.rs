@@ -4,6 +4,7 @@
 //! checked by whether it opens the key, never against a stored value).
 
 pub mod device;
+pub mod device_copy;
 pub mod enrolment;
 pub mod identity;
 pub mod login;

@@ -338,3 +338,29 @@ impl From<crate::auth::sign_in::SignInError> for ApiError {
         }
     }
 }
+
+impl From<crate::auth::device_copy::CopyError> for ApiError {
+    fn from(e: crate::auth::device_copy::CopyError) -> Self {
+        use crate::auth::device_copy::CopyError as C;
+        match e {
+            C::Certificate => Self::rule(
+                Kind::NotFound,
+                ErrorCode::CertificateNotFound,
+                "Certificate not found",
+                "no such active certificate kept on a device",
+            ),
+            C::NotFound => Self::rule(
+                Kind::NotFound,
+                ErrorCode::CopyNotFound,
+                "Copy not found",
+                "no copy waits under this code: it is wrong, was fetched already or has expired",
+            ),
+            C::Package => Self::InvalidJson(e.to_string()),
+            C::Store(s) => s.into(),
+            C::Random => {
+                tracing::error!("random source failed");
+                Self::Internal
+            }
+        }
+    }
+}

@@ -66,6 +66,24 @@ impl From<SigningError> for ApiError {
                 "Key on device",
                 detail,
             ),
+            S::DeviceSignature => Self::rule(
+                Kind::Unprocessable,
+                ErrorCode::DeviceSignatureInvalid,
+                "Device signature invalid",
+                detail,
+            ),
+            S::DeviceNeedsContent => Self::rule(
+                Kind::Unprocessable,
+                ErrorCode::DeviceNeedsContent,
+                "Content needed for a device-kept certificate",
+                detail,
+            ),
+            S::NotDeviceKept => Self::rule(
+                Kind::Unprocessable,
+                ErrorCode::KeyNotOnDevice,
+                "Key not on a device",
+                detail,
+            ),
             S::Algorithm(_) => Self::rule(
                 Kind::Unprocessable,
                 ErrorCode::AlgorithmMismatch,

@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, http::header};
 
 const INDEX: &str = include_str!("assets/index.html");
 const SCRIPT: &str = include_str!("assets/app.js");
+const DEVICE: &str = include_str!("assets/device.js");
 const STYLE: &str = include_str!("assets/app.css");
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -30,6 +31,11 @@ pub async fn index() -> HttpResponse {
 /// `GET /portal/app.js`.
 pub async fn script() -> HttpResponse {
     asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+/// `GET /portal/device.js`: certificates kept in the browser (imported by app.js).
+pub async fn device_script() -> HttpResponse {
+    asset("text/javascript; charset=utf-8", DEVICE)
 }
 
 /// `GET /portal/app.css`.

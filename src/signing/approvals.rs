@@ -2,6 +2,12 @@
 
 use super::*;
 
+/// The custody key a PIN or passkey approval opens: none for a device-kept certificate, whose
+/// holder signs on the device (`POST /v1/approvals/{id}/device`).
+fn cloud(usable: &Usable) -> Result<Uuid, SigningError> {
+    usable.key.ok_or(SigningError::DeviceKey)
+}
+
 impl Signing {
     /// The user's pending requests (from institutions whose consent is still live).
     pub async fn pending(
@@ -127,7 +133,7 @@ impl Signing {
         let count = u32::try_from(row.digests.len()).unwrap_or(u32::MAX);
         let activation = match self
             .custody
-            .activate_once(db, owner, usable.key, Unlock::Pin(pin), Some(count))
+            .activate_once(db, owner, cloud(&usable)?, Unlock::Pin(pin), Some(count))
             .await
         {
             Ok(a) => a,
@@ -163,7 +169,7 @@ impl Signing {
             .start_bound_authentication(
                 db,
                 owner,
-                usable.key,
+                cloud(&usable)?,
                 APPROVE_CEREMONY,
                 &binding,
                 challenge,
@@ -211,7 +217,7 @@ impl Signing {
             .activate_once(
                 db,
                 owner,
-                usable.key,
+                cloud(&usable)?,
                 Unlock::Passkey(&credential_id),
                 Some(count),
             )

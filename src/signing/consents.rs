@@ -36,7 +36,8 @@ impl Signing {
         if cert.status != CertStatus::Active {
             return Err(SigningError::CertificateNotUsable(cert.status.as_str()));
         }
-        if cert.custody_key_id.is_none() {
+        // A device-kept certificate's holder signs in the browser (`approve_with_device`).
+        if cert.custody_key_id.is_none() && cert.storage != Storage::Device {
             return Err(SigningError::DeviceKey);
         }
         if !request::usage_allows(cert.usage, inst.sector) {

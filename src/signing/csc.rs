@@ -213,6 +213,7 @@ impl Signing {
         let (cert, key, _algorithm) = self
             .resolve(db, caller, &Target::Certificate(credential_id), None)
             .await?;
+        let key = key.ok_or(SigningError::DeviceKey)?;
         let owner = cert.owner_id.clone();
         let mut raw = Zeroizing::new([0u8; 32]);
         self.rng

@@ -23,6 +23,7 @@ pub mod cms;
 pub mod commit;
 mod consents;
 pub mod csc;
+mod device;
 pub mod history;
 pub mod institution;
 pub mod request;
@@ -47,7 +48,9 @@ use self::{
     },
 };
 use crate::domain::{
-    cert_kind::CertKind, delivery_status::DeliveryStatus, institution_status::InstitutionStatus,
+    cert_kind::{CertKind, Storage},
+    delivery_status::DeliveryStatus,
+    institution_status::InstitutionStatus,
 };
 use crate::{
     audit::{Action, Actor, NewEvent},
@@ -94,6 +97,17 @@ pub enum SigningError {
     /// The certificate's key is on the holder's device.
     #[error("the certificate's key is on the holder's device, not in the cloud")]
     DeviceKey,
+    /// A signature the holder's device submitted does not verify with the certificate's key
+    /// over what the request asks to be signed.
+    #[error("the submitted signature does not verify with the certificate's public key")]
+    DeviceSignature,
+    /// A raw request for a device-kept certificate carries only digests: a browser's WebCrypto
+    /// signs messages, never a pre-computed digest, so it needs the content itself.
+    #[error("a raw request for a device-kept certificate needs its content, not only digests")]
+    DeviceNeedsContent,
+    /// A device approval for a certificate whose key is in the cloud.
+    #[error("the certificate's key is in the cloud: approve with its PIN or a passkey")]
+    NotDeviceKept,
     /// The algorithm does not fit the key.
     #[error("algorithm {0} does not fit the certificate's key")]
     Algorithm(&'static str),
@@ -212,7 +226,8 @@ pub struct SigningMetrics {
 #[derive(Debug, Clone)]
 pub(crate) struct Usable {
     pub(crate) owner: OwnerId,
-    pub(crate) key: Uuid,
+    /// The custody key; `None` for a certificate whose key is on the holder's device.
+    pub(crate) key: Option<Uuid>,
     pub(crate) algorithm: crate::custody::keys::KeyAlgorithm,
     pub(crate) serial_hex: String,
     pub(crate) not_after: DateTime<Utc>,

@@ -11,7 +11,7 @@ impl Signing {
         caller: &Caller,
         target: &Target,
         algorithm: Option<Algorithm>,
-    ) -> Result<(store::pki::CertificateRow, Uuid, Algorithm), SigningError> {
+    ) -> Result<(store::pki::CertificateRow, Option<Uuid>, Algorithm), SigningError> {
         let inst = &caller.institution.id;
         let consent = match target {
             Target::Certificate(id) => db::live_consent(db, inst, &id.to_string()).await?,
@@ -87,14 +87,15 @@ impl Signing {
         Ok(usable)
     }
 
-    /// Usage, status, storage and PIN checks shared by creation, approval and CSC signing;
-    /// returns the custody key and its algorithm.
+    /// Usage, status and PIN checks shared by creation, approval and CSC signing; returns the
+    /// custody key (`None`: the key is on the holder's device, which signs itself) and the
+    /// key's algorithm.
     pub(super) async fn check_usable(
         &self,
         db: &DatabaseConnection,
         sector: Sector,
         cert: &store::pki::CertificateRow,
-    ) -> Result<(Uuid, crate::custody::keys::KeyAlgorithm), SigningError> {
+    ) -> Result<(Option<Uuid>, crate::custody::keys::KeyAlgorithm), SigningError> {
         if !request::usage_allows(cert.usage, sector) {
             return Err(SigningError::Usage(sector.as_str()));
         }
@@ -102,11 +103,14 @@ impl Signing {
         if status != CertStatus::Active {
             return Err(SigningError::CertificateNotUsable(status.as_str()));
         }
+        if cert.storage == Storage::Device && cert.custody_key_id.is_none() {
+            return Ok((None, device::key_algorithm(&cert.certificate_der)?));
+        }
         let (key, algorithm, locked) = self.cloud_key(db, cert).await?;
         if locked {
             return Err(SigningError::PinLocked);
         }
-        Ok((key, algorithm))
+        Ok((Some(key), algorithm))
     }
 
     /// A certificate's custody key (`DeviceKey` when its key is on the holder's device), the
@@ -158,7 +162,10 @@ impl Signing {
             now,
         )
         .await??;
-        let (cert, _key, algorithm) = self.resolve(db, caller, &new.target, new.algorithm).await?;
+        let (cert, key, algorithm) = self.resolve(db, caller, &new.target, new.algorithm).await?;
+        if key.is_none() && new.format == Format::Raw && new.content.is_none() {
+            return Err(SigningError::DeviceNeedsContent);
+        }
         let id = Uuid::new_v4();
         let expires_at = now + new.expires_in;
         let canonical = Canonical {

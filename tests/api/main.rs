@@ -17,6 +17,7 @@ mod cluster;
 mod corrupt_rows;
 mod csc;
 mod custody;
+mod device_portal;
 mod enrolment;
 mod errors;
 mod foreign;

@@ -65,3 +65,27 @@ pub struct PasskeyApproval {
     /// The WebAuthn assertion.
     pub credential: PublicKeyCredential,
 }
+
+/// What the holder's device signs for a request of a device-kept certificate
+/// (`GET /v1/approvals/{id}/device`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceToSign {
+    /// The request's canonical digest (base64), to send back with the signatures.
+    pub request_digest: String,
+    /// The signature algorithm (ECDSA signatures are DER `ECDSA-Sig-Value`).
+    pub algorithm: Algorithm,
+    /// One payload per digest, in order (base64): the content for raw, the DER of the CMS
+    /// signed attributes otherwise. The device signs each as a message (hashing it with
+    /// SHA-256 itself).
+    pub payloads: Vec<String>,
+}
+
+/// A device approval (`POST /v1/approvals/{id}/device`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceApproval {
+    /// The request's canonical digest (base64), as shown.
+    pub request_digest: String,
+    /// One signature per payload, in order (base64).
+    pub signatures: Vec<String>,
+}

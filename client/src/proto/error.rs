@@ -298,6 +298,16 @@ codes! {
         CertificateNotUsable => "certificate_not_usable",
         /// 422: the certificate's key is on a device; fincert cannot sign with it.
         KeyOnDevice => "key_on_device",
+        /// 422: a signature the holder's device submitted does not verify with the
+        /// certificate's public key over what the request asks to be signed.
+        DeviceSignatureInvalid => "device_signature_invalid",
+        /// 422: a raw request for a device-kept certificate needs its content (a browser
+        /// signs messages, not pre-computed digests).
+        DeviceNeedsContent => "device_needs_content",
+        /// 422: the certificate's key is in the cloud; approve with the PIN or a passkey.
+        KeyNotOnDevice => "key_not_on_device",
+        /// 404: no such copy package (wrong code, already fetched or expired).
+        CopyNotFound => "copy_not_found",
         /// 422: the algorithm does not fit the certificate's key.
         AlgorithmMismatch => "algorithm_mismatch",
         /// 409: the request was already decided or expired.

@@ -16,6 +16,7 @@
 //! | [`consents`]     | `/v1/institutions`, `/v1/consents/**`                                     |
 //! | [`institutions`] | `/v1/institution/certificates`, `/v1/signature-requests/**`, `/v1/login-requests`, `/v1/verify`, webhooks |
 //! | [`approvals`]    | `/v1/approvals/**`                                                        |
+//! | [`device_copies`] | `/v1/device-copies/**` (copying a device-kept certificate)              |
 //! | [`oauth`]        | `/oauth2/token` (and the CSC token routes)                                |
 //! | [`csc`]          | `/csc/v1/**`, `/csc/v2/**` (answers; CSC requests are read tolerantly)   |
 //! | [`dev`]          | `/dev/outbox/{phone}`                                                     |
@@ -37,6 +38,7 @@ pub mod certificates;
 pub mod consents;
 pub mod csc;
 pub mod dev;
+pub mod device_copies;
 pub mod enrolment;
 mod error;
 pub mod foreign;

@@ -1,11 +1,14 @@
 // fincert certificate centre: a small single-page front end over the JSON API.
 // No dependencies, no build step, nothing loaded from outside this server. Session tokens live
 // in sessionStorage (gone with the tab); PINs live only in the keypad's closure until submitted.
+// Certificates kept in this browser (WebCrypto keys in IndexedDB) are device.js's.
+
+import * as device from "./device.js";
 
 const T = {
   ko: {
     brand: "fincert 인증센터", "nav.certificates": "내 인증서", "nav.approvals": "서명 요청", "nav.passkeys": "패스키",
-    "nav.login": "로그인", "nav.logout": "로그아웃", footer: "금융인증서: 3년, 6자리 PIN 또는 패스키 · 키는 클라우드에만 보관됩니다.",
+    "nav.login": "로그인", "nav.logout": "로그아웃", footer: "금융인증서: 3년, 6자리 PIN 또는 패스키, 키는 클라우드에 · 공동인증서: 1년, 키는 내 기기에.",
     "home.title": "인증센터", "home.issue": "인증서 발급", "home.issue.d": "새 금융인증서를 발급합니다.",
     "home.reissue": "인증서 재발급", "home.reissue.d": "만료·분실·PIN 잠김 시 다시 발급합니다.",
     "home.renew": "인증서 갱신", "home.renew.d": "만료 30일 전부터 갱신할 수 있습니다.",
@@ -33,7 +36,7 @@ const T = {
     "kind.financial": "금융인증서", "kind.joint": "공동인증서", "status.active": "유효", "status.expired": "만료", "status.revoked": "폐지",
     "status.suspended": "정지", saved: "저장했습니다", issuer: "발급기관", "reissue.replaces": "재발급할 인증서 ID",
     "kind.financial.d": "금융인증서 (3년, 클라우드 보관)", "kind.joint.d": "공동인증서 (1년, 클라우드 보관)",
-    "storage.cloud": "개인키는 클라우드에 보관되며 PIN 또는 패스키로만 사용할 수 있습니다. (기기 보관 공동인증서는 API로 CSR을 보내 발급합니다.)",
+    "storage.cloud": "개인키는 클라우드에 보관되며 PIN 또는 패스키로만 사용할 수 있습니다.",
     "signin.intro": "본인 정보를 입력하면 휴대폰으로 인증번호를 보내 드립니다. 인증 후 내 인증서 목록에서 골라 로그인합니다.",
     "signin.sent": "입력한 정보가 고객 정보와 맞으면 {phone}(으)로 인증번호를 보냈습니다. 3분 안에 입력하세요.",
     "signin.verify": "확인", "signin.other": "다른 인증서 고르기", "signin.resend": "인증번호 다시 받기", "signin.restart": "처음부터 다시 하기",
@@ -72,7 +75,7 @@ const T = {
   },
   en: {
     brand: "fincert Certificate Centre", "nav.certificates": "My certificates", "nav.approvals": "Approvals", "nav.passkeys": "Passkeys",
-    "nav.login": "Sign in", "nav.logout": "Sign out", footer: "Financial certificate: 3 years, 6-digit PIN or passkey · keys stay in the cloud.",
+    "nav.login": "Sign in", "nav.logout": "Sign out", footer: "Financial certificate: 3 years, 6-digit PIN or passkey, key in the cloud · joint certificate: 1 year, key on your device.",
     "home.title": "Certificate centre", "home.issue": "Issue a certificate", "home.issue.d": "Get a new financial certificate.",
     "home.reissue": "Reissue", "home.reissue.d": "After expiry, loss or a locked PIN.",
     "home.renew": "Renew", "home.renew.d": "Open from 30 days before expiry.",
@@ -100,7 +103,7 @@ const T = {
     "need.login": "Sign in first.", "kind.financial": "Financial", "kind.joint": "Joint", "status.active": "Valid", "status.expired": "Expired",
     "status.revoked": "Revoked", "status.suspended": "Suspended", saved: "Saved", issuer: "Issuer", "reissue.replaces": "Certificate to replace (id)",
     "kind.financial.d": "Financial certificate (3 years, kept in the cloud)", "kind.joint.d": "Joint certificate (1 year, kept in the cloud)",
-    "storage.cloud": "The private key stays in the cloud and signs only with your PIN or passkey. (Device-held joint certificates are issued through the API with a CSR.)",
+    "storage.cloud": "The private key stays in the cloud and signs only with your PIN or passkey.",
     "signin.intro": "Enter your details and we will send a code to your phone. Then choose one of your certificates to sign in with.",
     "signin.sent": "If these details match a customer, a code was sent to {phone}. Enter it within 3 minutes.",
     "signin.verify": "Confirm", "signin.other": "Choose another certificate", "signin.resend": "Send another code", "signin.restart": "Start again",
@@ -242,6 +245,8 @@ const ERRORS = {
     network: "The service could not be reached. Check your connection and try again.", unknown: "This could not be done. Please try again; if it keeps happening, contact support.",
   },
 };
+
+for (const l of ["ko", "en"]) { Object.assign(T[l], device.T[l]); Object.assign(ERRORS[l], device.ERRORS[l]); }
 
 let lang = localStorage.getItem("fincert.lang") || "ko";
 // The general-purpose fee the portal asks the person to agree to before it is charged
@@ -753,24 +758,32 @@ function enrol(purpose) {
       const usage = h("select", { id: "usage" }, h("option", { value: "restricted" }, t("usage.restricted")), h("option", { value: "general" }, t("usage.general")));
       const replaces = purpose === "reissue" ? h("input", { id: "replaces", autocomplete: "off", value: sessionStorage.getItem("fincert.cert") || "" }) : null;
       const pinArea = h("div");
+      const storage = device.storageChoice(deviceCtx, kind);
       const go = h("button", { type: "button", id: "next", onclick: async () => {
         // A charge is agreed to before anything is recorded.
         if (usage.value === "general" && !await confirmDialog(t("fee.issue", { fee: FEE }), t("fee.agree", { fee: FEE }), { title: "fee.title" })) {
           status(t("fee.declined"), "info");
           return;
         }
-        go.disabled = true;
-        const pin = await askPin(pinArea, t("pin.set"));
-        const again = await askPin(pinArea, t("pin.confirm"));
-        pinArea.replaceChildren();
-        go.disabled = false;
-        if (pin !== again) { status(t("pin.mismatch")); return; }
+        let pin, kept;
+        if (storage.onDevice()) {
+          kept = await guarded(() => storage.prepare());
+          if (!kept) return;
+        } else {
+          go.disabled = true;
+          pin = await askPin(pinArea, t("pin.set"));
+          const again = await askPin(pinArea, t("pin.confirm"));
+          pinArea.replaceChildren();
+          go.disabled = false;
+          if (pin !== again) { status(t("pin.mismatch")); return; }
+        }
         await guarded(async () => {
-          const choice = { kind: kind.value, usage: usage.value, pin };
+          const choice = kept ? { kind: kind.value, usage: usage.value, csr: kept.csr } : { kind: kind.value, usage: usage.value, pin };
           if (replaces) choice.replaces = replaces.value.trim();
           const done = await api("POST", `/v1/enrolments/${enrolment.id}/complete`, choice);
           if (done.session) session.set(done.session);
           const cert = done.certificate || done;
+          if (kept) await kept.finish(cert);
           sessionStorage.setItem("fincert.cert", cert.id);
           mark("done");
           status("");
@@ -778,7 +791,7 @@ function enrol(purpose) {
             h("div", { class: "row" }, h("a", { href: "#/certificates" }, t("nav.certificates")), h("a", { href: "#/passkeys" }, t("passkeys.add"))));
         });
       } }, t("next"));
-      return [h("h2", {}, t("step.credential")), h("label", { for: "kind" }, t("kind")), kind, h("p", { class: "muted" }, t("storage.cloud")),
+      return [h("h2", {}, t("step.credential")), h("label", { for: "kind" }, t("kind")), kind, storage.element,
         h("label", { for: "usage" }, t("usage")), usage,
         replaces ? [h("label", { for: "replaces" }, t("reissue.replaces")), replaces] : [], go, pinArea];
     },
@@ -994,6 +1007,7 @@ function approvals() {
             const credential = await getPasskey(started.options);
             done(await api("POST", `/v1/approvals/${a.id}/passkey/finish`, { ceremony_id: started.ceremony_id, credential }));
           }) }, t("approvePasskey")),
+          device.approveButton(deviceCtx, a, done),
           h("button", { type: "button", class: "danger reject", onclick: async () => {
             if (!await confirmDialog(t("reject.confirm"), t("reject"), { danger: true })) return;
             await guarded(async () => done(await api("POST", `/v1/approvals/${a.id}/reject`, {})));
@@ -1103,7 +1117,13 @@ function foreign() {
     } }, t("register")), npkiArea];
 }
 
-const routes = { "": home, certificates, approvals, passkeys, foreign, login, "enrol/issue": () => enrol("issue"), "enrol/reissue": () => enrol("reissue"), "enrol/pin_reset": () => enrol("pin_reset") };
+// What device.js may use of this page.
+const deviceCtx = {
+  h, t: (k, v) => t(k, v), api, call, guarded, status, route: (keep) => route(keep),
+  signedIn(pair, id) { session.set(pair); sessionStorage.setItem("fincert.cert", id); updateNav(); },
+};
+
+const routes = { "": home, certificates, approvals, passkeys, foreign, login, device: () => device.page(deviceCtx), "enrol/issue": () => enrol("issue"), "enrol/reissue": () => enrol("reissue"), "enrol/pin_reset": () => enrol("pin_reset") };
 
 // Renders the page for the current hash; navigation clears the message line, an in-place
 // refresh after an action keeps it.

@@ -26,7 +26,7 @@ pub use self::{
     media::{MediumRow, insert_medium, medium_of_user, set_challenge, take_challenge, use_step},
     passkeys::{
         PasskeyRow, delete_passkey, insert_ceremony, insert_passkey, passkeys_of, take_ceremony,
-        update_passkey,
+        update_passkey, wipe_ceremony_state,
     },
     users::{dev_customer, put_dev_customer, upsert_user, user_phone, user_profile},
 };

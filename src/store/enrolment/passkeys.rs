@@ -141,6 +141,17 @@ pub async fn insert_ceremony<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Empties a taken ceremony's state (a device copy package, once fetched).
+pub async fn wipe_ceremony_state<C: ConnectionTrait>(conn: &C, id: &str) -> Result<(), StoreError> {
+    exec(
+        conn,
+        "UPDATE webauthn_ceremonies SET state = '' WHERE id = $1",
+        vec![id.into()],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Takes a ceremony once: marks it used if it is unused, unexpired and of `kind`; returns
 /// `(user, state)` if this call took it.
 pub async fn take_ceremony<C: ConnectionTrait>(

@@ -524,3 +524,111 @@ pub(super) async fn device_sign_in_is_rate_limited(engine: Engine) {
         200
     );
 }
+
+/// A DER TLV (lengths up to 65535).
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    match content.len() {
+        n if n < 0x80 => out.push(n as u8),
+        n if n < 0x100 => out.extend([0x81, n as u8]),
+        n => out.extend([0x82, (n >> 8) as u8, n as u8]),
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// A PKCS#10 request for `subject`'s key whose signature another key (`signer`) made: the
+/// requester does not possess the key it asks to be certified.
+fn csr_without_possession(subject: &EcDevice, signer: &EcDevice) -> Vec<u8> {
+    let (_, csr) = <x509_parser::certification_request::X509CertificationRequest as
+        x509_parser::prelude::FromDer<_>>::from_der(&subject.csr)
+    .unwrap();
+    let info = csr.certification_request_info.raw.to_vec();
+    let sig = signer.key.sign(&SystemRandom::new(), &info).unwrap();
+    // ecdsa-with-SHA256 (1.2.840.10045.4.3.2), no parameters.
+    let alg = tlv(
+        0x30,
+        &tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]),
+    );
+    let mut bits = vec![0u8];
+    bits.extend_from_slice(sig.as_ref());
+    tlv(0x30, &[info, alg, tlv(0x03, &bits)].concat())
+}
+
+/// The last step refuses a CSR that is not one, whose signature is not its key's (no proof of
+/// possession), whose key is weak, or that asks for a financial certificate on a device; each
+/// refusal leaves the step open, and a good CSR then issues.
+pub(super) async fn bad_csrs_are_refused_and_the_step_stays_open(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let dir = tempfile::tempdir().unwrap();
+    dev_customer(&app).await;
+    register_otp(&app, MediumKind::Hotp, None).await;
+    let base = to_medium_step(&app, "issue", "sms").await;
+    let code = format!("{:06}", otp::hotp(OTP_SECRET, 0));
+    post(
+        &app,
+        &format!("{base}/medium"),
+        ANON,
+        json!({"kind": "hotp", "answer": code}),
+    )
+    .await;
+    let complete = |kind: &'static str, csr: Vec<u8>| {
+        let app = &app;
+        let path = format!("{base}/complete");
+        async move {
+            post(
+                app,
+                &path,
+                ANON,
+                json!({"kind": kind, "usage": "general", "csr": STANDARD.encode(csr)}),
+            )
+            .await
+        }
+    };
+    let device = EcDevice::new();
+    let other = EcDevice::new();
+    assert_problem(
+        complete("joint", b"not a certification request".to_vec()).await,
+        400,
+        "malformed_input",
+    )
+    .await;
+    assert_problem(
+        complete("joint", csr_without_possession(&device, &other)).await,
+        422,
+        "csr_signature_invalid",
+    )
+    .await;
+    openssl(
+        dir.path(),
+        &[
+            "req", "-new", "-nodes", "-newkey", "rsa:1024", "-subj", "/CN=x", "-keyout",
+            "weak.key", "-outform", "DER", "-out", "weak.csr",
+        ],
+    );
+    assert_problem(
+        complete("joint", std::fs::read(dir.path().join("weak.csr")).unwrap()).await,
+        422,
+        "weak_key",
+    )
+    .await;
+    assert_problem(
+        complete("financial", device.csr.clone()).await,
+        422,
+        "invalid_profile",
+    )
+    .await;
+    // The same key with its own signature: issued, and the certified key is the device's.
+    let resp = complete("joint", device.csr.clone()).await;
+    assert_eq!(resp.status(), 201);
+    let done: Value = resp.json().await.unwrap();
+    assert_eq!(done["certificate"]["storage"], "device");
+    let der = STANDARD
+        .decode(done["certificate"]["der"].as_str().unwrap())
+        .unwrap();
+    let (_, parsed) = x509_parser::parse_x509_certificate(&der).unwrap();
+    assert_eq!(
+        parsed.public_key().subject_public_key.data.as_ref(),
+        device.key.public_key().as_ref()
+    );
+}

@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::{both_engines, helpers::*};
 use device::{
+    bad_csrs_are_refused_and_the_step_stays_open,
     device_certificate_delivered_signed_in_renewed_and_revoked, device_sign_in_is_rate_limited,
 };
 use issuance::{
@@ -83,4 +84,5 @@ both_engines!(
     reissuance_replaces_the_old_certificate,
     device_certificate_delivered_signed_in_renewed_and_revoked,
     device_sign_in_is_rate_limited,
+    bad_csrs_are_refused_and_the_step_stays_open,
 );
