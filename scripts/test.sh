@@ -11,7 +11,9 @@
 #     Debian's promtool for the alerts;
 #   - Debian's Chromium and playwright-core (npm) for the portal's browser tests;
 #   - Debian's HAProxy, the load balancer in front of three nodes in the cluster test;
-#   - then the Rust suite (one test binary for the API tests) and the spec check.
+#   - schemathesis (pinned, in the same venv), run by the API tests against `fincert serve`;
+#   - cargo-fuzz (pinned, installed into the cache), for a bounded smoke run of every fuzz target;
+#   - then the Rust suite (one test binary for the API tests), the spec check and the fuzz smoke.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -75,6 +77,12 @@ fi
 if ! "$VENV/bin/python" -c 'import pkilint' 2>/dev/null || [ ! -x "$VENV/bin/lint_pkix_cert" ]; then
   log "installing pkilint into $VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check 'pkilint==0.13.3'
+fi
+# schemathesis: the API contract's judge (tests/api/schemathesis.rs runs it against a real
+# `fincert serve` with a holder's and an institution's tokens).
+if [ ! -x "$VENV/bin/schemathesis" ] || ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q ' 4\.32\.5$'; then
+  log "installing schemathesis into $VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check 'schemathesis==4.32.5'
 fi
 export TEST_FINCERT_VENV="$VENV"
 PROMETHEUS="$CACHE/prometheus"
@@ -151,8 +159,49 @@ read -r passed failed < <(awk '/^test result:/ {
     for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i }
   } END { print p + 0, f + 0 }' "$RESULTS")
 rm -f "$RESULTS"
+
+# --- Fuzzing: a bounded smoke run of every cargo-fuzz target (README "Fuzzing") ---------------
+# cargo-fuzz is installed from crates.io into the cache, pinned; the targets build with the
+# stable toolchain and no sanitizer (no -Z flag needed) into their own target directory, so
+# their coverage instrumentation never touches the main build's cache.
+FUZZ_VERSION=0.13.2
+FUZZ_ROOT="$CACHE/cargo-fuzz"
+FUZZ_TIME="${FINCERT_FUZZ_SECONDS:-20}"
+if [ ! -x "$FUZZ_ROOT/bin/cargo-fuzz" ] || ! "$FUZZ_ROOT/bin/cargo-fuzz" --version 2>/dev/null | grep -q " $FUZZ_VERSION$"; then
+  log "installing cargo-fuzz $FUZZ_VERSION into $FUZZ_ROOT"
+  env -u CARGO_TARGET_DIR cargo install --quiet --locked --root "$FUZZ_ROOT" "cargo-fuzz@$FUZZ_VERSION"
+fi
+fuzz() { (cd fuzz && "$FUZZ_ROOT/bin/cargo-fuzz" "$@"); }
+FUZZ_TARGET_DIR="$CACHE/fuzz-target"
+log "cargo fuzz build (every target, no sanitizer)"
+fuzz_ok=0; fuzz_failed=0
+if fuzz build -s none --target-dir "$FUZZ_TARGET_DIR"; then
+  for target in $(fuzz list); do
+    corpus="$CACHE/fuzz-corpus/$target"; artifacts="$CACHE/fuzz-artifacts/$target"
+    mkdir -p "$corpus" "$artifacts"
+    log "fuzz $target for ${FUZZ_TIME}s"
+    out="$CACHE/fuzz-$target.log"
+    if fuzz run -s none --target-dir "$FUZZ_TARGET_DIR" "$target" "$corpus" "seeds/$target" -- \
+        -max_total_time="$FUZZ_TIME" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        -artifact_prefix="$artifacts/" >"$out" 2>&1; then
+      runs=$(awk '/^stat::number_of_executed_units:/ {print $2}' "$out" | tail -n1)
+      echo "fuzz $target: ok, ${runs:-?} executions, corpus $(ls "$corpus" | wc -l) inputs"
+      fuzz_ok=$((fuzz_ok + 1))
+    else
+      tail -n 40 "$out"
+      echo "fuzz $target: FAILED (input kept in $artifacts)"
+      fuzz_failed=$((fuzz_failed + 1))
+    fi
+  done
+else
+  echo "cargo fuzz build failed"
+  fuzz_failed=$((fuzz_failed + 1))
+fi
+[ "$fuzz_ok" -gt 0 ] || fuzz_failed=$((fuzz_failed + 1))
+
+passed=$((${passed:-0} + fuzz_ok)); failed=$((${failed:-0} + fuzz_failed))
 echo
-echo "summary: ${passed:-0} passed, ${failed:-0} failed"
-if [ "$status" -ne 0 ] || [ "${passed:-0}" -eq 0 ]; then
+echo "summary: ${passed} passed, ${failed} failed"
+if [ "$status" -ne 0 ] || [ "$fuzz_failed" -ne 0 ] || [ "${passed}" -eq 0 ]; then
   exit 1
 fi

@@ -29,6 +29,9 @@ pub mod config;
 pub mod custody;
 pub mod domain;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod heavy;
 pub mod metrics;
 pub mod outbound;
 pub mod pki;

@@ -105,6 +105,9 @@ pub struct Custody {
     opening: KeyedLocks,
     /// Where KMS calls made outside the `Kms` trait (CA keys inside KMS) are counted.
     kms_metrics: Option<crate::metrics::KmsMetrics>,
+    /// The node's pool for heavy CPU work (key generation here; key files and uploaded DER
+    /// in the PKI, which shares it).
+    heavy: Arc<crate::heavy::HeavyPool>,
 }
 
 impl std::fmt::Debug for Custody {
@@ -142,7 +145,16 @@ impl Custody {
             pin_locks: KeyedLocks::default(),
             opening: KeyedLocks::default(),
             kms_metrics: None,
+            heavy: Arc::new(crate::heavy::HeavyPool::new(
+                settings.heavy_concurrency,
+                settings.heavy_queue,
+            )),
         }
+    }
+
+    /// The node's pool for heavy CPU work (`crate::heavy`).
+    pub fn heavy(&self) -> &crate::heavy::HeavyPool {
+        &self.heavy
     }
 
     /// The KMS in use.

@@ -26,7 +26,7 @@ use crate::{both_engines, helpers::*};
 const PASSWORD: &str = "npki-Pass!23";
 
 /// `<name>.key` as PKCS#8 DER with the `vidRandom` attribute `r` added.
-fn pkcs8_with_r(ca: &ForeignCa, name: &str, r: &[u8]) -> Vec<u8> {
+pub(super) fn pkcs8_with_r(ca: &ForeignCa, name: &str, r: &[u8]) -> Vec<u8> {
     let der = format!("{name}.pk8");
     ca.run(&[
         "pkcs8",
@@ -54,7 +54,12 @@ fn any(value: &impl Encode) -> der::Any {
 }
 
 /// `signPri.key` under `seedCBCWithSHA1`: PBKDF1-SHA1, the SEED-CBC run by `openssl enc`.
-fn sign_pri_pbkdf1(ca: &ForeignCa, pkcs8: &[u8], password: &str, iterations: u32) -> Vec<u8> {
+pub(super) fn sign_pri_pbkdf1(
+    ca: &ForeignCa,
+    pkcs8: &[u8],
+    password: &str,
+    iterations: u32,
+) -> Vec<u8> {
     let salt = [0x5au8, 1, 2, 3, 4, 5, 6, 7];
     let (key, iv) = npki::pbkdf1_seed(password.as_bytes(), &salt, iterations);
     std::fs::write(ca.dir.path().join("plain.bin"), pkcs8).unwrap();
@@ -89,7 +94,7 @@ fn sign_pri_pbkdf1(ca: &ForeignCa, pkcs8: &[u8], password: &str, iterations: u32
 
 /// `signPri.key` under PBES2: PBKDF2-HMAC-SHA1 (the default PRF, left out) and fincert's
 /// SEED-CBC.
-fn sign_pri_pbes2(pkcs8: &[u8], password: &str, iterations: u32) -> Vec<u8> {
+pub(super) fn sign_pri_pbes2(pkcs8: &[u8], password: &str, iterations: u32) -> Vec<u8> {
     let (salt, iv) = ([0x11u8; 8], [0x22u8; 16]);
     let mut key = [0u8; 16];
     aws_lc_rs::pbkdf2::derive(
