@@ -30,6 +30,9 @@ pub mod config;
 pub mod custody;
 pub mod domain;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod heavy;
 pub mod metrics;
 pub mod outbound;
 pub mod pki;

@@ -345,6 +345,13 @@ pub fn endpoints() -> Vec<Endpoint> {
     ]
 }
 
+/// For the fuzz targets (`crate::fuzzing`): the request readers of the CSC routes and of
+/// `GET /pki/ocsp/{request}`.
+#[doc(hidden)]
+pub use self::{
+    csc::{Method as CscMethod, Version as CscVersion, read_request as read_csc_request},
+    pki::decode_get_request as decode_ocsp_get,
+};
 pub use meta::metrics;
 
 /// The path of the Prometheus exposition.

@@ -97,7 +97,7 @@ fn percent_decode(s: &str) -> Option<String> {
 
 /// The DER request a GET path carries: percent-decoded, then base64 (standard or URL-safe,
 /// padded or not; a space is a `+` a form encoder turned into one).
-fn decode_get_request(encoded: &str) -> Option<Vec<u8>> {
+pub fn decode_get_request(encoded: &str) -> Option<Vec<u8>> {
     let text = percent_decode(encoded)?.replace(' ', "+");
     let engine = if text.contains(['-', '_']) {
         lenient(&alphabet::URL_SAFE)

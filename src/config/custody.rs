@@ -17,6 +17,11 @@ pub struct CustodySettings {
     pub max_live_activations: usize,
     /// Consecutive wrong PINs after which a key's PIN locks (until reissuance).
     pub max_pin_failures: u32,
+    /// Heavy CPU work (RSA key generation, key-file KDFs, checks of uploaded CSRs and
+    /// certificates) a node runs at once, on blocking threads (`crate::heavy`).
+    pub heavy_concurrency: usize,
+    /// Heavy work that may wait for a slot; more is refused with 503 and `Retry-After`.
+    pub heavy_queue: usize,
 }
 
 impl Default for CustodySettings {
@@ -26,6 +31,8 @@ impl Default for CustodySettings {
             activation_max_signatures: 10,
             max_live_activations: 100_000,
             max_pin_failures: 5,
+            heavy_concurrency: 2,
+            heavy_queue: 32,
         }
     }
 }
@@ -55,6 +62,18 @@ impl CustodySettings {
             return Err(ConfigError::new(
                 "custody.max_live_activations",
                 "must be between 1 and 10000000",
+            ));
+        }
+        if !(1..=256).contains(&self.heavy_concurrency) {
+            return Err(ConfigError::new(
+                "custody.heavy_concurrency",
+                "must be between 1 and 256",
+            ));
+        }
+        if self.heavy_queue > 100_000 {
+            return Err(ConfigError::new(
+                "custody.heavy_queue",
+                "must be between 0 and 100000",
             ));
         }
         Ok(())

@@ -98,18 +98,17 @@ impl Custody {
         let key_id = Uuid::new_v4();
         let (pkcs8, public_key_der) = match existing {
             Some(pkcs8) => {
-                let (pkcs8, public) = tokio::task::spawn_blocking(move || {
-                    let public = SigningKey::from_pkcs8(algorithm, &pkcs8)?.public_key_der()?;
-                    Ok::<_, KeyError>((pkcs8, public))
-                })
-                .await
-                .map_err(|_| KeyError::Parse("key"))??;
+                let (pkcs8, public) = self
+                    .heavy
+                    .run(move || {
+                        let public = SigningKey::from_pkcs8(algorithm, &pkcs8)?.public_key_der()?;
+                        Ok::<_, KeyError>((pkcs8, public))
+                    })
+                    .await??;
                 (pkcs8, public)
             }
             None => {
-                let generated = tokio::task::spawn_blocking(move || keys::generate(algorithm))
-                    .await
-                    .map_err(|_| KeyError::Generate)??;
+                let generated = self.heavy.run(move || keys::generate(algorithm)).await??;
                 (generated.pkcs8, generated.public_key_der)
             }
         };

@@ -48,6 +48,9 @@ pub enum CustodyError {
     /// aws-lc failed to seal.
     #[error("sealing failed")]
     Seal,
+    /// The node's pool for heavy work (key generation) is full, or the work failed.
+    #[error(transparent)]
+    Heavy(#[from] crate::heavy::HeavyError),
 }
 
 impl From<SealError> for CustodyError {

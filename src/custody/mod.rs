@@ -108,6 +108,9 @@ pub struct Custody {
     kms_metrics: Option<crate::metrics::KmsMetrics>,
     /// The slot no PIN opens, for the decoy check (`decoy`), made on first use.
     decoy: tokio::sync::OnceCell<kms::WrappedKey>,
+    /// The node's pool for heavy CPU work (key generation here; key files and uploaded DER
+    /// in the PKI, which shares it).
+    heavy: Arc<crate::heavy::HeavyPool>,
 }
 
 impl std::fmt::Debug for Custody {
@@ -146,7 +149,16 @@ impl Custody {
             opening: KeyedLocks::default(),
             kms_metrics: None,
             decoy: tokio::sync::OnceCell::new(),
+            heavy: Arc::new(crate::heavy::HeavyPool::new(
+                settings.heavy_concurrency,
+                settings.heavy_queue,
+            )),
         }
+    }
+
+    /// The node's pool for heavy CPU work (`crate::heavy`).
+    pub fn heavy(&self) -> &crate::heavy::HeavyPool {
+        &self.heavy
     }
 
     /// The KMS in use.

@@ -113,6 +113,7 @@ impl From<CustodyError> for ApiError {
             }
             C::Store(store) => store.into(),
             C::Seal => Self::Internal,
+            C::Heavy(h) => h.into(),
         }
     }
 }

@@ -242,6 +242,21 @@ impl ApiError {
     }
 }
 
+impl From<crate::heavy::HeavyError> for ApiError {
+    fn from(e: crate::heavy::HeavyError) -> Self {
+        match e {
+            crate::heavy::HeavyError::Busy => Self::rule(
+                Kind::Unavailable,
+                ErrorCode::ServiceUnavailable,
+                "Service busy",
+                "the node is busy with other key and certificate work; nothing was changed, retry later",
+            )
+            .with_retry_after(RETRY_AFTER_SECS),
+            crate::heavy::HeavyError::Failed => Self::Internal,
+        }
+    }
+}
+
 /// Stable codes for framework-made statuses.
 fn http_code(status: StatusCode) -> ErrorCode {
     match status.as_u16() {

@@ -115,6 +115,7 @@ impl From<PkiError> for ApiError {
             }
             P::Custody(c) => c.into(),
             P::Store(s) => s.into(),
+            P::Heavy(h) => h.into(),
         }
     }
 }

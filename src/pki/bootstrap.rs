@@ -277,7 +277,6 @@ impl Pki {
                 settings.pki.ocsp_unknown_cache_entries,
             ),
             arl_lock: tokio::sync::Mutex::new(()),
-            kdf_slots: tokio::sync::Semaphore::new(foreign::KDF_CONCURRENCY),
             settings: settings.pki.clone(),
             user_algorithm: algorithm(&settings.pki.user_key_algorithm),
             anchors,

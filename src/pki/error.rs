@@ -61,6 +61,9 @@ pub enum PkiError {
     /// Encoding failed (a bug).
     #[error("encoding failed: {0}")]
     Encoding(String),
+    /// The node's pool for heavy work is full (503), or the work failed.
+    #[error(transparent)]
+    Heavy(#[from] crate::heavy::HeavyError),
 }
 
 /// An encoding failure (a bug): what every `map_err` of an encoder in this module uses.

@@ -104,7 +104,12 @@ impl Pki {
                 let spki = prepared.info.public_key_der.clone();
                 Ok((Some(prepared), spki))
             }
-            (Storage::Device, KeySource::Device(csr)) => Ok((None, x509::check_csr(csr)?.spki_der)),
+            (Storage::Device, KeySource::Device(csr)) => {
+                // An uploaded request: parsed and its signature checked off the async workers.
+                let csr = csr.to_vec();
+                let checked = self.run_heavy(move || x509::check_csr(&csr)).await??;
+                Ok((None, checked.spki_der))
+            }
             (Storage::Cloud, _) => Err(PkiError::KeySource("cloud storage needs a PIN, not a CSR")),
             (Storage::Device, _) => Err(PkiError::KeySource("device storage needs a CSR")),
         }

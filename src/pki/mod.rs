@@ -72,8 +72,6 @@ pub struct Pki {
     ocsp_cache: ocsp_cache::OcspCache,
     /// One ARL signing at a time on this node (the root key may be a KMS key).
     arl_lock: tokio::sync::Mutex<()>,
-    /// Key-file KDFs running on this node's blocking pool (`foreign::KDF_CONCURRENCY`).
-    kdf_slots: tokio::sync::Semaphore,
     settings: PkiSettings,
     user_algorithm: KeyAlgorithm,
     anchors: foreign::TrustAnchors,

@@ -9,12 +9,14 @@ use fincert_client::proto::csc::{
     CredentialListV2, InfoV1, InfoV2, KeyInfo, PinInfo, SignAlgorithms, SignatureFormats,
 };
 use serde::Serialize;
-use serde_json::{Map, Value};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::{
     CscResult, Version, open,
-    params::{EC_KEY, ECDSA_SHA256, P256, RSA, RSA_PSS, RSA_SHA256, boolean, opt_string, string},
+    params::{
+        Certificates, EC_KEY, ECDSA_SHA256, InfoOptions, InfoRequest, ListRequest, P256, RSA,
+        RSA_PSS, RSA_SHA256,
+    },
 };
 use crate::{
     custody::keys::KeyAlgorithm, error::CscError, pki::lifecycle::CertStatus, signing::Caller,
@@ -98,15 +100,14 @@ fn generalized(t: DateTime<Utc>) -> String {
 async fn credential_info(
     state: &AppState,
     caller: &Caller,
-    m: &Map<String, Value>,
+    options: InfoOptions,
     credential_id: &str,
     version: Version,
 ) -> CscResult<PerVersion<CredentialInfoV1, CredentialInfoV2>> {
-    let certificates = opt_string(m, "certificates")?.unwrap_or("single");
-    if !matches!(certificates, "none" | "single" | "chain") {
-        return Err(CscError::bad("Invalid parameter certificates"));
-    }
-    let cert_info = boolean(m, "certInfo")?;
+    let InfoOptions {
+        certificates,
+        cert_info,
+    } = options;
     let (row, algorithm, locked) = state
         .signing
         .csc_credential(&state.db, caller, credential_id)
@@ -144,7 +145,7 @@ async fn credential_info(
         valid_to: None,
     };
     let mut chain = vec![STANDARD.encode(&row.certificate_der)];
-    if certificates == "chain" {
+    if certificates == Certificates::Chain {
         chain.extend(
             state
                 .pki
@@ -153,7 +154,7 @@ async fn credential_info(
                 .map(|c| STANDARD.encode(c)),
         );
     }
-    if certificates != "none" {
+    if certificates != Certificates::None {
         cert.certificates = Some(chain);
     }
     if cert_info && let Ok((_, x)) = X509Certificate::from_der(&row.certificate_der) {
@@ -216,31 +217,24 @@ pub(super) async fn list(
     version: Version,
 ) -> CscResult<PerVersion<CredentialListV1, CredentialListV2>> {
     let (m, caller) = open(state, req, body).await?;
-    let user = opt_string(&m, "userID")?;
+    let r = ListRequest::parse(&m, version)?;
     let mut items = state
         .signing
         .consented_certificates(&state.db, &caller)
         .await?;
-    if let Some(u) = user {
+    if let Some(u) = r.user_id {
         items.retain(|c| c.user_ref == u);
     }
-    if version == Version::V2 && boolean(&m, "onlyValid")? {
+    if r.only_valid {
         items.retain(|c| c.status == "active");
     }
     let ids: Vec<String> = items.iter().map(|c| c.certificate_id.clone()).collect();
     if version == Version::V1 {
-        let max = m
-            .get("maxResults")
-            .and_then(Value::as_u64)
-            .filter(|n| (1..=100).contains(n))
-            .unwrap_or(100) as usize;
-        let start = match opt_string(&m, "pageToken")? {
+        let max = r.max_results;
+        let start = match r.page_token {
             None => 0,
-            Some(t) => t
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n <= ids.len())
-                .ok_or_else(|| CscError::bad("Invalid parameter pageToken"))?,
+            Some(n) if n <= ids.len() => n,
+            Some(_) => return Err(CscError::bad("Invalid parameter pageToken")),
         };
         let next_page_token = (start + max < ids.len()).then(|| (start + max).to_string());
         let credential_ids = ids.into_iter().skip(start).take(max).collect();
@@ -250,11 +244,11 @@ pub(super) async fn list(
         }));
     }
     let mut credential_infos = None;
-    if boolean(&m, "credentialInfo")? {
+    if let Some(options) = r.credential_info {
         let mut infos = Vec::new();
         for id in &ids {
             if let PerVersion::V2(mut info) =
-                credential_info(state, &caller, &m, id, version).await?
+                credential_info(state, &caller, options, id, version).await?
             {
                 info.credential_id = Some(id.clone());
                 infos.push(info);
@@ -275,6 +269,6 @@ pub(super) async fn info_of(
     version: Version,
 ) -> CscResult<PerVersion<CredentialInfoV1, CredentialInfoV2>> {
     let (m, caller) = open(state, req, body).await?;
-    let id = string(&m, "credentialID")?;
-    credential_info(state, &caller, &m, id, version).await
+    let r = InfoRequest::parse(&m)?;
+    credential_info(state, &caller, r.options, r.credential_id, version).await
 }

@@ -25,6 +25,7 @@ use crate::{
     state::AppState,
 };
 use credentials::{info, info_of, list};
+pub use params::{Method, read_request};
 use signatures::{authorize, extend, sign_hash};
 
 /// Which version of the API a route serves.

@@ -17,21 +17,13 @@ use crate::{
 };
 
 impl Pki {
-    /// Runs a key-file KDF (CPU work the uploader chooses) on the blocking pool, at most
-    /// [`foreign::KDF_CONCURRENCY`] at once on this node; the others wait without holding an
-    /// async worker.
-    pub(super) async fn run_kdf<T: Send + 'static>(
+    /// Runs CPU work an uploader chooses (a key-file KDF, checks of uploaded DER) on the
+    /// node's heavy-work pool (`crate::heavy`), never on an async worker.
+    pub(crate) async fn run_heavy<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, ForeignError> {
-        let _slot = self
-            .kdf_slots
-            .acquire()
-            .await
-            .map_err(|_| ForeignError::KeyFileUnreadable)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|_| ForeignError::KeyFileUnreadable)
+    ) -> Result<T, PkiError> {
+        Ok(self.custody.heavy().run(work).await?)
     }
 
     /// Imports an NPKI pair (`signCert.der` + `signPri.key` and its password): the key is
@@ -53,7 +45,7 @@ impl Pki {
             Zeroizing::new(password.as_bytes().to_vec()),
         );
         let key = self
-            .run_kdf(move || npki::open_sign_pri(&file, &password))
+            .run_heavy(move || npki::open_sign_pri(&file, &password))
             .await??;
         tracing::debug!(vid_random = key.has_vid_random, "NPKI key file opened");
         self.import_key(db, owner, "npki", key.pkcs8, certs, pin)
@@ -71,40 +63,19 @@ impl Pki {
         certs: Vec<Vec<u8>>,
         pin: &Pin,
     ) -> Result<ForeignView, PkiError> {
-        let (pkcs8, algorithm, spki) = tokio::task::spawn_blocking(move || {
-            let (algorithm, spki) = [KeyAlgorithm::Rsa2048, KeyAlgorithm::P256]
-                .into_iter()
-                .find_map(|alg| {
-                    let key = SigningKey::from_pkcs8(alg, &pkcs8).ok()?;
-                    Some((alg, key.public_key_der().ok()?))
-                })
-                .ok_or(ForeignError::KeyMismatch)?;
-            Ok::<_, ForeignError>((pkcs8, algorithm, spki))
-        })
-        .await
-        .map_err(|_| ForeignError::KeyMismatch)??;
-        if certs
-            .iter()
-            .any(|c| x509_parser::parse_x509_certificate(c).is_err())
-        {
-            return Err(ForeignError::Malformed.into());
-        }
-        let position = certs
-            .iter()
-            .position(|c| {
-                x509_parser::parse_x509_certificate(c)
-                    .is_ok_and(|(_, cert)| cert.public_key().raw == spki.as_slice())
-            })
-            .ok_or(ForeignError::KeyMismatch)?;
-        let mut others = certs;
-        let leaf = others.remove(position);
-        let validated = foreign::validate(
-            &leaf,
-            &others,
-            &self.anchors,
+        let (anchors, now, arc) = (
+            self.anchors.clone(),
             self.clock.now(),
-            &self.settings.policy_arc,
-        )?;
+            self.settings.policy_arc.clone(),
+        );
+        let (pkcs8, algorithm, leaf, validated) = self
+            .run_heavy(move || {
+                let matched = match_key(&pkcs8, certs)?;
+                let validated =
+                    foreign::validate(&matched.leaf, &matched.others, &anchors, now, &arc)?;
+                Ok::<_, ForeignError>((pkcs8, matched.algorithm, matched.leaf, validated))
+            })
+            .await??;
         if store::pki::foreign_exists(
             db,
             owner.as_str(),
@@ -122,4 +93,47 @@ impl Pki {
         self.store_foreign(db, owner, leaf, validated, Some(prepared), source)
             .await
     }
+}
+
+/// An imported key and the certificate among the uploaded ones that carries its public key.
+pub struct MatchedKey {
+    /// The key's algorithm.
+    pub algorithm: KeyAlgorithm,
+    /// The key's certificate (DER).
+    pub leaf: Vec<u8>,
+    /// The other certificates (its chain, as uploaded).
+    pub others: Vec<Vec<u8>>,
+}
+
+/// Reads `pkcs8` as a key fincert keeps (RSA-2048 or P-256) and finds its certificate among
+/// `certs` (each must be a well-formed certificate). Pure; CPU work on uploaded bytes, so the
+/// import runs it on the heavy-work pool.
+pub fn match_key(pkcs8: &[u8], certs: Vec<Vec<u8>>) -> Result<MatchedKey, ForeignError> {
+    let (algorithm, spki) = [KeyAlgorithm::Rsa2048, KeyAlgorithm::P256]
+        .into_iter()
+        .find_map(|alg| {
+            let key = SigningKey::from_pkcs8(alg, pkcs8).ok()?;
+            Some((alg, key.public_key_der().ok()?))
+        })
+        .ok_or(ForeignError::KeyMismatch)?;
+    if certs
+        .iter()
+        .any(|c| x509_parser::parse_x509_certificate(c).is_err())
+    {
+        return Err(ForeignError::Malformed);
+    }
+    let position = certs
+        .iter()
+        .position(|c| {
+            x509_parser::parse_x509_certificate(c)
+                .is_ok_and(|(_, cert)| cert.public_key().raw == spki.as_slice())
+        })
+        .ok_or(ForeignError::KeyMismatch)?;
+    let mut others = certs;
+    let leaf = others.remove(position);
+    Ok(MatchedKey {
+        algorithm,
+        leaf,
+        others,
+    })
 }

@@ -20,8 +20,9 @@
 //!
 //! Password-based KDFs are CPU work an uploader chooses: iteration counts above
 //! [`MAX_KDF_ITERATIONS`] are refused (422 `kdf_too_costly`) before any work where the file
-//! shows them, and every KDF runs on the blocking pool, at most [`KDF_CONCURRENCY`] at once per
-//! node, never on an async worker.
+//! shows them, and every KDF, like every check of an uploaded certificate chain or key, runs on
+//! the node's heavy-work pool (`crate::heavy`: `custody.heavy_concurrency` at once, a bounded
+//! queue, then 503), never on an async worker.
 //! - `register`: registering by public certificate, storing and listing
 //!   (`Pki::register_foreign`, `Pki::foreign_certificates`).
 
@@ -37,14 +38,13 @@ mod validate;
 /// 70 ms on one core of this machine kind (`openssl kdf`, 2026-12-02; 1,000,000 took 630 ms).
 pub const MAX_KDF_ITERATIONS: u32 = 100_000;
 
-/// How many key-file KDFs one node runs at once (the rest wait, off the async workers).
-pub const KDF_CONCURRENCY: usize = 2;
-
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 pub use self::{
+    import::{MatchedKey, match_key},
     pkcs12::{Pkcs12Contents, open_pkcs12},
+    register::read_public,
     validate::{TrustAnchors, Validated, validate},
 };
 use super::profile::Usage;

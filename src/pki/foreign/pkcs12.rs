@@ -139,7 +139,9 @@ impl Pki {
         pin: &Pin,
     ) -> Result<ForeignView, PkiError> {
         let (p12, password) = (p12.to_vec(), zeroize::Zeroizing::new(password.to_owned()));
-        let contents = self.run_kdf(move || open_pkcs12(&p12, &password)).await??;
+        let contents = self
+            .run_heavy(move || open_pkcs12(&p12, &password))
+            .await??;
         self.import_key(db, owner, "pkcs12", contents.pkcs8, contents.certs, pin)
             .await
     }

@@ -15,6 +15,21 @@ use crate::{
     store::{self, StoreError},
 };
 
+/// Reads a certificate registered by its public certificate (DER, or the first CERTIFICATE
+/// block of PEM) and validates it (`foreign::validate`). Pure: the leaf's DER and its verdict.
+pub fn read_public(
+    certificate: &[u8],
+    intermediates: &[Vec<u8>],
+    anchors: &foreign::TrustAnchors,
+    now: chrono::DateTime<chrono::Utc>,
+    policy_arc: &str,
+) -> Result<(Vec<u8>, foreign::Validated), foreign::ForeignError> {
+    let leaf = der_input::der_from(certificate, PemRule::FirstLabelled(der_input::CERTIFICATE))
+        .map_err(|_| foreign::ForeignError::Malformed)?;
+    let validated = foreign::validate(&leaf, intermediates, anchors, now, policy_arc)?;
+    Ok((leaf, validated))
+}
+
 impl Pki {
     /// Registers a certificate issued by another CA by its public certificate (DER or PEM) and
     /// optional intermediates: it must chain to a configured trust anchor, be valid now, be a
@@ -27,15 +42,15 @@ impl Pki {
         certificate: &[u8],
         intermediates: &[Vec<u8>],
     ) -> Result<ForeignView, PkiError> {
-        let leaf = der_input::der_from(certificate, PemRule::FirstLabelled(der_input::CERTIFICATE))
-            .map_err(|_| foreign::ForeignError::Malformed)?;
-        let validated = foreign::validate(
-            &leaf,
-            intermediates,
-            &self.anchors,
+        let (certificate, intermediates) = (certificate.to_vec(), intermediates.to_vec());
+        let (anchors, now, arc) = (
+            self.anchors.clone(),
             self.clock.now(),
-            &self.settings.policy_arc,
-        )?;
+            self.settings.policy_arc.clone(),
+        );
+        let (leaf, validated) = self
+            .run_heavy(move || read_public(&certificate, &intermediates, &anchors, now, &arc))
+            .await??;
         self.store_foreign(db, owner, leaf, validated, None, "public")
             .await
     }

@@ -15,6 +15,8 @@ use fincert::{
 
 use crate::{both_engines, helpers::*};
 
+mod fuzz_seeds;
+mod heavy;
 pub(crate) mod keys;
 pub(crate) mod npki;
 

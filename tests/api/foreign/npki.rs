@@ -94,7 +94,7 @@ pub(crate) fn sign_pri_pbkdf1(
 
 /// `signPri.key` under PBES2: PBKDF2-HMAC-SHA1 (the default PRF, left out) and fincert's
 /// SEED-CBC.
-fn sign_pri_pbes2(pkcs8: &[u8], password: &str, iterations: u32) -> Vec<u8> {
+pub(super) fn sign_pri_pbes2(pkcs8: &[u8], password: &str, iterations: u32) -> Vec<u8> {
     let (salt, iv) = ([0x11u8; 8], [0x22u8; 16]);
     let mut key = [0u8; 16];
     aws_lc_rs::pbkdf2::derive(
