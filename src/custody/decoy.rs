@@ -37,7 +37,9 @@ impl Custody {
         let ctx = context(&owner, DECOY_KEY, &binding.slot());
         let inner = match self.kms.decrypt(wrapped, &ctx).await {
             Ok(inner) => inner,
-            Err(KmsError::InvalidCiphertext) => return Err(CustodyError::WrongPin { tries_left: None }),
+            Err(KmsError::InvalidCiphertext) => {
+                return Err(CustodyError::WrongPin { tries_left: None });
+            }
             Err(e) => return Err(CustodyError::Kms(e)),
         };
         let mac = self

@@ -10,8 +10,8 @@
 mod cades;
 mod cli;
 mod concurrency;
-mod display_text;
 mod device;
+mod display_text;
 mod onboarding;
 mod pades;
 mod passkey_approval;
@@ -29,10 +29,10 @@ use cli::cli_request_approve_and_verify;
 use concurrency::{
     concurrent_signatures_commit_once_and_chain, the_undelivered_activation_is_audited,
 };
-use display_text::display_text_is_what_the_holder_signs;
 use device::{
     a_device_kept_certificate_signs_on_the_device, the_copy_mailbox_gives_a_package_once,
 };
+use display_text::display_text_is_what_the_holder_signs;
 use onboarding::onboarding_and_client_credentials;
 use pades::{
     a_cms_with_signing_time_is_not_pades, a_pdf_signed_with_cms_pades_is_b_b_then_b_lt,
