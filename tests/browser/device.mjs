@@ -132,6 +132,10 @@ async function run() {
   await touchTargets("wizard: storage");
   await shot("enrol-storage");
   await page.click("#next");
+  // The general-purpose fee is agreed to once the key is made, before anything is sent.
+  const fee = page.locator("dialog[open]");
+  await fee.filter({ hasText: "4,400원" }).waitFor();
+  await page.click("#dialog-ok");
   await page.locator("#done").waitFor();
   const certificateId = (await page.locator("#new-cert").textContent()).trim();
   const kept = await page.evaluate(() => new Promise((resolve) => {

@@ -147,6 +147,9 @@ const T = {
 // a code.
 const ERRORS = {
   ko: {
+    display_text_not_allowed: "요청 문구에 보이지 않거나 방향을 바꾸는 문자가 있어 받을 수 없습니다. 요청한 기관에 문의하세요.",
+    device_signature_invalid: "이 기기의 서명을 확인하지 못했습니다. 다시 하세요.", device_needs_content: "이 요청은 기기 보관 인증서로 서명할 수 없습니다.",
+    key_not_on_device: "이 인증서는 클라우드에 있습니다. PIN이나 패스키로 승인하세요.", copy_not_found: "복사 코드가 틀렸거나 이미 사용했거나 만료되었습니다.",
     route_not_found: "요청한 기능을 찾을 수 없습니다. 화면을 새로 고친 뒤 다시 하세요.", method_not_allowed: "이 기능은 지금 쓸 수 없습니다. 화면을 새로 고친 뒤 다시 하세요.",
     invalid_json: "입력한 내용의 형식이 맞지 않습니다. 다시 확인하세요.", unsupported_media_type: "보낸 내용의 형식이 맞지 않습니다. 화면을 새로 고친 뒤 다시 하세요.",
     payload_too_large: "보낸 파일이나 내용이 너무 큽니다.", invalid_query: "조회 조건이 맞지 않습니다. 날짜와 조건을 다시 확인하세요.",
@@ -196,6 +199,9 @@ const ERRORS = {
     network: "서버에 연결할 수 없습니다. 인터넷 연결을 확인하고 다시 하세요.", unknown: "처리하지 못했습니다. 다시 하세요. 계속되면 고객센터에 문의하세요.",
   },
   en: {
+    display_text_not_allowed: "The request's text holds invisible or direction-changing characters, so it cannot be accepted. Please contact the institution that sent it.",
+    device_signature_invalid: "This device's signature could not be verified. Please try again.", device_needs_content: "This request cannot be signed with a certificate kept on a device.",
+    key_not_on_device: "This certificate is kept in the cloud; approve with your PIN or a passkey.", copy_not_found: "The copy code is wrong, was used already or has expired.",
     route_not_found: "This function could not be found. Reload the page and try again.", method_not_allowed: "This function cannot be used now. Reload the page and try again.",
     invalid_json: "Something you entered is not in the expected form. Please check it.", unsupported_media_type: "What was sent is not in the expected form. Reload the page and try again.",
     payload_too_large: "The file or text you sent is too large.", invalid_query: "The search conditions do not fit. Check the dates and filters.",
@@ -760,16 +766,19 @@ function enrol(purpose) {
       const pinArea = h("div");
       const storage = device.storageChoice(deviceCtx, kind);
       const go = h("button", { type: "button", id: "next", onclick: async () => {
-        // A charge is agreed to before anything is recorded.
-        if (usage.value === "general" && !await confirmDialog(t("fee.issue", { fee: FEE }), t("fee.agree", { fee: FEE }), { title: "fee.title" })) {
+        // A charge is agreed to before anything is recorded (for a key kept on the device,
+        // after its password passed the browser's checks: nothing is sent before either).
+        const feeAgreed = async () => {
+          if (usage.value !== "general" || await confirmDialog(t("fee.issue", { fee: FEE }), t("fee.agree", { fee: FEE }), { title: "fee.title" })) return true;
           status(t("fee.declined"), "info");
-          return;
-        }
+          return false;
+        };
         let pin, kept;
         if (storage.onDevice()) {
           kept = await guarded(() => storage.prepare());
-          if (!kept) return;
+          if (!kept || !await feeAgreed()) return;
         } else {
+          if (!await feeAgreed()) return;
           go.disabled = true;
           pin = await askPin(pinArea, t("pin.set"));
           const again = await askPin(pinArea, t("pin.confirm"));
