@@ -405,4 +405,26 @@ mod tests {
             Ok(())
         });
     }
+
+    #[test]
+    fn the_tests_ocsp_poll_trust_cannot_be_set_from_a_file_or_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("fincert.toml", "[pki]\nocsp_poll_trust_for_tests = 3600\n")?;
+            let e = Settings::load_from(
+                Some(std::path::Path::new("fincert.toml")),
+                Env::prefixed("FINCERT_"),
+            )
+            .unwrap_err();
+            assert_eq!(e.key, "pki.ocsp_poll_trust_for_tests");
+            jail.create_file("fincert.toml", "")?;
+            jail.set_env("FINCERT_PKI_OCSP_POLL_TRUST_FOR_TESTS", "3600");
+            let e = Settings::load_from(
+                Some(std::path::Path::new("fincert.toml")),
+                Env::prefixed("FINCERT_"),
+            )
+            .unwrap_err();
+            assert_eq!(e.key, "pki.ocsp_poll_trust_for_tests");
+            Ok(())
+        });
+    }
 }

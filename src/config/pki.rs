@@ -60,6 +60,12 @@ pub struct PkiSettings {
     pub aws_root_key_id: String,
     /// The same for the issuing CA (a different key from the root's).
     pub aws_issuing_key_id: String,
+    /// How long a node trusts its last poll of the revocation change count before the OCSP
+    /// cache stops answering (default `signing::checks::STALE_AFTER`, 1 s). Not a setting: no
+    /// file or variable can set it (an unknown `[pki]` key is refused); only tests that check
+    /// what is served from memory widen it, so a slow poll on a loaded machine is not a miss.
+    #[serde(skip)]
+    pub ocsp_poll_trust_for_tests: Option<std::time::Duration>,
 }
 
 impl Default for PkiSettings {
@@ -84,6 +90,7 @@ impl Default for PkiSettings {
             trust_anchors_dir: String::new(),
             aws_root_key_id: String::new(),
             aws_issuing_key_id: String::new(),
+            ocsp_poll_trust_for_tests: None,
         }
     }
 }

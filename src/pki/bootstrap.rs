@@ -271,10 +271,14 @@ impl Pki {
             issuing,
             responder,
             issuer_hashes,
-            ocsp_cache: ocsp_cache::OcspCache::new(
+            ocsp_cache: ocsp_cache::OcspCache::with_trust(
                 ISSUING,
                 settings.pki.ocsp_cache_entries,
                 settings.pki.ocsp_unknown_cache_entries,
+                settings
+                    .pki
+                    .ocsp_poll_trust_for_tests
+                    .unwrap_or(crate::signing::checks::STALE_AFTER),
             ),
             arl_lock: tokio::sync::Mutex::new(()),
             settings: settings.pki.clone(),

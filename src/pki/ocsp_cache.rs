@@ -35,7 +35,7 @@
 
 use std::{
     sync::{Arc, Mutex},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use chrono::{DateTime, Utc};
@@ -43,7 +43,7 @@ use hashlink::LruCache;
 use sea_orm::DatabaseConnection;
 
 use super::ocsp::{CertIdHash, OcspAnswer};
-use crate::signing::checks::{Counter, Epochs, MAX_AGE, Tag};
+use crate::signing::checks::{Counter, Epochs, MAX_AGE, STALE_AFTER, Tag};
 
 /// A cache key: the serial (lower-case hex) and the CertID hash it was asked with.
 pub type Key = (String, CertIdHash);
@@ -77,9 +77,15 @@ pub struct OcspCache {
 impl OcspCache {
     /// Empty caches of at most `known` and `unknown` entries, following `issuer`'s change count.
     pub fn new(issuer: &'static str, known: u32, unknown: u32) -> Self {
+        Self::with_trust(issuer, known, unknown, STALE_AFTER)
+    }
+
+    /// As [`OcspCache::new`], trusting a poll of the change count for `trust` (tests only:
+    /// `PkiSettings::ocsp_poll_trust_for_tests`).
+    pub fn with_trust(issuer: &'static str, known: u32, unknown: u32, trust: Duration) -> Self {
         let cap = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
         Self {
-            epochs: Epochs::following(Counter::RevocationChanges(issuer)),
+            epochs: Epochs::following_within(Counter::RevocationChanges(issuer), trust),
             known: Mutex::new(LruCache::new(cap(known))),
             unknown: Mutex::new(LruCache::new(cap(unknown))),
             known_cap: cap(known),
