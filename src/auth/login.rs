@@ -206,10 +206,11 @@ pub async fn with_passkey(
     Ok(pair)
 }
 
-/// Starts a passkey sign-in for the holder of an active certificate (unknown or inactive
-/// certificates, and holders without passkeys, fail like a wrong PIN; with a selection ticket,
-/// which already proved who the person is, a holder without passkeys is told so:
-/// `no_passkey`).
+/// Starts a passkey sign-in for the holder of an active certificate. Without a selection
+/// ticket an unknown or inactive certificate, or a holder without passkeys, gets a decoy
+/// ceremony (`Passkeys::start_decoy_authentication`) that fails at the end like a wrong
+/// passkey; with a ticket, which already proved who the person is, a holder without passkeys
+/// is told so (`no_passkey`) and an inactive certificate fails like a wrong PIN.
 pub async fn start_passkey(
     db: &DatabaseConnection,
     passkeys: &super::passkeys::Passkeys,
@@ -224,16 +225,24 @@ pub async fn start_passkey(
             .redeemable(db, t.ticket, cert.as_ref().map(|c| &c.owner_id))
             .await?;
     }
-    let cert = cert.ok_or(LoginError::Failed)?;
-    if cert.status.at(cert.not_after, now) != CertStatus::Active {
-        return Err(LoginError::Failed);
+    let usable = cert
+        .as_ref()
+        .filter(|c| c.status.at(c.not_after, now) == CertStatus::Active);
+    let started = match usable {
+        Some(cert) => passkeys.start_authentication(db, &cert.owner_id).await,
+        None => Err(super::passkeys::PasskeyError::NoPasskey),
+    };
+    match started {
+        // Without a ticket nobody is identified: an unknown, inactive or passkey-less
+        // certificate gets a ceremony like any other, which no authenticator can finish.
+        Err(super::passkeys::PasskeyError::NoPasskey) if ticket.is_none() => passkeys
+            .start_decoy_authentication(db, certificate_id)
+            .await
+            .map_err(LoginError::Passkey),
+        // With a ticket the person is known already: saying "no passkey" reveals nothing.
+        Err(super::passkeys::PasskeyError::NoPasskey) if usable.is_none() => {
+            Err(LoginError::Failed)
+        }
+        other => other.map_err(LoginError::Passkey),
     }
-    passkeys
-        .start_authentication(db, &cert.owner_id)
-        .await
-        .map_err(|e| match e {
-            // With a ticket the person is known already: saying "no passkey" reveals nothing.
-            super::passkeys::PasskeyError::NoPasskey if ticket.is_none() => LoginError::Failed,
-            other => LoginError::Passkey(other),
-        })
 }

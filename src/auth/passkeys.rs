@@ -69,6 +69,10 @@ pub struct Passkeys {
 }
 
 const CEREMONY_MINUTES: i64 = 5;
+/// The owner a decoy sign-in ceremony is saved under (no holder has it).
+const DECOY_OWNER: &str = "svc:passkey-sign-in-decoy";
+/// The saved state of a decoy ceremony: no assertion can finish it.
+const DECOY_STATE: &str = "\"decoy\"";
 
 impl Passkeys {
     /// A service for relying party `rp_id` at `origin` (e.g. `localhost`, `http://localhost:8080`).
@@ -260,6 +264,38 @@ impl Passkeys {
             .await
     }
 
+    /// Starts a sign-in ceremony that no authenticator can finish, for a certificate that is
+    /// unknown, not active or has no passkey, shaped like a real one (a fresh challenge, the
+    /// same options, one credential id: `Custody::decoy_credential_id`), and saved like one,
+    /// so neither the answer nor the database work tells it apart. Finishing it fails like a
+    /// wrong passkey.
+    pub async fn start_decoy_authentication(
+        &self,
+        db: &DatabaseConnection,
+        certificate_id: Uuid,
+    ) -> Result<Ceremony<RequestChallengeResponse>, PasskeyError> {
+        let id = self.custody.decoy_credential_id(certificate_id).await?;
+        // Discoverable authentication is the one webauthn-rs start that needs no credential;
+        // what it sets beyond a passkey sign-in (conditional mediation, the uvm extension) is
+        // taken back, and the decoy id offered.
+        let (mut options, _state) = self
+            .webauthn
+            .start_discoverable_authentication()
+            .map_err(|_| PasskeyError::Rejected)?;
+        options.mediation = None;
+        options.public_key.extensions = None;
+        let mut wire = serde_json::to_value(&options).map_err(|_| PasskeyError::Rejected)?;
+        *wire
+            .pointer_mut("/publicKey/allowCredentials")
+            .ok_or(PasskeyError::Rejected)? =
+            json!([{ "type": "public-key", "id": B64URL.encode(id) }]);
+        let options: RequestChallengeResponse =
+            serde_json::from_value(wire).map_err(|_| PasskeyError::Rejected)?;
+        let owner = OwnerId::parse(DECOY_OWNER).map_err(|_| PasskeyError::Rejected)?;
+        self.save_ceremony(db, &owner, "authenticate", DECOY_STATE, options)
+            .await
+    }
+
     /// Starts a passkey ceremony for `owner` whose challenge is `challenge` rather than a
     /// random one, recorded as `kind` and bound to `binding` (e.g. a signature request id).
     /// Used for dynamic linking: the challenge commits to what is being approved, so the
@@ -350,6 +386,13 @@ impl Passkeys {
         let (user, state) = store::enrolment::take_ceremony(db, ceremony, "authenticate", now)
             .await?
             .ok_or(PasskeyError::Ceremony)?;
+        if state == DECOY_STATE {
+            let event = NewEvent::new(Actor::System, Action::PasskeySignInFailed)
+                .subject(ceremony.to_owned())
+                .details(json!({"decoy": true}));
+            store::audit::append(db, now, &[event]).await?;
+            return Err(PasskeyError::Rejected);
+        }
         let state: PasskeyAuthentication =
             serde_json::from_str(&state).map_err(|_| PasskeyError::Ceremony)?;
         self.verify_assertion(db, ceremony, &user, &state, credential)

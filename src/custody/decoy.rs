@@ -8,6 +8,13 @@
 //! The decoy slot is made once per node on first use (one KMS Encrypt of a random inner layer
 //! sealed under a random key): no PIN can open it, so the check never succeeds, counts
 //! nothing, and writes nothing. A KMS outage is reported as the outage it is.
+//!
+//! The decoy passkey credential id: a passkey sign-in started for a certificate that is unknown,
+//! not active or has no passkey is answered like one that has (WebAuthn §14.6.2, "username
+//! enumeration"), offering a credential id that no authenticator holds. The id is an HMAC of the
+//! certificate id under a key that is one KMS MAC of a fixed message, made once per node: the
+//! same on every node and after every restart, as a real holder's credential ids are, so asking
+//! twice (through a load balancer, say) tells nothing either.
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use uuid::Uuid;
@@ -24,6 +31,10 @@ use crate::domain::pin::Pin;
 /// The owner and key the decoy slot is bound to (no real key has them).
 const DECOY_OWNER: &str = "svc:sign-in-decoy";
 const DECOY_KEY: Uuid = Uuid::from_u128(0x6669_6e63_6572_742d_6465_636f_7930_0001);
+/// What the KMS MACs once to make the decoy passkey credential ids' key.
+const PASSKEY_DECOY_MESSAGE: &[u8] = b"fincert:passkey-sign-in-decoy:v1";
+/// Bytes in a decoy credential id (as many as platform authenticators' ids commonly have).
+pub const DECOY_CREDENTIAL_ID_LEN: usize = 32;
 
 impl Custody {
     /// Spends the work of one wrong PIN and answers `WrongPin` (or the KMS outage).
@@ -52,6 +63,19 @@ impl Custody {
             Ok(_) => Err(CustodyError::Integrity),
             Err(_) => Err(CustodyError::WrongPin { tries_left: None }),
         }
+    }
+
+    /// The credential id a passkey sign-in offers for `certificate_id` when it has no passkey
+    /// to offer: stable for that id across nodes and restarts, held by no authenticator.
+    pub async fn decoy_credential_id(&self, certificate_id: Uuid) -> Result<Vec<u8>, CustodyError> {
+        let key = self
+            .passkey_decoy
+            .get_or_try_init(|| self.kms.mac(PASSKEY_DECOY_MESSAGE))
+            .await
+            .map_err(CustodyError::Kms)?;
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+        let tag = aws_lc_rs::hmac::sign(&key, certificate_id.as_bytes());
+        Ok(tag.as_ref()[..DECOY_CREDENTIAL_ID_LEN].to_vec())
     }
 
     /// The decoy slot: a random data key sealed under a random slot key, KMS-encrypted under a

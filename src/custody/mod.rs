@@ -108,6 +108,8 @@ pub struct Custody {
     kms_metrics: Option<crate::metrics::KmsMetrics>,
     /// The slot no PIN opens, for the decoy check (`decoy`), made on first use.
     decoy: tokio::sync::OnceCell<kms::WrappedKey>,
+    /// The key the decoy passkey credential ids are derived from (`decoy`), made on first use.
+    passkey_decoy: tokio::sync::OnceCell<zeroize::Zeroizing<Vec<u8>>>,
     /// The node's pool for heavy CPU work (key generation here; key files and uploaded DER
     /// in the PKI, which shares it).
     heavy: Arc<crate::heavy::HeavyPool>,
@@ -149,6 +151,7 @@ impl Custody {
             opening: KeyedLocks::default(),
             kms_metrics: None,
             decoy: tokio::sync::OnceCell::new(),
+            passkey_decoy: tokio::sync::OnceCell::new(),
             heavy: Arc::new(crate::heavy::HeavyPool::new(
                 settings.heavy_concurrency,
                 settings.heavy_queue,

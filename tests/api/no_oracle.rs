@@ -179,7 +179,154 @@ async fn device_challenges_are_given_for_any_id(engine: Engine) {
     assert_eq!(shapes[0], shapes[1]);
 }
 
+/// A JSON value with every leaf replaced by its type: what the shape of an answer tells.
+fn skeleton(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), skeleton(v))).collect())
+        }
+        Value::Array(a) => Value::Array(a.iter().map(skeleton).collect()),
+        Value::String(_) => json!("string"),
+        Value::Number(_) => json!("number"),
+        Value::Bool(_) => json!("bool"),
+        Value::Null => Value::Null,
+    }
+}
+
+async fn passkey_start(app: &TestApp, cert: &str) -> Value {
+    let resp = post(
+        app,
+        "/v1/auth/passkey/start",
+        ANON,
+        json!({"certificate_id": cert}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200, "{cert}");
+    let body: Value = resp.json().await.unwrap();
+    crate::openapi::check_response("post", "/v1/auth/passkey/start", 200, &body);
+    body
+}
+
+async fn passkey_finish(app: &TestApp, ceremony: &Value, assertion: &Value) -> (u16, Value) {
+    let resp = post(
+        app,
+        "/v1/auth/passkey/finish",
+        ANON,
+        json!({"ceremony_id": ceremony, "credential": assertion}),
+    )
+    .await;
+    let status = resp.status().as_u16();
+    (status, without_request_id(resp.json().await.unwrap()))
+}
+
+/// A passkey sign-in by certificate id alone (no ticket) starts alike for a holder with a
+/// passkey, an unknown id, a certificate whose holder has none and a suspended one: 200 and a
+/// ceremony of the same shape offering one credential id, the decoy's stable from one ask to
+/// the next (as a real one is) with a fresh challenge each time. Finishing a decoy fails as a
+/// wrong passkey does, with one audit row each.
+async fn passkey_sign_in_starts_alike_for_any_id(engine: Engine) {
+    use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
+    use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
+    let origin = Url::parse("http://localhost:8080").unwrap();
+    let app = spawn_app_tuned(engine, |s| s.auth.sign_in_per_ip_per_minute = 1000).await;
+    let h = holder(
+        &app,
+        "440000000011",
+        fincert::pki::profile::Usage::Restricted,
+    )
+    .await;
+    let mut phone = SoftPasskey::new(true);
+    let started: Value = post(&app, "/v1/passkeys/register/start", &h.token, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let options: CreationChallengeResponse =
+        serde_json::from_value(started["options"].clone()).unwrap();
+    let credential = phone.do_registration(origin.clone(), options).unwrap();
+    let finish = json!({"ceremony_id": started["ceremony_id"], "credential": credential, "name": "phone", "certificate_id": h.cert.id, "pin": PIN});
+    let resp = post(&app, "/v1/passkeys/register/finish", &h.token, finish).await;
+    assert_eq!(resp.status(), 201);
+
+    let other = user(&app, "440000000012").await;
+    let without = cloud_cert(other.as_str()).issue(&app).await.id.to_string();
+    let suspended = cloud_cert(other.as_str()).issue(&app).await.id;
+    app.pki
+        .suspend(&app.db, &OwnerId::parse(other.as_str()).unwrap(), suspended)
+        .await
+        .unwrap();
+    let suspended = suspended.to_string();
+    let unknown = uuid::Uuid::new_v4().to_string();
+
+    let real = passkey_start(&app, &h.cert.id.to_string()).await;
+    let allowed = |v: &Value| {
+        v.pointer("/options/publicKey/allowCredentials")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(allowed(&real).as_array().unwrap().len(), 1);
+    for (case, cert) in [
+        ("unknown", &unknown),
+        ("no passkey", &without),
+        ("suspended", &suspended),
+    ] {
+        let decoy = passkey_start(&app, cert).await;
+        assert_eq!(
+            skeleton(&decoy),
+            skeleton(&real),
+            "{case}: {decoy} vs {real}"
+        );
+        let again = passkey_start(&app, cert).await;
+        assert_eq!(
+            allowed(&again),
+            allowed(&decoy),
+            "{case}: the same credential id"
+        );
+        assert_ne!(allowed(&decoy), allowed(&real), "{case}");
+        assert_ne!(
+            again.pointer("/options/publicKey/challenge"),
+            decoy.pointer("/options/publicKey/challenge"),
+            "{case}: a fresh challenge"
+        );
+    }
+    assert_ne!(
+        allowed(&passkey_start(&app, &unknown).await),
+        allowed(&passkey_start(&app, &without).await),
+        "one decoy id per certificate id"
+    );
+
+    // The holder's answer to one ceremony, given to another real one and to a decoy: one
+    // refusal, one audit row each.
+    let options: RequestChallengeResponse =
+        serde_json::from_value(real["options"].clone()).unwrap();
+    let assertion =
+        serde_json::to_value(phone.do_authentication(origin, options).unwrap()).unwrap();
+    let rows = audit_rows(&app).await;
+    let other_real = passkey_start(&app, &h.cert.id.to_string()).await;
+    let wrong = passkey_finish(&app, &other_real["ceremony_id"], &assertion).await;
+    assert_eq!(audit_rows(&app).await, rows + 1);
+    assert_eq!(wrong.0, 401, "{:?}", wrong.1);
+    let decoy = passkey_start(&app, &unknown).await;
+    assert_eq!(
+        passkey_finish(&app, &decoy["ceremony_id"], &assertion).await,
+        wrong
+    );
+    assert_eq!(audit_rows(&app).await, rows + 2);
+    // Spent like any ceremony.
+    let (status, _) = passkey_finish(&app, &decoy["ceremony_id"], &assertion).await;
+    assert_eq!(status, 409);
+    // The real ceremony still takes the real answer.
+    assert_eq!(
+        passkey_finish(&app, &real["ceremony_id"], &assertion)
+            .await
+            .0,
+        200
+    );
+    app.stop().await;
+}
+
 both_engines!(
     unknown_wrong_and_locked_are_one_answer,
     device_challenges_are_given_for_any_id,
+    passkey_sign_in_starts_alike_for_any_id,
 );

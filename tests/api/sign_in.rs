@@ -103,7 +103,8 @@ async fn the_ticket_opens_a_chosen_certificate_once(engine: Engine) {
     )
     .await;
 
-    // With a ticket, a holder without passkeys is told so (without one: like a wrong PIN).
+    // With a ticket, a holder without passkeys is told so (without one, nobody is identified:
+    // a decoy ceremony, see `no_oracle`).
     let start = |ticket: Option<&str>| json!({"certificate_id": a, "ticket": ticket});
     let resp = post(&app, "/v1/auth/passkey/start", ANON, start(Some(&ticket))).await;
     assert_problem(resp, 422, "no_passkey").await;
@@ -114,7 +115,7 @@ async fn the_ticket_opens_a_chosen_certificate_once(engine: Engine) {
         json!({"certificate_id": a}),
     )
     .await;
-    assert_problem(resp, 401, "wrong_pin").await;
+    assert_eq!(resp.status(), 200);
 
     // A suspended certificate fails like a wrong PIN, and does not spend the ticket.
     let pin_body =
