@@ -1,0 +1,169 @@
+//! schemathesis (the venv's, pinned in scripts/test.sh) over the `openapi.yaml` a real
+//! `fincert serve` process publishes, with generated valid and invalid input for every
+//! operation and every check it has (`--checks all`): once as a signed-in holder and once as
+//! an institution, each token made through the node's own API (PIN sign-in; OAuth2 client
+//! credentials). Any server error (5xx), any answer outside the contract (status, content
+//! type, headers, body schema) and any invalid input accepted fails the test, with
+//! schemathesis's summary in the output.
+//!
+//! Bounded: a fixed seed, a few examples per operation and phase, a response-time limit, and
+//! a wall-clock cap per run (the process is killed and the test fails past it).
+
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use fincert::{config::Engine, signing::institution::Sector};
+
+use crate::helpers::*;
+
+/// Examples per operation and phase.
+const MAX_EXAMPLES: &str = "8";
+/// A response slower than this (seconds) is a failure (`max_response_time`).
+const MAX_RESPONSE_SECS: &str = "5";
+/// One run past this is killed and fails the test.
+const WALL_CLOCK: Duration = Duration::from_secs(150);
+
+/// Who the generated requests are sent as.
+struct Caller {
+    name: &'static str,
+    /// The bearer token for every bearer scheme (`bearer`, `institutionToken`): a route of
+    /// the other audience must refuse it as the contract says.
+    token: String,
+}
+
+#[tokio::test]
+async fn schemathesis_finds_no_server_error_and_no_contract_violation() {
+    let venv = std::env::var("TEST_FINCERT_VENV")
+        .expect("TEST_FINCERT_VENV is unset: run the suite with scripts/test.sh");
+    let schemathesis = Path::new(&venv).join("bin/schemathesis");
+    assert!(
+        schemathesis.exists(),
+        "{} is missing: scripts/test.sh installs it",
+        schemathesis.display()
+    );
+    // Tokens outlive the run (a session would otherwise end after 5 minutes).
+    let app = spawn_app_tuned(Engine::Sqlite, |s| s.auth.access_ttl_secs = 3600).await;
+    let owner = user(&app, "schemathesis-1").await;
+    let cert = cloud_cert(owner.as_str()).issue(&app).await;
+    let creds = register_institution(&app, "Schemathesis Bank", Sector::Bank).await;
+    let node = ProcessNode::start(&app, &[("FINCERT_AUTH_ACCESS_TTL_SECS", "3600")]).await;
+
+    // Both tokens from the node's own API, as a customer's code gets them.
+    let api = fincert_client::Client::new(&node.address).unwrap();
+    let holder = api.sign_in(cert.id, PIN).await.expect("PIN sign-in");
+    let user_token = holder.token().expect("a session token").to_owned();
+    let client_id = creds.institution.client_id.clone();
+    let secret = creds.client_secret.to_string();
+    let inst_token = api
+        .client_credentials(&client_id, &secret, None)
+        .await
+        .expect("client credentials")
+        .access_token;
+
+    let dir = tempfile::tempdir().unwrap();
+    let callers = [
+        Caller {
+            name: "holder",
+            token: user_token,
+        },
+        Caller {
+            name: "institution",
+            token: inst_token,
+        },
+    ];
+    let mut failed = Vec::new();
+    for caller in &callers {
+        let work = dir.path().join(caller.name);
+        std::fs::create_dir_all(&work).unwrap();
+        let config = work.join("schemathesis.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[auth.openapi.bearer]\nbearer = \"{t}\"\n\n\
+                 [auth.openapi.institutionToken]\nbearer = \"{t}\"\n\n\
+                 [auth.openapi.clientBasic]\nusername = \"{client_id}\"\npassword = \"{secret}\"\n",
+                t = caller.token,
+            ),
+        )
+        .unwrap();
+        let (ok, summary, elapsed) = run(&schemathesis, &config, &work, &node.address).await;
+        eprintln!(
+            "schemathesis as {} ({:.0} s):\n{summary}",
+            caller.name,
+            elapsed.as_secs_f64()
+        );
+        if !ok {
+            failed.push(caller.name);
+        }
+    }
+    drop(node);
+    assert!(
+        failed.is_empty(),
+        "schemathesis found failures as {failed:?} (reports above)"
+    );
+}
+
+/// One bounded run; returns whether it passed, its output and how long it took.
+async fn run(
+    schemathesis: &Path,
+    config: &Path,
+    work: &Path,
+    address: &str,
+) -> (bool, String, Duration) {
+    let report: PathBuf = work.join("junit.xml");
+    let log = work.join("output.txt");
+    let mut cmd = std::process::Command::new(schemathesis);
+    cmd.arg("--config-file")
+        .arg(config)
+        .arg("--no-color")
+        .arg("run")
+        .arg(format!("{address}/openapi.yaml"))
+        .args(["--url", address])
+        .args(["--checks", "all"])
+        .args(["--max-examples", MAX_EXAMPLES])
+        .args(["--max-response-time", MAX_RESPONSE_SECS])
+        .args(["--seed", "17"])
+        .args(["--workers", "2"])
+        .args(["--request-timeout", "20"])
+        .args(["--generation-database", "none"])
+        .args(["--report", "junit", "--report-junit-path"])
+        .arg(&report)
+        .env_remove("SCHEMATHESIS_HOOKS")
+        // Its cache directory lands in the working directory: keep it out of the clone.
+        .current_dir(work)
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::process::Stdio::inherit());
+    let started = Instant::now();
+    let mut child = cmd.spawn().expect("start schemathesis");
+    let status = tokio::task::spawn_blocking(move || {
+        loop {
+            if let Some(status) = child.try_wait().expect("wait for schemathesis") {
+                return Some(status);
+            }
+            if started.elapsed() > WALL_CLOCK {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    })
+    .await
+    .unwrap();
+    let elapsed = started.elapsed();
+    let text = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
+    match status {
+        // It really ran: a summary with test cases counted.
+        Some(status) => (status.success() && text.contains("test cases"), text, elapsed),
+        None => (
+            false,
+            format!(
+                "{text}\nkilled after {} s (wall-clock cap)",
+                WALL_CLOCK.as_secs()
+            ),
+            elapsed,
+        ),
+    }
+}
