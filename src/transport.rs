@@ -66,7 +66,9 @@ pub async fn guard(
         let resp = actix_web::ResponseError::error_response(&err);
         return Ok(req.into_response(resp));
     }
-    next.call(req).await.map(ServiceResponse::map_into_boxed_body)
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
 }
 
 /// Whether `path`, percent-decoded, is UTF-8 (a `%` not followed by two hex digits is taken
@@ -126,9 +128,6 @@ mod tests {
             head("/healthz".into(), MAX_HEADER_BYTES).as_deref(),
             Some("headers_too_large")
         );
-        assert_eq!(
-            head("/v1/%FF".into(), 10).as_deref(),
-            Some("invalid_path")
-        );
+        assert_eq!(head("/v1/%FF".into(), 10).as_deref(), Some("invalid_path"));
     }
 }

@@ -124,7 +124,9 @@ pub fn parse_form(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, &'stat
             // Every parameter is a string when present; serde would read `null` as absent.
             let fields = ["grant_type", "client_id", "client_secret", "scope"];
             if let Some(m) = value.as_object()
-                && fields.iter().any(|f| m.get(*f).is_some_and(|v| !v.is_string()))
+                && fields
+                    .iter()
+                    .any(|f| m.get(*f).is_some_and(|v| !v.is_string()))
             {
                 return Err("every parameter is a string");
             }

@@ -252,9 +252,7 @@ fn if_none_match(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     if value.len() > MAX_IF_NONE_MATCH {
         return Err(invalid("longer than 1024 bytes"));
     }
-    let text = value
-        .to_str()
-        .map_err(|_| invalid("not visible ASCII"))?;
+    let text = value.to_str().map_err(|_| invalid("not visible ASCII"))?;
     Ok(Some(text.to_owned()))
 }
 

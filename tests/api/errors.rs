@@ -166,7 +166,11 @@ async fn raw(app: &TestApp, request: &[u8]) -> (u16, Vec<(String, String)>, Vec<
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
-    (status.parse().unwrap(), headers, answer[split + 4..].to_vec())
+    (
+        status.parse().unwrap(),
+        headers,
+        answer[split + 4..].to_vec(),
+    )
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -207,7 +211,11 @@ async fn transport_refusals_are_problems_where_the_framework_lets_us() {
     };
     let big = format!("X-Big: {}\r\n", "a".repeat(20_000));
     for target in ["/healthz", "/v1/certificates", "/pki/ocsp/MAA%3D"] {
-        raw_problem(&raw(&app, &request(target, &big)).await, 431, "headers_too_large");
+        raw_problem(
+            &raw(&app, &request(target, &big)).await,
+            431,
+            "headers_too_large",
+        );
     }
     // Many small headers add up the same way.
     let many: String = (0..80)
@@ -265,7 +273,8 @@ async fn transport_refusals_are_problems_where_the_framework_lets_us() {
     let fields: String = (0..100).map(|i| format!("X-H{i}: a\r\n")).collect();
     codec(raw(&app, &request("/healthz", &fields)).await, 431);
     let mut non_ascii = b"GET /v1/certificates/".to_vec();
-    non_ascii.extend_from_slice(b"\xff\xfe HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    non_ascii
+        .extend_from_slice(b"\xff\xfe HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
     codec(raw(&app, &non_ascii).await, 400);
     codec(raw(&app, &request("/healthz", "X-A: \x01\r\n")).await, 400);
 }
