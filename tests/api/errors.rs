@@ -261,6 +261,25 @@ async fn transport_refusals_are_problems_where_the_framework_lets_us() {
         "route_not_found",
     );
 
+    // The OCSP GET's own limits: an `If-None-Match` over 1024 bytes is refused, not ignored;
+    // a request segment over 680 characters is for POST (RFC 5019 §5).
+    let resp = app
+        .client
+        .get(app.url("/pki/ocsp/MAA%3D"))
+        .header("if-none-match", format!("\"{}\"", "a".repeat(1100)))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 400, "invalid_header").await;
+    let resp = app.get(&format!("/pki/ocsp/{}", "A".repeat(681))).await;
+    assert_problem(resp, 414, "uri_too_long").await;
+    let resp = app.get(&format!("/pki/ocsp/{}", "A".repeat(680))).await;
+    assert_eq!(
+        resp.status(),
+        200,
+        "a malformed request still gets an OCSP answer"
+    );
+
     // What actix-http's codec answers itself, with no body of ours.
     let codec = |answer: (u16, Vec<(String, String)>, Vec<u8>), status: u16| {
         assert_eq!(answer.0, status);
