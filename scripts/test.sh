@@ -11,6 +11,7 @@
 #     Debian's promtool for the alerts;
 #   - Debian's Chromium, playwright-core and axe-core (npm) for the portal's browser tests;
 #   - Debian's HAProxy, the load balancer in front of three nodes in the cluster test;
+#   - schemathesis (pinned, in the same venv), run by the API tests against `fincert serve`;
 #   - then the Rust suite (one test binary for the API tests) and the spec check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,6 +76,12 @@ fi
 if ! "$VENV/bin/python" -c 'import pkilint' 2>/dev/null || [ ! -x "$VENV/bin/lint_pkix_cert" ]; then
   log "installing pkilint into $VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check 'pkilint==0.13.3'
+fi
+# schemathesis: the API contract's judge (tests/api/schemathesis.rs runs it against a real
+# `fincert serve` with a holder's and an institution's tokens).
+if [ ! -x "$VENV/bin/schemathesis" ] || ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q ' 4\.32\.5$'; then
+  log "installing schemathesis into $VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check 'schemathesis==4.32.5'
 fi
 export TEST_FINCERT_VENV="$VENV"
 PROMETHEUS="$CACHE/prometheus"

@@ -463,6 +463,7 @@ fn build_server(
             .configure(extractor_limits(limit))
             .configure(api::configure(public_metrics))
             .default_service(web::to(api::not_found))
+            .wrap(middleware::from_fn(crate::transport::guard))
             .wrap(
                 middleware::DefaultHeaders::new()
                     .add(("X-Content-Type-Options", "nosniff"))

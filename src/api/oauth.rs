@@ -119,7 +119,18 @@ pub fn parse_form(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, &'stat
             serde_urlencoded::from_bytes(body).map_err(|_| "the form is malformed")
         }
         "application/json" => {
-            serde_json::from_slice(body).map_err(|_| "the JSON body is malformed")
+            let value: serde_json::Value =
+                serde_json::from_slice(body).map_err(|_| "the JSON body is malformed")?;
+            // Every parameter is a string when present; serde would read `null` as absent.
+            let fields = ["grant_type", "client_id", "client_secret", "scope"];
+            if let Some(m) = value.as_object()
+                && fields
+                    .iter()
+                    .any(|f| m.get(*f).is_some_and(|v| !v.is_string()))
+            {
+                return Err("every parameter is a string");
+            }
+            serde_json::from_value(value).map_err(|_| "the JSON body is malformed")
         }
         _ => Err("use application/x-www-form-urlencoded"),
     }

@@ -14,11 +14,20 @@ use base64::{
 };
 use chrono::{DateTime, Utc};
 
-use crate::{error::ApiError, pki::ocsp::OcspAnswer, state::AppState};
+use crate::{
+    error::{ApiError, ErrorCode, Kind},
+    pki::ocsp::OcspAnswer,
+    state::AppState,
+};
 
 const OCSP_REQUEST: &str = "application/ocsp-request";
 const OCSP_RESPONSE: &str = "application/ocsp-response";
 const MAX_OCSP_REQUEST: usize = 4096;
+
+/// The longest OCSP GET request segment read, in characters once percent-decoded (base64 of a
+/// 510-byte request: a few CertIDs and a nonce; even percent-encoded whole it stays under
+/// `transport::MAX_URI_BYTES`).
+const MAX_OCSP_GET_CHARS: usize = 680;
 
 /// `root.crt`, `issuing.crt` or `ocsp.crt` as DER; `chain.pem` as issuing + root PEM.
 pub async fn ca_certificate(
@@ -203,23 +212,48 @@ pub async fn ocsp_get(
         .path()
         .strip_prefix("/pki/ocsp/")
         .map_or_else(|| request.into_inner(), str::to_owned);
-    if raw.len() > MAX_OCSP_REQUEST * 2 {
-        return Err(ApiError::PayloadTooLarge {
-            limit: MAX_OCSP_REQUEST,
-        });
+    // RFC 5019 §5: GET is for short requests, longer ones are POSTed. The limit counts the
+    // decoded segment's characters, as openapi.yaml's maxLength does.
+    if percent_decode(&raw).map_or(raw.len(), |t| t.chars().count()) > MAX_OCSP_GET_CHARS {
+        return Err(ApiError::rule(
+            Kind::UriTooLong,
+            ErrorCode::UriTooLong,
+            "Request target too long",
+            format!(
+                "an OCSP GET request is at most {MAX_OCSP_GET_CHARS} characters; POST longer ones"
+            ),
+        ));
     }
+    let if_none_match = if_none_match(&req)?;
     let now = state.clock.now();
     let Some(der) = decode_get_request(&raw) else {
         // A malformed request still gets an OCSP answer, as responders must give.
         let answer = state.pki.ocsp_answer(&state.db, &[]).await;
         return Ok(ocsp_response(answer, None, now));
     };
-    let if_none_match = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok());
     let answer = state.pki.ocsp_answer(&state.db, &der).await;
-    Ok(ocsp_response(answer, if_none_match, now))
+    Ok(ocsp_response(answer, if_none_match.as_deref(), now))
+}
+
+/// The longest `If-None-Match` read: a few of our tags (`"` + 64 hex digits + `"`) fit many
+/// times over.
+const MAX_IF_NONE_MATCH: usize = 1024;
+
+/// The request's `If-None-Match`, when it is one this service could have a use for: visible
+/// ASCII of at most [`MAX_IF_NONE_MATCH`] bytes; anything else is refused, never ignored.
+fn if_none_match(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get(header::IF_NONE_MATCH) else {
+        return Ok(None);
+    };
+    let invalid = |problem: &str| ApiError::InvalidHeader {
+        name: "If-None-Match",
+        problem: problem.to_owned(),
+    };
+    if value.len() > MAX_IF_NONE_MATCH {
+        return Err(invalid("longer than 1024 bytes"));
+    }
+    let text = value.to_str().map_err(|_| invalid("not visible ASCII"))?;
+    Ok(Some(text.to_owned()))
 }
 
 #[cfg(test)]

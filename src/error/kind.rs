@@ -25,6 +25,10 @@ pub enum Kind {
     PayloadTooLarge,
     /// The body is not of a media type the route reads.
     UnsupportedMediaType,
+    /// The request target (path and query) is longer than the service reads.
+    UriTooLong,
+    /// The request's header fields are larger than the service reads.
+    HeadersTooLarge,
     /// The request is well-formed but a rule refuses its content.
     Unprocessable,
     /// Locked until something else happens (a PIN after too many wrong attempts).
@@ -50,6 +54,8 @@ impl Kind {
             Self::Gone => StatusCode::GONE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UriTooLong => StatusCode::URI_TOO_LONG,
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Locked => StatusCode::LOCKED,
             Self::TooMany => StatusCode::TOO_MANY_REQUESTS,

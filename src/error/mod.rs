@@ -56,6 +56,18 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The request target is longer than [`crate::transport::MAX_URI_BYTES`].
+    #[error("the request target is longer than {limit} bytes")]
+    UriTooLong {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The header fields add up to more than [`crate::transport::MAX_HEADER_BYTES`].
+    #[error("the request's header fields are larger than {limit} bytes")]
+    HeadersTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// A query string parameter is malformed.
     #[error("invalid query: {0}")]
     InvalidQuery(String),
@@ -166,6 +178,8 @@ impl ApiError {
             Self::InvalidJson(_) => ErrorCode::InvalidJson,
             Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
             Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Self::UriTooLong { .. } => ErrorCode::UriTooLong,
+            Self::HeadersTooLarge { .. } => ErrorCode::HeadersTooLarge,
             Self::InvalidQuery(_) => ErrorCode::InvalidQuery,
             Self::InvalidPath(_) => ErrorCode::InvalidPath,
             Self::InvalidHeader { .. } => ErrorCode::InvalidHeader,
@@ -187,6 +201,8 @@ impl ApiError {
             | Self::InvalidHeader { .. } => Kind::BadRequest,
             Self::UnsupportedMediaType => Kind::UnsupportedMediaType,
             Self::PayloadTooLarge { .. } => Kind::PayloadTooLarge,
+            Self::UriTooLong { .. } => Kind::UriTooLong,
+            Self::HeadersTooLarge { .. } => Kind::HeadersTooLarge,
             Self::Unavailable { .. } => Kind::Unavailable,
             Self::Internal => Kind::Internal,
             Self::Http(_) => return None,
@@ -215,6 +231,8 @@ impl ApiError {
             Self::InvalidJson(_) => "Invalid request body",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::PayloadTooLarge { .. } => "Request body too large",
+            Self::UriTooLong { .. } => "Request target too long",
+            Self::HeadersTooLarge { .. } => "Request header fields too large",
             Self::InvalidQuery(_) => "Invalid query",
             Self::InvalidPath(_) => "Invalid path",
             Self::InvalidHeader { .. } => "Invalid header",

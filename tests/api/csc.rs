@@ -532,7 +532,130 @@ both_engines!(
     csc_v1_from_the_specification,
     csc_v2_from_the_specification,
     csc_info_refuses_a_body_that_is_not_an_object,
+    csc_and_oauth_parameters_of_the_wrong_type_are_refused,
 );
+
+/// An optional parameter is absent or of its type: `null`, an object or a number where a
+/// string or a boolean belongs is `400 invalid_request` naming it, never read as absent — on
+/// `info`, `credentials/list` (both versions) and the token endpoints.
+async fn csc_and_oauth_parameters_of_the_wrong_type_are_refused(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let inst = institution(&app, "Wrong Types Bank", Sector::Bank).await;
+    let token = Some(inst.token.as_str());
+    let cases: [(&str, Option<&str>, Value, &str); 11] = [
+        ("/csc/v1/info", None, json!({"lang": {}}), "lang"),
+        ("/csc/v2/info", None, json!({"lang": 7}), "lang"),
+        ("/csc/v2/info", None, json!({"lang": null}), "lang"),
+        (
+            "/csc/v1/credentials/list",
+            token,
+            json!({"pageToken": null}),
+            "pageToken",
+        ),
+        (
+            "/csc/v1/credentials/list",
+            token,
+            json!({"pageToken": 3}),
+            "pageToken",
+        ),
+        (
+            "/csc/v1/credentials/list",
+            token,
+            json!({"maxResults": "5"}),
+            "maxResults",
+        ),
+        (
+            "/csc/v1/credentials/list",
+            token,
+            json!({"maxResults": 0}),
+            "maxResults",
+        ),
+        (
+            "/csc/v2/credentials/list",
+            token,
+            json!({"onlyValid": null}),
+            "onlyValid",
+        ),
+        (
+            "/csc/v2/credentials/list",
+            token,
+            json!({"authInfo": "yes"}),
+            "authInfo",
+        ),
+        (
+            "/csc/v2/credentials/list",
+            token,
+            json!({"certInfo": {}}),
+            "certInfo",
+        ),
+        (
+            "/csc/v2/credentials/list",
+            token,
+            json!({"certificates": 1}),
+            "certificates",
+        ),
+    ];
+    for (path, who, body, name) in cases {
+        let (status, answer) = csc(&app, path, who, body.clone()).await;
+        let (error, description) = err(&answer);
+        assert_eq!(
+            (status, error),
+            (400, "invalid_request"),
+            "{path} {body}: {answer}"
+        );
+        assert!(description.contains(name), "{path} {body}: {answer}");
+    }
+    // The same bodies with the right types are answered.
+    for (path, body) in [
+        ("/csc/v1/info", json!({"lang": "en-US"})),
+        (
+            "/csc/v1/credentials/list",
+            json!({"maxResults": 10, "pageToken": "0"}),
+        ),
+        (
+            "/csc/v2/credentials/list",
+            json!({"onlyValid": true, "authInfo": true, "certInfo": false}),
+        ),
+    ] {
+        let (status, answer) = csc(&app, path, token, body.clone()).await;
+        assert_eq!(status, 200, "{path} {body}: {answer}");
+    }
+    // A JSON token request: every parameter a string when present.
+    for path in [
+        "/oauth2/token",
+        "/csc/v1/oauth2/token",
+        "/csc/v2/oauth2/token",
+    ] {
+        for body in [
+            json!({"grant_type": "client_credentials", "client_id": inst.client_id, "client_secret": inst.secret, "scope": null}),
+            json!({"grant_type": "client_credentials", "client_id": inst.client_id, "client_secret": inst.secret, "scope": ["sign"]}),
+            json!({"grant_type": null, "client_id": inst.client_id, "client_secret": inst.secret}),
+        ] {
+            let resp = app
+                .client
+                .post(app.url(path))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 400, "{path} {body}");
+            let answer: Value = resp.json().await.unwrap();
+            assert_eq!(
+                answer["error"], "invalid_request",
+                "{path} {body}: {answer}"
+            );
+        }
+        let ok = json!({"grant_type": "client_credentials", "client_id": inst.client_id, "client_secret": inst.secret});
+        let resp = app
+            .client
+            .post(app.url(path))
+            .json(&ok)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+    }
+}
 
 /// `info` reads its body like every method: a body that is not a JSON object is
 /// `400 invalid_request`; an empty body or `{}` is the service information.

@@ -36,6 +36,7 @@ mod pin;
 mod pki;
 mod portal;
 mod rate_limits;
+mod schemathesis;
 mod sessions;
 mod sign_in;
 mod signing;

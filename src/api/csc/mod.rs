@@ -99,8 +99,12 @@ macro_rules! routes {
             req: HttpRequest,
             body: web::Bytes,
         ) -> HttpResponse {
-            match params::body_object(&req, &body) {
-                Ok(_) => info(&state, $v).await,
+            // `lang` asks for a language; the service answers in one (ko-KR), but a `lang`
+            // that is not a string is refused like any other parameter of the wrong type.
+            match params::body_object(&req, &body)
+                .and_then(|m| params::opt_string(&m, "lang").map(drop))
+            {
+                Ok(()) => info(&state, $v).await,
                 Err(e) => e.into_response(),
             }
         }

@@ -51,8 +51,9 @@ pub(super) fn opt_string<'a>(
     m: &'a Map<String, Value>,
     name: &str,
 ) -> Result<Option<&'a str>, CscError> {
+    // An optional parameter is absent or a string: `null` is neither.
     match m.get(name) {
-        None | Some(Value::Null) => Ok(None),
+        None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(_) => Err(CscError::bad(format!(
             "Missing (or invalid type) string parameter {name}"
@@ -62,7 +63,7 @@ pub(super) fn opt_string<'a>(
 
 pub(super) fn boolean(m: &Map<String, Value>, name: &str) -> Result<bool, CscError> {
     match m.get(name) {
-        None | Some(Value::Null) => Ok(false),
+        None => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
         Some(_) => Err(CscError::bad(format!("Invalid parameter {name}"))),
     }
@@ -191,7 +192,7 @@ pub(super) struct ListRequest<'a> {
     pub user_id: Option<&'a str>,
     /// v2 `onlyValid`.
     pub only_valid: bool,
-    /// v1 `maxResults` (1–100; anything else is 100).
+    /// v1 `maxResults` (1–100; 100 when absent).
     pub max_results: usize,
     /// v1 `pageToken`: the offset a previous page returned (checked against the list later).
     pub page_token: Option<usize>,
@@ -211,11 +212,14 @@ impl<'a> ListRequest<'a> {
         };
         match version {
             Version::V1 => {
-                request.max_results = m
-                    .get("maxResults")
-                    .and_then(Value::as_u64)
-                    .filter(|n| (1..=100).contains(n))
-                    .map_or(100, |n| n as usize);
+                request.max_results = match m.get("maxResults") {
+                    None => 100,
+                    Some(v) => v
+                        .as_u64()
+                        .filter(|n| (1..=100).contains(n))
+                        .and_then(|n| usize::try_from(n).ok())
+                        .ok_or_else(|| CscError::bad("Invalid parameter maxResults"))?,
+                };
                 request.page_token = opt_string(m, "pageToken")?
                     .map(|t| {
                         t.parse::<usize>()
@@ -225,8 +229,14 @@ impl<'a> ListRequest<'a> {
             }
             Version::V2 => {
                 request.only_valid = boolean(m, "onlyValid")?;
+                // Every credential's info carries its authorization details; the flag is
+                // read only so that a wrong type is refused.
+                boolean(m, "authInfo")?;
+                // `certificates` and `certInfo` are read (and a wrong type refused) whether or
+                // not `credentialInfo` asks for the infos they shape.
+                let options = InfoOptions::parse(m)?;
                 if boolean(m, "credentialInfo")? {
-                    request.credential_info = Some(InfoOptions::parse(m)?);
+                    request.credential_info = Some(options);
                 }
             }
         }
