@@ -4,7 +4,7 @@
 //!
 //! **The rule.** A node is *deployed* when any of these holds: its database is PostgreSQL,
 //! its listener is not a loopback address (`http.listen = 0.0.0.0:8080` serves the network),
-//! or its KMS is AWS. The embedded default (SQLite, 127.0.0.1, local KMS) is a laptop and
+//! or its KMS is AWS or a PKCS#11 HSM. The embedded default (SQLite, 127.0.0.1, local KMS) is a laptop and
 //! stays quiet. On a deployed node, each of these is a warning: the development identity
 //! verifier or message sender, the development outbox served over HTTP, the local KMS, the
 //! CA created automatically at start (`pki.auto_init`), and a `pki.public_base_url` that is
@@ -39,7 +39,7 @@ impl Settings {
             .listen
             .parse::<SocketAddr>()
             .is_ok_and(|a| !a.ip().is_loopback());
-        self.engine() == Engine::Postgres || public_listener || self.kms.backend == KmsBackend::Aws
+        self.engine() == Engine::Postgres || public_listener || self.kms.backend != KmsBackend::Local
     }
 
     /// The development defaults in force on a deployed node; none on the embedded default.
@@ -69,7 +69,8 @@ impl Settings {
             (
                 self.kms.backend == KmsBackend::Local,
                 "kms.backend",
-                "the local KMS keeps its master key in a file beside the data; use \"aws\"",
+                "the local KMS keeps its master key in a file beside the data; use \"aws\" or \
+                 \"pkcs11\"",
             ),
             (
                 self.pki.auto_init,
