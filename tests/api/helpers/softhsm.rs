@@ -13,6 +13,8 @@ use fincert::config::{KmsBackend, KmsSettings, Settings};
 
 /// The label of every test's token (each test has a token directory of its own).
 pub const TOKEN_LABEL: &str = "fincert-test";
+/// A second token in the same directory: "another HSM" for tests that need one.
+pub const OTHER_TOKEN_LABEL: &str = "fincert-other";
 /// The token's security officer PIN.
 pub const SO_PIN: &str = "so-4a7d0e91";
 /// The token's user PIN (what fincert logs in with).
@@ -32,7 +34,8 @@ pub struct SoftHsm {
 }
 
 impl SoftHsm {
-    /// A fresh directory, configuration and initialized token (`TOKEN_LABEL`, `USER_PIN`).
+    /// A fresh directory, configuration and two initialized tokens (`TOKEN_LABEL` and
+    /// `OTHER_TOKEN_LABEL`, both with `USER_PIN`).
     pub fn new() -> Self {
         let temp = tempfile::tempdir().unwrap();
         let dir = temp.path().to_path_buf();
@@ -45,25 +48,27 @@ impl SoftHsm {
             ),
         )
         .unwrap();
-        let out = std::process::Command::new("softhsm2-util")
-            .args([
-                "--init-token",
-                "--free",
-                "--label",
-                TOKEN_LABEL,
-                "--so-pin",
-                SO_PIN,
-                "--pin",
-                USER_PIN,
-            ])
-            .env("SOFTHSM2_CONF", dir.join("softhsm2.conf"))
-            .output()
-            .expect("softhsm2-util runs (Debian package softhsm2)");
-        assert!(
-            out.status.success(),
-            "softhsm2-util --init-token: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        for label in [TOKEN_LABEL, OTHER_TOKEN_LABEL] {
+            let out = std::process::Command::new("softhsm2-util")
+                .args([
+                    "--init-token",
+                    "--free",
+                    "--label",
+                    label,
+                    "--so-pin",
+                    SO_PIN,
+                    "--pin",
+                    USER_PIN,
+                ])
+                .env("SOFTHSM2_CONF", dir.join("softhsm2.conf"))
+                .output()
+                .expect("softhsm2-util runs (Debian package softhsm2)");
+            assert!(
+                out.status.success(),
+                "softhsm2-util --init-token: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         Self {
             dir,
             _temp: Some(temp),
@@ -101,6 +106,13 @@ impl SoftHsm {
         s.pkcs11_pin = USER_PIN.into();
         s.pkcs11_create_keys = true;
         s.pkcs11_timeout_ms = 2000;
+        s
+    }
+
+    /// KMS settings for the other token (another HSM's keys).
+    pub fn other_kms_settings(&self) -> KmsSettings {
+        let mut s = self.kms_settings();
+        s.pkcs11_token_label = OTHER_TOKEN_LABEL.into();
         s
     }
 

@@ -101,22 +101,14 @@ impl Pkcs11Kms {
     /// Creates whichever of the two keys the token lacks (`fincert kms create-keys`); returns
     /// the labels made. Existing keys are checked, never replaced.
     pub async fn create_keys(settings: &KmsSettings) -> Result<Vec<String>, KmsError> {
-        let mut target = target(settings)?;
-        target.create_keys = false;
+        let target = target(settings)?;
         let labels = target.labels.clone();
-        // Connecting requires the keys; make them in a session of a connection that does not.
-        let pool = Pool::new(
-            Target {
-                create_keys: true,
-                ..target
-            },
-            1,
+        pool::one_off(
+            target,
             Duration::from_millis(settings.pkcs11_timeout_ms),
-        );
-        let made = pool
-            .call(move |ctx| keys::create_missing(ctx.session, &labels).map_err(OpError::Kms))
-            .await;
-        made
+            move |session| keys::create_missing(session, &labels),
+        )
+        .await
     }
 
     /// The session pool (the CA signer shares it: one `C_Initialize` per process).

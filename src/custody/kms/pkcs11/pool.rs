@@ -457,24 +457,78 @@ impl Pool {
     }
 
     fn open(&self, ctx: &Pkcs11) -> Result<(Slot, Session, Keys), KmsError> {
-        let unavailable = |e: CkError| KmsError::Unavailable(describe(&e));
-        let slot = find_slot(ctx, &self.target.token)?;
-        let login = ctx.open_rw_session(slot).map_err(unavailable)?;
-        let pin = AuthPin::new(self.target.pin.as_str().into());
-        match login.login(UserType::User, Some(&pin)) {
-            Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
-            Err(e) if pin_refused(&e) => {
+        let (slot, login) = log_in(ctx, &self.target).map_err(|e| match e {
+            Login::PinRefused(e) => {
                 self.pin_refused.store(true, Ordering::Relaxed);
-                tracing::error!(error = %describe(&e), "the HSM refused the user PIN; no further logins until restart");
-                return Err(KmsError::Rejected(format!(
-                    "the HSM refused the user PIN ({})",
-                    describe(&e)
-                )));
+                e
             }
-            Err(e) => return Err(unavailable(e)),
-        }
+            Login::Failed(e) => e,
+        })?;
         let keys = keys::resolve(&login, &self.target.labels, self.target.create_keys)?;
         Ok((slot, login, keys))
+    }
+}
+
+/// Why a login failed.
+enum Login {
+    /// The token refused the PIN (never to be retried).
+    PinRefused(KmsError),
+    /// Anything else.
+    Failed(KmsError),
+}
+
+impl From<Login> for KmsError {
+    fn from(e: Login) -> Self {
+        match e {
+            Login::PinRefused(e) | Login::Failed(e) => e,
+        }
+    }
+}
+
+/// Opens a session on the target's token and logs in as the user.
+fn log_in(ctx: &Pkcs11, target: &Target) -> Result<(Slot, Session), Login> {
+    let unavailable = |e: CkError| Login::Failed(KmsError::Unavailable(describe(&e)));
+    let slot = find_slot(ctx, &target.token).map_err(Login::Failed)?;
+    let login = ctx.open_rw_session(slot).map_err(unavailable)?;
+    let pin = AuthPin::new(target.pin.as_str().into());
+    match login.login(UserType::User, Some(&pin)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok((slot, login)),
+        Err(e) if pin_refused(&e) => {
+            tracing::error!(error = %describe(&e), "the HSM refused the user PIN; no further logins until restart");
+            Err(Login::PinRefused(KmsError::Rejected(format!(
+                "the HSM refused the user PIN ({})",
+                describe(&e)
+            ))))
+        }
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
+/// Runs `f` once in a logged-in session of a connection of its own (operator tasks such as
+/// creating the keys, which a pool's connection requires to exist), then finalizes.
+pub async fn one_off<T, F>(target: Target, timeout: Duration, f: F) -> Result<T, KmsError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Session) -> Result<T, KmsError> + Send + 'static,
+{
+    let task = tokio::task::spawn_blocking(move || {
+        let ctx = Pkcs11::new(&target.module).map_err(|e| KmsError::Unavailable(describe(&e)))?;
+        match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+            Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+            Err(e) => return Err(KmsError::Unavailable(describe(&e))),
+        }
+        let result = log_in(&ctx, &target)
+            .map_err(KmsError::from)
+            .and_then(|(_, session)| f(&session));
+        if let Err(e) = ctx.finalize() {
+            tracing::warn!(error = %describe(&e), "C_Finalize failed");
+        }
+        result
+    });
+    match tokio::time::timeout(timeout, task).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err(KmsError::Unavailable("HSM call failed".into())),
+        Err(_) => Err(KmsError::Unavailable("HSM call timed out".into())),
     }
 }
 
