@@ -39,7 +39,9 @@ impl Settings {
             .listen
             .parse::<SocketAddr>()
             .is_ok_and(|a| !a.ip().is_loopback());
-        self.engine() == Engine::Postgres || public_listener || self.kms.backend != KmsBackend::Local
+        self.engine() == Engine::Postgres
+            || public_listener
+            || self.kms.backend != KmsBackend::Local
     }
 
     /// The development defaults in force on a deployed node; none on the embedded default.

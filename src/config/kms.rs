@@ -263,7 +263,10 @@ mod tests {
             jail.set_env("FINCERT_KMS_PKCS11_MODULE", "libsofthsm2.so");
             let e = Settings::load_from(None, Env::prefixed("FINCERT_")).unwrap_err();
             assert_eq!(e.key, "kms.pkcs11_module", "a relative module is refused");
-            jail.set_env("FINCERT_KMS_PKCS11_MODULE", "/usr/lib/softhsm/libsofthsm2.so");
+            jail.set_env(
+                "FINCERT_KMS_PKCS11_MODULE",
+                "/usr/lib/softhsm/libsofthsm2.so",
+            );
             let e = Settings::load_from(None, Env::prefixed("FINCERT_")).unwrap_err();
             assert_eq!(e.key, "kms.pkcs11_token_label");
             jail.set_env("FINCERT_KMS_PKCS11_TOKEN_LABEL", "fincert");
@@ -274,7 +277,10 @@ mod tests {
         });
         figment::Jail::expect_with(|jail| {
             jail.set_env("FINCERT_KMS_BACKEND", "pkcs11");
-            jail.set_env("FINCERT_KMS_PKCS11_MODULE", "/usr/lib/softhsm/libsofthsm2.so");
+            jail.set_env(
+                "FINCERT_KMS_PKCS11_MODULE",
+                "/usr/lib/softhsm/libsofthsm2.so",
+            );
             jail.set_env("FINCERT_KMS_PKCS11_TOKEN_LABEL", "fincert");
             let e = Settings::load_from(None, Env::prefixed("FINCERT_")).unwrap_err();
             assert_eq!(e.key, "kms.pkcs11_pin", "the PIN is required");

@@ -37,9 +37,17 @@ async fn the_kms_contract_holds_on_the_hsm(hsm: SoftHsm) {
     let ctx = EncryptionContext::new().with("fincert:owner", "user-1");
     let wrapped = kms.encrypt(b"a data key", &ctx).await.unwrap();
     assert_eq!(wrapped.blob[0], 1, "the blob starts with its version");
-    assert_eq!(wrapped.blob.len(), 1 + 12 + 10 + 16, "version, IV, ciphertext, tag");
+    assert_eq!(
+        wrapped.blob.len(),
+        1 + 12 + 10 + 16,
+        "version, IV, ciphertext, tag"
+    );
     let again = kms.encrypt(b"a data key", &ctx).await.unwrap();
-    assert_ne!(wrapped.blob[1..13], again.blob[1..13], "a fresh IV per wrap");
+    assert_ne!(
+        wrapped.blob[1..13],
+        again.blob[1..13],
+        "a fresh IV per wrap"
+    );
     for id in ["local:0011223344556677", "pkcs11:no-such-key", "pkcs11:"] {
         let other = WrappedKey {
             kms_key_id: id.into(),
@@ -72,7 +80,11 @@ async fn the_kms_contract_holds_on_the_hsm(hsm: SoftHsm) {
 /// the PIN would), beside whatever fincert has open.
 fn raw_session(module: &Pkcs11) -> Session {
     match module.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
-        Ok(()) | Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::CryptokiAlreadyInitialized, _)) => {}
+        Ok(())
+        | Err(cryptoki::error::Error::Pkcs11(
+            cryptoki::error::RvError::CryptokiAlreadyInitialized,
+            _,
+        )) => {}
         Err(e) => panic!("C_Initialize: {e}"),
     }
     let slot = module
@@ -83,7 +95,9 @@ fn raw_session(module: &Pkcs11) -> Session {
         .unwrap();
     let session = module.open_rw_session(slot).unwrap();
     match session.login(UserType::User, Some(&USER_PIN.into())) {
-        Ok(()) | Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::UserAlreadyLoggedIn, _)) => {}
+        Ok(())
+        | Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::UserAlreadyLoggedIn, _)) => {
+        }
         Err(e) => panic!("C_Login: {e}"),
     }
     session
@@ -133,7 +147,10 @@ async fn hsm_keys_cannot_be_read_out(hsm: SoftHsm) {
     from_file.push(("FINCERT_KMS_PKCS11_PIN_FILE", pin_file.to_str().unwrap()));
     let (code, out, err) = run_cli(&["kms", "status"], &from_file);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.starts_with("backend pkcs11 current pkcs11:fincert-wrap"), "{out}");
+    assert!(
+        out.starts_with("backend pkcs11 current pkcs11:fincert-wrap"),
+        "{out}"
+    );
     // The creation is audited (one event; the second run created nothing but says so too).
     let (code, out, err) = run_cli(&["audit", "verify"], &env);
     assert_eq!(code, 0, "{out}{err}");
@@ -323,7 +340,10 @@ async fn readyz_becomes(app: &TestApp, status: u16) {
         if got == status {
             return;
         }
-        assert!(Instant::now() < deadline, "/readyz stayed {got}, not {status}");
+        assert!(
+            Instant::now() < deadline,
+            "/readyz stayed {got}, not {status}"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
@@ -414,7 +434,10 @@ async fn a_pulled_token_fails_closed_and_recovers(engine: Engine, hsm: SoftHsm) 
     readyz_becomes(&app, 200).await;
 }
 
-hsm_tests!(the_kms_contract_holds_on_the_hsm, hsm_keys_cannot_be_read_out);
+hsm_tests!(
+    the_kms_contract_holds_on_the_hsm,
+    hsm_keys_cannot_be_read_out
+);
 hsm_tests!(
     engines: a_signature_through_the_service_on_the_hsm,
     a_pulled_token_fails_closed_and_recovers

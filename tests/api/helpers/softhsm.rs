@@ -133,7 +133,13 @@ impl SoftHsm {
 pub fn run_in_child(name: &str) {
     let hsm = SoftHsm::new();
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            name,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("SOFTHSM2_CONF", hsm.dir().join("softhsm2.conf"))
         .env("TEST_FINCERT_SOFTHSM_DIR", hsm.dir())
         .output()

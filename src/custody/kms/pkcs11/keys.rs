@@ -160,7 +160,9 @@ fn generate(session: &Session, label: &str, role: Role) -> Result<ObjectHandle, 
         template.push(Attribute::KeyType(KeyType::GENERIC_SECRET));
     }
     template.extend(usage);
-    let handle = session.generate_key(&mechanism, &template).map_err(rejected)?;
+    let handle = session
+        .generate_key(&mechanism, &template)
+        .map_err(rejected)?;
     tracing::info!(label, kind = role.name(), "created a key on the HSM");
     Ok(handle)
 }

@@ -164,11 +164,10 @@ impl Ctx<'_> {
         if label == self.live.labels.wrap {
             return Ok(self.live.keys.wrap);
         }
-        let mut older = self
-            .live
-            .older
-            .lock()
-            .map_err(|_| OpError::Kms(KmsError::Unavailable("HSM key cache poisoned".into())))?;
+        let mut older =
+            self.live.older.lock().map_err(|_| {
+                OpError::Kms(KmsError::Unavailable("HSM key cache poisoned".into()))
+            })?;
         if let Some(handle) = older.iter().find(|(l, _)| l == label).map(|(_, h)| *h) {
             return Ok(handle);
         }
@@ -366,7 +365,10 @@ impl Pool {
         let Ok(mut state) = self.state.write() else {
             return;
         };
-        if state.live.as_ref().is_some_and(|l| l.generation == generation)
+        if state
+            .live
+            .as_ref()
+            .is_some_and(|l| l.generation == generation)
             && let Some(live) = state.live.take()
         {
             live.close();
