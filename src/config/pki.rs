@@ -60,6 +60,9 @@ pub struct PkiSettings {
     pub aws_root_key_id: String,
     /// The same for the issuing CA (a different key from the root's).
     pub aws_issuing_key_id: String,
+    /// With `kms.backend = "pkcs11"`: `ca init` generates the root and issuing keys inside the
+    /// HSM (sensitive, non-extractable token keys) instead of sealing them under it.
+    pub pkcs11_ca_keys: bool,
 }
 
 impl Default for PkiSettings {
@@ -84,6 +87,7 @@ impl Default for PkiSettings {
             trust_anchors_dir: String::new(),
             aws_root_key_id: String::new(),
             aws_issuing_key_id: String::new(),
+            pkcs11_ca_keys: false,
         }
     }
 }

@@ -20,7 +20,10 @@
 pub mod keys;
 pub mod pool;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, Mutex, Weak},
+    time::Duration,
+};
 
 use cryptoki::{
     error::{Error as CkError, RvError},
@@ -85,15 +88,45 @@ pub fn target(settings: &KmsSettings) -> Result<Target, KmsError> {
     })
 }
 
+/// The pools of this process, by module, token and key labels: a PKCS#11 module is initialized
+/// once per process, so the KMS backend and the CA keys on the same token share one pool
+/// (and one login) instead of finalizing each other's sessions.
+static POOLS: Mutex<Vec<(String, Option<u64>, String, String, Weak<Pool>)>> =
+    Mutex::new(Vec::new());
+
+/// The pool for the token `settings` name: the one this process already has, or a new one.
+pub fn shared_pool(settings: &KmsSettings) -> Result<Arc<Pool>, KmsError> {
+    let key = (
+        format!("{}|{}", settings.pkcs11_module, settings.pkcs11_token_label),
+        settings.pkcs11_slot,
+        settings.pkcs11_wrap_key_label.clone(),
+        settings.pkcs11_mac_key_label.clone(),
+    );
+    let mut pools = POOLS
+        .lock()
+        .map_err(|_| KmsError::Unavailable("HSM pool registry poisoned".into()))?;
+    pools.retain(|(.., weak)| weak.strong_count() > 0);
+    if let Some(pool) = pools
+        .iter()
+        .find(|(m, s, w, mac, _)| (m, s, w, mac) == (&key.0, &key.1, &key.2, &key.3))
+        .and_then(|(.., weak)| weak.upgrade())
+    {
+        return Ok(pool);
+    }
+    let pool = Pool::new(
+        target(settings)?,
+        usize::try_from(settings.pkcs11_pool_size).unwrap_or(1),
+        Duration::from_millis(settings.pkcs11_timeout_ms),
+    );
+    pools.push((key.0, key.1, key.2, key.3, Arc::downgrade(&pool)));
+    Ok(pool)
+}
+
 impl Pkcs11Kms {
     /// Loads the module, logs in and finds the two keys (creating them when
     /// `kms.pkcs11_create_keys`), so a wrong module, token, PIN or key stops start-up.
     pub async fn connect(settings: &KmsSettings) -> Result<Self, KmsError> {
-        let pool = Pool::new(
-            target(settings)?,
-            usize::try_from(settings.pkcs11_pool_size).unwrap_or(1),
-            Duration::from_millis(settings.pkcs11_timeout_ms),
-        );
+        let pool = shared_pool(settings)?;
         pool.connect_now().await?;
         Ok(Self { pool })
     }

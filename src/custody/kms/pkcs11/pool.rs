@@ -191,6 +191,9 @@ struct Live {
     /// Keeps the login: PKCS#11 logs the application out when its last session closes.
     login: Mutex<Option<Session>>,
     ctx: Option<Pkcs11>,
+    /// Whether this connection's `C_Initialize` initialized the module (so its `C_Finalize`
+    /// is this connection's to call; another user of the module keeps it otherwise).
+    initialized_here: bool,
 }
 
 impl Live {
@@ -226,6 +229,7 @@ impl Live {
             login.take();
         }
         if let Some(ctx) = self.ctx.take()
+            && self.initialized_here
             && let Err(e) = ctx.finalize()
         {
             tracing::warn!(error = %describe(&e), "C_Finalize failed");
@@ -426,13 +430,7 @@ impl Pool {
             KmsError::Unavailable(reason)
         };
         let ctx = Pkcs11::new(&self.target.module).map_err(unavailable)?;
-        match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
-            Ok(()) => {}
-            // A module another part of this process initialized (or an earlier connection
-            // could not finalize): usable as it is.
-            Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
-            Err(e) => return Err(unavailable(e)),
-        }
+        let initialized_here = initialize(&ctx).map_err(unavailable)?;
         match self.open(&ctx) {
             Ok((slot, login, keys)) => {
                 let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
@@ -445,14 +443,13 @@ impl Pool {
                         idle: Mutex::new(Vec::new()),
                         login: Mutex::new(Some(login)),
                         ctx: Some(ctx),
+                        initialized_here,
                     },
                     slot,
                 ))
             }
             Err(e) => {
-                if let Err(f) = ctx.finalize() {
-                    tracing::warn!(error = %describe(&f), "C_Finalize failed");
-                }
+                finalize(ctx, initialized_here);
                 Err(e)
             }
         }
@@ -514,23 +511,36 @@ where
     F: FnOnce(&Session) -> Result<T, KmsError> + Send + 'static,
 {
     let task = tokio::task::spawn_blocking(move || {
-        let ctx = Pkcs11::new(&target.module).map_err(|e| KmsError::Unavailable(describe(&e)))?;
-        match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
-            Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
-            Err(e) => return Err(KmsError::Unavailable(describe(&e))),
-        }
+        let unavailable = |e: CkError| KmsError::Unavailable(describe(&e));
+        let ctx = Pkcs11::new(&target.module).map_err(unavailable)?;
+        let initialized_here = initialize(&ctx).map_err(unavailable)?;
         let result = log_in(&ctx, &target)
             .map_err(KmsError::from)
             .and_then(|(_, session)| f(&session));
-        if let Err(e) = ctx.finalize() {
-            tracing::warn!(error = %describe(&e), "C_Finalize failed");
-        }
+        finalize(ctx, initialized_here);
         result
     });
     match tokio::time::timeout(timeout, task).await {
         Ok(Ok(result)) => result,
         Ok(Err(_)) => Err(KmsError::Unavailable("HSM call failed".into())),
         Err(_) => Err(KmsError::Unavailable("HSM call timed out".into())),
+    }
+}
+
+/// `C_Initialize`; whether this call initialized the module (`false`: another part of this
+/// process had, and it stays theirs to finalize).
+fn initialize(ctx: &Pkcs11) -> Result<bool, CkError> {
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) => Ok(true),
+        Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// `C_Finalize`, when this connection initialized the module.
+fn finalize(ctx: Pkcs11, initialized_here: bool) {
+    if initialized_here && let Err(e) = ctx.finalize() {
+        tracing::warn!(error = %describe(&e), "C_Finalize failed");
     }
 }
 
