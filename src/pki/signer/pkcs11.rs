@@ -329,3 +329,34 @@ impl CaKeyStore for Pkcs11CaKeys {
             .map_err(signer_error)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `r ‖ s` becomes a DER Ecdsa-Sig-Value that aws-lc-rs reads (leading zero bytes of an
+    /// integer dropped, a high bit padded).
+    #[test]
+    fn raw_ecdsa_signatures_become_der() {
+        use aws_lc_rs::{
+            rand::SystemRandom,
+            signature::{
+                ECDSA_P256_SHA256_ASN1, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair,
+                UnparsedPublicKey,
+            },
+        };
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let key =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+        for i in 0..32u8 {
+            let message = [i; 40];
+            let raw = key.sign(&rng, &message).unwrap();
+            let der = ecdsa_der(raw.as_ref()).unwrap();
+            UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, key.public_key().as_ref())
+                .verify(&message, &der)
+                .unwrap();
+        }
+        assert!(ecdsa_der(&[1u8; 63]).is_err());
+    }
+}

@@ -563,3 +563,71 @@ fn find_slot(ctx: &Pkcs11, token: &TokenRef) -> Result<Slot, KmsError> {
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use cryptoki::context::Function;
+
+    use super::*;
+
+    /// What tears the connection down: the token or session gone; what does not: one call's
+    /// refusal (a bad blob, a wrong mechanism, a wrong PIN, which is never retried).
+    #[test]
+    fn lost_connections_are_told_from_refused_calls() {
+        let ck = |rv| CkError::Pkcs11(rv, Function::Decrypt);
+        for lost in [
+            RvError::DeviceRemoved,
+            RvError::TokenNotPresent,
+            RvError::SessionHandleInvalid,
+            RvError::DeviceError,
+            RvError::CryptokiNotInitialized,
+            RvError::ObjectHandleInvalid,
+        ] {
+            assert!(connection_lost(&ck(lost)), "{lost:?}");
+        }
+        for refused in [
+            RvError::EncryptedDataInvalid,
+            RvError::MechanismInvalid,
+            RvError::KeyFunctionNotPermitted,
+            RvError::PinIncorrect,
+            RvError::SignatureInvalid,
+        ] {
+            assert!(!connection_lost(&ck(refused)), "{refused:?}");
+        }
+        assert!(pin_refused(&ck(RvError::PinLocked)));
+        assert!(!pin_refused(&ck(RvError::DeviceRemoved)));
+        assert_eq!(
+            describe(&ck(RvError::DeviceRemoved)),
+            "Function::Decrypt: DeviceRemoved"
+        );
+    }
+
+    /// A module that cannot be loaded fails the call as Unavailable, in bounded time, and
+    /// the next call does not hammer it.
+    #[tokio::test]
+    async fn an_absent_module_fails_closed() {
+        let pool = Pool::new(
+            Target {
+                module: "/nonexistent/libpkcs11.so".into(),
+                token: TokenRef::Label("t".into()),
+                pin: Zeroizing::new("1234".into()),
+                labels: KeyLabels {
+                    wrap: "w".into(),
+                    mac: "m".into(),
+                },
+                create_keys: false,
+            },
+            2,
+            Duration::from_millis(500),
+        );
+        let first = pool.call(|_| Ok(())).await;
+        assert!(matches!(first, Err(KmsError::Unavailable(_))), "{first:?}");
+        let second = pool.call(|_| Ok(())).await;
+        assert_eq!(
+            second,
+            Err(KmsError::Unavailable(
+                "HSM unreachable; retrying shortly".into()
+            ))
+        );
+    }
+}
