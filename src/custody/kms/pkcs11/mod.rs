@@ -88,15 +88,18 @@ pub fn target(settings: &KmsSettings) -> Result<Target, KmsError> {
     })
 }
 
+/// What a shared pool is found by: module and token, slot, wrapping and MAC key labels.
+#[derive(PartialEq, Eq)]
+struct PoolKey(String, Option<u64>, String, String);
+
 /// The pools of this process, by module, token and key labels: a PKCS#11 module is initialized
 /// once per process, so the KMS backend and the CA keys on the same token share one pool
 /// (and one login) instead of finalizing each other's sessions.
-static POOLS: Mutex<Vec<(String, Option<u64>, String, String, Weak<Pool>)>> =
-    Mutex::new(Vec::new());
+static POOLS: Mutex<Vec<(PoolKey, Weak<Pool>)>> = Mutex::new(Vec::new());
 
 /// The pool for the token `settings` name: the one this process already has, or a new one.
 pub fn shared_pool(settings: &KmsSettings) -> Result<Arc<Pool>, KmsError> {
-    let key = (
+    let key = PoolKey(
         format!("{}|{}", settings.pkcs11_module, settings.pkcs11_token_label),
         settings.pkcs11_slot,
         settings.pkcs11_wrap_key_label.clone(),
@@ -105,11 +108,11 @@ pub fn shared_pool(settings: &KmsSettings) -> Result<Arc<Pool>, KmsError> {
     let mut pools = POOLS
         .lock()
         .map_err(|_| KmsError::Unavailable("HSM pool registry poisoned".into()))?;
-    pools.retain(|(.., weak)| weak.strong_count() > 0);
+    pools.retain(|(_, weak)| weak.strong_count() > 0);
     if let Some(pool) = pools
         .iter()
-        .find(|(m, s, w, mac, _)| (m, s, w, mac) == (&key.0, &key.1, &key.2, &key.3))
-        .and_then(|(.., weak)| weak.upgrade())
+        .find(|(k, _)| *k == key)
+        .and_then(|(_, weak)| weak.upgrade())
     {
         return Ok(pool);
     }
@@ -118,7 +121,7 @@ pub fn shared_pool(settings: &KmsSettings) -> Result<Arc<Pool>, KmsError> {
         usize::try_from(settings.pkcs11_pool_size).unwrap_or(1),
         Duration::from_millis(settings.pkcs11_timeout_ms),
     );
-    pools.push((key.0, key.1, key.2, key.3, Arc::downgrade(&pool)));
+    pools.push((key, Arc::downgrade(&pool)));
     Ok(pool)
 }
 
