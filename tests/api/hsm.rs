@@ -537,5 +537,60 @@ async fn hsm_ca(engine: Engine, hsm: &SoftHsm, algorithm: &str) {
     node.kill().await;
 }
 
+/// Rotation on the HSM: a new AES key under a new `kms.pkcs11_wrap_key_label` (the HMAC key
+/// stays: PIN bindings depend on it), `kms rewrap` moves every slot to it, blobs under the old
+/// label open until then, and the PIN still opens the key afterwards.
+async fn rotating_the_wrap_key_label_rewraps_every_slot(engine: Engine, hsm: SoftHsm) {
+    use fincert::custody::{Custody, OwnerId, keys::KeyAlgorithm};
+    let app = spawn_app_tuned(engine, |s| s.kms = hsm.kms_settings()).await;
+    let hana = OwnerId::parse("user-hana").unwrap();
+    let key = app
+        .custody
+        .create_key(&app.db, &hana, KeyAlgorithm::Rsa2048, &pin("482915"))
+        .await
+        .unwrap();
+
+    let mut rotated = app.settings.kms.clone();
+    rotated.pkcs11_wrap_key_label = "fincert-wrap-2026".into();
+    let kms = std::sync::Arc::new(Pkcs11Kms::connect(&rotated).await.unwrap());
+    assert_eq!(kms.current_key_id(), "pkcs11:fincert-wrap-2026");
+    let next = Custody::new(
+        kms.clone(),
+        &app.settings.custody,
+        std::sync::Arc::new(app.clock.clone()),
+    );
+    // Before the rewrap, the new configuration still opens what the old key wrapped.
+    next.activate_with_pin(&app.db, &hana, key.id, &pin("482915"), None)
+        .await
+        .unwrap();
+    let total: u64 = store::custody::count_by_kms_key(&app.db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
+    let report = next.rewrap(&app.db, 2, u64::MAX).await.unwrap();
+    assert_eq!((report.moved, report.remaining), (total, 0));
+    assert_eq!(
+        store::custody::count_by_kms_key(&app.db).await.unwrap(),
+        vec![("pkcs11:fincert-wrap-2026".to_owned(), total)]
+    );
+    let act = next
+        .activate_with_pin(&app.db, &hana, key.id, &pin("482915"), None)
+        .await
+        .unwrap();
+    let sig = next
+        .sign(&hana, act.id, SignatureScheme::RsaPkcs1Sha256, b"m")
+        .unwrap();
+    assert!(openssl_verify(
+        SignatureScheme::RsaPkcs1Sha256,
+        &key.public_key_der,
+        b"m",
+        &sig
+    ));
+    assert!(store::audit::verify(&app.db).await.unwrap().is_ok());
+}
+
 hsm_tests!(an_ecdsa_ca_in_the_hsm_signs_what_openssl_and_pkilint_accept);
+hsm_tests!(engines: rotating_the_wrap_key_label_rewraps_every_slot);
 hsm_tests!(engines: a_ca_in_the_hsm_signs_what_openssl_and_pkilint_accept);
