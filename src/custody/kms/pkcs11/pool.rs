@@ -25,7 +25,10 @@
 //!   refused once (incorrect, locked, expired) stops every further login until the settings
 //!   change and the node restarts.
 //! - The module is process-wide state (PKCS#11 allows one `C_Initialize` per process): one
-//!   [`Pool`] per module per process, shared by everything that uses the HSM.
+//!   [`Pool`] per token and key labels per process (`super::shared_pool`), shared by the KMS
+//!   backend and the CA keys. A connection finalizes the module only if its own
+//!   `C_Initialize` initialized it (`CKR_CRYPTOKI_ALREADY_INITIALIZED` means another pool of
+//!   this process did, and it stays theirs).
 
 use std::{
     path::PathBuf,
