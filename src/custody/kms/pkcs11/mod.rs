@@ -12,12 +12,14 @@
 //! - **PIN binding** is `CKM_SHA256_HMAC` under a 256-bit generic secret on the token;
 //!   `verify_mac` is `C_Verify`, so the comparison happens in the HSM.
 //! - Both keys are sensitive, non-extractable token objects ([`keys`]); sessions are pooled,
-//!   every call is bounded in time and re-established after the token drops ([`pool`]).
+//!   every call is bounded in time and re-established after the token drops ([`pool`]);
+//!   [`login`] loads the module and logs in.
 //!
 //! It never logs or returns what it unwraps anywhere but to its caller, in zeroizing memory;
 //! errors carry PKCS#11 return-value names only.
 
 pub mod keys;
+pub mod login;
 pub mod pool;
 
 use std::{
@@ -34,7 +36,8 @@ use zeroize::Zeroizing;
 
 use self::{
     keys::KeyLabels,
-    pool::{Ctx, OpError, Pool, Target, TokenRef, connection_lost},
+    login::{Target, TokenRef},
+    pool::{Ctx, OpError, Pool, connection_lost},
 };
 use super::{DATA_KEY_LEN, DataKey, EncryptionContext, Kms, KmsError, WrappedKey};
 use crate::config::KmsSettings;
@@ -139,7 +142,7 @@ impl Pkcs11Kms {
     pub async fn create_keys(settings: &KmsSettings) -> Result<Vec<String>, KmsError> {
         let target = target(settings)?;
         let labels = target.labels.clone();
-        pool::one_off(
+        login::one_off(
             target,
             Duration::from_millis(settings.pkcs11_timeout_ms),
             move |session| keys::create_missing(session, &labels),

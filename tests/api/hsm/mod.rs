@@ -1,7 +1,8 @@
 //! The `pkcs11` KMS backend against SoftHSM2: the KMS contract, keys that cannot leave the
 //! token, signing through the service, and a token pulled mid-run. Each test runs in a process
 //! of its own on a token of its own (`hsm_tests!`, see `helpers/softhsm.rs`); the custody
-//! stories run on this backend too (`custody::<story>::{sqlite,postgres}_pkcs11`).
+//! stories run on this backend too (`custody::<story>::{sqlite,postgres}_pkcs11`); `ca.rs`:
+//! a CA whose keys are in the HSM.
 
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,8 @@ use fincert::{
 use serde_json::{Value, json};
 
 use crate::{helpers::*, hsm_tests};
+
+mod ca;
 
 /// The contract every backend keeps, and what only this one must refuse: blobs of another
 /// backend, of a key the token lacks, or of another HSM's key.
@@ -78,7 +81,7 @@ async fn the_kms_contract_holds_on_the_hsm(hsm: SoftHsm) {
 
 /// Opens a logged-in session on the test's token with cryptoki directly (as an attacker with
 /// the PIN would), beside whatever fincert has open.
-fn raw_session(module: &Pkcs11) -> Session {
+pub(super) fn raw_session(module: &Pkcs11) -> Session {
     match module.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
         Ok(())
         | Err(cryptoki::error::Error::Pkcs11(
@@ -443,100 +446,6 @@ hsm_tests!(
     a_pulled_token_fails_closed_and_recovers
 );
 
-/// A CA made in the HSM (`pki.pkcs11_ca_keys`): the root and issuing keys are key pairs on the
-/// token, sensitive and non-extractable, the responder's key stays sealed; everything the CA
-/// publishes (certificates, CRL, ARL, OCSP answers) passes pkilint and openssl's checks.
-async fn a_ca_in_the_hsm_signs_what_openssl_and_pkilint_accept(engine: Engine, hsm: SoftHsm) {
-    hsm_ca(engine, &hsm, "rsa2048").await;
-}
-
-/// The same with ECDSA P-256 CA keys (`CKM_ECDSA` over a SHA-256 digest, DER-encoded here).
-async fn an_ecdsa_ca_in_the_hsm_signs_what_openssl_and_pkilint_accept(hsm: SoftHsm) {
-    hsm_ca(Engine::Sqlite, &hsm, "p256").await;
-}
-
-async fn hsm_ca(engine: Engine, hsm: &SoftHsm, algorithm: &str) {
-    let app = spawn_app_tuned(engine, |s| {
-        s.kms = hsm.kms_settings();
-        s.pki.pkcs11_ca_keys = true;
-        s.pki.ca_algorithm = algorithm.into();
-    })
-    .await;
-    let rows = store::pki::authorities(&app.db).await.unwrap();
-    let module = Pkcs11::new(softhsm_module()).unwrap();
-    let session = raw_session(&module);
-    for row in &rows {
-        if row.id == "ocsp" {
-            assert_eq!(row.key_kind, "sealed", "the responder's key stays sealed");
-            continue;
-        }
-        assert_eq!(row.key_kind, "pkcs11", "{}", row.id);
-        let label = row
-            .kms_key_id
-            .as_deref()
-            .and_then(|k| k.strip_prefix("pkcs11:"))
-            .unwrap();
-        assert!(
-            label.starts_with(&format!("fincert-ca-{}-", row.id)),
-            "{label}"
-        );
-        let private = session
-            .find_objects(&[
-                Attribute::Class(ObjectClass::PRIVATE_KEY),
-                Attribute::Label(label.as_bytes().to_vec()),
-            ])
-            .unwrap();
-        assert_eq!(private.len(), 1);
-        let attrs = session
-            .get_attributes(
-                private[0],
-                &[
-                    AttributeType::Sensitive,
-                    AttributeType::Extractable,
-                    AttributeType::Token,
-                ],
-            )
-            .unwrap();
-        for wanted in [
-            Attribute::Sensitive(true),
-            Attribute::Extractable(false),
-            Attribute::Token(true),
-        ] {
-            assert!(attrs.contains(&wanted), "{label}: {wanted:?}");
-        }
-    }
-    assert_eq!(rows.len(), 3);
-    crate::pki::lint_everything_the_ca_publishes(&app).await;
-
-    // Another node opens the same HSM keys (the load path) and issues with them.
-    let node = spawn_node(&app).await;
-    assert_eq!(store::pki::authorities(&app.db).await.unwrap(), rows);
-    let cert = node
-        .pki
-        .issue(
-            &app.db,
-            fincert::pki::IssueRequest {
-                owner: user(&app, "330100000009").await,
-                holder: fincert::pki::profile::HolderName::parse("홍길동").unwrap(),
-                kind: fincert::pki::profile::CertKind::Joint,
-                usage: Usage::General,
-                key: fincert::pki::KeySource::Cloud(&pin(PIN)),
-            },
-        )
-        .await
-        .unwrap();
-    let issuing = &rows
-        .iter()
-        .find(|r| r.id == "issuing")
-        .unwrap()
-        .certificate_der;
-    let (_, issuing) = x509_parser::parse_x509_certificate(issuing).unwrap();
-    let (_, leaf) = x509_parser::parse_x509_certificate(&cert.der).unwrap();
-    leaf.verify_signature(Some(issuing.public_key()))
-        .expect("the other node's certificate is signed by the HSM's issuing key");
-    node.kill().await;
-}
-
 /// Rotation on the HSM: a new AES key under a new `kms.pkcs11_wrap_key_label` (the HMAC key
 /// stays: PIN bindings depend on it), `kms rewrap` moves every slot to it, blobs under the old
 /// label open until then, and the PIN still opens the key afterwards.
@@ -591,6 +500,4 @@ async fn rotating_the_wrap_key_label_rewraps_every_slot(engine: Engine, hsm: Sof
     assert!(store::audit::verify(&app.db).await.unwrap().is_ok());
 }
 
-hsm_tests!(an_ecdsa_ca_in_the_hsm_signs_what_openssl_and_pkilint_accept);
 hsm_tests!(engines: rotating_the_wrap_key_label_rewraps_every_slot);
-hsm_tests!(engines: a_ca_in_the_hsm_signs_what_openssl_and_pkilint_accept);
