@@ -132,7 +132,10 @@ impl CaKeyStores {
             None
         };
         let pkcs11 = if settings.kms.backend == crate::config::KmsBackend::Pkcs11 {
-            Some(Pkcs11CaKeys::connect(settings)?)
+            Some(Pkcs11CaKeys::connect(
+                settings,
+                custody.kms_metrics().cloned(),
+            )?)
         } else {
             None
         };

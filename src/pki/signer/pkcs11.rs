@@ -65,6 +65,8 @@ pub struct HsmKey {
     pool: Arc<Pool>,
     label: String,
     handle: tokio::runtime::Handle,
+    /// Where its `C_Sign` calls are counted (as `Sign`, like the AWS CA keys').
+    metrics: Option<crate::metrics::KmsMetrics>,
 }
 
 fn failed(e: impl std::fmt::Display) -> SignerError {
@@ -95,22 +97,23 @@ impl CaKey for HsmKey {
     fn sign(&self, algorithm: KeyAlgorithm, message: &[u8]) -> Result<Vec<u8>, SignerError> {
         let label = self.label.clone();
         let message = message.to_vec();
-        let signature = self
-            .handle
-            .block_on(self.pool.call(move |ctx| {
-                let key = find(ctx.session, &label, ObjectClass::PRIVATE_KEY)?;
-                match algorithm {
-                    KeyAlgorithm::Rsa2048 => {
-                        Ok(ctx.session.sign(&Mechanism::Sha256RsaPkcs, key, &message)?)
-                    }
-                    KeyAlgorithm::P256 => {
-                        let digest =
-                            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &message);
-                        Ok(ctx.session.sign(&Mechanism::Ecdsa, key, digest.as_ref())?)
-                    }
+        let started = std::time::Instant::now();
+        let signed = self.handle.block_on(self.pool.call(move |ctx| {
+            let key = find(ctx.session, &label, ObjectClass::PRIVATE_KEY)?;
+            match algorithm {
+                KeyAlgorithm::Rsa2048 => {
+                    Ok(ctx.session.sign(&Mechanism::Sha256RsaPkcs, key, &message)?)
                 }
-            }))
-            .map_err(failed)?;
+                KeyAlgorithm::P256 => {
+                    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &message);
+                    Ok(ctx.session.sign(&Mechanism::Ecdsa, key, digest.as_ref())?)
+                }
+            }
+        }));
+        if let Some(m) = &self.metrics {
+            crate::custody::kms::observed::count(m, crate::metrics::KmsOp::Sign, started, &signed);
+        }
+        let signature = signed.map_err(failed)?;
         match algorithm {
             KeyAlgorithm::Rsa2048 => Ok(signature),
             KeyAlgorithm::P256 => ecdsa_der(&signature),
@@ -254,6 +257,7 @@ impl CaSigner {
         pool: Arc<Pool>,
         label: String,
         algorithm: KeyAlgorithm,
+        metrics: Option<crate::metrics::KmsMetrics>,
     ) -> Result<Self, SignerError> {
         let name = label.clone();
         let spki_der = pool
@@ -266,6 +270,7 @@ impl CaSigner {
                 pool,
                 label,
                 handle,
+                metrics,
             },
             algorithm,
             spki_der,
@@ -276,13 +281,17 @@ impl CaSigner {
 /// CA keys inside the PKCS#11 HSM of the KMS backend.
 pub struct Pkcs11CaKeys {
     pool: Arc<Pool>,
+    metrics: Option<crate::metrics::KmsMetrics>,
 }
 
 impl Pkcs11CaKeys {
-    /// The HSM of `settings.kms` (the KMS backend's pool).
-    pub fn connect(settings: &Settings) -> Result<Self, PkiError> {
+    /// The HSM of `settings.kms` (the KMS backend's pool); signatures counted into `metrics`.
+    pub fn connect(
+        settings: &Settings,
+        metrics: Option<crate::metrics::KmsMetrics>,
+    ) -> Result<Self, PkiError> {
         hsm::shared_pool(&settings.kms)
-            .map(|pool| Self { pool })
+            .map(|pool| Self { pool, metrics })
             .map_err(|e| PkiError::Custody(CustodyError::Kms(e)))
     }
 }
@@ -303,9 +312,14 @@ impl CaKeyStore for Pkcs11CaKeys {
             .call(move |ctx| generate(ctx.session, &made, algorithm))
             .await
             .map_err(|e| PkiError::Custody(CustodyError::Kms(e)))?;
-        let signer = CaSigner::hsm(self.pool.clone(), label.clone(), algorithm)
-            .await
-            .map_err(signer_error)?;
+        let signer = CaSigner::hsm(
+            self.pool.clone(),
+            label.clone(),
+            algorithm,
+            self.metrics.clone(),
+        )
+        .await
+        .map_err(signer_error)?;
         Ok(NewCaKey {
             signer,
             stored: StoredKey::Pkcs11(format!("{}{label}", hsm::KEY_ID_PREFIX)),
@@ -324,7 +338,7 @@ impl CaKeyStore for Pkcs11CaKeys {
             .and_then(|id| id.strip_prefix(hsm::KEY_ID_PREFIX))
             .ok_or(PkiError::NotInitialized)?
             .to_owned();
-        CaSigner::hsm(self.pool.clone(), label, algorithm)
+        CaSigner::hsm(self.pool.clone(), label, algorithm, self.metrics.clone())
             .await
             .map_err(signer_error)
     }

@@ -74,6 +74,15 @@ async fn hsm_ca(engine: Engine, hsm: &SoftHsm, algorithm: &str) {
     }
     assert_eq!(rows.len(), 3);
     crate::pki::lint_everything_the_ca_publishes(&app).await;
+    // Every signature the HSM made is counted, as the AWS CA keys' are.
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let signs = metrics
+        .lines()
+        .find(|l| l.starts_with(r#"fincert_kms_calls_total{operation="Sign",outcome="ok"}"#))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(signs >= 10, "{signs} HSM signatures counted");
 
     // Another node opens the same HSM keys (the load path) and issues with them.
     let node = spawn_node(&app).await;
