@@ -12,6 +12,7 @@
 #   - Debian's Chromium, playwright-core and axe-core (npm) for the portal's browser tests;
 #   - Debian's HAProxy, the load balancer in front of three nodes in the cluster test;
 #   - schemathesis (pinned, in the same venv), run by the API tests against `fincert serve`;
+#   - Debian's SoftHSM2 and OpenSC, the PKCS#11 HSM stand-in of the pkcs11 KMS backend's tests;
 #   - then the Rust suite (one test binary for the API tests) and the spec check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -146,6 +147,18 @@ if [ ! -x /usr/sbin/haproxy ]; then
     { $SUDO apt-get update -qq && $SUDO apt-get install -y --no-install-recommends haproxy >/dev/null; }
 fi
 export TEST_FINCERT_HAPROXY=/usr/sbin/haproxy
+
+# --- HSM: Debian's SoftHSM2 (the PKCS#11 module the pkcs11 KMS backend is tested against) and
+# OpenSC's pkcs11-tool. Each HSM test makes a token directory and SOFTHSM2_CONF file of its own
+# (`softhsm2-util --init-token`), so no token is shared between tests or runs.
+if [ ! -e /usr/lib/softhsm/libsofthsm2.so ] || [ ! -x /usr/bin/softhsm2-util ] || [ ! -x /usr/bin/pkcs11-tool ]; then
+  log "installing SoftHSM2 and OpenSC (Debian packages softhsm2, opensc)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y --no-install-recommends softhsm2 opensc >/dev/null 2>&1 ||
+    { $SUDO apt-get update -qq && $SUDO apt-get install -y --no-install-recommends softhsm2 opensc >/dev/null; }
+fi
+export TEST_FINCERT_SOFTHSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
 
 log "validating openapi.yaml (OpenAPI 3.1)"
 "$VENV/bin/openapi-spec-validator" openapi.yaml

@@ -147,6 +147,8 @@ pub enum Action {
     /// A PIN sign-in named a certificate that is unknown or cannot sign in (no cloud key,
     /// not active): refused exactly like a wrong PIN.
     PinSignInRefused,
+    /// The wrapping and HMAC keys were created on the PKCS#11 HSM (`fincert kms create-keys`).
+    KmsKeysCreated,
 }
 
 impl Action {
@@ -222,6 +224,7 @@ impl Action {
             Self::AuditCheckpointFailed => "audit.checkpoint_failed",
             Self::AuditWitnessFailed => "audit.witness_failed",
             Self::PinSignInRefused => "auth.pin_sign_in_refused",
+            Self::KmsKeysCreated => "kms.keys_created",
         }
     }
 }

@@ -76,10 +76,14 @@ pub async fn run(cmd: CaCommand, settings: Settings) -> ExitCode {
                         println!(
                             "CA initialised ({}; keys in the {} KMS backend)",
                             settings.pki.ca_algorithm,
-                            if settings.kms.backend == crate::config::KmsBackend::Aws {
-                                "aws"
-                            } else {
-                                "local"
+                            match settings.kms.backend {
+                                crate::config::KmsBackend::Aws => "aws",
+                                crate::config::KmsBackend::Pkcs11
+                                    if settings.pki.pkcs11_ca_keys =>
+                                {
+                                    "pkcs11"
+                                }
+                                _ => "local",
                             }
                         );
                         Ok(ExitCode::SUCCESS)

@@ -2,7 +2,10 @@
 //!
 //! - `status`: which KMS key is current and how many wrapped data keys sit under each key.
 //! - `rotate`: (local backend) make a new wrapping key current; old keys stay to open old blobs.
-//!   With AWS, rotation is a new key id in `kms.aws_key_id` (or KMS's own automatic rotation).
+//!   With AWS, rotation is a new key id in `kms.aws_key_id` (or KMS's own automatic rotation);
+//!   with an HSM, a new label in `kms.pkcs11_wrap_key_label` (`create-keys` makes the key).
+//! - `create-keys`: (pkcs11 backend) create the wrapping and HMAC keys on the token if missing,
+//!   sensitive and non-extractable; existing keys are checked, never replaced.
 //! - `rewrap`: move every wrapped data key to the current key without unwrapping it to
 //!   fincert (AWS ReEncrypt; local: in memory only). Resumable: run it again after an
 //!   interruption and it continues with what is left.
@@ -27,6 +30,8 @@ pub enum KmsCommand {
     Status,
     /// Local backend: make a new wrapping key current.
     Rotate,
+    /// PKCS#11 backend: create the wrapping and HMAC keys on the token if they are missing.
+    CreateKeys,
     /// Move every wrapped data key to the current KMS key.
     Rewrap {
         /// Slots per transaction.
@@ -87,6 +92,31 @@ async fn execute(cmd: KmsCommand, settings: &Settings) -> Result<ExitCode, Strin
                 .await
                 .map_err(|e| e.to_string())?;
             println!("current {id}; run `fincert kms rewrap` to move wrapped data keys to it");
+            Ok(ExitCode::SUCCESS)
+        }
+        KmsCommand::CreateKeys => {
+            if settings.kms.backend != KmsBackend::Pkcs11 {
+                eprintln!(
+                    "fincert: kms create-keys works on the pkcs11 backend; the local keyring makes its keys on first use, AWS keys come from Terraform"
+                );
+                return Ok(ExitCode::from(exit::CONFIG));
+            }
+            let made = kms::pkcs11::Pkcs11Kms::create_keys(&settings.kms)
+                .await
+                .map_err(|e| e.to_string())?;
+            let event = NewEvent::new(Actor::Operator, Action::KmsKeysCreated).details(
+                serde_json::json!({"backend": "pkcs11", "created": made,
+                    "wrap_key": settings.kms.pkcs11_wrap_key_label,
+                    "mac_key": settings.kms.pkcs11_mac_key_label}),
+            );
+            store::audit::append(&db, clock.now(), &[event])
+                .await
+                .map_err(|e| e.to_string())?;
+            if made.is_empty() {
+                println!("both keys exist on the token; nothing created");
+            } else {
+                println!("created {}", made.join(", "));
+            }
             Ok(ExitCode::SUCCESS)
         }
         KmsCommand::Rewrap { batch, limit } => {

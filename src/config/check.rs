@@ -4,10 +4,10 @@
 //!
 //! **The rule.** A node is *deployed* when any of these holds: its database is PostgreSQL,
 //! its listener is not a loopback address (`http.listen = 0.0.0.0:8080` serves the network),
-//! or its KMS is AWS. The embedded default (SQLite, 127.0.0.1, local KMS) is a laptop and
+//! or its KMS is AWS or a PKCS#11 HSM. The embedded default (SQLite, 127.0.0.1, local KMS) is a laptop and
 //! stays quiet. On a deployed node, each of these is a warning: the development identity
-//! verifier or message sender, the development outbox served over HTTP, the local KMS, the
-//! CA created automatically at start (`pki.auto_init`), and a `pki.public_base_url` that is
+//! verifier or message sender, the development outbox served over HTTP, the local KMS, HSM
+//! keys created at first use, the CA created automatically at start (`pki.auto_init`), and a `pki.public_base_url` that is
 //! `http://` or names a loopback host (it goes into every certificate's CRL and OCSP URLs).
 
 use std::net::{IpAddr, SocketAddr};
@@ -39,7 +39,9 @@ impl Settings {
             .listen
             .parse::<SocketAddr>()
             .is_ok_and(|a| !a.ip().is_loopback());
-        self.engine() == Engine::Postgres || public_listener || self.kms.backend == KmsBackend::Aws
+        self.engine() == Engine::Postgres
+            || public_listener
+            || self.kms.backend != KmsBackend::Local
     }
 
     /// The development defaults in force on a deployed node; none on the embedded default.
@@ -69,7 +71,15 @@ impl Settings {
             (
                 self.kms.backend == KmsBackend::Local,
                 "kms.backend",
-                "the local KMS keeps its master key in a file beside the data; use \"aws\"",
+                "the local KMS keeps its master key in a file beside the data; use \"aws\" or \
+                 \"pkcs11\"",
+            ),
+            (
+                self.kms.backend == KmsBackend::Pkcs11 && self.kms.pkcs11_create_keys,
+                "kms.pkcs11_create_keys",
+                "missing HSM keys are created at first use, so a wrong token or label starts \
+                 with fresh keys; create them once with `fincert kms create-keys` and turn this \
+                 off",
             ),
             (
                 self.pki.auto_init,
@@ -216,6 +226,20 @@ mod tests {
                 "{url}"
             );
         }
+    }
+
+    #[test]
+    fn an_hsm_node_is_deployed_and_warned_about_keys_made_at_first_use() {
+        let mut s = Settings::default();
+        s.kms.backend = KmsBackend::Pkcs11;
+        assert!(s.is_deployed());
+        let keys = |s: &Settings| -> Vec<&str> {
+            s.development_warnings().iter().map(|w| w.key).collect()
+        };
+        assert!(!keys(&s).contains(&"kms.backend"));
+        assert!(!keys(&s).contains(&"kms.pkcs11_create_keys"));
+        s.kms.pkcs11_create_keys = true;
+        assert!(keys(&s).contains(&"kms.pkcs11_create_keys"));
     }
 
     #[test]

@@ -210,6 +210,12 @@ impl Settings {
                 "a checkpoint key in KMS needs kms.backend = \"aws\"",
             ));
         }
+        if self.kms.backend != KmsBackend::Pkcs11 && self.pki.pkcs11_ca_keys {
+            return Err(ConfigError::new(
+                "pki.pkcs11_ca_keys",
+                "CA keys in an HSM need kms.backend = \"pkcs11\"",
+            ));
+        }
         if self.kms.backend != KmsBackend::Aws && !self.pki.aws_root_key_id.is_empty() {
             // Named CA keys with the local backend would be silently unused.
             return Err(ConfigError::new(

@@ -66,6 +66,9 @@ pub struct PkiSettings {
     /// what is served from memory widen it, so a slow poll on a loaded machine is not a miss.
     #[serde(skip)]
     pub ocsp_poll_trust_for_tests: Option<std::time::Duration>,
+    /// With `kms.backend = "pkcs11"`: `ca init` generates the root and issuing keys inside the
+    /// HSM (sensitive, non-extractable token keys) instead of sealing them under it.
+    pub pkcs11_ca_keys: bool,
 }
 
 impl Default for PkiSettings {
@@ -91,6 +94,7 @@ impl Default for PkiSettings {
             aws_root_key_id: String::new(),
             aws_issuing_key_id: String::new(),
             ocsp_poll_trust_for_tests: None,
+            pkcs11_ca_keys: false,
         }
     }
 }

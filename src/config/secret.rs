@@ -1,7 +1,7 @@
-//! [`Secret`]: a configured secret (a partner's shared secret, a static AWS key). Readable by
-//! the one call that needs it through [`Secret::expose`]; never printed by `Debug` nor
-//! written by `Serialize`, so neither a logged `Settings` nor `fincert config check` can leak
-//! it.
+//! [`Secret`]: a configured secret (a partner's shared secret, a static AWS key, an HSM's user
+//! PIN). Readable by the one call that needs it through [`Secret::expose`]; never printed by
+//! `Debug` nor written by `Serialize`, so neither a logged `Settings` nor `fincert config
+//! check` can leak it; wiped from memory when dropped.
 
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -18,6 +18,12 @@ pub struct Secret(String);
 impl Serialize for Secret {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(if self.0.is_empty() { "" } else { REDACTED })
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
     }
 }
 

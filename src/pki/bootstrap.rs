@@ -215,7 +215,8 @@ impl Pki {
             store::pki::insert_authority(&txn, row).await?;
         }
         let event = NewEvent::new(Actor::System, Action::CaInitialized).details(
-            json!({"algorithm": alg.as_str(), "kms": settings.kms.backend == KmsBackend::Aws}),
+            json!({"algorithm": alg.as_str(), "kms": settings.kms.backend == KmsBackend::Aws,
+                   "hsm": settings.kms.backend == KmsBackend::Pkcs11 && settings.pki.pkcs11_ca_keys}),
         );
         store::audit::append_within(&txn, now, &[event]).await?;
         txn.commit().await.map_err(StoreError::from)?;

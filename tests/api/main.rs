@@ -23,6 +23,7 @@ mod errors;
 mod foreign;
 mod health;
 mod history;
+mod hsm;
 mod idempotency;
 mod infra;
 mod kms;

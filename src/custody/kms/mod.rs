@@ -1,5 +1,6 @@
 //! The key management service behind one trait: `local` (a keyring file; the embedded
-//! default) and `aws` (AWS KMS through aws-sdk-kms; moto in tests).
+//! default), `aws` (AWS KMS through aws-sdk-kms; moto in tests) and `pkcs11` (a PKCS#11 HSM
+//! through cryptoki; SoftHSM2 in tests).
 //!
 //! What fincert asks of a KMS is small: fresh data keys, wrapping and unwrapping short
 //! plaintexts under an **encryption context** that the KMS authenticates, moving wrapped blobs
@@ -11,6 +12,7 @@ pub mod aws;
 pub mod contract;
 pub mod local;
 pub mod observed;
+pub mod pkcs11;
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -18,8 +20,9 @@ use zeroize::Zeroizing;
 
 use crate::config::{KmsBackend, Settings};
 
-/// Opens the configured backend: the local keyring (created on first use) or AWS KMS (whose
-/// keys are resolved now, so a wrong key id or an unreachable KMS stops start-up).
+/// Opens the configured backend: the local keyring (created on first use), AWS KMS (whose
+/// keys are resolved now, so a wrong key id or an unreachable KMS stops start-up) or a PKCS#11
+/// HSM (logged in and its keys found now, likewise).
 pub async fn connect(settings: &Settings) -> Result<Arc<dyn Kms>, String> {
     match settings.kms.backend {
         KmsBackend::Local => {
@@ -31,6 +34,12 @@ pub async fn connect(settings: &Settings) -> Result<Arc<dyn Kms>, String> {
             let kms = aws::AwsKms::connect(&settings.kms)
                 .await
                 .map_err(|e| format!("AWS KMS: {e}"))?;
+            Ok(Arc::new(kms))
+        }
+        KmsBackend::Pkcs11 => {
+            let kms = pkcs11::Pkcs11Kms::connect(&settings.kms)
+                .await
+                .map_err(|e| format!("PKCS#11 HSM: {e}"))?;
             Ok(Arc::new(kms))
         }
     }
@@ -103,7 +112,7 @@ pub enum KmsError {
 /// A key management service.
 #[async_trait::async_trait]
 pub trait Kms: Send + Sync + std::fmt::Debug {
-    /// `local` or `aws`.
+    /// `local`, `aws` or `pkcs11`.
     fn backend(&self) -> &'static str;
 
     /// The id new wraps are made under.

@@ -4,7 +4,8 @@
 //! - [`CaKeyStore`]: "create the CA key named X" and "open the stored key of authority X".
 //!
 //! [`local`] keeps the key as a sealed custody service key held in memory once opened; [`aws`]
-//! keeps it inside AWS KMS and signs through `Sign`. [`CaKeyStores`] picks the backends once,
+//! keeps it inside AWS KMS and signs through `Sign`; [`pkcs11`] generates it inside a PKCS#11
+//! HSM and signs through `C_Sign`. [`CaKeyStores`] picks the backends once,
 //! when the hierarchy is created or loaded: new root and issuing keys go to the configured KMS
 //! backend, the responder's key is always local (it signs every OCSP answer), and a stored key
 //! is opened by the backend its authority row names. The PKI never calls KMS itself.
@@ -16,13 +17,14 @@
 
 pub mod aws;
 pub mod local;
+pub mod pkcs11;
 
 use std::sync::Arc;
 
 use rcgen::{CertificateParams, Issuer};
 use sea_orm::DatabaseConnection;
 
-use self::{aws::AwsCaKeys, local::LocalCaKeys};
+use self::{aws::AwsCaKeys, local::LocalCaKeys, pkcs11::Pkcs11CaKeys};
 use super::{PkiError, enc};
 use crate::{
     config::Settings,
@@ -76,6 +78,8 @@ pub enum StoredKey {
     Sealed(PreparedKey),
     /// An asymmetric key inside AWS KMS, by key id.
     Kms(String),
+    /// A key pair inside the PKCS#11 HSM, as `pkcs11:<label>`.
+    Pkcs11(String),
 }
 
 impl StoredKey {
@@ -84,6 +88,7 @@ impl StoredKey {
         match self {
             Self::Sealed(_) => "sealed",
             Self::Kms(_) => "kms",
+            Self::Pkcs11(_) => pkcs11::KEY_KIND,
         }
     }
 
@@ -91,7 +96,7 @@ impl StoredKey {
     pub fn custody_key_id(&self) -> Option<uuid::Uuid> {
         match self {
             Self::Sealed(key) => Some(key.info.id),
-            Self::Kms(_) => None,
+            Self::Kms(_) | Self::Pkcs11(_) => None,
         }
     }
 
@@ -99,7 +104,7 @@ impl StoredKey {
     pub fn kms_key_id(&self) -> Option<String> {
         match self {
             Self::Sealed(_) => None,
-            Self::Kms(key_id) => Some(key_id.clone()),
+            Self::Kms(key_id) | Self::Pkcs11(key_id) => Some(key_id.clone()),
         }
     }
 }
@@ -108,6 +113,10 @@ impl StoredKey {
 pub struct CaKeyStores {
     local: LocalCaKeys,
     aws: Option<AwsCaKeys>,
+    /// The HSM, with `kms.backend = "pkcs11"`.
+    pkcs11: Option<Pkcs11CaKeys>,
+    /// New root and issuing keys go to the HSM (`pki.pkcs11_ca_keys`).
+    hsm_ca_keys: bool,
 }
 
 impl CaKeyStores {
@@ -122,17 +131,29 @@ impl CaKeyStores {
         } else {
             None
         };
+        let pkcs11 = if settings.kms.backend == crate::config::KmsBackend::Pkcs11 {
+            Some(Pkcs11CaKeys::connect(
+                settings,
+                custody.kms_metrics().cloned(),
+            )?)
+        } else {
+            None
+        };
         Ok(Self {
             local: LocalCaKeys::new(custody),
             aws,
+            pkcs11,
+            hsm_ca_keys: settings.pki.pkcs11_ca_keys,
         })
     }
 
-    /// Where new root and issuing keys go: AWS KMS when connected, else local.
+    /// Where new root and issuing keys go: AWS KMS when connected, the HSM when
+    /// `pki.pkcs11_ca_keys`, else local.
     pub fn for_ca_keys(&self) -> &dyn CaKeyStore {
-        match &self.aws {
-            Some(aws) => aws,
-            None => &self.local,
+        match (&self.aws, &self.pkcs11) {
+            (Some(aws), _) => aws,
+            (None, Some(hsm)) if self.hsm_ca_keys => hsm,
+            _ => &self.local,
         }
     }
 
@@ -144,6 +165,13 @@ impl CaKeyStores {
     /// The store holding `row`'s key: AWS for a KMS key (when connected), local for a sealed
     /// one; `NotInitialized` when neither fits.
     pub fn holding(&self, row: &AuthorityRow) -> Result<&dyn CaKeyStore, PkiError> {
+        if row.key_kind == pkcs11::KEY_KIND {
+            // A key in the HSM needs the pkcs11 backend.
+            return match &self.pkcs11 {
+                Some(hsm) => Ok(hsm),
+                None => Err(PkiError::NotInitialized),
+            };
+        }
         match (&row.kms_key_id, &row.custody_key_id, &self.aws) {
             (Some(_), _, Some(aws)) => Ok(aws),
             (_, Some(_), _) => Ok(&self.local),

@@ -211,6 +211,11 @@ pub(super) async fn the_database_holds_no_pin_verifier(engine: Engine, backend: 
                 .await
                 .unwrap(),
         ),
+        Backend::Pkcs11 => Arc::new(
+            kms::pkcs11::Pkcs11Kms::connect(&SoftHsm::from_env().other_kms_settings())
+                .await
+                .unwrap(),
+        ),
     };
     let stranger = Custody::new(
         other_kms,

@@ -21,8 +21,10 @@ macro_rules! both_engines {
 }
 
 /// Runs an async test body on every engine × KMS backend: `custody_matrix!(name)` makes
-/// `name::{sqlite_local, postgres_local, sqlite_aws, postgres_aws}` from
-/// `async fn name(engine: Engine, backend: Backend)`.
+/// `name::{sqlite_local, postgres_local, sqlite_aws, postgres_aws, sqlite_pkcs11,
+/// postgres_pkcs11}` from `async fn name(engine: Engine, backend: Backend)`. The PKCS#11 ones
+/// run their body (`*_pkcs11_body`, ignored by the harness) in a child process on a SoftHSM
+/// token of its own (see `softhsm.rs`).
 #[macro_export]
 macro_rules! custody_matrix {
     ($($name:ident),* $(,)?) => {$(
@@ -37,6 +39,20 @@ macro_rules! custody_matrix {
             async fn sqlite_aws() { super::$name(Engine::Sqlite, Backend::Aws).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres_aws() { super::$name(Engine::Postgres, Backend::Aws).await }
+            #[test]
+            fn sqlite_pkcs11() {
+                $crate::helpers::run_in_child(concat!(module_path!(), "::sqlite_pkcs11_body").split_once("::").unwrap().1)
+            }
+            #[test]
+            fn postgres_pkcs11() {
+                $crate::helpers::run_in_child(concat!(module_path!(), "::postgres_pkcs11_body").split_once("::").unwrap().1)
+            }
+            #[ignore = "the body of `sqlite_pkcs11`, which runs it in a process of its own"]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite_pkcs11_body() { super::$name(Engine::Sqlite, Backend::Pkcs11).await }
+            #[ignore = "the body of `postgres_pkcs11`, which runs it in a process of its own"]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres_pkcs11_body() { super::$name(Engine::Postgres, Backend::Pkcs11).await }
         }
     )*};
 }

@@ -22,6 +22,7 @@
 //! | `gate.rs`      | `Gate`: a TCP pass-through that can cut a server off the network and back   |
 //! | `haproxy.rs`   | HAProxy in front of process nodes: its config, stats and request log        |
 //! | `cli.rs`       | the `fincert` binary and `run_cli`                                          |
+//! | `softhsm.rs`   | SoftHSM2 tokens of a test's own, `hsm_tests!` (one process per HSM test)    |
 
 // Not every test uses every helper.
 #![allow(dead_code)]
@@ -39,6 +40,7 @@ mod moto;
 mod node;
 mod openssl;
 mod pyhanko;
+mod softhsm;
 
 pub use app::*;
 pub use cli::*;
@@ -52,3 +54,4 @@ pub use moto::*;
 pub use node::*;
 pub use openssl::*;
 pub use pyhanko::*;
+pub use softhsm::*;

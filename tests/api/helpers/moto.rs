@@ -14,6 +14,8 @@ use super::{
 pub enum Backend {
     Local,
     Aws,
+    /// A PKCS#11 HSM: SoftHSM2, in a child process of the test's own (`custody_matrix!`).
+    Pkcs11,
 }
 
 /// The moto server the test command started.
@@ -172,11 +174,14 @@ impl Drop for PrivateMoto {
     }
 }
 
-/// Settings for an app on `test_db` with the given KMS backend (fresh moto keys for AWS).
+/// Settings for an app on `test_db` with the given KMS backend (fresh moto keys for AWS, the
+/// test process's own SoftHSM token for PKCS#11).
 pub async fn settings_for(test_db: &TestDb, backend: Backend) -> Settings {
     let mut s = test_db.settings();
-    if backend == Backend::Aws {
-        use_moto(&mut s, &moto_url()).await;
+    match backend {
+        Backend::Local => {}
+        Backend::Aws => use_moto(&mut s, &moto_url()).await,
+        Backend::Pkcs11 => s.kms = super::SoftHsm::from_env().kms_settings(),
     }
     s
 }

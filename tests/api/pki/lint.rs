@@ -172,7 +172,13 @@ fn device_csr(o: &Openssl, name: &str) -> Vec<u8> {
 /// certificate passes `openssl verify -crl_check_all` with the CRL and ARL the service serves.
 pub(super) async fn everything_the_ca_publishes_is_lint_clean(engine: Engine) {
     let app = spawn_app(engine).await;
-    let o = Openssl::for_app(&app).await;
+    lint_everything_the_ca_publishes(&app).await;
+}
+
+/// The whole judgement above, on `app`'s CA (also run on a CA whose keys are in an HSM).
+pub(crate) async fn lint_everything_the_ca_publishes(app: &TestApp) {
+    let app = app;
+    let o = Openssl::for_app(app).await;
     let mut lint = Pkilint::default();
 
     // The hierarchy as published (root.pem, issuing.pem, ocsp.pem came over HTTP).

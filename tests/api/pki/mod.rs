@@ -40,6 +40,7 @@ use issuance::{
 use kms_digest::a_large_crl_signs_through_kms_with_a_digest;
 use kms_keys::ca_init_adopts_the_named_kms_keys_and_creates_none;
 use lint::everything_the_ca_publishes_is_lint_clean;
+pub(crate) use lint::lint_everything_the_ca_publishes;
 use ocsp_cache::{
     crl_regenerates_in_the_background, ocsp_answers_come_from_memory_within_bounds,
     ocsp_get_and_post_agree_with_caching_headers, revocation_reaches_ocsp_on_every_node_at_once,
