@@ -147,6 +147,11 @@ pub enum Action {
     /// A PIN sign-in named a certificate that is unknown or cannot sign in (no cloud key,
     /// not active): refused exactly like a wrong PIN.
     PinSignInRefused,
+    /// A certificate was renewed by its holder's use of it inside the renewal window (their
+    /// automatic-renewal setting on).
+    CertificateAutoRenewed,
+    /// A holder turned a certificate's automatic renewal on or off.
+    AutoRenewalSet,
 }
 
 impl Action {
@@ -222,6 +227,8 @@ impl Action {
             Self::AuditCheckpointFailed => "audit.checkpoint_failed",
             Self::AuditWitnessFailed => "audit.witness_failed",
             Self::PinSignInRefused => "auth.pin_sign_in_refused",
+            Self::CertificateAutoRenewed => "certificate.auto_renewed",
+            Self::AutoRenewalSet => "certificate.auto_renewal_set",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! sea-orm entities, one file per table, mirroring `migrations/`. Only `store` uses them.
 
 pub mod audit_event;
+pub mod auto_renewal_setting;
 pub mod audit_head;
 pub mod authority;
 pub mod certificate;

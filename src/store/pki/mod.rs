@@ -4,12 +4,14 @@
 //! - `certificates.rs`: `certificates` (status transitions, renewal, expiry, renewal notices);
 //! - `authorities.rs`: `authorities` (the CA hierarchy) and `crls`;
 //! - `fees.rs`: `fee_charges` (the fee ledger);
+//! - `auto_renewal.rs`: `auto_renewal_settings` (the holder's automatic-renewal choices);
 //! - `foreign.rs`: `foreign_certificates`;
 //! - `ocsp.rs`: `ocsp_responses` (pre-signed OCSP answers) and `revocation_counters`.
 //!
 //! Everything is re-exported here: callers write `store::pki::transition`, not the file.
 
 mod authorities;
+mod auto_renewal;
 mod certificates;
 mod fees;
 mod foreign;
@@ -28,6 +30,7 @@ pub use self::{
         insert_certificate, mark_renewed, record_renewal_notices, release_renewal_notice,
         revoked_for_crl, transition,
     },
+    auto_renewal::{AutoRenewalRow, auto_renewal_setting, put_auto_renewal_setting},
     fees::{FeeRow, fees_of, insert_fee},
     foreign::{ForeignRow, foreign_exists, foreign_of, insert_foreign},
     ocsp::{
