@@ -132,6 +132,14 @@ impl Pki {
         fee_confirmed_krw: Option<u32>,
     ) -> Result<CertificateView, PkiError> {
         let old = self.find(db, owner, id).await?;
+        // Whether renewal is open at all is said first; then whether the charge was agreed to.
+        lifecycle::check_renew(
+            old.status,
+            old.not_after,
+            self.clock.now(),
+            self.settings.renewal_window_days,
+            old.renewed_by_id.is_some(),
+        )?;
         self.check_fee_confirmed(old.usage, fee_confirmed_krw)?;
         self.renew(db, owner, id, key).await
     }

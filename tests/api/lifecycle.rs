@@ -128,13 +128,59 @@ async fn renewal_over_http(engine: Engine) {
         "invalid_json",
     )
     .await;
+    // A general-purpose renewal is charged only with the current fee confirmed: missing or
+    // stale, nothing is renewed or charged (and no PIN attempt is spent).
+    for body in [
+        json!({"pin": "482915"}),
+        json!({"pin": "482915", "fee_confirmed_krw": 4000}),
+        json!({"pin": "000001", "fee_confirmed_krw": 0}),
+    ] {
+        let problem = assert_problem(
+            post(&app, &path, &token, body).await,
+            409,
+            "fee_not_confirmed",
+        )
+        .await;
+        assert!(
+            problem["detail"].as_str().unwrap().contains("4400 KRW"),
+            "{problem}"
+        );
+    }
     assert_problem(
-        post(&app, &path, &token, json!({"pin": "000001"})).await,
+        post(&app, &path, &token, json!({"pin": "482915", "fee_confirmed_krw": -1})).await,
+        400,
+        "invalid_json",
+    )
+    .await;
+    let fees = |token: String| {
+        let app = &app;
+        async move {
+            get(app, "/v1/fees", &token).await.json::<Value>().await.unwrap()["items"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(fees(token.clone()).await, 1, "only the issuance's");
+    assert_problem(
+        post(
+            &app,
+            &path,
+            &token,
+            json!({"pin": "000001", "fee_confirmed_krw": 4400}),
+        )
+        .await,
         401,
         "wrong_pin",
     )
     .await;
-    let resp = post(&app, &path, &token, json!({"pin": "482915"})).await;
+    let resp = post(
+        &app,
+        &path,
+        &token,
+        json!({"pin": "482915", "fee_confirmed_krw": 4400}),
+    )
+    .await;
     assert_eq!(resp.status(), 201);
     let renewed: Value = resp.json().await.unwrap();
     assert_ne!(renewed["serial"], cert.serial.as_str());

@@ -10,6 +10,7 @@
 mod helpers;
 
 mod audit;
+mod auto_renewal;
 mod auth;
 mod checkpoints;
 mod cli;
