@@ -850,7 +850,7 @@ function enrol(purpose) {
         } catch (e) {
           status(message(e));
           if (e.code === "reissuance_required") {
-            area.replaceChildren(h("p", { id: "reset-reissue" }, message({ code: "reissuance_required" })), h("a", { href: "#/enrol/reissue" }, t("lock.reissue")));
+            area.replaceChildren(h("p", { id: "reset-reissue" }, ERRORS[lang].reissuance_required.replace("{fee}", feeText())), h("a", { href: "#/enrol/reissue" }, t("lock.reissue")));
           }
           return;
         }
