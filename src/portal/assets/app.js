@@ -1245,5 +1245,6 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const ev of ["pointerdown", "keydown", "input"]) document.addEventListener(ev, () => { lastActive = Date.now(); }, { capture: true, passive: true });
   setInterval(idleTick, 1000);
   window.addEventListener("hashchange", () => route());
-  route();
+  // The fees are the service's (sentences name them): read before the first page is drawn.
+  pricing().catch(() => {}).finally(() => route());
 });
