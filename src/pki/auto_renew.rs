@@ -158,7 +158,7 @@ impl Pki {
         self.reissue(db, owner, id, key).await
     }
 
-    fn auto_renewal_of(
+    pub(super) fn auto_renewal_of(
         &self,
         row: &CertificateRow,
         choice: Option<store::pki::AutoRenewalRow>,
