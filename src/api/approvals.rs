@@ -46,7 +46,10 @@ pub async fn approve(
         .signing
         .approve_with_pin(&state.db, &user.0, *id, &pin, &digest)
         .await?;
-    Ok(HttpResponse::Ok().json(wire::approved(approved, state.pki.general_purpose_fee_krw())))
+    Ok(HttpResponse::Ok().json(wire::approved(
+        approved,
+        state.pki.general_purpose_fee_krw(),
+    )))
 }
 
 /// `POST /v1/approvals/{id}/passkey/start`: WebAuthn options whose challenge commits to the
@@ -76,7 +79,10 @@ pub async fn passkey_finish(
         .signing
         .approve_with_passkey(&state.db, &user.0, *id, &body.ceremony_id, &body.credential)
         .await?;
-    Ok(HttpResponse::Ok().json(wire::approved(approved, state.pki.general_purpose_fee_krw())))
+    Ok(HttpResponse::Ok().json(wire::approved(
+        approved,
+        state.pki.general_purpose_fee_krw(),
+    )))
 }
 
 /// `GET /v1/approvals/{id}/device`: what the holder's device signs (a device-kept

@@ -118,7 +118,11 @@ pub fn check_fee(usage: Usage, general_fee: u32, confirmed: Option<u32>) -> Resu
 
 impl Pki {
     /// The fee a request must confirm before anything of `usage` is charged (`fee_confirmed_krw`).
-    pub fn check_fee_confirmed(&self, usage: Usage, confirmed: Option<u32>) -> Result<(), PkiError> {
+    pub fn check_fee_confirmed(
+        &self,
+        usage: Usage,
+        confirmed: Option<u32>,
+    ) -> Result<(), PkiError> {
         check_fee(usage, self.settings.general_purpose_fee_krw, confirmed)
     }
 
@@ -345,18 +349,42 @@ mod tests {
         assert!(!j.enabled && !j.active);
         let device = resolve(CertKind::Financial, Usage::Restricted, false, None, 4400);
         assert!(!device.enabled && !device.active && !device.available);
-        let forced = resolve(CertKind::Joint, Usage::Restricted, false, Some((true, None)), 4400);
+        let forced = resolve(
+            CertKind::Joint,
+            Usage::Restricted,
+            false,
+            Some((true, None)),
+            4400,
+        );
         assert!(!forced.enabled && !forced.active);
     }
 
     #[test]
     fn a_general_purpose_renewal_needs_the_current_fee_confirmed() {
-        let on = resolve(CertKind::Joint, Usage::General, true, Some((true, Some(4400))), 4400);
+        let on = resolve(
+            CertKind::Joint,
+            Usage::General,
+            true,
+            Some((true, Some(4400))),
+            4400,
+        );
         assert!(on.enabled && on.active && !on.default);
         // The configured fee changed since: on, but not active until confirmed again.
-        let stale = resolve(CertKind::Joint, Usage::General, true, Some((true, Some(4400))), 5500);
+        let stale = resolve(
+            CertKind::Joint,
+            Usage::General,
+            true,
+            Some((true, Some(4400))),
+            5500,
+        );
         assert!(stale.enabled && !stale.active);
-        let off = resolve(CertKind::Financial, Usage::Restricted, true, Some((false, None)), 4400);
+        let off = resolve(
+            CertKind::Financial,
+            Usage::Restricted,
+            true,
+            Some((false, None)),
+            4400,
+        );
         assert!(!off.enabled && !off.active && !off.default);
     }
 
@@ -367,7 +395,10 @@ mod tests {
         assert!(check_fee(Usage::General, 0, None).is_ok());
         for given in [None, Some(0), Some(4000), Some(44000)] {
             match check_fee(Usage::General, 4400, given) {
-                Err(PkiError::FeeNotConfirmed { fee_krw: 4400, given: g }) => assert_eq!(g, given),
+                Err(PkiError::FeeNotConfirmed {
+                    fee_krw: 4400,
+                    given: g,
+                }) => assert_eq!(g, given),
                 other => panic!("{other:?}"),
             }
         }

@@ -72,7 +72,9 @@ pub enum PkiError {
     },
     /// Automatic renewal needs a cloud key issued here (device-kept and imported certificates
     /// are renewed by hand).
-    #[error("this certificate cannot renew itself: its key is on a device or it was issued by another CA")]
+    #[error(
+        "this certificate cannot renew itself: its key is on a device or it was issued by another CA"
+    )]
     AutoRenewalUnavailable,
     /// The node's pool for heavy work is full (503), or the work failed.
     #[error(transparent)]

@@ -212,7 +212,9 @@ fn renewal_notice_body(row: &CertificateRow, days: i64, automatic: bool) -> Stri
     } else {
         "인증서 센터에서 갱신하세요."
     };
-    format!("[fincert] 인증서(일련번호 …{tail})가 {date}에 만료됩니다(만료 {days}일 전 안내). {how}")
+    format!(
+        "[fincert] 인증서(일련번호 …{tail})가 {date}에 만료됩니다(만료 {days}일 전 안내). {how}"
+    )
 }
 
 /// What one revocation refresh did.

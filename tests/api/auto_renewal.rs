@@ -15,10 +15,7 @@ use crate::{both_engines, helpers::*, openapi::check_response};
 
 /// A signature request for the holder's certificate, created by `inst`.
 async fn request(app: &TestApp, inst: &Inst, h: &Holder, n: u8) -> Value {
-    let digest = base64::Engine::encode(
-        &base64::engine::general_purpose::STANDARD,
-        [n; 32],
-    );
+    let digest = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [n; 32]);
     let resp = call(
         app,
         reqwest::Method::POST,
@@ -105,7 +102,11 @@ pub(super) async fn a_pin_approval_in_the_window_renews_once(engine: Engine) {
     let id = h.cert.id.to_string();
     let s = setting(&app, &h, &id).await;
     assert_eq!(
-        (s["enabled"].as_bool(), s["default"].as_bool(), s["active"].as_bool()),
+        (
+            s["enabled"].as_bool(),
+            s["default"].as_bool(),
+            s["active"].as_bool()
+        ),
         (Some(true), Some(true), Some(true)),
         "{s}"
     );
@@ -124,7 +125,10 @@ pub(super) async fn a_pin_approval_in_the_window_renews_once(engine: Engine) {
     app.clock
         .advance(h.cert.not_after - app.clock.now() - Duration::days(20));
     fresh_tokens(&app, &mut [&mut h], &mut bank).await;
-    let (a, b) = (request(&app, &bank, &h, 2).await, request(&app, &bank, &h, 3).await);
+    let (a, b) = (
+        request(&app, &bank, &h, 2).await,
+        request(&app, &bank, &h, 3).await,
+    );
     let (ra, rb) = tokio::join!(
         approve(&app, &app.address, &h, &a),
         approve(&app, &other_base, &h, &b)
@@ -146,11 +150,22 @@ pub(super) async fn a_pin_approval_in_the_window_renews_once(engine: Engine) {
     let new_id = uuid::Uuid::parse_str(new["id"].as_str().unwrap()).unwrap();
 
     // The successor: same subject, a new key and serial, 3 years; the same PIN opens it.
-    let old = app.pki.certificate(&app.db, &h.owner, h.cert.id).await.unwrap();
-    let succ = app.pki.certificate(&app.db, &h.owner, new_id).await.unwrap();
+    let old = app
+        .pki
+        .certificate(&app.db, &h.owner, h.cert.id)
+        .await
+        .unwrap();
+    let succ = app
+        .pki
+        .certificate(&app.db, &h.owner, new_id)
+        .await
+        .unwrap();
     assert_eq!(succ.subject, old.subject);
     assert_ne!(succ.custody_key_id, old.custody_key_id);
-    assert_eq!(succ.not_after.to_rfc3339(), new["not_after"].as_str().unwrap().replace('Z', "+00:00"));
+    assert_eq!(
+        succ.not_after.to_rfc3339(),
+        new["not_after"].as_str().unwrap().replace('Z', "+00:00")
+    );
     assert!(succ.not_after - app.clock.now() > Duration::days(3 * 365 - 1));
     assert_eq!(old.status.as_str(), "active", "superseded, not revoked");
     assert!(!old.renewal_open, "renewed already");
@@ -167,7 +182,11 @@ pub(super) async fn a_pin_approval_in_the_window_renews_once(engine: Engine) {
 
     // A later approval with the old certificate signs and renews nothing more.
     let c = request(&app, &bank, &h, 4).await;
-    let rc: Value = approve(&app, &app.address, &h, &c).await.json().await.unwrap();
+    let rc: Value = approve(&app, &app.address, &h, &c)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(rc["status"], "signed");
     assert!(rc.get("renewed").is_none(), "{rc}");
 
@@ -176,8 +195,15 @@ pub(super) async fn a_pin_approval_in_the_window_renews_once(engine: Engine) {
         .await
         .unwrap();
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].subject.as_deref(), Some(new["serial"].as_str().unwrap()));
-    assert!(events[0].details.contains(&h.cert.serial), "{}", events[0].details);
+    assert_eq!(
+        events[0].subject.as_deref(),
+        Some(new["serial"].as_str().unwrap())
+    );
+    assert!(
+        events[0].details.contains(&h.cert.serial),
+        "{}",
+        events[0].details
+    );
     assert!(store::audit::verify(&app.db).await.unwrap().is_ok());
 }
 
@@ -205,15 +231,28 @@ pub(super) async fn the_setting_and_the_fee_it_confirms(engine: Engine) {
     // A general-purpose certificate: off by default, nothing charged without a confirmation.
     let s = setting(&app, &h, &id).await;
     assert_eq!(
-        (s["enabled"].as_bool(), s["default"].as_bool(), s["active"].as_bool(), s["fee_krw"].as_u64()),
+        (
+            s["enabled"].as_bool(),
+            s["default"].as_bool(),
+            s["active"].as_bool(),
+            s["fee_krw"].as_u64()
+        ),
         (Some(false), Some(true), Some(false), Some(4400)),
         "{s}"
     );
     for (body, status, code) in [
         (json!({"enabled": true}), 409, "fee_not_confirmed"),
-        (json!({"enabled": true, "fee_confirmed_krw": 4000}), 409, "fee_not_confirmed"),
+        (
+            json!({"enabled": true, "fee_confirmed_krw": 4000}),
+            409,
+            "fee_not_confirmed",
+        ),
         (json!({"enabled": "yes"}), 400, "invalid_json"),
-        (json!({"enabled": true, "fee_confirmed_krw": -4400}), 400, "invalid_json"),
+        (
+            json!({"enabled": true, "fee_confirmed_krw": -4400}),
+            400,
+            "invalid_json",
+        ),
         (json!({"enabled": true, "fee": 4400}), 400, "invalid_json"),
         (json!({}), 400, "invalid_json"),
     ] {
@@ -222,7 +261,12 @@ pub(super) async fn the_setting_and_the_fee_it_confirms(engine: Engine) {
     // Another holder's certificate, or none: 404, as for one that does not exist.
     for who in [other.cert.id.to_string(), uuid::Uuid::new_v4().to_string()] {
         assert_problem(
-            get(&app, &format!("/v1/certificates/{who}/auto-renewal"), &h.token).await,
+            get(
+                &app,
+                &format!("/v1/certificates/{who}/auto-renewal"),
+                &h.token,
+            )
+            .await,
             404,
             "certificate_not_found",
         )
@@ -259,7 +303,12 @@ pub(super) async fn the_setting_and_the_fee_it_confirms(engine: Engine) {
     let on: Value = resp.json().await.unwrap();
     check_response("put", "/v1/certificates/{id}/auto-renewal", 200, &on);
     assert_eq!(
-        (on["enabled"].as_bool(), on["default"].as_bool(), on["active"].as_bool(), on["fee_confirmed_krw"].as_u64()),
+        (
+            on["enabled"].as_bool(),
+            on["default"].as_bool(),
+            on["active"].as_bool(),
+            on["fee_confirmed_krw"].as_u64()
+        ),
         (Some(true), Some(false), Some(true), Some(4400))
     );
     assert_eq!(setting(&app, &h, &id).await, on);
@@ -288,13 +337,22 @@ pub(super) async fn the_setting_and_the_fee_it_confirms(engine: Engine) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| (f["event"].as_str().unwrap(), f["amount_krw"].as_i64().unwrap()))
+        .map(|f| {
+            (
+                f["event"].as_str().unwrap(),
+                f["amount_krw"].as_i64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(events, [("issue", 4400), ("auto_renew", 4400)]);
     // The successor keeps the setting, fee and all; turned off, it is off.
     let kept = setting(&app, &h, &new_id).await;
     assert_eq!(
-        (kept["enabled"].as_bool(), kept["default"].as_bool(), kept["active"].as_bool()),
+        (
+            kept["enabled"].as_bool(),
+            kept["default"].as_bool(),
+            kept["active"].as_bool()
+        ),
         (Some(true), Some(false), Some(true))
     );
     let off: Value = put_setting(&app, &h, &new_id, json!({"enabled": false}))

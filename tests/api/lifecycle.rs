@@ -147,7 +147,13 @@ async fn renewal_over_http(engine: Engine) {
         );
     }
     assert_problem(
-        post(&app, &path, &token, json!({"pin": "482915", "fee_confirmed_krw": -1})).await,
+        post(
+            &app,
+            &path,
+            &token,
+            json!({"pin": "482915", "fee_confirmed_krw": -1}),
+        )
+        .await,
         400,
         "invalid_json",
     )
@@ -155,7 +161,11 @@ async fn renewal_over_http(engine: Engine) {
     let fees = |token: String| {
         let app = &app;
         async move {
-            get(app, "/v1/fees", &token).await.json::<Value>().await.unwrap()["items"]
+            get(app, "/v1/fees", &token)
+                .await
+                .json::<Value>()
+                .await
+                .unwrap()["items"]
                 .as_array()
                 .unwrap()
                 .len()

@@ -10,8 +10,8 @@
 mod helpers;
 
 mod audit;
-mod auto_renewal;
 mod auth;
+mod auto_renewal;
 mod checkpoints;
 mod cli;
 mod cluster;

@@ -1,9 +1,9 @@
 //! sea-orm entities, one file per table, mirroring `migrations/`. Only `store` uses them.
 
 pub mod audit_event;
-pub mod auto_renewal_setting;
 pub mod audit_head;
 pub mod authority;
+pub mod auto_renewal_setting;
 pub mod certificate;
 pub mod crl;
 pub mod custody_key;

@@ -24,13 +24,13 @@ pub use self::{
         AuthorityRow, authorities, authority, insert_authority, insert_crl, latest_crl,
         revoke_authority,
     },
+    auto_renewal::{AutoRenewalRow, auto_renewal_setting, put_auto_renewal_setting},
     certificates::{
         CertificateRow, FOREIGN_ISSUER, NoticeStage, Revocation, certificate_by_id,
         certificate_by_serial, certificate_of, certificates_of, claim_final_notices, expire_due,
         insert_certificate, mark_renewed, record_renewal_notices, release_renewal_notice,
         revoked_for_crl, transition,
     },
-    auto_renewal::{AutoRenewalRow, auto_renewal_setting, put_auto_renewal_setting},
     fees::{FeeRow, fees_of, insert_fee},
     foreign::{ForeignRow, foreign_exists, foreign_of, insert_foreign},
     ocsp::{

@@ -389,7 +389,11 @@ pub(super) async fn renewal_notices_are_sent_once_at_30_and_7_days(engine: Engin
         sent[0]
     );
     // A restricted-use financial certificate renews itself by default: the notice says how.
-    assert!(sent[0].contains("PIN으로 전자서명하면 자동으로 갱신됩니다"), "{}", sent[0]);
+    assert!(
+        sent[0].contains("PIN으로 전자서명하면 자동으로 갱신됩니다"),
+        "{}",
+        sent[0]
+    );
 
     // The holder turns automatic renewal off: the last notice sends them to the portal.
     app.pki
@@ -407,7 +411,11 @@ pub(super) async fn renewal_notices_are_sent_once_at_30_and_7_days(engine: Engin
         "{}",
         sent[1]
     );
-    assert!(sent[1].contains("인증서 센터에서 갱신하세요"), "{}", sent[1]);
+    assert!(
+        sent[1].contains("인증서 센터에서 갱신하세요"),
+        "{}",
+        sent[1]
+    );
 
     // Audited: the refused one and the two sent.
     let events = store::audit::by_action(&app.db, Action::RenewalNoticeRecorded, 10)
