@@ -418,7 +418,68 @@ pub(super) async fn the_setting_and_the_fee_it_confirms(engine: Engine) {
     );
 }
 
+/// A passkey approval inside the window signs but does not renew (the new key's PIN slot needs
+/// the PIN): no `renewed`, renewal still open; the next PIN approval renews.
+pub(super) async fn a_passkey_approval_does_not_renew(engine: Engine) {
+    use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
+    use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
+    let origin = Url::parse("http://localhost:8080").unwrap();
+    let app = spawn_app(engine).await;
+    let mut bank = institution(&app, "Hana Bank", Sector::Bank).await;
+    let mut h = holder(&app, "330100000029", Usage::Restricted).await;
+    consent(&h, &bank).await;
+    let mut phone = SoftPasskey::new(true);
+    let started: Value = post(&app, "/v1/passkeys/register/start", &h.token, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let options: CreationChallengeResponse =
+        serde_json::from_value(started["options"].clone()).unwrap();
+    let credential = phone.do_registration(origin.clone(), options).unwrap();
+    let resp = post(&app, "/v1/passkeys/register/finish", &h.token, json!({"ceremony_id": started["ceremony_id"], "credential": credential, "name": "Galaxy", "certificate_id": h.cert.id, "pin": PIN})).await;
+    assert_eq!(resp.status(), 201);
+
+    app.clock
+        .advance(h.cert.not_after - app.clock.now() - Duration::days(10));
+    fresh_tokens(&app, &mut [&mut h], &mut bank).await;
+    let req = request(&app, &bank, &h, 8).await;
+    let id = req["id"].as_str().unwrap();
+    let ceremony: Value = post(
+        &app,
+        &format!("/v1/approvals/{id}/passkey/start"),
+        &h.token,
+        json!({}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let options: RequestChallengeResponse =
+        serde_json::from_value(ceremony["options"].clone()).unwrap();
+    let assertion = phone.do_authentication(origin, options).unwrap();
+    let resp = post(
+        &app,
+        &format!("/v1/approvals/{id}/passkey/finish"),
+        &h.token,
+        json!({"ceremony_id": ceremony["ceremony_id"], "credential": assertion}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let signed: Value = resp.json().await.unwrap();
+    check_response("post", "/v1/approvals/{id}/passkey/finish", 200, &signed);
+    assert_eq!(signed["status"], "signed");
+    assert!(signed.get("renewed").is_none(), "{signed}");
+    let cert = app.pki.certificate(&app.db, &h.owner, h.cert.id).await.unwrap();
+    assert!(cert.renewal_open, "still to renew");
+    // The next PIN approval renews it.
+    let req = request(&app, &bank, &h, 9).await;
+    let signed: Value = approve(&app, &app.address, &h, &req).await.json().await.unwrap();
+    assert!(signed["renewed"]["id"].is_string(), "{signed}");
+}
+
 both_engines!(
     a_pin_approval_in_the_window_renews_once,
     the_setting_and_the_fee_it_confirms,
+    a_passkey_approval_does_not_renew,
 );

@@ -343,6 +343,9 @@ async function call(method, path, body, token) {
     err.status = resp.status;
     // A wrong PIN told to its holder says how many tries are left before the lock.
     if (Number.isInteger(data.tries_left)) err.triesLeft = data.tries_left;
+    // The fee changed since it was read: read it again, so the sentence and the next
+    // confirmation name the fee in force.
+    if (err.code === "fee_not_confirmed") { prices = null; await pricing().catch(() => {}); }
     throw err;
   }
   return data;
@@ -818,7 +821,18 @@ function enrol(purpose) {
           const choice = kept ? { kind: kind.value, usage: usage.value, csr: kept.csr } : { kind: kind.value, usage: usage.value, pin };
           if (replaces) choice.replaces = replaces.value.trim();
           if (confirmedFee !== undefined) choice.fee_confirmed_krw = confirmedFee;
-          const done = await api("POST", `/v1/enrolments/${enrolment.id}/complete`, choice);
+          const send = () => api("POST", `/v1/enrolments/${enrolment.id}/complete`, choice);
+          let done;
+          try { done = await send(); } catch (e) {
+            // A charge the request did not confirm (a reissuance is charged by the replaced
+            // certificate's usage, or the fee changed): nothing was issued and the step stays
+            // open, so ask with the fee in force and send again.
+            if (e.code !== "fee_not_confirmed" || !prices) throw e;
+            const fee = feeText(prices.general_purpose_fee_krw);
+            if (!await confirmDialog(t("fee.issue", { fee }), t("fee.agree", { fee }), { title: "fee.title" })) { status(t("fee.declined"), "info"); return; }
+            choice.fee_confirmed_krw = prices.general_purpose_fee_krw;
+            done = await send();
+          }
           if (done.session) session.set(done.session);
           const cert = done.certificate || done;
           if (kept) await kept.finish(cert);

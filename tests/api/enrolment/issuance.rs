@@ -398,4 +398,35 @@ pub(super) async fn a_general_purpose_issuance_needs_the_fee_confirmed(engine: E
         (fees[0]["event"].as_str(), fees[0]["amount_krw"].as_i64()),
         (Some("issue"), Some(4400))
     );
+
+    // A reissuance is charged by the replaced certificate's usage (general-purpose here),
+    // whatever usage the request names.
+    let old = done["certificate"]["id"].as_str().unwrap().to_owned();
+    let base = to_medium_step(&app, "reissue", "sms").await;
+    let resp = post(
+        &app,
+        &format!("{base}/medium"),
+        ANON,
+        json!({"kind": "hotp", "answer": format!("{:06}", otp::hotp(OTP_SECRET, 1))}),
+    )
+    .await;
+    assert_eq!(resp.json::<Value>().await.unwrap()["step"], "credential");
+    let mut reissue = json!({"kind": "financial", "usage": "restricted", "pin": "604173", "replaces": old});
+    assert_problem(
+        post(&app, &format!("{base}/complete"), ANON, reissue.clone()).await,
+        409,
+        "fee_not_confirmed",
+    )
+    .await;
+    reissue["fee_confirmed_krw"] = json!(4400);
+    let resp = post(&app, &format!("{base}/complete"), ANON, reissue).await;
+    assert_eq!(resp.status(), 201);
+    let fees: Value = get(&app, "/v1/fees", token).await.json().await.unwrap();
+    let events: Vec<_> = fees["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["event"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(events, ["issue", "reissue"]);
 }
