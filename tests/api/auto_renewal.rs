@@ -470,11 +470,19 @@ pub(super) async fn a_passkey_approval_does_not_renew(engine: Engine) {
     check_response("post", "/v1/approvals/{id}/passkey/finish", 200, &signed);
     assert_eq!(signed["status"], "signed");
     assert!(signed.get("renewed").is_none(), "{signed}");
-    let cert = app.pki.certificate(&app.db, &h.owner, h.cert.id).await.unwrap();
+    let cert = app
+        .pki
+        .certificate(&app.db, &h.owner, h.cert.id)
+        .await
+        .unwrap();
     assert!(cert.renewal_open, "still to renew");
     // The next PIN approval renews it.
     let req = request(&app, &bank, &h, 9).await;
-    let signed: Value = approve(&app, &app.address, &h, &req).await.json().await.unwrap();
+    let signed: Value = approve(&app, &app.address, &h, &req)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(signed["renewed"]["id"].is_string(), "{signed}");
 }
 
