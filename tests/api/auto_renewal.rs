@@ -366,6 +366,29 @@ pub(super) async fn the_setting_and_the_fee_it_confirms(engine: Engine) {
         "{off}"
     );
 
+    // A confirmation of another fee than the one in force (the setting made before the fee
+    // changed): on, but not active; nothing will be charged until the holder confirms again.
+    store::pki::put_auto_renewal_setting(
+        &app.db,
+        &new_id,
+        h.owner.as_str(),
+        true,
+        Some(4000),
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
+    let stale = setting(&app, &h, &new_id).await;
+    assert_eq!(
+        (
+            stale["enabled"].as_bool(),
+            stale["active"].as_bool(),
+            stale["fee_confirmed_krw"].as_u64()
+        ),
+        (Some(true), Some(false), Some(4000)),
+        "{stale}"
+    );
+
     // Off: a restricted-use certificate inside its window renews nothing.
     consent(&other, &bank).await;
     let other_id = other.cert.id.to_string();
