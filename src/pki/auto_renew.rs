@@ -145,7 +145,35 @@ impl Pki {
             old.renewed_by_id.is_some(),
         )?;
         self.check_fee_confirmed(old.usage, fee_confirmed_krw)?;
-        self.renew(db, owner, id, key).await
+        let choice = store::pki::auto_renewal_setting(db, &old.id.to_string()).await?;
+        let renewed = self.renew(db, owner, id, key).await?;
+        self.carry_setting(db, owner, choice, renewed.id).await;
+        Ok(renewed)
+    }
+
+    /// The holder's choice (if they made one) goes on to the successor, so a renewed
+    /// certificate keeps renewing itself, or not, as its predecessor did. A preference: if it
+    /// cannot be written, the successor has the default (logged).
+    async fn carry_setting(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        choice: Option<store::pki::AutoRenewalRow>,
+        successor: Uuid,
+    ) {
+        let Some(c) = choice else { return };
+        if let Err(e) = store::pki::put_auto_renewal_setting(
+            db,
+            &successor.to_string(),
+            owner.as_str(),
+            c.enabled,
+            c.fee_confirmed_krw,
+            self.clock.now(),
+        )
+        .await
+        {
+            tracing::warn!(error = %e, "automatic-renewal setting not carried to the successor");
+        }
     }
 
     /// Reissues after the request confirmed the fee of the replaced certificate's usage.
@@ -273,7 +301,7 @@ impl Pki {
             return Ok(None);
         }
         let choice = store::pki::auto_renewal_setting(db, &old.id.to_string()).await?;
-        let setting = self.auto_renewal_of(&old, choice);
+        let setting = self.auto_renewal_of(&old, choice.clone());
         if !setting.active {
             return Ok(None);
         }
@@ -298,24 +326,8 @@ impl Pki {
             Err(PkiError::Lifecycle(LifecycleError::AlreadyRenewed)) => return Ok(None),
             Err(e) => return Err(e),
         };
-        // The successor keeps renewing itself (a preference: a failure here leaves the default).
-        if !setting.default {
-            let fee = setting
-                .fee_confirmed_krw
-                .map(|f| i32::try_from(f).unwrap_or(i32::MAX));
-            if let Err(e) = store::pki::put_auto_renewal_setting(
-                db,
-                &renewed.id.to_string(),
-                owner.as_str(),
-                true,
-                fee,
-                now,
-            )
-            .await
-            {
-                tracing::warn!(error = %e, "automatic-renewal setting not carried to the successor");
-            }
-        }
+        // The successor keeps renewing itself.
+        self.carry_setting(db, owner, choice, renewed.id).await;
         Ok(Some(renewed))
     }
 }

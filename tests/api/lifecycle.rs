@@ -184,6 +184,16 @@ async fn renewal_over_http(engine: Engine) {
         "wrong_pin",
     )
     .await;
+    // The holder's automatic-renewal choice goes on to the successor of a manual renewal.
+    let auto = app
+        .client
+        .put(app.url(&format!("/v1/certificates/{}/auto-renewal", cert.id)))
+        .bearer_auth(&token)
+        .json(&json!({"enabled": true, "fee_confirmed_krw": 4400}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(auto.status(), 200);
     let resp = post(
         &app,
         &path,
@@ -193,6 +203,27 @@ async fn renewal_over_http(engine: Engine) {
     .await;
     assert_eq!(resp.status(), 201);
     let renewed: Value = resp.json().await.unwrap();
+    let kept: Value = get(
+        &app,
+        &format!(
+            "/v1/certificates/{}/auto-renewal",
+            renewed["id"].as_str().unwrap()
+        ),
+        &token,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            kept["enabled"].as_bool(),
+            kept["default"].as_bool(),
+            kept["fee_confirmed_krw"].as_u64()
+        ),
+        (Some(true), Some(false), Some(4400)),
+        "{kept}"
+    );
     assert_ne!(renewed["serial"], cert.serial.as_str());
     assert_eq!(renewed["subject"], cert.subject.as_str());
     assert_eq!(renewed["kind"], "joint");
