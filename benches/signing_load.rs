@@ -527,7 +527,7 @@ impl Setup {
                             )
                             .await
                             .expect("approve");
-                        assert!(signed.result.is_some());
+                        assert!(signed.request.result.is_some());
                         lat.push(t.elapsed());
                     }
                     lat

@@ -40,7 +40,7 @@ use uuid::Uuid;
 
 use proto::{
     ErrorCode, Items, OAuthErrorBody, Problem,
-    approvals::{ApprovalView, PinApproval},
+    approvals::{ApprovalView, Approved, PinApproval},
     auth::{DeviceChallenge, DeviceChallengeBody, DeviceLoginBody, PinLoginBody},
     consents::{ConsentBody, ConsentView, InstitutionSummary},
     institutions::{Algorithm, LoginBody, NewRequestBody, RequestView, VerifyBody, VerifyReport},
@@ -308,8 +308,9 @@ impl Client {
         self.get(&format!("/v1/approvals/{id}")).await
     }
 
-    /// Approves with the PIN; `request_digest` is the one the holder was shown.
-    pub async fn approve(&self, id: Uuid, body: &PinApproval) -> Result<RequestView, Error> {
+    /// Approves with the PIN; `request_digest` is the one the holder was shown. The answer
+    /// carries `renewed` when the same PIN also renewed the certificate (automatic renewal).
+    pub async fn approve(&self, id: Uuid, body: &PinApproval) -> Result<Approved, Error> {
         self.post(&format!("/v1/approvals/{id}/approve"), body)
             .await
     }

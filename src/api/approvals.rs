@@ -9,7 +9,10 @@ use fincert_client::proto::{
 };
 use uuid::Uuid;
 
-use super::extract::{User, parse_pin};
+use super::{
+    extract::{User, parse_pin},
+    wire,
+};
 use crate::{error::ApiError, signing::SigningError, signing::request::Digest, state::AppState};
 
 /// `GET /v1/approvals`: requests waiting for the user.
@@ -39,11 +42,14 @@ pub async fn approve(
 ) -> Result<HttpResponse, ApiError> {
     let pin = parse_pin(&body.pin)?;
     let digest = Digest::parse_b64(&body.request_digest).map_err(SigningError::from)?;
-    let view = state
+    let approved = state
         .signing
         .approve_with_pin(&state.db, &user.0, *id, &pin, &digest)
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(HttpResponse::Ok().json(wire::approved(
+        approved,
+        state.pki.general_purpose_fee_krw(),
+    )))
 }
 
 /// `POST /v1/approvals/{id}/passkey/start`: WebAuthn options whose challenge commits to the
@@ -69,11 +75,14 @@ pub async fn passkey_finish(
     id: web::Path<Uuid>,
     body: web::Json<PasskeyApproval>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = state
+    let approved = state
         .signing
         .approve_with_passkey(&state.db, &user.0, *id, &body.ceremony_id, &body.credential)
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(HttpResponse::Ok().json(wire::approved(
+        approved,
+        state.pki.general_purpose_fee_krw(),
+    )))
 }
 
 /// `GET /v1/approvals/{id}/device`: what the holder's device signs (a device-kept

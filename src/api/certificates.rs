@@ -5,8 +5,8 @@ use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use fincert_client::proto::{
     Items,
     certificates::{
-        CertificateList, CertificateView, ChangePinBody, FeeView, HistoryQuery, RenewBody,
-        RevokeBody,
+        AutoRenewalBody, AutoRenewalView, CertificateList, CertificateView, ChangePinBody, FeeView,
+        HistoryQuery, Pricing, RenewBody, RevokeBody,
     },
 };
 use uuid::Uuid;
@@ -84,7 +84,8 @@ pub async fn resume(
     Ok(HttpResponse::Ok().json(CertificateView::from(resumed)))
 }
 
-/// `POST /v1/certificates/{id}/renew`: 201 with the new certificate.
+/// `POST /v1/certificates/{id}/renew`: 201 with the new certificate (a general-purpose one only
+/// with the current fee confirmed).
 #[tracing::instrument(skip_all)]
 pub async fn renew(
     state: web::Data<AppState>,
@@ -93,19 +94,20 @@ pub async fn renew(
     body: web::Json<RenewBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
+    let fee = body.fee_confirmed_krw;
     let renewed = match (body.pin, body.csr) {
         (Some(pin), None) => {
             let pin = parse_pin(&pin)?;
             state
                 .pki
-                .renew(&state.db, &user.0, *id, KeySource::Cloud(&pin))
+                .renew_confirmed(&state.db, &user.0, *id, KeySource::Cloud(&pin), fee)
                 .await?
         }
         (None, Some(csr)) => {
             let csr = decode_der_or_pem(&csr)?;
             state
                 .pki
-                .renew(&state.db, &user.0, *id, KeySource::Device(&csr))
+                .renew_confirmed(&state.db, &user.0, *id, KeySource::Device(&csr), fee)
                 .await?
         }
         _ => {
@@ -226,6 +228,51 @@ fn wants_csv(req: &HttpRequest) -> bool {
         (Some(_), None) => true,
         _ => false,
     }
+}
+
+/// `GET /v1/certificates/{id}/auto-renewal`: the certificate's automatic-renewal setting.
+#[tracing::instrument(skip_all)]
+pub async fn auto_renewal(
+    state: web::Data<AppState>,
+    user: User,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let setting = state.pki.auto_renewal(&state.db, &user.0, *id).await?;
+    Ok(HttpResponse::Ok().json(AutoRenewalView::from(setting)))
+}
+
+/// `PUT /v1/certificates/{id}/auto-renewal`: turns it on (a general-purpose certificate with
+/// the current fee confirmed) or off.
+#[tracing::instrument(skip_all)]
+pub async fn set_auto_renewal(
+    state: web::Data<AppState>,
+    user: User,
+    id: web::Path<Uuid>,
+    body: web::Json<AutoRenewalBody>,
+) -> Result<HttpResponse, ApiError> {
+    let setting = state
+        .pki
+        .set_auto_renewal(
+            &state.db,
+            &user.0,
+            *id,
+            body.enabled,
+            body.fee_confirmed_krw,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(AutoRenewalView::from(setting)))
+}
+
+/// `GET /v1/pricing` (public): the fees in force, from the service's settings.
+#[tracing::instrument(skip_all)]
+pub async fn pricing(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .json(Pricing {
+            general_purpose_fee_krw: state.pki.general_purpose_fee_krw(),
+            restricted_fee_krw: 0,
+            renewal_window_days: state.pki.renewal_window_days(),
+        })
 }
 
 /// `GET /v1/fees`: every charge, oldest first.

@@ -186,6 +186,7 @@ pub async fn complete(
         pin: body.pin.as_deref().map(String::as_str),
         csr: csr.as_deref(),
         replaces: body.replaces,
+        fee_confirmed_krw: body.fee_confirmed_krw,
     };
     let done = state
         .enrolments

@@ -140,6 +140,15 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::GET, "/v1/fees", || {
             web::route().to(certificates::fees)
         }),
+        endpoint(Method::GET, "/v1/certificates/{id}/auto-renewal", || {
+            web::route().to(certificates::auto_renewal)
+        }),
+        endpoint(Method::PUT, "/v1/certificates/{id}/auto-renewal", || {
+            web::route().to(certificates::set_auto_renewal)
+        }),
+        endpoint(Method::GET, "/v1/pricing", || {
+            web::route().to(certificates::pricing)
+        }),
         endpoint(Method::GET, "/v1/foreign-certificates", || {
             web::route().to(foreign::list)
         }),

@@ -110,6 +110,33 @@ impl From<store::pki::FeeRow> for proto::certificates::FeeView {
     }
 }
 
+impl From<pki::AutoRenewal> for proto::certificates::AutoRenewalView {
+    fn from(a: pki::AutoRenewal) -> Self {
+        Self {
+            enabled: a.enabled,
+            default: a.default,
+            available: a.available,
+            fee_krw: a.fee_krw,
+            fee_confirmed_krw: a.fee_confirmed_krw,
+            active: a.active,
+        }
+    }
+}
+
+/// An approval's answer: the signed request and the certificate the same PIN renewed, if it
+/// did, with the fee that renewal charged (`general_fee` for a general-purpose one).
+pub fn approved(a: crate::signing::Approved, general_fee: u32) -> proto::approvals::Approved {
+    proto::approvals::Approved {
+        request: a.request,
+        renewed: a.renewed.map(|c| proto::approvals::RenewedCertificate {
+            id: c.id,
+            fee_krw: pki::profile::fee_krw(c.usage, general_fee),
+            serial: c.serial,
+            not_after: c.not_after,
+        }),
+    }
+}
+
 impl From<domain::terms::TermsDocument> for proto::terms::TermsDocument {
     fn from(d: domain::terms::TermsDocument) -> Self {
         Self {

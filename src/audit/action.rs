@@ -149,6 +149,11 @@ pub enum Action {
     PinSignInRefused,
     /// The wrapping and HMAC keys were created on the PKCS#11 HSM (`fincert kms create-keys`).
     KmsKeysCreated,
+    /// A certificate was renewed by its holder's use of it inside the renewal window (their
+    /// automatic-renewal setting on).
+    CertificateAutoRenewed,
+    /// A holder turned a certificate's automatic renewal on or off.
+    AutoRenewalSet,
 }
 
 impl Action {
@@ -225,6 +230,8 @@ impl Action {
             Self::AuditWitnessFailed => "audit.witness_failed",
             Self::PinSignInRefused => "auth.pin_sign_in_refused",
             Self::KmsKeysCreated => "kms.keys_created",
+            Self::CertificateAutoRenewed => "certificate.auto_renewed",
+            Self::AutoRenewalSet => "certificate.auto_renewal_set",
         }
     }
 }

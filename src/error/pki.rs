@@ -113,6 +113,18 @@ impl From<PkiError> for ApiError {
                 };
                 Self::rule(status, code, "Certificate not accepted", f.to_string())
             }
+            P::FeeNotConfirmed { .. } => Self::rule(
+                Kind::Conflict,
+                ErrorCode::FeeNotConfirmed,
+                "Fee not confirmed",
+                format!("{e}; nothing was issued, renewed or charged"),
+            ),
+            P::AutoRenewalUnavailable => Self::rule(
+                Kind::Unprocessable,
+                ErrorCode::AutoRenewalUnavailable,
+                "Automatic renewal unavailable",
+                e.to_string(),
+            ),
             P::Custody(c) => c.into(),
             P::Store(s) => s.into(),
             P::Heavy(h) => h.into(),

@@ -61,6 +61,21 @@ pub enum PkiError {
     /// Encoding failed (a bug).
     #[error("encoding failed: {0}")]
     Encoding(String),
+    /// A charge the request did not confirm: `fee_confirmed_krw` missing or not the current
+    /// fee. Nothing was issued, renewed or charged.
+    #[error("this charges {fee_krw} KRW; confirm it with fee_confirmed_krw: {fee_krw}")]
+    FeeNotConfirmed {
+        /// The current fee (KRW).
+        fee_krw: u32,
+        /// What the request confirmed, if anything.
+        given: Option<u32>,
+    },
+    /// Automatic renewal needs a cloud key issued here (device-kept and imported certificates
+    /// are renewed by hand).
+    #[error(
+        "this certificate cannot renew itself: its key is on a device or it was issued by another CA"
+    )]
+    AutoRenewalUnavailable,
     /// The node's pool for heavy work is full (503), or the work failed.
     #[error(transparent)]
     Heavy(#[from] crate::heavy::HeavyError),

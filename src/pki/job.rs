@@ -96,10 +96,13 @@ impl Pki {
                 NoticeStage::WindowOpen => i64::from(self.settings.renewal_window_days),
                 NoticeStage::Final => FINAL_NOTICE_DAYS,
             };
+            // A certificate that renews itself on its next PIN use says so.
+            let choice = store::pki::auto_renewal_setting(db, &row.id.to_string()).await?;
+            let automatic = self.auto_renewal_of(row, choice).active;
             let outcome = match store::enrolment::user_phone(db, row.owner_id.as_str()).await? {
                 None => "no_phone",
                 Some(phone) => {
-                    let body = renewal_notice_body(row, days);
+                    let body = renewal_notice_body(row, days, automatic);
                     match sender.send(&phone, Channel::Sms, &body).await {
                         Ok(()) => {
                             sent += 1;
@@ -123,6 +126,7 @@ impl Pki {
                         "not_after": row.not_after.to_rfc3339(),
                         "days_before": days,
                         "outcome": outcome,
+                        "automatic_renewal": automatic,
                     })),
             );
         }
@@ -186,8 +190,9 @@ pub struct JobReport {
 }
 
 /// The SMS a holder gets: which certificate (its serial's last 8 hex digits and usage), when it
-/// expires, and where to renew. Nothing secret.
-fn renewal_notice_body(row: &CertificateRow, days: i64) -> String {
+/// expires, and where to renew — or, with automatic renewal active, that the next signature
+/// with the PIN renews it. Nothing secret.
+fn renewal_notice_body(row: &CertificateRow, days: i64, automatic: bool) -> String {
     let tail = row
         .serial_hex
         .get(row.serial_hex.len().saturating_sub(8)..)
@@ -202,8 +207,13 @@ fn renewal_notice_body(row: &CertificateRow, days: i64) -> String {
                 .to_string()
         },
     );
+    let how = if automatic {
+        "PIN으로 전자서명하면 자동으로 갱신됩니다."
+    } else {
+        "인증서 센터에서 갱신하세요."
+    };
     format!(
-        "[fincert] 인증서(일련번호 …{tail})가 {date}에 만료됩니다(만료 {days}일 전 안내). 인증서 센터에서 갱신하세요."
+        "[fincert] 인증서(일련번호 …{tail})가 {date}에 만료됩니다(만료 {days}일 전 안내). {how}"
     )
 }
 

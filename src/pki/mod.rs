@@ -11,7 +11,8 @@
 //! Where things are (one `impl Pki` spread over the files that own each part):
 //!
 //! - `bootstrap`: `ca init`, loading the hierarchy, the published CA certificates and chain.
-//! - `issue`: new certificates, their keys, fees; `renew`: renewal and reissue.
+//! - `issue`: new certificates, their keys, fees; `renew`: renewal and reissue;
+//!   [`auto_renew`]: renewal on use (the holder's setting) and the fee a request confirms.
 //! - `status`: revoke, suspend, resume, and whether a certificate may sign now.
 //! - `crl`, [`ocsp`], [`ocsp_cache`]: status publication (OCSP answers kept in memory per
 //!   node, following the status-change count); `arl`: the root's CRL (the issuing CA's status);
@@ -22,6 +23,7 @@
 //!   [`lifecycle`], [`x509`]: pure rules and encoding.
 
 mod arl;
+pub mod auto_renew;
 mod bootstrap;
 mod crl;
 mod error;
@@ -43,6 +45,7 @@ pub mod x509;
 use std::sync::Arc;
 
 pub use self::{
+    auto_renew::AutoRenewal,
     error::PkiError,
     foreign::ForeignView,
     issue::{IssueRequest, KeySource},

@@ -99,6 +99,11 @@ impl Pki {
             .ok_or(PkiError::NotFound)
     }
 
+    /// Renewal opens this many days before expiry (`pki.renewal_window_days`).
+    pub fn renewal_window_days(&self) -> u32 {
+        self.settings.renewal_window_days
+    }
+
     /// The fee of issuing or renewing a general-purpose certificate (KRW), as charged.
     pub fn general_purpose_fee_krw(&self) -> u32 {
         self.settings.general_purpose_fee_krw

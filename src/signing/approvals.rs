@@ -8,6 +8,16 @@ fn cloud(usable: &Usable) -> Result<Uuid, SigningError> {
     usable.key.ok_or(SigningError::DeviceKey)
 }
 
+/// What a holder's approval answers: the signed request and, when the same PIN renewed the
+/// certificate, the new one.
+#[derive(Debug, Clone)]
+pub struct Approved {
+    /// The request, signed.
+    pub request: RequestView,
+    /// The certificate the approval renewed (automatic renewal), if it did.
+    pub renewed: Option<crate::pki::CertificateView>,
+}
+
 impl Signing {
     /// The user's pending requests (from institutions whose consent is still live).
     pub async fn pending(
@@ -113,7 +123,9 @@ impl Signing {
     }
 
     /// Approves with the certificate's PIN. `request_digest` is the canonical digest the
-    /// user's device showed and approved; it must equal the request's.
+    /// user's device showed and approved; it must equal the request's. Inside the renewal
+    /// window, with the holder's automatic renewal on, the same PIN also renews the certificate
+    /// (`Approved::renewed`; see `pki::auto_renew`).
     pub async fn approve_with_pin(
         &self,
         db: &DatabaseConnection,
@@ -121,7 +133,7 @@ impl Signing {
         id: Uuid,
         pin: &Pin,
         request_digest: &Digest,
-    ) -> Result<RequestView, SigningError> {
+    ) -> Result<Approved, SigningError> {
         let (row, usable) = self.approvable(owner, id).await?;
         if constant_time::verify_slices_are_equal(request_digest.as_bytes(), &row.canonical_digest)
             .is_err()
@@ -144,8 +156,31 @@ impl Signing {
                 return Err(e.into());
             }
         };
-        self.sign_and_commit(owner, row, &usable, activation, "pin")
-            .await
+        let certificate_id = row.certificate_id;
+        let request = self
+            .sign_and_commit(owner, row, &usable, activation, "pin")
+            .await?;
+        let renewed = self.renew_on_use(db, owner, certificate_id, pin).await;
+        Ok(Approved { request, renewed })
+    }
+
+    /// The automatic renewal a PIN use carries, after the signature committed: a failure is
+    /// logged and leaves the signature standing (the next use tries again).
+    pub(super) async fn renew_on_use(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        certificate_id: Uuid,
+        pin: &Pin,
+    ) -> Option<crate::pki::CertificateView> {
+        match self.pki.renew_on_use(db, owner, certificate_id, pin).await {
+            // The old certificate stays usable until it expires: no cached answer changes.
+            Ok(renewed) => renewed,
+            Err(e) => {
+                tracing::warn!(error = %e, certificate = %certificate_id, "automatic renewal failed; tried again on the next use");
+                None
+            }
+        }
     }
 
     /// Starts a passkey approval: a WebAuthn challenge that commits to the request's
@@ -186,7 +221,7 @@ impl Signing {
         id: Uuid,
         ceremony: &str,
         credential: &webauthn_rs::prelude::PublicKeyCredential,
-    ) -> Result<RequestView, SigningError> {
+    ) -> Result<Approved, SigningError> {
         let (row, usable) = self.approvable(owner, id).await?;
         let canonical = Digest::from_slice(&row.canonical_digest)?;
         // The ceremony was bound to "<request id>:<nonce>": it must be this request's, and
@@ -222,8 +257,14 @@ impl Signing {
                 Some(count),
             )
             .await?;
-        self.sign_and_commit(owner, row, &usable, activation, "passkey")
-            .await
+        // No automatic renewal: the new key's PIN slot needs the PIN (see `pki::auto_renew`).
+        let request = self
+            .sign_and_commit(owner, row, &usable, activation, "passkey")
+            .await?;
+        Ok(Approved {
+            request,
+            renewed: None,
+        })
     }
 
     /// The user declines a request.

@@ -199,7 +199,7 @@ impl Signing {
 
     /// `credentials/authorize`: checks the PIN (with lockout) and the authorization table,
     /// activates the key for `hashes` as a cluster authorization, and returns a SAD with its
-    /// lifetime in seconds. `hashes` are distinct (the caller checks).
+    /// lifetime in seconds (inside the renewal window the PIN also renews the certificate). `hashes` are distinct (the caller checks).
     pub async fn csc_authorize(
         &self,
         db: &DatabaseConnection,
@@ -259,6 +259,11 @@ impl Signing {
             return Err(e.into());
         }
         self.remember_sad(Arc::new(SadEntry::from(row)));
+        // The holder's PIN authorised this: inside the renewal window it also renews the
+        // certificate (their setting on; `pki::auto_renew`). The SAD stays bound to the current
+        // key, which signs until it expires; the CSC answer has no field for the successor
+        // (the holder sees it in the portal and the audit log has it).
+        self.renew_on_use(db, &owner, cert.id, pin).await;
         Ok((sad, (activation.expires_at - now).num_seconds().max(1)))
     }
 

@@ -181,6 +181,7 @@ impl Caller {
     }
 }
 
+pub use self::approvals::Approved;
 pub use fincert_client::proto::{
     approvals::ApprovalView,
     consents::{ConsentView, InstitutionSummary},

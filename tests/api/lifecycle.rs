@@ -128,15 +128,102 @@ async fn renewal_over_http(engine: Engine) {
         "invalid_json",
     )
     .await;
+    // A general-purpose renewal is charged only with the current fee confirmed: missing or
+    // stale, nothing is renewed or charged (and no PIN attempt is spent).
+    for body in [
+        json!({"pin": "482915"}),
+        json!({"pin": "482915", "fee_confirmed_krw": 4000}),
+        json!({"pin": "000001", "fee_confirmed_krw": 0}),
+    ] {
+        let problem = assert_problem(
+            post(&app, &path, &token, body).await,
+            409,
+            "fee_not_confirmed",
+        )
+        .await;
+        assert!(
+            problem["detail"].as_str().unwrap().contains("4400 KRW"),
+            "{problem}"
+        );
+    }
     assert_problem(
-        post(&app, &path, &token, json!({"pin": "000001"})).await,
+        post(
+            &app,
+            &path,
+            &token,
+            json!({"pin": "482915", "fee_confirmed_krw": -1}),
+        )
+        .await,
+        400,
+        "invalid_json",
+    )
+    .await;
+    let fees = |token: String| {
+        let app = &app;
+        async move {
+            get(app, "/v1/fees", &token)
+                .await
+                .json::<Value>()
+                .await
+                .unwrap()["items"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(fees(token.clone()).await, 1, "only the issuance's");
+    assert_problem(
+        post(
+            &app,
+            &path,
+            &token,
+            json!({"pin": "000001", "fee_confirmed_krw": 4400}),
+        )
+        .await,
         401,
         "wrong_pin",
     )
     .await;
-    let resp = post(&app, &path, &token, json!({"pin": "482915"})).await;
+    // The holder's automatic-renewal choice goes on to the successor of a manual renewal.
+    let auto = app
+        .client
+        .put(app.url(&format!("/v1/certificates/{}/auto-renewal", cert.id)))
+        .bearer_auth(&token)
+        .json(&json!({"enabled": true, "fee_confirmed_krw": 4400}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(auto.status(), 200);
+    let resp = post(
+        &app,
+        &path,
+        &token,
+        json!({"pin": "482915", "fee_confirmed_krw": 4400}),
+    )
+    .await;
     assert_eq!(resp.status(), 201);
     let renewed: Value = resp.json().await.unwrap();
+    let kept: Value = get(
+        &app,
+        &format!(
+            "/v1/certificates/{}/auto-renewal",
+            renewed["id"].as_str().unwrap()
+        ),
+        &token,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            kept["enabled"].as_bool(),
+            kept["default"].as_bool(),
+            kept["fee_confirmed_krw"].as_u64()
+        ),
+        (Some(true), Some(false), Some(4400)),
+        "{kept}"
+    );
     assert_ne!(renewed["serial"], cert.serial.as_str());
     assert_eq!(renewed["subject"], cert.subject.as_str());
     assert_eq!(renewed["kind"], "joint");

@@ -11,6 +11,7 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod auto_renewal;
 mod checkpoints;
 mod cli;
 mod cluster;

@@ -6,8 +6,9 @@
 //! a change of PIN, five wrong PINs (tries left, the lock explained), the PIN reset with the
 //! bound passkey, a fourth approval with the new PIN, the usage history and its CSV; then a
 //! PKCS#12 file and an NPKI pair made here are imported and each signs; then — after the clock
-//! moves into the renewal window — sign in by choosing again, renewal, suspend, resume and
-//! revoke, the idle countdown and the sign-out after five idle minutes. The engines alternate
+//! moves into the renewal window — sign in by choosing again, automatic renewal turned on (the
+//! fee, read from the service's settings and not the default, agreed to) and a PIN approval that
+//! renews the certificate and says so, suspend, resume and revoke, the idle countdown and the sign-out after five idle minutes. The engines alternate
 //! the desktop (1280x800) and phone (390x844) viewports between phases, so both viewports walk
 //! the whole path; every page state checked has touch targets of at least 44 px and 0 axe-core
 //! violations of the WCAG 2.2 AA rules. Screenshots land in `TEST_FINCERT_SCREENSHOTS`.
@@ -29,6 +30,8 @@ const RESET_PIN: &str = "731946";
 const WRONG_PIN: &str = "295816";
 const P12_PASSWORD: &str = "p12-Pass!9";
 const NPKI_PASSWORD: &str = "npki-Pass!23";
+/// The general-purpose fee this service charges (not the 4,400 KRW default).
+const FEE_KRW: u32 = 5500;
 
 /// axe-core's script: `TEST_FINCERT_AXE`, else beside playwright-core in the same npm prefix
 /// (where scripts/test.sh installs both).
@@ -112,6 +115,8 @@ async fn portal_in_chromium(engine: Engine) {
         s.auth.webauthn_origin = format!("http://localhost:{port}");
         s.enrolment.expose_dev_outbox = true;
         s.pki.trust_anchors_dir = anchors.display().to_string();
+        // Not the default: the portal must show the fee the service is configured with.
+        s.pki.general_purpose_fee_krw = FEE_KRW;
     })
     .await;
     dev_customer(&app).await;
@@ -135,6 +140,7 @@ async fn portal_in_chromium(engine: Engine) {
     let mut vars = vec![
         ("BASE", format!("http://localhost:{port}")),
         ("PIN", PIN.to_string()),
+        ("FEE_KRW", FEE_KRW.to_string()),
         ("HOTP", format!("{:06}", otp::hotp(OTP_SECRET, 0))),
         ("HOTP2", format!("{:06}", otp::hotp(OTP_SECRET, 1))),
         ("NEW_PIN", NEW_PIN.to_string()),
@@ -278,11 +284,31 @@ async fn portal_in_chromium(engine: Engine) {
     );
     let events = fincert::store::audit::page_after(&app.db, 0).await.unwrap();
     for action in [
+        "certificate.auto_renewal_set",
+        "certificate.auto_renewed",
         "certificate.suspended",
         "certificate.resumed",
         "certificate.revoked",
     ] {
         assert!(events.iter().any(|e| e.action == action), "{action}");
+    }
+    // The fees charged are the configured one, each agreed to in the portal first: the
+    // issuance and the automatic renewal.
+    let charged: Vec<(String, i32)> = fincert::store::pki::fees_of(&app.db, old.owner_id.as_str())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.event, f.amount_krw))
+        .collect();
+    assert_eq!(
+        charged,
+        [("issue".to_owned(), 5500), ("auto_renew".to_owned(), 5500)]
+    );
+    for page in ["auto-renew-fee", "auto-renew-on", "auto-renewed"] {
+        assert!(
+            std::path::Path::new(&format!("{shots}/{page}.png")).exists(),
+            "screenshot {page}"
+        );
     }
     app.stop().await;
 }

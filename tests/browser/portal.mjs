@@ -13,8 +13,10 @@
 //                             PIN; the usage history (filters, CSV download)
 //   node portal.mjs imports — sign in by choosing, import a PKCS#12 file and an NPKI pair,
 //                             register both with the institution and approve a request with each
-//   node portal.mjs renew   — sign in by choosing and renew inside the renewal window (the fee
-//                             agreed to); suspend, resume and revoke with their confirmations;
+//   node portal.mjs renew   — sign in by choosing inside the renewal window, turn automatic
+//                             renewal on (the fee, read from the service, agreed to), approve
+//                             a request with the PIN and read that it renewed the certificate;
+//                             suspend, resume and revoke with their confirmations;
 //                             then the idle countdown (the page's clock moved), "stay signed
 //                             in", and the sign-out after 5 idle minutes (the token is refused)
 // Every page state checked has touch targets of at least 44 px, 0 axe-core violations of the
@@ -48,6 +50,9 @@ const NEW_PIN = env("NEW_PIN");
 const RESET_PIN = env("RESET_PIN");
 const WRONG_PIN = env("WRONG_PIN");
 let axeRuns = 0;
+// The general-purpose fee the service is configured with (pki.general_purpose_fee_krw, set by
+// the Rust side to something other than the default): the portal shows what the service says.
+const FEE = Number(env("FEE_KRW")).toLocaleString("ko-KR");
 
 // axe-core on the page as it is now (injected through the DevTools protocol, which the page's
 // content security policy does not govern): no violation of the WCAG 2.0/2.1/2.2 A and AA rules.
@@ -61,11 +66,13 @@ async function axeCheck(where) {
   if (violations.length) throw new Error(`axe-core violations on ${where}: ${JSON.stringify(violations)}`);
 }
 
-// One page state: touch targets, axe-core, messages as sentences, a screenshot.
+// One page state: touch targets, axe-core, messages as sentences, no fee but the service's,
+// a screenshot.
 async function checkpoint(where, name) {
   await touchTargets(where);
   await axeCheck(where);
   await noCodes();
+  await onlyTheServicesFee(where);
   if (name) await shot(name);
 }
 
@@ -103,6 +110,12 @@ const CODE = /\b[a-z]+_[a-z_]+\b|\([a-z_]+\)|Failed to fetch|Bad Gateway|Network
 async function noCodes() {
   const texts = await page.evaluate(() => [...document.querySelectorAll("#status, dialog, .locked, #idle-text, #reset-reissue")].map((el) => el.textContent || ""));
   for (const text of texts) if (CODE.test(text)) throw new Error(`a code in the message: ${text}`);
+}
+
+// The default fee (4,400) never appears: every amount shown comes from GET /v1/pricing.
+async function onlyTheServicesFee(where) {
+  const text = await page.evaluate(() => document.body.innerText);
+  if (FEE !== "4,400" && text.includes("4,400")) throw new Error(`a fee not read from the service on ${where}`);
 }
 
 // Agrees in the confirmation dialog (its text checked first).
@@ -235,12 +248,12 @@ async function enrol() {
   // agreed to before anything is charged (declining charges nothing and stays here).
   await page.selectOption("#usage", "general");
   await page.click("#next");
-  await page.locator("dialog[open]").filter({ hasText: "4,400원" }).waitFor();
+  await page.locator("dialog[open]").filter({ hasText: `${FEE}원` }).waitFor();
   await checkpoint("wizard: fee", "enrol-fee");
   await page.click("#dialog-cancel");
   await expectStatus("청구되지 않았습니다");
   await page.click("#next");
-  await confirm("4,400원");
+  await confirm(`${FEE}원`);
   await page.locator(".pin-label").filter({ hasText: "PIN 6자리" }).waitFor();
   const first = await page.locator(".keypad .digit").allTextContents();
   await typePin(PIN);
@@ -488,11 +501,33 @@ async function renew() {
   if (!/^(19|20|21)일/.test(left)) throw new Error(`countdown by the service clock: ${left}`);
   await shot("renewal-open");
   await checkpoint("renewal open", null);
-  await card.locator("button.renew").click();
-  await confirm("4,400원");
+  // Automatic renewal: off by default for a general-purpose certificate; turning it on asks
+  // the person to agree to the fee the service charges (read from its settings).
+  const auto = card.locator("input.auto-renew");
+  await auto.waitFor();
+  if (await auto.isChecked()) throw new Error("a general-purpose certificate renews itself only once the fee is agreed to");
+  await auto.click();
+  await page.locator("dialog[open]").filter({ hasText: `자동으로 갱신될 때마다 수수료 ${FEE}원` }).waitFor();
+  await checkpoint("auto-renewal: fee", "auto-renew-fee");
+  await page.click("#dialog-ok");
+  await expectStatus("자동 갱신을 켰습니다");
+  if (!await auto.isChecked()) throw new Error("the switch shows the service's setting");
+  await checkpoint("auto-renewal on", "auto-renew-on");
+  // A signature approved with the PIN inside the renewal window renews the certificate too,
+  // and the page says so in a sentence (with the fee charged and the new expiry).
+  await signatureRequest(await institutionToken(), certificateId, "Hana Bank 자동이체 등록", 9);
+  await page.goto(`${BASE}/portal/#/approvals`);
+  const item = page.locator("section.approval").first();
+  await item.locator(".display-text").filter({ hasText: "자동이체" }).waitFor();
+  await item.locator(".approve-pin").click();
   await typePin(RESET_PIN);
-  await expectStatus("저장");
+  await expectStatus(`같은 PIN으로 인증서도 자동 갱신했고 수수료 ${FEE}원이 청구되었습니다`);
+  const notice = await page.locator("#status").textContent();
+  if (!/일련번호 …[0-9a-f]{8}\)는 .+까지 유효합니다/.test(notice)) throw new Error(`the renewal notice: ${notice}`);
+  await checkpoint("auto-renewed", "auto-renewed");
+  await page.goto(`${BASE}/portal/#/certificates`);
   await page.locator("section.cert").nth(1).waitFor();
+  await card.locator(".renewal-open").waitFor({ state: "detached" });
   await checkpoint("renewed", "renewed");
   const certificates = await page.locator("section.cert").count();
 

@@ -89,3 +89,30 @@ pub struct DeviceApproval {
     /// One signature per payload, in order (base64).
     pub signatures: Vec<String>,
 }
+
+/// What a PIN or passkey approval answers: the request as its institution sees it, and
+/// `renewed` when the same PIN also renewed the certificate (automatic renewal inside the
+/// renewal window, the holder's setting on).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Approved {
+    /// The request, signed.
+    #[serde(flatten)]
+    pub request: super::institutions::RequestView,
+    /// The certificate this approval renewed, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewed: Option<RenewedCertificate>,
+}
+
+/// The successor an automatic renewal made: the same subject, a new key and serial.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenewedCertificate {
+    /// The new certificate's id.
+    pub id: uuid::Uuid,
+    /// Its serial (hex).
+    pub serial: String,
+    /// Its validity end.
+    pub not_after: DateTime<Utc>,
+    /// The fee charged for it (KRW; 0 for restricted use).
+    pub fee_krw: u32,
+}

@@ -192,9 +192,16 @@ pub struct RenewBody {
     pub pin: Option<Zeroizing<String>>,
     /// A PKCS#10 request for the new key (device key).
     pub csr: Option<String>,
+    /// The fee the holder agreed to (KRW), for a general-purpose certificate: it must be the
+    /// current fee (`GET /v1/pricing`), else `409 fee_not_confirmed` and nothing is charged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fee_confirmed_krw: Option<u32>,
 }
 
-debug_without_secrets!(RenewBody { csr });
+debug_without_secrets!(RenewBody {
+    csr,
+    fee_confirmed_krw
+});
 
 /// A change of PIN (`POST /v1/certificates/{id}/pin`): the current PIN opens the key (a wrong
 /// one counts toward the lock), the new one replaces it.
@@ -372,4 +379,50 @@ mod tests {
         assert_eq!(CertStatus::Suspended.at(before, now), CertStatus::Expired);
         assert_eq!(CertStatus::Revoked.at(before, now), CertStatus::Revoked);
     }
+}
+
+/// A certificate's automatic renewal (`GET`/`PUT /v1/certificates/{id}/auto-renewal`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoRenewalView {
+    /// On or off: the holder's choice, or the default (on for a restricted-use financial
+    /// certificate, off otherwise).
+    pub enabled: bool,
+    /// Whether this is the default (the holder never chose).
+    pub default: bool,
+    /// Whether this certificate can renew itself at all (a cloud key issued here).
+    pub available: bool,
+    /// What an automatic renewal charges now (KRW; 0 for restricted use).
+    pub fee_krw: u32,
+    /// The fee the holder confirmed when turning it on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fee_confirmed_krw: Option<u32>,
+    /// Whether the next PIN use inside the renewal window renews it (on, available, and the
+    /// fee confirmed at its current amount).
+    pub active: bool,
+}
+
+/// Turning automatic renewal on or off (`PUT /v1/certificates/{id}/auto-renewal`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoRenewalBody {
+    /// On or off.
+    pub enabled: bool,
+    /// On for a general-purpose certificate: the current fee (KRW), which each automatic
+    /// renewal will charge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fee_confirmed_krw: Option<u32>,
+}
+
+/// The service's prices (`GET /v1/pricing`, public): what issuance, reissuance and renewal
+/// charge, read from the service's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pricing {
+    /// Issuing, reissuing or renewing a general-purpose certificate (KRW).
+    pub general_purpose_fee_krw: u32,
+    /// The same for a restricted-use certificate (KRW): free.
+    pub restricted_fee_krw: u32,
+    /// Renewal opens this many days before expiry.
+    pub renewal_window_days: u32,
 }

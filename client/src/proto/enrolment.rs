@@ -238,13 +238,18 @@ pub struct CompleteBody {
     pub csr: Option<String>,
     /// For reissuance: the certificate being replaced.
     pub replaces: Option<Uuid>,
+    /// The fee the applicant agreed to (KRW) for a general-purpose certificate: it must be the
+    /// current fee (`GET /v1/pricing`), else `409 fee_not_confirmed` and nothing is issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fee_confirmed_krw: Option<u32>,
 }
 
 debug_without_secrets!(CompleteBody {
     kind,
     usage,
     csr,
-    replaces
+    replaces,
+    fee_confirmed_krw
 });
 
 /// The last step of a PIN reset, part one (`POST /v1/enrolments/{id}/pin-reset/passkey`):

@@ -277,6 +277,12 @@ codes! {
         UnsupportedKeyFileCipher => "unsupported_key_file_cipher",
         /// 422: the file asks for more key-derivation iterations than fincert allows.
         KdfTooCostly => "kdf_too_costly",
+        /// 409: the request would charge a fee it did not confirm (`fee_confirmed_krw` missing
+        /// or not the current fee, `GET /v1/pricing`); nothing was charged.
+        FeeNotConfirmed => "fee_not_confirmed",
+        /// 422: the certificate cannot renew itself (its key is on a device, or another CA
+        /// issued it).
+        AutoRenewalUnavailable => "auto_renewal_unavailable",
 
         // Remote signing.
         /// 400: the signature request (or verification) is malformed.

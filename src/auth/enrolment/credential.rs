@@ -24,6 +24,9 @@ pub struct CredentialChoice<'a> {
     pub csr: Option<&'a [u8]>,
     /// For reissuance: the certificate being replaced.
     pub replaces: Option<Uuid>,
+    /// The fee the applicant agreed to (KRW); a general-purpose certificate is issued (or
+    /// reissued) only when it is the current fee.
+    pub fee_confirmed_krw: Option<u32>,
 }
 
 /// What the last step returns (written as `proto::enrolment::Completed`).
@@ -81,6 +84,14 @@ impl Enrolments {
             ));
         }
         let holder = HolderName::parse(&name).map_err(crate::pki::PkiError::from)?;
+        // The charge this records must be the one the applicant confirmed (a reissuance is of
+        // the replaced certificate's usage). Refused before the step is claimed: the applicant
+        // confirms and sends again.
+        let usage = match choice.replaces {
+            Some(old) => pki.certificate(db, &owner, old).await?.usage,
+            None => choice.usage,
+        };
+        pki.check_fee_confirmed(usage, choice.fee_confirmed_krw)?;
         let now = self.clock.now();
         if !store::enrolment::advance(db, id, Step::Credential, Step::Completed, now).await? {
             return Err(StepError::WrongStep {

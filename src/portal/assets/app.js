@@ -20,7 +20,7 @@ const T = {
     "phone.sent": "인증번호를 보냈습니다", "medium.kind": "보안매체 종류", "medium.card": "보안카드", "medium.hotp": "OTP(이벤트)",
     "medium.totp": "OTP(시간)", "medium.motp": "모바일 OTP", "medium.answer": "응답", "medium.device": "기기 ID",
     "medium.card.ask": "보안카드 {a}번의 {ah} 두 자리와 {b}번의 {bh} 두 자리를 입력하세요", first: "앞", last: "뒤",
-    usage: "용도", "usage.restricted": "용도제한 (은행·카드·보험, 무료)", "usage.general": "범용 (모든 전자거래, 4,400원)",
+    usage: "용도", "usage.restricted": "용도제한 (은행·카드·보험, 무료)", "usage.general": "범용 (모든 전자거래, {fee}원)",
     "pin.set": "PIN 6자리를 입력하세요", "pin.confirm": "PIN을 한 번 더 입력하세요", "pin.enter": "PIN 6자리를 입력하세요",
     "pin.mismatch": "두 PIN이 다릅니다", clear: "전체 지우기", back: "지우기", ok: "확인", cancel: "취소",
     "done.title": "발급이 끝났습니다", certificate: "인증서", "login.title": "로그인",
@@ -72,6 +72,11 @@ const T = {
     "foreign.byNpki": "공동인증서 파일 가져오기 (signCert.der, signPri.key)", "foreign.npki.cert": "인증서 파일 (signCert.der)", "foreign.npki.key": "개인키 파일 (signPri.key)",
     "foreign.npki.password": "인증서 비밀번호", "foreign.missing": "가져올 파일을 고르세요.", "foreign.imported": "가져왔습니다. 새 PIN으로 쓸 수 있습니다.",
     "status.locked": "PIN 잠김", progress: "진행 단계", refresh: "새로 고침",
+    "auto.label": "자동 갱신: 갱신 기간(만료 30일 전부터)에 PIN으로 서명하면 같은 PIN으로 인증서를 새로 발급합니다",
+    "auto.on": "자동 갱신을 켰습니다.", "auto.off": "자동 갱신을 껐습니다.",
+    "auto.fee": "범용 인증서는 자동으로 갱신될 때마다 수수료 {fee}원이 청구됩니다. 동의하면 자동 갱신을 켭니다.",
+    "auto.renewed": "서명했습니다. 같은 PIN으로 인증서도 자동 갱신했습니다. 새 인증서(일련번호 …{serial})는 {date}까지 유효합니다.",
+    "auto.renewed.fee": "서명했습니다. 같은 PIN으로 인증서도 자동 갱신했고 수수료 {fee}원이 청구되었습니다. 새 인증서(일련번호 …{serial})는 {date}까지 유효합니다.",
   },
   en: {
     brand: "fincert Certificate Centre", "nav.certificates": "My certificates", "nav.approvals": "Approvals", "nav.passkeys": "Passkeys",
@@ -87,7 +92,7 @@ const T = {
     "phone.sent": "The code was sent", "medium.kind": "Security medium", "medium.card": "Security card", "medium.hotp": "OTP (event)",
     "medium.totp": "OTP (time)", "medium.motp": "Mobile OTP", "medium.answer": "Answer", "medium.device": "Device id",
     "medium.card.ask": "Enter the {ah} two digits of cell {a} and the {bh} two digits of cell {b}", first: "first", last: "last",
-    usage: "Usage", "usage.restricted": "Restricted (banking, card, insurance; free)", "usage.general": "General purpose (all e-services; 4,400 KRW)",
+    usage: "Usage", "usage.restricted": "Restricted (banking, card, insurance; free)", "usage.general": "General purpose (all e-services; {fee} KRW)",
     "pin.set": "Choose a 6-digit PIN", "pin.confirm": "Enter the PIN again", "pin.enter": "Enter your 6-digit PIN",
     "pin.mismatch": "The PINs differ", clear: "Clear", back: "Delete", ok: "OK", cancel: "Cancel",
     "done.title": "Your certificate is ready", certificate: "Certificate", "login.title": "Sign in",
@@ -139,6 +144,11 @@ const T = {
     "foreign.byNpki": "Import a joint certificate's files (signCert.der, signPri.key)", "foreign.npki.cert": "Certificate file (signCert.der)", "foreign.npki.key": "Private key file (signPri.key)",
     "foreign.npki.password": "Certificate password", "foreign.missing": "Choose the files to import.", "foreign.imported": "Imported. It works with the new PIN.",
     "status.locked": "PIN locked", progress: "Progress", refresh: "Refresh",
+    "auto.label": "Automatic renewal: when you sign with your PIN in the renewal window (from 30 days before expiry), the same PIN renews the certificate",
+    "auto.on": "Automatic renewal is on.", "auto.off": "Automatic renewal is off.",
+    "auto.fee": "A general-purpose certificate is charged {fee} KRW each time it renews itself. If you agree, automatic renewal is turned on.",
+    "auto.renewed": "Signed. The same PIN also renewed your certificate: the new one (serial …{serial}) is valid until {date}.",
+    "auto.renewed.fee": "Signed. The same PIN also renewed your certificate, and {fee} KRW was charged: the new one (serial …{serial}) is valid until {date}.",
   },
 };
 
@@ -176,13 +186,15 @@ const ERRORS = {
     sign_in_not_found: "로그인 절차를 찾을 수 없습니다. 처음부터 다시 하세요.", sign_in_expired: "시간이 지나 처음부터 다시 로그인해야 합니다.",
     invalid_ticket: "인증 시간이 지났거나 이미 사용했습니다. 처음부터 다시 로그인하세요.", wrong_pin: "PIN이 올바르지 않습니다.",
     pin_locked: "PIN을 5번 틀려 잠겼습니다. 연결된 패스키로 PIN을 재설정하거나 인증서를 재발급하세요.",
-    reissuance_required: "이 인증서에는 키에 연결된 패스키가 없어 PIN을 재설정할 수 없습니다. 인증서를 재발급해야 합니다 (범용 인증서는 수수료 4,400원).",
+    reissuance_required: "이 인증서에는 키에 연결된 패스키가 없어 PIN을 재설정할 수 없습니다. 인증서를 재발급해야 합니다 (범용 인증서는 수수료 {fee}원).",
     invalid_owner: "사용자 정보를 확인할 수 없습니다. 다시 로그인하세요.", key_not_found: "이 인증서의 키를 찾을 수 없습니다.", passkey_not_bound: "이 패스키는 이 인증서의 키에 연결되어 있지 않습니다.",
     passkey_already_bound: "이 패스키는 이미 이 인증서에 연결되어 있습니다.", activation_not_found: "승인 시간이 지났습니다. 다시 승인하세요.", activation_expired: "승인 시간이 지났습니다. 다시 승인하세요.",
     activation_exhausted: "승인한 서명 횟수를 다 썼습니다. 다시 승인하세요.", activations_full: "지금 요청이 많습니다. 잠시 후 다시 하세요.",
     unsupported_signature_scheme: "이 인증서로는 요청한 방식의 서명을 할 수 없습니다.", key_integrity: "키를 안전하게 열 수 없습니다. 고객센터에 문의하세요.",
     kms_unavailable: "키 관리 서비스에 잠시 연결할 수 없습니다.", invalid_profile: "인증서 정보가 발급 기준에 맞지 않습니다.", csr_signature_invalid: "인증서 요청의 서명이 올바르지 않습니다.",
     weak_key: "키가 너무 약해 쓸 수 없습니다.", malformed_input: "파일이나 입력한 내용을 읽을 수 없습니다. 올바른 파일인지 확인하세요.",
+    fee_not_confirmed: "수수료가 바뀌었거나 동의하지 않았습니다. 현재 수수료 {fee}원을 확인하고 다시 진행해 주세요. 아무것도 청구되지 않았습니다.",
+    auto_renewal_unavailable: "기기에 보관한 인증서나 다른 기관의 인증서는 자동으로 갱신할 수 없습니다.",
     renewal_not_open: "만료 30일 전부터 갱신할 수 있습니다.", already_renewed: "이미 갱신한 인증서입니다.", illegal_transition: "이 인증서의 지금 상태에서는 할 수 없는 일입니다.",
     concurrent_change: "다른 곳에서 동시에 바뀌었습니다. 화면을 새로 고친 뒤 다시 하세요.", invalid_key_source: "이 인증서의 키 보관 방식으로는 할 수 없는 일입니다.",
     certificate_not_found: "인증서를 찾을 수 없습니다.", ca_not_initialized: "인증서 발급 기관이 아직 준비되지 않았습니다.", issuing_ca_revoked: "발급 기관의 인증서가 폐지되어 발급할 수 없습니다.",
@@ -228,13 +240,15 @@ const ERRORS = {
     sign_in_not_found: "This sign-in could not be found. Please start again.", sign_in_expired: "This sign-in took too long. Please start again.",
     invalid_ticket: "This sign-in took too long or was used already. Please sign in again.", wrong_pin: "Wrong PIN.",
     pin_locked: "The PIN is locked after 5 wrong tries. Reset it with the passkey bound to the certificate, or reissue the certificate.",
-    reissuance_required: "This certificate has no passkey bound to its key, so its PIN cannot be reset. Reissue the certificate (a general-purpose certificate costs 4,400 KRW).",
+    reissuance_required: "This certificate has no passkey bound to its key, so its PIN cannot be reset. Reissue the certificate (a general-purpose certificate costs {fee} KRW).",
     invalid_owner: "Your account could not be recognised. Please sign in again.", key_not_found: "This certificate's key could not be found.", passkey_not_bound: "This passkey is not bound to this certificate's key.",
     passkey_already_bound: "This passkey is already bound to this certificate.", activation_not_found: "The approval has lapsed. Please approve again.", activation_expired: "The approval has lapsed. Please approve again.",
     activation_exhausted: "The approved signatures are used up. Please approve again.", activations_full: "The service is busy. Please try again shortly.",
     unsupported_signature_scheme: "This certificate cannot make the kind of signature asked for.", key_integrity: "The key could not be opened safely. Please contact support.",
     kms_unavailable: "The key service is unavailable for a moment.", invalid_profile: "The certificate details do not meet the issuing rules.", csr_signature_invalid: "The certificate request's signature is not valid.",
     weak_key: "The key is too weak to be used.", malformed_input: "The file or text could not be read. Check that it is the right file.",
+    fee_not_confirmed: "The fee changed or was not agreed to. Please check the current fee of {fee} KRW and try again. Nothing was charged.",
+    auto_renewal_unavailable: "A certificate kept on a device or issued by another institution cannot renew itself.",
     renewal_not_open: "Renewal opens 30 days before expiry.", already_renewed: "This certificate was renewed already.", illegal_transition: "This cannot be done in the certificate's current state.",
     concurrent_change: "It was changed elsewhere at the same time. Reload the page and try again.", invalid_key_source: "This cannot be done with the way this certificate's key is kept.",
     certificate_not_found: "The certificate could not be found.", ca_not_initialized: "The certification authority is not ready yet.", issuing_ca_revoked: "The issuing authority's certificate was revoked; nothing can be issued.",
@@ -255,10 +269,19 @@ const ERRORS = {
 for (const l of ["ko", "en"]) { Object.assign(T[l], device.T[l]); Object.assign(ERRORS[l], device.ERRORS[l]); }
 
 let lang = localStorage.getItem("fincert.lang") || "ko";
-// The general-purpose fee the portal asks the person to agree to before it is charged
-// (pki.general_purpose_fee_krw's default; the usage choice names it too).
-const FEE = "4,400";
-const t = (k, vars = {}) => (T[lang][k] || k).replace(/\{(\w+)\}/g, (_, v) => vars[v] ?? "");
+// The fees in force, read from the service (GET /v1/pricing, pki.general_purpose_fee_krw):
+// never written here. A sentence's {fee} is the general-purpose fee, formatted; a charge is
+// agreed to only once the fee is known (`pricing()` first), and the request then confirms it.
+let prices = null;
+let pricesLoading = null;
+async function pricing() {
+  if (prices) return prices;
+  pricesLoading = pricesLoading || call("GET", "/v1/pricing").finally(() => { pricesLoading = null; });
+  prices = await pricesLoading;
+  return prices;
+}
+const feeText = (krw = prices && prices.general_purpose_fee_krw) => (Number.isInteger(krw) ? krw.toLocaleString("ko-KR") : "…");
+const t = (k, vars = {}) => (T[lang][k] || k).replace(/\{(\w+)\}/g, (_, v) => vars[v] ?? (v === "fee" ? feeText() : ""));
 const $ = (sel, root = document) => root.querySelector(sel);
 const view = () => $("#view");
 
@@ -320,6 +343,9 @@ async function call(method, path, body, token) {
     err.status = resp.status;
     // A wrong PIN told to its holder says how many tries are left before the lock.
     if (Number.isInteger(data.tries_left)) err.triesLeft = data.tries_left;
+    // The fee changed since it was read: read it again, so the sentence and the next
+    // confirmation name the fee in force.
+    if (err.code === "fee_not_confirmed") { prices = null; await pricing().catch(() => {}); }
     throw err;
   }
   return data;
@@ -375,7 +401,7 @@ async function api(method, path, body) {
 // Every message is a translated sentence, never a code.
 const message = (e) => {
   if (e.code === "wrong_pin" && Number.isInteger(e.triesLeft)) return t(e.triesLeft > 0 ? "pin.tries" : "pin.nowLocked", { n: e.triesLeft });
-  return ERRORS[lang][e.code] || ERRORS[lang].unknown;
+  return (ERRORS[lang][e.code] || ERRORS[lang].unknown).replace("{fee}", feeText());
 };
 
 // The fifth wrong PIN in a row (tries_left 0) or any later try: the PIN is locked.
@@ -768,8 +794,13 @@ function enrol(purpose) {
       const go = h("button", { type: "button", id: "next", onclick: async () => {
         // A charge is agreed to before anything is recorded (for a key kept on the device,
         // after its password passed the browser's checks: nothing is sent before either).
+        let confirmedFee;
         const feeAgreed = async () => {
-          if (usage.value !== "general" || await confirmDialog(t("fee.issue", { fee: FEE }), t("fee.agree", { fee: FEE }), { title: "fee.title" })) return true;
+          if (usage.value !== "general") return true;
+          const p = await guarded(pricing);
+          if (!p) return false;
+          const fee = feeText(p.general_purpose_fee_krw);
+          if (await confirmDialog(t("fee.issue", { fee }), t("fee.agree", { fee }), { title: "fee.title" })) { confirmedFee = p.general_purpose_fee_krw; return true; }
           status(t("fee.declined"), "info");
           return false;
         };
@@ -789,7 +820,19 @@ function enrol(purpose) {
         await guarded(async () => {
           const choice = kept ? { kind: kind.value, usage: usage.value, csr: kept.csr } : { kind: kind.value, usage: usage.value, pin };
           if (replaces) choice.replaces = replaces.value.trim();
-          const done = await api("POST", `/v1/enrolments/${enrolment.id}/complete`, choice);
+          if (confirmedFee !== undefined) choice.fee_confirmed_krw = confirmedFee;
+          const send = () => api("POST", `/v1/enrolments/${enrolment.id}/complete`, choice);
+          let done;
+          try { done = await send(); } catch (e) {
+            // A charge the request did not confirm (a reissuance is charged by the replaced
+            // certificate's usage, or the fee changed): nothing was issued and the step stays
+            // open, so ask with the fee in force and send again.
+            if (e.code !== "fee_not_confirmed" || !prices) throw e;
+            const fee = feeText(prices.general_purpose_fee_krw);
+            if (!await confirmDialog(t("fee.issue", { fee }), t("fee.agree", { fee }), { title: "fee.title" })) { status(t("fee.declined"), "info"); return; }
+            choice.fee_confirmed_krw = prices.general_purpose_fee_krw;
+            done = await send();
+          }
           if (done.session) session.set(done.session);
           const cert = done.certificate || done;
           if (kept) await kept.finish(cert);
@@ -821,7 +864,7 @@ function enrol(purpose) {
         } catch (e) {
           status(message(e));
           if (e.code === "reissuance_required") {
-            area.replaceChildren(h("p", { id: "reset-reissue" }, ERRORS[lang].reissuance_required), h("a", { href: "#/enrol/reissue" }, t("lock.reissue")));
+            area.replaceChildren(h("p", { id: "reset-reissue" }, ERRORS[lang].reissuance_required.replace("{fee}", feeText())), h("a", { href: "#/enrol/reissue" }, t("lock.reissue")));
           }
           return;
         }
@@ -881,11 +924,19 @@ function certificates() {
         await guarded(async () => { await api("POST", `/v1/certificates/${c.id}/${action}`, body); pendingNotice = t(`${action}.done`); route(true); });
       };
       const renewButton = h("button", { type: "button", class: "renew", onclick: async () => {
-        if (c.usage === "general" && !await confirmDialog(t("fee.renew", { fee: FEE }), t("fee.agree", { fee: FEE }), { title: "fee.title" })) { status(t("fee.declined"), "info"); return; }
-        const done = await withPin(area, t("pin.enter"), c.id, (pin) => api("POST", `/v1/certificates/${c.id}/renew`, { pin }), renewButton);
+        const body = {};
+        if (c.usage === "general") {
+          const p = await guarded(pricing);
+          if (!p) return;
+          const fee = feeText(p.general_purpose_fee_krw);
+          if (!await confirmDialog(t("fee.renew", { fee }), t("fee.agree", { fee }), { title: "fee.title" })) { status(t("fee.declined"), "info"); return; }
+          body.fee_confirmed_krw = p.general_purpose_fee_krw;
+        }
+        const done = await withPin(area, t("pin.enter"), c.id, (pin) => api("POST", `/v1/certificates/${c.id}/renew`, { ...body, pin }), renewButton);
         if (done) { pendingNotice = t("saved"); route(true); }
       } }, t("renew"));
       const pinButton = h("button", { type: "button", class: "secondary change-pin", onclick: () => changePin(c, area, pinButton) }, t("pin.change"));
+      const auto = c.status === "active" && cloud ? autoRenewal(c) : "";
       return h("section", { class: "card cert", "data-id": c.id, "data-status": c.status, "aria-label": c.subject },
         h("h2", {}, `${t(`kind.${c.kind}`)} · ${c.subject}`),
         h("dl", {}, h("dt", {}, t("usage")), h("dd", {}, t(`usage.${c.usage}`)), h("dt", {}, t("serial")), h("dd", {}, c.serial),
@@ -902,6 +953,7 @@ function certificates() {
           c.status === "active" ? h("button", { type: "button", class: "secondary suspend", onclick: change("suspend", false) }, t("suspend")) : "",
           c.status === "suspended" ? h("button", { type: "button", class: "secondary resume", onclick: change("resume", false) }, t("resume")) : "",
           live ? h("button", { type: "button", class: "danger revoke", onclick: change("revoke", true, { reason: "unspecified" }) }, t("revoke")) : ""),
+        auto,
         c.status === "active" ? h("div", { class: "row" }, select, h("button", { type: "button", class: "secondary consent-add", onclick: () => guarded(async () => {
           await api("POST", "/v1/consents", { institution_id: select.value, certificate_id: c.id }); status(t("saved"), "info"); route(true);
         }) }, t("consent.add"))) : "",
@@ -912,6 +964,49 @@ function certificates() {
       h("button", { type: "button", class: "danger", onclick: () => guarded(async () => { await api("DELETE", `/v1/consents/${c.id}`); route(true); }) }, t("withdraw")))));
   });
   return [h("h1", {}, t("certs.title")), list, consents];
+}
+
+// Automatic renewal of one certificate: a switch showing the service's setting; turning it on
+// for a general-purpose certificate asks the person to agree to the fee (read from the
+// service) first, and the setting then records exactly that fee.
+function autoRenewal(c) {
+  const box = h("input", { type: "checkbox", class: "auto-renew", disabled: true });
+  const wrap = h("label", { class: "auto-renewal", hidden: true }, box, t("auto.label"));
+  guarded(async () => {
+    const setting = await api("GET", `/v1/certificates/${c.id}/auto-renewal`);
+    if (!setting.available) return;
+    box.checked = setting.active;
+    box.disabled = false;
+    wrap.hidden = false;
+  });
+  box.addEventListener("change", async () => {
+    const on = box.checked;
+    box.checked = !on;
+    const body = { enabled: on };
+    if (on && c.usage === "general") {
+      const p = await guarded(pricing);
+      if (!p) return;
+      const fee = feeText(p.general_purpose_fee_krw);
+      if (!await confirmDialog(t("auto.fee", { fee }), t("fee.agree", { fee }), { title: "fee.title" })) { status(t("fee.declined"), "info"); return; }
+      body.fee_confirmed_krw = p.general_purpose_fee_krw;
+    }
+    await guarded(async () => {
+      const setting = await api("PUT", `/v1/certificates/${c.id}/auto-renewal`, body);
+      box.checked = setting.active;
+      status(t(setting.enabled ? "auto.on" : "auto.off"), "info");
+    });
+  });
+  return wrap;
+}
+
+// What an approval says: signed, and when the same PIN renewed the certificate, the new one's
+// serial and expiry (and the fee charged, which the person agreed to in the setting).
+function approvedNotice(v) {
+  if (v.status !== "signed") return t("rejected");
+  if (!v.renewed) return t("signed");
+  const date = new Date(v.renewed.not_after).toLocaleDateString(lang === "ko" ? "ko-KR" : "en-GB");
+  const serial = v.renewed.serial.slice(-8);
+  return v.renewed.fee_krw > 0 ? t("auto.renewed.fee", { fee: feeText(v.renewed.fee_krw), serial, date }) : t("auto.renewed", { serial, date });
 }
 
 // Change of PIN: the current PIN, then the new one twice; a wrong current PIN says how many
@@ -1004,7 +1099,7 @@ function approvals() {
     if (!pending.items.length) { list.replaceChildren(h("p", { id: "no-approvals" }, t("approvals.none"))); return; }
     list.replaceChildren(...pending.items.map((a) => {
       const area = h("div");
-      const done = (v) => { status(t(v.status === "signed" ? "signed" : "rejected"), "info"); route(true); };
+      const done = (v) => { status(approvedNotice(v), "info"); route(true); };
       return h("section", { class: "card approval", "data-id": a.id, "aria-label": a.institution.name },
         h("h2", {}, a.institution.name), h("p", { class: "display-text", dir: "auto" }, h("bdi", {}, a.display_text)),
         h("p", { class: "muted" }, `${t("signatures", { n: a.digest_count })} · ${t("expires")} ${new Date(a.expires_at).toLocaleTimeString()}`),
@@ -1164,5 +1259,6 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const ev of ["pointerdown", "keydown", "input"]) document.addEventListener(ev, () => { lastActive = Date.now(); }, { capture: true, passive: true });
   setInterval(idleTick, 1000);
   window.addEventListener("hashchange", () => route());
-  route();
+  // The fees are the service's (sentences name them): read before the first page is drawn.
+  pricing().catch(() => {}).finally(() => route());
 });

@@ -3,6 +3,7 @@
 pub mod audit_event;
 pub mod audit_head;
 pub mod authority;
+pub mod auto_renewal_setting;
 pub mod certificate;
 pub mod crl;
 pub mod custody_key;

@@ -4,12 +4,14 @@
 //! - `certificates.rs`: `certificates` (status transitions, renewal, expiry, renewal notices);
 //! - `authorities.rs`: `authorities` (the CA hierarchy) and `crls`;
 //! - `fees.rs`: `fee_charges` (the fee ledger);
+//! - `auto_renewal.rs`: `auto_renewal_settings` (the holder's automatic-renewal choices);
 //! - `foreign.rs`: `foreign_certificates`;
 //! - `ocsp.rs`: `ocsp_responses` (pre-signed OCSP answers) and `revocation_counters`.
 //!
 //! Everything is re-exported here: callers write `store::pki::transition`, not the file.
 
 mod authorities;
+mod auto_renewal;
 mod certificates;
 mod fees;
 mod foreign;
@@ -22,6 +24,7 @@ pub use self::{
         AuthorityRow, authorities, authority, insert_authority, insert_crl, latest_crl,
         revoke_authority,
     },
+    auto_renewal::{AutoRenewalRow, auto_renewal_setting, put_auto_renewal_setting},
     certificates::{
         CertificateRow, FOREIGN_ISSUER, NoticeStage, Revocation, certificate_by_id,
         certificate_by_serial, certificate_of, certificates_of, claim_final_notices, expire_due,

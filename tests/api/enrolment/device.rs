@@ -245,7 +245,7 @@ pub(super) async fn device_certificate_delivered_signed_in_renewed_and_revoked(e
         &app,
         &format!("{base}/complete"),
         ANON,
-        json!({"kind": "joint", "usage": "general", "csr": STANDARD.encode(&device.csr)}),
+        json!({"kind": "joint", "usage": "general", "csr": STANDARD.encode(&device.csr), "fee_confirmed_krw": 4400}),
     )
     .await;
     assert_eq!(resp.status(), 201);
@@ -389,7 +389,7 @@ pub(super) async fn device_certificate_delivered_signed_in_renewed_and_revoked(e
         &app,
         &format!("/v1/certificates/{id}/renew"),
         token.as_str(),
-        json!({"csr": STANDARD.encode(&rsa.csr)}),
+        json!({"csr": STANDARD.encode(&rsa.csr), "fee_confirmed_krw": 4400}),
     )
     .await;
     assert_eq!(resp.status(), 201);
@@ -580,7 +580,7 @@ pub(super) async fn bad_csrs_are_refused_and_the_step_stays_open(engine: Engine)
                 app,
                 &path,
                 ANON,
-                json!({"kind": kind, "usage": "general", "csr": STANDARD.encode(csr)}),
+                json!({"kind": kind, "usage": "general", "csr": STANDARD.encode(csr), "fee_confirmed_krw": 4400}),
             )
             .await
         }

@@ -348,3 +348,95 @@ pub(super) async fn reissuance_replaces_the_old_certificate(engine: Engine) {
         .unwrap();
     assert_eq!(old_now["status"], "revoked");
 }
+
+/// A general-purpose issuance records its fee only when the request confirmed the current fee:
+/// missing or stale, `409 fee_not_confirmed` (the step stays open, nothing is issued or
+/// charged); with it, the certificate and one charge of exactly that fee.
+pub(super) async fn a_general_purpose_issuance_needs_the_fee_confirmed(engine: Engine) {
+    use fincert::auth::{media::MediumKind, otp};
+    let app = spawn_app(engine).await;
+    dev_customer(&app).await;
+    register_otp(&app, MediumKind::Hotp, None).await;
+    let base = to_medium_step(&app, "issue", "sms").await;
+    let resp = post(
+        &app,
+        &format!("{base}/medium"),
+        ANON,
+        json!({"kind": "hotp", "answer": format!("{:06}", otp::hotp(OTP_SECRET, 0))}),
+    )
+    .await;
+    assert_eq!(resp.json::<Value>().await.unwrap()["step"], "credential");
+    let body = |fee: Option<i64>| {
+        let mut b = json!({"kind": "financial", "usage": "general", "pin": "604172"});
+        if let Some(f) = fee {
+            b["fee_confirmed_krw"] = json!(f);
+        }
+        b
+    };
+    for fee in [None, Some(0), Some(4000)] {
+        let problem = assert_problem(
+            post(&app, &format!("{base}/complete"), ANON, body(fee)).await,
+            409,
+            "fee_not_confirmed",
+        )
+        .await;
+        assert!(
+            problem["detail"].as_str().unwrap().contains("4400 KRW"),
+            "{problem}"
+        );
+    }
+    let view: Value = app.get(&base).await.json().await.unwrap();
+    assert_eq!(view["step"], "credential", "the step stays open");
+    let resp = post(&app, &format!("{base}/complete"), ANON, body(Some(4400))).await;
+    assert_eq!(resp.status(), 201);
+    let done: Value = resp.json().await.unwrap();
+    let token = done["session"]["access_token"].as_str().unwrap();
+    let fees: Value = get(&app, "/v1/fees", token).await.json().await.unwrap();
+    let fees = fees["items"].as_array().unwrap();
+    assert_eq!(fees.len(), 1, "{fees:?}");
+    assert_eq!(
+        (fees[0]["event"].as_str(), fees[0]["amount_krw"].as_i64()),
+        (Some("issue"), Some(4400))
+    );
+
+    // A reissuance is charged by the replaced certificate's usage (general-purpose here),
+    // whatever usage the request names.
+    let old = done["certificate"]["id"].as_str().unwrap().to_owned();
+    let base = to_medium_step(&app, "reissue", "sms").await;
+    let resp = post(
+        &app,
+        &format!("{base}/medium"),
+        ANON,
+        json!({"kind": "hotp", "answer": format!("{:06}", otp::hotp(OTP_SECRET, 1))}),
+    )
+    .await;
+    assert_eq!(resp.json::<Value>().await.unwrap()["step"], "credential");
+    let mut reissue =
+        json!({"kind": "financial", "usage": "restricted", "pin": "604173", "replaces": old});
+    assert_problem(
+        post(&app, &format!("{base}/complete"), ANON, reissue.clone()).await,
+        409,
+        "fee_not_confirmed",
+    )
+    .await;
+    reissue["fee_confirmed_krw"] = json!(4400);
+    let resp = post(&app, &format!("{base}/complete"), ANON, reissue).await;
+    assert_eq!(resp.status(), 201);
+    // Read from the ledger itself (the first session's certificate was just superseded).
+    let row = fincert::store::pki::certificate_by_id(&app.db, &old)
+        .await
+        .unwrap()
+        .unwrap();
+    // Both at the same instant of the test clock: the ledger's order between them is the ids'.
+    let mut events: Vec<_> = fincert::store::pki::fees_of(&app.db, row.owner_id.as_str())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.event, f.amount_krw))
+        .collect();
+    events.sort();
+    assert_eq!(
+        events,
+        [("issue".to_owned(), 4400), ("reissue".to_owned(), 4400)]
+    );
+}

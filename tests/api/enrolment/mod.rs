@@ -18,7 +18,8 @@ use device::{
     device_certificate_delivered_signed_in_renewed_and_revoked, device_sign_in_is_rate_limited,
 };
 use issuance::{
-    issuance_with_a_security_card, issuance_with_otp_media, reissuance_replaces_the_old_certificate,
+    a_general_purpose_issuance_needs_the_fee_confirmed, issuance_with_a_security_card,
+    issuance_with_otp_media, reissuance_replaces_the_old_certificate,
 };
 use phone_steps::{codes_and_enrolments_expire, first_three_steps};
 
@@ -85,4 +86,5 @@ both_engines!(
     device_certificate_delivered_signed_in_renewed_and_revoked,
     device_sign_in_is_rate_limited,
     bad_csrs_are_refused_and_the_step_stays_open,
+    a_general_purpose_issuance_needs_the_fee_confirmed,
 );

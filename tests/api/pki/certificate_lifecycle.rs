@@ -388,7 +388,18 @@ pub(super) async fn renewal_notices_are_sent_once_at_30_and_7_days(engine: Engin
         "{}",
         sent[0]
     );
+    // A restricted-use financial certificate renews itself by default: the notice says how.
+    assert!(
+        sent[0].contains("PIN으로 전자서명하면 자동으로 갱신됩니다"),
+        "{}",
+        sent[0]
+    );
 
+    // The holder turns automatic renewal off: the last notice sends them to the portal.
+    app.pki
+        .set_auto_renewal(&app.db, &who, cert.id, false, None)
+        .await
+        .unwrap();
     // 6 days left: exactly one 7-day notice, also with both nodes at once.
     app.clock.advance(Duration::days(19));
     assert_eq!(both().await, 1);
@@ -397,6 +408,11 @@ pub(super) async fn renewal_notices_are_sent_once_at_30_and_7_days(engine: Engin
     assert_eq!(sent.len(), 2, "{sent:?}");
     assert!(
         sent[1].contains("만료 7일 전") && sent[1].contains(tail),
+        "{}",
+        sent[1]
+    );
+    assert!(
+        sent[1].contains("인증서 센터에서 갱신하세요"),
         "{}",
         sent[1]
     );
