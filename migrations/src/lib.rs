@@ -31,6 +31,7 @@ mod m20261202_000022_webhook_validation_info;
 mod m20261202_000023_audit_checkpoints;
 mod m20261202_000024_final_renewal_notice;
 mod m20261202_000025_csc_history_index;
+mod m20261203_000027_csc_oauth;
 
 /// The ordered list of every migration fincert knows.
 pub struct Migrator;
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000023_audit_checkpoints::Migration),
             Box::new(m20261202_000024_final_renewal_notice::Migration),
             Box::new(m20261202_000025_csc_history_index::Migration),
+            Box::new(m20261203_000027_csc_oauth::Migration),
         ]
     }
 }

@@ -147,6 +147,27 @@ pub enum Action {
     /// A PIN sign-in named a certificate that is unknown or cannot sign in (no cloud key,
     /// not active): refused exactly like a wrong PIN.
     PinSignInRefused,
+    /// A CSC client asked for the holder's authorization (`oauth2/authorize`).
+    CscOauthRequested,
+    /// An `oauth2/authorize` request was refused before the holder saw it (client, redirect
+    /// URI, PKCE, scope or parameters).
+    CscOauthInvalid,
+    /// The holder approved a CSC authorization; a code is out.
+    CscOauthApproved,
+    /// The holder refused a CSC authorization.
+    CscOauthRefused,
+    /// An authorization code was exchanged for a credential token.
+    CscOauthExchanged,
+    /// An authorization code exchange was refused (wrong verifier, redirect URI, expired).
+    CscOauthExchangeFailed,
+    /// An authorization code was presented again; the token it issued is revoked.
+    CscOauthCodeReused,
+    /// An access token or credential token was revoked (`oauth2/revoke`).
+    CscOauthTokenRevoked,
+    /// A redirect URI was registered for an institution.
+    InstitutionRedirectUriAdded,
+    /// A registered redirect URI was removed.
+    InstitutionRedirectUriRemoved,
 }
 
 impl Action {
@@ -222,6 +243,16 @@ impl Action {
             Self::AuditCheckpointFailed => "audit.checkpoint_failed",
             Self::AuditWitnessFailed => "audit.witness_failed",
             Self::PinSignInRefused => "auth.pin_sign_in_refused",
+            Self::CscOauthRequested => "csc.oauth_requested",
+            Self::CscOauthInvalid => "csc.oauth_invalid",
+            Self::CscOauthApproved => "csc.oauth_approved",
+            Self::CscOauthRefused => "csc.oauth_refused",
+            Self::CscOauthExchanged => "csc.oauth_exchanged",
+            Self::CscOauthExchangeFailed => "csc.oauth_exchange_failed",
+            Self::CscOauthCodeReused => "csc.oauth_code_reused",
+            Self::CscOauthTokenRevoked => "csc.oauth_token_revoked",
+            Self::InstitutionRedirectUriAdded => "institution.redirect_uri_added",
+            Self::InstitutionRedirectUriRemoved => "institution.redirect_uri_removed",
         }
     }
 }

@@ -67,7 +67,7 @@ impl SadProblem {
     }
 }
 
-fn sad_hash(sad: &str) -> String {
+pub(super) fn sad_hash(sad: &str) -> String {
     Digest::of(sad.as_bytes()).to_hex()
 }
 
@@ -113,7 +113,7 @@ impl SadEntry {
 }
 
 /// The SAD's random bytes (what the record's outer key is derived from).
-fn sad_bytes(sad: &str) -> Option<Zeroizing<Vec<u8>>> {
+pub(super) fn sad_bytes(sad: &str) -> Option<Zeroizing<Vec<u8>>> {
     B64URL
         .decode(sad)
         .ok()
@@ -150,7 +150,7 @@ impl Signing {
         sads.insert(entry.sad_hash.clone(), entry);
     }
 
-    fn forget_sad(&self, hash: &str) {
+    pub(super) fn forget_sad(&self, hash: &str) {
         self.sads
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -1,0 +1,583 @@
+//! User-authorized CSC (SCAL 2 by OAuth 2.0 authorization code with PKCE S256): the
+//! institution's client sends the holder to `oauth2/authorize`, the holder signs in on the
+//! portal, sees what is asked and approves with the PIN (or refuses), and the client exchanges
+//! the code once for a *credential token* bound to itself, the credential and exactly those
+//! hashes.
+//!
+//! The approval activates the key as a cluster authorization (as `credentials/authorize`
+//! does), its activation record sealed under a key derived from the **code**, which is stored
+//! only as its SHA-256. The exchange consumes the code in one conditional update (once across
+//! the cluster), checks the client, redirect URI, expiry and PKCE verifier, then re-seals the
+//! record under a fresh credential token (no KMS call) and stores it as a CSC SAD row: from
+//! there the SAD rules hold (each hash signs once across the cluster; `csc.rs`). A code
+//! presented again is refused and the token issued from it is revoked (RFC 6749 §4.1.2).
+//!
+//! Never: a code or token in a log, an error, an audit event or the database in plaintext.
+
+mod ask;
+
+use aws_lc_rs::rand::SecureRandom;
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64URL};
+use chrono::{DateTime, Duration, Utc};
+use fincert_client::proto::csc_oauth::CscAuthorizationView;
+use sea_orm::{DatabaseConnection, TransactionTrait};
+use serde_json::json;
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+pub use ask::{
+    Ask, Dialect, Refusal, SHA256_OID, parse_ask, parse_redirect_uri, pkce_s256_matches,
+    redirect_with, state_of,
+};
+
+use super::{
+    Signing, SigningError,
+    csc::{sad_bytes, sad_hash},
+    request::Target,
+};
+use crate::{
+    audit::{Action, Actor, NewEvent},
+    custody::{OwnerId, record::RecordOf},
+    domain::pin::Pin,
+    store::{self, StoreError, signing as db},
+};
+
+/// How long the holder has to decide.
+pub const REQUEST_TTL_SECS: i64 = 600;
+/// How long a code may wait for its exchange (RFC 6749 §4.1.2 recommends at most 10 minutes;
+/// a client exchanges at once).
+pub const CODE_TTL_SECS: i64 = 60;
+
+/// Why an exchange is refused (`invalid_grant`); the description is safe to return.
+pub type GrantProblem = &'static str;
+
+fn token_hash(token: &str) -> String {
+    sad_hash(token)
+}
+
+// ----- redirect URIs (the operator's CLI) -----
+
+/// Registers a redirect URI for an institution (by id or client id).
+pub async fn add_redirect_uri(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    who: &str,
+    uri: &str,
+) -> Result<bool, SigningError> {
+    let uri = parse_redirect_uri(uri)
+        .map_err(|e| super::request::RequestError::Invalid(e.into()))?;
+    let row = super::institution::find(db, who).await?;
+    let txn = db.begin().await.map_err(StoreError::from)?;
+    let added = db::insert_redirect_uri(&txn, &row.id, &uri, now).await?;
+    if added {
+        let event = NewEvent::new(Actor::Operator, Action::InstitutionRedirectUriAdded)
+            .subject(row.id.clone())
+            .details(json!({"redirect_uri": uri}));
+        store::audit::append_within(&txn, now, &[event]).await?;
+    }
+    txn.commit().await.map_err(StoreError::from)?;
+    Ok(added)
+}
+
+/// Removes a registered redirect URI.
+pub async fn remove_redirect_uri(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    who: &str,
+    uri: &str,
+) -> Result<bool, SigningError> {
+    let row = super::institution::find(db, who).await?;
+    let txn = db.begin().await.map_err(StoreError::from)?;
+    let removed = db::delete_redirect_uri(&txn, &row.id, uri).await?;
+    if removed {
+        let event = NewEvent::new(Actor::Operator, Action::InstitutionRedirectUriRemoved)
+            .subject(row.id.clone())
+            .details(json!({"redirect_uri": uri}));
+        store::audit::append_within(&txn, now, &[event]).await?;
+    }
+    txn.commit().await.map_err(StoreError::from)?;
+    Ok(removed)
+}
+
+/// An institution's registered redirect URIs.
+pub async fn redirect_uris(db: &DatabaseConnection, who: &str) -> Result<Vec<String>, SigningError> {
+    let row = super::institution::find(db, who).await?;
+    Ok(db::redirect_uris(db, &row.id).await?)
+}
+
+impl Signing {
+    /// The active institution with OAuth client id `client_id` whose registered redirect URIs
+    /// include exactly `redirect_uri`; `None` if either is wrong (the authorize page then shows
+    /// an error and redirects nowhere).
+    pub async fn oauth_client(
+        &self,
+        db: &DatabaseConnection,
+        client_id: &str,
+        redirect_uri: &str,
+    ) -> Result<Option<db::InstitutionRow>, SigningError> {
+        let Some(row) = db::institution_by_client_id(db, client_id).await? else {
+            return Ok(None);
+        };
+        if row.status != crate::domain::institution_status::InstitutionStatus::Active {
+            return Ok(None);
+        }
+        Ok(db::redirect_uri_registered(db, &row.id, redirect_uri)
+            .await?
+            .then_some(row))
+    }
+
+    /// Audits an authorize request refused before the holder saw it.
+    pub async fn csc_oauth_invalid(
+        &self,
+        db: &DatabaseConnection,
+        client: &str,
+        why: &str,
+    ) -> Result<(), SigningError> {
+        let event = NewEvent::new(
+            Actor::Institution(client.chars().take(64).collect()),
+            Action::CscOauthInvalid,
+        )
+        .details(json!({"reason": why}));
+        store::audit::append(db, self.clock.now(), &[event]).await?;
+        Ok(())
+    }
+
+    /// Stores what a checked authorize request asks for, until the holder decides. The
+    /// credential must be consented to the institution (else the client hears
+    /// `invalid_request`, as it would from `credentials/authorize`).
+    pub async fn csc_oauth_begin(
+        &self,
+        db: &DatabaseConnection,
+        client: &db::InstitutionRow,
+        redirect_uri: &str,
+        ask: &Ask,
+    ) -> Result<Option<Uuid>, SigningError> {
+        let cert = ask.credential_id.to_string();
+        if db::live_consent(db, &client.id, &cert).await?.is_none() {
+            self.csc_oauth_invalid(db, &client.id, "credential not registered with the client")
+                .await?;
+            return Ok(None);
+        }
+        let now = self.clock.now();
+        let row = db::GrantRow {
+            id: Uuid::new_v4(),
+            institution_id: client.id.clone(),
+            redirect_uri: redirect_uri.to_owned(),
+            code_challenge: ask.code_challenge.clone(),
+            state: ask.state.clone(),
+            certificate_id: cert,
+            num_signatures: i32::try_from(ask.hashes.len()).unwrap_or(i32::MAX),
+            hashes: ask.hashes.iter().map(|d| d.to_b64()).collect(),
+            description: ask.description.clone(),
+            status: db::GrantStatus::Pending,
+            expires_at: now + Duration::seconds(REQUEST_TTL_SECS),
+            code_expires_at: None,
+            user_id: None,
+            activation_id: None,
+            key_id: None,
+            record: None,
+            activation_expires_at: None,
+            issued_sad_hash: None,
+        };
+        let event = NewEvent::new(Actor::Institution(client.id.clone()), Action::CscOauthRequested)
+            .subject(row.certificate_id.clone())
+            .details(json!({
+                "request": row.id.to_string(),
+                "redirect_uri": redirect_uri,
+                "num_signatures": row.num_signatures,
+                "digests": ask.hashes.iter().map(|d| d.to_hex()).collect::<Vec<_>>(),
+            }));
+        let txn = db.begin().await.map_err(StoreError::from)?;
+        db::insert_grant(&txn, &row, now).await?;
+        store::audit::append_within(&txn, now, &[event]).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(Some(row.id))
+    }
+
+    /// A pending request the signed-in holder owns, with its certificate.
+    async fn pending_grant(
+        &self,
+        db: &DatabaseConnection,
+        user: &OwnerId,
+        id: Uuid,
+    ) -> Result<(db::GrantRow, store::pki::CertificateRow), SigningError> {
+        let g = db::grant(db, id).await?.ok_or(SigningError::NotFound)?;
+        let cert = store::pki::certificate_by_id(db, &g.certificate_id)
+            .await?
+            .ok_or(SigningError::NotFound)?;
+        // Someone else's request is not found, so ids cannot be probed.
+        if cert.owner_id != *user {
+            return Err(SigningError::NotFound);
+        }
+        if g.status != db::GrantStatus::Pending || self.clock.now() >= g.expires_at {
+            return Err(SigningError::NotPending("decided or expired"));
+        }
+        Ok((g, cert))
+    }
+
+    /// What the consent page shows.
+    pub async fn csc_oauth_view(
+        &self,
+        db: &DatabaseConnection,
+        user: &OwnerId,
+        id: Uuid,
+    ) -> Result<CscAuthorizationView, SigningError> {
+        let (g, cert) = self.pending_grant(db, user, id).await?;
+        let inst = db::institution(db, &g.institution_id)
+            .await?
+            .ok_or(SigningError::NotFound)?;
+        Ok(CscAuthorizationView {
+            id: g.id.to_string(),
+            institution: inst.name,
+            credential_id: g.certificate_id,
+            subject: cert.subject,
+            serial: cert.serial_hex,
+            num_signatures: u32::try_from(g.num_signatures).unwrap_or(0),
+            hash_count: u32::try_from(g.hashes.len()).unwrap_or(0),
+            description: g.description,
+            expires_at: g.expires_at.to_rfc3339(),
+        })
+    }
+
+    /// The holder approves with the PIN: the key is activated for exactly the asked hashes
+    /// (wrong PINs count towards the lock as everywhere), and the answer is the client's
+    /// redirect URI with the one-time code and the state.
+    pub async fn csc_oauth_approve(
+        &self,
+        db: &DatabaseConnection,
+        user: &OwnerId,
+        id: Uuid,
+        pin: &Pin,
+    ) -> Result<String, SigningError> {
+        let (g, _) = self.pending_grant(db, user, id).await?;
+        let caller = self.caller(&g.institution_id, "sign").await?;
+        let credential = Uuid::parse_str(&g.certificate_id).map_err(|_| SigningError::NotFound)?;
+        let (cert, key, _) = self
+            .resolve(db, &caller, &Target::Certificate(credential), None)
+            .await?;
+        let key = key.ok_or(SigningError::DeviceKey)?;
+        let mut code = Zeroizing::new([0u8; 32]);
+        self.rng
+            .fill(code.as_mut())
+            .map_err(|_| SigningError::Random)?;
+        let num = u32::try_from(g.num_signatures).unwrap_or(0);
+        let (activation, record) = self
+            .custody
+            .activate_for_sad(db, &cert.owner_id, key, pin, code.as_ref(), num)
+            .await?;
+        let code_text = Zeroizing::new(B64URL.encode(code.as_ref()));
+        let now = self.clock.now();
+        let code_hash = token_hash(&code_text);
+        let approval = db::Approval {
+            code_hash: &code_hash,
+            code_expires_at: (now + Duration::seconds(CODE_TTL_SECS)).min(activation.expires_at),
+            user_id: user.as_str(),
+            activation_id: activation.id,
+            key_id: key,
+            record: &record,
+            activation_expires_at: activation.expires_at,
+        };
+        let event = NewEvent::new(user.actor(), Action::CscOauthApproved)
+            .subject(cert.serial_hex.clone())
+            .details(json!({
+                "request": id.to_string(),
+                "institution": g.institution_id,
+                "activation": activation.id.to_string(),
+                "num_signatures": num,
+            }));
+        let stored = async {
+            let txn = db.begin().await.map_err(StoreError::from)?;
+            if !db::approve_grant(&txn, id, &approval, now).await? {
+                return Ok(false);
+            }
+            store::audit::append_within(&txn, now, &[event]).await?;
+            txn.commit().await.map_err(StoreError::from)?;
+            Ok::<_, StoreError>(true)
+        }
+        .await;
+        match stored {
+            Ok(true) => Ok(redirect_with(
+                &g.redirect_uri,
+                &[("code", code_text.as_str())],
+                g.state.as_deref(),
+            )),
+            other => {
+                self.custody.activations().remove(activation.id);
+                match other {
+                    Err(e) => Err(e.into()),
+                    _ => Err(SigningError::NotPending("decided or expired")),
+                }
+            }
+        }
+    }
+
+    /// The holder refuses: the client's redirect URI with `error=access_denied`.
+    pub async fn csc_oauth_refuse(
+        &self,
+        db: &DatabaseConnection,
+        user: &OwnerId,
+        id: Uuid,
+    ) -> Result<String, SigningError> {
+        let (g, cert) = self.pending_grant(db, user, id).await?;
+        let now = self.clock.now();
+        let event = NewEvent::new(user.actor(), Action::CscOauthRefused)
+            .subject(cert.serial_hex)
+            .details(json!({"request": id.to_string(), "institution": g.institution_id}));
+        let txn = db.begin().await.map_err(StoreError::from)?;
+        if !db::refuse_grant(&txn, id).await? {
+            return Err(SigningError::NotPending("decided or expired"));
+        }
+        store::audit::append_within(&txn, now, &[event]).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(redirect_with(
+            &g.redirect_uri,
+            &[
+                ("error", "access_denied"),
+                ("error_description", "The holder refused the authorization"),
+            ],
+            g.state.as_deref(),
+        ))
+    }
+
+    /// `grant_type=authorization_code`: exchanges an approved code once for a credential
+    /// token and its lifetime in seconds. The client was authenticated by the caller.
+    pub async fn csc_oauth_exchange(
+        &self,
+        db: &DatabaseConnection,
+        client: &db::InstitutionRow,
+        code: &str,
+        verifier: &str,
+        redirect_uri: Option<&str>,
+    ) -> Result<Result<(Zeroizing<String>, i64), GrantProblem>, SigningError> {
+        const INVALID: GrantProblem = "The authorization code is not valid";
+        let code_hash = token_hash(code);
+        let Some(g) = db::grant_by_code(db, &code_hash).await? else {
+            self.exchange_failed(db, client, None, "unknown code").await?;
+            return Ok(Err(INVALID));
+        };
+        if g.institution_id != client.id {
+            // Another client's code: refused, and left for its own client.
+            self.exchange_failed(db, client, Some(g.id), "another client's code")
+                .await?;
+            return Ok(Err(INVALID));
+        }
+        match g.status {
+            db::GrantStatus::Approved => {}
+            db::GrantStatus::Exchanged => return self.code_reused(db, &g).await,
+            _ => {
+                self.exchange_failed(db, client, Some(g.id), "code already used")
+                    .await?;
+                return Ok(Err(INVALID));
+            }
+        }
+        let (Some(user), Some(activation), Some(key_id), Some(record), Some(act_exp), Some(code_exp)) = (
+            g.user_id.as_deref().and_then(|u| OwnerId::parse(u).ok()),
+            g.activation_id,
+            g.key_id,
+            g.record.clone(),
+            g.activation_expires_at,
+            g.code_expires_at,
+        ) else {
+            return Err(crate::store::columns::corrupt("csc_oauth_grants", "record", "approved without its activation").into());
+        };
+        let now = self.clock.now();
+        let why = if now >= code_exp {
+            Some("The authorization code expired")
+        } else if redirect_uri != Some(g.redirect_uri.as_str()) {
+            Some("The redirect_uri does not match the authorization request")
+        } else if !pkce_s256_matches(verifier, &g.code_challenge) {
+            Some("The code_verifier does not match the code_challenge")
+        } else {
+            None
+        };
+        let of = RecordOf {
+            owner: user.clone(),
+            key_id,
+            activation,
+            expires_at: act_exp,
+        };
+        let Some(code_bytes) = sad_bytes(code) else {
+            return Ok(Err(INVALID));
+        };
+        let mut raw = Zeroizing::new([0u8; 32]);
+        self.rng
+            .fill(raw.as_mut())
+            .map_err(|_| SigningError::Random)?;
+        let token = Zeroizing::new(B64URL.encode(raw.as_ref()));
+        let resealed = match why {
+            None => Some(self.custody.reseal_record(&of, &code_bytes, raw.as_ref(), &record)?),
+            Some(_) => None,
+        };
+        let txn = db.begin().await.map_err(StoreError::from)?;
+        if !db::consume_code(&txn, &code_hash).await? {
+            drop(txn);
+            // A concurrent exchange won: this is a second presentation of the code.
+            let again = db::grant(db, g.id).await?.ok_or(SigningError::NotFound)?;
+            return self.code_reused(db, &again).await;
+        }
+        let actor = Actor::Institution(client.id.clone());
+        let Some(resealed) = resealed else {
+            let reason = why.unwrap_or(INVALID);
+            let event = NewEvent::new(actor, Action::CscOauthExchangeFailed)
+                .subject(g.certificate_id.clone())
+                .details(json!({"request": g.id.to_string(), "reason": reason}));
+            store::audit::append_within(&txn, now, &[event]).await?;
+            txn.commit().await.map_err(StoreError::from)?;
+            self.custody.activations().remove(activation);
+            return Ok(Err(reason));
+        };
+        let sad = db::SadRow {
+            sad_hash: token_hash(&token),
+            institution_id: client.id.clone(),
+            certificate_id: g.certificate_id.clone(),
+            user_id: user,
+            activation_id: activation,
+            hashes: g.hashes.clone(),
+            remaining: g.num_signatures,
+            expires_at: act_exp,
+            key_id: Some(key_id),
+            record: Some(resealed),
+        };
+        let event = NewEvent::new(actor, Action::CscOauthExchanged)
+            .subject(g.certificate_id.clone())
+            .details(json!({"request": g.id.to_string(), "activation": activation.to_string()}));
+        db::insert_sad(&txn, &sad, now).await?;
+        db::set_issued(&txn, g.id, &sad.sad_hash).await?;
+        store::audit::append_within(&txn, now, &[event]).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(Ok((token, (act_exp - now).num_seconds().max(1))))
+    }
+
+    async fn exchange_failed(
+        &self,
+        db: &DatabaseConnection,
+        client: &db::InstitutionRow,
+        request: Option<Uuid>,
+        reason: &str,
+    ) -> Result<(), SigningError> {
+        let event = NewEvent::new(
+            Actor::Institution(client.id.clone()),
+            Action::CscOauthExchangeFailed,
+        )
+        .details(json!({"request": request.map(|r| r.to_string()), "reason": reason}));
+        store::audit::append(db, self.clock.now(), &[event]).await?;
+        Ok(())
+    }
+
+    /// A code presented after its exchange: refused, and the token it issued revoked.
+    async fn code_reused(
+        &self,
+        db: &DatabaseConnection,
+        g: &db::GrantRow,
+    ) -> Result<Result<(Zeroizing<String>, i64), GrantProblem>, SigningError> {
+        let now = self.clock.now();
+        let txn = db.begin().await.map_err(StoreError::from)?;
+        if db::mark_reused(&txn, g.id).await? {
+            if let Some(issued) = &g.issued_sad_hash {
+                db::delete_sad(&txn, issued).await?;
+            }
+            let event = NewEvent::new(
+                Actor::Institution(g.institution_id.clone()),
+                Action::CscOauthCodeReused,
+            )
+            .subject(g.certificate_id.clone())
+            .details(json!({"request": g.id.to_string(), "token_revoked": g.issued_sad_hash.is_some()}));
+            store::audit::append_within(&txn, now, &[event]).await?;
+        }
+        txn.commit().await.map_err(StoreError::from)?;
+        if let Some(issued) = &g.issued_sad_hash {
+            self.forget_sad(issued);
+        }
+        if let Some(a) = g.activation_id {
+            self.custody.activations().remove(a);
+        }
+        Ok(Err(
+            "The authorization code was used before; the token issued with it is revoked",
+        ))
+    }
+
+    /// The institution behind a credential token (a CSC SAD presented as the bearer), if it
+    /// is one that exists and is live.
+    pub async fn credential_token_owner(
+        &self,
+        db: &DatabaseConnection,
+        token: &str,
+    ) -> Result<Option<String>, SigningError> {
+        if sad_bytes(token).is_none() {
+            return Ok(None);
+        }
+        Ok(db::sad(db, &token_hash(token))
+            .await?
+            .filter(|r| self.clock.now() < r.expires_at)
+            .map(|r| r.institution_id))
+    }
+
+    /// RFC 7009 for a credential token: revoked if it is this client's (anything else is
+    /// answered the same way, so tokens cannot be probed).
+    pub async fn revoke_credential_token(
+        &self,
+        db: &DatabaseConnection,
+        client: &db::InstitutionRow,
+        token: &str,
+    ) -> Result<(), SigningError> {
+        let hash = token_hash(token);
+        let Some(row) = db::sad(db, &hash).await? else {
+            return Ok(());
+        };
+        if row.institution_id != client.id {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let event = NewEvent::new(
+            Actor::Institution(client.id.clone()),
+            Action::CscOauthTokenRevoked,
+        )
+        .subject(row.certificate_id.clone())
+        .details(json!({"kind": "credential", "activation": row.activation_id.to_string()}));
+        let txn = db.begin().await.map_err(StoreError::from)?;
+        if db::delete_sad(&txn, &hash).await? {
+            store::audit::append_within(&txn, now, &[event]).await?;
+        }
+        txn.commit().await.map_err(StoreError::from)?;
+        self.forget_sad(&hash);
+        self.custody.activations().remove(row.activation_id);
+        Ok(())
+    }
+
+    /// RFC 7009 for an institution access token (by its `jti`, until `expires_at`): refused
+    /// on every node within a second (the revocation bumps the cache epoch).
+    pub async fn revoke_access_token(
+        &self,
+        db: &DatabaseConnection,
+        client: &db::InstitutionRow,
+        jti: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), SigningError> {
+        let now = self.clock.now();
+        let event = NewEvent::new(
+            Actor::Institution(client.id.clone()),
+            Action::CscOauthTokenRevoked,
+        )
+        .details(json!({"kind": "access", "jti": jti}));
+        let txn = db.begin().await.map_err(StoreError::from)?;
+        db::revoke_access_token(&txn, jti, expires_at).await?;
+        store::epochs::bump(&txn).await?;
+        store::audit::append_within(&txn, now, &[event]).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    /// Whether an institution access token was revoked (cached per node while it is not).
+    pub async fn access_token_revoked(&self, jti: &str) -> Result<bool, SigningError> {
+        let key = jti.to_owned();
+        if self.live_tokens.get(&key).is_some() {
+            return Ok(false);
+        }
+        let tag = self.live_tokens.begin();
+        let revoked = db::access_token_revoked(&self.reads, jti).await?;
+        if !revoked {
+            self.live_tokens.put(tag, key, ());
+        }
+        Ok(revoked)
+    }
+}
