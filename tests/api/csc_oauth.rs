@@ -18,6 +18,10 @@ const REDIRECT: &str = "https://bank.example/csc/callback";
 const SHA256: &str = "2.16.840.1.101.3.4.2.1";
 const RSA_SHA256: &str = "1.2.840.113549.1.1.11";
 
+fn form(pairs: &[(&str, &str)]) -> String {
+    serde_urlencoded::to_string(pairs).unwrap()
+}
+
 fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -39,9 +43,10 @@ fn query_of(url: &str) -> HashMap<String, String> {
 
 /// `GET /csc/{v}/oauth2/authorize?...`: status and `Location`.
 async fn authorize(app: &TestApp, version: &str, q: &[(&str, &str)]) -> (u16, Option<String>) {
+    let mut url = url::Url::parse(&format!("{}/csc/{version}/oauth2/authorize", app.address)).unwrap();
+    url.query_pairs_mut().extend_pairs(q);
     let resp = no_redirects()
-        .get(format!("{}/csc/{version}/oauth2/authorize", app.address))
-        .query(q)
+        .get(url)
         .send()
         .await
         .unwrap();
@@ -105,12 +110,13 @@ async fn exchange(app: &TestApp, bank: &Inst, code: &str, verifier: &str, redire
         .client
         .post(format!("{}/csc/v2/oauth2/token", app.address))
         .basic_auth(&bank.client_id, Some(&bank.secret))
-        .form(&[
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
             ("grant_type", "authorization_code"),
             ("code", code),
             ("code_verifier", verifier),
             ("redirect_uri", redirect),
-        ])
+        ]))
         .send()
         .await
         .unwrap();
@@ -124,7 +130,8 @@ async fn revoke(app: &TestApp, bank: &Inst, token: &str) -> u16 {
     app.client
         .post(format!("{}/csc/v2/oauth2/revoke", app.address))
         .basic_auth(&bank.client_id, Some(&bank.secret))
-        .form(&[("token", token)])
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("token", token)]))
         .send()
         .await
         .unwrap()
@@ -153,7 +160,7 @@ async fn setup(engine: Engine) -> Setup {
     let other = institution(&app, "Other Bank", Sector::Bank).await;
     for inst in [&bank, &other] {
         assert!(
-            fincert::signing::csc_oauth::add_redirect_uri(&app.db, app.clock.now(), &inst.client_id, REDIRECT)
+            fincert::signing::csc_oauth::add_redirect_uri(&app.db, fincert::clock::Clock::now(&app.clock), &inst.client_id, REDIRECT)
                 .await
                 .unwrap()
         );
@@ -359,7 +366,8 @@ async fn csc_oauth_refusals(engine: Engine) {
         .client
         .post(format!("{}/oauth2/token", app.address))
         .basic_auth(&s.bank.client_id, Some(&s.bank.secret))
-        .form(&[("grant_type", "authorization_code"), ("code", "x"), ("code_verifier", "y")])
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("grant_type", "authorization_code"), ("code", "x"), ("code_verifier", "y")]))
         .send()
         .await
         .unwrap();
