@@ -355,6 +355,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::GET, "/portal/device.js", || {
             web::route().to(crate::portal::device_script)
         }),
+        endpoint(Method::GET, "/portal/csc.js", || {
+            web::route().to(crate::portal::csc_script)
+        }),
         endpoint(Method::GET, "/portal/app.css", || {
             web::route().to(crate::portal::style)
         }),
