@@ -377,3 +377,73 @@ async fn csc_oauth_refusals(engine: Engine) {
 }
 
 both_engines!(csc_oauth_code_flow_signs_exactly_what_was_approved, csc_oauth_refusals);
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the suite with scripts/test.sh (it installs Chromium and playwright-core)")
+    })
+}
+
+/// The consent page in Chromium (`tests/browser/csc.mjs`): authorize link → consent page →
+/// PIN keypad → back to the client's loopback redirect URI; then the code is exchanged and
+/// signs, checked by openssl.
+async fn csc_oauth_consent_in_chromium(engine: Engine) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let app = spawn_app_tuned(engine, |s| s.http.listen = format!("127.0.0.1:{port}")).await;
+    let bank = institution(&app, "Hana Bank", Sector::Bank).await;
+    let base = format!("http://localhost:{port}");
+    let redirect = format!("{base}/healthz");
+    fincert::signing::csc_oauth::add_redirect_uri(&app.db, fincert::clock::Clock::now(&app.clock), &bank.client_id, &redirect)
+        .await
+        .unwrap();
+    let h = holder(&app, "330200000001", Usage::General).await;
+    consent(&h, &bank).await;
+    let verifier = B64URL.encode(rand_bytes());
+    let doc: &[u8] = b"browser-approved contract";
+    let hash = B64URL.encode(fincert::signing::request::Digest::of(doc).as_bytes());
+    let id = h.cert.id.to_string();
+    let challenge = challenge_of(&verifier);
+    let mut url = url::Url::parse(&format!("{base}/csc/v2/oauth2/authorize")).unwrap();
+    url.query_pairs_mut().extend_pairs(
+        ask(&bank.client_id, &id, &hash, "1", &challenge)
+            .into_iter()
+            .map(|(k, v)| if k == "redirect_uri" { (k, redirect.as_str()) } else { (k, v) }),
+    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/csc.mjs");
+    let shots = format!("{}/csc-{}", env("TEST_FINCERT_SCREENSHOTS"), if engine == Engine::Sqlite { "sqlite" } else { "postgres" });
+    let mut cmd = std::process::Command::new("node");
+    cmd.arg(script)
+        .env("BASE", &base)
+        .env("AUTHORIZE", url.to_string())
+        .env("REDIRECT", &redirect)
+        .env("TOKEN", &h.token)
+        .env("CERT", &id)
+        .env("PIN", PIN)
+        .env("SHOTS", shots)
+        .env("CHROMIUM", env("TEST_FINCERT_CHROMIUM"))
+        .env("PLAYWRIGHT_CORE", env("TEST_FINCERT_PLAYWRIGHT"));
+    let out = tokio::time::timeout(std::time::Duration::from_secs(180), tokio::task::spawn_blocking(move || cmd.output()))
+        .await
+        .expect("the browser run finishes in time")
+        .unwrap()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or("{}");
+    let result: Value = serde_json::from_str(line).unwrap_or_default();
+    assert!(out.status.success() && result["ok"] == true, "browser run failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(result["shown"]["institution"].as_str().unwrap().contains("Hana Bank"), "{result}");
+    assert!(result["shown"]["count"].as_str().unwrap().contains('1'), "{result}");
+    assert_eq!(result["shown"]["description"], "Loan contract no. 42");
+    let back = query_of(result["url"].as_str().unwrap());
+    assert_eq!(back["state"], "st-123");
+    let (status, tok) = exchange(&app, &bank, &back["code"], &verifier, &redirect).await;
+    assert_eq!(status, 200, "{tok}");
+    let token = tok["access_token"].as_str().unwrap();
+    let (status, out) = sign_hash(&app, token, json!({"credentialID": id, "hashes": [b64(doc)], "hashAlgorithmOID": SHA256, "signAlgo": RSA_SHA256})).await;
+    assert_eq!(status, 200, "{out}");
+    let spki = x509_parser::parse_x509_certificate(&h.cert.der).unwrap().1.public_key().raw.to_vec();
+    let sig = STANDARD.decode(out["signatures"][0].as_str().unwrap()).unwrap();
+    assert!(openssl_verify(fincert::custody::keys::SignatureScheme::RsaPkcs1Sha256, &spki, doc, &sig));
+}
+
+both_engines!(csc_oauth_consent_in_chromium);
