@@ -16,7 +16,10 @@ pub async fn get(
     user: User,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = state.signing.csc_oauth_view(&state.db, &user.0, *id).await?;
+    let view = state
+        .signing
+        .csc_oauth_view(&state.db, &user.0, *id)
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(view))

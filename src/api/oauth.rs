@@ -84,7 +84,13 @@ async fn exchange(state: &AppState, req: &HttpRequest, form: &TokenRequest) -> H
     };
     match state
         .signing
-        .csc_oauth_exchange(&state.db, &client, code, verifier, form.redirect_uri.as_deref())
+        .csc_oauth_exchange(
+            &state.db,
+            &client,
+            code,
+            verifier,
+            form.redirect_uri.as_deref(),
+        )
         .await
     {
         Ok(Ok((token, expires_in))) => HttpResponse::Ok()

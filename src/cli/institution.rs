@@ -143,11 +143,17 @@ pub async fn run(cmd: InstitutionCommand, settings: Settings) -> ExitCode {
                 println!("webhook_validation_info={}", view.webhook_validation_info);
             }
             InstitutionCommand::RedirectUri { verb } => match verb {
-                RedirectUriVerb::Add { institution: who, uri } => {
+                RedirectUriVerb::Add {
+                    institution: who,
+                    uri,
+                } => {
                     let added = csc_oauth::add_redirect_uri(&db, clock.now(), &who, &uri).await?;
                     println!("{}", if added { "added" } else { "already registered" });
                 }
-                RedirectUriVerb::Remove { institution: who, uri } => {
+                RedirectUriVerb::Remove {
+                    institution: who,
+                    uri,
+                } => {
                     if !csc_oauth::remove_redirect_uri(&db, clock.now(), &who, &uri).await? {
                         return Err(CliError::Usage(format!("{uri} is not registered")));
                     }

@@ -43,13 +43,10 @@ fn query_of(url: &str) -> HashMap<String, String> {
 
 /// `GET /csc/{v}/oauth2/authorize?...`: status and `Location`.
 async fn authorize(app: &TestApp, version: &str, q: &[(&str, &str)]) -> (u16, Option<String>) {
-    let mut url = url::Url::parse(&format!("{}/csc/{version}/oauth2/authorize", app.address)).unwrap();
+    let mut url =
+        url::Url::parse(&format!("{}/csc/{version}/oauth2/authorize", app.address)).unwrap();
     url.query_pairs_mut().extend_pairs(q);
-    let resp = no_redirects()
-        .get(url)
-        .send()
-        .await
-        .unwrap();
+    let resp = no_redirects().get(url).send().await.unwrap();
     let location = resp
         .headers()
         .get("location")
@@ -97,7 +94,13 @@ async fn approve(app: &TestApp, h: &Holder, portal: &str, hash_count: u32) -> St
     assert_eq!(view["hash_count"], hash_count);
     assert_eq!(view["num_signatures"], hash_count);
     assert_eq!(view["description"], "Loan contract no. 42");
-    let resp = post(app, &format!("{path}/approve"), &h.token, json!({"pin": PIN})).await;
+    let resp = post(
+        app,
+        &format!("{path}/approve"),
+        &h.token,
+        json!({"pin": PIN}),
+    )
+    .await;
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
     crate::openapi::check_response("post", "/v1/csc-authorizations/{id}/approve", 200, &body);
@@ -105,7 +108,13 @@ async fn approve(app: &TestApp, h: &Holder, portal: &str, hash_count: u32) -> St
 }
 
 /// `POST /csc/v2/oauth2/token` with the code (form, HTTP Basic).
-async fn exchange(app: &TestApp, bank: &Inst, code: &str, verifier: &str, redirect: &str) -> (u16, Value) {
+async fn exchange(
+    app: &TestApp,
+    bank: &Inst,
+    code: &str,
+    verifier: &str,
+    redirect: &str,
+) -> (u16, Value) {
     let resp = app
         .client
         .post(format!("{}/csc/v2/oauth2/token", app.address))
@@ -160,15 +169,25 @@ async fn setup(engine: Engine) -> Setup {
     let other = institution(&app, "Other Bank", Sector::Bank).await;
     for inst in [&bank, &other] {
         assert!(
-            fincert::signing::csc_oauth::add_redirect_uri(&app.db, fincert::clock::Clock::now(&app.clock), &inst.client_id, REDIRECT)
-                .await
-                .unwrap()
+            fincert::signing::csc_oauth::add_redirect_uri(
+                &app.db,
+                fincert::clock::Clock::now(&app.clock),
+                &inst.client_id,
+                REDIRECT
+            )
+            .await
+            .unwrap()
         );
     }
     let h = holder(&app, "330200000001", Usage::General).await;
     consent(&h, &bank).await;
     consent(&h, &other).await;
-    Setup { app, bank, other, h }
+    Setup {
+        app,
+        bank,
+        other,
+        h,
+    }
 }
 
 /// A code for `docs` approved by the holder: (code, verifier).
@@ -182,7 +201,12 @@ async fn code_for(s: &Setup, docs: &[&[u8]]) -> (String, String) {
     let hashes = hashes.join(",");
     let num = docs.len().to_string();
     let id = s.h.cert.id.to_string();
-    let (status, location) = authorize(&s.app, "v2", &ask(&s.bank.client_id, &id, &hashes, &num, &challenge)).await;
+    let (status, location) = authorize(
+        &s.app,
+        "v2",
+        &ask(&s.bank.client_id, &id, &hashes, &num, &challenge),
+    )
+    .await;
     assert_eq!(status, 302);
     let back = approve(&s.app, &s.h, &location.unwrap(), docs.len() as u32).await;
     assert!(back.starts_with(REDIRECT), "{back}");
@@ -207,9 +231,23 @@ async fn csc_oauth_code_flow_signs_exactly_what_was_approved(engine: Engine) {
     let id = s.h.cert.id.to_string();
 
     // info advertises the flow.
-    let info: Value = post(app, "/csc/v2/info", ANON, json!({})).await.json().await.unwrap();
-    assert!(info["authType"].as_array().unwrap().contains(&json!("oauth2code")));
-    assert!(info["methods"].as_array().unwrap().contains(&json!("oauth2/authorize")));
+    let info: Value = post(app, "/csc/v2/info", ANON, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        info["authType"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("oauth2code"))
+    );
+    assert!(
+        info["methods"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("oauth2/authorize"))
+    );
 
     let docs: [&[u8]; 2] = [b"contract page 1", b"contract page 2"];
     let (code, verifier) = code_for(&s, &docs).await;
@@ -223,37 +261,75 @@ async fn csc_oauth_code_flow_signs_exactly_what_was_approved(engine: Engine) {
     let body = |hashes: Vec<String>| json!({"credentialID": id, "hashes": hashes, "hashAlgorithmOID": SHA256, "signAlgo": RSA_SHA256});
     let (status, out) = sign_hash(app, &token, body(vec![b64(docs[0])])).await;
     assert_eq!(status, 200, "{out}");
-    let spki = x509_parser::parse_x509_certificate(&s.h.cert.der).unwrap().1.public_key().raw.to_vec();
-    let sig = STANDARD.decode(out["signatures"][0].as_str().unwrap()).unwrap();
-    assert!(openssl_verify(fincert::custody::keys::SignatureScheme::RsaPkcs1Sha256, &spki, docs[0], &sig));
+    let spki = x509_parser::parse_x509_certificate(&s.h.cert.der)
+        .unwrap()
+        .1
+        .public_key()
+        .raw
+        .to_vec();
+    let sig = STANDARD
+        .decode(out["signatures"][0].as_str().unwrap())
+        .unwrap();
+    assert!(openssl_verify(
+        fincert::custody::keys::SignatureScheme::RsaPkcs1Sha256,
+        &spki,
+        docs[0],
+        &sig
+    ));
 
     // A hash outside the authorization is refused.
     let (status, e) = sign_hash(app, &token, body(vec![b64(b"another document")])).await;
-    assert_eq!((status, e["error_description"].as_str()), (400, Some("Hash is not authorized by the SAD")));
+    assert_eq!(
+        (status, e["error_description"].as_str()),
+        (400, Some("Hash is not authorized by the SAD"))
+    );
     // Another institution cannot use the token as its SAD.
     let (status, e) = sign_hash(app, &s.other.token, json!({"credentialID": id, "SAD": token, "hashes": [b64(docs[1])], "hashAlgorithmOID": SHA256, "signAlgo": RSA_SHA256})).await;
-    assert_eq!((status, e["error_description"].as_str()), (400, Some("Invalid parameter SAD")));
+    assert_eq!(
+        (status, e["error_description"].as_str()),
+        (400, Some("Invalid parameter SAD"))
+    );
     // The bank may also send its own access token with the credential token as the SAD.
     let (status, out) = sign_hash(app, &s.bank.token, json!({"credentialID": id, "SAD": token, "hashes": [b64(docs[1])], "hashAlgorithmOID": SHA256, "signAlgo": RSA_SHA256})).await;
     assert_eq!(status, 200, "{out}");
-    let sig = STANDARD.decode(out["signatures"][0].as_str().unwrap()).unwrap();
-    assert!(openssl_verify(fincert::custody::keys::SignatureScheme::RsaPkcs1Sha256, &spki, docs[1], &sig));
+    let sig = STANDARD
+        .decode(out["signatures"][0].as_str().unwrap())
+        .unwrap();
+    assert!(openssl_verify(
+        fincert::custody::keys::SignatureScheme::RsaPkcs1Sha256,
+        &spki,
+        docs[1],
+        &sig
+    ));
 
     // The code is one-time: presented again, it is refused and the token it gave is revoked.
     let (status, e) = exchange(app, &s.bank, &code, &verifier, REDIRECT).await;
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
     let (status, e) = sign_hash(app, &token, body(vec![b64(docs[0])])).await;
-    assert_eq!((status, e["error"].as_str()), (401, Some("invalid_token")), "{e}");
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (401, Some("invalid_token")),
+        "{e}"
+    );
 
     // Revocation (RFC 7009): a credential token, then the bank's access token.
     let (code, verifier) = code_for(&s, &[b"third"]).await;
     let (_, tok) = exchange(app, &s.bank, &code, &verifier, REDIRECT).await;
     let token = tok["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(revoke(app, &s.other, &token).await, 200, "another client's token: 200, nothing revoked");
+    assert_eq!(
+        revoke(app, &s.other, &token).await,
+        200,
+        "another client's token: 200, nothing revoked"
+    );
     assert_eq!(revoke(app, &s.bank, &token).await, 200);
     let (status, e) = sign_hash(app, &token, body(vec![b64(b"third")])).await;
     assert_eq!((status, e["error"].as_str()), (401, Some("invalid_token")));
-    let list = |t: String| async move { post(app, "/csc/v2/credentials/list", &t, json!({})).await.status().as_u16() };
+    let list = |t: String| async move {
+        post(app, "/csc/v2/credentials/list", &t, json!({}))
+            .await
+            .status()
+            .as_u16()
+    };
     assert_eq!(list(s.bank.token.clone()).await, 200);
     assert_eq!(revoke(app, &s.bank, &s.bank.token).await, 200);
     assert_eq!(list(s.bank.token.clone()).await, 401);
@@ -262,15 +338,26 @@ async fn csc_oauth_code_flow_signs_exactly_what_was_approved(engine: Engine) {
     let mut text = String::new();
     let mut after = 0;
     loop {
-        let page = fincert::store::audit::page_after(&app.db, after).await.unwrap();
+        let page = fincert::store::audit::page_after(&app.db, after)
+            .await
+            .unwrap();
         let Some(last) = page.last() else { break };
         after = last.seq;
         text.push_str(&format!("{page:?}"));
     }
-    for action in ["csc.oauth_requested", "csc.oauth_approved", "csc.oauth_exchanged", "csc.oauth_code_reused", "csc.oauth_token_revoked"] {
+    for action in [
+        "csc.oauth_requested",
+        "csc.oauth_approved",
+        "csc.oauth_exchanged",
+        "csc.oauth_code_reused",
+        "csc.oauth_token_revoked",
+    ] {
         assert!(text.contains(action), "{action} audited");
     }
-    assert!(!text.contains(&code) && !text.contains(&token), "no secrets in the audit log");
+    assert!(
+        !text.contains(&code) && !text.contains(&token),
+        "no secrets in the audit log"
+    );
 }
 
 async fn csc_oauth_refusals(engine: Engine) {
@@ -283,7 +370,11 @@ async fn csc_oauth_refusals(engine: Engine) {
     let h = h.trim_end_matches('=');
     let good = ask(&s.bank.client_id, &id, h, "1", &challenge);
     let with = |k: &str, v: Option<&'static str>| -> Vec<(String, String)> {
-        let mut q: Vec<(String, String)> = good.iter().filter(|(n, _)| *n != k).map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect();
+        let mut q: Vec<(String, String)> = good
+            .iter()
+            .filter(|(n, _)| *n != k)
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect();
         if let Some(v) = v {
             q.push((k.to_owned(), v.to_owned()));
         }
@@ -294,13 +385,20 @@ async fn csc_oauth_refusals(engine: Engine) {
         authorize(app, "v2", &q).await
     };
     // PKCE plain, and no challenge method: back to the client with invalid_request and state.
-    for q in [with("code_challenge_method", Some("plain")), with("code_challenge_method", None), with("code_challenge", None)] {
+    for q in [
+        with("code_challenge_method", Some("plain")),
+        with("code_challenge_method", None),
+        with("code_challenge", None),
+    ] {
         let (status, location) = run(q).await;
         assert_eq!(status, 302);
         let location = location.unwrap();
         assert!(location.starts_with(REDIRECT), "{location}");
         let back = query_of(&location);
-        assert_eq!((back["error"].as_str(), back["state"].as_str()), ("invalid_request", "st-123"));
+        assert_eq!(
+            (back["error"].as_str(), back["state"].as_str()),
+            ("invalid_request", "st-123")
+        );
     }
     // A redirect URI that is not registered (exactly), or an unknown client: an error page,
     // never a redirect.
@@ -313,7 +411,10 @@ async fn csc_oauth_refusals(engine: Engine) {
         assert_eq!((status, location), (400, None));
     }
     let resp = no_redirects()
-        .get(format!("{}/csc/v2/oauth2/authorize?client_id=x&redirect_uri=https://evil.example/", app.address))
+        .get(format!(
+            "{}/csc/v2/oauth2/authorize?client_id=x&redirect_uri=https://evil.example/",
+            app.address
+        ))
         .header("accept", "application/json")
         .send()
         .await
@@ -326,19 +427,48 @@ async fn csc_oauth_refusals(engine: Engine) {
     let (_, location) = run(with("state", Some("st-123"))).await;
     let portal = location.unwrap();
     let rid = portal.strip_prefix("/portal/#/csc/").unwrap();
-    let resp = post(app, &format!("/v1/csc-authorizations/{rid}/refuse"), &s.h.token, json!({})).await;
+    let resp = post(
+        app,
+        &format!("/v1/csc-authorizations/{rid}/refuse"),
+        &s.h.token,
+        json!({}),
+    )
+    .await;
     assert_eq!(resp.status(), 200);
     let back: Value = resp.json().await.unwrap();
     let q = query_of(back["redirect_uri"].as_str().unwrap());
-    assert_eq!((q["error"].as_str(), q["state"].as_str()), ("access_denied", "st-123"));
+    assert_eq!(
+        (q["error"].as_str(), q["state"].as_str()),
+        ("access_denied", "st-123")
+    );
     // Decided: neither approved nor shown again.
-    let resp = post(app, &format!("/v1/csc-authorizations/{rid}/approve"), &s.h.token, json!({"pin": PIN})).await;
+    let resp = post(
+        app,
+        &format!("/v1/csc-authorizations/{rid}/approve"),
+        &s.h.token,
+        json!({"pin": PIN}),
+    )
+    .await;
     assert_problem(resp, 409, "request_not_pending").await;
     // Another holder cannot see or decide it.
     let stranger = holder(app, "330200000002", Usage::General).await;
     let (_, location) = run(with("state", Some("st-123"))).await;
-    let rid = location.unwrap().strip_prefix("/portal/#/csc/").unwrap().to_owned();
-    assert_problem(get(app, &format!("/v1/csc-authorizations/{rid}"), &stranger.token).await, 404, "not_found").await;
+    let rid = location
+        .unwrap()
+        .strip_prefix("/portal/#/csc/")
+        .unwrap()
+        .to_owned();
+    assert_problem(
+        get(
+            app,
+            &format!("/v1/csc-authorizations/{rid}"),
+            &stranger.token,
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
 
     // Wrong verifier: refused, and the code is spent.
     let (code, verifier) = code_for(&s, &[b"doc"]).await;
@@ -367,7 +497,11 @@ async fn csc_oauth_refusals(engine: Engine) {
         .post(format!("{}/oauth2/token", app.address))
         .basic_auth(&s.bank.client_id, Some(&s.bank.secret))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[("grant_type", "authorization_code"), ("code", "x"), ("code_verifier", "y")]))
+        .body(form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "x"),
+            ("code_verifier", "y"),
+        ]))
         .send()
         .await
         .unwrap();
@@ -376,7 +510,10 @@ async fn csc_oauth_refusals(engine: Engine) {
     assert_eq!(e["error"], "unsupported_grant_type");
 }
 
-both_engines!(csc_oauth_code_flow_signs_exactly_what_was_approved, csc_oauth_refusals);
+both_engines!(
+    csc_oauth_code_flow_signs_exactly_what_was_approved,
+    csc_oauth_refusals
+);
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -388,14 +525,23 @@ fn env(name: &str) -> String {
 /// PIN keypad → back to the client's loopback redirect URI; then the code is exchanged and
 /// signs, checked by openssl.
 async fn csc_oauth_consent_in_chromium(engine: Engine) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let app = spawn_app_tuned(engine, |s| s.http.listen = format!("127.0.0.1:{port}")).await;
     let bank = institution(&app, "Hana Bank", Sector::Bank).await;
     let base = format!("http://localhost:{port}");
     let redirect = format!("{base}/healthz");
-    fincert::signing::csc_oauth::add_redirect_uri(&app.db, fincert::clock::Clock::now(&app.clock), &bank.client_id, &redirect)
-        .await
-        .unwrap();
+    fincert::signing::csc_oauth::add_redirect_uri(
+        &app.db,
+        fincert::clock::Clock::now(&app.clock),
+        &bank.client_id,
+        &redirect,
+    )
+    .await
+    .unwrap();
     let h = holder(&app, "330200000001", Usage::General).await;
     consent(&h, &bank).await;
     let verifier = B64URL.encode(rand_bytes());
@@ -407,10 +553,24 @@ async fn csc_oauth_consent_in_chromium(engine: Engine) {
     url.query_pairs_mut().extend_pairs(
         ask(&bank.client_id, &id, &hash, "1", &challenge)
             .into_iter()
-            .map(|(k, v)| if k == "redirect_uri" { (k, redirect.as_str()) } else { (k, v) }),
+            .map(|(k, v)| {
+                if k == "redirect_uri" {
+                    (k, redirect.as_str())
+                } else {
+                    (k, v)
+                }
+            }),
     );
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/csc.mjs");
-    let shots = format!("{}/csc-{}", env("TEST_FINCERT_SCREENSHOTS"), if engine == Engine::Sqlite { "sqlite" } else { "postgres" });
+    let shots = format!(
+        "{}/csc-{}",
+        env("TEST_FINCERT_SCREENSHOTS"),
+        if engine == Engine::Sqlite {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    );
     let mut cmd = std::process::Command::new("node");
     cmd.arg(script)
         .env("BASE", &base)
@@ -422,17 +582,37 @@ async fn csc_oauth_consent_in_chromium(engine: Engine) {
         .env("SHOTS", shots)
         .env("CHROMIUM", env("TEST_FINCERT_CHROMIUM"))
         .env("PLAYWRIGHT_CORE", env("TEST_FINCERT_PLAYWRIGHT"));
-    let out = tokio::time::timeout(std::time::Duration::from_secs(180), tokio::task::spawn_blocking(move || cmd.output()))
-        .await
-        .expect("the browser run finishes in time")
-        .unwrap()
-        .expect("node runs");
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(180),
+        tokio::task::spawn_blocking(move || cmd.output()),
+    )
+    .await
+    .expect("the browser run finishes in time")
+    .unwrap()
+    .expect("node runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or("{}");
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or("{}");
     let result: Value = serde_json::from_str(line).unwrap_or_default();
-    assert!(out.status.success() && result["ok"] == true, "browser run failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(result["shown"]["institution"].as_str().unwrap().contains("Hana Bank"), "{result}");
-    assert!(result["shown"]["count"].as_str().unwrap().contains('1'), "{result}");
+    assert!(
+        out.status.success() && result["ok"] == true,
+        "browser run failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        result["shown"]["institution"]
+            .as_str()
+            .unwrap()
+            .contains("Hana Bank"),
+        "{result}"
+    );
+    assert!(
+        result["shown"]["count"].as_str().unwrap().contains('1'),
+        "{result}"
+    );
     assert_eq!(result["shown"]["description"], "Loan contract no. 42");
     let back = query_of(result["url"].as_str().unwrap());
     assert_eq!(back["state"], "st-123");
@@ -441,9 +621,21 @@ async fn csc_oauth_consent_in_chromium(engine: Engine) {
     let token = tok["access_token"].as_str().unwrap();
     let (status, out) = sign_hash(&app, token, json!({"credentialID": id, "hashes": [b64(doc)], "hashAlgorithmOID": SHA256, "signAlgo": RSA_SHA256})).await;
     assert_eq!(status, 200, "{out}");
-    let spki = x509_parser::parse_x509_certificate(&h.cert.der).unwrap().1.public_key().raw.to_vec();
-    let sig = STANDARD.decode(out["signatures"][0].as_str().unwrap()).unwrap();
-    assert!(openssl_verify(fincert::custody::keys::SignatureScheme::RsaPkcs1Sha256, &spki, doc, &sig));
+    let spki = x509_parser::parse_x509_certificate(&h.cert.der)
+        .unwrap()
+        .1
+        .public_key()
+        .raw
+        .to_vec();
+    let sig = STANDARD
+        .decode(out["signatures"][0].as_str().unwrap())
+        .unwrap();
+    assert!(openssl_verify(
+        fincert::custody::keys::SignatureScheme::RsaPkcs1Sha256,
+        &spki,
+        doc,
+        &sig
+    ));
 }
 
 both_engines!(csc_oauth_consent_in_chromium);

@@ -37,7 +37,8 @@ pub struct CscAuthorizationApproval {
 
 impl std::fmt::Debug for CscAuthorizationApproval {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CscAuthorizationApproval").finish_non_exhaustive()
+        f.debug_struct("CscAuthorizationApproval")
+            .finish_non_exhaustive()
     }
 }
 

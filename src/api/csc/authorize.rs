@@ -63,7 +63,11 @@ fn found(location: &str) -> HttpResponse {
         .finish()
 }
 
-pub(super) async fn authorize(state: &AppState, req: &HttpRequest, version: Version) -> HttpResponse {
+pub(super) async fn authorize(
+    state: &AppState,
+    req: &HttpRequest,
+    version: Version,
+) -> HttpResponse {
     let Ok(web::Query(q)) = web::Query::<HashMap<String, String>>::from_query(req.query_string())
     else {
         return error_page(req, "The query is malformed");

@@ -95,7 +95,14 @@ pub(super) async fn open_signing(
     state: &AppState,
     req: &HttpRequest,
     body: &[u8],
-) -> Result<(serde_json::Map<String, serde_json::Value>, Caller, Option<String>), CscError> {
+) -> Result<
+    (
+        serde_json::Map<String, serde_json::Value>,
+        Caller,
+        Option<String>,
+    ),
+    CscError,
+> {
     let m = params::body_object(req, body)?;
     let bearer = req
         .headers()
@@ -164,7 +171,10 @@ macro_rules! routes {
             }
         }
         /// `oauth2/authorize` (GET; authorization code with PKCE S256).
-        pub async fn $oauth_authorize(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+        pub async fn $oauth_authorize(
+            state: web::Data<AppState>,
+            req: HttpRequest,
+        ) -> HttpResponse {
             authorize::authorize(&state, &req, $v).await
         }
         /// `oauth2/revoke` (RFC 7009).

@@ -127,7 +127,7 @@ fn hash_list(raw: &str) -> Result<Vec<Digest>, Refusal> {
         .collect()
 }
 
-/// `authorization_details` (CSC 2.0): `[{"type": "credential", "credentialID", 
+/// `authorization_details` (CSC 2.0): `[{"type": "credential", "credentialID",
 /// "documentDigests": [{"hash", "label"}], "hashAlgorithmOID"}]`.
 fn details(raw: &str) -> Result<(String, Vec<Digest>, Option<String>), Refusal> {
     let bad = || Refusal::invalid("Invalid parameter authorization_details");
@@ -255,17 +255,23 @@ pub fn parse_ask(
                 .and_then(|n| n.parse().ok())
                 .ok_or_else(|| Refusal::invalid("Missing or invalid parameter numSignatures"))?;
             if num as usize != hashes.len() {
-                return Err(Refusal::invalid("Invalid value for parameter numSignatures"));
+                return Err(Refusal::invalid(
+                    "Invalid value for parameter numSignatures",
+                ));
             }
             (id.clone(), hashes, None)
         }
     };
-    let credential_id = Uuid::parse_str(&id)
-        .map_err(|_| Refusal::invalid("Invalid parameter credentialID"))?;
+    let credential_id =
+        Uuid::parse_str(&id).map_err(|_| Refusal::invalid("Invalid parameter credentialID"))?;
     if hashes.len() > max_batch as usize {
         return Err(Refusal::invalid("Numbers of signatures is too high"));
     }
-    if hashes.iter().enumerate().any(|(i, h)| hashes[..i].contains(h)) {
+    if hashes
+        .iter()
+        .enumerate()
+        .any(|(i, h)| hashes[..i].contains(h))
+    {
         return Err(Refusal::invalid("A hash appears more than once"));
     }
     Ok(Ask {
@@ -349,21 +355,33 @@ mod tests {
             ("numSignatures", "1"),
             ("hashes", &h),
             ("hashAlgorithmOID", SHA256_OID),
-            ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
             ("code_challenge_method", "S256"),
         ]);
         let ask = parse_ask(&q, Dialect::V2, 10).unwrap();
         assert_eq!(ask.hashes.len(), 1);
         q.insert("code_challenge_method".into(), "plain".into());
-        assert_eq!(parse_ask(&q, Dialect::V2, 10).unwrap_err().error, "invalid_request");
+        assert_eq!(
+            parse_ask(&q, Dialect::V2, 10).unwrap_err().error,
+            "invalid_request"
+        );
         q.remove("code_challenge_method");
-        assert_eq!(parse_ask(&q, Dialect::V2, 10).unwrap_err().error, "invalid_request");
+        assert_eq!(
+            parse_ask(&q, Dialect::V2, 10).unwrap_err().error,
+            "invalid_request"
+        );
         q.insert("code_challenge_method".into(), "S256".into());
         q.insert("numSignatures".into(), "2".into());
         assert!(parse_ask(&q, Dialect::V2, 10).is_err());
         q.insert("numSignatures".into(), "1".into());
         q.insert("scope".into(), "service".into());
-        assert_eq!(parse_ask(&q, Dialect::V2, 10).unwrap_err().error, "invalid_scope");
+        assert_eq!(
+            parse_ask(&q, Dialect::V2, 10).unwrap_err().error,
+            "invalid_scope"
+        );
     }
 
     #[test]

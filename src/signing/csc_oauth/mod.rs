@@ -64,8 +64,8 @@ pub async fn add_redirect_uri(
     who: &str,
     uri: &str,
 ) -> Result<bool, SigningError> {
-    let uri = parse_redirect_uri(uri)
-        .map_err(|e| super::request::RequestError::Invalid(e.into()))?;
+    let uri =
+        parse_redirect_uri(uri).map_err(|e| super::request::RequestError::Invalid(e.into()))?;
     let row = super::institution::find(db, who).await?;
     let txn = db.begin().await.map_err(StoreError::from)?;
     let added = db::insert_redirect_uri(&txn, &row.id, &uri, now).await?;
@@ -100,7 +100,10 @@ pub async fn remove_redirect_uri(
 }
 
 /// An institution's registered redirect URIs.
-pub async fn redirect_uris(db: &DatabaseConnection, who: &str) -> Result<Vec<String>, SigningError> {
+pub async fn redirect_uris(
+    db: &DatabaseConnection,
+    who: &str,
+) -> Result<Vec<String>, SigningError> {
     let row = super::institution::find(db, who).await?;
     Ok(db::redirect_uris(db, &row.id).await?)
 }
@@ -179,14 +182,17 @@ impl Signing {
             activation_expires_at: None,
             issued_sad_hash: None,
         };
-        let event = NewEvent::new(Actor::Institution(client.id.clone()), Action::CscOauthRequested)
-            .subject(row.certificate_id.clone())
-            .details(json!({
-                "request": row.id.to_string(),
-                "redirect_uri": redirect_uri,
-                "num_signatures": row.num_signatures,
-                "digests": ask.hashes.iter().map(|d| d.to_hex()).collect::<Vec<_>>(),
-            }));
+        let event = NewEvent::new(
+            Actor::Institution(client.id.clone()),
+            Action::CscOauthRequested,
+        )
+        .subject(row.certificate_id.clone())
+        .details(json!({
+            "request": row.id.to_string(),
+            "redirect_uri": redirect_uri,
+            "num_signatures": row.num_signatures,
+            "digests": ask.hashes.iter().map(|d| d.to_hex()).collect::<Vec<_>>(),
+        }));
         let txn = db.begin().await.map_err(StoreError::from)?;
         db::insert_grant(&txn, &row, now).await?;
         store::audit::append_within(&txn, now, &[event]).await?;
@@ -352,7 +358,8 @@ impl Signing {
         const INVALID: GrantProblem = "The authorization code is not valid";
         let code_hash = token_hash(code);
         let Some(g) = db::grant_by_code(db, &code_hash).await? else {
-            self.exchange_failed(db, client, None, "unknown code").await?;
+            self.exchange_failed(db, client, None, "unknown code")
+                .await?;
             return Ok(Err(INVALID));
         };
         if g.institution_id != client.id {
@@ -370,15 +377,28 @@ impl Signing {
                 return Ok(Err(INVALID));
             }
         }
-        let (Some(user), Some(activation), Some(key_id), Some(record), Some(act_exp), Some(code_exp)) = (
+        let (
+            Some(user),
+            Some(activation),
+            Some(key_id),
+            Some(record),
+            Some(act_exp),
+            Some(code_exp),
+        ) = (
             g.user_id.as_deref().and_then(|u| OwnerId::parse(u).ok()),
             g.activation_id,
             g.key_id,
             g.record.clone(),
             g.activation_expires_at,
             g.code_expires_at,
-        ) else {
-            return Err(crate::store::columns::corrupt("csc_oauth_grants", "record", "approved without its activation").into());
+        )
+        else {
+            return Err(crate::store::columns::corrupt(
+                "csc_oauth_grants",
+                "record",
+                "approved without its activation",
+            )
+            .into());
         };
         let now = self.clock.now();
         let why = if now >= code_exp {
@@ -405,7 +425,10 @@ impl Signing {
             .map_err(|_| SigningError::Random)?;
         let token = Zeroizing::new(B64URL.encode(raw.as_ref()));
         let resealed = match why {
-            None => Some(self.custody.reseal_record(&of, &code_bytes, raw.as_ref(), &record)?),
+            None => Some(
+                self.custody
+                    .reseal_record(&of, &code_bytes, raw.as_ref(), &record)?,
+            ),
             Some(_) => None,
         };
         let txn = db.begin().await.map_err(StoreError::from)?;
@@ -481,7 +504,9 @@ impl Signing {
                 Action::CscOauthCodeReused,
             )
             .subject(g.certificate_id.clone())
-            .details(json!({"request": g.id.to_string(), "token_revoked": g.issued_sad_hash.is_some()}));
+            .details(
+                json!({"request": g.id.to_string(), "token_revoked": g.issued_sad_hash.is_some()}),
+            );
             store::audit::append_within(&txn, now, &[event]).await?;
         }
         txn.commit().await.map_err(StoreError::from)?;

@@ -380,4 +380,3 @@ pub async fn delete_sad<C: ConnectionTrait>(conn: &C, sad_hash: &str) -> Result<
     .await?
         == 1)
 }
-
