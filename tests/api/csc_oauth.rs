@@ -167,18 +167,44 @@ async fn setup(engine: Engine) -> Setup {
     let app = spawn_app(engine).await;
     let bank = institution(&app, "Hana Bank", Sector::Bank).await;
     let other = institution(&app, "Other Bank", Sector::Bank).await;
-    for inst in [&bank, &other] {
-        assert!(
-            fincert::signing::csc_oauth::add_redirect_uri(
-                &app.db,
-                fincert::clock::Clock::now(&app.clock),
-                &inst.client_id,
-                REDIRECT
-            )
-            .await
-            .unwrap()
-        );
-    }
+    // The bank's redirect URI as the operator registers it: the CLI, against the app's database.
+    let url = app.settings.database_url();
+    let client_id = bank.client_id.clone();
+    let (add, bad, list) = tokio::task::spawn_blocking(move || {
+        let env = [("FINCERT_DATABASE_URL", url.as_str())];
+        (
+            run_cli(
+                &["institution", "redirect-uri", "add", &client_id, REDIRECT],
+                &env,
+            ),
+            run_cli(
+                &[
+                    "institution",
+                    "redirect-uri",
+                    "add",
+                    &client_id,
+                    "http://bank.example/cb",
+                ],
+                &env,
+            ),
+            run_cli(&["institution", "redirect-uri", "list", &client_id], &env),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!((add.0, add.1.trim()), (0, "added"), "{}", add.2);
+    assert_ne!(bad.0, 0, "plain http off loopback is refused");
+    assert_eq!(list.1.trim(), REDIRECT);
+    assert!(
+        fincert::signing::csc_oauth::add_redirect_uri(
+            &app.db,
+            fincert::clock::Clock::now(&app.clock),
+            &other.client_id,
+            REDIRECT
+        )
+        .await
+        .unwrap()
+    );
     let h = holder(&app, "330200000001", Usage::General).await;
     consent(&h, &bank).await;
     consent(&h, &other).await;
@@ -422,6 +448,31 @@ async fn csc_oauth_refusals(engine: Engine) {
     assert_eq!(resp.status(), 400);
     let e: Value = resp.json().await.unwrap();
     assert_eq!(e["error"], "invalid_request");
+
+    // v1 names the hashes `hash` and has no hashAlgorithmOID; the request reaches the portal.
+    let v1: Vec<(&str, &str)> = good
+        .iter()
+        .filter(|(k, _)| *k != "hashAlgorithmOID")
+        .map(|(k, v)| {
+            if *k == "hashes" {
+                ("hash", *v)
+            } else {
+                (*k, *v)
+            }
+        })
+        .collect();
+    let (status, location) = authorize(app, "v1", &v1).await;
+    assert_eq!(status, 302);
+    assert!(location.unwrap().starts_with("/portal/#/csc/"));
+    // A credential the client's users did not register with it: back with invalid_request.
+    let stranger_cert = uuid::Uuid::new_v4().to_string();
+    let (status, location) = run(with("credentialID", None)
+        .into_iter()
+        .chain([("credentialID".to_owned(), stranger_cert)])
+        .collect())
+    .await;
+    assert_eq!(status, 302);
+    assert_eq!(query_of(&location.unwrap())["error"], "invalid_request");
 
     // The holder refuses: access_denied with the state.
     let (_, location) = run(with("state", Some("st-123"))).await;

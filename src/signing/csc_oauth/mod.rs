@@ -155,6 +155,17 @@ impl Signing {
         redirect_uri: &str,
         ask: &Ask,
     ) -> Result<Option<Uuid>, SigningError> {
+        // Bounded like signature requests: each stored request is a row and an audit event.
+        crate::auth::rate_limit::check(
+            db,
+            &format!("oauth:authorize:{}", client.id),
+            crate::auth::rate_limit::Limit {
+                max: self.settings.requests_per_institution_per_minute,
+                window_secs: 60,
+            },
+            self.clock.now(),
+        )
+        .await??;
         let cert = ask.credential_id.to_string();
         if db::live_consent(db, &client.id, &cert).await?.is_none() {
             self.csc_oauth_invalid(db, &client.id, "credential not registered with the client")
