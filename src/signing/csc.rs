@@ -172,6 +172,17 @@ impl Signing {
         Ok(Some(entry))
     }
 
+    /// The institution a live SAD (a credential token) was issued to: from this node's memory,
+    /// or its row read once. A token revoked on another node may still name its institution
+    /// here until its entry expires; its spends fail all the same (they are conditional on
+    /// the row).
+    pub(super) async fn sad_institution(&self, sad: &str) -> Result<Option<String>, SigningError> {
+        let Some(entry) = self.sad_entry(&sad_hash(sad)).await? else {
+            return Ok(None);
+        };
+        Ok((self.clock.now() < entry.expires_at).then(|| entry.institution_id.clone()))
+    }
+
     /// A credential the institution may use: its certificate row and key algorithm.
     pub async fn csc_credential(
         &self,

@@ -690,3 +690,49 @@ async fn csc_oauth_consent_in_chromium(engine: Engine) {
 }
 
 both_engines!(csc_oauth_consent_in_chromium);
+
+/// A credential token under concurrency: eight signHash calls for the same authorized hash
+/// at once all answer the one signature stored for it (each hash signs once), and the other
+/// authorized hash still signs.
+async fn csc_oauth_token_signs_each_hash_once(engine: Engine) {
+    let s = setup(engine).await;
+    let docs: [&[u8]; 2] = [b"page A", b"page B"];
+    let (code, verifier) = code_for(&s, &docs).await;
+    let (_, tok) = exchange(&s.app, &s.bank, &code, &verifier, REDIRECT).await;
+    let token = tok["access_token"].as_str().unwrap().to_owned();
+    let id = s.h.cert.id.to_string();
+    let body = json!({"credentialID": id, "hashes": [b64(docs[0])], "hashAlgorithmOID": SHA256, "signAlgo": RSA_SHA256});
+    let calls = (0..8).map(|_| {
+        let (app, token, body) = (&s.app, token.clone(), body.clone());
+        async move { sign_hash(app, &token, body).await }
+    });
+    let answers = futures_util::future::join_all(calls).await;
+    let sigs: std::collections::BTreeSet<String> = answers
+        .iter()
+        .map(|(status, out)| {
+            assert_eq!(*status, 200, "{out}");
+            out["signatures"][0].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(sigs.len(), 1, "one signature for one hash");
+    let (status, _) = sign_hash(&s.app, &token, json!({"credentialID": id, "hashes": [b64(docs[1])], "hashAlgorithmOID": SHA256, "signAlgo": RSA_SHA256})).await;
+    assert_eq!(status, 200);
+    // RSA PKCS#1 v1.5 is deterministic, so equal answers prove nothing alone: the store holds
+    // exactly one signature per authorized hash.
+    use sea_orm::ConnectionTrait;
+    let backend = s.app.db.get_database_backend();
+    let row = s
+        .app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            backend,
+            "SELECT COUNT(*) AS n FROM csc_sad_signatures",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let n: i64 = row.try_get("", "n").unwrap();
+    assert_eq!(n, 2);
+}
+
+both_engines!(csc_oauth_token_signs_each_hash_once);

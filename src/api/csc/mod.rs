@@ -110,11 +110,7 @@ pub(super) async fn open_signing(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     if let Some(token) = bearer.filter(|t| !t.contains('.')) {
-        let Some(institution) = state
-            .signing
-            .credential_token_owner(&state.db, token)
-            .await?
-        else {
+        let Some(institution) = state.signing.credential_token_owner(token).await? else {
             return Err(CscError::new(
                 Kind::Unauthorized,
                 OAuthErrorCode::InvalidToken,

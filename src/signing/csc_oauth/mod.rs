@@ -536,16 +536,12 @@ impl Signing {
     /// is one that exists and is live.
     pub async fn credential_token_owner(
         &self,
-        db: &DatabaseConnection,
         token: &str,
     ) -> Result<Option<String>, SigningError> {
         if sad_bytes(token).is_none() {
             return Ok(None);
         }
-        Ok(db::sad(db, &token_hash(token))
-            .await?
-            .filter(|r| self.clock.now() < r.expires_at)
-            .map(|r| r.institution_id))
+        self.sad_institution(token).await
     }
 
     /// RFC 7009 for a credential token: revoked if it is this client's (anything else is
