@@ -736,3 +736,29 @@ async fn csc_oauth_token_signs_each_hash_once(engine: Engine) {
 }
 
 both_engines!(csc_oauth_token_signs_each_hash_once);
+
+/// Finished and abandoned authorization requests are purged once their activation has ended;
+/// a code presented after that is unknown (`invalid_grant`).
+async fn csc_oauth_requests_are_purged_when_over(engine: Engine) {
+    let s = setup(engine).await;
+    let (code, verifier) = code_for(&s, &[b"old"]).await;
+    let now = fincert::clock::Clock::now(&s.app.clock);
+    assert_eq!(
+        fincert::store::signing::purge_expired_grants(&s.app.db, now)
+            .await
+            .unwrap(),
+        0,
+        "nothing is over yet"
+    );
+    let later = now + chrono::Duration::minutes(16);
+    assert_eq!(
+        fincert::store::signing::purge_expired_grants(&s.app.db, later)
+            .await
+            .unwrap(),
+        1
+    );
+    let (status, e) = exchange(&s.app, &s.bank, &code, &verifier, REDIRECT).await;
+    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
+}
+
+both_engines!(csc_oauth_requests_are_purged_when_over);

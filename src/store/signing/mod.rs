@@ -35,8 +35,8 @@ pub use self::{
     oauth::{
         Approval, GrantRow, GrantStatus, access_token_revoked, approve_grant, consume_code,
         delete_redirect_uri, delete_sad, grant, grant_by_code, insert_grant, insert_redirect_uri,
-        mark_reused, redirect_uri_registered, redirect_uris, refuse_grant, revoke_access_token,
-        set_issued,
+        mark_reused, purge_expired_grants, redirect_uri_registered, redirect_uris, refuse_grant,
+        revoke_access_token, set_issued,
     },
     requests::{RequestRow, decide, insert_request, pending_of_user, request},
     sads::{

@@ -380,3 +380,26 @@ pub async fn delete_sad<C: ConnectionTrait>(conn: &C, sad_hash: &str) -> Result<
     .await?
         == 1)
 }
+
+/// Deletes authorization requests past their decision time whose activation (if any) has
+/// ended too — a code presented after that is simply unknown, and what it issued has
+/// expired — and revoked access tokens past their expiry (and the verifier's leeway).
+/// Idempotent; any node may run it. Returns the rows deleted.
+pub async fn purge_expired_grants<C: ConnectionTrait>(
+    conn: &C,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let grants = exec(
+        conn,
+        "DELETE FROM csc_oauth_grants WHERE expires_at < $1 AND (activation_expires_at IS NULL OR activation_expires_at < $1)",
+        vec![now.into()],
+    )
+    .await?;
+    let tokens = exec(
+        conn,
+        "DELETE FROM revoked_access_tokens WHERE expires_at < $1",
+        vec![(now - chrono::Duration::seconds(120)).into()],
+    )
+    .await?;
+    Ok(grants + tokens)
+}
