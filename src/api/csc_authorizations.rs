@@ -1,9 +1,13 @@
 //! The holder's side of user-authorized CSC, as the portal's consent page calls it: read a
-//! pending `oauth2/authorize` request, approve it with the certificate's PIN, or refuse it.
+//! pending `oauth2/authorize` request, approve it with the certificate's PIN or a passkey
+//! bound to its key, or refuse it.
 //! Each answer of a decision is where the browser goes next (the client's redirect URI).
 
 use actix_web::{HttpResponse, web};
-use fincert_client::proto::csc_oauth::{CscAuthorizationApproval, CscAuthorizationRedirect};
+use fincert_client::proto::{
+    approvals::PasskeyApproval,
+    csc_oauth::{CscAuthorizationApproval, CscAuthorizationRedirect},
+};
 use uuid::Uuid;
 
 use super::extract::{User, parse_pin};
@@ -53,6 +57,38 @@ pub async fn refuse(
     let redirect_uri = state
         .signing
         .csc_oauth_refuse(&state.db, &user.0, *id)
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(CscAuthorizationRedirect { redirect_uri }))
+}
+
+/// `POST /v1/csc-authorizations/{id}/passkey/start`: WebAuthn options whose challenge
+/// commits to the request.
+#[tracing::instrument(skip_all)]
+pub async fn passkey_start(
+    state: web::Data<AppState>,
+    user: User,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let started = state
+        .signing
+        .csc_oauth_passkey_start(&state.db, &user.0, *id)
+        .await?;
+    Ok(HttpResponse::Ok().json(started))
+}
+
+/// `POST /v1/csc-authorizations/{id}/passkey/finish`.
+#[tracing::instrument(skip_all)]
+pub async fn passkey_finish(
+    state: web::Data<AppState>,
+    user: User,
+    id: web::Path<Uuid>,
+    body: web::Json<PasskeyApproval>,
+) -> Result<HttpResponse, ApiError> {
+    let redirect_uri = state
+        .signing
+        .csc_oauth_passkey_finish(&state.db, &user.0, *id, &body.ceremony_id, &body.credential)
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))

@@ -279,6 +279,16 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::POST, "/v1/csc-authorizations/{id}/approve", || {
             web::route().to(csc_authorizations::approve)
         }),
+        endpoint(
+            Method::POST,
+            "/v1/csc-authorizations/{id}/passkey/start",
+            || web::route().to(csc_authorizations::passkey_start),
+        ),
+        endpoint(
+            Method::POST,
+            "/v1/csc-authorizations/{id}/passkey/finish",
+            || web::route().to(csc_authorizations::passkey_finish),
+        ),
         endpoint(Method::POST, "/v1/csc-authorizations/{id}/refuse", || {
             web::route().to(csc_authorizations::refuse)
         }),

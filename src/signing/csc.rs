@@ -233,7 +233,14 @@ impl Signing {
         let sad = B64URL.encode(raw.as_ref());
         let (activation, record) = self
             .custody
-            .activate_for_sad(db, &owner, key, pin, raw.as_ref(), num_signatures)
+            .activate_for_sad(
+                db,
+                &owner,
+                key,
+                crate::custody::Unlock::Pin(pin),
+                raw.as_ref(),
+                num_signatures,
+            )
             .await?;
         let now = self.clock.now();
         let row = db::SadRow {

@@ -762,3 +762,122 @@ async fn csc_oauth_requests_are_purged_when_over(engine: Engine) {
 }
 
 both_engines!(csc_oauth_requests_are_purged_when_over);
+
+/// Approval with a passkey bound to the certificate's key: the WebAuthn challenge commits to
+/// the request, so an assertion for one request does not approve another; the code it gives
+/// exchanges and signs like the PIN's.
+async fn csc_oauth_passkey_approval(engine: Engine) {
+    use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
+    use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse};
+    let origin = url::Url::parse("http://localhost:8080").unwrap();
+    let s = setup(engine).await;
+    let app = &s.app;
+    let mut phone = SoftPasskey::new(true);
+    let started: Value = post(app, "/v1/passkeys/register/start", &s.h.token, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let options: CreationChallengeResponse =
+        serde_json::from_value(started["options"].clone()).unwrap();
+    let credential = phone.do_registration(origin.clone(), options).unwrap();
+    let resp = post(app, "/v1/passkeys/register/finish", &s.h.token, json!({"ceremony_id": started["ceremony_id"], "credential": credential, "name": "Galaxy", "certificate_id": s.h.cert.id, "pin": PIN})).await;
+    assert_eq!(resp.status(), 201);
+
+    let id = s.h.cert.id.to_string();
+    let doc: &[u8] = b"signed with a passkey";
+    let pending = |verifier: String| {
+        let hash = B64URL.encode(fincert::signing::request::Digest::of(doc).as_bytes());
+        let (client_id, id) = (s.bank.client_id.clone(), id.clone());
+        async move {
+            let challenge = challenge_of(&verifier);
+            let (_, location) =
+                authorize(app, "v2", &ask(&client_id, &id, &hash, "1", &challenge)).await;
+            location
+                .unwrap()
+                .strip_prefix("/portal/#/csc/")
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let verifier = B64URL.encode(rand_bytes());
+    let a = pending(verifier.clone()).await;
+    let b = pending(B64URL.encode(rand_bytes())).await;
+    let ceremony: Value = post(
+        app,
+        &format!("/v1/csc-authorizations/{a}/passkey/start"),
+        &s.h.token,
+        json!({}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let options: RequestChallengeResponse =
+        serde_json::from_value(ceremony["options"].clone()).unwrap();
+    let assertion = phone.do_authentication(origin.clone(), options).unwrap();
+    let body = json!({"ceremony_id": ceremony["ceremony_id"], "credential": assertion});
+    // A's assertion presented for B: refused (and the ceremony spent).
+    assert_problem(
+        post(
+            app,
+            &format!("/v1/csc-authorizations/{b}/passkey/finish"),
+            &s.h.token,
+            body,
+        )
+        .await,
+        409,
+        "webauthn_challenge_spent",
+    )
+    .await;
+    let ceremony: Value = post(
+        app,
+        &format!("/v1/csc-authorizations/{a}/passkey/start"),
+        &s.h.token,
+        json!({}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let options: RequestChallengeResponse =
+        serde_json::from_value(ceremony["options"].clone()).unwrap();
+    let assertion = phone.do_authentication(origin, options).unwrap();
+    let resp = post(
+        app,
+        &format!("/v1/csc-authorizations/{a}/passkey/finish"),
+        &s.h.token,
+        json!({"ceremony_id": ceremony["ceremony_id"], "credential": assertion}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let back: Value = resp.json().await.unwrap();
+    crate::openapi::check_response(
+        "post",
+        "/v1/csc-authorizations/{id}/passkey/finish",
+        200,
+        &back,
+    );
+    let q = query_of(back["redirect_uri"].as_str().unwrap());
+    let (status, tok) = exchange(app, &s.bank, &q["code"], &verifier, REDIRECT).await;
+    assert_eq!(status, 200, "{tok}");
+    let (status, out) = sign_hash(app, tok["access_token"].as_str().unwrap(), json!({"credentialID": id, "hashes": [b64(doc)], "hashAlgorithmOID": SHA256, "signAlgo": RSA_SHA256})).await;
+    assert_eq!(status, 200, "{out}");
+    let spki = x509_parser::parse_x509_certificate(&s.h.cert.der)
+        .unwrap()
+        .1
+        .public_key()
+        .raw
+        .to_vec();
+    let sig = STANDARD
+        .decode(out["signatures"][0].as_str().unwrap())
+        .unwrap();
+    assert!(openssl_verify(
+        fincert::custody::keys::SignatureScheme::RsaPkcs1Sha256,
+        &spki,
+        doc,
+        &sig
+    ));
+}
+
+both_engines!(csc_oauth_passkey_approval);

@@ -1137,7 +1137,7 @@ const deviceCtx = {
 };
 
 // What csc.js (the CSC consent page) may use of this page.
-const cscCtx = { h, t: (k, v) => t(k, v), api, guarded, status, withPin, confirmDialog, token: () => session.token };
+const cscCtx = { h, t: (k, v) => t(k, v), api, guarded, status, withPin, confirmDialog, getPasskey, token: () => session.token };
 
 const routes = { "": home, certificates, approvals, passkeys, foreign, login, device: () => device.page(deviceCtx), "enrol/issue": () => enrol("issue"), "enrol/reissue": () => enrol("reissue"), "enrol/pin_reset": () => enrol("pin_reset") };
 

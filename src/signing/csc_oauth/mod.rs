@@ -37,10 +37,13 @@ use super::{
 };
 use crate::{
     audit::{Action, Actor, NewEvent},
-    custody::{OwnerId, record::RecordOf},
+    custody::{OwnerId, Unlock, record::RecordOf},
     domain::pin::Pin,
     store::{self, StoreError, signing as db},
 };
+
+/// The WebAuthn ceremony kind of a passkey approval.
+const CSC_CEREMONY: &str = "csc_approve";
 
 /// How long the holder has to decide.
 pub const REQUEST_TTL_SECS: i64 = 600;
@@ -267,20 +270,114 @@ impl Signing {
         pin: &Pin,
     ) -> Result<String, SigningError> {
         let (g, _) = self.pending_grant(db, user, id).await?;
+        let (cert, key) = self.grant_key(db, &g).await?;
+        self.approve_grant(db, user, g, cert, key, Unlock::Pin(pin))
+            .await
+    }
+
+    /// The certificate and cloud key a request would activate, checked as a signature would
+    /// be (institution active, consent live, certificate usable, usage allowed).
+    async fn grant_key(
+        &self,
+        db: &DatabaseConnection,
+        g: &db::GrantRow,
+    ) -> Result<(store::pki::CertificateRow, Uuid), SigningError> {
         let caller = self.caller(&g.institution_id, "sign").await?;
         let credential = Uuid::parse_str(&g.certificate_id).map_err(|_| SigningError::NotFound)?;
         let (cert, key, _) = self
             .resolve(db, &caller, &Target::Certificate(credential), None)
             .await?;
-        let key = key.ok_or(SigningError::DeviceKey)?;
+        Ok((cert, key.ok_or(SigningError::DeviceKey)?))
+    }
+
+    /// The WebAuthn challenge of a passkey approval: it commits to the request (its id,
+    /// client, credential and hashes) and a nonce, so an assertion approves this one only.
+    fn grant_challenge(g: &db::GrantRow, nonce: &[u8]) -> [u8; 32] {
+        let canonical = super::request::Digest::of(
+            json!({
+                "csc_authorization": g.id.to_string(),
+                "institution": g.institution_id,
+                "credential": g.certificate_id,
+                "hashes": g.hashes,
+            })
+            .to_string()
+            .as_bytes(),
+        );
+        super::request::approval_challenge(&canonical, nonce)
+    }
+
+    /// Starts a passkey approval: WebAuthn options whose challenge commits to the request.
+    pub async fn csc_oauth_passkey_start(
+        &self,
+        db: &DatabaseConnection,
+        user: &OwnerId,
+        id: Uuid,
+    ) -> Result<
+        crate::auth::passkeys::Ceremony<webauthn_rs::prelude::RequestChallengeResponse>,
+        SigningError,
+    > {
+        let (g, _) = self.pending_grant(db, user, id).await?;
+        let (_, key) = self.grant_key(db, &g).await?;
+        let mut nonce = [0u8; 16];
+        self.rng
+            .fill(&mut nonce)
+            .map_err(|_| SigningError::Random)?;
+        let challenge = Self::grant_challenge(&g, &nonce);
+        let binding = format!("{}:{}", g.id, hex::encode(nonce));
+        Ok(self
+            .passkeys
+            .start_bound_authentication(db, user, key, CSC_CEREMONY, &binding, challenge)
+            .await?)
+    }
+
+    /// Finishes a passkey approval: the assertion must answer this request's challenge and
+    /// the passkey must hold a copy of the key's data key.
+    pub async fn csc_oauth_passkey_finish(
+        &self,
+        db: &DatabaseConnection,
+        user: &OwnerId,
+        id: Uuid,
+        ceremony: &str,
+        credential: &webauthn_rs::prelude::PublicKeyCredential,
+    ) -> Result<String, SigningError> {
+        let (g, _) = self.pending_grant(db, user, id).await?;
+        let expected = |binding: &str| {
+            let (request, nonce) = binding.split_once(':')?;
+            let nonce = hex::decode(nonce).ok()?;
+            (request == g.id.to_string()).then(|| Self::grant_challenge(&g, &nonce))
+        };
+        let (signer, credential_id) = self
+            .passkeys
+            .finish_bound_authentication(db, ceremony, CSC_CEREMONY, expected, credential)
+            .await?;
+        if signer != *user {
+            return Err(SigningError::NotFound);
+        }
+        let (cert, key) = self.grant_key(db, &g).await?;
+        self.approve_grant(db, user, g, cert, key, Unlock::Passkey(&credential_id))
+            .await
+    }
+
+    /// Activates the key for exactly the request's hashes and stores the one-time code.
+    async fn approve_grant(
+        &self,
+        db: &DatabaseConnection,
+        user: &OwnerId,
+        g: db::GrantRow,
+        cert: store::pki::CertificateRow,
+        key: Uuid,
+        unlock: Unlock<'_>,
+    ) -> Result<String, SigningError> {
+        let id = g.id;
         let mut code = Zeroizing::new([0u8; 32]);
         self.rng
             .fill(code.as_mut())
             .map_err(|_| SigningError::Random)?;
         let num = u32::try_from(g.num_signatures).unwrap_or(0);
+        let unlock_kind = matches!(unlock, Unlock::Passkey(_));
         let (activation, record) = self
             .custody
-            .activate_for_sad(db, &cert.owner_id, key, pin, code.as_ref(), num)
+            .activate_for_sad(db, &cert.owner_id, key, unlock, code.as_ref(), num)
             .await?;
         let code_text = Zeroizing::new(B64URL.encode(code.as_ref()));
         let now = self.clock.now();
@@ -297,6 +394,7 @@ impl Signing {
         let event = NewEvent::new(user.actor(), Action::CscOauthApproved)
             .subject(cert.serial_hex.clone())
             .details(json!({
+                "with": if unlock_kind { "passkey" } else { "pin" },
                 "request": id.to_string(),
                 "institution": g.institution_id,
                 "activation": activation.id.to_string(),
