@@ -394,6 +394,10 @@ fn spawn_background(
                 if let Err(e) = store::sign_ins::purge_expired(&db, clock.now()).await {
                     tracing::warn!(error = %e, "expired sign-ins not purged; retrying later");
                 }
+                // Decided or abandoned CSC authorization requests, expired token revocations.
+                if let Err(e) = store::signing::purge_expired_grants(&db, clock.now()).await {
+                    tracing::warn!(error = %e, "expired CSC authorizations not purged; retrying later");
+                }
                 match pki.run_lifecycle_job(&db, sender.as_ref()).await {
                     Ok(Some(report)) if report.expired + report.renewal_notices > 0 => {
                         tracing::info!(

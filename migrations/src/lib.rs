@@ -32,6 +32,7 @@ mod m20261202_000023_audit_checkpoints;
 mod m20261202_000024_final_renewal_notice;
 mod m20261202_000025_csc_history_index;
 mod m20261203_000026_auto_renewal;
+mod m20261203_000027_csc_oauth;
 
 /// The ordered list of every migration fincert knows.
 pub struct Migrator;
@@ -66,6 +67,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000024_final_renewal_notice::Migration),
             Box::new(m20261202_000025_csc_history_index::Migration),
             Box::new(m20261203_000026_auto_renewal::Migration),
+            Box::new(m20261203_000027_csc_oauth::Migration),
         ]
     }
 }

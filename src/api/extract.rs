@@ -52,6 +52,9 @@ impl FromRequest for Institution {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         authenticated(req, |state, token| async move {
             let claims = state.tokens.verify_for(&token, Audience::Institution)?;
+            if state.signing.access_token_revoked(&claims.jti).await? {
+                return Err(TokenError::Invalid.into());
+            }
             let caller = state
                 .signing
                 .caller(&claims.sub, &claims.scope)

@@ -10,6 +10,7 @@ mod auth;
 mod certificates;
 mod consents;
 mod csc;
+mod csc_authorizations;
 mod dev;
 mod device_copies;
 mod enrolments;
@@ -281,11 +282,36 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::POST, "/v1/approvals/{id}/reject", || {
             web::route().to(approvals::reject)
         }),
+        endpoint(Method::GET, "/v1/csc-authorizations/{id}", || {
+            web::route().to(csc_authorizations::get)
+        }),
+        endpoint(Method::POST, "/v1/csc-authorizations/{id}/approve", || {
+            web::route().to(csc_authorizations::approve)
+        }),
+        endpoint(
+            Method::POST,
+            "/v1/csc-authorizations/{id}/passkey/start",
+            || web::route().to(csc_authorizations::passkey_start),
+        ),
+        endpoint(
+            Method::POST,
+            "/v1/csc-authorizations/{id}/passkey/finish",
+            || web::route().to(csc_authorizations::passkey_finish),
+        ),
+        endpoint(Method::POST, "/v1/csc-authorizations/{id}/refuse", || {
+            web::route().to(csc_authorizations::refuse)
+        }),
         endpoint(Method::POST, "/csc/v1/info", || {
             web::route().to(csc::v1_info)
         }),
         endpoint(Method::POST, "/csc/v1/oauth2/token", || {
             web::route().to(csc::v1_token)
+        }),
+        endpoint(Method::GET, "/csc/v1/oauth2/authorize", || {
+            web::route().to(csc::v1_oauth_authorize)
+        }),
+        endpoint(Method::POST, "/csc/v1/oauth2/revoke", || {
+            web::route().to(csc::v1_revoke)
         }),
         endpoint(Method::POST, "/csc/v1/credentials/list", || {
             web::route().to(csc::v1_list)
@@ -309,6 +335,12 @@ pub fn endpoints() -> Vec<Endpoint> {
         }),
         endpoint(Method::POST, "/csc/v2/oauth2/token", || {
             web::route().to(csc::v2_token)
+        }),
+        endpoint(Method::GET, "/csc/v2/oauth2/authorize", || {
+            web::route().to(csc::v2_oauth_authorize)
+        }),
+        endpoint(Method::POST, "/csc/v2/oauth2/revoke", || {
+            web::route().to(csc::v2_revoke)
         }),
         endpoint(Method::POST, "/csc/v2/credentials/list", || {
             web::route().to(csc::v2_list)
@@ -341,6 +373,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         }),
         endpoint(Method::GET, "/portal/device.js", || {
             web::route().to(crate::portal::device_script)
+        }),
+        endpoint(Method::GET, "/portal/csc.js", || {
+            web::route().to(crate::portal::csc_script)
         }),
         endpoint(Method::GET, "/portal/app.css", || {
             web::route().to(crate::portal::style)

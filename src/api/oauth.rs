@@ -34,15 +34,103 @@ fn client_credentials(
     basic.or_else(|| Some((form.client_id.clone()?, form.client_secret.clone()?)))
 }
 
+/// Which grants a token route takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grants {
+    /// `client_credentials` only (`/oauth2/token`).
+    ClientCredentials,
+    /// `client_credentials` and `authorization_code` with PKCE (the CSC token routes).
+    WithCode,
+}
+
+/// The institution a token or revoke request authenticates as, or the RFC 6749 answer.
+pub async fn authenticated_client(
+    state: &AppState,
+    req: &HttpRequest,
+    form: &TokenRequest,
+) -> Result<crate::store::signing::InstitutionRow, HttpResponse> {
+    let Some((id, secret)) = client_credentials(req, form) else {
+        return Err(OAuthError::new(
+            Kind::Unauthorized,
+            OAuthErrorCode::InvalidClient,
+            "client authentication is required",
+        )
+        .into_response());
+    };
+    match state
+        .signing
+        .authenticate_client(&state.db, &id, &secret, None)
+        .await
+    {
+        Ok(ClientAuth::Ok(row, _)) => Ok(*row),
+        Ok(_) => Err(OAuthError::new(
+            Kind::Unauthorized,
+            OAuthErrorCode::InvalidClient,
+            "client authentication failed",
+        )
+        .into_response()),
+        Err(e) => Err(OAuthError::from(e).into_response()),
+    }
+}
+
+/// `grant_type=authorization_code` (CSC): the code exchanged once for a credential token.
+async fn exchange(state: &AppState, req: &HttpRequest, form: &TokenRequest) -> HttpResponse {
+    let (Some(code), Some(verifier)) = (form.code.as_deref(), form.code_verifier.as_deref()) else {
+        return OAuthError::invalid_request("code and code_verifier are required").into_response();
+    };
+    let client = match authenticated_client(state, req, form).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    match state
+        .signing
+        .csc_oauth_exchange(
+            &state.db,
+            &client,
+            code,
+            verifier,
+            form.redirect_uri.as_deref(),
+        )
+        .await
+    {
+        Ok(Ok((token, expires_in))) => HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .json(TokenResponse {
+                access_token: token.to_string(),
+                token_type: "Bearer".into(),
+                expires_in,
+                scope: Some("credential".into()),
+                refresh_token: None,
+            }),
+        Ok(Err(why)) => {
+            OAuthError::new(Kind::BadRequest, OAuthErrorCode::InvalidGrant, why).into_response()
+        }
+        Err(e) => OAuthError::from(e).into_response(),
+    }
+}
+
 /// Shared by `/oauth2/token` and the CSC token routes.
-pub async fn issue(state: &AppState, req: &HttpRequest, form: TokenRequest) -> HttpResponse {
+pub async fn issue(
+    state: &AppState,
+    req: &HttpRequest,
+    form: TokenRequest,
+    grants: Grants,
+) -> HttpResponse {
+    if grants == Grants::WithCode && form.grant_type.as_deref() == Some("authorization_code") {
+        return exchange(state, req, &form).await;
+    }
     if form.grant_type.as_deref() != Some("client_credentials") {
         return match form.grant_type {
             None => OAuthError::invalid_request("grant_type is required"),
             Some(_) => OAuthError::new(
                 Kind::BadRequest,
                 OAuthErrorCode::UnsupportedGrantType,
-                "only client_credentials is supported",
+                match grants {
+                    Grants::ClientCredentials => "only client_credentials is supported",
+                    Grants::WithCode => {
+                        "only client_credentials and authorization_code are supported"
+                    }
+                },
             ),
         }
         .into_response();
@@ -97,7 +185,7 @@ pub async fn issue(state: &AppState, req: &HttpRequest, form: TokenRequest) -> H
 #[tracing::instrument(skip_all)]
 pub async fn token(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     match parse_form(&req, &body) {
-        Ok(form) => issue(&state, &req, form).await,
+        Ok(form) => issue(&state, &req, form, Grants::ClientCredentials).await,
         Err(why) => OAuthError::invalid_request(why).into_response(),
     }
 }

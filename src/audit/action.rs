@@ -154,6 +154,27 @@ pub enum Action {
     CertificateAutoRenewed,
     /// A holder turned a certificate's automatic renewal on or off.
     AutoRenewalSet,
+    /// A CSC client asked for the holder's authorization (`oauth2/authorize`).
+    CscOauthRequested,
+    /// An `oauth2/authorize` request was refused before the holder saw it (client, redirect
+    /// URI, PKCE, scope or parameters).
+    CscOauthInvalid,
+    /// The holder approved a CSC authorization; a code is out.
+    CscOauthApproved,
+    /// The holder refused a CSC authorization.
+    CscOauthRefused,
+    /// An authorization code was exchanged for a credential token.
+    CscOauthExchanged,
+    /// An authorization code exchange was refused (wrong verifier, redirect URI, expired).
+    CscOauthExchangeFailed,
+    /// An authorization code was presented again; the token it issued is revoked.
+    CscOauthCodeReused,
+    /// An access token or credential token was revoked (`oauth2/revoke`).
+    CscOauthTokenRevoked,
+    /// A redirect URI was registered for an institution.
+    InstitutionRedirectUriAdded,
+    /// A registered redirect URI was removed.
+    InstitutionRedirectUriRemoved,
 }
 
 impl Action {
@@ -232,6 +253,16 @@ impl Action {
             Self::KmsKeysCreated => "kms.keys_created",
             Self::CertificateAutoRenewed => "certificate.auto_renewed",
             Self::AutoRenewalSet => "certificate.auto_renewal_set",
+            Self::CscOauthRequested => "csc.oauth_requested",
+            Self::CscOauthInvalid => "csc.oauth_invalid",
+            Self::CscOauthApproved => "csc.oauth_approved",
+            Self::CscOauthRefused => "csc.oauth_refused",
+            Self::CscOauthExchanged => "csc.oauth_exchanged",
+            Self::CscOauthExchangeFailed => "csc.oauth_exchange_failed",
+            Self::CscOauthCodeReused => "csc.oauth_code_reused",
+            Self::CscOauthTokenRevoked => "csc.oauth_token_revoked",
+            Self::InstitutionRedirectUriAdded => "institution.redirect_uri_added",
+            Self::InstitutionRedirectUriRemoved => "institution.redirect_uri_removed",
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::{
     clock::{SharedClock, SystemClock},
     config::Settings,
     custody::kms,
-    signing::{SigningError, institution},
+    signing::{SigningError, csc_oauth, institution},
 };
 
 /// Institution verbs.
@@ -45,6 +45,37 @@ pub enum InstitutionCommand {
         /// `on` or `off`.
         #[arg(value_enum)]
         setting: Switch,
+    },
+    /// Manage the redirect URIs an institution's CSC client may use with `oauth2/authorize`
+    /// (exact match; https, or http on a loopback host for development).
+    RedirectUri {
+        /// `add`, `remove` or `list`.
+        #[command(subcommand)]
+        verb: RedirectUriVerb,
+    },
+}
+
+/// What to do with a redirect URI.
+#[derive(Debug, Subcommand)]
+pub enum RedirectUriVerb {
+    /// Register a redirect URI.
+    Add {
+        /// Institution id or client id.
+        institution: String,
+        /// The exact URI.
+        uri: String,
+    },
+    /// Remove a registered redirect URI.
+    Remove {
+        /// Institution id or client id.
+        institution: String,
+        /// The exact URI.
+        uri: String,
+    },
+    /// List an institution's redirect URIs.
+    List {
+        /// Institution id or client id.
+        institution: String,
     },
 }
 
@@ -111,6 +142,29 @@ pub async fn run(cmd: InstitutionCommand, settings: Settings) -> ExitCode {
                 println!("institution_id={}", view.id);
                 println!("webhook_validation_info={}", view.webhook_validation_info);
             }
+            InstitutionCommand::RedirectUri { verb } => match verb {
+                RedirectUriVerb::Add {
+                    institution: who,
+                    uri,
+                } => {
+                    let added = csc_oauth::add_redirect_uri(&db, clock.now(), &who, &uri).await?;
+                    println!("{}", if added { "added" } else { "already registered" });
+                }
+                RedirectUriVerb::Remove {
+                    institution: who,
+                    uri,
+                } => {
+                    if !csc_oauth::remove_redirect_uri(&db, clock.now(), &who, &uri).await? {
+                        return Err(CliError::Usage(format!("{uri} is not registered")));
+                    }
+                    println!("removed");
+                }
+                RedirectUriVerb::List { institution: who } => {
+                    for uri in csc_oauth::redirect_uris(&db, &who).await? {
+                        println!("{uri}");
+                    }
+                }
+            },
         }
         Ok::<_, CliError>(())
     }

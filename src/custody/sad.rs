@@ -15,15 +15,12 @@ use super::{
     kms::{DATA_KEY_LEN, KmsError},
     record, sealed,
     slots::{Binding, sealed_aad},
-    unlock::parse_off_workers,
+    unlock::{Unlock, parse_off_workers},
 };
-use crate::{
-    audit::{Action, NewEvent},
-    domain::pin::Pin,
-};
+use crate::audit::{Action, NewEvent};
 
 impl Custody {
-    /// Activates a key with its PIN as a cluster authorization (a CSC SAD): the node keeps the
+    /// Activates a key with its PIN (or a verified passkey) as a cluster authorization (a CSC SAD): the node keeps the
     /// parsed key for the window, and the returned activation record (see [`record`]) lets any
     /// node that meets `sad` open it again. Audited like every activation.
     #[tracing::instrument(skip_all, fields(owner = %owner.as_str(), key = %key_id))]
@@ -32,11 +29,15 @@ impl Custody {
         db: &DatabaseConnection,
         owner: &OwnerId,
         key_id: Uuid,
-        pin: &Pin,
+        unlock: Unlock<'_>,
         sad: &[u8],
         max_signatures: u32,
     ) -> Result<(ActivationInfo, Vec<u8>), CustodyError> {
-        let (key, dk) = self.open_key(db, owner, key_id, &Binding::Pin(pin)).await?;
+        let (binding, slot) = match unlock {
+            Unlock::Pin(pin) => (Binding::Pin(pin), "pin"),
+            Unlock::Passkey(id) => (Binding::Passkey(id), "passkey"),
+        };
+        let (key, dk) = self.open_key(db, owner, key_id, &binding).await?;
         let now = self.clock.now();
         let (id, expires_at) = self.activations.plan(now);
         let ctx = record::context(owner, key_id, id, expires_at);
@@ -58,7 +59,7 @@ impl Custody {
         let event = NewEvent::new(owner.actor(), Action::KeyActivated)
             .subject(key_id.to_string())
             .details(json!({
-                "slot": "pin",
+                "slot": slot,
                 "activation": id.to_string(),
                 "expires_at": expires_at.to_rfc3339(),
                 "max_signatures": max_signatures,

@@ -9,6 +9,7 @@ use actix_web::{HttpResponse, http::header};
 const INDEX: &str = include_str!("assets/index.html");
 const SCRIPT: &str = include_str!("assets/app.js");
 const DEVICE: &str = include_str!("assets/device.js");
+const CSC: &str = include_str!("assets/csc.js");
 const STYLE: &str = include_str!("assets/app.css");
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -36,6 +37,11 @@ pub async fn script() -> HttpResponse {
 /// `GET /portal/device.js`: certificates kept in the browser (imported by app.js).
 pub async fn device_script() -> HttpResponse {
     asset("text/javascript; charset=utf-8", DEVICE)
+}
+
+/// `GET /portal/csc.js`: the CSC consent page (imported by app.js).
+pub async fn csc_script() -> HttpResponse {
+    asset("text/javascript; charset=utf-8", CSC)
 }
 
 /// `GET /portal/app.css`.

@@ -67,7 +67,7 @@ impl SadProblem {
     }
 }
 
-fn sad_hash(sad: &str) -> String {
+pub(super) fn sad_hash(sad: &str) -> String {
     Digest::of(sad.as_bytes()).to_hex()
 }
 
@@ -113,7 +113,7 @@ impl SadEntry {
 }
 
 /// The SAD's random bytes (what the record's outer key is derived from).
-fn sad_bytes(sad: &str) -> Option<Zeroizing<Vec<u8>>> {
+pub(super) fn sad_bytes(sad: &str) -> Option<Zeroizing<Vec<u8>>> {
     B64URL
         .decode(sad)
         .ok()
@@ -150,7 +150,7 @@ impl Signing {
         sads.insert(entry.sad_hash.clone(), entry);
     }
 
-    fn forget_sad(&self, hash: &str) {
+    pub(super) fn forget_sad(&self, hash: &str) {
         self.sads
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -170,6 +170,17 @@ impl Signing {
         let entry = Arc::new(SadEntry::from(row));
         self.remember_sad(entry.clone());
         Ok(Some(entry))
+    }
+
+    /// The institution a live SAD (a credential token) was issued to: from this node's memory,
+    /// or its row read once. A token revoked on another node may still name its institution
+    /// here until its entry expires; its spends fail all the same (they are conditional on
+    /// the row).
+    pub(super) async fn sad_institution(&self, sad: &str) -> Result<Option<String>, SigningError> {
+        let Some(entry) = self.sad_entry(&sad_hash(sad)).await? else {
+            return Ok(None);
+        };
+        Ok((self.clock.now() < entry.expires_at).then(|| entry.institution_id.clone()))
     }
 
     /// A credential the institution may use: its certificate row and key algorithm.
@@ -222,7 +233,14 @@ impl Signing {
         let sad = B64URL.encode(raw.as_ref());
         let (activation, record) = self
             .custody
-            .activate_for_sad(db, &owner, key, pin, raw.as_ref(), num_signatures)
+            .activate_for_sad(
+                db,
+                &owner,
+                key,
+                crate::custody::Unlock::Pin(pin),
+                raw.as_ref(),
+                num_signatures,
+            )
             .await?;
         let now = self.clock.now();
         let row = db::SadRow {

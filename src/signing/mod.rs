@@ -23,6 +23,7 @@ pub mod cms;
 pub mod commit;
 mod consents;
 pub mod csc;
+pub mod csc_oauth;
 mod device;
 pub mod history;
 pub mod institution;
@@ -208,6 +209,9 @@ pub struct Signing {
     institutions: checks::Cached<String, db::InstitutionRow>,
     /// CSC SADs by hash, as this node last read them (the database decides every spend).
     sads: std::sync::Mutex<std::collections::HashMap<String, Arc<csc::SadEntry>>>,
+    /// Institution access tokens (by `jti`) known not to be revoked (`oauth2/revoke` bumps
+    /// the cache epoch, so a revocation reaches every node within a second).
+    live_tokens: checks::Cached<String, ()>,
     /// `fincert_signatures_total`.
     signatures: SignatureMetrics,
 }
@@ -275,6 +279,7 @@ impl Signing {
             committer,
             usable: checks::Cached::new(epochs.clone()),
             institutions: checks::Cached::new(epochs.clone()),
+            live_tokens: checks::Cached::new(epochs.clone()),
             epochs,
             sads: std::sync::Mutex::new(std::collections::HashMap::new()),
             signatures: metrics.signatures,

@@ -17,6 +17,7 @@ mod cli;
 mod cluster;
 mod corrupt_rows;
 mod csc;
+mod csc_oauth;
 mod custody;
 mod device_portal;
 mod enrolment;

@@ -346,8 +346,15 @@ codes! {
         InvalidToken => "invalid_token",
         /// 400 (CSC v2): the authentication data (PIN) is invalid.
         InvalidAuthenticationData => "invalid_authentication_data",
-        /// 401 (CSC): the access token lacks the scope.
+        /// 401 (CSC): the access token lacks the scope; (authorize) the holder refused.
         AccessDenied => "access_denied",
+        /// 400: the authorization code is unknown, expired, used, another client's, or its
+        /// PKCE verifier or redirect URI does not match.
+        InvalidGrant => "invalid_grant",
+        /// 400 (authorize): only `response_type=code` is supported.
+        UnsupportedResponseType => "unsupported_response_type",
+        /// 400 (revoke): this kind of token cannot be revoked here.
+        UnsupportedTokenType => "unsupported_token_type",
     }
 }
 

@@ -37,6 +37,7 @@ pub mod auth;
 pub mod certificates;
 pub mod consents;
 pub mod csc;
+pub mod csc_oauth;
 pub mod dev;
 pub mod device_copies;
 pub mod enrolment;

@@ -20,12 +20,29 @@ pub struct TokenRequest {
     pub client_secret: Option<Zeroizing<String>>,
     /// Space-separated scopes (`sign`, `verify`); all that are held when absent.
     pub scope: Option<String>,
+    /// `authorization_code` (CSC): the code from the redirect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<Zeroizing<String>>,
+    /// `authorization_code` (CSC): the PKCE verifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_verifier: Option<Zeroizing<String>>,
+    /// `authorization_code` (CSC): the redirect URI the code was asked with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_uri: Option<String>,
+    /// `oauth2/revoke` (RFC 7009): the token to revoke.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<Zeroizing<String>>,
+    /// `oauth2/revoke`: `access_token` or `refresh_token` (a hint; both kinds are found).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_type_hint: Option<String>,
 }
 
 debug_without_secrets!(TokenRequest {
     grant_type,
     client_id,
-    scope
+    scope,
+    redirect_uri,
+    token_type_hint
 });
 
 /// An access token answer: an institution's (`/oauth2/token`) or a user's session

@@ -42,10 +42,12 @@ pub async fn info(state: &AppState, version: Version) -> HttpResponse {
         Version::V1 => ("1.0.4.0", "v1"),
         Version::V2 => ("2.0.0.2", "v2"),
     };
-    let auth_type = strings(&["oauth2client"]);
+    let auth_type = strings(&["oauth2client", "oauth2code"]);
     let description = "Cloud keystore for Korean financial certificates".to_owned();
     let methods = strings(&[
         "oauth2/token",
+        "oauth2/authorize",
+        "oauth2/revoke",
         "credentials/list",
         "credentials/info",
         "credentials/authorize",

@@ -10,6 +10,7 @@
 //! `credentials/list|info` methods, `signatures.rs` answers `credentials/authorize`,
 //! `extendTransaction` and `signHash`; this file holds the routes and the caller.
 
+mod authorize;
 mod credentials;
 mod params;
 mod signatures;
@@ -73,6 +74,9 @@ pub(super) async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller
         .tokens
         .verify_for(token, Audience::Institution)
         .map_err(|_: TokenError| unauthorized())?;
+    if state.signing.access_token_revoked(&claims.jti).await? {
+        return Err(unauthorized());
+    }
     state
         .signing
         .caller(&claims.sub, &claims.scope)
@@ -84,6 +88,53 @@ pub(super) async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller
         })
 }
 
+/// Like [`open`], for `signatures/signHash`, which also takes a *credential token* (from the
+/// authorization code flow, scope `credential`) as the bearer: then the caller is the
+/// institution the token was issued to and the token is the SAD. Returns that token too.
+pub(super) async fn open_signing(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<
+    (
+        serde_json::Map<String, serde_json::Value>,
+        Caller,
+        Option<String>,
+    ),
+    CscError,
+> {
+    let m = params::body_object(req, body)?;
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if let Some(token) = bearer.filter(|t| !t.contains('.')) {
+        let Some(institution) = state.signing.credential_token_owner(token).await? else {
+            return Err(CscError::new(
+                Kind::Unauthorized,
+                OAuthErrorCode::InvalidToken,
+                "The access token is not valid",
+            ));
+        };
+        let caller = state
+            .signing
+            .caller(&institution, "sign")
+            .await
+            .map_err(|e| match e {
+                e @ SigningError::Store(_) => CscError::from(e),
+                _ => CscError::new(
+                    Kind::Unauthorized,
+                    OAuthErrorCode::InvalidToken,
+                    "The access token is not valid",
+                ),
+            })?;
+        return Ok((m, caller, Some(token.to_owned())));
+    }
+    let caller = caller(state, req).await?;
+    Ok((m, caller, None))
+}
+
 fn respond<T: Serialize>(result: CscResult<T>) -> HttpResponse {
     match result {
         Ok(v) => HttpResponse::Ok().json(v),
@@ -92,7 +143,7 @@ fn respond<T: Serialize>(result: CscResult<T>) -> HttpResponse {
 }
 
 macro_rules! routes {
-    ($v:expr, $info:ident, $token:ident, $list:ident, $cinfo:ident, $auth:ident, $ext:ident, $sign:ident) => {
+    ($v:expr, $info:ident, $token:ident, $oauth_authorize:ident, $revoke:ident, $list:ident, $cinfo:ident, $auth:ident, $ext:ident, $sign:ident) => {
         /// `info` (a body, when sent, must be a JSON object, like every method's).
         pub async fn $info(
             state: web::Data<AppState>,
@@ -115,9 +166,24 @@ macro_rules! routes {
             body: web::Bytes,
         ) -> HttpResponse {
             match oauth::parse_form(&req, &body) {
-                Ok(form) => oauth::issue(&state, &req, form).await,
+                Ok(form) => oauth::issue(&state, &req, form, oauth::Grants::WithCode).await,
                 Err(why) => OAuthError::invalid_request(why).into_response(),
             }
+        }
+        /// `oauth2/authorize` (GET; authorization code with PKCE S256).
+        pub async fn $oauth_authorize(
+            state: web::Data<AppState>,
+            req: HttpRequest,
+        ) -> HttpResponse {
+            authorize::authorize(&state, &req, $v).await
+        }
+        /// `oauth2/revoke` (RFC 7009).
+        pub async fn $revoke(
+            state: web::Data<AppState>,
+            req: HttpRequest,
+            body: web::Bytes,
+        ) -> HttpResponse {
+            authorize::revoke(&state, &req, &body).await
         }
         /// `credentials/list`.
         pub async fn $list(
@@ -166,6 +232,8 @@ routes!(
     Version::V1,
     v1_info,
     v1_token,
+    v1_oauth_authorize,
+    v1_revoke,
     v1_list,
     v1_credential_info,
     v1_authorize,
@@ -176,6 +244,8 @@ routes!(
     Version::V2,
     v2_info,
     v2_token,
+    v2_oauth_authorize,
+    v2_revoke,
     v2_list,
     v2_credential_info,
     v2_authorize,

@@ -353,7 +353,8 @@ impl<'a> ExtendRequest<'a> {
 /// `signatures/signHash`.
 pub(super) struct SignHashRequest<'a> {
     pub credential_id: &'a str,
-    pub sad: &'a str,
+    /// Absent when the bearer is a credential token (which is the SAD then).
+    pub sad: Option<&'a str>,
     pub hashes: Vec<Digest>,
     pub algorithm: Algorithm,
     /// v2 `returnValidationInfo`.
@@ -361,9 +362,18 @@ pub(super) struct SignHashRequest<'a> {
 }
 
 impl<'a> SignHashRequest<'a> {
-    pub fn parse(m: &'a Map<String, Value>, version: Version) -> Result<Self, CscError> {
+    /// `by_token`: the bearer is a credential token, so `SAD` is optional (CSC 2.0.0.2 §11.9).
+    pub fn parse(
+        m: &'a Map<String, Value>,
+        version: Version,
+        by_token: bool,
+    ) -> Result<Self, CscError> {
         let credential_id = string(m, "credentialID")?;
-        let sad = string(m, "SAD")?;
+        let sad = if by_token {
+            opt_string(m, "SAD")?
+        } else {
+            Some(string(m, "SAD")?)
+        };
         let hashes = hashes(
             m,
             match version {
@@ -427,6 +437,6 @@ pub fn read_request(
         Method::Info => InfoRequest::parse(&m).map(drop),
         Method::Authorize => AuthorizeRequest::parse(&m, version, max_batch).map(drop),
         Method::Extend => ExtendRequest::parse(&m).map(drop),
-        Method::SignHash => SignHashRequest::parse(&m, version).map(drop),
+        Method::SignHash => SignHashRequest::parse(&m, version, false).map(drop),
     }
 }

@@ -7,7 +7,7 @@ use base64::{Engine as _, engine::general_purpose::STANDARD};
 use fincert_client::proto::csc::{Sad, Signatures};
 
 use super::{
-    CscResult, Version, open,
+    CscResult, Version, open, open_signing,
     params::{AuthorizeRequest, ExtendRequest, SignHashRequest, invalid_pin},
 };
 use crate::{
@@ -62,15 +62,19 @@ pub(super) async fn sign_hash(
     body: &[u8],
     version: Version,
 ) -> CscResult<Signatures> {
-    let (m, caller) = open(state, req, body).await?;
-    let r = SignHashRequest::parse(&m, version)?;
+    let (m, caller, credential_token) = open_signing(state, req, body).await?;
+    let r = SignHashRequest::parse(&m, version, credential_token.is_some())?;
+    let sad = credential_token
+        .as_deref()
+        .or(r.sad)
+        .ok_or_else(|| CscError::bad("Missing (or invalid type) string parameter SAD"))?;
     match state
         .signing
         .csc_sign_hash(
             &state.db,
             &caller,
             r.credential_id,
-            r.sad,
+            sad,
             &r.hashes,
             r.algorithm,
             r.validation_info,

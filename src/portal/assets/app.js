@@ -4,6 +4,7 @@
 // Certificates kept in this browser (WebCrypto keys in IndexedDB) are device.js's.
 
 import * as device from "./device.js";
+import * as csc from "./csc.js";
 
 const T = {
   ko: {
@@ -266,7 +267,7 @@ const ERRORS = {
   },
 };
 
-for (const l of ["ko", "en"]) { Object.assign(T[l], device.T[l]); Object.assign(ERRORS[l], device.ERRORS[l]); }
+for (const l of ["ko", "en"]) { Object.assign(T[l], device.T[l]); Object.assign(ERRORS[l], device.ERRORS[l]); Object.assign(T[l], csc.T[l]); }
 
 let lang = localStorage.getItem("fincert.lang") || "ko";
 // The fees in force, read from the service (GET /v1/pricing, pki.general_purpose_fee_krw):
@@ -616,7 +617,10 @@ function login() {
     lastActive = Date.now();
     sessionStorage.setItem("fincert.cert", cert.id);
     pendingNotice = t("signed.in");
-    location.hash = "#/certificates";
+    // Back to the page that asked for the sign-in (a CSC consent page), else the certificates.
+    const back = sessionStorage.getItem("fincert.return");
+    sessionStorage.removeItem("fincert.return");
+    location.hash = back && /^#\/csc\/[0-9a-f-]{36}$/.test(back) ? back : "#/certificates";
   };
   const show = (...children) => {
     box.replaceChildren(...children.flat(3));
@@ -1227,6 +1231,9 @@ const deviceCtx = {
   signedIn(pair, id) { session.set(pair); sessionStorage.setItem("fincert.cert", id); updateNav(); },
 };
 
+// What csc.js (the CSC consent page) may use of this page.
+const cscCtx = { h, t: (k, v) => t(k, v), api, guarded, status, withPin, confirmDialog, getPasskey, token: () => session.token };
+
 const routes = { "": home, certificates, approvals, passkeys, foreign, login, device: () => device.page(deviceCtx), "enrol/issue": () => enrol("issue"), "enrol/reissue": () => enrol("reissue"), "enrol/pin_reset": () => enrol("pin_reset") };
 
 // Renders the page for the current hash; navigation clears the message line, an in-place
@@ -1241,7 +1248,7 @@ function route(keepStatus = false) {
   if (pendingNotice) { status(pendingNotice, "info"); pendingNotice = null; }
   const path = location.hash.replace(/^#\/?/, "");
   const [first, arg] = path.split("/");
-  const render = routes[path] || (first === "history" && arg ? () => history(arg) : home);
+  const render = routes[path] || (first === "history" && arg ? () => history(arg) : first === "csc" && arg ? () => csc.page(cscCtx, arg) : home);
   document.documentElement.lang = lang;
   document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
   updateNav();

@@ -14,6 +14,7 @@ mod consents;
 mod deliveries;
 mod history;
 mod institutions;
+mod oauth;
 mod requests;
 mod sads;
 
@@ -30,6 +31,12 @@ pub use self::{
     institutions::{
         InstitutionRow, insert_institution, institution, institution_by_client_id, institutions,
         rotate_secret, set_webhook_validation_info,
+    },
+    oauth::{
+        Approval, GrantRow, GrantStatus, access_token_revoked, approve_grant, consume_code,
+        delete_redirect_uri, delete_sad, grant, grant_by_code, insert_grant, insert_redirect_uri,
+        mark_reused, purge_expired_grants, redirect_uri_registered, redirect_uris, refuse_grant,
+        revoke_access_token, set_issued,
     },
     requests::{RequestRow, decide, insert_request, pending_of_user, request},
     sads::{
