@@ -13,7 +13,8 @@
 #   - Debian's HAProxy, the load balancer in front of three nodes in the cluster test;
 #   - schemathesis (pinned, in the same venv), run by the API tests against `fincert serve`;
 #   - Debian's SoftHSM2 and OpenSC, the PKCS#11 HSM stand-in of the pkcs11 KMS backend's tests;
-#   - then the Rust suite (one test binary for the API tests) and the spec check.
+#   - then the Rust suite (one test binary for the API tests) and the spec check;
+#   - last, a bounded smoke run of every cargo-fuzz target (fuzz/, cargo-fuzz into the cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -185,3 +186,35 @@ echo "summary: ${passed:-0} passed, ${failed:-0} failed"
 if [ "$status" -ne 0 ] || [ "${passed:-0}" -eq 0 ]; then
   exit 1
 fi
+
+# --- Fuzzing: a bounded smoke run of every cargo-fuzz target -----------------------------------
+# cargo-fuzz (pinned) into the cache; the targets are built with coverage instrumentation only
+# (`-s none`: fincert forbids `unsafe`; no nightly needed) into a target directory of their own,
+# then each runs for FUZZ_SECONDS on its seeds plus a corpus kept in the cache (so later runs
+# start where earlier ones stopped). A crash, a leak of time past -timeout or a failed property
+# fails the run and leaves the input in $CACHE/fuzz-artifacts/<target>/. README "Fuzzing".
+FUZZ_ROOT="$CACHE/cargo-fuzz"
+FUZZ_SECONDS="${TEST_FINCERT_FUZZ_SECONDS:-20}"
+if [ ! -x "$FUZZ_ROOT/bin/cargo-fuzz" ]; then
+  log "installing cargo-fuzz into $FUZZ_ROOT"
+  cargo install --quiet --locked --root "$FUZZ_ROOT" cargo-fuzz@0.13.2
+fi
+log "fuzz smoke run (${FUZZ_SECONDS} s per target)"
+(cd fuzz && "$FUZZ_ROOT/bin/cargo-fuzz" build -s none --target-dir "$CACHE/fuzz-target")
+fuzz_failed=0
+for target in $(cd fuzz && "$FUZZ_ROOT/bin/cargo-fuzz" list); do
+  corpus="$CACHE/fuzz-corpus/$target"
+  artifacts="$CACHE/fuzz-artifacts/$target"
+  mkdir -p "$corpus" "$artifacts"
+  out="$CACHE/fuzz-$target.log"
+  if (cd fuzz && "$FUZZ_ROOT/bin/cargo-fuzz" run -s none --target-dir "$CACHE/fuzz-target" "$target" \
+      "$corpus" "seeds/$target" -- -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+      -artifact_prefix="$artifacts/") >"$out" 2>&1; then
+    echo "fuzz $target: $(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' "$out" | tail -n1)"
+  else
+    echo "fuzz $target: FAILED (log $out, inputs in $artifacts)"
+    tail -n 40 "$out"
+    fuzz_failed=1
+  fi
+done
+[ "$fuzz_failed" -eq 0 ] || exit 1

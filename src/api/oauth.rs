@@ -191,7 +191,22 @@ pub async fn token(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
 }
 
 /// A token request body: `application/x-www-form-urlencoded`, or JSON (some CSC v1 clients).
+/// A PKCE verifier, when given, must have RFC 7636's shape whatever the grant.
 pub fn parse_form(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, &'static str> {
+    let form = read_form(req, body)?;
+    if form
+        .code_verifier
+        .as_deref()
+        .is_some_and(|v| !crate::signing::csc_oauth::is_pkce_verifier(v))
+    {
+        return Err(
+            "code_verifier must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_' and '~'",
+        );
+    }
+    Ok(form)
+}
+
+fn read_form(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, &'static str> {
     let ctype = req
         .headers()
         .get("content-type")
@@ -210,7 +225,17 @@ pub fn parse_form(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, &'stat
             let value: serde_json::Value =
                 serde_json::from_slice(body).map_err(|_| "the JSON body is malformed")?;
             // Every parameter is a string when present; serde would read `null` as absent.
-            let fields = ["grant_type", "client_id", "client_secret", "scope"];
+            let fields = [
+                "grant_type",
+                "client_id",
+                "client_secret",
+                "scope",
+                "code",
+                "code_verifier",
+                "redirect_uri",
+                "token",
+                "token_type_hint",
+            ];
             if let Some(m) = value.as_object()
                 && fields
                     .iter()

@@ -132,7 +132,8 @@ pub async fn observe(
 }
 
 /// Replaces a framework-made error body (plain text or empty) with problem+json. JSON error
-/// bodies are ours and kept: the OAuth2 and CSC protocols prescribe `{error, error_description}`.
+/// bodies are ours and kept: the OAuth2 and CSC protocols prescribe `{error, error_description}`;
+/// so are HTML ones (the authorization endpoint's error page, shown to a person).
 fn ensure_problem(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     let status = res.status();
     if status.as_u16() < 400 {
@@ -141,6 +142,7 @@ fn ensure_problem(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     let is_problem = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
         v.as_bytes().starts_with(PROBLEM_JSON.as_bytes())
             || v.as_bytes().starts_with(b"application/json")
+            || v.as_bytes().starts_with(b"text/html")
     });
     if is_problem {
         return res;

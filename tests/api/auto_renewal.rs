@@ -444,24 +444,14 @@ pub(super) async fn the_setting_and_the_fee_it_confirms(engine: Engine) {
 /// A passkey approval inside the window signs but does not renew (the new key's PIN slot needs
 /// the PIN): no `renewed`, renewal still open; the next PIN approval renews.
 pub(super) async fn a_passkey_approval_does_not_renew(engine: Engine) {
-    use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
-    use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
-    let origin = Url::parse("http://localhost:8080").unwrap();
+    use webauthn_authenticator_rs::WebauthnAuthenticator;
+    use webauthn_rs::prelude::{RequestChallengeResponse, Url};
+    let origin = Url::parse(PASSKEY_ORIGIN).unwrap();
     let app = spawn_app(engine).await;
     let mut bank = institution(&app, "Hana Bank", Sector::Bank).await;
     let mut h = holder(&app, "330100000029", Usage::Restricted).await;
     consent(&h, &bank).await;
-    let mut phone = SoftPasskey::new(true);
-    let started: Value = post(&app, "/v1/passkeys/register/start", &h.token, json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let options: CreationChallengeResponse =
-        serde_json::from_value(started["options"].clone()).unwrap();
-    let credential = phone.do_registration(origin.clone(), options).unwrap();
-    let resp = post(&app, "/v1/passkeys/register/finish", &h.token, json!({"ceremony_id": started["ceremony_id"], "credential": credential, "name": "Galaxy", "certificate_id": h.cert.id, "pin": PIN})).await;
-    assert_eq!(resp.status(), 201);
+    let mut phone = bound_passkey(&app, &h.token, h.cert.id).await;
 
     app.clock
         .advance(h.cert.not_after - app.clock.now() - Duration::days(10));

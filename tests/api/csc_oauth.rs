@@ -551,7 +551,7 @@ async fn csc_oauth_refusals(engine: Engine) {
         .body(form(&[
             ("grant_type", "authorization_code"),
             ("code", "x"),
-            ("code_verifier", "y"),
+            ("code_verifier", &"y".repeat(43)),
         ]))
         .send()
         .await
@@ -767,22 +767,12 @@ both_engines!(csc_oauth_requests_are_purged_when_over);
 /// the request, so an assertion for one request does not approve another; the code it gives
 /// exchanges and signs like the PIN's.
 async fn csc_oauth_passkey_approval(engine: Engine) {
-    use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
-    use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse};
-    let origin = url::Url::parse("http://localhost:8080").unwrap();
+    use webauthn_authenticator_rs::WebauthnAuthenticator;
+    use webauthn_rs::prelude::RequestChallengeResponse;
+    let origin = url::Url::parse(PASSKEY_ORIGIN).unwrap();
     let s = setup(engine).await;
     let app = &s.app;
-    let mut phone = SoftPasskey::new(true);
-    let started: Value = post(app, "/v1/passkeys/register/start", &s.h.token, json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let options: CreationChallengeResponse =
-        serde_json::from_value(started["options"].clone()).unwrap();
-    let credential = phone.do_registration(origin.clone(), options).unwrap();
-    let resp = post(app, "/v1/passkeys/register/finish", &s.h.token, json!({"ceremony_id": started["ceremony_id"], "credential": credential, "name": "Galaxy", "certificate_id": s.h.cert.id, "pin": PIN})).await;
-    assert_eq!(resp.status(), 201);
+    let mut phone = bound_passkey(app, &s.h.token, s.h.cert.id).await;
 
     let id = s.h.cert.id.to_string();
     let doc: &[u8] = b"signed with a passkey";

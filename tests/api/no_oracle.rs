@@ -225,9 +225,9 @@ async fn passkey_finish(app: &TestApp, ceremony: &Value, assertion: &Value) -> (
 /// the next (as a real one is) with a fresh challenge each time. Finishing a decoy fails as a
 /// wrong passkey does, with one audit row each.
 async fn passkey_sign_in_starts_alike_for_any_id(engine: Engine) {
-    use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
-    use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
-    let origin = Url::parse("http://localhost:8080").unwrap();
+    use webauthn_authenticator_rs::WebauthnAuthenticator;
+    use webauthn_rs::prelude::{RequestChallengeResponse, Url};
+    let origin = Url::parse(PASSKEY_ORIGIN).unwrap();
     let app = spawn_app_tuned(engine, |s| s.auth.sign_in_per_ip_per_minute = 1000).await;
     let h = holder(
         &app,
@@ -235,18 +235,7 @@ async fn passkey_sign_in_starts_alike_for_any_id(engine: Engine) {
         fincert::pki::profile::Usage::Restricted,
     )
     .await;
-    let mut phone = SoftPasskey::new(true);
-    let started: Value = post(&app, "/v1/passkeys/register/start", &h.token, json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let options: CreationChallengeResponse =
-        serde_json::from_value(started["options"].clone()).unwrap();
-    let credential = phone.do_registration(origin.clone(), options).unwrap();
-    let finish = json!({"ceremony_id": started["ceremony_id"], "credential": credential, "name": "phone", "certificate_id": h.cert.id, "pin": PIN});
-    let resp = post(&app, "/v1/passkeys/register/finish", &h.token, finish).await;
-    assert_eq!(resp.status(), 201);
+    let mut phone = bound_passkey(&app, &h.token, h.cert.id).await;
 
     let other = user(&app, "440000000012").await;
     let without = cloud_cert(other.as_str()).issue(&app).await.id.to_string();

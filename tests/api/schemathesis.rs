@@ -61,6 +61,10 @@ const POSITIVE_EXCEPTIONS: &[(&str, &[&str])] = &[
             "cscV2CredentialsExtendTransaction",
             "cscV1SignaturesSignHash",
             "cscV2SignaturesSignHash",
+            // A client id with one of its registered redirect URIs, exactly (RFC 6749 §3.1.2:
+            // anything else is an error page, 400, never a redirect).
+            "cscV1OauthAuthorize",
+            "cscV2OauthAuthorize",
         ],
     ),
     // Structured content checked beyond its JSON shape: DER/PEM certificates, PKCS#12 and
@@ -75,6 +79,7 @@ const POSITIVE_EXCEPTIONS: &[(&str, &[&str])] = &[
             "finishPasskeyRegistration",
             "finishPasskeySignIn",
             "finishPasskeyApproval",
+            "finishCscAuthorizationPasskey",
             "signInWithDeviceKey",
             "approveOnDevice",
             "leaveDeviceCopy",

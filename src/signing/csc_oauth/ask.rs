@@ -52,13 +52,19 @@ fn valid_challenge(c: &str) -> bool {
     c.len() == 43 && B64URL.decode(c).is_ok_and(|b| b.len() == 32)
 }
 
-/// Whether `verifier` is an RFC 7636 §4.1 verifier (43–128 unreserved characters) whose
-/// S256 is `challenge`, compared in constant time.
-pub fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
-    let shape = (43..=128).contains(&verifier.len())
+/// Whether `verifier` has the shape RFC 7636 §4.1 gives a verifier: 43–128 unreserved
+/// characters.
+pub fn is_pkce_verifier(verifier: &str) -> bool {
+    (43..=128).contains(&verifier.len())
         && verifier
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+}
+
+/// Whether `verifier` is an RFC 7636 §4.1 verifier whose S256 is `challenge`, compared in
+/// constant time.
+pub fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
+    let shape = is_pkce_verifier(verifier);
     let computed = B64URL.encode(digest::digest(&digest::SHA256, verifier.as_bytes()));
     let equal = constant_time::verify_slices_are_equal(computed.as_bytes(), challenge.as_bytes());
     shape & equal.is_ok()

@@ -32,8 +32,8 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 pub use ask::{
-    Ask, Dialect, Refusal, SHA256_OID, parse_ask, parse_redirect_uri, pkce_s256_matches,
-    redirect_with, state_of,
+    Ask, Dialect, Refusal, SHA256_OID, is_pkce_verifier, parse_ask, parse_redirect_uri,
+    pkce_s256_matches, redirect_with, state_of,
 };
 pub use redirect_uris::{add_redirect_uri, redirect_uris, remove_redirect_uri};
 

@@ -106,6 +106,41 @@ pub async fn user(app: &TestApp, customer: &str) -> OwnerId {
     OwnerId::parse(&user).unwrap()
 }
 
+/// The origin the test app's WebAuthn relying party expects.
+pub const PASSKEY_ORIGIN: &str = "http://localhost:8080";
+
+/// A software passkey (user verification on) registered through the API for the holder behind
+/// `token`, bound to `certificate_id`'s key (its `PIN` opens it once).
+pub async fn bound_passkey(
+    app: &TestApp,
+    token: &str,
+    certificate_id: Uuid,
+) -> webauthn_authenticator_rs::softpasskey::SoftPasskey {
+    use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
+    let mut phone = SoftPasskey::new(true);
+    let started: serde_json::Value = super::post(
+        app,
+        "/v1/passkeys/register/start",
+        token,
+        serde_json::json!({}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let options: webauthn_rs::prelude::CreationChallengeResponse =
+        serde_json::from_value(started["options"].clone()).unwrap();
+    let origin = webauthn_rs::prelude::Url::parse(PASSKEY_ORIGIN).unwrap();
+    let credential = phone.do_registration(origin, options).unwrap();
+    let finish = serde_json::json!({
+        "ceremony_id": started["ceremony_id"], "credential": credential, "name": "Galaxy",
+        "certificate_id": certificate_id, "pin": PIN,
+    });
+    let resp = super::post(app, "/v1/passkeys/register/finish", token, finish).await;
+    assert_eq!(resp.status(), 201, "passkey registration");
+    phone
+}
+
 /// Signs in with `certificate_id` and `PIN` (typed client); returns the session's access token.
 pub async fn sign_in(app: &TestApp, certificate_id: Uuid) -> String {
     let session = app

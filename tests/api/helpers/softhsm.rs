@@ -148,7 +148,8 @@ pub fn run_in_child(name: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "{name} failed in its process:\n{stdout}\n{stderr}"
+        "{name} failed in its process ({}):\n{stdout}\n{stderr}",
+        out.status
     );
     assert!(
         stdout.contains("test result: ok. 1 passed"),

@@ -4,14 +4,14 @@
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use fincert::{config::Engine, pki::profile::Usage, signing::institution::Sector};
 use serde_json::{Value, json};
-use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
-use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_rs::prelude::{RequestChallengeResponse, Url};
 
 use super::created;
 use crate::helpers::*;
 
 fn origin() -> Url {
-    Url::parse("http://localhost:8080").unwrap()
+    Url::parse(PASSKEY_ORIGIN).unwrap()
 }
 
 pub(super) async fn passkey_approval_is_bound_to_the_request(engine: Engine) {
@@ -20,17 +20,7 @@ pub(super) async fn passkey_approval_is_bound_to_the_request(engine: Engine) {
     let h = holder(&app, "330100000003", Usage::General).await;
     consent(&h, &bank).await;
     // A passkey bound to the certificate's key.
-    let mut phone = SoftPasskey::new(true);
-    let started: Value = post(&app, "/v1/passkeys/register/start", &h.token, json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let options: CreationChallengeResponse =
-        serde_json::from_value(started["options"].clone()).unwrap();
-    let credential = phone.do_registration(origin(), options).unwrap();
-    let resp = post(&app, "/v1/passkeys/register/finish", &h.token, json!({"ceremony_id": started["ceremony_id"], "credential": credential, "name": "Galaxy", "certificate_id": h.cert.id, "pin": PIN})).await;
-    assert_eq!(resp.status(), 201);
+    let mut phone = bound_passkey(&app, &h.token, h.cert.id).await;
 
     let new = |text: &str| json!({"certificate_id": h.cert.id, "digests": [STANDARD.encode([5u8; 32])], "display_text": text});
     let a = created(&app, &bank, new("Pay 10,000 KRW to A")).await;
