@@ -117,7 +117,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(exit::DEPENDENCY);
         }
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         match cli.command {
             Command::Serve => serve::run(settings).await,
             Command::Migrate => migrate::run(settings).await,
@@ -132,5 +132,10 @@ pub fn main() -> ExitCode {
             Command::Sign(cmd) => sign::run(cmd).await,
             Command::Verify(cmd) => sign::verify(cmd).await,
         }
-    })
+    });
+    // Every task is gone with the runtime; then the HSM module (if any) is finalized, so its
+    // own exit-time destructors do not run over a live connection (SoftHSM2 crashes there).
+    runtime.shutdown_timeout(std::time::Duration::from_secs(10));
+    crate::custody::kms::pkcs11::finalize_all();
+    code
 }

@@ -48,11 +48,11 @@ macro_rules! custody_matrix {
                 $crate::helpers::run_in_child(concat!(module_path!(), "::postgres_pkcs11_body").split_once("::").unwrap().1)
             }
             #[ignore = "the body of `sqlite_pkcs11`, which runs it in a process of its own"]
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite_pkcs11_body() { super::$name(Engine::Sqlite, Backend::Pkcs11).await }
+            #[test]
+            fn sqlite_pkcs11_body() { $crate::helpers::run_then_finalize(super::$name(Engine::Sqlite, Backend::Pkcs11)) }
             #[ignore = "the body of `postgres_pkcs11`, which runs it in a process of its own"]
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres_pkcs11_body() { super::$name(Engine::Postgres, Backend::Pkcs11).await }
+            #[test]
+            fn postgres_pkcs11_body() { $crate::helpers::run_then_finalize(super::$name(Engine::Postgres, Backend::Pkcs11)) }
         }
     )*};
 }

@@ -157,6 +157,20 @@ pub fn run_in_child(name: &str) {
     );
 }
 
+/// Runs an HSM test body on a runtime of its own (as `#[tokio::test]` would, two workers),
+/// drops that runtime with every task on it, then finalizes the module: SoftHSM2 may crash in
+/// its exit-time destructors if the process ends with the module still initialized.
+pub fn run_then_finalize(body: impl std::future::Future<Output = ()>) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(body);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(10));
+    fincert::custody::kms::pkcs11::finalize_all();
+}
+
 /// Makes each HSM test body run in a process of its own (see the module doc).
 /// `hsm_tests!(name)` for `async fn name(hsm: SoftHsm)` gives `name::in_its_own_process`;
 /// `hsm_tests!(engines: name)` for `async fn name(engine: Engine, hsm: SoftHsm)` gives
@@ -174,14 +188,14 @@ macro_rules! hsm_tests {
                 $crate::helpers::run_in_child(concat!(module_path!(), "::postgres_body").split_once("::").unwrap().1)
             }
             #[ignore = "the body of `sqlite`, which runs it in a process of its own"]
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite_body() {
-                super::$name(fincert::config::Engine::Sqlite, $crate::helpers::SoftHsm::from_env()).await
+            #[test]
+            fn sqlite_body() {
+                $crate::helpers::run_then_finalize(super::$name(fincert::config::Engine::Sqlite, $crate::helpers::SoftHsm::from_env()))
             }
             #[ignore = "the body of `postgres`, which runs it in a process of its own"]
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres_body() {
-                super::$name(fincert::config::Engine::Postgres, $crate::helpers::SoftHsm::from_env()).await
+            #[test]
+            fn postgres_body() {
+                $crate::helpers::run_then_finalize(super::$name(fincert::config::Engine::Postgres, $crate::helpers::SoftHsm::from_env()))
             }
         }
     )*};
@@ -192,9 +206,9 @@ macro_rules! hsm_tests {
                 $crate::helpers::run_in_child(concat!(module_path!(), "::body").split_once("::").unwrap().1)
             }
             #[ignore = "the body of `in_its_own_process`, which runs it in a process of its own"]
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn body() {
-                super::$name($crate::helpers::SoftHsm::from_env()).await
+            #[test]
+            fn body() {
+                $crate::helpers::run_then_finalize(super::$name($crate::helpers::SoftHsm::from_env()))
             }
         }
     )*};

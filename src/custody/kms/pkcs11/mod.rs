@@ -100,6 +100,20 @@ struct PoolKey(String, Option<u64>, String, String);
 /// (and one login) instead of finalizing each other's sessions.
 static POOLS: Mutex<Vec<(PoolKey, Weak<Pool>)>> = Mutex::new(Vec::new());
 
+/// Closes every pool's connection (sessions, then `C_Finalize`), for the end of a process: a
+/// module left initialized may crash in its own exit-time destructors (SoftHSM2 does, with a
+/// segmentation fault, when OpenSSL's clean-up has run before its own). A call made after this
+/// connects again.
+pub fn finalize_all() {
+    let pools: Vec<Arc<Pool>> = POOLS
+        .lock()
+        .map(|p| p.iter().filter_map(|(_, weak)| weak.upgrade()).collect())
+        .unwrap_or_default();
+    for pool in pools {
+        pool.disconnect();
+    }
+}
+
 /// The pool for the token `settings` name: the one this process already has, or a new one.
 pub fn shared_pool(settings: &KmsSettings) -> Result<Arc<Pool>, KmsError> {
     let key = PoolKey(

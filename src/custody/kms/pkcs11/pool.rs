@@ -333,6 +333,17 @@ impl Pool {
         }
     }
 
+    /// Drops the live connection, whichever it is (see [`super::finalize_all`]). Waits for the
+    /// calls still inside it.
+    pub fn disconnect(&self) {
+        let Ok(mut state) = self.state.write() else {
+            return;
+        };
+        if let Some(live) = state.live.take() {
+            live.close();
+        }
+    }
+
     /// Drops connection `generation` (if it is still the live one): sessions closed, then
     /// `C_Finalize`. Waits for the calls still inside it.
     fn tear_down(&self, generation: u64) {
