@@ -48,6 +48,21 @@ pub enum CmsError {
     /// Signing time outside what UTCTime holds.
     #[error("signing time out of range")]
     Time,
+    /// A certificate decodes, but encodes again to other bytes: it is not DER, so it cannot
+    /// be embedded as it was signed (its signature covers the original bytes) nor named by
+    /// the hash in `signing-certificate-v2` (which must be that of what is embedded).
+    #[error("a certificate is not in DER")]
+    NotDer,
+}
+
+/// The certificate `der` holds, if `der` is exactly its DER: what is embedded is then what was
+/// signed and what the ESS attribute hashes (found by fuzzing: `fuzz/regressions/cms`).
+fn certificate_exactly(der: &[u8]) -> Result<Certificate, CmsError> {
+    let cert = Certificate::from_der(der)?;
+    if cert.to_der()? != der {
+        return Err(CmsError::NotDer);
+    }
+    Ok(cert)
 }
 
 /// RSASSA-PSS-params (RFC 4055) for SHA-256, MGF1-SHA-256, salt 32.
@@ -124,7 +139,7 @@ impl SigningCertificateV2 {
     /// The attribute value naming the certificate `signer_der` by the SHA-256 of its DER and
     /// its issuer-serial.
     pub fn of(signer_der: &[u8]) -> Result<Self, CmsError> {
-        let signer = Certificate::from_der(signer_der)?;
+        let signer = certificate_exactly(signer_der)?;
         let tbs = signer.tbs_certificate;
         Ok(Self {
             certs: vec![EssCertIdV2 {
@@ -231,7 +246,7 @@ pub fn assemble(
     chain: &[&[u8]],
     content: Option<&[u8]>,
 ) -> Result<Vec<u8>, CmsError> {
-    let signer = Certificate::from_der(signer_der)?;
+    let signer = certificate_exactly(signer_der)?;
     let sid = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
         issuer: signer.tbs_certificate.issuer.clone(),
         serial_number: signer.tbs_certificate.serial_number.clone(),
@@ -248,7 +263,7 @@ pub fn assemble(
     let mut certs = SetOfVec::new();
     certs.insert(CertificateChoices::Certificate(signer))?;
     for der in chain {
-        certs.insert(CertificateChoices::Certificate(Certificate::from_der(der)?))?;
+        certs.insert(CertificateChoices::Certificate(certificate_exactly(der)?))?;
     }
     let mut digest_algorithms = SetOfVec::new();
     digest_algorithms.insert(sha256_id())?;
@@ -294,6 +309,47 @@ mod tests {
             .expect("signing-certificate-v2 present");
         assert_eq!(attr.values.len(), 1, "one value");
         attr.values.get(0).unwrap().decode_as().unwrap()
+    }
+
+    /// Found by the `cms` fuzz target: a certificate that decodes but is not DER (it encodes
+    /// again to other bytes) was hashed as given and embedded re-encoded, so the ESS attribute
+    /// named another certificate than the one embedded. Such a certificate is refused.
+    #[test]
+    fn a_certificate_that_is_not_der_is_refused() {
+        let not_der: &[u8] = include_bytes!(
+            "../../fuzz/regressions/cms/crash-bcea463fee33e272106700d85dc26f01f613cfc0"
+        );
+        let cert = Certificate::from_der(not_der).expect("it decodes");
+        assert_ne!(cert.to_der().unwrap(), not_der, "but is not DER");
+        let d = Digest::of(b"hello");
+        assert!(matches!(
+            signed_attributes(&d, None, not_der),
+            Err(CmsError::NotDer)
+        ));
+        let good = certificate("signer.example");
+        let (attrs, _) = signed_attributes(&d, None, &good).unwrap();
+        assert!(matches!(
+            assemble(
+                attrs.clone(),
+                vec![1],
+                Algorithm::EcdsaP256Sha256,
+                not_der,
+                &[],
+                None
+            ),
+            Err(CmsError::NotDer)
+        ));
+        assert!(matches!(
+            assemble(
+                attrs,
+                vec![1],
+                Algorithm::EcdsaP256Sha256,
+                &good,
+                &[not_der],
+                None
+            ),
+            Err(CmsError::NotDer)
+        ));
     }
 
     #[test]
