@@ -104,6 +104,17 @@ fn is_ca(cert: &X509Certificate<'_>) -> bool {
 /// validity at `now`, that it is an end-entity signing certificate, and recognises its usage
 /// from its policies (fincert's arc `policy_arc` or the Korean CAs'): a Korean corporate or
 /// server policy is refused, an unknown one gets `profile::DEFAULT_FOREIGN_USAGE`.
+/// Whether `der` is a certificate in DER exactly: x509-cert (which builds the CMS that embeds
+/// it) reads it and encodes it again to the same bytes. x509-parser, which validates, reads
+/// more than DER; a certificate it accepted but x509-cert could not embed as signed would fail
+/// later, at signing time (found by the `certificate` fuzz target: `fuzz/regressions/`).
+fn is_exact_der(der: &[u8]) -> bool {
+    use der::{Decode as _, Encode as _};
+    x509_cert::Certificate::from_der(der)
+        .and_then(|c| c.to_der())
+        .is_ok_and(|again| again == der)
+}
+
 pub fn validate(
     leaf_der: &[u8],
     intermediates: &[Vec<u8>],
@@ -111,6 +122,9 @@ pub fn validate(
     now: DateTime<Utc>,
     policy_arc: &str,
 ) -> Result<Validated, ForeignError> {
+    if !is_exact_der(leaf_der) || !intermediates.iter().all(|d| is_exact_der(d)) {
+        return Err(ForeignError::Malformed);
+    }
     let (rest, leaf) = X509Certificate::from_der(leaf_der).map_err(|_| ForeignError::Malformed)?;
     if !rest.is_empty() {
         return Err(ForeignError::Malformed);
@@ -191,4 +205,28 @@ pub fn validate(
         current = next.clone();
     }
     Err(ForeignError::Untrusted)
+}
+
+#[cfg(test)]
+mod exact_der {
+    use super::*;
+
+    /// Found by the `certificate` fuzz target: validated by x509-parser, not readable as DER by
+    /// x509-cert. Refused as malformed before any path is built.
+    #[test]
+    fn a_certificate_that_is_not_der_is_malformed() {
+        let not_der: &[u8] = include_bytes!(
+            "../../../fuzz/regressions/certificate/crash-c7ad7f14a46bbe95d59f666caeacfa2ab81c8271"
+        );
+        assert!(!is_exact_der(not_der));
+        let anchors = TrustAnchors(Vec::new());
+        assert!(matches!(
+            validate(not_der, &[], &anchors, Utc::now(), "1.2.3"),
+            Err(ForeignError::Malformed)
+        ));
+        assert!(matches!(
+            validate(not_der, &[not_der.to_vec()], &anchors, Utc::now(), "1.2.3"),
+            Err(ForeignError::Malformed)
+        ));
+    }
 }
