@@ -641,18 +641,7 @@ async fn csc_oauth_consent_in_chromium(engine: Engine) {
     .expect("the browser run finishes in time")
     .unwrap()
     .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or("{}");
-    let result: Value = serde_json::from_str(line).unwrap_or_default();
-    assert!(
-        out.status.success() && result["ok"] == true,
-        "browser run failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let result = browser_report(&out, "browser run");
     assert!(
         result["shown"]["institution"]
             .as_str()

@@ -69,18 +69,7 @@ async fn node(phase: &str, vars: &[(&str, String)]) -> Value {
         .expect("the browser run finishes in time")
         .expect("the runner thread")
         .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or("{}");
-    let result: Value = serde_json::from_str(line).unwrap_or_default();
-    assert!(
-        out.status.success() && result["ok"] == true,
-        "browser phase {phase} failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let result = browser_report(&out, &format!("browser phase {phase}"));
     result
 }
 

@@ -101,3 +101,21 @@ pub async fn assert_problem(resp: reqwest::Response, status: u16, code: &str) ->
     assert!(body["title"].is_string() && body["detail"].is_string());
     body
 }
+
+/// What a browser script (`tests/browser/*.mjs`) reported: its last JSON line. Fails, with
+/// both of its outputs, unless the process succeeded and the report says `"ok": true`.
+pub fn browser_report(out: &std::process::Output, what: &str) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or("{}");
+    let result: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+    assert!(
+        out.status.success() && result["ok"] == true,
+        "{what} failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    result
+}
