@@ -143,8 +143,10 @@ async fn main() {
     let total = env_usize("FINCERT_BENCH_EVENTS", 200_000).max(1000);
     let mut rows = Vec::new();
     let dir = tempfile::tempdir().unwrap();
-    let mut sqlite = Settings::default();
-    sqlite.data_dir = dir.path().to_path_buf();
+    let sqlite = Settings {
+        data_dir: dir.path().to_path_buf(),
+        ..Settings::default()
+    };
     let db = store::connect(&sqlite).await.unwrap();
     store::migrate(&db).await.unwrap();
     rows.push(append(&db, "sqlite", total).await);

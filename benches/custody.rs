@@ -81,8 +81,10 @@ async fn main() {
             .unwrap_or(2000),
     );
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut settings = Settings::default();
-    settings.data_dir = dir.path().to_path_buf();
+    let mut settings = Settings {
+        data_dir: dir.path().to_path_buf(),
+        ..Settings::default()
+    };
     // One activation serves the whole measurement (the service caps this at 10,000).
     settings.custody.activation_max_signatures = u32::MAX;
     settings.custody.activation_ttl_secs = 3600;

@@ -65,8 +65,10 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut settings = Settings::default();
-    settings.data_dir = dir.path().join("data");
+    let mut settings = Settings {
+        data_dir: dir.path().join("data"),
+        ..Settings::default()
+    };
     settings.http.listen = "127.0.0.1:0".into();
     settings.http.workers = 2;
     settings.pki.ca_algorithm = "p256".into();

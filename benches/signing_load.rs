@@ -197,8 +197,10 @@ struct Setup {
 
 async fn setup(engine: Engine, alg: Alg, nodes: usize) -> Setup {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut settings = Settings::default();
-    settings.data_dir = dir.path().to_path_buf();
+    let mut settings = Settings {
+        data_dir: dir.path().to_path_buf(),
+        ..Settings::default()
+    };
     settings.http.listen = "127.0.0.1:0".into();
     settings.http.workers = THREADS;
     settings.pki.ca_algorithm = "p256".into();

@@ -170,6 +170,8 @@ cargo fmt --all -- --check
 
 log "cargo clippy (library and binaries: no unwrap/expect/panic outside tests)"
 cargo clippy --workspace --lib --bins --locked -- -D warnings
+log "cargo clippy (tests and benchmarks)"
+cargo clippy --workspace --tests --benches --locked -- -D warnings
 
 log "cargo test (SQLite and PostgreSQL)"
 RESULTS="$CACHE/test-output.$$"

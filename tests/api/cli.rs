@@ -32,15 +32,15 @@ fn start_serve(env: &[(&str, &str)]) -> (Child, String) {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-                if v["fields"]["message"] == "listening" {
-                    let _ = tx.send(
-                        v["fields"]["address"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_string(),
-                    );
-                }
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                && v["fields"]["message"] == "listening"
+            {
+                let _ = tx.send(
+                    v["fields"]["address"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                );
             }
         }
     });

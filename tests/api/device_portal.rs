@@ -36,8 +36,8 @@ async fn node(vars: Vec<(&'static str, String)>) -> Value {
         .expect("the browser run finishes in time")
         .expect("the runner thread")
         .expect("node runs");
-    let result = browser_report(&out, "browser run");
-    result
+
+    browser_report(&out, "browser run")
 }
 
 async fn device_certificate_in_chromium(engine: Engine) {

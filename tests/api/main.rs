@@ -4,8 +4,16 @@
 //! moto, openssl, extra nodes — is in `helpers/`.
 
 // Test and benchmark code may unwrap, expect and panic: the `[workspace.lints]` denials are for
-// the library and the binary.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
+// the library and the binary. Tests also read the real clock (to compare the service's
+// timestamps with it) and spell out table types.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::todo,
+    clippy::disallowed_methods,
+    clippy::type_complexity
+)]
 
 mod helpers;
 

@@ -298,10 +298,7 @@ fn every_operation_has_an_id_and_an_error_response() {
 async fn documented_operations_exist_on_the_server() {
     let app = spawn_app(Engine::Sqlite).await;
     for (method, path) in spec_operations(&spec()) {
-        let concrete = path
-            .replace("{name}", "root.crt")
-            .replace('{', "")
-            .replace('}', "");
+        let concrete = path.replace("{name}", "root.crt").replace(['{', '}'], "");
         let resp = app
             .request(
                 reqwest::Method::from_bytes(method.as_bytes()).unwrap(),

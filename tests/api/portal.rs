@@ -69,8 +69,8 @@ async fn node(phase: &str, vars: &[(&str, String)]) -> Value {
         .expect("the browser run finishes in time")
         .expect("the runner thread")
         .expect("node runs");
-    let result = browser_report(&out, &format!("browser phase {phase}"));
-    result
+
+    browser_report(&out, &format!("browser phase {phase}"))
 }
 
 async fn portal_in_chromium(engine: Engine) {

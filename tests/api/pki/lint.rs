@@ -177,7 +177,6 @@ pub(super) async fn everything_the_ca_publishes_is_lint_clean(engine: Engine) {
 
 /// The whole judgement above, on `app`'s CA (also run on a CA whose keys are in an HSM).
 pub(crate) async fn lint_everything_the_ca_publishes(app: &TestApp) {
-    let app = app;
     let o = Openssl::for_app(app).await;
     let mut lint = Pkilint::default();
 
@@ -195,7 +194,7 @@ pub(crate) async fn lint_everything_the_ca_publishes(app: &TestApp) {
     for kind in [CertKind::Financial, CertKind::Joint] {
         for usage in [Usage::Restricted, Usage::General] {
             let who = format!("user-{}-{}", kind.as_str(), usage.as_str());
-            let cert = cloud_cert(&who).kind(kind).usage(usage).issue(&app).await;
+            let cert = cloud_cert(&who).kind(kind).usage(usage).issue(app).await;
             live.push((format!("{who}.pem"), cert));
         }
     }
@@ -230,7 +229,7 @@ pub(crate) async fn lint_everything_the_ca_publishes(app: &TestApp) {
         ("user-unspecified", Some(RevocationReason::Unspecified)),
         ("user-suspended", None),
     ] {
-        let cert = cloud_cert(who).kind(CertKind::Joint).issue(&app).await;
+        let cert = cloud_cert(who).kind(CertKind::Joint).issue(app).await;
         match reason {
             Some(r) => app.pki.revoke(&app.db, &owner(who), cert.id, r).await,
             None => app.pki.suspend(&app.db, &owner(who), cert.id).await,
@@ -244,29 +243,29 @@ pub(crate) async fn lint_everything_the_ca_publishes(app: &TestApp) {
 
     // OCSP answers as the responder gives them over HTTP: good, revoked, unknown.
     let (good, _) = &live[0];
-    let text = o.ocsp_respout(&app, ["-cert", good], "ocsp-good.der");
+    let text = o.ocsp_respout(app, ["-cert", good], "ocsp-good.der");
     assert!(text.contains(": good"), "{text}");
-    let text = o.ocsp_respout(&app, ["-cert", &revoked[0]], "ocsp-revoked.der");
+    let text = o.ocsp_respout(app, ["-cert", &revoked[0]], "ocsp-revoked.der");
     assert!(text.contains(": revoked"), "{text}");
-    let text = o.ocsp_respout(&app, ["-serial", "0x1234567890"], "ocsp-unknown.der");
+    let text = o.ocsp_respout(app, ["-serial", "0x1234567890"], "ocsp-unknown.der");
     assert!(text.contains(": unknown"), "{text}");
     for file in ["ocsp-good.der", "ocsp-revoked.der", "ocsp-unknown.der"] {
         lint.ocsp(&o, file);
     }
 
     // The CRL (three entries) and the root's ARL (none), as served.
-    o.crl(&app).await;
-    o.arl(&app).await;
+    o.crl(app).await;
+    o.arl(app).await;
     lint.crl(&o, "CRL", "issuing.crl.der");
     lint.crl(&o, "ARL", "root.crl.der");
 
     // Full-chain revocation: every live certificate passes, every revoked or held one fails.
     for (file, _) in &live {
-        let (ok, out) = o.verify_full_chain(&app, &o.path(file)).await;
+        let (ok, out) = o.verify_full_chain(app, &o.path(file)).await;
         assert!(ok, "{file}: {out}");
     }
     for file in &revoked {
-        let (ok, out) = o.verify_full_chain(&app, &o.path(file)).await;
+        let (ok, out) = o.verify_full_chain(app, &o.path(file)).await;
         assert!(!ok && out.contains("certificate revoked"), "{file}: {out}");
     }
 
@@ -284,7 +283,7 @@ pub(crate) async fn lint_everything_the_ca_publishes(app: &TestApp) {
         .unwrap();
     o.write_cert("renewed.pem", &renewed.der);
     lint.leaf(&o, "renewed.pem");
-    let (ok, out) = o.verify_full_chain(&app, &o.path("renewed.pem")).await;
+    let (ok, out) = o.verify_full_chain(app, &o.path("renewed.pem")).await;
     assert!(ok, "renewed: {out}");
     lint.crl(&o, "CRL", "issuing.crl.der");
     lint.crl(&o, "ARL", "root.crl.der");

@@ -192,7 +192,7 @@ pub(super) async fn enrol_sign_in_and_sign(c: &Cluster) -> Customer {
         .unwrap()
         .client_credentials(
             &bank.institution.client_id,
-            &bank.client_secret.to_string(),
+            bank.client_secret.as_ref(),
             None,
         )
         .await
