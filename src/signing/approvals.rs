@@ -56,6 +56,7 @@ impl Signing {
         let inst = db::institution(db, &row.institution_id)
             .await?
             .ok_or(SigningError::InstitutionNotFound)?;
+        let now = self.clock.now();
         Ok(ApprovalView {
             id: row.id.to_string(),
             institution: InstitutionSummary {
@@ -71,8 +72,9 @@ impl Signing {
             format: row.format,
             algorithm: row.algorithm,
             request_digest: STANDARD.encode(&row.canonical_digest),
-            status: row.status.at(row.expires_at, self.clock.now()),
+            status: row.status.at(row.expires_at, now),
             expires_at: row.expires_at,
+            expires_in_secs: (row.expires_at - now).num_seconds().max(0),
         })
     }
 

@@ -5,7 +5,8 @@
 //! sign-out on the server (the old token is refused), sign in by choosing and a third approval,
 //! a change of PIN, five wrong PINs (tries left, the lock explained), the PIN reset with the
 //! bound passkey, a fourth approval with the new PIN, the usage history and its CSV; then a
-//! PKCS#12 file and an NPKI pair made here are imported and each signs; then — after the clock
+//! PKCS#12 file and an NPKI pair made here are imported and each signs, and a request left
+//! past its deadline loses its buttons and keypad to a sentence; then — after the clock
 //! moves into the renewal window — sign in by choosing again, automatic renewal turned on (the
 //! fee, read from the service's settings and not the default, agreed to) and a PIN approval that
 //! renews the certificate and says so, suspend, resume and revoke, the idle countdown and the sign-out after five idle minutes. The engines alternate
@@ -237,6 +238,14 @@ async fn portal_in_chromium(engine: Engine) {
             .unwrap_or_else(|| panic!("the {source} import is a certificate"));
         foreign_signers.push(row.serial_hex);
     }
+    // The request the page showed as expired (its buttons gone) was never decided.
+    let late = imported["expiredRequest"].as_str().unwrap();
+    let late = fincert::store::signing::request(&app.db, late)
+        .await
+        .unwrap()
+        .expect("the expired request is stored");
+    assert_eq!(late.status, fincert::signing::request::Status::Pending);
+    assert_eq!(late.expires_at - late.created_at, Duration::seconds(30));
     let events = fincert::store::audit::page_after(&app.db, 0).await.unwrap();
     let signed: Vec<_> = events
         .iter()

@@ -12,7 +12,9 @@
 //                             the PIN reset with the bound passkey; an approval with the new
 //                             PIN; the usage history (filters, CSV download)
 //   node portal.mjs imports — sign in by choosing, import a PKCS#12 file and an NPKI pair,
-//                             register both with the institution and approve a request with each
+//                             register both with the institution and approve a request with each;
+//                             a request left past its deadline (the page's clock moved) loses its
+//                             keypad and buttons to a sentence
 //   node portal.mjs renew   — sign in by choosing inside the renewal window, turn automatic
 //                             renewal on (the fee, read from the service, agreed to), approve
 //                             a request with the PIN and read that it renewed the certificate;
@@ -196,12 +198,12 @@ async function institutionToken() {
   return (await resp.json()).access_token;
 }
 
-async function signatureRequest(token, certificateId, text, n) {
+async function signatureRequest(token, certificateId, text, n, extra = {}) {
   const digest = Buffer.alloc(32, n).toString("base64");
   const resp = await fetch(`${BASE}/v1/signature-requests`, {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${token}`, "idempotency-key": `portal-${n}` },
-    body: JSON.stringify({ certificate_id: certificateId, digests: [digest], display_text: text }),
+    body: JSON.stringify({ certificate_id: certificateId, digests: [digest], display_text: text, ...extra }),
   });
   if (resp.status !== 201) throw new Error(`request ${resp.status} ${await resp.text()}`);
   return (await resp.json()).id;
@@ -489,7 +491,20 @@ async function imports() {
     await item.waitFor({ state: "detached" });
   }
   await checkpoint("approvals after imports");
-  return { pkcs12: ids.pkcs12, npki: ids.npki, axeRuns };
+
+  // A request left until its deadline (30 seconds by the service; the page's clock moved past
+  // it): the open keypad and the buttons give way to a sentence, so nothing can be approved.
+  const late = await signatureRequest(token, ids.pkcs12, "pkcs12 인증서로 대출 약정 서명", 13, { expires_in: 30 });
+  await page.click("#approvals-refresh");
+  const lateItem = page.locator(`section.approval[data-id="${late}"]`);
+  await lateItem.locator(".approve-pin").click();
+  await lateItem.locator(".keypad").waitFor();
+  await page.clock.fastForward("00:31");
+  await page.locator(`section.approval[data-id="${late}"][data-expired="true"]`).waitFor();
+  await lateItem.locator("p.expired").filter({ hasText: "이 요청은 더 이상 승인할 수 없습니다" }).waitFor();
+  if (await lateItem.locator("button, .keypad").count()) throw new Error("an expired request still offers buttons or the keypad");
+  await checkpoint("approval: expired", "approval-expired");
+  return { pkcs12: ids.pkcs12, npki: ids.npki, expiredRequest: late, axeRuns };
 }
 
 async function renew() {

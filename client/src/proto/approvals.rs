@@ -41,6 +41,9 @@ pub struct ApprovalView {
     pub status: Status,
     /// Expires.
     pub expires_at: DateTime<Utc>,
+    /// Seconds until `expires_at` by the service clock (0 once past): what a screen counts
+    /// down from, whatever its own clock says.
+    pub expires_in_secs: i64,
 }
 
 /// A PIN approval: the PIN and the request digest the user's screen showed.

@@ -30,6 +30,7 @@ const T = {
     fees: "납부한 수수료", "consents.title": "등록된 기관", withdraw: "해지", "consent.add": "기관에 등록", institution: "기관",
     "approvals.title": "서명 요청", "approvals.none": "대기 중인 요청이 없습니다.", approvePin: "PIN으로 승인", approvePasskey: "패스키로 승인",
     reject: "거절", signatures: "서명 {n}건", expires: "만료", signed: "서명했습니다", rejected: "거절했습니다",
+    "approval.expired": "요청한 시간이 지나 이 요청은 더 이상 승인할 수 없습니다. 필요하면 기관에 다시 요청해 주세요.",
     "passkeys.title": "패스키", "passkeys.none": "등록된 패스키가 없습니다.", "passkeys.add": "패스키 등록", "passkeys.name": "이름",
     remove: "삭제", "foreign.title": "타기관 인증서 등록", "foreign.pem": "인증서 (PEM)", register: "등록",
     "foreign.byCert": "인증서로 등록", "foreign.byP12": "인증서와 개인키 가져오기 (PKCS#12)", "foreign.p12": "PKCS#12 파일 (.p12, .pfx)",
@@ -102,6 +103,7 @@ const T = {
     fees: "Fees charged", "consents.title": "Registered institutions", withdraw: "Withdraw", "consent.add": "Register with", institution: "Institution",
     "approvals.title": "Signature requests", "approvals.none": "Nothing is waiting for you.", approvePin: "Approve with PIN", approvePasskey: "Approve with passkey",
     reject: "Reject", signatures: "{n} signature(s)", expires: "Expires", signed: "Signed", rejected: "Rejected",
+    "approval.expired": "This request has expired and can no longer be approved. If you still need it, ask the institution to send it again.",
     "passkeys.title": "Passkeys", "passkeys.none": "No passkey yet.", "passkeys.add": "Add a passkey", "passkeys.name": "Name",
     remove: "Remove", "foreign.title": "Register another institution's certificate", "foreign.pem": "Certificate (PEM)", register: "Register",
     "foreign.byCert": "Register by its certificate", "foreign.byP12": "Import certificate and key (PKCS#12)", "foreign.p12": "PKCS#12 file (.p12, .pfx)",
@@ -1101,13 +1103,14 @@ function approvals() {
   guarded(async () => {
     const pending = await api("GET", "/v1/approvals");
     if (!pending.items.length) { list.replaceChildren(h("p", { id: "no-approvals" }, t("approvals.none"))); return; }
+    // Each request's deadline by this browser's clock, from the service's seconds left (the two
+    // clocks need not agree): at the deadline its buttons give way to a sentence.
+    const fetchedAt = Date.now();
     list.replaceChildren(...pending.items.map((a) => {
       const area = h("div");
       const done = (v) => { status(approvedNotice(v), "info"); route(true); };
-      return h("section", { class: "card approval", "data-id": a.id, "aria-label": a.institution.name },
-        h("h2", {}, a.institution.name), h("p", { class: "display-text", dir: "auto" }, h("bdi", {}, a.display_text)),
-        h("p", { class: "muted" }, `${t("signatures", { n: a.digest_count })} · ${t("expires")} ${new Date(a.expires_at).toLocaleTimeString()}`),
-        h("div", { class: "row" },
+      const deadline = fetchedAt + a.expires_in_secs * 1000;
+      const actions = h("div", { class: "row" },
           h("button", { type: "button", class: "approve-pin", onclick: (ev) => withPin(area, t("pin.enter"), a.certificate_id,
             async (pin) => done(await api("POST", `/v1/approvals/${a.id}/approve`, { pin, request_digest: a.request_digest })), ev.currentTarget) }, t("approvePin")),
           h("button", { type: "button", class: "secondary approve-passkey", onclick: () => guarded(async () => {
@@ -1119,8 +1122,17 @@ function approvals() {
           h("button", { type: "button", class: "danger reject", onclick: async () => {
             if (!await confirmDialog(t("reject.confirm"), t("reject"), { danger: true })) return;
             await guarded(async () => done(await api("POST", `/v1/approvals/${a.id}/reject`, {})));
-          } }, t("reject"))),
-        area);
+          } }, t("reject")));
+      const card = h("section", { class: "card approval", "data-id": a.id, "aria-label": a.institution.name },
+        h("h2", {}, a.institution.name), h("p", { class: "display-text", dir: "auto" }, h("bdi", {}, a.display_text)),
+        h("p", { class: "muted" }, `${t("signatures", { n: a.digest_count })} · ${t("expires")} ${new Date(deadline).toLocaleTimeString()}`),
+        actions, area);
+      setTimeout(() => {
+        card.dataset.expired = "true";
+        actions.remove();
+        area.replaceChildren(h("p", { class: "expired", role: "status" }, t("approval.expired")));
+      }, Math.max(0, deadline - Date.now()));
+      return card;
     }));
   });
   return [h("h1", {}, t("approvals.title")), h("button", { type: "button", class: "secondary", id: "approvals-refresh", onclick: () => route() }, t("refresh")), list];
