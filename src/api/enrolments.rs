@@ -5,7 +5,8 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use fincert_client::proto::enrolment::{
     CodeBody, CompleteBody, Completed, EnrolmentView, IdentityBody, MediumBody, MediumChallenge,
-    MediumQuery, PinResetBody, PinResetDone, PinResetStartBody, SendCodeBody, StartBody, TermsBody,
+    MediumQuery, PinResetBody, PinResetDone, PinResetStartBody, RegisteredMedia, SendCodeBody,
+    StartBody, TermsBody,
 };
 
 use crate::{
@@ -126,6 +127,19 @@ pub async fn verify_code(
         .verify_code(&state.db, &id.to_string(), &body.code)
         .await?;
     Ok(HttpResponse::Ok().json(EnrolmentView::from(enrolment)))
+}
+
+/// `GET /v1/enrolments/{id}/media`: the kinds of medium the customer holds.
+#[tracing::instrument(skip_all)]
+pub async fn registered_media(
+    state: web::Data<AppState>,
+    id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let kinds = state
+        .enrolments
+        .registered_media(&state.db, &id.to_string())
+        .await?;
+    Ok(HttpResponse::Ok().json(RegisteredMedia { kinds }))
 }
 
 /// `GET /v1/enrolments/{id}/medium?kind=card`: a challenge (card cells) or nothing (OTP).

@@ -182,6 +182,9 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/v1/enrolments/{id}/phone-code/verify",
             || web::route().to(enrolments::verify_code),
         ),
+        endpoint(Method::GET, "/v1/enrolments/{id}/media", || {
+            web::route().to(enrolments::registered_media)
+        }),
         endpoint(Method::GET, "/v1/enrolments/{id}/medium", || {
             web::route().to(enrolments::medium_challenge)
         }),

@@ -241,7 +241,12 @@ async function enrol() {
   const code = msg.body.match(/\d{6}/)[0];
   await page.fill("#code", code);
   await page.click("#next");
-  // ... and the security medium: the hardware OTP.
+  // ... and the security medium: only the hardware OTP the customer holds is offered, and no
+  // security-card cells are asked for.
+  await page.locator("#medium-kind").waitFor();
+  const offered = await page.locator("#medium-kind option").evaluateAll((os) => os.map((o) => o.value));
+  if (JSON.stringify(offered) !== '["hotp"]') throw new Error(`media offered: ${offered}`);
+  if ((await page.locator("#medium-ask").textContent()).trim()) throw new Error("card cells asked of a customer with only an OTP");
   await page.selectOption("#medium-kind", "hotp");
   await page.fill("#answer", env("HOTP"));
   await checkpoint("wizard: medium", "enrol-medium");

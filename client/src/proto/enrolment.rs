@@ -200,6 +200,13 @@ pub struct CardChallenge {
     pub b: (u8, Half),
 }
 
+/// The media the customer holds (`GET /v1/enrolments/{id}/media`, step 3c): the ones to offer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredMedia {
+    /// Kinds held, each once: card, hotp, totp, motp in that order.
+    pub kinds: Vec<MediumKind>,
+}
+
 /// A security-medium challenge (step 3c): the cells for a card, nothing for an OTP.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MediumChallenge {

@@ -27,6 +27,18 @@ pub struct MediumChallenge {
 }
 
 impl Enrolments {
+    /// Step 3c, first: which media the customer holds, so that only those are offered (a
+    /// customer with only an OTP is never asked for card cells).
+    pub async fn registered_media(
+        &self,
+        db: &DatabaseConnection,
+        id: &str,
+    ) -> Result<Vec<media::MediumKind>, EnrolError> {
+        let row = self.load(db, id, Step::Medium).await?;
+        let user = self.user_of(&row).await?;
+        Ok(store::enrolment::media_kinds_of_user(db, user.as_str()).await?)
+    }
+
     /// Step 3c: a challenge from the customer's registered medium (a card: two fresh cells,
     /// never the pair asked last time; an OTP: nothing to show).
     pub async fn medium_challenge(

@@ -18,7 +18,7 @@ const T = {
     "step.terms": "약관 동의", "step.identity": "본인 확인", "step.phone": "휴대폰 인증", "step.medium": "보안매체", "step.credential": "PIN 설정",
     "terms.agree": "위 약관에 모두 동의합니다", next: "다음", name: "이름", birth: "생년월일 (YYYY-MM-DD)", phone: "휴대폰 번호",
     customer: "고객번호(계좌번호)", "phone.sms": "문자(SMS)로 받기", "phone.ars": "전화(ARS)로 받기", "phone.code": "인증번호 6자리",
-    "phone.sent": "인증번호를 보냈습니다", "medium.kind": "보안매체 종류", "medium.card": "보안카드", "medium.hotp": "OTP(이벤트)",
+    "phone.sent": "인증번호를 보냈습니다", "medium.kind": "보안매체 종류", "medium.none": "등록된 보안매체가 없습니다. 거래하는 금융회사에서 보안카드나 OTP를 등록한 뒤 다시 시작해 주세요.", "medium.card": "보안카드", "medium.hotp": "OTP(이벤트)",
     "medium.totp": "OTP(시간)", "medium.motp": "모바일 OTP", "medium.answer": "응답", "medium.device": "기기 ID",
     "medium.card.ask": "보안카드 {a}번의 {ah} 두 자리와 {b}번의 {bh} 두 자리를 입력하세요", first: "앞", last: "뒤",
     usage: "용도", "usage.restricted": "용도제한 (은행·카드·보험, 무료)", "usage.general": "범용 (모든 전자거래, {fee}원)",
@@ -91,7 +91,7 @@ const T = {
     "step.terms": "Terms", "step.identity": "Identity", "step.phone": "Phone", "step.medium": "Security medium", "step.credential": "PIN",
     "terms.agree": "I agree to all terms above", next: "Next", name: "Name", birth: "Birth date (YYYY-MM-DD)", phone: "Mobile number",
     customer: "Customer (account) number", "phone.sms": "Send by SMS", "phone.ars": "Call me (ARS)", "phone.code": "6-digit code",
-    "phone.sent": "The code was sent", "medium.kind": "Security medium", "medium.card": "Security card", "medium.hotp": "OTP (event)",
+    "phone.sent": "The code was sent", "medium.kind": "Security medium", "medium.none": "You have no security medium registered. Register a security card or OTP with your bank, then start again.", "medium.card": "Security card", "medium.hotp": "OTP (event)",
     "medium.totp": "OTP (time)", "medium.motp": "Mobile OTP", "medium.answer": "Answer", "medium.device": "Device id",
     "medium.card.ask": "Enter the {ah} two digits of cell {a} and the {bh} two digits of cell {b}", first: "first", last: "last",
     usage: "Usage", "usage.restricted": "Restricted (banking, card, insurance; free)", "usage.general": "General purpose (all e-services; {fee} KRW)",
@@ -759,7 +759,13 @@ function enrol(purpose) {
         h("button", { type: "button", id: "next", onclick: () => guarded(async () => advance(await api("POST", `/v1/enrolments/${enrolment.id}/phone-code/verify`, { code: $("#code").value.trim() }))) }, t("next"))];
     },
     medium: async () => {
-      const kind = h("select", { id: "medium-kind" }, ["card", "hotp", "totp", "motp"].map((k) => h("option", { value: k }, t(`medium.${k}`))));
+      // Only the media the customer holds are offered (the first is asked for at once): an
+      // OTP-only customer never sees card cells.
+      const media = await guarded(() => api("GET", `/v1/enrolments/${enrolment.id}/media`));
+      if (!media) return [h("h2", {}, t("step.medium")), h("button", { type: "button", class: "secondary", id: "medium-retry", onclick: () => show("medium") }, t("refresh"))];
+      const held = media.kinds;
+      if (!held.length) return [h("h2", {}, t("step.medium")), h("p", { id: "medium-none" }, t("medium.none"))];
+      const kind = h("select", { id: "medium-kind" }, held.map((k) => h("option", { value: k }, t(`medium.${k}`))));
       const ask = h("p", { id: "medium-ask", class: "muted" });
       const device = h("div");
       const load = () => guarded(async () => {

@@ -9,7 +9,7 @@ use crate::{
     store::{
         StoreError,
         columns::text,
-        sql::{exec, get, one, typed},
+        sql::{all, exec, get, one, typed},
     },
 };
 
@@ -53,6 +53,32 @@ pub async fn insert_medium<C: ConnectionTrait>(
     )
     .await?;
     Ok(())
+}
+
+/// The kinds of medium `user_id`'s customer holds, each once, in the order cards, hardware OTP
+/// (counter, then time based), mobile OTP.
+pub async fn media_kinds_of_user<C: ConnectionTrait>(
+    conn: &C,
+    user_id: &str,
+) -> Result<Vec<MediumKind>, StoreError> {
+    let rows = all(
+        conn,
+        "SELECT DISTINCT m.kind FROM security_media m JOIN users u ON u.customer_number = m.customer_number WHERE u.id = $1",
+        vec![user_id.into()],
+    )
+    .await?;
+    let mut kinds = rows
+        .iter()
+        .map(|r| typed::<MediumKind>(r, "security_media", "kind"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let rank = |k: &MediumKind| match k {
+        MediumKind::Card => 0,
+        MediumKind::Hotp => 1,
+        MediumKind::Totp => 2,
+        MediumKind::Motp => 3,
+    };
+    kinds.sort_by_key(rank);
+    Ok(kinds)
 }
 
 /// The newest medium of `kind` registered to the customer of `user_id`.

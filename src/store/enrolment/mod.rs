@@ -23,7 +23,10 @@ pub use self::{
         EnrolmentRow, advance, clear_code, get, insert, set_code, set_identity, take_code_attempt,
         take_medium_attempt,
     },
-    media::{MediumRow, insert_medium, medium_of_user, set_challenge, take_challenge, use_step},
+    media::{
+        MediumRow, insert_medium, media_kinds_of_user, medium_of_user, set_challenge,
+        take_challenge, use_step,
+    },
     passkeys::{
         PasskeyRow, delete_passkey, insert_ceremony, insert_passkey, passkeys_of, take_ceremony,
         update_passkey, wipe_ceremony_state,

@@ -24,6 +24,14 @@ pub(super) async fn issuance_with_a_security_card(engine: Engine) {
     .await
     .unwrap();
     let base = to_medium_step(&app, "issue", "sms").await;
+    // Only the card is offered: the customer holds nothing else.
+    let media: Value = app
+        .get(&format!("{base}/media"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(media, json!({"kinds": ["card"]}));
 
     let answer_for = |challenge: &Value| -> String {
         let half = |cell: &Value| {
@@ -222,6 +230,21 @@ pub(super) async fn issuance_with_otp_media(engine: Engine) {
     let mut certificates = Vec::new();
     for (kind, channel) in [("hotp", "sms"), ("totp", "ars"), ("motp", "sms")] {
         let base = to_medium_step(&app, "issue", channel).await;
+        // What the customer holds, each once and in a fixed order; no card is offered (and
+        // none is asked for: a card challenge is refused).
+        let media: Value = app
+            .get(&format!("{base}/media"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(media, json!({"kinds": ["hotp", "totp", "motp"]}), "{kind}");
+        assert_problem(
+            app.get(&format!("{base}/medium?kind=card")).await,
+            422,
+            "medium_not_registered",
+        )
+        .await;
         let challenge: Value = app
             .get(&format!("{base}/medium?kind={kind}"))
             .await

@@ -89,6 +89,8 @@ pub(super) async fn first_three_steps(engine: Engine) {
         "wrong_step",
     )
     .await;
+    // Which media the customer holds is told only at the medium step, after the phone code.
+    assert_problem(app.get(&format!("{base}/media")).await, 409, "wrong_step").await;
     let resp = post(
         &app,
         &format!("{base}/identity"),
