@@ -33,6 +33,7 @@ mod m20261202_000024_final_renewal_notice;
 mod m20261202_000025_csc_history_index;
 mod m20261203_000026_auto_renewal;
 mod m20261203_000027_csc_oauth;
+mod m20261204_000028_terms_translations;
 
 /// The ordered list of every migration fincert knows.
 pub struct Migrator;
@@ -68,6 +69,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000025_csc_history_index::Migration),
             Box::new(m20261203_000026_auto_renewal::Migration),
             Box::new(m20261203_000027_csc_oauth::Migration),
+            Box::new(m20261204_000028_terms_translations::Migration),
         ]
     }
 }

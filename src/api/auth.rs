@@ -4,7 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use fincert_client::proto::auth::{
-    DeviceChallengeBody, DeviceLoginBody, PinLoginBody, RefreshBody,
+    DeviceChallengeBody, DeviceLoginBody, PinLoginBody, RefreshBody, ResumeBody,
 };
 use uuid::Uuid;
 
@@ -71,6 +71,38 @@ pub async fn pin_login(
         body.certificate_id,
         &pin,
         ticket,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(pair))
+}
+
+/// `POST /v1/auth/resume`: a suspended certificate resumed by identity re-check (the
+/// selection ticket of sign-in by choosing and the certificate's PIN), with a session. The
+/// way out for a holder whose only certificate is suspended, who cannot sign in to resume it.
+#[tracing::instrument(skip_all)]
+pub async fn resume(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<ResumeBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    limit_sign_in(&state, &req, body.certificate_id).await?;
+    let pin = super::extract::parse_pin(&body.pin)?;
+    let ticket = login::Ticket {
+        sign_ins: &state.sign_ins,
+        ticket: body.ticket.as_str(),
+    };
+    let pair = login::resume_with_pin(
+        &state.db,
+        &state.custody,
+        &state.pki,
+        &state.tokens,
+        &state.clock,
+        login::Resumption {
+            certificate_id: body.certificate_id,
+            pin: &pin,
+            ticket,
+        },
     )
     .await?;
     Ok(HttpResponse::Ok().json(pair))

@@ -99,6 +99,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::POST, "/v1/auth/pin", || {
             web::route().to(auth::pin_login)
         }),
+        endpoint(Method::POST, "/v1/auth/resume", || {
+            web::route().to(auth::resume)
+        }),
         endpoint(Method::POST, "/v1/auth/device/challenge", || {
             web::route().to(auth::device_challenge)
         }),

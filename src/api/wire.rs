@@ -146,6 +146,7 @@ impl From<domain::terms::TermsDocument> for proto::terms::TermsDocument {
             body: d.body,
             required: d.required,
             effective_at: d.effective_at,
+            lang: d.lang,
         }
     }
 }

@@ -58,6 +58,10 @@ pub enum LoginError {
     /// Sign-in by choosing: the selection ticket was refused (or its store failed).
     #[error(transparent)]
     SignIn(#[from] super::sign_in::SignInError),
+    /// Resumption by identity re-check: the certificate may not be resumed (not suspended,
+    /// or its key is on a device), or the change failed.
+    #[error(transparent)]
+    Pki(crate::pki::PkiError),
     /// Database failed.
     #[error(transparent)]
     Store(#[from] store::StoreError),
@@ -155,6 +159,74 @@ pub async fn with_pin(
         .subject(cert.serial_hex.clone())
         .details(json!({"amr": "pin", "chosen": redeem.is_some()}));
     store::audit::append(db, now, &[event]).await?;
+    Ok(pair)
+}
+
+/// What a resumption by identity re-check is asked with.
+#[derive(Clone, Copy)]
+pub struct Resumption<'a> {
+    /// The suspended certificate.
+    pub certificate_id: Uuid,
+    /// Its PIN.
+    pub pin: &'a Pin,
+    /// The selection ticket of sign-in by choosing.
+    pub ticket: Ticket<'a>,
+}
+
+/// Resumes a suspended certificate without a session, by identity re-check: the person came
+/// through sign-in by choosing (their selection ticket, which proved name, birth date, phone
+/// and a phone code, lists the certificate's holder) and proves the certificate's PIN. The
+/// ticket is spent, the certificate resumed (audited, CRL and OCSP told) and a session made,
+/// in that order: a failure after the ticket is spent leaves the certificate suspended and
+/// the person identifies again. The state is checked before the PIN is tried, so a
+/// certificate that is not suspended (or keeps its key on a device) costs no PIN attempt.
+#[tracing::instrument(skip_all, fields(certificate = %asked.certificate_id))]
+pub async fn resume_with_pin(
+    db: &DatabaseConnection,
+    custody: &Custody,
+    pki: &crate::pki::Pki,
+    tokens: &TokenService,
+    clock: &SharedClock,
+    asked: Resumption<'_>,
+) -> Result<TokenPair, LoginError> {
+    let Resumption {
+        certificate_id,
+        pin,
+        ticket,
+    } = asked;
+    let now = clock.now();
+    let cert = store::pki::certificate_by_id(db, &certificate_id.to_string()).await?;
+    let redeem = ticket
+        .sign_ins
+        .redeemable(db, ticket.ticket, cert.as_ref().map(|c| &c.owner_id))
+        .await?;
+    // The ticket listed the holder, so the certificate exists.
+    let cert = cert.ok_or(LoginError::Failed)?;
+    crate::pki::lifecycle::check_resume(cert.status, cert.not_after, now)
+        .map_err(|e| LoginError::Pki(e.into()))?;
+    let key_id = cert
+        .custody_key_id
+        .ok_or(LoginError::Pki(crate::pki::PkiError::KeySource(
+            "this certificate's key is on the holder's device: resume it from a session there",
+        )))?;
+    let owner = cert.owner_id.clone();
+    match custody.verify_pin(db, &owner, key_id, pin).await {
+        Ok(()) => {}
+        Err(CustodyError::WrongPin {
+            tries_left: Some(tries_left),
+        }) => return Err(LoginError::WrongPinChosen { tries_left }),
+        Err(CustodyError::WrongPin { tries_left: None }) => return Err(LoginError::Failed),
+        Err(other) => return Err(LoginError::Custody(other)),
+    }
+    ticket.sign_ins.spend(db, &redeem).await?;
+    pki.resume(db, &owner, certificate_id)
+        .await
+        .map_err(LoginError::Pki)?;
+    let pair = tokens.new_session(db, &owner, "pin").await?;
+    let event = NewEvent::new(Actor::User(owner.as_str().into()), Action::LoggedIn)
+        .subject(cert.serial_hex.clone())
+        .details(json!({"amr": "pin", "chosen": true, "resumed": true}));
+    store::audit::append(db, clock.now(), &[event]).await?;
     Ok(pair)
 }
 

@@ -266,6 +266,7 @@ impl From<crate::auth::login::LoginError> for ApiError {
             L::Store(s) => s.into(),
             L::Passkey(p) => p.into(),
             L::SignIn(s) => s.into(),
+            L::Pki(p) => p.into(),
             L::ChallengeSpent => Self::rule(
                 Kind::Conflict,
                 ErrorCode::DeviceChallengeSpent,

@@ -69,12 +69,27 @@ async fn device_certificate_in_chromium(engine: Engine) {
         ("CLIENT_ID", bank.client_id.clone()),
         ("CLIENT_SECRET", bank.secret.clone()),
         ("SHOTS", shots),
+        // SQLite on a phone, PostgreSQL on a desktop (the portal's walk does the other way).
+        (
+            "VIEWPORT",
+            if engine == Engine::Sqlite {
+                "phone"
+            } else {
+                "desktop"
+            }
+            .to_string(),
+        ),
+        ("AXE", crate::portal::axe_script()),
         ("CHROMIUM", env("TEST_FINCERT_CHROMIUM")),
         ("PLAYWRIGHT_CORE", env("TEST_FINCERT_PLAYWRIGHT")),
     ])
     .await;
     let id = out["certificateId"].as_str().unwrap();
     assert_eq!(out["codeShape"], true, "{out}");
+    assert!(
+        out["axeRuns"].as_u64().unwrap() >= 9,
+        "every state passed axe-core: {out}"
+    );
     assert_eq!(out["claimAgain"], 404, "the copy code works once");
     assert_eq!(
         out["kept"],

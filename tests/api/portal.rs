@@ -36,7 +36,7 @@ const FEE_KRW: u32 = 5500;
 
 /// axe-core's script: `TEST_FINCERT_AXE`, else beside playwright-core in the same npm prefix
 /// (where scripts/test.sh installs both).
-fn axe_script() -> String {
+pub(crate) fn axe_script() -> String {
     std::env::var("TEST_FINCERT_AXE").unwrap_or_else(|_| {
         let playwright = env("TEST_FINCERT_PLAYWRIGHT");
         let axe = std::path::Path::new(&playwright)
@@ -187,6 +187,19 @@ async fn portal_in_chromium(engine: Engine) {
             && signed[1].details.contains("\"amr\":\"passkey\"")
     );
     assert!(events.iter().any(|e| e.action == "enrolment.completed"));
+    // The first enrolment's terms: the required ones by "agree to all", the optional one by
+    // its own box (ticked in the walk, after a reload kept the boxes).
+    let terms = events
+        .iter()
+        .find(|e| e.action == "enrolment.terms_agreed")
+        .expect("the terms step is audited");
+    for code in ["service", "privacy", "identity-check", "marketing"] {
+        assert!(
+            terms.details.contains(&format!("\"{code}\"")),
+            "{code}: {}",
+            terms.details
+        );
+    }
     for action in [
         "key.pin_changed",
         "key.pin_locked",
@@ -290,6 +303,13 @@ async fn portal_in_chromium(engine: Engine) {
     ] {
         assert!(events.iter().any(|e| e.action == action), "{action}");
     }
+    // Signed out with the renewed certificate suspended, the walk resumed it by identity.
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "auth.login" && e.details.contains("\"resumed\":true")),
+        "resumed by sign-in by choosing"
+    );
     // The fees charged are the configured one, each agreed to in the portal first: the
     // issuance and the automatic renewal.
     let charged: Vec<(String, i32)> = fincert::store::pki::fees_of(&app.db, old.owner_id.as_str())

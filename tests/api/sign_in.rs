@@ -595,9 +595,214 @@ async fn user_with(
     fincert::custody::OwnerId::parse(&id).unwrap()
 }
 
+/// A holder whose certificates are all suspended cannot sign in, so cannot resume them from a
+/// session: sign-in by choosing's ticket and the PIN resume one instead (`POST
+/// /v1/auth/resume`) and open a session. The ticket is checked first, then the state (neither
+/// costs a PIN attempt), then the PIN; the ticket is spent once; the resumption is audited.
+async fn a_suspended_certificate_is_resumed_by_identity(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let owner = user(&app, "440000000001").await;
+    let suspended = cloud_cert(owner.as_str()).issue(&app).await;
+    app.pki
+        .suspend(&app.db, &owner, suspended.id)
+        .await
+        .unwrap();
+    let active = cloud_cert(owner.as_str()).issue(&app).await;
+    let csr = {
+        let key = rcgen::KeyPair::generate().unwrap();
+        rcgen::CertificateParams::new(Vec::<String>::new())
+            .unwrap()
+            .serialize_request(&key)
+            .unwrap()
+            .der()
+            .to_vec()
+    };
+    let on_device = app
+        .pki
+        .issue(
+            &app.db,
+            fincert::pki::IssueRequest {
+                owner: owner.clone(),
+                holder: fincert::pki::profile::HolderName::parse("홍길동").unwrap(),
+                kind: fincert::pki::profile::CertKind::Joint,
+                usage: fincert::pki::profile::Usage::General,
+                key: fincert::pki::KeySource::Device(&csr),
+            },
+        )
+        .await
+        .unwrap();
+    app.pki
+        .suspend(&app.db, &owner, on_device.id)
+        .await
+        .unwrap();
+    let stranger = user_with(&app, "440000000002", "김철수", "010-9999-0000").await;
+    let strangers = cloud_cert(stranger.as_str()).issue(&app).await;
+    app.pki
+        .suspend(&app.db, &stranger, strangers.id)
+        .await
+        .unwrap();
+
+    // Suspended: the PIN sign-in is refused, so no session could resume it.
+    assert_problem(
+        post(
+            &app,
+            "/v1/auth/pin",
+            ANON,
+            json!({"certificate_id": suspended.id, "pin": PIN}),
+        )
+        .await,
+        401,
+        "wrong_pin",
+    )
+    .await;
+
+    let before = app.outbox.count_to(PHONE);
+    let (_, pending) = identify(&app, identity("홍길동", "1987-03-14")).await;
+    let code = next_code(&app, before).await;
+    let (status, choice) = verify(&app, pending["id"].as_str().unwrap(), &code).await;
+    assert_eq!(status, 200, "{choice}");
+    let ticket = choice["ticket"].as_str().unwrap().to_owned();
+    let resume =
+        |cert: &str, pin: &str| json!({"certificate_id": cert, "pin": pin, "ticket": ticket});
+    let wrong_pin = if PIN == "604172" { "731946" } else { "604172" };
+
+    // Bad input: a clear problem, nothing tried.
+    for bad in [
+        json!({"certificate_id": suspended.id, "pin": "12345", "ticket": ticket}),
+        json!({"certificate_id": suspended.id, "pin": PIN}),
+        json!({"certificate_id": "not-a-uuid", "pin": PIN, "ticket": ticket}),
+        json!({"certificate_id": suspended.id, "pin": PIN, "ticket": ticket, "extra": 1}),
+    ] {
+        let resp = post(&app, "/v1/auth/resume", ANON, bad.clone()).await;
+        assert_eq!(resp.status(), 400, "{bad}");
+    }
+    // Someone else's certificate: the ticket does not list its holder.
+    assert_problem(
+        post(
+            &app,
+            "/v1/auth/resume",
+            ANON,
+            resume(&strangers.id.to_string(), PIN),
+        )
+        .await,
+        401,
+        "invalid_ticket",
+    )
+    .await;
+    // Not suspended, or kept on a device: refused before the PIN is tried.
+    assert_problem(
+        post(
+            &app,
+            "/v1/auth/resume",
+            ANON,
+            resume(&active.id.to_string(), wrong_pin),
+        )
+        .await,
+        409,
+        "illegal_transition",
+    )
+    .await;
+    assert_problem(
+        post(
+            &app,
+            "/v1/auth/resume",
+            ANON,
+            resume(&on_device.id.to_string(), PIN),
+        )
+        .await,
+        422,
+        "invalid_key_source",
+    )
+    .await;
+    // A wrong PIN: tries left told (the holder is identified); the ticket is not spent.
+    let wrong = assert_problem(
+        post(
+            &app,
+            "/v1/auth/resume",
+            ANON,
+            resume(&suspended.id.to_string(), wrong_pin),
+        )
+        .await,
+        401,
+        "wrong_pin",
+    )
+    .await;
+    assert_eq!(wrong["tries_left"], 4, "{wrong}");
+    check_response("post", "/v1/auth/resume", 401, &wrong);
+
+    let resp = post(
+        &app,
+        "/v1/auth/resume",
+        ANON,
+        resume(&suspended.id.to_string(), PIN),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let pair: Value = resp.json().await.unwrap();
+    check_response("post", "/v1/auth/resume", 200, &pair);
+    let token = pair["access_token"].as_str().unwrap();
+    let certs: Value = get(&app, "/v1/certificates", token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let status_of = |id: uuid::Uuid| {
+        certs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id.to_string())
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status_of(suspended.id), "active");
+    assert_eq!(status_of(on_device.id), "suspended");
+    // Active again: it signs in by itself, with the id and PIN alone.
+    let resp = post(
+        &app,
+        "/v1/auth/pin",
+        ANON,
+        json!({"certificate_id": suspended.id, "pin": PIN}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200, "it signs in again by itself");
+
+    // Spent: a second resumption (or sign-in) with the ticket is refused.
+    assert_problem(
+        post(
+            &app,
+            "/v1/auth/resume",
+            ANON,
+            resume(&suspended.id.to_string(), PIN),
+        )
+        .await,
+        401,
+        "invalid_ticket",
+    )
+    .await;
+    let events = fincert::store::audit::page_after(&app.db, 0).await.unwrap();
+    let resumed = events
+        .iter()
+        .filter(|e| e.action == "certificate.resumed")
+        .collect::<Vec<_>>();
+    assert_eq!(resumed.len(), 1);
+    assert_eq!(
+        resumed[0].subject.as_deref(),
+        Some(suspended.serial.as_str())
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "auth.login" && e.details.contains("\"resumed\":true")),
+        "the session says how it began"
+    );
+    app.stop().await;
+}
+
 both_engines!(
     the_ticket_opens_a_chosen_certificate_once,
     an_unknown_person_looks_like_a_known_one,
     bad_input_and_every_refusal,
     a_ticket_chooses_for_the_passkey_sign_in_too,
+    a_suspended_certificate_is_resumed_by_identity,
 );

@@ -7,10 +7,13 @@
 //   - the copy: profile A leaves an encrypted package and shows the code;
 //   - profile B (another user-data-dir): the code fetches and opens the package, the key is
 //     kept there, signs in and signs a second request.
-// Prints one JSON line with the certificate and the two request ids for the Rust side, which
-// checks the signatures server-side and with openssl.
+// At $VIEWPORT (desktop 1280x800 or phone 390x844); every page state checked has touch targets
+// of at least 44 px, 0 axe-core violations of the WCAG 2.2 AA rules and a status line that is a
+// sentence. Prints one JSON line with the certificate and the two request ids for the Rust
+// side, which checks the signatures server-side and with openssl.
 import { createRequire } from "node:module";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import * as checks from "./checks.mjs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -22,9 +25,16 @@ const SHOTS = env("SHOTS");
 const PASSWORD = "correct horse battery";
 mkdirSync(SHOTS, { recursive: true });
 
+const VIEWPORTS = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } };
+const viewport = VIEWPORTS[env("VIEWPORT")];
+if (!viewport) throw new Error(`VIEWPORT is desktop or phone, not ${process.env.VIEWPORT}`);
+const phone = env("VIEWPORT") === "phone";
+const AXE = readFileSync(env("AXE"), "utf8");
+let axeRuns = 0;
+
 const profiles = [mkdtempSync(join(tmpdir(), "fincert-device-a-")), mkdtempSync(join(tmpdir(), "fincert-device-b-"))];
 const launch = (dir) => chromium.launchPersistentContext(dir, {
-  executablePath: env("CHROMIUM"), args: ["--no-sandbox"], viewport: { width: 1280, height: 800 }, locale: "ko-KR",
+  executablePath: env("CHROMIUM"), args: ["--no-sandbox"], viewport, locale: "ko-KR", isMobile: phone, hasTouch: phone,
 });
 const contexts = [];
 const errors = [];
@@ -42,24 +52,25 @@ async function open(dir) {
 const shot = (name) => page.screenshot({ path: `${SHOTS}/device-${name}.png`, fullPage: true });
 const expectStatus = (text) => page.locator("#status.info").filter({ hasText: text }).waitFor();
 
-// Every visible control (buttons, links, fields) is at least 44 x 44 px.
-async function touchTargets(where) {
-  const small = await page.evaluate(() => [...document.querySelectorAll("button, a, select, input, textarea")]
-    .filter((el) => {
-      const r = el.getBoundingClientRect();
-      const style = getComputedStyle(el);
-      return r.width > 0 && r.height > 0 && r.right > 0 && r.bottom > 0 && style.visibility !== "hidden"
-        && !["checkbox", "file"].includes(el.type);
-    })
-    .map((el) => { const r = el.getBoundingClientRect(); return { tag: el.tagName, id: el.id, text: (el.textContent || el.value || "").trim().slice(0, 30), w: Math.round(r.width), h: Math.round(r.height) }; })
-    .filter((x) => x.w < 44 || x.h < 44));
-  if (small.length) throw new Error(`touch targets under 44 px on ${where}: ${JSON.stringify(small)}`);
-}
+const touchTargets = (where) => checks.touchTargets(page, where);
 
 // The status line is a sentence, never a code.
 async function noCodes() {
   const text = await page.locator("#status").textContent();
   if (/\b[a-z]+_[a-z_]+\b|\(\w+\)|device\./.test(text)) throw new Error(`a code in the message: ${text}`);
+}
+
+async function axeCheck(where) {
+  await checks.axeCheck(page, AXE, where);
+  axeRuns += 1;
+}
+
+// One page state: touch targets, axe-core, the message a sentence, a screenshot.
+async function checkpoint(where, name) {
+  await touchTargets(where);
+  await axeCheck(where);
+  await noCodes();
+  if (name) await shot(name);
 }
 
 async function institutionToken() {
@@ -129,14 +140,14 @@ async function run() {
   await page.locator("#status.error").filter({ hasText: "10자" }).waitFor();
   await noCodes();
   await page.fill("#device-password", PASSWORD);
-  await touchTargets("wizard: storage");
-  await shot("enrol-storage");
+  await checkpoint("wizard: storage", "enrol-storage");
   await page.click("#next");
   // The general-purpose fee is agreed to once the key is made, before anything is sent.
   const fee = page.locator("dialog[open]");
   await fee.filter({ hasText: "4,400원" }).waitFor();
   await page.click("#dialog-ok");
   await page.locator("#done").waitFor();
+  await checkpoint("wizard: done", "enrol-done");
   const certificateId = (await page.locator("#new-cert").textContent()).trim();
   const kept = await page.evaluate(() => new Promise((resolve) => {
     const req = indexedDB.open("fincert-device", 1);
@@ -148,16 +159,17 @@ async function run() {
 
   // Sign in with the key, register with the institution, sign a request in the browser.
   const card = await signInOnDevice(certificateId);
-  await shot("device");
+  await checkpoint("device: signed in", "device");
   await page.goto(`${BASE}/portal/#/certificates`);
   const cert = page.locator(`section.cert[data-id="${certificateId}"]`);
   await cert.waitFor();
+  await checkpoint("certificates: on this device", "certificates");
   await cert.getByRole("button", { name: "기관에 등록" }).click();
   await expectStatus("저장");
   const token = await institutionToken();
   const first = await signatureRequest(token, certificateId, "Hana Bank 이체 700,000원", 1);
   await approveOnDevice("700,000원");
-  await shot("approved-a");
+  await checkpoint("approved on the device", "approved-a");
 
   // Copy out: the copy password opens the key, a one-time code carries it.
   await signInOnDevice(certificateId);
@@ -169,13 +181,13 @@ async function run() {
   await pw.fill(PASSWORD);
   await page.locator(`section.device-cert[data-id="${certificateId}"] .device-copy`).click();
   const code = (await page.locator("#copy-code").textContent()).trim();
-  await touchTargets("device: copy code");
-  await shot("copy-code");
+  await checkpoint("device: copy code", "copy-code");
 
   // Profile B: fetch with the code, keep it, sign in, sign.
   page = await open(profiles[1]);
   await page.goto(`${BASE}/portal/#/device`);
   await page.locator("#device-none").waitFor();
+  await checkpoint("profile B: no certificate yet", "device-b-empty");
   await page.fill("#receive-code", "12-34");
   await page.click("#receive-go");
   await page.locator("#status.error").filter({ hasText: "코드" }).waitFor();
@@ -185,13 +197,13 @@ async function run() {
   await page.click("#receive-go");
   await expectStatus("저장했습니다");
   await signInOnDevice(certificateId);
-  await shot("device-b");
+  await checkpoint("profile B: signed in", "device-b");
   const second = await signatureRequest(token, certificateId, "카드 결제 33,000원", 2);
-  await touchTargets("device: profile B");
   await approveOnDevice("33,000원");
+  await checkpoint("profile B: approved", "approved-b");
   // The code worked once.
   const again = await fetch(`${BASE}/v1/device-copies/claim`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ code: code.slice(0, 10) }) });
-  return { certificateId, requests: [first, second], kept, codeShape: /^[0-9]{10}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$/.test(code), claimAgain: again.status };
+  return { axeRuns, certificateId, requests: [first, second], kept, codeShape: /^[0-9]{10}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$/.test(code), claimAgain: again.status };
 }
 
 try {

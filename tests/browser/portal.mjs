@@ -2,10 +2,13 @@
 // Run by tests/api/portal.rs (which starts the service and prepares the customer, the OTP
 // token, the institution and the PKCS#12 and NPKI files), in three phases, the last after a
 // clock jump, each at $VIEWPORT (desktop 1280x800 or phone 390x844):
-//   node portal.mjs enrol   — home, the four-step issuance wizard (the general-purpose fee
+//   node portal.mjs enrol   — home, the four-step issuance wizard (terms in Korean, the
+//                             optional one ticked on its own; a reload and a language switch
+//                             keep the step and what was typed; the general-purpose fee
 //                             agreed to first), registration with an institution, approval
 //                             with the keypad PIN, a passkey through Chromium's virtual
-//                             authenticator, approval with the passkey, sign-out on the server
+//                             authenticator, a request that appears on the open list by
+//                             itself, approved with the passkey, sign-out on the server
 //                             (the old token is refused), sign in by choosing (identify, phone
 //                             code, choose, PIN), another approval; change of PIN; five wrong
 //                             PINs (tries left shown, the lock explained, the keypad gone);
@@ -18,13 +21,16 @@
 //   node portal.mjs renew   — sign in by choosing inside the renewal window, turn automatic
 //                             renewal on (the fee, read from the service, agreed to), approve
 //                             a request with the PIN and read that it renewed the certificate;
-//                             suspend, resume and revoke with their confirmations;
+//                             suspend, resume and revoke with their confirmations (and,
+//                             signed out, a suspended certificate resumed by sign-in by
+//                             choosing and its PIN);
 //                             then the idle countdown (the page's clock moved), "stay signed
 //                             in", and the sign-out after 5 idle minutes (the token is refused)
 // Every page state checked has touch targets of at least 44 px, 0 axe-core violations of the
 // WCAG 2.2 AA rules, and a status line that is a sentence, never a code. Prints one JSON line
 // with what the Rust side checks. Screenshots go to $SHOTS.
 import { createRequire } from "node:module";
+import * as checks from "./checks.mjs";
 import { mkdirSync, readFileSync } from "node:fs";
 
 const require = createRequire(import.meta.url);
@@ -56,16 +62,9 @@ let axeRuns = 0;
 // the Rust side to something other than the default): the portal shows what the service says.
 const FEE = Number(env("FEE_KRW")).toLocaleString("ko-KR");
 
-// axe-core on the page as it is now (injected through the DevTools protocol, which the page's
-// content security policy does not govern): no violation of the WCAG 2.0/2.1/2.2 A and AA rules.
 async function axeCheck(where) {
-  if (!await page.evaluate(() => typeof window.axe === "object")) await page.evaluate(AXE);
-  const violations = await page.evaluate(async () => {
-    const r = await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"] }, resultTypes: ["violations"] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => `${n.target.join(" ")}: ${n.failureSummary}`) }));
-  });
+  await checks.axeCheck(page, AXE, where);
   axeRuns += 1;
-  if (violations.length) throw new Error(`axe-core violations on ${where}: ${JSON.stringify(violations)}`);
 }
 
 // One page state: touch targets, axe-core, messages as sentences, no fee but the service's,
@@ -88,19 +87,7 @@ async function expectStatus(text) {
   await page.locator("#status.info").filter({ hasText: text }).waitFor();
 }
 
-// Every visible control (buttons, links, fields) is at least 44 x 44 px.
-async function touchTargets(where) {
-  const small = await page.evaluate(() => [...document.querySelectorAll("button, a, select, input, textarea")]
-    .filter((el) => {
-      const r = el.getBoundingClientRect();
-      const style = getComputedStyle(el);
-      return r.width > 0 && r.height > 0 && r.right > 0 && r.bottom > 0 && style.visibility !== "hidden"
-        && !["checkbox", "file"].includes(el.type);
-    })
-    .map((el) => { const r = el.getBoundingClientRect(); return { tag: el.tagName, id: el.id, text: (el.textContent || el.value || "").trim().slice(0, 30), w: Math.round(r.width), h: Math.round(r.height) }; })
-    .filter((x) => x.w < 44 || x.h < 44));
-  if (small.length) throw new Error(`touch targets under 44 px on ${where}: ${JSON.stringify(small)}`);
-}
+const touchTargets = (where) => checks.touchTargets(page, where);
 
 async function expectError(text) {
   await page.locator("#status.error").filter({ hasText: text }).waitFor();
@@ -153,7 +140,9 @@ async function lastMessage() {
 
 // Sign in by choosing: identify (birth date typed as 8 digits), the phone code (a wrong one
 // first), choose the certificate, the keypad PIN.
-async function signInByChoosing(certificateId, prefix, pin = PIN) {
+// Identifies (a bad birth date and a wrong code on the way) up to the list of certificates;
+// returns the card of `certificateId` there.
+async function reachChoice(certificateId, prefix) {
   await page.goto(`${BASE}/portal/#/login`);
   await page.fill("#signin-name", "홍길동");
   await page.fill("#signin-birth", "1987-13-40");
@@ -179,6 +168,11 @@ async function signInByChoosing(certificateId, prefix, pin = PIN) {
   const choice = page.locator(`section.choice[data-id="${certificateId}"]`);
   await choice.waitFor();
   await checkpoint(`${prefix} sign-in: choose`, `${prefix}-signin-choose`);
+  return choice;
+}
+
+async function signInByChoosing(certificateId, prefix, pin = PIN) {
+  const choice = await reachChoice(certificateId, prefix);
   await choice.locator("button.choose").click();
   await page.click("#login-pin");
   await page.locator(".keypad").waitFor();
@@ -219,14 +213,40 @@ async function enrol() {
   await checkpoint("home (English)", "home-en");
   await page.click("#lang");
 
-  // Step 1: terms.
+  // Step 1: terms, in Korean, each marked required or optional. "Agree to all" ticks the
+  // required ones only; going on without them says why; the optional term is ticked on its
+  // own, and a reload keeps the boxes (and the enrolment).
   await page.click('a[href="#/enrol/issue"]');
-  await page.locator("#agree").check();
-  await checkpoint("wizard: terms", "enrol-terms");
+  await page.locator("#terms-service").waitFor();
+  const titles = await page.locator(".terms > label").allTextContents();
+  if (titles.length !== 4 || !titles.every((x) => /[가-힣]/.test(x))) throw new Error(`terms not in Korean: ${titles}`);
+  if (!titles.some((x) => x.includes("[선택]"))) throw new Error(`the optional term is not marked: ${titles}`);
   await page.click("#next");
-  // Step 2: identity (a wrong birth date first: a clear error, nothing lost).
+  await expectError("필수 약관에 모두 동의해야");
+  await page.locator("#agree").check();
+  if (await page.locator("#terms-marketing").isChecked()) throw new Error("'agree to all' ticked the optional term");
+  for (const code of ["service", "privacy", "identity-check"]) {
+    if (!await page.locator(`#terms-${code}`).isChecked()) throw new Error(`'agree to all' left ${code}`);
+  }
+  await page.locator("#terms-marketing").check();
+  await checkpoint("wizard: terms", "enrol-terms");
+  await page.reload();
+  await page.locator("#terms-service").waitFor();
+  await page.waitForFunction(() => document.querySelector("#terms-marketing").checked && document.querySelector("#agree").checked);
+  await page.click("#next");
+  // Step 2: identity (a wrong birth date first: a clear error, nothing lost). A reload and a
+  // language switch keep the step and what was typed.
   await page.fill("#name", "홍길동");
   await page.fill("#birth", "1990-01-01");
+  await page.reload();
+  await page.locator('label[for="name"]').filter({ hasText: "이름" }).waitFor();
+  await page.click("#lang");
+  await page.locator('label[for="name"]').filter({ hasText: "Name" }).waitFor();
+  if (await page.inputValue("#name") !== "홍길동" || await page.inputValue("#birth") !== "1990-01-01") throw new Error("the wizard lost what was typed");
+  await checkpoint("wizard: identity kept (English)", "enrol-identity-en");
+  await page.click("#lang");
+  await page.locator('label[for="name"]').filter({ hasText: "이름" }).waitFor();
+  if (await page.inputValue("#name") !== "홍길동") throw new Error("the wizard lost what was typed");
   await page.fill("#phone", "010-1234-5678");
   await page.fill("#customer", "110-123-456789");
   await page.click("#next");
@@ -310,9 +330,14 @@ async function enrol() {
   await checkpoint("passkeys", "passkeys");
   const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
 
-  // Another request, approved with the passkey.
-  await signatureRequest(token, certificateId, "카드 결제 55,000원 승인", 2);
+  // Another request, approved with the passkey: it appears on the open list by itself (the
+  // list refreshes every 10 seconds; the page's clock moved past one).
   await page.goto(`${BASE}/portal/#/approvals`);
+  await page.locator("#no-approvals").waitFor();
+  await signatureRequest(token, certificateId, "카드 결제 55,000원 승인", 2);
+  await page.clock.fastForward("00:11");
+  await page.locator("section.approval").filter({ hasText: "55,000원" }).waitFor({ timeout: 10000 });
+  if (await page.locator("#no-approvals").count()) throw new Error("'nothing waiting' stays beside a new request");
   const second_item = page.locator("section.approval").first();
   await second_item.locator(".display-text").filter({ hasText: "55,000원" }).waitFor();
   await second_item.locator(".approve-passkey").click();
@@ -564,6 +589,20 @@ async function renew() {
   await renewed.locator("button.resume").click();
   await confirm("정지를 해제할까요");
   await expectStatus("정지를 해제했습니다");
+  await page.locator(`section.cert[data-id="${renewedId}"][data-status="active"]`).waitFor();
+  // Suspended again, then signed out: sign-in by choosing offers to resume it with the
+  // identity just checked and its PIN (no session needed), and signs in.
+  await renewed.locator("button.suspend").click();
+  await confirm("정지할까요");
+  await page.locator(`section.cert[data-id="${renewedId}"][data-status="suspended"]`).waitFor();
+  await page.click("#nav-session");
+  await expectStatus("로그아웃했습니다");
+  const resumable = await reachChoice(renewedId, "renew-resume");
+  await resumable.locator("button.resume").click();
+  await resumable.locator(".keypad").waitFor();
+  await checkpoint("resume by identity: keypad", "resume-by-identity");
+  await typePin(RESET_PIN);
+  await expectStatus("정지를 해제하고 로그인했습니다");
   await page.locator(`section.cert[data-id="${renewedId}"][data-status="active"]`).waitFor();
   await card.locator("button.revoke").click();
   await page.locator("dialog[open]").filter({ hasText: "되살릴 수 없고" }).waitFor();

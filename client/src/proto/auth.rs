@@ -30,6 +30,21 @@ pub struct PinLoginBody {
 
 debug_without_secrets!(PinLoginBody { certificate_id });
 
+/// Resuming a suspended certificate by identity re-check (`POST /v1/auth/resume`): the
+/// selection ticket of sign-in by choosing, the certificate, and its PIN.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResumeBody {
+    /// The suspended certificate.
+    pub certificate_id: Uuid,
+    /// Its 6-digit PIN.
+    pub pin: Zeroizing<String>,
+    /// The selection ticket of sign-in by choosing (it lists the certificate's holder).
+    pub ticket: Zeroizing<String>,
+}
+
+debug_without_secrets!(ResumeBody { certificate_id });
+
 /// Sign-in by choosing, step 1 (`POST /v1/auth/sign-ins`): who the person is, and how the
 /// code should reach them.
 #[derive(Clone, Serialize, Deserialize)]

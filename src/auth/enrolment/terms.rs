@@ -31,6 +31,11 @@ impl Enrolments {
                 return Err(EnrolError::Terms(format!("{} v{}", doc.code, doc.version)));
             }
         }
+        for (i, (code, _)) in agreed.iter().enumerate() {
+            if agreed[..i].iter().any(|(c, _)| c == code) {
+                return Err(EnrolError::Terms(format!("{code} is agreed to twice")));
+            }
+        }
         for (code, version) in agreed {
             if !current
                 .iter()

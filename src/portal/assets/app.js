@@ -16,7 +16,8 @@ const T = {
     "home.foreign": "타기관 인증서 등록", "home.foreign.d": "다른 기관에서 받은 인증서를 등록합니다.",
     "home.approvals": "서명 요청 확인", "home.approvals.d": "기관이 요청한 전자서명을 확인·승인합니다.",
     "step.terms": "약관 동의", "step.identity": "본인 확인", "step.phone": "휴대폰 인증", "step.medium": "보안매체", "step.credential": "PIN 설정",
-    "terms.agree": "위 약관에 모두 동의합니다", next: "다음", name: "이름", birth: "생년월일 (YYYY-MM-DD)", phone: "휴대폰 번호",
+    "terms.agree": "필수 약관에 모두 동의합니다", "terms.required": "[필수]", "terms.optional": "[선택]", "terms.read": "전문 보기",
+    "terms.missing": "필수 약관에 모두 동의해야 다음 단계로 갈 수 있습니다.", "terms.optional.d": "선택 약관은 동의하지 않아도 발급받을 수 있습니다.", next: "다음", name: "이름", birth: "생년월일 (YYYY-MM-DD)", phone: "휴대폰 번호",
     customer: "고객번호(계좌번호)", "phone.sms": "문자(SMS)로 받기", "phone.ars": "전화(ARS)로 받기", "phone.code": "인증번호 6자리",
     "phone.sent": "인증번호를 보냈습니다", "medium.kind": "보안매체 종류", "medium.none": "등록된 보안매체가 없습니다. 거래하는 금융회사에서 보안카드나 OTP를 등록한 뒤 다시 시작해 주세요.", "medium.card": "보안카드", "medium.hotp": "OTP(이벤트)",
     "medium.totp": "OTP(시간)", "medium.motp": "모바일 OTP", "medium.answer": "응답", "medium.device": "기기 ID",
@@ -31,6 +32,7 @@ const T = {
     "approvals.title": "서명 요청", "approvals.none": "대기 중인 요청이 없습니다.", approvePin: "PIN으로 승인", approvePasskey: "패스키로 승인",
     reject: "거절", signatures: "서명 {n}건", expires: "만료", signed: "서명했습니다", rejected: "거절했습니다",
     "approval.expired": "요청한 시간이 지나 이 요청은 더 이상 승인할 수 없습니다. 필요하면 기관에 다시 요청해 주세요.",
+    "approvals.stale": "목록을 새로 고치지 못했습니다. 잠시 후 다시 시도합니다.",
     "passkeys.title": "패스키", "passkeys.none": "등록된 패스키가 없습니다.", "passkeys.add": "패스키 등록", "passkeys.name": "이름",
     remove: "삭제", "foreign.title": "타기관 인증서 등록", "foreign.pem": "인증서 (PEM)", register: "등록",
     "foreign.byCert": "인증서로 등록", "foreign.byP12": "인증서와 개인키 가져오기 (PKCS#12)", "foreign.p12": "PKCS#12 파일 (.p12, .pfx)",
@@ -43,7 +45,9 @@ const T = {
     "signin.sent": "입력한 정보가 고객 정보와 맞으면 {phone}(으)로 인증번호를 보냈습니다. 3분 안에 입력하세요.",
     "signin.verify": "확인", "signin.other": "다른 인증서 고르기", "signin.resend": "인증번호 다시 받기", "signin.restart": "처음부터 다시 하기",
     "signin.choose": "로그인할 인증서를 고르세요.", "signin.use": "이 인증서로 로그인", "signin.none": "로그인에 쓸 수 있는 인증서가 없습니다. 인증서를 발급하거나 재발급하세요.",
-    "signin.unusable": "이 인증서는 지금 로그인에 쓸 수 없습니다.", "signin.device": "기기에 보관된 인증서는 그 기기에서 로그인합니다.", "signin.chosen": "선택한 인증서: {subject}", expiry: "만료일",
+    "signin.unusable": "이 인증서는 지금 로그인에 쓸 수 없습니다.", "signin.resume": "정지 해제하고 로그인",
+    "signin.resume.d": "정지된 인증서입니다. 본인 확인을 마쳤으니 이 인증서의 PIN을 입력하면 정지를 해제하고 로그인합니다.",
+    "signin.suspended": "정지된 인증서는 본인 확인을 마친 지금 PIN으로 정지를 해제할 수 있습니다.", "resumed.in": "인증서 정지를 해제하고 로그인했습니다.", "signin.device": "기기에 보관된 인증서는 그 기기에서 로그인합니다.", "signin.chosen": "선택한 인증서: {subject}", expiry: "만료일",
     "check.name": "이름을 한글 또는 영문으로 입력하세요.", "check.birth": "생년월일을 1987-03-14처럼 8자리로 입력하세요.",
     "check.phone": "휴대폰 번호를 010-1234-5678처럼 입력하세요.", "check.code": "인증번호 6자리를 숫자로 입력하세요.",
     "idle.warning": "{s}초 뒤에 자동으로 로그아웃됩니다.", "idle.stay": "로그인 유지", "idle.out": "5분 동안 사용하지 않아 로그아웃되었습니다.",
@@ -89,7 +93,8 @@ const T = {
     "home.foreign": "Register another institution's certificate", "home.foreign.d": "Use a certificate issued elsewhere.",
     "home.approvals": "Signature requests", "home.approvals.d": "See and approve what institutions ask you to sign.",
     "step.terms": "Terms", "step.identity": "Identity", "step.phone": "Phone", "step.medium": "Security medium", "step.credential": "PIN",
-    "terms.agree": "I agree to all terms above", next: "Next", name: "Name", birth: "Birth date (YYYY-MM-DD)", phone: "Mobile number",
+    "terms.agree": "I agree to all required terms", "terms.required": "[Required]", "terms.optional": "[Optional]", "terms.read": "Read the full text",
+    "terms.missing": "Agree to every required term to go on.", "terms.optional.d": "You can be issued a certificate without agreeing to the optional term.", next: "Next", name: "Name", birth: "Birth date (YYYY-MM-DD)", phone: "Mobile number",
     customer: "Customer (account) number", "phone.sms": "Send by SMS", "phone.ars": "Call me (ARS)", "phone.code": "6-digit code",
     "phone.sent": "The code was sent", "medium.kind": "Security medium", "medium.none": "You have no security medium registered. Register a security card or OTP with your bank, then start again.", "medium.card": "Security card", "medium.hotp": "OTP (event)",
     "medium.totp": "OTP (time)", "medium.motp": "Mobile OTP", "medium.answer": "Answer", "medium.device": "Device id",
@@ -104,6 +109,7 @@ const T = {
     "approvals.title": "Signature requests", "approvals.none": "Nothing is waiting for you.", approvePin: "Approve with PIN", approvePasskey: "Approve with passkey",
     reject: "Reject", signatures: "{n} signature(s)", expires: "Expires", signed: "Signed", rejected: "Rejected",
     "approval.expired": "This request has expired and can no longer be approved. If you still need it, ask the institution to send it again.",
+    "approvals.stale": "The list could not be refreshed; it will try again shortly.",
     "passkeys.title": "Passkeys", "passkeys.none": "No passkey yet.", "passkeys.add": "Add a passkey", "passkeys.name": "Name",
     remove: "Remove", "foreign.title": "Register another institution's certificate", "foreign.pem": "Certificate (PEM)", register: "Register",
     "foreign.byCert": "Register by its certificate", "foreign.byP12": "Import certificate and key (PKCS#12)", "foreign.p12": "PKCS#12 file (.p12, .pfx)",
@@ -116,7 +122,9 @@ const T = {
     "signin.sent": "If these details match a customer, a code was sent to {phone}. Enter it within 3 minutes.",
     "signin.verify": "Confirm", "signin.other": "Choose another certificate", "signin.resend": "Send another code", "signin.restart": "Start again",
     "signin.choose": "Choose the certificate to sign in with.", "signin.use": "Sign in with this certificate", "signin.none": "You have no certificate you can sign in with. Issue or reissue one.",
-    "signin.unusable": "This certificate cannot be used to sign in now.", "signin.device": "A certificate kept on a device signs in from that device.", "signin.chosen": "Chosen certificate: {subject}", expiry: "Expires",
+    "signin.unusable": "This certificate cannot be used to sign in now.", "signin.resume": "Resume and sign in",
+    "signin.resume.d": "This certificate is suspended. You have confirmed who you are: enter its PIN to resume it and sign in.",
+    "signin.suspended": "Now that you have confirmed who you are, a suspended certificate can be resumed with its PIN.", "resumed.in": "The certificate was resumed and you are signed in.", "signin.device": "A certificate kept on a device signs in from that device.", "signin.chosen": "Chosen certificate: {subject}", expiry: "Expires",
     "check.name": "Enter your name in Korean or Latin letters.", "check.birth": "Enter your birth date with 8 digits, like 1987-03-14.",
     "check.phone": "Enter your mobile number, like 010-1234-5678.", "check.code": "Enter the 6-digit code.",
     "idle.warning": "You will be signed out in {s} seconds.", "idle.stay": "Stay signed in", "idle.out": "You were signed out after 5 minutes without activity.",
@@ -678,6 +686,10 @@ function login() {
     const items = choice.certificates.map((c) => {
       // A device-held key is not in this browser: that certificate signs in from its device.
       const usable = c.status === "active" && c.storage === "cloud";
+      // A suspended one is resumed here, by the identity just checked and its PIN: a person
+      // whose only certificate is suspended could not sign in to resume it.
+      const resumable = c.status === "suspended" && c.storage === "cloud";
+      const area = h("div");
       const badge = { active: "ok", suspended: "warn" }[c.status] || "err";
       return h("section", { class: "card choice", "data-id": c.id, "aria-label": c.subject },
         h("h2", {}, `${t(`kind.${c.kind}`)} · ${c.subject}`),
@@ -686,9 +698,16 @@ function login() {
           h("dt", {}, t("expiry")), h("dd", {}, new Date(c.not_after).toLocaleDateString(lang === "ko" ? "ko-KR" : "en-GB")),
           h("dt", {}, t("remaining")), h("dd", {}, countdown(c.expires_in_secs, fetchedAt))),
         usable ? h("button", { type: "button", class: "choose", onclick: () => credential(c) }, t("signin.use"))
+          : resumable ? [h("p", { class: "muted" }, t("signin.resume.d")),
+            h("button", { type: "button", class: "resume", onclick: (ev) => withPin(area, t("pin.enter"), c.id, async (pin) => {
+              const pair = await api("POST", "/v1/auth/resume", { certificate_id: c.id, pin, ticket: choice.ticket });
+              signedIn(pair, c);
+              pendingNotice = t("resumed.in");
+            }, ev.currentTarget) }, t("signin.resume")), area]
           : h("p", { class: "muted" }, t(c.status === "active" ? "signin.device" : "signin.unusable")));
     });
-    show(h("p", {}, t(choice.certificates.some((c) => c.status === "active" && c.storage === "cloud") ? "signin.choose" : "signin.none")), items);
+    const any = (st) => choice.certificates.some((c) => c.status === st && c.storage === "cloud");
+    show(h("p", {}, t(any("active") ? "signin.choose" : any("suspended") ? "signin.suspended" : "signin.none")), items);
   };
   const credential = (cert) => {
     const area = h("div");
@@ -717,6 +736,38 @@ function enrol(purpose) {
   const STEPS = purpose === "pin_reset" ? ALL_STEPS.slice(1) : ALL_STEPS;
   const progress = h("ol", { class: "steps", "aria-label": t("progress") }, STEPS.map((s) => h("li", { "data-step": s }, t(purpose === "pin_reset" && s === "credential" ? "step.reset" : `step.${s}`))));
   let enrolment = null;
+  // The wizard survives a reload or a language switch: the enrolment's id and what the person
+  // typed that is no secret (never a code, a medium's answer or a PIN) are kept in this tab's
+  // sessionStorage and put back; a finished, expired or unknown enrolment starts anew.
+  const memoKey = `fincert.wizard.${purpose}`;
+  const KEPT = ["name", "birth", "phone", "customer", "medium-kind", "device", "kind", "usage", "replaces"];
+  const memo = {
+    read() { try { return JSON.parse(sessionStorage.getItem(memoKey)) || {}; } catch { return {}; } },
+    keep(patch) { sessionStorage.setItem(memoKey, JSON.stringify({ ...memo.read(), ...patch })); },
+    clear() { sessionStorage.removeItem(memoKey); },
+  };
+  const remember = (ev) => {
+    const el = ev.target;
+    const kept = KEPT.includes(el.id) || el.id.startsWith("terms-");
+    if (kept) memo.keep({ fields: { ...memo.read().fields, [el.id]: el.type === "checkbox" ? el.checked : el.value } });
+  };
+  box.addEventListener("input", remember);
+  box.addEventListener("change", remember);
+  const restore = () => {
+    for (const [id, v] of Object.entries(memo.read().fields || {})) {
+      const el = box.querySelector(`#${CSS.escape(id)}`);
+      if (!el) continue;
+      if (el.type === "checkbox") { if (el.checked !== v) { el.checked = v; el.dispatchEvent(new Event("change")); } continue; }
+      if (el.tagName === "SELECT" && ![...el.options].some((o) => o.value === v)) continue;
+      if (el.value !== v) { el.value = v; if (el.tagName === "SELECT") el.dispatchEvent(new Event("change")); }
+    }
+  };
+  // The enrolment's calls: one that finds it gone or expired forgets it, so the next visit
+  // starts anew.
+  const eapi = (...args) => api(...args).catch((e) => {
+    if (["enrolment_expired", "enrolment_not_found"].includes(e.code)) memo.clear();
+    throw e;
+  });
   const mark = (step) => [...progress.children].forEach((li, i) => {
     const cur = STEPS.indexOf(step);
     li.classList.toggle("done", i < cur);
@@ -727,41 +778,53 @@ function enrol(purpose) {
     mark(step);
     status("");
     box.replaceChildren(...(await steps[step]()).flat(3));
+    restore();
     const first = box.querySelector("input, select, button");
     if (first) first.focus();
   };
-  const advance = (e) => { enrolment = e; show(e.step); };
+  const advance = (e) => { enrolment = e; memo.keep({ id: e.id }); show(e.step); };
   const steps = {
     terms: async () => {
-      const terms = await api("GET", "/v1/terms");
-      const required = terms.items.filter((d) => d.required);
+      // Each document has its own box, marked required or optional; "agree to all" ticks the
+      // required ones only: the optional term is the person's own choice.
+      const terms = await eapi("GET", `/v1/terms?lang=${lang}`);
+      const boxes = terms.items.map((d) => h("input", { type: "checkbox", id: `terms-${d.code}`, "data-required": d.required ? "yes" : "no" }));
+      const required = boxes.filter((b) => b.dataset.required === "yes");
       const agree = h("input", { type: "checkbox", id: "agree" });
-      return [h("h2", {}, t("step.terms")), ...terms.items.map((d) => h("details", { class: "card" }, h("summary", {}, `${d.title} (v${d.version})`), h("p", {}, d.body || ""))),
-        h("label", {}, agree, t("terms.agree")),
+      agree.addEventListener("change", () => required.forEach((b) => { b.checked = agree.checked; b.dispatchEvent(new Event("input", { bubbles: true })); }));
+      const sync = () => { agree.checked = required.every((b) => b.checked); };
+      required.forEach((b) => b.addEventListener("change", sync));
+      return [h("h2", {}, t("step.terms")), h("label", { class: "agree-all" }, agree, t("terms.agree")),
+        ...terms.items.map((d, i) => h("div", { class: "card terms", lang: d.lang },
+          h("label", {}, boxes[i], h("span", { class: d.required ? "req" : "opt" }, t(d.required ? "terms.required" : "terms.optional")), " ", d.title),
+          h("details", {}, h("summary", {}, t("terms.read")), h("p", {}, d.body || "")))),
+        h("p", { class: "muted" }, t("terms.optional.d")),
         h("button", { type: "button", id: "next", onclick: () => guarded(async () => {
-          if (!agree.checked) { status(t("terms.agree")); return; }
-          advance(await api("POST", `/v1/enrolments/${enrolment.id}/terms`, { agreed: required.map((d) => ({ code: d.code, version: d.version })) }));
+          sync();
+          if (!agree.checked) { status(t("terms.missing")); required.find((b) => !b.checked).focus(); return; }
+          const agreed = terms.items.filter((d, i) => boxes[i].checked).map((d) => ({ code: d.code, version: d.version }));
+          advance(await eapi("POST", `/v1/enrolments/${enrolment.id}/terms`, { agreed }));
         }) }, t("next"))];
     },
     identity: async () => {
       const f = (id, k, attrs = {}) => [h("label", { for: id }, t(k)), h("input", { id, ...attrs })];
       return [h("h2", {}, t("step.identity")), f("name", "name", { autocomplete: "name" }), f("birth", "birth", { inputmode: "numeric" }),
         f("phone", "phone", { inputmode: "tel", autocomplete: "tel" }), f("customer", "customer", { inputmode: "numeric" }),
-        h("button", { type: "button", id: "next", onclick: () => guarded(async () => advance(await api("POST", `/v1/enrolments/${enrolment.id}/identity`, {
+        h("button", { type: "button", id: "next", onclick: () => guarded(async () => advance(await eapi("POST", `/v1/enrolments/${enrolment.id}/identity`, {
           name: $("#name").value.trim(), birth_date: $("#birth").value.trim(), phone: $("#phone").value.trim(), customer_number: $("#customer").value.trim() }))) }, t("next"))];
     },
     phone: async () => {
-      const send = (channel) => guarded(async () => { await api("POST", `/v1/enrolments/${enrolment.id}/phone-code`, { channel }); status(t("phone.sent"), "info"); $("#code").focus(); });
+      const send = (channel) => guarded(async () => { await eapi("POST", `/v1/enrolments/${enrolment.id}/phone-code`, { channel }); status(t("phone.sent"), "info"); $("#code").focus(); });
       return [h("h2", {}, t("step.phone")), h("div", { class: "row" },
           h("button", { type: "button", id: "send-sms", onclick: () => send("sms") }, t("phone.sms")),
           h("button", { type: "button", class: "secondary", id: "send-ars", onclick: () => send("ars") }, t("phone.ars"))),
         h("label", { for: "code" }, t("phone.code")), h("input", { id: "code", inputmode: "numeric", autocomplete: "one-time-code", maxlength: "6" }),
-        h("button", { type: "button", id: "next", onclick: () => guarded(async () => advance(await api("POST", `/v1/enrolments/${enrolment.id}/phone-code/verify`, { code: $("#code").value.trim() }))) }, t("next"))];
+        h("button", { type: "button", id: "next", onclick: () => guarded(async () => advance(await eapi("POST", `/v1/enrolments/${enrolment.id}/phone-code/verify`, { code: $("#code").value.trim() }))) }, t("next"))];
     },
     medium: async () => {
       // Only the media the customer holds are offered (the first is asked for at once): an
       // OTP-only customer never sees card cells.
-      const media = await guarded(() => api("GET", `/v1/enrolments/${enrolment.id}/media`));
+      const media = await guarded(() => eapi("GET", `/v1/enrolments/${enrolment.id}/media`));
       if (!media) return [h("h2", {}, t("step.medium")), h("button", { type: "button", class: "secondary", id: "medium-retry", onclick: () => show("medium") }, t("refresh"))];
       const held = media.kinds;
       if (!held.length) return [h("h2", {}, t("step.medium")), h("p", { id: "medium-none" }, t("medium.none"))];
@@ -771,7 +834,7 @@ function enrol(purpose) {
       const load = () => guarded(async () => {
         device.replaceChildren();
         ask.textContent = "";
-        const c = await api("GET", `/v1/enrolments/${enrolment.id}/medium?kind=${kind.value}`);
+        const c = await eapi("GET", `/v1/enrolments/${enrolment.id}/medium?kind=${kind.value}`);
         if (c.cells) {
           const half = (x) => t(x === "first" ? "first" : "last");
           ask.textContent = t("medium.card.ask", { a: c.cells.a[0], ah: half(c.cells.a[1]), b: c.cells.b[0], bh: half(c.cells.b[1]) });
@@ -784,7 +847,7 @@ function enrol(purpose) {
         h("label", { for: "answer" }, t("medium.answer")), h("input", { id: "answer", inputmode: "numeric", autocomplete: "off" }),
         h("button", { type: "button", id: "next", onclick: () => guarded(async () => {
           try {
-            advance(await api("POST", `/v1/enrolments/${enrolment.id}/medium`, {
+            advance(await eapi("POST", `/v1/enrolments/${enrolment.id}/medium`, {
               kind: kind.value, answer: $("#answer").value.trim(), device_id: $("#device") ? $("#device").value.trim() : undefined }));
           } catch (e) {
             // A security card's challenge is single-use: after a wrong answer new cells are
@@ -833,7 +896,7 @@ function enrol(purpose) {
           const choice = kept ? { kind: kind.value, usage: usage.value, csr: kept.csr } : { kind: kind.value, usage: usage.value, pin };
           if (replaces) choice.replaces = replaces.value.trim();
           if (confirmedFee !== undefined) choice.fee_confirmed_krw = confirmedFee;
-          const send = () => api("POST", `/v1/enrolments/${enrolment.id}/complete`, choice);
+          const send = () => eapi("POST", `/v1/enrolments/${enrolment.id}/complete`, choice);
           let done;
           try { done = await send(); } catch (e) {
             // A charge the request did not confirm (a reissuance is charged by the replaced
@@ -849,6 +912,7 @@ function enrol(purpose) {
           const cert = done.certificate || done;
           if (kept) await kept.finish(cert);
           sessionStorage.setItem("fincert.cert", cert.id);
+          memo.clear();
           mark("done");
           status("");
           box.replaceChildren(h("h2", { id: "done" }, t("done.title")), h("dl", {}, h("dt", {}, t("certificate")), h("dd", { id: "new-cert" }, cert.id), h("dt", {}, t("serial")), h("dd", {}, cert.serial)),
@@ -872,7 +936,7 @@ function enrol(purpose) {
       try {
         let started;
         try {
-          started = await api("POST", `/v1/enrolments/${enrolment.id}/pin-reset/passkey`, { certificate_id: certId });
+          started = await eapi("POST", `/v1/enrolments/${enrolment.id}/pin-reset/passkey`, { certificate_id: certId });
         } catch (e) {
           status(message(e));
           if (e.code === "reissuance_required") {
@@ -885,7 +949,7 @@ function enrol(purpose) {
           const pin = await newPin(area);
           if (!pin) continue;
           try {
-            await api("POST", `/v1/enrolments/${enrolment.id}/pin-reset`, { ceremony_id: started.ceremony_id, credential, new_pin: pin });
+            await eapi("POST", `/v1/enrolments/${enrolment.id}/pin-reset`, { ceremony_id: started.ceremony_id, credential, new_pin: pin });
             break;
           } catch (e) {
             status(message(e));
@@ -894,6 +958,7 @@ function enrol(purpose) {
           }
         }
         sessionStorage.removeItem("fincert.reset");
+        memo.clear();
         mark("done");
         status("");
         box.replaceChildren(h("h2", { id: "reset-done" }, t("reset.done")), h("div", { class: "row" }, h("a", { href: "#/login" }, t("nav.login"))));
@@ -905,7 +970,15 @@ function enrol(purpose) {
     } }, t("reset.passkey"));
     return [h("h2", {}, t("step.reset")), h("p", {}, t("reset.d")), go, area];
   };
-  guarded(async () => advance(await api("POST", "/v1/enrolments", { purpose })));
+  guarded(async () => {
+    const saved = memo.read().id;
+    if (saved) {
+      const e = await call("GET", `/v1/enrolments/${encodeURIComponent(saved)}`).catch(() => null);
+      if (e && e.purpose === purpose && e.step !== "completed") { advance(e); return; }
+      memo.clear();
+    }
+    advance(await api("POST", "/v1/enrolments", { purpose }));
+  });
   return [h("h1", {}, t({ reissue: "home.reissue", pin_reset: "home.reset" }[purpose] || "home.issue")), progress, box];
 }
 
@@ -1103,45 +1176,74 @@ function history(certId) {
     list, more];
 }
 
+// The list refreshes itself every POLL_MS while it is on screen and the tab is visible: a new
+// request appears, and one decided elsewhere (another device, the institution) goes, unless
+// the person is in the middle of answering it (its own answer then says it is gone). A
+// request past its deadline keeps its sentence until the page is left.
+const POLL_MS = 10 * 1000;
 function approvals() {
   if (!session.token) return needLogin();
   const list = h("div", { id: "approval-list" });
-  guarded(async () => {
+  const stale = h("p", { id: "approvals-stale", class: "muted", role: "status" });
+  const shown = new Map();
+  const card = (a, fetchedAt) => {
+    const area = h("div");
+    const done = (v) => { status(approvedNotice(v), "info"); route(true); };
+    // Its deadline by this browser's clock, from the service's seconds left (the two clocks
+    // need not agree): at the deadline its buttons give way to a sentence.
+    const deadline = fetchedAt + a.expires_in_secs * 1000;
+    const actions = h("div", { class: "row" },
+        h("button", { type: "button", class: "approve-pin", onclick: (ev) => withPin(area, t("pin.enter"), a.certificate_id,
+          async (pin) => done(await api("POST", `/v1/approvals/${a.id}/approve`, { pin, request_digest: a.request_digest })), ev.currentTarget) }, t("approvePin")),
+        h("button", { type: "button", class: "secondary approve-passkey", onclick: () => guarded(async () => {
+          const started = await api("POST", `/v1/approvals/${a.id}/passkey/start`, {});
+          const credential = await getPasskey(started.options);
+          done(await api("POST", `/v1/approvals/${a.id}/passkey/finish`, { ceremony_id: started.ceremony_id, credential }));
+        }) }, t("approvePasskey")),
+        device.approveButton(deviceCtx, a, done),
+        h("button", { type: "button", class: "danger reject", onclick: async () => {
+          if (!await confirmDialog(t("reject.confirm"), t("reject"), { danger: true })) return;
+          await guarded(async () => done(await api("POST", `/v1/approvals/${a.id}/reject`, {})));
+        } }, t("reject")));
+    const c = h("section", { class: "card approval", "data-id": a.id, "aria-label": a.institution.name },
+      h("h2", {}, a.institution.name), h("p", { class: "display-text", dir: "auto" }, h("bdi", {}, a.display_text)),
+      h("p", { class: "muted" }, `${t("signatures", { n: a.digest_count })} · ${t("expires")} ${new Date(deadline).toLocaleTimeString()}`),
+      actions, area);
+    c.busy = () => area.childElementCount > 0 || document.querySelector("dialog[open]") !== null;
+    setTimeout(() => {
+      c.dataset.expired = "true";
+      actions.remove();
+      area.replaceChildren(h("p", { class: "expired", role: "status" }, t("approval.expired")));
+    }, Math.max(0, deadline - Date.now()));
+    return c;
+  };
+  const load = async () => {
     const pending = await api("GET", "/v1/approvals");
-    if (!pending.items.length) { list.replaceChildren(h("p", { id: "no-approvals" }, t("approvals.none"))); return; }
-    // Each request's deadline by this browser's clock, from the service's seconds left (the two
-    // clocks need not agree): at the deadline its buttons give way to a sentence.
     const fetchedAt = Date.now();
-    list.replaceChildren(...pending.items.map((a) => {
-      const area = h("div");
-      const done = (v) => { status(approvedNotice(v), "info"); route(true); };
-      const deadline = fetchedAt + a.expires_in_secs * 1000;
-      const actions = h("div", { class: "row" },
-          h("button", { type: "button", class: "approve-pin", onclick: (ev) => withPin(area, t("pin.enter"), a.certificate_id,
-            async (pin) => done(await api("POST", `/v1/approvals/${a.id}/approve`, { pin, request_digest: a.request_digest })), ev.currentTarget) }, t("approvePin")),
-          h("button", { type: "button", class: "secondary approve-passkey", onclick: () => guarded(async () => {
-            const started = await api("POST", `/v1/approvals/${a.id}/passkey/start`, {});
-            const credential = await getPasskey(started.options);
-            done(await api("POST", `/v1/approvals/${a.id}/passkey/finish`, { ceremony_id: started.ceremony_id, credential }));
-          }) }, t("approvePasskey")),
-          device.approveButton(deviceCtx, a, done),
-          h("button", { type: "button", class: "danger reject", onclick: async () => {
-            if (!await confirmDialog(t("reject.confirm"), t("reject"), { danger: true })) return;
-            await guarded(async () => done(await api("POST", `/v1/approvals/${a.id}/reject`, {})));
-          } }, t("reject")));
-      const card = h("section", { class: "card approval", "data-id": a.id, "aria-label": a.institution.name },
-        h("h2", {}, a.institution.name), h("p", { class: "display-text", dir: "auto" }, h("bdi", {}, a.display_text)),
-        h("p", { class: "muted" }, `${t("signatures", { n: a.digest_count })} · ${t("expires")} ${new Date(deadline).toLocaleTimeString()}`),
-        actions, area);
-      setTimeout(() => {
-        card.dataset.expired = "true";
-        actions.remove();
-        area.replaceChildren(h("p", { class: "expired", role: "status" }, t("approval.expired")));
-      }, Math.max(0, deadline - Date.now()));
-      return card;
-    }));
-  });
-  return [h("h1", {}, t("approvals.title")), h("button", { type: "button", class: "secondary", id: "approvals-refresh", onclick: () => route() }, t("refresh")), list];
+    const live = new Set(pending.items.map((a) => a.id));
+    for (const [id, c] of shown) {
+      if (!live.has(id) && c.dataset.expired !== "true" && !c.busy()) { c.remove(); shown.delete(id); }
+    }
+    for (const a of pending.items) {
+      if (shown.has(a.id)) continue;
+      const c = card(a, fetchedAt);
+      shown.set(a.id, c);
+      list.append(c);
+    }
+    const none = $("#no-approvals", list);
+    if (!shown.size && !none) list.append(h("p", { id: "no-approvals" }, t("approvals.none")));
+    if (shown.size && none) none.remove();
+  };
+  guarded(load);
+  const timer = setInterval(() => {
+    if (!document.body.contains(list) || !session.token) { clearInterval(timer); return; }
+    if (document.hidden) return;
+    load().then(() => { stale.textContent = ""; }, (e) => {
+      if (e.status === 401) { clearInterval(timer); guarded(() => Promise.reject(e)); return; }
+      stale.textContent = t("approvals.stale");
+    });
+  }, POLL_MS);
+  return [h("h1", {}, t("approvals.title")), h("button", { type: "button", class: "secondary", id: "approvals-refresh", onclick: () => route() }, t("refresh")), stale, list];
 }
 
 function passkeys() {

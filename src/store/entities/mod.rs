@@ -16,4 +16,5 @@ pub mod rate_limit;
 pub mod refresh_token;
 pub mod renewal_notice;
 pub mod terms_document;
+pub mod terms_translation;
 pub mod token_key;

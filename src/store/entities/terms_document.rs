@@ -13,6 +13,8 @@ pub struct Model {
     pub body: String,
     pub required: bool,
     pub effective_at: ChronoDateTimeUtc,
+    /// The language the text was published in (`en`, `ko`).
+    pub lang: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
