@@ -119,6 +119,7 @@ impl Application {
             Custody::new(kms, &settings.custody, clock.clone())
                 .with_kms_metrics(metrics.kms.clone()),
         );
+        custody.prepare_decoys(&db).await?;
         let pki =
             Arc::new(Pki::load_or_init(&db, custody.clone(), &settings, clock.clone()).await?);
         let checkpoints = Arc::new(

@@ -123,7 +123,7 @@ pub async fn with_pin(
             Some(c) if c.custody_key_id.is_none() => "no_cloud_key",
             Some(_) => "not_active",
         };
-        return Err(refuse_like_wrong_pin(db, custody, now, certificate_id, pin, reason).await);
+        return Err(refuse_like_wrong_pin(db, custody, certificate_id, pin, reason).await);
     };
     let owner = cert.owner_id.clone();
     match custody.verify_pin(db, &owner, key_id, pin).await {
@@ -145,9 +145,7 @@ pub async fn with_pin(
             });
         }
         Err(CustodyError::KeyNotFound) => {
-            return Err(
-                refuse_like_wrong_pin(db, custody, now, certificate_id, pin, "no_key").await,
-            );
+            return Err(refuse_like_wrong_pin(db, custody, certificate_id, pin, "no_key").await);
         }
         Err(other) => return Err(LoginError::Custody(other)),
     }
@@ -231,11 +229,11 @@ pub async fn resume_with_pin(
 }
 
 /// Refuses a PIN sign-in for a certificate that cannot sign in, after the decoy PIN check and
-/// an audit row (a wrong PIN costs the same: two KMS calls, its counter and its audit row).
+/// the decoy attempt (a wrong PIN costs the same: two KMS calls, the key's reads, one commit of
+/// its counter and its audit row).
 async fn refuse_like_wrong_pin(
     db: &DatabaseConnection,
     custody: &Custody,
-    now: chrono::DateTime<chrono::Utc>,
     certificate_id: Uuid,
     pin: &Pin,
     reason: &str,
@@ -246,9 +244,10 @@ async fn refuse_like_wrong_pin(
     let event = NewEvent::new(Actor::System, Action::PinSignInRefused)
         .subject(certificate_id.to_string())
         .details(json!({"reason": reason}));
-    match store::audit::append(db, now, &[event]).await {
-        Ok(_) => LoginError::Failed,
-        Err(e) => LoginError::Store(e),
+    // The database work of a wrong PIN too (its reads, its counter write with the audit row).
+    match custody.decoy_attempt(db, certificate_id, &[event]).await {
+        Ok(()) => LoginError::Failed,
+        Err(e) => LoginError::Custody(e),
     }
 }
 

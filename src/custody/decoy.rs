@@ -9,6 +9,13 @@
 //! sealed under a random key): no PIN can open it, so the check never succeeds, counts
 //! nothing, and writes nothing. A KMS outage is reported as the outage it is.
 //!
+//! The decoy attempt is the database half of a wrong PIN: the reads `open_key` makes (the key
+//! row, its PIN slot, the failure counter) and the one transaction a wrong PIN commits (the
+//! counter written, the audit events appended), against decoy counter rows of their own
+//! (`pin_attempts` rows of [`DECOY_SHARDS`] decoy key ids that no custody key has, picked by
+//! the certificate id so that unknown ids do not all queue on one row lock). The counter is
+//! written back to 0: a decoy never locks.
+//!
 //! The decoy passkey credential id: a passkey sign-in started for a certificate that is unknown,
 //! not active or has no passkey is answered like one that has (WebAuthn §14.6.2, "username
 //! enumeration"), offering a credential id that no authenticator holds. The id is an HMAC of the
@@ -17,6 +24,7 @@
 //! twice (through a load balancer, say) tells nothing either.
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use sea_orm::{DatabaseConnection, TransactionTrait};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
@@ -26,13 +34,21 @@ use super::{
     sealed,
     slots::{Binding, context},
 };
-use crate::domain::pin::Pin;
+use crate::{
+    audit::NewEvent,
+    domain::pin::Pin,
+    store::{self, StoreError},
+};
 
 /// The owner and key the decoy slot is bound to (no real key has them).
 const DECOY_OWNER: &str = "svc:sign-in-decoy";
 const DECOY_KEY: Uuid = Uuid::from_u128(0x6669_6e63_6572_742d_6465_636f_7930_0001);
 /// What the KMS MACs once to make the decoy passkey credential ids' key.
 const PASSKEY_DECOY_MESSAGE: &[u8] = b"fincert:passkey-sign-in-decoy:v1";
+/// Decoy counter rows: a refusal for certificate id `c` writes the row of shard `c mod
+/// DECOY_SHARDS`, so that concurrent refusals for different ids rarely wait for one another
+/// (a wrong PIN waits only for attempts on its own key).
+pub const DECOY_SHARDS: u128 = 64;
 /// Bytes in a decoy credential id (as many as platform authenticators' ids commonly have).
 pub const DECOY_CREDENTIAL_ID_LEN: usize = 32;
 
@@ -63,6 +79,48 @@ impl Custody {
             Ok(_) => Err(CustodyError::Integrity),
             Err(_) => Err(CustodyError::WrongPin { tries_left: None }),
         }
+    }
+
+    /// Makes the decoy counter rows that are not there yet (at startup, once per node; a no-op
+    /// on a database that has them), so that no refusal pays for making one.
+    pub async fn prepare_decoys(&self, db: &DatabaseConnection) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        for n in 0..DECOY_SHARDS {
+            let id = Uuid::from_u128(DECOY_KEY.as_u128() + n).to_string();
+            store::custody::lock_pin_state(db, &id, now).await?;
+        }
+        Ok(())
+    }
+
+    /// The database work of one wrong PIN for a refusal that reaches no real key (see the
+    /// module doc): the same reads, then one transaction that writes the decoy counter of
+    /// `certificate_id`'s shard and appends `events`.
+    pub async fn decoy_attempt(
+        &self,
+        db: &DatabaseConnection,
+        certificate_id: Uuid,
+        events: &[NewEvent],
+    ) -> Result<(), CustodyError> {
+        let shard = Uuid::from_u128(DECOY_KEY.as_u128() + certificate_id.as_u128() % DECOY_SHARDS);
+        // (The row exists from `prepare_decoys`; `lock_pin_state` makes it if not.)
+        let id = shard.to_string();
+        store::custody::find_key(db, DECOY_OWNER, &id).await?;
+        store::custody::find_slot(db, &id, "pin").await?;
+        let now = self.clock.now();
+        // As `decide_pin` does: on PostgreSQL the counter is read under its row lock in the
+        // transaction; on SQLite it is read first, and the transaction only writes.
+        let txn = if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+            let txn = db.begin().await.map_err(StoreError::from)?;
+            store::custody::lock_pin_state(&txn, &id, now).await?;
+            txn
+        } else {
+            store::custody::lock_pin_state(db, &id, now).await?;
+            db.begin().await.map_err(StoreError::from)?
+        };
+        store::custody::set_pin_failures(&txn, &id, 0, false, now).await?;
+        store::audit::append_within(&txn, now, events).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(())
     }
 
     /// The credential id a passkey sign-in offers for `certificate_id` when it has no passkey

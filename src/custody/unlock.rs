@@ -171,7 +171,13 @@ impl Custody {
             let event = NewEvent::new(owner.actor(), Action::KeyActivationFailed)
                 .subject(key_id.to_string())
                 .details(json!({"slot": "pin", "reason": "PIN locked"}));
-            store::audit::append(conn, now, &[event]).await?;
+            // The commit a wrong PIN makes — its counter write (a no-op here: the row is
+            // locked, and the update only touches unlocked rows) with the audit row — so that
+            // a locked PIN costs what a wrong one does (#17, no oracles).
+            let write = conn.begin().await.map_err(StoreError::from)?;
+            store::custody::set_pin_failures(&write, row_id, failures, false, now).await?;
+            store::audit::append_within(&write, now, &[event]).await?;
+            write.commit().await.map_err(StoreError::from)?;
             return Ok((Err(CustodyError::PinLocked), true));
         }
         match unlock.await {
@@ -185,7 +191,6 @@ impl Custody {
                 let now = self.clock.now();
                 let counted = failures + 1;
                 let lock = counted >= self.max_pin_failures;
-                store::custody::set_pin_failures(conn, row_id, counted, lock, now).await?;
                 let mut events = vec![
                     NewEvent::new(owner.actor(), Action::KeyActivationFailed)
                         .subject(key_id.to_string())
@@ -200,7 +205,12 @@ impl Custody {
                             .details(json!({"failures": counted})),
                     );
                 }
-                store::audit::append(conn, now, &events).await?;
+                // The counter and its audit events in one commit (on PostgreSQL a savepoint
+                // of the attempt's transaction): the write a decoy attempt mirrors.
+                let write = conn.begin().await.map_err(StoreError::from)?;
+                store::custody::set_pin_failures(&write, row_id, counted, lock, now).await?;
+                store::audit::append_within(&write, now, &events).await?;
+                write.commit().await.map_err(StoreError::from)?;
                 let e = match e {
                     CustodyError::WrongPin { .. } => CustodyError::WrongPin {
                         tries_left: Some(

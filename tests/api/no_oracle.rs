@@ -131,6 +131,41 @@ async fn unknown_wrong_and_locked_are_one_answer(engine: Engine) {
     }
     // Nothing of that was counted on a key: the open certificate's PIN still works.
     assert_eq!(pin_sign_in(&app, &open, PIN, None).await.0, 200);
+    // The unknown id's refusal wrote a decoy counter, as a wrong PIN writes its key's; a
+    // decoy never counts: the locked key's counter is the only one above 0.
+    use sea_orm::{ConnectionTrait, Statement};
+    let counters = app
+        .db
+        .query_all_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT custody_key_id, failures FROM pin_attempts WHERE failures > 0 OR locked_at IS NOT NULL",
+        ))
+        .await
+        .unwrap();
+    let counted: Vec<(String, i32)> = counters
+        .iter()
+        .map(|r| {
+            (
+                r.try_get("", "custody_key_id").unwrap(),
+                r.try_get("", "failures").unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(counted, [(key.clone(), 5)]);
+    let decoys = app
+        .db
+        .query_one_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM pin_attempts WHERE custody_key_id NOT IN (SELECT id FROM custody_keys)",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        decoys.try_get::<i64>("", "n").unwrap(),
+        64,
+        "the decoy counters, made at start"
+    );
 
     // The holder identified by sign-in by choosing learns the lock; a wrong PIN is still wrong.
     let before = app.outbox.count_to(PHONE);

@@ -68,9 +68,10 @@ pub(super) async fn pin_attempts_are_decided_one_at_a_time(engine: Engine) {
     assert_eq!((decided.len() - locked, locked), (5, 95), "{decided:?}");
     let row = app
         .db
-        .query_one_raw(sea_orm::Statement::from_string(
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
             app.db.get_database_backend(),
-            "SELECT failures, locked_at IS NOT NULL AS locked FROM pin_attempts".to_owned(),
+            "SELECT failures, locked_at IS NOT NULL AS locked FROM pin_attempts WHERE custody_key_id = $1",
+            [h.cert.custody_key_id.unwrap().to_string().into()],
         ))
         .await
         .unwrap()
