@@ -572,16 +572,23 @@ fn env(name: &str) -> String {
     })
 }
 
-/// The consent page in Chromium (`tests/browser/csc.mjs`): authorize link → consent page →
-/// PIN keypad → back to the client's loopback redirect URI; then the code is exchanged and
-/// signs, checked by openssl.
+/// The consent page in Chromium (`tests/browser/csc.mjs`): authorize link with no session →
+/// "sign in first" → sign-in by choosing → back at the consent page → PIN keypad → back to the
+/// client's loopback redirect URI (axe-core and touch targets checked on the way); then the
+/// code is exchanged and signs, checked by openssl.
 async fn csc_oauth_consent_in_chromium(engine: Engine) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let app = spawn_app_tuned(engine, |s| s.http.listen = format!("127.0.0.1:{port}")).await;
+    // The holder signs in through the portal (sign-in by choosing): its codes come from the
+    // development outbox.
+    let app = spawn_app_tuned(engine, |s| {
+        s.http.listen = format!("127.0.0.1:{port}");
+        s.enrolment.expose_dev_outbox = true;
+    })
+    .await;
     let bank = institution(&app, "Hana Bank", Sector::Bank).await;
     let base = format!("http://localhost:{port}");
     let redirect = format!("{base}/healthz");
@@ -627,8 +634,17 @@ async fn csc_oauth_consent_in_chromium(engine: Engine) {
         .env("BASE", &base)
         .env("AUTHORIZE", url.to_string())
         .env("REDIRECT", &redirect)
-        .env("TOKEN", &h.token)
         .env("CERT", &id)
+        // SQLite on a desktop, PostgreSQL on a phone.
+        .env(
+            "VIEWPORT",
+            if engine == Engine::Sqlite {
+                "desktop"
+            } else {
+                "phone"
+            },
+        )
+        .env("AXE", crate::portal::axe_script())
         .env("PIN", PIN)
         .env("SHOTS", shots)
         .env("CHROMIUM", env("TEST_FINCERT_CHROMIUM"))
@@ -642,6 +658,7 @@ async fn csc_oauth_consent_in_chromium(engine: Engine) {
     .unwrap()
     .expect("node runs");
     let result = browser_report(&out, "browser run");
+    assert_eq!(result["axeRuns"], 3, "{result}");
     assert!(
         result["shown"]["institution"]
             .as_str()

@@ -1,4 +1,5 @@
-// Checks every browser walk makes on a page state (tests/browser/portal.mjs, device.mjs).
+// What the browser walks share (tests/browser/portal.mjs, device.mjs, csc.mjs): the checks
+// made on a page state, and the development outbox's codes.
 
 // Every visible control (buttons, links, fields) is at least 44 x 44 px; a checkbox or a file
 // field counts by its label, which the walks check instead.
@@ -24,4 +25,24 @@ export async function axeCheck(page, axeSource, where) {
     return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => `${n.target.join(" ")}: ${n.failureSummary}`) }));
   });
   if (violations.length) throw new Error(`axe-core violations on ${where}: ${JSON.stringify(violations)}`);
+}
+
+// The development outbox (`enrolment.expose_dev_outbox`): the last message to the test
+// customer's phone, and the 6-digit code of the first message after `before`.
+const PHONE = "01012345678";
+export async function lastMessage(base) {
+  const resp = await fetch(`${base}/dev/outbox/${PHONE}`);
+  return resp.ok ? (await resp.json()).body : null;
+}
+
+export async function codeAfter(base, before) {
+  for (let i = 0; i < 100; i++) {
+    const resp = await fetch(`${base}/dev/outbox/${PHONE}`);
+    if (resp.ok) {
+      const msg = await resp.json();
+      if (msg.body !== before) return msg.body.match(/\d{6}/)[0];
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error("no code arrived");
 }

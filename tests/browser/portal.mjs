@@ -121,27 +121,11 @@ async function tokenStatus(token) {
 
 // The newest code sent to the customer's phone after `before` messages (delivery does not hold
 // up the answer, so it may land a moment later).
-async function codeAfter(before) {
-  for (let i = 0; i < 100; i++) {
-    const resp = await fetch(`${BASE}/dev/outbox/01012345678`);
-    if (resp.ok) {
-      const msg = await resp.json();
-      if (msg.body !== before) return msg.body.match(/\d{6}/)[0];
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error("no sign-in code arrived");
-}
+const codeAfter = (before) => checks.codeAfter(BASE, before);
+const lastMessage = () => checks.lastMessage(BASE);
 
-async function lastMessage() {
-  const resp = await fetch(`${BASE}/dev/outbox/01012345678`);
-  return resp.ok ? (await resp.json()).body : null;
-}
-
-// Sign in by choosing: identify (birth date typed as 8 digits), the phone code (a wrong one
-// first), choose the certificate, the keypad PIN.
-// Identifies (a bad birth date and a wrong code on the way) up to the list of certificates;
-// returns the card of `certificateId` there.
+// Identifies (a bad birth date typed as 8 digits, a wrong code on the way) up to the list of
+// certificates; returns the card of `certificateId` there.
 async function reachChoice(certificateId, prefix) {
   await page.goto(`${BASE}/portal/#/login`);
   await page.fill("#signin-name", "홍길동");
@@ -171,6 +155,7 @@ async function reachChoice(certificateId, prefix) {
   return choice;
 }
 
+// Sign in by choosing: identify, the phone code, choose the certificate, the keypad PIN.
 async function signInByChoosing(certificateId, prefix, pin = PIN) {
   const choice = await reachChoice(certificateId, prefix);
   await choice.locator("button.choose").click();
