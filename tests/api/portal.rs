@@ -300,6 +300,8 @@ async fn portal_in_chromium(engine: Engine) {
         "certificate.suspended",
         "certificate.resumed",
         "certificate.revoked",
+        // The request refused elsewhere while the list was open.
+        "signature.rejected",
     ] {
         assert!(events.iter().any(|e| e.action == action), "{action}");
     }

@@ -19,7 +19,8 @@
 //                             a request left past its deadline (the page's clock moved) loses its
 //                             keypad and buttons to a sentence
 //   node portal.mjs renew   — sign in by choosing inside the renewal window, turn automatic
-//                             renewal on (the fee, read from the service, agreed to), approve
+//                             renewal on (the fee, read from the service, agreed to), see a
+//                             request refused elsewhere leave the open list by itself, approve
 //                             a request with the PIN and read that it renewed the certificate;
 //                             suspend, resume and revoke with their confirmations (and,
 //                             signed out, a suspended certificate resumed by sign-in by
@@ -543,6 +544,20 @@ async function renew() {
   await expectStatus("자동 갱신을 켰습니다");
   if (!await auto.isChecked()) throw new Error("the switch shows the service's setting");
   await checkpoint("auto-renewal on", "auto-renew-on");
+  // A request decided elsewhere (refused from another device: here through the API with this
+  // session) leaves the open list by itself at its next refresh.
+  await page.goto(`${BASE}/portal/#/approvals`);
+  await page.locator("#no-approvals").waitFor();
+  const elsewhere = await signatureRequest(await institutionToken(), certificateId, "Hana Bank 계좌 해지 신청", 21);
+  await page.clock.fastForward("00:11");
+  const decidedElsewhere = page.locator(`section.approval[data-id="${elsewhere}"]`);
+  await decidedElsewhere.waitFor({ timeout: 10000 });
+  const session = await page.evaluate(() => sessionStorage.getItem("fincert.token"));
+  const refused = await fetch(`${BASE}/v1/approvals/${elsewhere}/reject`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${session}` }, body: "{}" });
+  if (refused.status !== 200) throw new Error(`refused elsewhere: ${refused.status} ${await refused.text()}`);
+  await page.clock.fastForward("00:11");
+  await decidedElsewhere.waitFor({ state: "detached", timeout: 10000 });
+  await page.locator("#no-approvals").waitFor();
   // A signature approved with the PIN inside the renewal window renews the certificate too,
   // and the page says so in a sentence (with the fee charged and the new expiry).
   await signatureRequest(await institutionToken(), certificateId, "Hana Bank 자동이체 등록", 9);
