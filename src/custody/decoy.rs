@@ -84,12 +84,10 @@ impl Custody {
     /// Makes the decoy counter rows that are not there yet (at startup, once per node; a no-op
     /// on a database that has them), so that no refusal pays for making one.
     pub async fn prepare_decoys(&self, db: &DatabaseConnection) -> Result<(), StoreError> {
-        let now = self.clock.now();
-        for n in 0..DECOY_SHARDS {
-            let id = Uuid::from_u128(DECOY_KEY.as_u128() + n).to_string();
-            store::custody::lock_pin_state(db, &id, now).await?;
-        }
-        Ok(())
+        let ids: Vec<String> = (0..DECOY_SHARDS)
+            .map(|n| Uuid::from_u128(DECOY_KEY.as_u128() + n).to_string())
+            .collect();
+        store::custody::ensure_pin_counters(db, &ids, self.clock.now()).await
     }
 
     /// The database work of one wrong PIN for a refusal that reaches no real key (see the

@@ -287,6 +287,32 @@ pub async fn count_keys<C: ConnectionTrait>(conn: &C) -> Result<u64, StoreError>
     Ok(key::Entity::find().count(conn).await?)
 }
 
+/// Makes the PIN counters of `key_ids` that are missing, at zero (one statement; existing
+/// ones are left as they are).
+pub async fn ensure_pin_counters<C: ConnectionTrait>(
+    conn: &C,
+    key_ids: &[String],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use super::sql::exec;
+    if key_ids.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<String> = (0..key_ids.len())
+        .map(|i| format!("(${}, 0, NULL, ${})", 2 * i + 1, 2 * i + 2))
+        .collect();
+    let sql = format!(
+        "INSERT INTO pin_attempts (custody_key_id, failures, locked_at, updated_at) VALUES {} ON CONFLICT (custody_key_id) DO NOTHING",
+        rows.join(", ")
+    );
+    let values = key_ids
+        .iter()
+        .flat_map(|id| [id.as_str().into(), now.into()])
+        .collect();
+    exec(conn, &sql, values).await?;
+    Ok(())
+}
+
 /// Reads the PIN counter of `key_id` (creating it at zero), taking its row lock for the rest
 /// of the transaction on PostgreSQL (`FOR UPDATE`): the attempts of one key are then decided
 /// one at a time on every node. SQLite has one node and one writer; there the caller's
