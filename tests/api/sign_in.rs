@@ -702,6 +702,14 @@ async fn a_suspended_certificate_is_resumed_by_identity(engine: Engine) {
         "illegal_transition",
     )
     .await;
+    let active_key = active.custody_key_id.unwrap().to_string();
+    assert_eq!(
+        fincert::store::custody::pin_state(&app.db, &active_key)
+            .await
+            .unwrap(),
+        (0, false),
+        "the wrong PIN sent with the 409 was never tried"
+    );
     assert_problem(
         post(
             &app,
