@@ -13,6 +13,12 @@
 //!   batches' commit times, its rate events per second;
 //! - **verify**: `checkpoints::verify` of the whole chain with a signed checkpoint every
 //!   10,000 events (the walk `fincert audit verify` does), in events per second.
+//!
+//! Each against its raw limit measured in the same run: **raw commit**, as many transactions
+//! on as many writers, each only updating one shared row (the serialised commit every batch
+//! makes, without the events), and **raw read**, the same pages read without hashing. It ends
+//! with `ratio audit append batches/raw commits <engine>: x` and `ratio audit verify/raw read
+//! <engine>: x` per engine (on PostgreSQL the events land in the month's partition).
 
 // Test and benchmark code may unwrap, expect and panic: the `[workspace.lints]` denials are for
 // the library and the binary.
@@ -117,7 +123,7 @@ async fn verify(db: &DatabaseConnection, label: &str) -> Row {
         at += 10_000;
     }
     let started = Instant::now();
-    let report = checkpoints::verify(db, vec![key], None)
+    let report = checkpoints::verify(db, vec![key], None, None)
         .await
         .unwrap()
         .unwrap();
@@ -131,6 +137,68 @@ async fn verify(db: &DatabaseConnection, label: &str) -> Row {
         wall,
     );
     r.per_sec = report.events as f64 / wall.as_secs_f64();
+    r
+}
+
+/// The raw limit of a batch: as many transactions as [`append`] commits, each only updating
+/// one shared row (the head bump every batch makes, with the same contention), on the same
+/// number of writers. Rows are transactions per second.
+async fn raw_commits(db: &DatabaseConnection, label: &str, total: usize) -> Row {
+    let writers = env_usize("FINCERT_BENCH_APPENDERS", 4).max(1);
+    let batch = env_usize("FINCERT_BENCH_BATCH", 64).max(1);
+    let per_writer = total / writers / batch;
+    db.execute_unprepared(
+        "CREATE TABLE IF NOT EXISTS bench_counter (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)",
+    )
+    .await
+    .unwrap();
+    db.execute_unprepared("INSERT INTO bench_counter (id, n) VALUES (1, 0)")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..writers {
+        let db = db.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            for _ in 0..per_writer {
+                let t = Instant::now();
+                let txn = db.begin().await.unwrap();
+                txn.execute_unprepared("UPDATE bench_counter SET n = n + 1 WHERE id = 1")
+                    .await
+                    .unwrap();
+                txn.commit().await.unwrap();
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    row(
+        format!("raw commit {label} (one shared row), {writers} writers"),
+        lat,
+        started.elapsed(),
+    )
+}
+
+/// The raw limit of a walk: reading every event page by page as `verify` does, without
+/// hashing or checking anything. Rows are events per second.
+async fn raw_read(db: &DatabaseConnection, label: &str) -> Row {
+    let started = Instant::now();
+    let mut after = 0;
+    let mut n = 0usize;
+    loop {
+        let page = store::audit::page_after(db, after).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        n += page.len();
+    }
+    let wall = started.elapsed();
+    let mut r = row(format!("raw read {label}, {n} events"), vec![wall], wall);
+    r.per_sec = n as f64 / wall.as_secs_f64();
     r
 }
 
@@ -149,8 +217,8 @@ async fn main() {
     };
     let db = store::connect(&sqlite).await.unwrap();
     store::migrate(&db).await.unwrap();
-    rows.push(append(&db, "sqlite", total).await);
-    rows.push(verify(&db, "sqlite").await);
+    let mut ratios = Vec::new();
+    engine_rows(&db, "sqlite", total, &mut rows, &mut ratios).await;
     db.close().await.ok();
 
     let name = format!("fincert_bench_audit_{}", std::process::id());
@@ -167,8 +235,7 @@ async fn main() {
         pg.database.url = format!("{base}/{name}");
         let db = store::connect(&pg).await.unwrap();
         store::migrate(&db).await.unwrap();
-        rows.push(append(&db, "postgres", total).await);
-        rows.push(verify(&db, "postgres").await);
+        engine_rows(&db, "postgres", total, &mut rows, &mut ratios).await;
         db.close().await.ok();
         admin
             .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
@@ -177,7 +244,7 @@ async fn main() {
     } else {
         println!("PostgreSQL not reachable at FINCERT_BENCH_PG_ADMIN_URL: SQLite rows only");
     }
-    println!("| row | ops | events per s | p50 ms | p99 ms |");
+    println!("| row | ops | events (raw commit: transactions) per s | p50 ms | p99 ms |");
     println!("|---|---:|---:|---:|---:|");
     for r in &rows {
         println!(
@@ -189,4 +256,35 @@ async fn main() {
             ms(r.p99)
         );
     }
+    for line in &ratios {
+        println!("{line}");
+    }
+}
+
+/// One engine's rows: append and its raw commit limit, verify and its raw read limit, and
+/// the two ratio lines.
+async fn engine_rows(
+    db: &DatabaseConnection,
+    label: &str,
+    total: usize,
+    rows: &mut Vec<Row>,
+    ratios: &mut Vec<String>,
+) {
+    let batch = env_usize("FINCERT_BENCH_BATCH", 64).max(1) as f64;
+    let raw = raw_commits(db, label, total).await;
+    let appended = append(db, label, total).await;
+    ratios.push(format!(
+        "ratio audit append batches/raw commits {label}: {:.2}",
+        appended.per_sec / batch / raw.per_sec
+    ));
+    rows.push(raw);
+    rows.push(appended);
+    let read = raw_read(db, label).await;
+    let verified = verify(db, label).await;
+    ratios.push(format!(
+        "ratio audit verify/raw read {label}: {:.2}",
+        verified.per_sec / read.per_sec
+    ));
+    rows.push(read);
+    rows.push(verified);
 }

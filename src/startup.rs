@@ -399,6 +399,14 @@ fn spawn_background(
                 if let Err(e) = store::signing::purge_expired_grants(&db, clock.now()).await {
                     tracing::warn!(error = %e, "expired CSC authorizations not purged; retrying later");
                 }
+                // The audit log's next partitions (PostgreSQL); a month is made once.
+                let now = clock.now();
+                if let Err(e) =
+                    store::audit::ensure_partitions(&db, now, now + chrono::Duration::days(62))
+                        .await
+                {
+                    tracing::warn!(error = %e, "audit partitions not made; retrying later");
+                }
                 match pki.run_lifecycle_job(&db, sender.as_ref()).await {
                     Ok(Some(report)) if report.expired + report.renewal_notices > 0 => {
                         tracing::info!(
@@ -425,6 +433,9 @@ pub async fn migrate_and_audit(
     clock: &SharedClock,
 ) -> Result<Vec<String>, StoreError> {
     let applied = store::migrate(db).await?;
+    // This month's audit partition and the next two (PostgreSQL), before the first append.
+    let now = clock.now();
+    store::audit::ensure_partitions(db, now, now + chrono::Duration::days(62)).await?;
     if !applied.is_empty() {
         let event = NewEvent::new(Actor::System, Action::SchemaMigrated)
             .details(serde_json::json!({ "applied": applied }));

@@ -34,6 +34,7 @@ mod m20261202_000025_csc_history_index;
 mod m20261203_000026_auto_renewal;
 mod m20261203_000027_csc_oauth;
 mod m20261204_000028_terms_translations;
+mod m20261206_000029_audit_partitions;
 
 /// The ordered list of every migration fincert knows.
 pub struct Migrator;
@@ -70,6 +71,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000026_auto_renewal::Migration),
             Box::new(m20261203_000027_csc_oauth::Migration),
             Box::new(m20261204_000028_terms_translations::Migration),
+            Box::new(m20261206_000029_audit_partitions::Migration),
         ]
     }
 }

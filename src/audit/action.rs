@@ -144,6 +144,9 @@ pub enum Action {
     AuditCheckpointFailed,
     /// A signed checkpoint could not be handed to a witness outside the database.
     AuditWitnessFailed,
+    /// A month of the log was exported to an archive and removed from the live table
+    /// (`fincert audit archive`).
+    AuditArchived,
     /// A PIN sign-in named a certificate that is unknown or cannot sign in (no cloud key,
     /// not active): refused exactly like a wrong PIN.
     PinSignInRefused,
@@ -249,6 +252,7 @@ impl Action {
             Self::AuditKeyCreated => "audit.key_created",
             Self::AuditCheckpointFailed => "audit.checkpoint_failed",
             Self::AuditWitnessFailed => "audit.witness_failed",
+            Self::AuditArchived => "audit.archived",
             Self::PinSignInRefused => "auth.pin_sign_in_refused",
             Self::KmsKeysCreated => "kms.keys_created",
             Self::CertificateAutoRenewed => "certificate.auto_renewed",

@@ -17,7 +17,9 @@
 //! The canonical content is a JSON array of the stored columns in a fixed order, so any stored
 //! column that changes changes the hash.
 //!
-//! This module is pure: it computes and checks chains. The queries are in `store::audit`.
+//! This module is pure: it computes and checks chains. The queries are in `store::audit`
+//! (PostgreSQL keeps the table in monthly partitions; the chain spans them), archives of whole
+//! months in `checkpoints::archive`.
 //! Details must never hold a secret (PIN, OTP, key material): they are stored in plaintext.
 //!
 //! Where things are: this file holds who ([`Actor`]) and the event before it is chained

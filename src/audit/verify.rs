@@ -113,6 +113,26 @@ pub enum Break {
         /// The checkpoint.
         checkpoint: i64,
     },
+    /// A month recorded in `audit_archives` has no archive in the directory given.
+    #[error("archive {month}: recorded as archived but not in the archive directory")]
+    ArchiveMissing {
+        /// The month, `YYYY-MM`.
+        month: String,
+    },
+    /// An archive is not the one recorded in `audit_archives` (another file, other events).
+    #[error("archive {month}: the files are not the ones archived ({what})")]
+    ArchiveDiffers {
+        /// The month, `YYYY-MM`.
+        month: String,
+        /// What differs.
+        what: String,
+    },
+    /// An archive in the directory that `audit_archives` does not record.
+    #[error("archive {month}: in the archive directory but not recorded as archived")]
+    ArchiveNotRecorded {
+        /// The month, `YYYY-MM`.
+        month: String,
+    },
     /// A trusted audit key named by the database is not the key its backend holds.
     #[error(
         "audit key {key_id}: the database's public key is not the one its KMS or custody holds"
@@ -152,6 +172,26 @@ impl Verifier {
                 .collect(),
             ..Self::default()
         }
+    }
+
+    /// Continues a chain whose events up to `seq` (ending in `prev_hash`) are not walked here
+    /// (archived and not given): checkpoints of those events are skipped; the first one after
+    /// them pins `prev_hash` and everything since.
+    pub fn resume_after(mut self, seq: i64, prev_hash: &[u8]) -> Self {
+        self.next_seq = seq + 1;
+        self.prev_hash = prev_hash.to_vec();
+        self.pending.retain(|(_, event_seq, _)| *event_seq > seq);
+        self
+    }
+
+    /// The last seq checked so far (0 before the first).
+    pub fn checked(&self) -> i64 {
+        self.next_seq - 1
+    }
+
+    /// The hash of the last record checked (genesis before the first).
+    pub fn last_hash(&self) -> &[u8] {
+        &self.prev_hash
     }
 
     /// Checks the next record.

@@ -22,8 +22,10 @@
 //!
 //! What lives where: [`key`] the audit key (KMS or sealed) and which keys `verify` trusts;
 //! [`witness`] the witness trait, the directory adapter and the public JSON; [`s3`] the S3
-//! Object Lock adapter; this file the job, the pages and [`verify`].
+//! Object Lock adapter; [`archive`] whole months exported to files and walked from them; this
+//! file the job, the pages and [`verify`].
 
+pub mod archive;
 pub mod key;
 pub mod s3;
 pub mod witness;
@@ -321,16 +323,35 @@ pub struct VerifyReport {
     pub signed_upto: i64,
     /// Witness copies compared.
     pub witnessed: usize,
+    /// The last archived event (0 for none): events up to it were walked from the archive
+    /// when one was given, and not walked otherwise.
+    pub archived_upto: i64,
+    /// Whether the archived events were walked (an archive directory was given).
+    pub archive_walked: bool,
+}
+
+/// Why a verification could not be carried out (a break in the evidence is not this).
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The archive directory could not be read.
+    #[error("archive: {0}")]
+    Archive(String),
 }
 
 /// Verifies everything: the checkpoints' own chain and signatures under `keys`, every copy a
-/// witness holds (each must be signed and identical to the database's), and the event chain
-/// against the head and every checkpoint. `Ok(Err(_))` is the first break found.
+/// witness holds (each must be signed and identical to the database's), the archived months
+/// from `archive` (see [`archive::walk`]; without it, the walk starts where the last archive
+/// ended), and the event chain against the head and every checkpoint. `Ok(Err(_))` is the
+/// first break found.
 pub async fn verify(
     db: &DatabaseConnection,
     keys: Vec<AuditPublicKey>,
     witness: Option<Vec<Checkpoint>>,
-) -> Result<Result<VerifyReport, Break>, StoreError> {
+    archive: Option<&std::path::Path>,
+) -> Result<Result<VerifyReport, Break>, VerifyError> {
     // Checkpoints before the head: everything they cover is then at or below the head.
     let cps = store::checkpoints::all_checkpoints(db).await?;
     let mut chain = CheckpointVerifier::new(keys);
@@ -361,7 +382,20 @@ pub async fn verify(
             }
         }
     }
-    let verifier = crate::audit::Verifier::with_checkpoints(&cps);
+    let archived = store::audit::archived_months(db).await?;
+    let archived_upto = archived.last().map_or(0, |a| a.last_seq);
+    let mut verifier = crate::audit::Verifier::with_checkpoints(&cps);
+    match (archive, archived.last()) {
+        (Some(dir), _) => {
+            if let Err(b) =
+                archive::walk(dir, &archived, &cps, &mut verifier).map_err(VerifyError::Archive)?
+            {
+                return Ok(Err(b));
+            }
+        }
+        (None, Some(last)) => verifier = verifier.resume_after(last.last_seq, &last.last_hash),
+        (None, None) => {}
+    }
     Ok(store::audit::verify_with(db, verifier)
         .await?
         .map(|events| VerifyReport {
@@ -369,5 +403,7 @@ pub async fn verify(
             checkpoints: cps.len(),
             signed_upto: cps.last().map_or(0, |c| c.event_seq),
             witnessed,
+            archived_upto,
+            archive_walked: archive.is_some(),
         }))
 }

@@ -9,6 +9,7 @@ use crate::{
     audit::AuditPublicKey,
     checkpoints::{
         self,
+        archive::{self, ArchiveError, Month},
         key::{stored_keys, trusted_keys},
         witness::DirWitness,
     },
@@ -24,6 +25,22 @@ pub enum AuditCommand {
     /// Walk the hash chain against every signed checkpoint and the checkpoints' own chain;
     /// print `ok N events` (exit 0) or the first broken link (exit 1).
     Verify(VerifyArgs),
+    /// Export every whole month of the log before --before (oldest first; never the current
+    /// month) to files in --to — the events, one per line, and a manifest with their signed
+    /// checkpoints — then remove those months from the live log (PostgreSQL drops their
+    /// partitions). `audit verify --archive DIR` walks the chain through them.
+    Archive(ArchiveArgs),
+}
+
+/// `audit archive` options.
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// Archive the months before this one (`YYYY-MM`, UTC).
+    #[arg(long, value_name = "YYYY-MM")]
+    before: String,
+    /// The archive directory (made if missing; files already there are never overwritten).
+    #[arg(long, value_name = "DIR")]
+    to: PathBuf,
 }
 
 /// `audit verify` options.
@@ -38,12 +55,67 @@ pub struct VerifyArgs {
     /// unchanged.
     #[arg(long, value_name = "DIR")]
     witness: Option<PathBuf>,
+    /// The archive directory `audit archive` wrote to: the archived months are walked from
+    /// it (each must be there, unchanged) before the live log. Without it, the walk starts
+    /// where the last archive ended.
+    #[arg(long, value_name = "DIR")]
+    archive: Option<PathBuf>,
 }
 
 /// Runs an audit verb.
 pub async fn run(cmd: AuditCommand, settings: Settings) -> ExitCode {
     match cmd {
         AuditCommand::Verify(args) => verify(args, settings).await,
+        AuditCommand::Archive(args) => archive(args, settings).await,
+    }
+}
+
+async fn archive(args: ArchiveArgs, settings: Settings) -> ExitCode {
+    let before: Month = match args.before.parse() {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("fincert: --before: {e}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    let clock: SharedClock = Arc::new(SystemClock);
+    let db = match super::connect_migrated(&settings, &clock).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("fincert: {e}");
+            return ExitCode::from(exit::DEPENDENCY);
+        }
+    };
+    match archive::archive(&db, &clock, before, &args.to).await {
+        Ok(months) if months.is_empty() => {
+            println!("nothing to archive before {before}");
+            ExitCode::SUCCESS
+        }
+        Ok(months) => {
+            for m in &months {
+                println!(
+                    "archived {}: events {}..{} ({}) to {}",
+                    m.month,
+                    m.first_seq,
+                    m.last_seq,
+                    m.events,
+                    args.to.display()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e @ ArchiveError::Refused(_)) => {
+            eprintln!("fincert: audit archive refused: {e}");
+            ExitCode::from(exit::CONFIG)
+        }
+        Err(e @ ArchiveError::Broken(_)) => {
+            println!("broken: {e}");
+            ExitCode::from(exit::CHECK_FAILED)
+        }
+        Err(e) => {
+            eprintln!("fincert: audit archive failed: {e}");
+            ExitCode::from(exit::DEPENDENCY)
+        }
     }
 }
 
@@ -133,9 +205,19 @@ async fn verify(args: VerifyArgs, settings: Settings) -> ExitCode {
             Err(e) => return fail(e),
         },
     };
-    match checkpoints::verify(&db, keys, witness).await {
+    match checkpoints::verify(&db, keys, witness, args.archive.as_deref()).await {
         Ok(Ok(report)) => {
             println!("ok {} events", report.events);
+            if report.archived_upto > 0 {
+                if report.archive_walked {
+                    eprintln!("events 1..{} walked from the archive", report.archived_upto);
+                } else {
+                    eprintln!(
+                        "events 1..{} are archived and were not walked (pass --archive DIR)",
+                        report.archived_upto
+                    );
+                }
+            }
             eprintln!(
                 "{} checkpoints, signed up to event {}{}",
                 report.checkpoints,

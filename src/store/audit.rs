@@ -2,14 +2,15 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 
 use super::{
     StoreError,
-    entities::{audit_event, audit_head},
+    entities::{audit_archive, audit_event, audit_head},
     sql,
 };
 use crate::audit::{self, NewEvent, Record};
@@ -71,6 +72,9 @@ async fn append_in<C: ConnectionTrait>(
         .into_iter()
         .next()
         .ok_or_else(|| corrupt("audit_head row is missing"))?;
+    // Never earlier than the event before: time does not go back along the chain, whatever
+    // the nodes' clocks say, so each month is a prefix of the chain (archives leave no gap).
+    let at = head.last_at.map_or(at, |last| std::cmp::max(last, at));
     let records = audit::chain(head.seq - count, &head.hash, at, events);
     let last = records
         .last()
@@ -118,7 +122,7 @@ async fn insert_records<C: ConnectionTrait>(
                     decode(v.prev_hash, 'hex'), decode(v.hash, 'hex') \
              FROM json_to_recordset($2::json) AS v(seq bigint, actor_kind text, actor_id text, \
                   action text, subject text, details text, prev_hash text, hash text)) \
-             UPDATE audit_head SET hash = $3 WHERE id = $4",
+             UPDATE audit_head SET hash = $3, last_at = $1 WHERE id = $4",
             vec![at.into(), rows.into(), last.into(), head],
         )
         .await?;
@@ -136,8 +140,8 @@ async fn insert_records<C: ConnectionTrait>(
         .await?;
         sql::exec(
             conn,
-            "UPDATE audit_head SET hash = $1 WHERE id = $2",
-            vec![last.into(), head],
+            "UPDATE audit_head SET hash = $1, last_at = $2 WHERE id = $3",
+            vec![last.into(), at.into(), head],
         )
         .await?;
     }
@@ -195,7 +199,7 @@ pub async fn verify_with<C: ConnectionTrait>(
 ) -> Result<Result<i64, audit::Break>, StoreError> {
     // Read the head first: events appended while we walk are past it and not checked.
     let (head_seq, head_hash) = head(conn).await?;
-    let mut after = 0;
+    let mut after = verifier.checked();
     loop {
         let page = page_after(conn, after).await?;
         let Some(last) = page.last() else { break };
@@ -211,6 +215,176 @@ pub async fn verify_with<C: ConnectionTrait>(
     }
     Ok(verifier.finish(head_seq, &head_hash))
 }
+
+/// A month exported by `fincert audit archive` and removed from the live log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchivedMonth {
+    /// `YYYY-MM` (UTC).
+    pub month: String,
+    /// Its first event.
+    pub first_seq: i64,
+    /// Its last event.
+    pub last_seq: i64,
+    /// The hash of its last event: where the live chain resumes.
+    pub last_hash: Vec<u8>,
+    /// Events in it.
+    pub events: i64,
+    /// SHA-256 of the exported events file.
+    pub sha256: Vec<u8>,
+    /// When it was archived.
+    pub archived_at: DateTime<Utc>,
+}
+
+/// Every archived month, oldest first.
+pub async fn archived_months<C: ConnectionTrait>(
+    conn: &C,
+) -> Result<Vec<ArchivedMonth>, StoreError> {
+    let rows = audit_archive::Entity::find()
+        .order_by_asc(audit_archive::Column::FirstSeq)
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|m| ArchivedMonth {
+            month: m.month,
+            first_seq: m.first_seq,
+            last_seq: m.last_seq,
+            last_hash: m.last_hash,
+            events: m.events,
+            sha256: m.sha256,
+            archived_at: m.archived_at,
+        })
+        .collect())
+}
+
+/// Up to `PAGE` records with seq greater than `after` that happened before `before`, in order.
+pub async fn page_before<C: ConnectionTrait>(
+    conn: &C,
+    after: i64,
+    before: DateTime<Utc>,
+) -> Result<Vec<Record>, StoreError> {
+    let rows = audit_event::Entity::find()
+        .filter(audit_event::Column::Seq.gt(after))
+        .filter(audit_event::Column::OccurredAt.lt(before))
+        .order_by_asc(audit_event::Column::Seq)
+        .limit(PAGE)
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().map(to_record).collect())
+}
+
+/// Live events that happened before `before`, and live events up to seq `seq`: an archive of
+/// the events before `before` ending at `seq` is a clean cut when both equal its size.
+pub async fn counts_before<C: ConnectionTrait>(
+    conn: &C,
+    before: DateTime<Utc>,
+    seq: i64,
+) -> Result<(u64, u64), StoreError> {
+    let by_time = audit_event::Entity::find()
+        .filter(audit_event::Column::OccurredAt.lt(before))
+        .count(conn)
+        .await?;
+    let by_seq = audit_event::Entity::find()
+        .filter(audit_event::Column::Seq.lte(seq))
+        .count(conn)
+        .await?;
+    Ok((by_time, by_seq))
+}
+
+/// Makes the monthly partitions of `audit_events` from the month of `from` to that of `to`
+/// (PostgreSQL; nothing on SQLite, which has one table). Returns how many it made.
+pub async fn ensure_partitions<C: ConnectionTrait>(
+    conn: &C,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<i32, StoreError> {
+    if conn.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(0);
+    }
+    let row = sql::one(
+        conn,
+        "SELECT audit_events_ensure_months($1, $2) AS made",
+        vec![from.into(), to.into()],
+    )
+    .await?
+    .ok_or_else(|| corrupt("audit_events_ensure_months answered no row"))?;
+    sql::get(&row, "audit_events", "made")
+}
+
+/// Whether the partition `name` of `audit_events` exists (PostgreSQL; always true on SQLite).
+pub async fn partition_exists<C: ConnectionTrait>(
+    conn: &C,
+    name: &str,
+) -> Result<bool, StoreError> {
+    if conn.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(true);
+    }
+    let row = sql::one(
+        conn,
+        "SELECT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+         WHERE i.inhparent = 'audit_events'::regclass AND c.relname = $1) AS found",
+        vec![name.into()],
+    )
+    .await?
+    .ok_or_else(|| corrupt("pg_inherits answered no row"))?;
+    sql::get(&row, "audit_events", "found")
+}
+
+/// Records `month` as archived, appends `event` (stamped `at`), and removes the month's events
+/// from the live log, in one transaction: PostgreSQL drops its partition `partition`; SQLite
+/// deletes its rows (the append-only trigger set aside and put back inside the transaction).
+/// The caller has written and checked the archive files and that the month is a clean cut.
+pub async fn remove_archived(
+    db: &sea_orm::DatabaseConnection,
+    month: &ArchivedMonth,
+    partition: &str,
+    at: DateTime<Utc>,
+    event: NewEvent,
+) -> Result<(), StoreError> {
+    let txn = db.begin().await?;
+    audit_archive::Entity::insert(audit_archive::ActiveModel {
+        month: Set(month.month.clone()),
+        first_seq: Set(month.first_seq),
+        last_seq: Set(month.last_seq),
+        last_hash: Set(month.last_hash.clone()),
+        events: Set(month.events),
+        sha256: Set(month.sha256.clone()),
+        archived_at: Set(month.archived_at),
+    })
+    .exec(&txn)
+    .await?;
+    // The head first, as every appender: it queues behind them rather than deadlocking.
+    append_in(&txn, at, std::slice::from_ref(&event)).await?;
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        // `partition` is made from a validated month (`audit_events_yYYYYmMM`), never input.
+        if !partition
+            .strip_prefix("audit_events_y")
+            .is_some_and(|rest| {
+                rest.len() == 7 && rest.chars().all(|c| c.is_ascii_digit() || c == 'm')
+            })
+        {
+            return Err(corrupt("not an audit partition name"));
+        }
+        txn.execute_unprepared(&format!("DROP TABLE {partition}"))
+            .await?;
+    } else {
+        txn.execute_unprepared("DROP TRIGGER audit_events_no_delete")
+            .await?;
+        sql::exec(
+            &txn,
+            "DELETE FROM audit_events WHERE seq >= $1 AND seq <= $2",
+            vec![month.first_seq.into(), month.last_seq.into()],
+        )
+        .await?;
+        txn.execute_unprepared(SQLITE_NO_DELETE).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// SQLite's append-only delete trigger, as migration 000001 made it.
+const SQLITE_NO_DELETE: &str = "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON \
+     audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;";
 
 fn to_record(m: audit_event::Model) -> Record {
     Record {

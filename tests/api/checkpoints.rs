@@ -30,31 +30,31 @@ use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
 
 use crate::{both_engines, helpers::*, openapi::check_response};
 
-fn event(i: usize) -> NewEvent {
+pub(crate) fn event(i: usize) -> NewEvent {
     NewEvent::new(Actor::User(format!("user-{i}")), Action::SchemaMigrated)
         .subject(format!("cert-{i}"))
         .details(serde_json::json!({ "n": i }))
 }
 
-async fn append_some(app: &TestApp, n: usize) {
+pub(crate) async fn append_some(app: &TestApp, n: usize) {
     let events: Vec<_> = (0..n).map(event).collect();
     store::audit::append(&app.db, app.clock.now(), &events)
         .await
         .unwrap();
 }
 
-async fn head(app: &TestApp) -> i64 {
+pub(crate) async fn head(app: &TestApp) -> i64 {
     store::audit::head(&app.db).await.unwrap().0
 }
 
 /// Signs a checkpoint now; returns it.
-async fn checkpoint(app: &TestApp) -> Checkpoint {
+pub(crate) async fn checkpoint(app: &TestApp) -> Checkpoint {
     let report = app.checkpoints.run(&app.db).await.unwrap().unwrap();
     report.signed.expect("the head moved: a checkpoint")
 }
 
 /// `fincert audit verify` with the app's settings (its database and keyring) and `args`.
-async fn verify_cli(app: &TestApp, args: &[&str]) -> (i32, String, String) {
+pub(crate) async fn verify_cli(app: &TestApp, args: &[&str]) -> (i32, String, String) {
     let url = app.settings.database_url();
     let data = app.settings.data_dir.display().to_string();
     let mut all = vec!["audit".to_string(), "verify".to_string()];
@@ -78,7 +78,7 @@ async fn verify_cli(app: &TestApp, args: &[&str]) -> (i32, String, String) {
     (code, out.trim().to_string(), err)
 }
 
-async fn broken(app: &TestApp, args: &[&str]) -> String {
+pub(crate) async fn broken(app: &TestApp, args: &[&str]) -> String {
     let (code, out, err) = verify_cli(app, args).await;
     assert_eq!(code, 1, "{out} {err}");
     out
@@ -93,7 +93,7 @@ fn witness_dir(app: &TestApp) -> String {
 }
 
 /// Runs SQL as a database owner would, with the append-only triggers of both tables off.
-async fn tamper(app: &TestApp, sql: &[String]) {
+pub(crate) async fn tamper(app: &TestApp, sql: &[String]) {
     let db = &app.db;
     match db.get_database_backend() {
         DbBackend::Postgres => {
@@ -563,7 +563,7 @@ async fn checkpoints_sign_through_kms() {
         .await
         .unwrap()
         .unwrap();
-    let report = checkpoints::verify(&app.db, trusted, None)
+    let report = checkpoints::verify(&app.db, trusted, None, None)
         .await
         .unwrap()
         .unwrap();

@@ -18,6 +18,7 @@
 mod helpers;
 
 mod audit;
+mod audit_archive;
 mod auth;
 mod auto_renewal;
 mod checkpoints;

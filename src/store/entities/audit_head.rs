@@ -9,6 +9,8 @@ pub struct Model {
     pub id: i32,
     pub seq: i64,
     pub hash: Vec<u8>,
+    /// When the last event happened (`None` before the first): a batch is stamped no earlier.
+    pub last_at: Option<ChronoDateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,5 +1,6 @@
 //! sea-orm entities, one file per table, mirroring `migrations/`. Only `store` uses them.
 
+pub mod audit_archive;
 pub mod audit_event;
 pub mod audit_head;
 pub mod authority;
