@@ -3,6 +3,7 @@
 //! to first), registration with an institution, a signature approved with the shuffled keypad
 //! PIN, a passkey made by Chromium's virtual authenticator and a signature approved with it,
 //! sign-out on the server (the old token is refused), sign in by choosing and a third approval,
+//! the certificate this device remembers signing in with the passkey (no identity check),
 //! a change of PIN, five wrong PINs (tries left, the lock explained), the PIN reset with the
 //! bound passkey, a fourth approval with the new PIN, the usage history and its CSV; then a
 //! PKCS#12 file and an NPKI pair made here are imported and each signs, and a request left
@@ -187,6 +188,13 @@ async fn portal_in_chromium(engine: Engine) {
             && signed[1].details.contains("\"amr\":\"passkey\"")
     );
     assert!(events.iter().any(|e| e.action == "enrolment.completed"));
+    // The certificate this device remembered signed in with the passkey and no identity check.
+    assert!(
+        events.iter().any(|e| e.action == "auth.login"
+            && e.details.contains("\"amr\":\"passkey\"")
+            && e.details.contains("\"chosen\":false")),
+        "a passkey sign-in without a ticket"
+    );
     // The first enrolment's terms: the required ones by "agree to all", the optional one by
     // its own box (ticked in the walk, after a reload kept the boxes).
     let terms = events

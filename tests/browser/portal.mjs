@@ -10,10 +10,13 @@
 //                             authenticator, a request that appears on the open list by
 //                             itself, approved with the passkey, sign-out on the server
 //                             (the old token is refused), sign in by choosing (identify, phone
-//                             code, choose, PIN), another approval; change of PIN; five wrong
+//                             code, choose, "remember this device", PIN), another approval;
+//                             signed out, the remembered certificate signs in with the passkey
+//                             without the identity check; change of PIN; five wrong
 //                             PINs (tries left shown, the lock explained, the keypad gone);
 //                             the PIN reset with the bound passkey; an approval with the new
-//                             PIN; the usage history (filters, CSV download)
+//                             PIN; the usage history (filters, CSV download); signed out, the
+//                             device forgets the certificate
 //   node portal.mjs imports — sign in by choosing, import a PKCS#12 file and an NPKI pair,
 //                             register both with the institution and approve a request with each;
 //                             a request left past its deadline (the page's clock moved) loses its
@@ -156,10 +159,15 @@ async function reachChoice(certificateId, prefix) {
   return choice;
 }
 
-// Sign in by choosing: identify, the phone code, choose the certificate, the keypad PIN.
-async function signInByChoosing(certificateId, prefix, pin = PIN) {
+// Sign in by choosing: identify, the phone code, choose the certificate (and, with
+// `remember`, tick "remember this certificate on this device"), the keypad PIN.
+async function signInByChoosing(certificateId, prefix, pin = PIN, remember = false) {
   const choice = await reachChoice(certificateId, prefix);
   await choice.locator("button.choose").click();
+  if (remember) {
+    await page.locator("#signin-remember").check();
+    await checkpoint(`${prefix} sign-in: remember this device`, `${prefix}-signin-remember`);
+  }
   await page.click("#login-pin");
   await page.locator(".keypad").waitFor();
   await checkpoint(`${prefix} sign-in: keypad`);
@@ -340,8 +348,9 @@ async function enrol() {
   if (afterSignOut !== 401) throw new Error(`the old token after sign-out: ${afterSignOut}`);
   await checkpoint("home after sign-out");
 
-  // Sign in by choosing, then approve a third request with the PIN.
-  await signInByChoosing(certificateId, "enrol");
+  // Sign in by choosing (this device to remember the certificate), then approve a third
+  // request with the PIN.
+  await signInByChoosing(certificateId, "enrol", PIN, true);
   await checkpoint("certificates after sign-in");
   await signatureRequest(token, certificateId, "증권 매수 주문 3,000,000원", 3);
   await page.goto(`${BASE}/portal/#/approvals`);
@@ -350,6 +359,21 @@ async function enrol() {
   await third.locator(".approve-pin").click();
   await typePin(PIN);
   await expectStatus("서명했습니다");
+
+  // Signed out, the sign-in page offers the remembered certificate first, and the passkey
+  // signs in with it without the identity check. What the device keeps is the certificate's
+  // id, kind and subject, never a PIN or a token.
+  const kept = JSON.parse(await page.evaluate(() => localStorage.getItem("fincert.remembered")) || "[]");
+  if (kept.length !== 1 || kept[0].id !== certificateId || Object.keys(kept[0]).sort().join() !== "id,kind,subject") throw new Error(`what the device remembers: ${JSON.stringify(kept)}`);
+  await page.click("#nav-session");
+  await expectStatus("로그아웃했습니다");
+  await page.goto(`${BASE}/portal/#/login`);
+  const known = page.locator(`section.known[data-id="${certificateId}"]`);
+  await known.waitFor();
+  await checkpoint("sign-in: remembered on this device", "signin-remembered");
+  await known.locator("button.known-passkey").click();
+  await expectStatus("로그인했습니다");
+  await page.locator(`section.cert[data-id="${certificateId}"]`).waitFor();
 
   // Change of PIN: current, new, new again.
   await page.goto(`${BASE}/portal/#/certificates`);
@@ -446,6 +470,17 @@ async function enrol() {
   const csv = readFileSync(csvPath, "utf8");
   if (!csv.startsWith("id,kind,institution,display_text") || !csv.includes("55,000원")) throw new Error(`the CSV: ${csv.slice(0, 200)}`);
   await expectStatus("내려받았습니다");
+
+  // Signed out, the device forgets the certificate: the sign-in page is the identity check
+  // again.
+  await page.click("#nav-session");
+  await expectStatus("로그아웃했습니다");
+  await page.goto(`${BASE}/portal/#/login`);
+  await page.locator(`section.known[data-id="${certificateId}"] button.known-forget`).click();
+  await expectStatus("이 기기에서 인증서를 잊었습니다");
+  await page.locator("#signin-name").waitFor();
+  await checkpoint("sign-in: forgotten on this device");
+  if (await page.evaluate(() => localStorage.getItem("fincert.remembered")) !== null) throw new Error("the device still remembers a certificate");
 
   return { certificateId, keypadShuffled: first.length === 10 && second.length === 10 && first.join("") !== second.join(""), passkeys: credentials.length, oldTokenAfterSignOut: afterSignOut, triesShown, historyRows: listed.length, csvLines: csv.trim().split("\r\n").length, axeRuns };
 }

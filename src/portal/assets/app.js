@@ -48,6 +48,10 @@ const T = {
     "signin.unusable": "이 인증서는 지금 로그인에 쓸 수 없습니다.", "signin.resume": "정지 해제하고 로그인",
     "signin.resume.d": "정지된 인증서입니다. 본인 확인을 마쳤으니 이 인증서의 PIN을 입력하면 정지를 해제하고 로그인합니다.",
     "signin.suspended": "정지된 인증서는 본인 확인을 마친 지금 PIN으로 정지를 해제할 수 있습니다.", "resumed.in": "인증서 정지를 해제하고 로그인했습니다.", "signin.device": "기기에 보관된 인증서는 그 기기에서 로그인합니다.", "signin.chosen": "선택한 인증서: {subject}", expiry: "만료일",
+    "remember.box": "이 기기에서 이 인증서 기억하기: 다음에는 본인 확인 없이 PIN이나 패스키로 로그인합니다. 여러 사람이 쓰는 기기에서는 선택하지 마세요.",
+    "remember.intro": "이 기기에 기억된 인증서입니다. PIN이나 패스키로 로그인하세요.", "remember.other": "본인 확인으로 로그인",
+    "remember.forget": "이 기기에서 잊기", "remember.forgot": "이 기기에서 인증서를 잊었습니다.",
+    "remember.hint": "PIN을 잊었거나 잠겼다면 본인 확인으로 로그인하세요. 남은 횟수와 방법을 알려 드립니다.",
     "check.name": "이름을 한글 또는 영문으로 입력하세요.", "check.birth": "생년월일을 1987-03-14처럼 8자리로 입력하세요.",
     "check.phone": "휴대폰 번호를 010-1234-5678처럼 입력하세요.", "check.code": "인증번호 6자리를 숫자로 입력하세요.",
     "idle.warning": "{s}초 뒤에 자동으로 로그아웃됩니다.", "idle.stay": "로그인 유지", "idle.out": "5분 동안 사용하지 않아 로그아웃되었습니다.",
@@ -125,6 +129,10 @@ const T = {
     "signin.unusable": "This certificate cannot be used to sign in now.", "signin.resume": "Resume and sign in",
     "signin.resume.d": "This certificate is suspended. You have confirmed who you are: enter its PIN to resume it and sign in.",
     "signin.suspended": "Now that you have confirmed who you are, a suspended certificate can be resumed with its PIN.", "resumed.in": "The certificate was resumed and you are signed in.", "signin.device": "A certificate kept on a device signs in from that device.", "signin.chosen": "Chosen certificate: {subject}", expiry: "Expires",
+    "remember.box": "Remember this certificate on this device: next time, sign in with the PIN or a passkey without the identity check. Do not tick this on a device other people use.",
+    "remember.intro": "Certificates remembered on this device. Sign in with the PIN or a passkey.", "remember.other": "Sign in with an identity check",
+    "remember.forget": "Forget on this device", "remember.forgot": "This device no longer remembers the certificate.",
+    "remember.hint": "If you forgot the PIN or it is locked, sign in with an identity check: it tells you the tries left and what to do.",
     "check.name": "Enter your name in Korean or Latin letters.", "check.birth": "Enter your birth date with 8 digits, like 1987-03-14.",
     "check.phone": "Enter your mobile number, like 010-1234-5678.", "check.code": "Enter the 6-digit code.",
     "idle.warning": "You will be signed out in {s} seconds.", "idle.stay": "Stay signed in", "idle.out": "You were signed out after 5 minutes without activity.",
@@ -410,9 +418,11 @@ async function api(method, path, body) {
 }
 
 // Every message is a translated sentence, never a code.
+// A `hint` the caller put on the error (a sentence too) follows it.
 const message = (e) => {
   if (e.code === "wrong_pin" && Number.isInteger(e.triesLeft)) return t(e.triesLeft > 0 ? "pin.tries" : "pin.nowLocked", { n: e.triesLeft });
-  return (ERRORS[lang][e.code] || ERRORS[lang].unknown).replace("{fee}", feeText());
+  const text = (ERRORS[lang][e.code] || ERRORS[lang].unknown).replace("{fee}", feeText());
+  return e.hint ? `${text} ${e.hint}` : text;
 };
 
 // The fifth wrong PIN in a row (tries_left 0) or any later try: the PIN is locked.
@@ -614,14 +624,39 @@ function field(id, check, messageKey) {
   return value;
 }
 
-// Sign-in by choosing: identify → phone code → choose a certificate → PIN or passkey. The
-// selection ticket lives only in this closure.
+// Certificates this device remembers, because the person ticked "remember" when signing in
+// with them: their ids and what the list showed (kind, subject), never a PIN, a ticket or a
+// token. Signing in with one skips the identity check; the PIN or the passkey still decides.
+const remembered = {
+  KEY: "fincert.remembered",
+  list() {
+    let v;
+    try { v = JSON.parse(localStorage.getItem(this.KEY)); } catch { v = null; }
+    const ok = (r) => r && /^[0-9a-f-]{36}$/.test(r.id) && typeof r.subject === "string" && r.subject.length <= 200
+      && ["financial", "joint"].includes(r.kind);
+    return Array.isArray(v) ? v.filter(ok).slice(0, 3) : [];
+  },
+  add(c) {
+    const rest = this.list().filter((r) => r.id !== c.id);
+    localStorage.setItem(this.KEY, JSON.stringify([{ id: c.id, kind: c.kind, subject: c.subject }, ...rest].slice(0, 3)));
+  },
+  forget(id) {
+    const rest = this.list().filter((r) => r.id !== id);
+    if (rest.length) localStorage.setItem(this.KEY, JSON.stringify(rest)); else localStorage.removeItem(this.KEY);
+  },
+};
+
+// Sign-in: a certificate this device remembers (PIN or passkey), or sign-in by choosing:
+// identify → phone code → choose a certificate → PIN or passkey. The selection ticket lives
+// only in this closure.
 function login() {
   const box = h("div", { id: "signin" });
   let pending = null;
   let choice = null;
+  let remember = false;
   const input = (id, k, attrs = {}) => [h("label", { for: id }, t(k)), h("input", { id, ...attrs })];
   const signedIn = (pair, cert) => {
+    if (remember) remembered.add(cert);
     generation += 1;
     session.set(pair);
     lastActive = Date.now();
@@ -712,7 +747,11 @@ function login() {
   const credential = (cert) => {
     const area = h("div");
     const ticket = choice.ticket;
+    const keep = h("input", { type: "checkbox", id: "signin-remember" });
+    keep.checked = remember;
+    keep.addEventListener("change", () => { remember = keep.checked; });
     show(h("p", { id: "signin-chosen" }, t("signin.chosen", { subject: cert.subject })),
+      h("label", { class: "remember" }, keep, t("remember.box")),
       h("div", { class: "row" },
         h("button", { type: "button", id: "login-pin", onclick: (ev) => withPin(area, t("pin.enter"), cert.id,
           async (pin) => signedIn(await api("POST", "/v1/auth/pin", { certificate_id: cert.id, pin, ticket }), cert), ev.currentTarget) }, t("login.pin")),
@@ -724,7 +763,39 @@ function login() {
         h("button", { type: "button", class: "secondary", id: "signin-other", onclick: choose }, t("signin.other"))),
       area);
   };
-  identify();
+  // No ticket here: nobody was identified, so a wrong PIN never tells the tries left (and a
+  // locked PIN looks like a wrong one); the hint points to the identity check that does.
+  const known = () => {
+    const items = remembered.list().map((r) => {
+      const area = h("div");
+      return h("section", { class: "card choice known", "data-id": r.id, "aria-label": r.subject },
+        h("h2", {}, `${t(`kind.${r.kind}`)} · ${r.subject}`),
+        h("div", { class: "row" },
+          h("button", { type: "button", class: "known-pin", onclick: (ev) => withPin(area, t("pin.enter"), r.id, async (pin) => {
+            try {
+              signedIn(await api("POST", "/v1/auth/pin", { certificate_id: r.id, pin }), r);
+            } catch (e) {
+              if (e.code === "wrong_pin") e.hint = t("remember.hint");
+              throw e;
+            }
+          }, ev.currentTarget) }, t("login.pin")),
+          h("button", { type: "button", class: "secondary known-passkey", onclick: () => guarded(async () => {
+            const started = await api("POST", "/v1/auth/passkey/start", { certificate_id: r.id });
+            const credential = await getPasskey(started.options);
+            signedIn(await api("POST", "/v1/auth/passkey/finish", { ceremony_id: started.ceremony_id, credential }), r);
+          }) }, t("login.passkey")),
+          h("button", { type: "button", class: "secondary known-forget", onclick: () => {
+            remembered.forget(r.id);
+            start();
+            status(t("remember.forgot"), "info");
+          } }, t("remember.forget"))),
+        area);
+    });
+    show(h("p", { id: "signin-known" }, t("remember.intro")), items,
+      h("button", { type: "button", class: "secondary", id: "signin-identify", onclick: identify }, t("remember.other")));
+  };
+  const start = () => (remembered.list().length ? known() : identify());
+  start();
   return [h("h1", {}, t("login.title")), box];
 }
 
@@ -1006,7 +1077,7 @@ function certificates() {
       // A state change asks first, then says what happened.
       const change = (action, danger, body) => async () => {
         if (!await confirmDialog(t(`${action}.confirm`), t(action), { danger })) return;
-        await guarded(async () => { await api("POST", `/v1/certificates/${c.id}/${action}`, body); pendingNotice = t(`${action}.done`); route(true); });
+        await guarded(async () => { await api("POST", `/v1/certificates/${c.id}/${action}`, body); if (action === "revoke") remembered.forget(c.id); pendingNotice = t(`${action}.done`); route(true); });
       };
       const renewButton = h("button", { type: "button", class: "renew", onclick: async () => {
         const body = {};
