@@ -188,13 +188,16 @@ async fn portal_in_chromium(engine: Engine) {
             && signed[1].details.contains("\"amr\":\"passkey\"")
     );
     assert!(events.iter().any(|e| e.action == "enrolment.completed"));
-    // The certificate this device remembered signed in with the passkey and no identity check.
-    assert!(
-        events.iter().any(|e| e.action == "auth.login"
-            && e.details.contains("\"amr\":\"passkey\"")
-            && e.details.contains("\"chosen\":false")),
-        "a passkey sign-in without a ticket"
-    );
+    // The certificate this device remembered signed in with its PIN and with the passkey,
+    // each without an identity check (no ticket).
+    for amr in ["pin", "passkey"] {
+        assert!(
+            events.iter().any(|e| e.action == "auth.login"
+                && e.details.contains(&format!("\"amr\":\"{amr}\""))
+                && e.details.contains("\"chosen\":false")),
+            "a {amr} sign-in without a ticket"
+        );
+    }
     // The first enrolment's terms: the required ones by "agree to all", the optional one by
     // its own box (ticked in the walk, after a reload kept the boxes).
     let terms = events

@@ -11,8 +11,9 @@
 //                             itself, approved with the passkey, sign-out on the server
 //                             (the old token is refused), sign in by choosing (identify, phone
 //                             code, choose, "remember this device", PIN), another approval;
-//                             signed out, the remembered certificate signs in with the passkey
-//                             without the identity check; change of PIN; five wrong
+//                             signed out, the remembered certificate signs in without the
+//                             identity check (a wrong PIN pointing to it, then the right PIN;
+//                             then the passkey); change of PIN; five wrong
 //                             PINs (tries left shown, the lock explained, the keypad gone);
 //                             the PIN reset with the bound passkey; an approval with the new
 //                             PIN; the usage history (filters, CSV download); signed out, the
@@ -371,6 +372,19 @@ async function enrol() {
   const known = page.locator(`section.known[data-id="${certificateId}"]`);
   await known.waitFor();
   await checkpoint("sign-in: remembered on this device", "signin-remembered");
+  // Its PIN: a wrong one (nobody identified, so no tries left) points to the identity check,
+  // and the keypad asks again for the right one.
+  await known.locator("button.known-pin").click();
+  await typePin(WRONG_PIN);
+  await expectError("본인 확인으로 로그인하세요");
+  await checkpoint("sign-in: remembered, wrong PIN");
+  await typePin(PIN);
+  await expectStatus("로그인했습니다");
+  await page.locator(`section.cert[data-id="${certificateId}"]`).waitFor();
+  // Its passkey.
+  await page.click("#nav-session");
+  await expectStatus("로그아웃했습니다");
+  await page.goto(`${BASE}/portal/#/login`);
   await known.locator("button.known-passkey").click();
   await expectStatus("로그인했습니다");
   await page.locator(`section.cert[data-id="${certificateId}"]`).waitFor();
