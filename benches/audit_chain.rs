@@ -51,33 +51,27 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-async fn append(db: &DatabaseConnection, label: &str, total: usize) -> Row {
-    let writers = env_usize("FINCERT_BENCH_APPENDERS", 4).max(1);
-    let batch = env_usize("FINCERT_BENCH_BATCH", 64).max(1);
-    let per_writer = total / writers / batch;
+/// `writers` tasks, each running `step(db, writer, i)` for i in 0..`per_writer`: every step's
+/// latency, and the wall time of the whole.
+async fn run_writers<F, Fut>(
+    db: &DatabaseConnection,
+    writers: usize,
+    per_writer: usize,
+    step: F,
+) -> (Vec<Duration>, Duration)
+where
+    F: Fn(DatabaseConnection, usize, usize) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let started = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..writers {
-        let db = db.clone();
+        let (db, step) = (db.clone(), step.clone());
         tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            for b in 0..per_writer {
-                let events: Vec<_> = (0..batch)
-                    .map(|i| {
-                        NewEvent::new(
-                            Actor::Institution(format!("inst-{w}")),
-                            Action::SignatureCreated,
-                        )
-                        .subject(format!("req-{w}-{b}-{i}"))
-                        .details(serde_json::json!({"digest": "ab".repeat(32), "n": i}))
-                    })
-                    .collect();
+            let mut lat = Vec::with_capacity(per_writer);
+            for i in 0..per_writer {
                 let t = Instant::now();
-                let txn = db.begin().await.unwrap();
-                store::audit::append_within(&txn, SystemClock.now(), &events)
-                    .await
-                    .unwrap();
-                txn.commit().await.unwrap();
+                step(db.clone(), w, i).await;
                 lat.push(t.elapsed());
             }
             lat
@@ -87,7 +81,31 @@ async fn append(db: &DatabaseConnection, label: &str, total: usize) -> Row {
     for t in tasks {
         lat.extend(t.await.unwrap());
     }
-    let wall = started.elapsed();
+    (lat, started.elapsed())
+}
+
+async fn append(db: &DatabaseConnection, label: &str, total: usize) -> Row {
+    let writers = env_usize("FINCERT_BENCH_APPENDERS", 4).max(1);
+    let batch = env_usize("FINCERT_BENCH_BATCH", 64).max(1);
+    let per_writer = total / writers / batch;
+    let (lat, wall) = run_writers(db, writers, per_writer, move |db, w, b| async move {
+        let events: Vec<_> = (0..batch)
+            .map(|i| {
+                NewEvent::new(
+                    Actor::Institution(format!("inst-{w}")),
+                    Action::SignatureCreated,
+                )
+                .subject(format!("req-{w}-{b}-{i}"))
+                .details(serde_json::json!({"digest": "ab".repeat(32), "n": i}))
+            })
+            .collect();
+        let txn = db.begin().await.unwrap();
+        store::audit::append_within(&txn, SystemClock.now(), &events)
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+    })
+    .await;
     let mut r = row(
         format!("audit append {label}, {writers} writers x batches of {batch}"),
         lat,
@@ -155,32 +173,18 @@ async fn raw_commits(db: &DatabaseConnection, label: &str, total: usize) -> Row 
     db.execute_unprepared("INSERT INTO bench_counter (id, n) VALUES (1, 0)")
         .await
         .unwrap();
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..writers {
-        let db = db.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            for _ in 0..per_writer {
-                let t = Instant::now();
-                let txn = db.begin().await.unwrap();
-                txn.execute_unprepared("UPDATE bench_counter SET n = n + 1 WHERE id = 1")
-                    .await
-                    .unwrap();
-                txn.commit().await.unwrap();
-                lat.push(t.elapsed());
-            }
-            lat
-        }));
-    }
-    let mut lat = Vec::new();
-    for t in tasks {
-        lat.extend(t.await.unwrap());
-    }
+    let (lat, wall) = run_writers(db, writers, per_writer, |db, _, _| async move {
+        let txn = db.begin().await.unwrap();
+        txn.execute_unprepared("UPDATE bench_counter SET n = n + 1 WHERE id = 1")
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+    })
+    .await;
     row(
         format!("raw commit {label} (one shared row), {writers} writers"),
         lat,
-        started.elapsed(),
+        wall,
     )
 }
 
