@@ -59,7 +59,22 @@ impl Pki {
         store::audit::append_within(&txn, now, &[event]).await?;
         txn.commit().await.map_err(StoreError::from)?;
         store::pki::count_committed_revocation_change();
-        self.certificate(db, owner, id).await
+        // The row as the compare-and-set just wrote it (no second read after the commit).
+        let mut row = row;
+        row.status = to;
+        row.updated_at = now;
+        match revocation {
+            store::pki::Revocation::Set(at, reason) => {
+                row.revoked_at = Some(at);
+                row.revocation_reason = Some(reason);
+            }
+            store::pki::Revocation::Clear => {
+                row.revoked_at = None;
+                row.revocation_reason = None;
+            }
+            store::pki::Revocation::Keep => {}
+        }
+        Ok(self.view(row))
     }
 
     /// Revokes for good (RFC 5280 reason).
