@@ -332,7 +332,10 @@ async fn write_month(
         let Some(last) = page.last() else { break };
         cursor = last.seq;
         for record in &page {
-            verifier.push(record).map_err(ArchiveError::Broken)?;
+            if let Err(b) = verifier.push(record) {
+                let _ = fs::remove_file(&tmp);
+                return Err(ArchiveError::Broken(b));
+            }
             let mut line = serde_json::to_vec(&Line::of(record))
                 .map_err(|e| ArchiveError::Io(e.to_string()))?;
             line.push(b'\n');
@@ -393,8 +396,7 @@ async fn write_month(
 /// replace different ones.
 fn place(tmp: &Path, path: &Path) -> Result<(), ArchiveError> {
     if path.exists() {
-        let same =
-            fs::read(path).map_err(|e| io(path, e))? == fs::read(tmp).map_err(|e| io(tmp, e))?;
+        let same = same_bytes(path, tmp)?;
         fs::remove_file(tmp).map_err(|e| io(tmp, e))?;
         if !same {
             return Err(ArchiveError::Refused(format!(
@@ -406,6 +408,31 @@ fn place(tmp: &Path, path: &Path) -> Result<(), ArchiveError> {
         return Ok(());
     }
     fs::rename(tmp, path).map_err(|e| io(path, e))
+}
+
+/// Whether two files hold the same bytes, read in blocks (a month's file may be large).
+fn same_bytes(a: &Path, b: &Path) -> Result<bool, ArchiveError> {
+    let len = |p: &Path| fs::metadata(p).map(|m| m.len()).map_err(|e| io(p, e));
+    if len(a)? != len(b)? {
+        return Ok(false);
+    }
+    let open = |p: &Path| File::open(p).map(BufReader::new).map_err(|e| io(p, e));
+    let (mut ra, mut rb) = (open(a)?, open(b)?);
+    loop {
+        let (ba, bb) = (
+            ra.fill_buf().map_err(|e| io(a, e))?,
+            rb.fill_buf().map_err(|e| io(b, e))?,
+        );
+        let n = ba.len().min(bb.len());
+        if n == 0 {
+            return Ok(ba.is_empty() && bb.is_empty());
+        }
+        if ba[..n] != bb[..n] {
+            return Ok(false);
+        }
+        ra.consume(n);
+        rb.consume(n);
+    }
 }
 
 /// The archives in `dir`, by month.
@@ -579,5 +606,32 @@ mod tests {
             assert!(bad.parse::<Month>().is_err(), "{bad}");
         }
         assert!("2026-11".parse::<Month>().unwrap() < m);
+    }
+
+    /// A rerun finds its own bytes already in place and goes on; other bytes under the name
+    /// (longer, shorter, or the same length) are refused and left as they are.
+    #[test]
+    fn a_file_in_place_is_kept_only_when_it_holds_the_same_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tmp, path) = (dir.path().join("t"), dir.path().join("p"));
+        let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        fs::write(&path, &big).unwrap();
+        fs::write(&tmp, &big).unwrap();
+        place(&tmp, &path).unwrap();
+        assert!(!tmp.exists(), "the temporary copy is gone");
+        assert_eq!(fs::read(&path).unwrap(), big);
+        let mut other = big.clone();
+        other[150_000] ^= 1;
+        for theirs in [other, big[..1000].to_vec(), [big.clone(), vec![0]].concat()] {
+            fs::write(&tmp, &big).unwrap();
+            fs::write(&path, &theirs).unwrap();
+            let err = place(&tmp, &path).unwrap_err();
+            assert!(err.to_string().contains("never overwritten"), "{err}");
+            assert_eq!(fs::read(&path).unwrap(), theirs, "left as it was");
+        }
+        fs::remove_file(&path).unwrap();
+        fs::write(&tmp, b"new").unwrap();
+        place(&tmp, &path).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
     }
 }
