@@ -605,9 +605,13 @@ pub(super) async fn ocsp_answers_come_from_memory_within_bounds(engine: Engine) 
     // Serials never issued: "unknown", pre-signed once and then served from memory.
     let issuing = app.pki.ca_certificate("issuing").unwrap().to_vec();
     let unknown_req = request_for_serial(&issuing, &[0x12, 0x34, 0x56, 0x78, 0x90]);
-    // An "unknown" answer is never stored, so a miss re-signs it (other bytes): as above, a
-    // round another test disturbed proves nothing and is tried again.
-    let mut rounds = 0;
+    // An "unknown" answer is never stored, so a miss re-signs it (other bytes): the same
+    // bytes twice are an answer from memory. As above, a round another test disturbed proves
+    // nothing and is tried again; so does the one round in which this node's poll of the
+    // change counter (moved by the bump above, in this app's own database, once) lands
+    // between the two answers and drops what the first one filled. Twice re-signed with
+    // nothing counted here would be no cache at all.
+    let (mut rounds, mut poll_landed) = (0, 0);
     let unknown = loop {
         rounds += 1;
         assert!(
@@ -618,9 +622,15 @@ pub(super) async fn ocsp_answers_come_from_memory_within_bounds(engine: Engine) 
         let unknown = answered_from_memory(&app, &unknown_req, (1, 1)).await;
         assert_eq!(said(&unknown).status, "unknown");
         let again = answer_bytes(&app, &app.address, &unknown_req).await;
-        if store::pki::local_revocation_changes() == counted {
-            assert_eq!(again, unknown, "from memory");
+        if again == unknown {
             break unknown;
+        }
+        if store::pki::local_revocation_changes() == counted {
+            poll_landed += 1;
+            assert!(
+                poll_landed <= 1,
+                "an unknown serial's answer was re-signed twice with no change counted: not from memory"
+            );
         }
     };
     std::fs::write(o.path("unknown.der"), &unknown).unwrap();
