@@ -24,7 +24,7 @@ pub enum KmsBackend {
 
 /// KMS settings. Keys are flat (`kms.aws_key_id` ↔ `FINCERT_KMS_AWS_KEY_ID`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct KmsSettings {
     /// `local`, `aws` or `pkcs11`.
     pub backend: KmsBackend,
@@ -97,61 +97,68 @@ impl KmsSettings {
     /// Checks every value of the section that types alone do not: the AWS backend needs its
     /// two keys, and static credentials come as a pair; the PKCS#11 backend needs its module,
     /// one way to name the token, two distinct key labels and exactly one source of the PIN.
-    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+    pub(super) fn validate(&self, section: &str) -> Result<(), ConfigError> {
         if self.backend == KmsBackend::Pkcs11 {
-            self.validate_pkcs11()?;
+            self.validate_pkcs11(section)?;
         }
         if self.backend == KmsBackend::Aws {
             if self.aws_key_id.is_empty() {
                 return Err(ConfigError::new(
-                    "kms.aws_key_id",
-                    "required when kms.backend = \"aws\"",
+                    &format!("{section}.aws_key_id"),
+                    format!("required when {section}.backend = \"aws\""),
                 ));
             }
             if self.aws_mac_key_id.is_empty() {
                 return Err(ConfigError::new(
-                    "kms.aws_mac_key_id",
-                    "required when kms.backend = \"aws\"",
+                    &format!("{section}.aws_mac_key_id"),
+                    format!("required when {section}.backend = \"aws\""),
                 ));
             }
             if self.aws_access_key_id.is_empty() != self.aws_secret_access_key.expose().is_empty() {
                 return Err(ConfigError::new(
-                    "kms.aws_secret_access_key",
+                    &format!("{section}.aws_secret_access_key"),
                     "set both static credentials or neither",
                 ));
             }
         }
         if !(100..=60_000).contains(&self.aws_timeout_ms) {
             return Err(ConfigError::new(
-                "kms.aws_timeout_ms",
+                &format!("{section}.aws_timeout_ms"),
                 "must be between 100 and 60000",
             ));
         }
         Ok(())
     }
 
-    fn validate_pkcs11(&self) -> Result<(), ConfigError> {
-        let required = |key: &str| ConfigError::new(key, "required when kms.backend = \"pkcs11\"");
+    fn validate_pkcs11(&self, section: &str) -> Result<(), ConfigError> {
+        let required = |key: &str| {
+            ConfigError::new(
+                &format!("{section}.{key}"),
+                format!("required when {section}.backend = \"pkcs11\""),
+            )
+        };
         if self.pkcs11_module.is_empty() {
-            return Err(required("kms.pkcs11_module"));
+            return Err(required("pkcs11_module"));
         }
         if !std::path::Path::new(&self.pkcs11_module).is_absolute() {
             // A bare name would be searched for on the loader's path: name the vendor's file.
             return Err(ConfigError::new(
-                "kms.pkcs11_module",
+                &format!("{section}.pkcs11_module"),
                 "must be an absolute path to the vendor's PKCS#11 library",
             ));
         }
         match (self.pkcs11_token_label.is_empty(), self.pkcs11_slot) {
             (true, None) => {
                 return Err(ConfigError::new(
-                    "kms.pkcs11_token_label",
-                    "set the token label or kms.pkcs11_slot when kms.backend = \"pkcs11\"",
+                    &format!("{section}.pkcs11_token_label"),
+                    format!(
+                        "set the token label or {section}.pkcs11_slot when {section}.backend = \"pkcs11\""
+                    ),
                 ));
             }
             (false, Some(_)) => {
                 return Err(ConfigError::new(
-                    "kms.pkcs11_slot",
+                    &format!("{section}.pkcs11_slot"),
                     "set the token label or the slot, not both",
                 ));
             }
@@ -159,30 +166,30 @@ impl KmsSettings {
         }
         if self.pkcs11_token_label.chars().count() > 32 {
             return Err(ConfigError::new(
-                "kms.pkcs11_token_label",
+                &format!("{section}.pkcs11_token_label"),
                 "a PKCS#11 token label has at most 32 characters",
             ));
         }
         for (key, label) in [
-            ("kms.pkcs11_wrap_key_label", &self.pkcs11_wrap_key_label),
-            ("kms.pkcs11_mac_key_label", &self.pkcs11_mac_key_label),
+            ("pkcs11_wrap_key_label", &self.pkcs11_wrap_key_label),
+            ("pkcs11_mac_key_label", &self.pkcs11_mac_key_label),
         ] {
             if label.is_empty() || label.len() > 128 || label.chars().any(char::is_control) {
                 return Err(ConfigError::new(
-                    key,
+                    &format!("{section}.{key}"),
                     "must be 1 to 128 bytes without control characters",
                 ));
             }
         }
         if self.pkcs11_wrap_key_label == self.pkcs11_mac_key_label {
             return Err(ConfigError::new(
-                "kms.pkcs11_mac_key_label",
-                "must differ from kms.pkcs11_wrap_key_label",
+                &format!("{section}.pkcs11_mac_key_label"),
+                format!("must differ from {section}.pkcs11_wrap_key_label"),
             ));
         }
         if !(1..=64).contains(&self.pkcs11_pool_size) {
             return Err(ConfigError::new(
-                "kms.pkcs11_pool_size",
+                &format!("{section}.pkcs11_pool_size"),
                 "must be between 1 and 64",
             ));
         }
@@ -192,22 +199,25 @@ impl KmsSettings {
         ) {
             (true, true) => {
                 return Err(ConfigError::new(
-                    "kms.pkcs11_pin",
-                    "the token's user PIN is required: set kms.pkcs11_pin (FINCERT_KMS_PKCS11_PIN) \
-                     or kms.pkcs11_pin_file",
+                    &format!("{section}.pkcs11_pin"),
+                    format!(
+                        "the token's user PIN is required: set {section}.pkcs11_pin \
+                         (FINCERT_{}_PKCS11_PIN) or {section}.pkcs11_pin_file",
+                        section.to_ascii_uppercase()
+                    ),
                 ));
             }
             (false, false) => {
                 return Err(ConfigError::new(
-                    "kms.pkcs11_pin_file",
-                    "set kms.pkcs11_pin or kms.pkcs11_pin_file, not both",
+                    &format!("{section}.pkcs11_pin_file"),
+                    format!("set {section}.pkcs11_pin or {section}.pkcs11_pin_file, not both"),
                 ));
             }
             _ => {}
         }
         if !(100..=60_000).contains(&self.pkcs11_timeout_ms) {
             return Err(ConfigError::new(
-                "kms.pkcs11_timeout_ms",
+                &format!("{section}.pkcs11_timeout_ms"),
                 "must be between 100 and 60000",
             ));
         }
@@ -302,6 +312,49 @@ mod tests {
             assert_eq!(s.kms.pkcs11_pin.expose(), "hsm-user-pin-7731");
             assert!(!format!("{s:?}").contains("hsm-user-pin-7731"));
             assert!(!s.to_redacted_toml().unwrap().contains("hsm-user-pin-7731"));
+            Ok(())
+        });
+    }
+
+    /// `kms_previous`: a whole second section with its own checks and key names, never the
+    /// same backend as `kms`, its secrets hidden like the first section's; absent by default.
+    #[test]
+    fn a_previous_backend_is_checked_as_its_own_section() {
+        figment::Jail::expect_with(|jail| {
+            assert!(
+                Settings::load_from(None, Env::prefixed("FINCERT_"))
+                    .unwrap()
+                    .kms_previous
+                    .is_none()
+            );
+            jail.set_env("FINCERT_KMS_PREVIOUS_BACKEND", "local");
+            let e = Settings::load_from(None, Env::prefixed("FINCERT_")).unwrap_err();
+            assert_eq!(e.key, "kms_previous.backend", "local twice is a rotation");
+            jail.set_env("FINCERT_KMS_PREVIOUS_BACKEND", "aws");
+            let e = Settings::load_from(None, Env::prefixed("FINCERT_")).unwrap_err();
+            assert_eq!(e.key, "kms_previous.aws_key_id");
+            assert!(e.problem.contains("kms_previous.backend"), "{}", e.problem);
+            jail.set_env("FINCERT_KMS_PREVIOUS_AWS_KEY_ID", "alias/fincert");
+            jail.set_env("FINCERT_KMS_PREVIOUS_AWS_MAC_KEY_ID", "alias/fincert-mac");
+            jail.set_env("FINCERT_KMS_PREVIOUS_AWS_ACCESS_KEY_ID", "AKIAEXAMPLE");
+            jail.set_env(
+                "FINCERT_KMS_PREVIOUS_AWS_SECRET_ACCESS_KEY",
+                "previous-secret-91",
+            );
+            let s = Settings::load_from(None, Env::prefixed("FINCERT_")).unwrap();
+            let previous = s.kms_previous.as_ref().unwrap();
+            assert_eq!(previous.backend, super::KmsBackend::Aws);
+            assert_eq!(previous.aws_key_id, "alias/fincert");
+            assert_eq!(
+                previous.aws_timeout_ms, 3000,
+                "unset keys take the defaults"
+            );
+            assert_eq!(s.kms.backend, super::KmsBackend::Local);
+            assert!(!format!("{s:?}").contains("previous-secret-91"));
+            assert!(!s.to_redacted_toml().unwrap().contains("previous-secret-91"));
+            jail.set_env("FINCERT_KMS_PREVIOUS_SURPRISE", "1");
+            let e = Settings::load_from(None, Env::prefixed("FINCERT_")).unwrap_err();
+            assert_eq!(e.key, "kms_previous.surprise");
             Ok(())
         });
     }

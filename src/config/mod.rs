@@ -61,6 +61,8 @@ const SECTIONS: &[&str] = &[
     "http",
     "database",
     "log",
+    // Before `kms`: the longer prefix must be tried first.
+    "kms_previous",
     "kms",
     "custody",
     "pki",
@@ -84,6 +86,10 @@ pub struct Settings {
     pub log: LogSettings,
     /// The key management service.
     pub kms: KmsSettings,
+    /// The backend fincert is moving away from, while `kms rewrap` moves its blobs to `kms`
+    /// (absent otherwise): blobs it wrapped still open, and the MAC key of secrets only their
+    /// holders know (PINs) stays reachable until each is re-bound at its holder's next use.
+    pub kms_previous: Option<KmsSettings>,
     /// Key custody: activation limits, key algorithm.
     pub custody: CustodySettings,
     /// The certificate authority and certificate profiles.
@@ -106,6 +112,7 @@ impl Default for Settings {
             database: DatabaseSettings::default(),
             log: LogSettings::default(),
             kms: KmsSettings::default(),
+            kms_previous: None,
             custody: CustodySettings::default(),
             pki: PkiSettings::default(),
             enrolment: EnrolmentSettings::default(),
@@ -197,7 +204,18 @@ impl Settings {
         self.http.validate()?;
         self.database.validate()?;
         self.log.validate()?;
-        self.kms.validate()?;
+        self.kms.validate("kms")?;
+        if let Some(previous) = &self.kms_previous {
+            previous.validate("kms_previous")?;
+            if previous.backend == self.kms.backend {
+                // Within one backend a new key is a rotation: the backend itself opens blobs
+                // under its old keys, and `kms rewrap` moves them.
+                return Err(ConfigError::new(
+                    "kms_previous.backend",
+                    "must differ from kms.backend (a new key within one backend needs no previous backend: rotate and run kms rewrap)",
+                ));
+            }
+        }
         self.custody.validate()?;
         self.pki.validate()?;
         self.auth.validate()?;
@@ -240,10 +258,15 @@ impl Settings {
 
     /// The local keyring file in force.
     pub fn local_keyring_path(&self) -> PathBuf {
-        if self.kms.local_keyring.is_empty() {
+        self.keyring_path_of(&self.kms)
+    }
+
+    /// The local keyring file `kms` (the `kms` or `kms_previous` section) names.
+    pub fn keyring_path_of(&self, kms: &KmsSettings) -> PathBuf {
+        if kms.local_keyring.is_empty() {
             self.data_dir.join("kms").join("local-keyring.json")
         } else {
-            PathBuf::from(&self.kms.local_keyring)
+            PathBuf::from(&kms.local_keyring)
         }
     }
 

@@ -12,36 +12,63 @@ pub mod aws;
 pub mod contract;
 pub mod local;
 pub mod observed;
+pub mod pair;
 pub mod pkcs11;
 
 use std::{collections::BTreeMap, sync::Arc};
 
 use zeroize::Zeroizing;
 
-use crate::config::{KmsBackend, Settings};
+use crate::config::{KmsBackend, KmsSettings, Settings};
 
 /// Opens the configured backend: the local keyring (created on first use), AWS KMS (whose
 /// keys are resolved now, so a wrong key id or an unreachable KMS stops start-up) or a PKCS#11
-/// HSM (logged in and its keys found now, likewise).
+/// HSM (logged in and its keys found now, likewise). With `kms_previous` set, both, as a
+/// [`pair::KmsPair`]: new wraps go to `kms`, blobs of the previous backend still open.
 pub async fn connect(settings: &Settings) -> Result<Arc<dyn Kms>, String> {
-    match settings.kms.backend {
+    let current = connect_one(settings, &settings.kms).await?;
+    match &settings.kms_previous {
+        None => Ok(current),
+        Some(previous) => {
+            let previous = connect_one(settings, previous)
+                .await
+                .map_err(|e| format!("kms_previous: {e}"))?;
+            Ok(Arc::new(pair::KmsPair::new(current, previous)?))
+        }
+    }
+}
+
+async fn connect_one(settings: &Settings, kms: &KmsSettings) -> Result<Arc<dyn Kms>, String> {
+    match kms.backend {
         KmsBackend::Local => {
-            let kms = local::LocalKms::open_or_create(&settings.local_keyring_path())
+            let kms = local::LocalKms::open_or_create(&settings.keyring_path_of(kms))
                 .map_err(|e| e.to_string())?;
             Ok(Arc::new(kms))
         }
         KmsBackend::Aws => {
-            let kms = aws::AwsKms::connect(&settings.kms)
+            let kms = aws::AwsKms::connect(kms)
                 .await
                 .map_err(|e| format!("AWS KMS: {e}"))?;
             Ok(Arc::new(kms))
         }
         KmsBackend::Pkcs11 => {
-            let kms = pkcs11::Pkcs11Kms::connect(&settings.kms)
+            let kms = pkcs11::Pkcs11Kms::connect(kms)
                 .await
                 .map_err(|e| format!("PKCS#11 HSM: {e}"))?;
             Ok(Arc::new(kms))
         }
+    }
+}
+
+/// The backend that made a wrapped blob, read off its key id: `local:<id>`, `pkcs11:<label>`,
+/// and AWS key ARNs (or ids) for everything else.
+pub fn backend_of(kms_key_id: &str) -> &'static str {
+    if kms_key_id.starts_with("local:") {
+        "local"
+    } else if kms_key_id.starts_with(pkcs11::KEY_ID_PREFIX) {
+        "pkcs11"
+    } else {
+        "aws"
     }
 }
 
@@ -109,6 +136,13 @@ pub enum KmsError {
     Rejected(String),
 }
 
+/// The error for a MAC key of a backend that is not configured.
+pub fn not_configured(backend: &str) -> KmsError {
+    KmsError::Unavailable(format!(
+        "the {backend} backend holds this secret's MAC key and is not configured (kms_previous)"
+    ))
+}
+
 /// A key management service.
 #[async_trait::async_trait]
 pub trait Kms: Send + Sync + std::fmt::Debug {
@@ -151,6 +185,23 @@ pub trait Kms: Send + Sync + std::fmt::Debug {
 
     /// Checks a MAC made by [`Kms::mac`] (constant time).
     async fn verify_mac(&self, message: &[u8], mac: &[u8]) -> Result<bool, KmsError>;
+
+    /// HMAC-SHA256 of `message` under the MAC key of `backend` (`local`, `aws`, `pkcs11`):
+    /// this backend's own, or while moving between backends the previous one's. A MAC key
+    /// cannot be moved, so a secret bound with the previous backend's needs it until the
+    /// secret is bound again. A backend that is not configured is unavailable (fail closed).
+    async fn mac_by(&self, backend: &str, message: &[u8]) -> Result<Zeroizing<Vec<u8>>, KmsError> {
+        if backend == self.backend() {
+            self.mac(message).await
+        } else {
+            Err(not_configured(backend))
+        }
+    }
+
+    /// The backend being moved away from (`kms_previous`), if any.
+    fn previous_backend(&self) -> Option<&'static str> {
+        None
+    }
 
     /// A cheap call showing the KMS answers and the wrapping key is usable (AWS: DescribeKey
     /// on the data key, which must be enabled; local: the keyring is readable). The readiness

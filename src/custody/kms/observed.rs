@@ -110,6 +110,17 @@ impl Kms for ObservedKms {
         result
     }
 
+    async fn mac_by(&self, backend: &str, message: &[u8]) -> Result<Zeroizing<Vec<u8>>, KmsError> {
+        let started = Instant::now();
+        let result = self.inner.mac_by(backend, message).await;
+        self.observe(KmsOp::GenerateMac, started, &result);
+        result
+    }
+
+    fn previous_backend(&self) -> Option<&'static str> {
+        self.inner.previous_backend()
+    }
+
     async fn probe(&self) -> Result<(), KmsError> {
         let started = Instant::now();
         let result = self.inner.probe().await;
