@@ -35,6 +35,7 @@ mod m20261203_000026_auto_renewal;
 mod m20261203_000027_csc_oauth;
 mod m20261204_000028_terms_translations;
 mod m20261206_000029_audit_partitions;
+mod m20261207_000030_mac_backends;
 
 /// The ordered list of every migration fincert knows.
 pub struct Migrator;
@@ -72,6 +73,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000027_csc_oauth::Migration),
             Box::new(m20261204_000028_terms_translations::Migration),
             Box::new(m20261206_000029_audit_partitions::Migration),
+            Box::new(m20261207_000030_mac_backends::Migration),
         ]
     }
 }

@@ -29,6 +29,9 @@ pub enum Action {
     KeysRewrapped,
     /// A new local KMS wrapping key was made current.
     KmsRotated,
+    /// A slot moved to another KMS backend was bound again under the current backend's MAC
+    /// key, at its holder's use (PIN or passkey) or by `kms rewrap` (service slots).
+    SlotRebound,
     /// The CA hierarchy was created.
     CaInitialized,
     /// The root revoked the issuing CA (listed in the root's CRL, the ARL, from then on).
@@ -108,6 +111,8 @@ pub enum Action {
     InstitutionRegistered,
     /// An institution's client secret was rotated.
     InstitutionSecretRotated,
+    /// An institution's webhook secret was replaced (next key version, current KMS backend).
+    InstitutionWebhookSecretRotated,
     /// The operator turned the validation material in an institution's webhooks on or off.
     InstitutionWebhookValidationInfoSet,
     /// An institution obtained an access token.
@@ -196,6 +201,7 @@ impl Action {
             Self::PasskeyUnbound => "key.passkey_unbound",
             Self::KeysRewrapped => "kms.rewrapped",
             Self::KmsRotated => "kms.rotated",
+            Self::SlotRebound => "kms.slot_rebound",
             Self::CaInitialized => "ca.initialized",
             Self::IssuingCaRevoked => "ca.issuing_revoked",
             Self::CertificateIssued => "certificate.issued",
@@ -235,6 +241,7 @@ impl Action {
             Self::DeviceCopyRefused => "device_copy.refused",
             Self::InstitutionRegistered => "institution.registered",
             Self::InstitutionSecretRotated => "institution.secret_rotated",
+            Self::InstitutionWebhookSecretRotated => "institution.webhook_secret_rotated",
             Self::InstitutionWebhookValidationInfoSet => "institution.webhook_validation_info_set",
             Self::InstitutionAuthenticated => "institution.authenticated",
             Self::InstitutionAuthFailed => "institution.auth_failed",

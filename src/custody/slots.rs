@@ -99,6 +99,7 @@ impl Custody {
             slot,
             kms_key_id: wrapped.kms_key_id,
             wrapped: wrapped.blob,
+            mac_backend: None,
         })
     }
 
@@ -129,7 +130,7 @@ impl Custody {
         };
         let mac = self
             .kms
-            .mac(&binding.mac_message(owner, key_id))
+            .mac_by(row.mac_source(), &binding.mac_message(owner, key_id))
             .await
             .map_err(CustodyError::Kms)?;
         let dk_bytes = sealed::open(&sealed::slot_key(&mac)?, &ctx.canonical(), &inner)
@@ -140,6 +141,44 @@ impl Custody {
         }
         dk.copy_from_slice(&dk_bytes);
         Ok(dk)
+    }
+
+    /// After `row` opened with `binding` to `dk`: if its inner key still derives from another
+    /// backend's MAC key (a slot `kms rewrap` moved across backends), binds it again under the
+    /// current backend (its MAC key and its wrap), by compare-and-set with one audit event.
+    /// Only the holder's use can do this for a PIN slot: the PIN is needed to derive the new
+    /// inner key. Best effort: the holder's request has succeeded whatever happens here, and a
+    /// failure leaves the old slot in place for the next use.
+    pub(super) async fn rebind_if_moved(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        key_id: Uuid,
+        binding: &Binding<'_>,
+        row: &SlotRow,
+        dk: &DataKey,
+    ) {
+        let current = self.kms.backend();
+        if row.mac_source() == current {
+            return;
+        }
+        let from = row.mac_source().to_owned();
+        let rebound = async {
+            let fresh = self.wrap_slot(owner, key_id, binding, dk).await?;
+            let now = self.clock.now();
+            let event = NewEvent::new(owner.actor(), Action::SlotRebound)
+                .subject(key_id.to_string())
+                .details(json!({"slot": slot_kind(&row.slot.name()), "from": from, "to": current}));
+            let txn = db.begin().await.map_err(StoreError::from)?;
+            if store::custody::replace_slot(&txn, row, &fresh, now).await? {
+                store::audit::append_within(&txn, now, &[event]).await?;
+                txn.commit().await.map_err(StoreError::from)?;
+            }
+            Ok::<_, CustodyError>(())
+        };
+        if let Err(e) = rebound.await {
+            tracing::warn!(key = %key_id, from = %from, error = %e, "slot not bound again under the current KMS backend; the next use tries again");
+        }
     }
 
     /// Gives a passkey its own copy of the data key (the PIN is required to make it).

@@ -86,6 +86,7 @@ impl Custody {
         let (row, algorithm) = self.load(db, owner, key_id).await?;
         let slot_name = binding.slot().name();
         let slot = store::custody::find_slot(db, &row.id, &slot_name).await?;
+        let opened_row = slot.clone();
         // Everything that decides whether the secret is right, and nothing that touches the
         // database: for a PIN it runs under the key's lock (see the lockout diagram in the module doc).
         let unlock = async {
@@ -121,6 +122,10 @@ impl Custody {
                 }
             },
         };
+        if let Some(opened) = &opened_row {
+            self.rebind_if_moved(db, owner, key_id, binding, opened, &dk)
+                .await;
+        }
         let key = parse_off_workers(algorithm, pkcs8).await?;
         Ok((key, dk))
     }
@@ -377,9 +382,7 @@ impl Custody {
         drop(dk);
         let now = self.clock.now();
         let txn = db.begin().await.map_err(StoreError::from)?;
-        if !store::custody::replace_slot(&txn, &current, &fresh.kms_key_id, &fresh.wrapped, now)
-            .await?
-        {
+        if !store::custody::replace_slot(&txn, &current, &fresh, now).await? {
             // Changed concurrently: refuse rather than overwrite a PIN we did not check.
             return Err(CustodyError::WrongPin { tries_left: None });
         }

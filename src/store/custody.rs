@@ -43,6 +43,18 @@ pub struct SlotRow {
     pub kms_key_id: String,
     /// The wrapped blob.
     pub wrapped: Vec<u8>,
+    /// The backend whose MAC key derives the slot's inner key, when it is not the backend that
+    /// wrapped it (a slot moved by `kms rewrap` across backends, not yet bound again).
+    pub mac_backend: Option<String>,
+}
+
+impl SlotRow {
+    /// The backend whose MAC key derives this slot's inner key.
+    pub fn mac_source(&self) -> &str {
+        self.mac_backend
+            .as_deref()
+            .unwrap_or_else(|| crate::custody::kms::backend_of(&self.kms_key_id))
+    }
 }
 
 /// A slot with its key's owner: what `rewrap` needs to rebuild the context.
@@ -80,6 +92,7 @@ fn to_slot(m: slot::Model) -> Result<SlotRow, StoreError> {
         key_id: m.custody_key_id,
         kms_key_id: m.kms_key_id,
         wrapped: m.wrapped,
+        mac_backend: m.mac_backend,
     })
 }
 
@@ -113,6 +126,7 @@ pub async fn insert_slot<C: ConnectionTrait>(
         slot: Set(row.slot.name()),
         kms_key_id: Set(row.kms_key_id.clone()),
         wrapped: Set(row.wrapped.clone()),
+        mac_backend: Set(row.mac_backend.clone()),
         created_at: Set(now),
         updated_at: Set(now),
     })
@@ -163,18 +177,21 @@ pub async fn slots_of<C: ConnectionTrait>(
         .collect()
 }
 
-/// Replaces a slot's blob if it is still the one the caller read (compare-and-set on the
-/// old blob); returns whether it was replaced.
+/// Replaces a slot's blob (and MAC backend) with `new`'s if it is still the one the caller
+/// read (compare-and-set on the old blob); returns whether it was replaced.
 pub async fn replace_slot<C: ConnectionTrait>(
     conn: &C,
     old: &SlotRow,
-    new_kms_key_id: &str,
-    new_wrapped: &[u8],
+    new: &SlotRow,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let res = slot::Entity::update_many()
-        .col_expr(slot::Column::KmsKeyId, Expr::value(new_kms_key_id))
-        .col_expr(slot::Column::Wrapped, Expr::value(new_wrapped.to_vec()))
+        .col_expr(slot::Column::KmsKeyId, Expr::value(new.kms_key_id.as_str()))
+        .col_expr(slot::Column::Wrapped, Expr::value(new.wrapped.clone()))
+        .col_expr(
+            slot::Column::MacBackend,
+            Expr::value(new.mac_backend.clone()),
+        )
         .col_expr(slot::Column::UpdatedAt, Expr::value(now))
         .filter(slot::Column::CustodyKeyId.eq(old.key_id.as_str()))
         .filter(slot::Column::Slot.eq(old.slot.name()))
@@ -194,6 +211,10 @@ pub async fn put_slot<C: ConnectionTrait>(
     let res = slot::Entity::update_many()
         .col_expr(slot::Column::KmsKeyId, Expr::value(row.kms_key_id.as_str()))
         .col_expr(slot::Column::Wrapped, Expr::value(row.wrapped.clone()))
+        .col_expr(
+            slot::Column::MacBackend,
+            Expr::value(row.mac_backend.clone()),
+        )
         .col_expr(slot::Column::UpdatedAt, Expr::value(now))
         .filter(slot::Column::CustodyKeyId.eq(row.key_id.as_str()))
         .filter(slot::Column::Slot.eq(row.slot.name()))
@@ -407,4 +428,32 @@ pub async fn pin_state<C: ConnectionTrait>(
         .one(conn)
         .await?
         .map_or((0, false), |r| (r.failures, r.locked_at.is_some())))
+}
+
+/// Slots whose inner key derives from another backend's MAC key than `current`'s (moved by
+/// `kms rewrap` across backends, not yet bound again), per backend.
+pub async fn slots_bound_by_other_mac<C: ConnectionTrait>(
+    conn: &C,
+    current: &str,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    // Few distinct (wrapping key, MAC backend) pairs, however many slots.
+    let rows: Vec<(String, Option<String>, i64)> = slot::Entity::find()
+        .select_only()
+        .column(slot::Column::KmsKeyId)
+        .column(slot::Column::MacBackend)
+        .column_as(slot::Column::Slot.count(), "n")
+        .group_by(slot::Column::KmsKeyId)
+        .group_by(slot::Column::MacBackend)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut out: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    for (kms_key_id, mac, n) in rows {
+        let backend =
+            mac.unwrap_or_else(|| crate::custody::kms::backend_of(&kms_key_id).to_owned());
+        if backend != current {
+            *out.entry(backend).or_default() += u64::try_from(n).unwrap_or(0);
+        }
+    }
+    Ok(out.into_iter().collect())
 }

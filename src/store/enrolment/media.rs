@@ -147,3 +147,88 @@ pub async fn use_step<C: ConnectionTrait>(
     .await?
         == 1)
 }
+
+/// A medium's wrapped secret, for `kms rewrap`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrappedMedium {
+    /// Id.
+    pub id: String,
+    /// Kind (part of the secret's encryption context).
+    pub kind: MediumKind,
+    /// The KMS key that wrapped the secret.
+    pub kms_key_id: String,
+    /// The wrapped secret.
+    pub wrapped_secret: Vec<u8>,
+}
+
+/// Up to `limit` media whose secret is not wrapped under `kms_key_id`, after `after` in id
+/// order.
+pub async fn media_not_under<C: ConnectionTrait>(
+    conn: &C,
+    kms_key_id: &str,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<WrappedMedium>, StoreError> {
+    let rows = all(
+        conn,
+        "SELECT id, kind, kms_key_id, wrapped_secret FROM security_media WHERE kms_key_id <> $1 AND id > $2 ORDER BY id LIMIT $3",
+        vec![
+            kms_key_id.into(),
+            after.unwrap_or("").into(),
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+        ],
+    )
+    .await?;
+    const T: &str = "security_media";
+    rows.iter()
+        .map(|r| {
+            Ok(WrappedMedium {
+                id: get(r, T, "id")?,
+                kind: typed(r, T, "kind")?,
+                kms_key_id: get(r, T, "kms_key_id")?,
+                wrapped_secret: get(r, T, "wrapped_secret")?,
+            })
+        })
+        .collect()
+}
+
+/// Replaces a medium's wrapped secret if it is still `old`'s (compare-and-set); returns
+/// whether it was replaced.
+pub async fn replace_secret<C: ConnectionTrait>(
+    conn: &C,
+    old: &WrappedMedium,
+    kms_key_id: &str,
+    wrapped: &[u8],
+) -> Result<bool, StoreError> {
+    Ok(exec(
+        conn,
+        "UPDATE security_media SET kms_key_id = $1, wrapped_secret = $2 WHERE id = $3 AND wrapped_secret = $4",
+        vec![
+            kms_key_id.into(),
+            wrapped.to_vec().into(),
+            old.id.as_str().into(),
+            old.wrapped_secret.clone().into(),
+        ],
+    )
+    .await?
+        == 1)
+}
+
+/// Media secrets per KMS key id (`kms status`).
+pub async fn count_by_kms_key<C: ConnectionTrait>(
+    conn: &C,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    let rows = all(
+        conn,
+        "SELECT kms_key_id, COUNT(*) AS n FROM security_media GROUP BY kms_key_id ORDER BY kms_key_id",
+        vec![],
+    )
+    .await?;
+    const T: &str = "security_media";
+    rows.iter()
+        .map(|r| {
+            let n: i64 = get(r, T, "n")?;
+            Ok((get(r, T, "kms_key_id")?, u64::try_from(n).unwrap_or(0)))
+        })
+        .collect()
+}

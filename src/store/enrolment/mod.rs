@@ -24,7 +24,8 @@ pub use self::{
         take_medium_attempt,
     },
     media::{
-        MediumRow, insert_medium, media_kinds_of_user, medium_of_user, set_challenge,
+        MediumRow, WrappedMedium, count_by_kms_key as media_by_kms_key, insert_medium,
+        media_kinds_of_user, media_not_under, medium_of_user, replace_secret, set_challenge,
         take_challenge, use_step,
     },
     passkeys::{

@@ -11,6 +11,7 @@ pub struct Model {
     pub slot: String,
     pub kms_key_id: String,
     pub wrapped: Vec<u8>,
+    pub mac_backend: Option<String>,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
 }

@@ -40,9 +40,12 @@ pub struct InstitutionRow {
     pub created_at: DateTime<Utc>,
     /// Whether its `signature_request.signed` webhooks carry the validation material.
     pub webhook_validation_info: bool,
+    /// The KMS backend whose MAC key derives its webhook secret (NULL: made before backends
+    /// were recorded; start-up names them).
+    pub webhook_mac_backend: Option<String>,
 }
 
-const INSTITUTION_COLS: &str = "id, name, sector, client_id, secret_hash, previous_secret_hash, previous_secret_until, webhook_key_version, scopes, status, created_at, webhook_validation_info";
+const INSTITUTION_COLS: &str = "id, name, sector, client_id, secret_hash, previous_secret_hash, previous_secret_until, webhook_key_version, scopes, status, created_at, webhook_validation_info, webhook_mac_backend";
 
 fn to_institution(r: &QueryResult) -> Result<InstitutionRow, StoreError> {
     const T: &str = "institutions";
@@ -59,6 +62,7 @@ fn to_institution(r: &QueryResult) -> Result<InstitutionRow, StoreError> {
         status: typed(r, T, "status")?,
         created_at: get(r, T, "created_at")?,
         webhook_validation_info: get(r, T, "webhook_validation_info")?,
+        webhook_mac_backend: get(r, T, "webhook_mac_backend")?,
     })
 }
 
@@ -69,7 +73,7 @@ pub async fn insert_institution<C: ConnectionTrait>(
 ) -> Result<(), StoreError> {
     exec(
         conn,
-        "INSERT INTO institutions (id, name, sector, client_id, secret_hash, webhook_key_version, scopes, status, created_at, webhook_validation_info) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO institutions (id, name, sector, client_id, secret_hash, webhook_key_version, scopes, status, created_at, webhook_validation_info, webhook_mac_backend) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         vec![
             row.id.clone().into(),
             row.name.clone().into(),
@@ -81,6 +85,7 @@ pub async fn insert_institution<C: ConnectionTrait>(
             text(&row.status),
             row.created_at.into(),
             row.webhook_validation_info.into(),
+            row.webhook_mac_backend.clone().into(),
         ],
     )
     .await?;
@@ -163,4 +168,56 @@ pub async fn rotate_secret<C: ConnectionTrait>(
     )
     .await?
         == 1)
+}
+
+/// Starts the institution's next webhook secret: key version + 1, derived from `backend`'s MAC
+/// key; whether the row exists.
+pub async fn next_webhook_key<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    backend: &str,
+) -> Result<bool, StoreError> {
+    Ok(exec(
+        conn,
+        "UPDATE institutions SET webhook_key_version = webhook_key_version + 1, webhook_mac_backend = $1 WHERE id = $2",
+        vec![backend.into(), id.into()],
+    )
+    .await?
+        == 1)
+}
+
+/// Names `backend` for the webhook secrets of rows made before backends were recorded: the one
+/// in force before any move between backends. Returns how many rows it named.
+pub async fn name_webhook_mac_backends<C: ConnectionTrait>(
+    conn: &C,
+    backend: &str,
+) -> Result<u64, StoreError> {
+    exec(
+        conn,
+        "UPDATE institutions SET webhook_mac_backend = $1 WHERE webhook_mac_backend IS NULL",
+        vec![backend.into()],
+    )
+    .await
+}
+
+/// Institutions whose webhook secret derives from a backend other than `current`, per backend
+/// (a row not yet named counts as `unnamed`'s, the backend start-up will name for it).
+pub async fn webhook_mac_backends_other_than<C: ConnectionTrait>(
+    conn: &C,
+    current: &str,
+    unnamed: &str,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    let rows = all(
+        conn,
+        "SELECT COALESCE(webhook_mac_backend, $2) AS b, COUNT(*) AS n FROM institutions WHERE COALESCE(webhook_mac_backend, $2) <> $1 GROUP BY 1 ORDER BY 1",
+        vec![current.into(), unnamed.into()],
+    )
+    .await?;
+    const T: &str = "institutions";
+    rows.iter()
+        .map(|r| {
+            let n: i64 = get(r, T, "n")?;
+            Ok((get(r, T, "b")?, u64::try_from(n).unwrap_or(0)))
+        })
+        .collect()
 }

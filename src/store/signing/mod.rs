@@ -30,7 +30,8 @@ pub use self::{
     history::history,
     institutions::{
         InstitutionRow, insert_institution, institution, institution_by_client_id, institutions,
-        rotate_secret, set_webhook_validation_info,
+        name_webhook_mac_backends, next_webhook_key, rotate_secret, set_webhook_validation_info,
+        webhook_mac_backends_other_than,
     },
     oauth::{
         Approval, GrantRow, GrantStatus, access_token_revoked, approve_grant, consume_code,
