@@ -115,6 +115,14 @@ impl Application {
             .await
             .map_err(StartupError::Kms)?;
         let kms = custody::kms::observed::ObservedKms::wrap(kms, metrics.kms.clone());
+        // Webhook secrets of rows made before backends were recorded derive from the backend
+        // in force before any move: name it now, so dropping `kms_previous` later cannot
+        // silently change them.
+        store::signing::name_webhook_mac_backends(
+            &db,
+            kms.previous_backend().unwrap_or(kms.backend()),
+        )
+        .await?;
         let custody = Arc::new(
             Custody::new(kms, &settings.custody, clock.clone())
                 .with_kms_metrics(metrics.kms.clone()),

@@ -129,3 +129,71 @@ pub async fn secret_of(
     };
     Ok(kms.decrypt(&wrapped, &context(&medium.id, kind)).await?)
 }
+
+/// Progress of moving media secrets to the current KMS key (`kms rewrap`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MediaRewrap {
+    /// Secrets moved.
+    pub moved: u64,
+    /// Secrets not under the current key after the run.
+    pub remaining: u64,
+}
+
+/// Moves up to `limit` media secrets not under the current KMS key to it (within a backend by
+/// its re-encryption; across backends through [`crate::custody::kms::pair::KmsPair`]), each
+/// by compare-and-set, `batch` per transaction with one audit event. Safe to interrupt and
+/// run again.
+pub async fn rewrap(
+    db: &DatabaseConnection,
+    kms: &dyn Kms,
+    now: DateTime<Utc>,
+    batch: u64,
+    limit: u64,
+) -> Result<MediaRewrap, MediaError> {
+    use sea_orm::TransactionTrait;
+
+    use crate::audit::{Action, Actor, NewEvent};
+    let current = kms.current_key_id();
+    let mut report = MediaRewrap::default();
+    let mut after: Option<String> = None;
+    while report.moved < limit {
+        let take = batch.min(limit - report.moved);
+        let page = store::enrolment::media_not_under(db, &current, after.as_deref(), take).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        let mut fresh = Vec::with_capacity(page.len());
+        for medium in &page {
+            let wrapped = WrappedKey {
+                kms_key_id: medium.kms_key_id.clone(),
+                blob: medium.wrapped_secret.clone(),
+            };
+            fresh.push(
+                kms.re_encrypt(&wrapped, &context(&medium.id, medium.kind))
+                    .await?,
+            );
+        }
+        let txn = db.begin().await.map_err(StoreError::from)?;
+        let mut done = 0u64;
+        for (old, new) in page.iter().zip(&fresh) {
+            if store::enrolment::replace_secret(&txn, old, &new.kms_key_id, &new.blob).await? {
+                done += 1;
+            }
+        }
+        let event = NewEvent::new(Actor::Operator, Action::KeysRewrapped)
+            .details(serde_json::json!({"to": current, "media": done}));
+        store::audit::append_within(&txn, now, &[event]).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        report.moved += done;
+        if done == 0 {
+            // Every one changed under us (a medium re-registered): the next run sees them.
+            break;
+        }
+    }
+    report.remaining = store::enrolment::media_by_kms_key(db)
+        .await?
+        .into_iter()
+        .filter(|(id, _)| *id != current)
+        .map(|(_, n)| n)
+        .sum();
+    Ok(report)
+}

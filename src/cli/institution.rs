@@ -37,6 +37,13 @@ pub enum InstitutionCommand {
         /// Institution id or client id.
         institution: String,
     },
+    /// Replace the secret that signs an institution's webhooks (at once: hand the new one
+    /// over first); after a move between KMS backends, this frees the institution's webhooks
+    /// from the previous backend.
+    RotateWebhookSecret {
+        /// Institution id or client id.
+        institution: String,
+    },
     /// Turn the validation material (chain, OCSP, CRLs) in an institution's
     /// `signature_request.signed` webhook bodies on or off (off by default: it can be large).
     WebhookValidationInfo {
@@ -127,6 +134,15 @@ pub async fn run(cmd: InstitutionCommand, settings: Settings) -> ExitCode {
                 let row = institution::find(&db, &who).await?;
                 let secret = institution::webhook_secret(kms.as_ref(), &row).await?;
                 println!("webhook_secret={}", secret.as_str());
+            }
+            InstitutionCommand::RotateWebhookSecret { institution: who } => {
+                let kms = kms::connect(&settings).await?;
+                let (view, secret) =
+                    institution::rotate_webhook_secret(&db, kms.as_ref(), clock.now(), &who)
+                        .await?;
+                println!("institution_id={}", view.id);
+                println!("webhook_secret={}", secret.as_str());
+                eprintln!("webhooks are signed with this secret from now on");
             }
             InstitutionCommand::WebhookValidationInfo {
                 institution: who,

@@ -6,9 +6,11 @@
 //!   with an HSM, a new label in `kms.pkcs11_wrap_key_label` (`create-keys` makes the key).
 //! - `create-keys`: (pkcs11 backend) create the wrapping and HMAC keys on the token if missing,
 //!   sensitive and non-extractable; existing keys are checked, never replaced.
-//! - `rewrap`: move every wrapped data key to the current key without unwrapping it to
-//!   fincert (AWS ReEncrypt; local: in memory only). Resumable: run it again after an
-//!   interruption and it continues with what is left.
+//! - `rewrap`: move every wrapped data key and security-medium secret to the current key
+//!   without unwrapping it to fincert (AWS ReEncrypt; local: in memory only). Resumable: run it
+//!   again after an interruption and it continues with what is left. With `kms_previous` set,
+//!   it moves them from that backend to `kms` (see `custody::rewrap` for what a PIN or passkey
+//!   slot keeps needing of the previous backend, and until when).
 
 use std::{process::ExitCode, sync::Arc};
 
@@ -72,6 +74,38 @@ async fn execute(cmd: KmsCommand, settings: &Settings) -> Result<ExitCode, Strin
                 };
                 println!("{n} wrapped data keys under {id}{mark}");
             }
+            for (id, n) in store::enrolment::media_by_kms_key(&db)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                let mark = if id == kms.current_key_id() {
+                    " (current)"
+                } else {
+                    ""
+                };
+                println!("{n} security-medium secrets under {id}{mark}");
+            }
+            // What still needs another backend's MAC key: `kms_previous` can go when none.
+            for (backend, n) in store::custody::slots_bound_by_other_mac(&db, kms.backend())
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                println!(
+                    "{n} slots bound with the {backend} backend's MAC key (service slots move with kms rewrap; PIN and passkey slots are bound again at each holder's next use)"
+                );
+            }
+            for (backend, n) in store::signing::webhook_mac_backends_other_than(
+                &db,
+                kms.backend(),
+                kms.previous_backend().unwrap_or(kms.backend()),
+            )
+            .await
+            .map_err(|e| e.to_string())?
+            {
+                println!(
+                    "{n} institutions' webhook secrets derive from the {backend} backend's MAC key (fincert institution rotate-webhook-secret)"
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         KmsCommand::Rotate => {
@@ -121,9 +155,10 @@ async fn execute(cmd: KmsCommand, settings: &Settings) -> Result<ExitCode, Strin
         }
         KmsCommand::Rewrap { batch, limit } => {
             let kms = kms::connect(settings).await?;
-            let custody = Custody::new(kms.clone(), &settings.custody, clock);
+            let custody = Custody::new(kms.clone(), &settings.custody, clock.clone());
+            let batch = batch.clamp(1, 10_000);
             let report = custody
-                .rewrap(&db, batch.clamp(1, 10_000), limit)
+                .rewrap(&db, batch, limit)
                 .await
                 .map_err(|e| e.to_string())?;
             println!(
@@ -132,6 +167,19 @@ async fn execute(cmd: KmsCommand, settings: &Settings) -> Result<ExitCode, Strin
                 report.skipped,
                 report.remaining,
                 kms.current_key_id()
+            );
+            let media = crate::auth::media::rewrap(
+                &db,
+                kms.as_ref(),
+                clock.now(),
+                batch,
+                limit.saturating_sub(report.moved + report.skipped),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            println!(
+                "security-medium secrets: moved {} remaining {}",
+                media.moved, media.remaining
             );
             Ok(ExitCode::SUCCESS)
         }

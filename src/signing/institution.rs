@@ -130,6 +130,7 @@ pub async fn register(
         status: InstitutionStatus::Active,
         created_at: now,
         webhook_validation_info: false,
+        webhook_mac_backend: Some(kms.backend().to_owned()),
     };
     let webhook_secret = webhook_secret(kms, &row).await?;
     let event = NewEvent::new(Actor::Operator, Action::InstitutionRegistered)
@@ -191,6 +192,33 @@ pub async fn rotate_secret(
     Ok((institution_view(&row), secret))
 }
 
+/// Replaces an institution's webhook secret: the next key version, derived from the current
+/// KMS backend's MAC key (after a move between backends, this is what frees the institution's
+/// webhooks from the previous backend). Deliveries from now on are signed with the new
+/// secret, which is returned to be handed over.
+pub async fn rotate_webhook_secret(
+    db: &DatabaseConnection,
+    kms: &dyn Kms,
+    now: DateTime<Utc>,
+    id_or_client_id: &str,
+) -> Result<(InstitutionView, Zeroizing<String>), SigningError> {
+    let mut row = find(db, id_or_client_id).await?;
+    row.webhook_key_version += 1;
+    row.webhook_mac_backend = Some(kms.backend().to_owned());
+    // The KMS first: a failure leaves the old secret in force.
+    let secret = webhook_secret(kms, &row).await?;
+    let event = NewEvent::new(Actor::Operator, Action::InstitutionWebhookSecretRotated)
+        .subject(row.id.clone())
+        .details(json!({"key_version": row.webhook_key_version, "kms_backend": kms.backend()}));
+    let txn = db.begin().await.map_err(StoreError::from)?;
+    if !db::next_webhook_key(&txn, &row.id, kms.backend()).await? {
+        return Err(SigningError::InstitutionNotFound);
+    }
+    store::audit::append_within(&txn, now, &[event]).await?;
+    txn.commit().await.map_err(StoreError::from)?;
+    Ok((institution_view(&row), secret))
+}
+
 /// Whether the institution's `signature_request.signed` webhooks carry the validation
 /// material (`request.result.validation_info`, built at each delivery attempt). Off by
 /// default: the issuing CA's CRL in it grows with every live revocation, so the body can
@@ -216,13 +244,25 @@ pub async fn set_webhook_validation_info(
 }
 
 /// The secret that signs an institution's webhooks: a KMS MAC over its id and key version,
-/// so it is never stored and the operator can show it again.
+/// so it is never stored and the operator can show it again. The MAC key is that of the
+/// backend recorded with the row: a move between KMS backends leaves the secret the
+/// institution holds unchanged until [`rotate_webhook_secret`]. A row made before backends
+/// were recorded derives from the backend in force before any move (the previous one while
+/// moving).
 pub async fn webhook_secret(
     kms: &dyn Kms,
     row: &db::InstitutionRow,
 ) -> Result<Zeroizing<String>, SigningError> {
+    let backend = row
+        .webhook_mac_backend
+        .as_deref()
+        .or(kms.previous_backend())
+        .unwrap_or(kms.backend());
     let mac = kms
-        .mac(format!("fincert-webhook-v{}:{}", row.webhook_key_version, row.id).as_bytes())
+        .mac_by(
+            backend,
+            format!("fincert-webhook-v{}:{}", row.webhook_key_version, row.id).as_bytes(),
+        )
         .await
         .map_err(CustodyError::Kms)?;
     Ok(Zeroizing::new(format!("whsec_{}", hex::encode(&mac[..]))))
