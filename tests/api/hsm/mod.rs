@@ -28,6 +28,7 @@ use serde_json::{Value, json};
 use crate::{helpers::*, hsm_tests};
 
 mod ca;
+mod moving;
 
 /// The contract every backend keeps, and what only this one must refuse: blobs of another
 /// backend, of a key the token lacks, or of another HSM's key.

@@ -19,6 +19,7 @@ mod pin_approval;
 mod receiver;
 mod refusal_cases;
 mod validation_material;
+mod webhook_secret;
 
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use serde_json::{Value, json};
@@ -45,6 +46,7 @@ use validation_material::{
     csc_v1_sign_hash_has_no_validation_info, csc_v2_sign_hash_returns_validation_info,
     native_result_carries_validation_material, webhooks_carry_validation_material_when_opted_in,
 };
+use webhook_secret::a_rotated_webhook_secret_signs_the_next_delivery;
 
 /// `POST /oauth2/token` with a form body exactly as given (no encoding, no Basic header).
 async fn token(app: &TestApp, form: &[(&str, &str)]) -> reqwest::Response {
@@ -118,4 +120,5 @@ both_engines!(
     webhooks_carry_validation_material_when_opted_in,
     a_device_kept_certificate_signs_on_the_device,
     the_copy_mailbox_gives_a_package_once,
+    a_rotated_webhook_secret_signs_the_next_delivery,
 );
