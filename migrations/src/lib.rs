@@ -36,6 +36,7 @@ mod m20261203_000027_csc_oauth;
 mod m20261204_000028_terms_translations;
 mod m20261206_000029_audit_partitions;
 mod m20261207_000030_mac_backends;
+mod m20261207_000031_sad_signature_forms;
 
 /// The ordered list of every migration fincert knows.
 pub struct Migrator;
@@ -74,6 +75,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000028_terms_translations::Migration),
             Box::new(m20261206_000029_audit_partitions::Migration),
             Box::new(m20261207_000030_mac_backends::Migration),
+            Box::new(m20261207_000031_sad_signature_forms::Migration),
         ]
     }
 }

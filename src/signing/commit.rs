@@ -49,6 +49,8 @@ pub enum Change {
         sad_hash: String,
         /// (hash, signature) pairs.
         spend: Vec<(String, Vec<u8>)>,
+        /// What every signature of this spend is.
+        form: SpendForm,
         /// The audit event of the hashes this spend signs; its details gain `digests`.
         event: Box<NewEvent>,
     },
@@ -75,6 +77,28 @@ pub enum Outcome {
     /// A SAD spend: the signature now stored for each hash, in order (this call's, or the one
     /// a concurrent or earlier call stored).
     Spent(Vec<Vec<u8>>),
+    /// A SAD spend refused because a hash of it was signed before in the other form (signHash
+    /// then signDoc, or the reverse): nothing of it was written.
+    OtherForm,
+}
+
+/// What a SAD spend's signatures are (`csc_sad_signatures.form`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpendForm {
+    /// signHash: the signature over the authorized hash itself.
+    Raw,
+    /// signDoc: a detached CMS (CAdES-B-B) whose message-digest is the authorized hash.
+    Cades,
+}
+
+impl SpendForm {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Raw => "raw",
+            Self::Cades => "cades",
+        }
+    }
 }
 
 type Job = (
@@ -126,8 +150,11 @@ async fn write(
     }
 }
 
-/// Every (activation, SAD hash, hash, signature) the batch's SAD spends name, in order.
-fn spent_hashes(batch: &[Job]) -> impl Iterator<Item = (&str, &str, &str, &[u8])> {
+/// One hash a batch's SAD spends name: (activation, SAD hash, hash, signature, form).
+type Spent<'a> = (&'a str, &'a str, &'a str, &'a [u8], SpendForm);
+
+/// Every hash the batch's SAD spends name, in order.
+fn spent_hashes(batch: &[Job]) -> impl Iterator<Item = Spent<'_>> {
     batch
         .iter()
         .filter_map(|(change, _, _)| match change {
@@ -135,14 +162,15 @@ fn spent_hashes(batch: &[Job]) -> impl Iterator<Item = (&str, &str, &str, &[u8])
                 activation_id,
                 sad_hash,
                 spend,
+                form,
                 ..
-            } => Some((activation_id.as_str(), sad_hash.as_str(), spend)),
+            } => Some((activation_id.as_str(), sad_hash.as_str(), spend, *form)),
             Change::Decide { .. } | Change::CreateRequest { .. } | Change::Audit => None,
         })
-        .flat_map(|(activation, sad_hash, spend)| {
+        .flat_map(|(activation, sad_hash, spend, form)| {
             spend
                 .iter()
-                .map(move |(hash, sig)| (activation, sad_hash, hash.as_str(), sig.as_slice()))
+                .map(move |(hash, sig)| (activation, sad_hash, hash.as_str(), sig.as_slice(), form))
         })
 }
 
@@ -188,22 +216,23 @@ async fn apply_batch(
     // whatever ends up stored.
     let mut items = Vec::new();
     let mut seen = HashSet::new();
-    for (activation, sad_hash, hash, signature) in spent_hashes(batch) {
+    for (activation, sad_hash, hash, signature, form) in spent_hashes(batch) {
         if seen.insert((activation, hash)) {
             items.push(db::SpendItem {
                 activation,
                 sad_hash,
                 hash,
                 signature,
+                form: form.as_str(),
             });
         }
     }
     let fresh = db::spend_hashes(txn, now, &items).await?;
     let stored_of: Vec<_> = spent_hashes(batch)
-        .filter(|(activation, _, hash, _)| {
+        .filter(|(activation, _, hash, _, _)| {
             !fresh.contains(&((*activation).to_owned(), (*hash).to_owned()))
         })
-        .map(|(activation, sad_hash, hash, _)| (activation, sad_hash, hash))
+        .map(|(activation, sad_hash, hash, _, _)| (activation, sad_hash, hash))
         .collect();
     let stored = db::stored_signatures(txn, now, &stored_of).await?;
     let mut claimed = HashSet::new();
@@ -212,6 +241,7 @@ async fn apply_batch(
             activation_id,
             spend,
             event,
+            form,
             ..
         } = change
         else {
@@ -219,27 +249,35 @@ async fn apply_batch(
         };
         let mut out = Vec::with_capacity(spend.len());
         let mut signed = Vec::new();
+        // A hash signed before in the other form refuses the call, but what this change
+        // stored stays stored (each hash signs once) and is audited: a retry in its form
+        // gets it.
+        let mut other_form = false;
         for (hash, signature) in spend {
             let key = (activation_id.clone(), hash.clone());
             if fresh.contains(&key) && claimed.insert(key.clone()) {
                 signed.push(hash.clone());
                 out.push(signature.clone());
-            } else if let Some(sig) = stored.get(&key) {
-                out.push(sig.clone());
+            } else if let Some((sig, stored_form)) = stored.get(&key) {
+                if stored_form == form.as_str() {
+                    out.push(sig.clone());
+                } else {
+                    other_form = true;
+                }
             } else if fresh.contains(&key) {
                 // Stored by an earlier change of this batch: that one is the signature.
-                let first = items
+                match items
                     .iter()
                     .find(|it| it.activation == activation_id && it.hash == hash)
-                    .map(|it| it.signature.to_vec())
-                    .unwrap_or_default();
-                out.push(first);
-            } else {
-                out.clear();
-                break;
+                {
+                    Some(first) if first.form == form.as_str() => {
+                        out.push(first.signature.to_vec())
+                    }
+                    _ => other_form = true,
+                }
             }
         }
-        if out.len() != spend.len() {
+        if !other_form && out.len() != spend.len() {
             if !signed.is_empty() {
                 // The SAD condition is the same for every hash of one change: a change cannot
                 // be half spent. Fail the batch rather than explain what cannot be.
@@ -265,7 +303,11 @@ async fn apply_batch(
             events.push(event);
             events.extend(evs.iter().cloned());
         }
-        outcomes[i] = Outcome::Spent(out);
+        outcomes[i] = if other_form {
+            Outcome::OtherForm
+        } else {
+            Outcome::Spent(out)
+        };
     }
     Ok((outcomes, events))
 }

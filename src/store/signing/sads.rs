@@ -112,6 +112,8 @@ pub struct SpendItem<'a> {
     pub hash: &'a str,
     /// The signature made for it.
     pub signature: &'a [u8],
+    /// What it is: `raw` (over the hash itself) or `cades` (a detached CMS of the hash).
+    pub form: &'a str,
 }
 
 /// Stores each item's signature as its hash's only one, for items whose SAD is current and
@@ -129,14 +131,15 @@ pub async fn spend_hashes<C: ConnectionTrait>(
     let rows = batch_param(items.iter().map(|it| {
         serde_json::json!({
             "a": it.activation, "h": it.hash, "d": it.sad_hash, "s": hex::encode(it.signature),
+            "f": it.form,
         })
     }));
     let sql = format!(
-        "INSERT INTO csc_sad_signatures (activation_id, hash, signature, created_at) \
-         SELECT v.a, v.h, {}, $1 FROM {} {} \
+        "INSERT INTO csc_sad_signatures (activation_id, hash, signature, form, created_at) \
+         SELECT v.a, v.h, {}, v.f, $1 FROM {} {} \
          WHERE true ON CONFLICT (activation_id, hash) DO NOTHING RETURNING activation_id, hash",
         unhex(conn, "v.s"),
-        batch_rows(conn, &["a", "h", "d", "s"]),
+        batch_rows(conn, &["a", "h", "d", "s", "f"]),
         per_row(conn, "live", "1", "csc_sads c", LIVE_SAD),
     );
     all(conn, &sql, vec![now.into(), rows.into()])
@@ -151,13 +154,13 @@ pub async fn spend_hashes<C: ConnectionTrait>(
         .collect()
 }
 
-/// The stored signatures of `(activation, sad_hash, hash)` items whose SAD is current and
-/// live at `now`, by (activation, hash).
+/// The stored signatures, with their forms, of `(activation, sad_hash, hash)` items whose SAD
+/// is current and live at `now`, by (activation, hash).
 pub async fn stored_signatures<C: ConnectionTrait>(
     conn: &C,
     now: DateTime<Utc>,
     items: &[(&str, &str, &str)],
-) -> Result<std::collections::HashMap<(String, String), Vec<u8>>, StoreError> {
+) -> Result<std::collections::HashMap<(String, String), (Vec<u8>, String)>, StoreError> {
     if items.is_empty() {
         return Ok(Default::default());
     }
@@ -167,13 +170,13 @@ pub async fn stored_signatures<C: ConnectionTrait>(
             .map(|(a, d, h)| serde_json::json!({"a": a, "h": h, "d": d})),
     );
     let sql = format!(
-        "SELECT s.activation_id, s.hash, s.signature FROM {} {} {}",
+        "SELECT s.activation_id, s.hash, s.signature, s.form FROM {} {} {}",
         batch_rows(conn, &["a", "h", "d"]),
         per_row(conn, "live", "1", "csc_sads c", LIVE_SAD),
         per_row(
             conn,
             "s",
-            "s.activation_id, s.hash, s.signature",
+            "s.activation_id, s.hash, s.signature, s.form",
             "csc_sad_signatures s",
             "s.activation_id = v.a AND s.hash = v.h",
         ),
@@ -185,7 +188,7 @@ pub async fn stored_signatures<C: ConnectionTrait>(
             const T: &str = "csc_sad_signatures";
             Ok((
                 (get(r, T, "activation_id")?, get(r, T, "hash")?),
-                get(r, T, "signature")?,
+                (get(r, T, "signature")?, get(r, T, "form")?),
             ))
         })
         .collect()
