@@ -290,6 +290,28 @@ pub fn assemble(
     Ok(info.to_der()?)
 }
 
+/// A detached SignedData made by [`assemble`], with `content` embedded: the signed
+/// attributes' message-digest already covers it, so nothing is signed again (what a retry of
+/// an attached signature gets from the stored detached one). Refuses a structure that is not
+/// a detached SignedData.
+pub fn attach(detached: &[u8], content: &[u8]) -> Result<Vec<u8>, CmsError> {
+    let info = ContentInfo::from_der(detached)?;
+    if info.content_type != rfc5911::ID_SIGNED_DATA {
+        return Err(CmsError::Der(der::ErrorKind::Failed.into()));
+    }
+    let mut signed: SignedData = info.content.decode_as()?;
+    if signed.encap_content_info.econtent.is_some() {
+        return Err(CmsError::Der(der::ErrorKind::Failed.into()));
+    }
+    signed.encap_content_info.econtent =
+        Some(Any::encode_from(&OctetString::new(content.to_vec())?)?);
+    let info = ContentInfo {
+        content_type: rfc5911::ID_SIGNED_DATA,
+        content: Any::encode_from(&signed)?,
+    };
+    Ok(info.to_der()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,5 +466,53 @@ mod tests {
         assert_eq!(parsed.mask_gen.oid, rfc5912::ID_MGF_1);
         assert!(is_supported_pss(&params));
         assert!(!is_supported_pss(b"\x30\x00"));
+    }
+
+    #[test]
+    fn attach_embeds_the_content_and_changes_nothing_signed() {
+        let cert = certificate("signer.example");
+        let d = Digest::of(b"loan contract");
+        let (attrs, _) = signed_attributes(&d, None, &cert).unwrap();
+        let detached = assemble(
+            attrs,
+            vec![7; 64],
+            Algorithm::EcdsaP256Sha256,
+            &cert,
+            &[],
+            None,
+        )
+        .unwrap();
+        let attached = attach(&detached, b"loan contract").unwrap();
+        let signed = |der: &[u8]| -> SignedData {
+            ContentInfo::from_der(der)
+                .unwrap()
+                .content
+                .decode_as()
+                .unwrap()
+        };
+        let (a, b) = (signed(&detached), signed(&attached));
+        let content: OctetString = b
+            .encap_content_info
+            .econtent
+            .as_ref()
+            .expect("embedded")
+            .decode_as()
+            .unwrap();
+        assert_eq!(content.as_bytes(), b"loan contract");
+        assert_eq!(
+            a.signer_infos.0.to_der().unwrap(),
+            b.signer_infos.0.to_der().unwrap(),
+            "the signer info (attributes and signature) is the same"
+        );
+        assert!(attach(&attached, b"again").is_err(), "attached already");
+        assert!(attach(b"not cms", b"x").is_err());
+        let other = ContentInfo {
+            content_type: rfc5911::ID_DATA,
+            content: Any::encode_from(&OctetString::new(vec![1]).unwrap()).unwrap(),
+        };
+        assert!(
+            attach(&other.to_der().unwrap(), b"x").is_err(),
+            "not SignedData"
+        );
     }
 }

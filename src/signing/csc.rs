@@ -33,6 +33,7 @@ use zeroize::Zeroizing;
 
 use super::{
     Caller, Signing, SigningError, ValidationInfo,
+    commit::SpendForm,
     request::{Algorithm, AlgorithmExt as _, Digest, Format, Target},
 };
 use crate::{
@@ -53,6 +54,8 @@ pub enum SadProblem {
     HashNotAuthorized,
     /// More signatures than it has left.
     Exhausted,
+    /// A hash it authorizes was signed before by the other method (signHash or signDoc).
+    OtherForm,
 }
 
 impl SadProblem {
@@ -63,6 +66,7 @@ impl SadProblem {
             Self::Expired => "SAD expired",
             Self::HashNotAuthorized => "Hash is not authorized by the SAD",
             Self::Exhausted => "Numbers of signatures is too high",
+            Self::OtherForm => "Hash was already signed by the other signing method",
         }
     }
 }
@@ -110,6 +114,16 @@ impl SadEntry {
             expires_at: self.expires_at,
         }
     }
+}
+
+/// A spend of a SAD, as signHash and signDoc ask for it.
+struct Spend<'a> {
+    credential_id: &'a str,
+    sad: &'a str,
+    hashes: &'a [Digest],
+    algorithm: Algorithm,
+    material: bool,
+    form: SpendForm,
 }
 
 /// The SAD's random bytes (what the record's outer key is derived from).
@@ -299,6 +313,59 @@ impl Signing {
         algorithm: Algorithm,
         material: bool,
     ) -> Result<Result<(Vec<Vec<u8>>, Option<ValidationInfo>), SadProblem>, SigningError> {
+        let spend = Spend {
+            credential_id,
+            sad,
+            hashes,
+            algorithm,
+            material,
+            form: SpendForm::Raw,
+        };
+        self.csc_spend(db, caller, spend).await
+    }
+
+    /// `signatures/signDoc` in CAdES: spends the SAD on `digests` (each the SHA-256 of a
+    /// document, authorized as a hash) and answers, for each, a detached CMS SignedData
+    /// (CAdES-B-B: content-type, message-digest, signing-time, signing-certificate-v2) signed
+    /// with `algorithm`, with the issuing CA beside the signer's certificate. A digest signed
+    /// before answers with its stored CMS; one signed by signHash is refused.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn csc_sign_doc(
+        &self,
+        db: &DatabaseConnection,
+        caller: &Caller,
+        credential_id: &str,
+        sad: &str,
+        digests: &[Digest],
+        algorithm: Algorithm,
+        material: bool,
+    ) -> Result<Result<(Vec<Vec<u8>>, Option<ValidationInfo>), SadProblem>, SigningError> {
+        let spend = Spend {
+            credential_id,
+            sad,
+            hashes: digests,
+            algorithm,
+            material,
+            form: SpendForm::Cades,
+        };
+        self.csc_spend(db, caller, spend).await
+    }
+
+    /// What signHash and signDoc share: the SAD's checks, the activation, the signatures made
+    /// in memory, then the spend in the next group commit.
+    async fn csc_spend(
+        &self,
+        db: &DatabaseConnection,
+        caller: &Caller,
+        Spend {
+            credential_id,
+            sad,
+            hashes,
+            algorithm,
+            material,
+            form,
+        }: Spend<'_>,
+    ) -> Result<Result<(Vec<Vec<u8>>, Option<ValidationInfo>), SadProblem>, SigningError> {
         caller.require("sign")?;
         let now = self.clock.now();
         let hash = sad_hash(sad);
@@ -349,21 +416,30 @@ impl Signing {
         }
         // Sign first (nothing leaves before the commit), then spend with the audit event in
         // the next group commit; a spend that loses the race answers with the stored one.
+        let metric_format = match form {
+            SpendForm::Raw => Format::Raw,
+            SpendForm::Cades => Format::CmsDetached,
+        };
+        let chain = match form {
+            SpendForm::Raw => Vec::new(),
+            // The issuing CA (or a registered certificate's own intermediates): the root is
+            // the relying party's trust anchor and never comes from a signature.
+            SpendForm::Cades => self
+                .pki
+                .chain_of(usable.foreign_chain.as_deref().map(Vec::as_slice)),
+        };
         let mut spend = Vec::with_capacity(hashes.len());
         for (h, b64) in hashes.iter().zip(wanted) {
-            match self.custody.sign_digest(
-                &entry.owner,
-                entry.activation,
-                algorithm.scheme(),
-                h.as_bytes(),
-            ) {
+            match self.produce_for_sad(&entry, &usable, algorithm, form, &chain, h, now) {
                 Ok(sig) => spend.push((b64, sig)),
-                Err(CustodyError::Activation(_)) => return Ok(Err(SadProblem::Expired)),
+                Err(SigningError::Custody(CustodyError::Activation(_))) => {
+                    return Ok(Err(SadProblem::Expired));
+                }
                 Err(e) => {
                     let failed = crate::metrics::SignatureResult::Failed;
                     self.signatures
-                        .observe(algorithm, Format::Raw, failed, hashes.len());
-                    return Err(e.into());
+                        .observe(algorithm, metric_format, failed, hashes.len());
+                    return Err(e);
                 }
             }
         }
@@ -374,17 +450,19 @@ impl Signing {
                 "institution": caller.institution.id,
                 "activation": entry.activation.to_string(),
                 "algorithm": algorithm.as_str(),
+                "form": form.as_str(),
             }));
         let change = super::commit::Change::SpendSad {
             activation_id: entry.activation.to_string(),
             sad_hash: hash.clone(),
             spend,
+            form,
             event: Box::new(event),
         };
         let committed = self.committer.commit(change, Vec::new()).await;
         self.signatures.observe(
             algorithm,
-            Format::Raw,
+            metric_format,
             match &committed {
                 Ok(super::commit::Outcome::Spent(_)) => crate::metrics::SignatureResult::Ok,
                 Ok(_) => crate::metrics::SignatureResult::Refused,
@@ -410,6 +488,7 @@ impl Signing {
                 };
                 Ok(Ok((signatures, info)))
             }
+            super::commit::Outcome::OtherForm => Ok(Err(SadProblem::OtherForm)),
             _ => {
                 // Replaced (extendTransaction on some node), expired or gone meanwhile.
                 self.forget_sad(&hash);
@@ -419,6 +498,37 @@ impl Signing {
                 }))
             }
         }
+    }
+
+    /// One authorized hash's output in `form`: the signature over the hash itself, or a
+    /// detached CAdES-B-B SignedData whose message-digest it is, signed at `now`.
+    #[allow(clippy::too_many_arguments)]
+    fn produce_for_sad(
+        &self,
+        entry: &SadEntry,
+        usable: &super::Usable,
+        algorithm: Algorithm,
+        form: SpendForm,
+        chain: &[Vec<u8>],
+        hash: &Digest,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<u8>, SigningError> {
+        let scheme = algorithm.scheme();
+        Ok(match form {
+            SpendForm::Raw => {
+                self.custody
+                    .sign_digest(&entry.owner, entry.activation, scheme, hash.as_bytes())?
+            }
+            SpendForm::Cades => {
+                let cert = usable.certificate_der.as_slice();
+                let (attrs, der) = super::cms::signed_attributes(hash, Some(now), cert)?;
+                let sig = self
+                    .custody
+                    .sign(&entry.owner, entry.activation, scheme, &der)?;
+                let chain: Vec<&[u8]> = chain.iter().take(1).map(Vec::as_slice).collect();
+                super::cms::assemble(attrs, sig, algorithm, cert, &chain, None)?
+            }
+        })
     }
 
     /// `credentials/extendTransaction`: a new SAD for the rest of the same authorization; the
