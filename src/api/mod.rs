@@ -365,6 +365,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::POST, "/csc/v2/signatures/signHash", || {
             web::route().to(csc::v2_sign_hash)
         }),
+        endpoint(Method::POST, "/csc/v2/signatures/signDoc", || {
+            web::route().to(csc::v2_sign_doc)
+        }),
         endpoint(Method::GET, "/", || {
             web::route().to(crate::portal::redirect)
         }),

@@ -41,7 +41,7 @@ pub struct InfoV2 {
     /// Authentication types; `["oauth2client"]`.
     #[serde(rename = "authType")]
     pub auth_type: Vec<String>,
-    /// Conformance levels of signature creation (none: the service signs hashes only).
+    /// Conformance levels signDoc creates (`Ades-B-B`, and its older name `Ades-B`).
     pub conformance_levels: Vec<String>,
     /// Service description.
     pub description: String,
@@ -60,7 +60,7 @@ pub struct InfoV2 {
     /// The signature algorithms signHash accepts.
     #[serde(rename = "signAlgorithms")]
     pub sign_algorithms: SignAlgorithms,
-    /// Signature formats of signDoc (none).
+    /// Signature formats of signDoc (`C`: CAdES, detached or attached).
     pub signature_formats: SignatureFormats,
     /// Version of the specification implemented.
     pub specs: String,
@@ -256,6 +256,35 @@ pub struct Sad {
     /// Seconds until the SAD expires.
     #[serde(rename = "expiresIn")]
     pub expires_in: i64,
+}
+
+/// `signatures/signDoc` (2.0.0.2): CAdES signatures, in the order of the request's
+/// `documents` (those asked `Attached`, with the document inside) and its `documentDigests`
+/// and `Detached` documents. Either array is omitted when empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignDoc {
+    /// Base64 CMS SignedData with the document embedded (`Attached`), one per such document.
+    #[serde(
+        rename = "DocumentWithSignature",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub document_with_signature: Vec<String>,
+    /// Base64 detached CMS SignedData: one per `documentDigests` hash, then one per
+    /// `Detached` document.
+    #[serde(
+        rename = "SignatureObject",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub signature_object: Vec<String>,
+    /// The validation material, when `returnValidationInfo` asked for it.
+    #[serde(
+        rename = "validationInfo",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub validation_info: Option<super::institutions::ValidationInfo>,
 }
 
 /// `signatures/signHash` (both versions).

@@ -44,7 +44,7 @@ pub async fn info(state: &AppState, version: Version) -> HttpResponse {
     };
     let auth_type = strings(&["oauth2client", "oauth2code"]);
     let description = "Cloud keystore for Korean financial certificates".to_owned();
-    let methods = strings(&[
+    let mut methods = strings(&[
         "oauth2/token",
         "oauth2/authorize",
         "oauth2/revoke",
@@ -54,6 +54,9 @@ pub async fn info(state: &AppState, version: Version) -> HttpResponse {
         "credentials/extendTransaction",
         "signatures/signHash",
     ]);
+    if version == Version::V2 {
+        methods.push("signatures/signDoc".to_owned());
+    }
     let (name, lang, region) = ("fincert".to_owned(), "ko-KR".to_owned(), "KR".to_owned());
     // The root certificate stands for the service (CSC asks for an image URI; a published,
     // stable URL that answers beats a picture we would have to host).
@@ -74,7 +77,7 @@ pub async fn info(state: &AppState, version: Version) -> HttpResponse {
         }),
         Version::V2 => HttpResponse::Ok().json(InfoV2 {
             auth_type,
-            conformance_levels: Vec::new(),
+            conformance_levels: strings(&super::params::CONFORMANCE_LEVELS),
             description,
             lang,
             logo,
@@ -86,8 +89,8 @@ pub async fn info(state: &AppState, version: Version) -> HttpResponse {
                 algos: strings(&[RSA, RSA_SHA256, RSA_PSS, ECDSA_SHA256]),
             },
             signature_formats: SignatureFormats {
-                envelope_properties: Vec::new(),
-                formats: Vec::new(),
+                envelope_properties: vec![strings(&["Detached", "Attached"])],
+                formats: strings(&["C"]),
             },
             specs,
         }),

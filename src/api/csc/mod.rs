@@ -8,7 +8,8 @@
 //! `params.rs` reads the loosely typed CSC bodies (the response bodies are the typed
 //! `fincert_client::proto::csc` structs), `credentials.rs` answers `info` and the
 //! `credentials/list|info` methods, `signatures.rs` answers `credentials/authorize`,
-//! `extendTransaction` and `signHash`; this file holds the routes and the caller.
+//! `extendTransaction`, `signHash` and (v2) `signDoc`; this file holds the routes and the
+//! caller.
 
 mod authorize;
 mod credentials;
@@ -27,7 +28,7 @@ use crate::{
 };
 use credentials::{info, info_of, list};
 pub use params::{Method, read_request};
-use signatures::{authorize, extend, sign_hash};
+use signatures::{authorize, extend, sign_doc, sign_hash};
 
 /// Which version of the API a route serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +89,7 @@ pub(super) async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller
         })
 }
 
-/// Like [`open`], for `signatures/signHash`, which also takes a *credential token* (from the
+/// Like [`open`], for `signatures/signHash` and `signDoc`, which also take a *credential token* (from the
 /// authorization code flow, scope `credential`) as the bearer: then the caller is the
 /// institution the token was issued to and the token is the SAD. Returns that token too.
 pub(super) async fn open_signing(
@@ -252,3 +253,12 @@ routes!(
     v2_extend,
     v2_sign_hash
 );
+
+/// `signatures/signDoc` (2.0.0.2; 1.0.4.0 has no such method).
+pub async fn v2_sign_doc(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    respond(sign_doc(&state, &req, &body).await)
+}

@@ -395,6 +395,166 @@ impl<'a> SignHashRequest<'a> {
     }
 }
 
+/// Where a signDoc signature goes in the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Placement {
+    /// `SignatureObject`: a detached CMS (a `documentDigests` hash, or a `Detached` document).
+    Detached,
+    /// `DocumentWithSignature`: the CMS with this document embedded (`Attached`).
+    Attached(Vec<u8>),
+}
+
+/// One signature `signatures/signDoc` asks for: the SHA-256 it signs (a document's, or a
+/// hash the client computed) and where it goes.
+pub(super) struct DocItem {
+    pub digest: Digest,
+    pub placement: Placement,
+}
+
+/// `signatures/signDoc` (2.0.0.2), for what fincert makes itself: CAdES (`signature_format`
+/// `C`) at `Ades-B-B` (`Ades-B`, the older name, is the same signature), detached or attached.
+pub(super) struct SignDocRequest<'a> {
+    pub credential_id: &'a str,
+    /// Absent when the bearer is a credential token (which is the SAD then).
+    pub sad: Option<&'a str>,
+    /// `documentDigests`' hashes in order, then `documents` in order.
+    pub items: Vec<DocItem>,
+    pub algorithm: Algorithm,
+    pub validation_info: bool,
+}
+
+/// The conformance levels signDoc creates, as `info` lists them.
+pub(super) const CONFORMANCE_LEVELS: [&str; 2] = ["Ades-B-B", "Ades-B"];
+
+impl<'a> SignDocRequest<'a> {
+    pub fn parse(m: &'a Map<String, Value>, by_token: bool) -> Result<Self, CscError> {
+        let credential_id = string(m, "credentialID")?;
+        let sad = if by_token {
+            opt_string(m, "SAD")?
+        } else {
+            Some(string(m, "SAD")?)
+        };
+        opt_string(m, "signatureQualifier")?;
+        opt_string(m, "clientData")?;
+        match opt_string(m, "operationMode")? {
+            None | Some("S") => {}
+            // Asynchronous mode is not offered (`info` says so by its absence).
+            Some(_) => return Err(CscError::bad("Invalid parameter operationMode")),
+        }
+        // Meaningful in asynchronous mode only, so ignored; still of their types.
+        opt_string(m, "response_uri")?;
+        if m.get("validity_period").is_some_and(|v| !v.is_u64()) {
+            return Err(CscError::bad("Invalid parameter validity_period"));
+        }
+        let validation_info = boolean(m, "returnValidationInfo")?;
+        let array = |name: &str| -> Result<&'a [Value], CscError> {
+            match m.get(name) {
+                None => Ok(&[]),
+                Some(Value::Array(a)) => Ok(a.as_slice()),
+                Some(_) => Err(CscError::bad(format!(
+                    "Missing (or invalid type) array parameter {name}"
+                ))),
+            }
+        };
+        let (digests, documents) = (array("documentDigests")?, array("documents")?);
+        if digests.is_empty() && documents.is_empty() {
+            return Err(CscError::bad(
+                "Missing (or invalid type) array parameter documentDigests or documents",
+            ));
+        }
+        let mut items = Vec::new();
+        let mut algorithm = None;
+        let mut same_algorithm = |a: Algorithm| match algorithm {
+            None => {
+                algorithm = Some(a);
+                Ok(())
+            }
+            Some(b) if b == a => Ok(()),
+            Some(_) => Err(CscError::bad(
+                "Invalid parameter signAlgo: every document of one call takes the same",
+            )),
+        };
+        for v in digests {
+            let d = object(v, "documentDigests")?;
+            let attached = cades_options(d, false)?;
+            if attached {
+                // A hash carries no document to embed.
+                return Err(CscError::bad("Invalid parameter signed_envelope_property"));
+            }
+            same_algorithm(sign_algorithm(d, Version::V2)?)?;
+            for digest in hashes(d, "hashes")? {
+                items.push(DocItem {
+                    digest,
+                    placement: Placement::Detached,
+                });
+            }
+        }
+        for v in documents {
+            let d = object(v, "documents")?;
+            let attached = cades_options(d, true)?;
+            // The service hashes the document (SHA-256); a named hash must be that one.
+            let mut with_hash = d.clone();
+            with_hash
+                .entry("hashAlgorithmOID")
+                .or_insert_with(|| Value::String(SHA256.to_owned()));
+            same_algorithm(sign_algorithm(&with_hash, Version::V2)?)?;
+            let content = string(d, "document")
+                .ok()
+                .and_then(|s| STANDARD.decode(s).ok())
+                .ok_or_else(|| CscError::bad("Invalid Base64 document string parameter"))?;
+            items.push(DocItem {
+                digest: Digest::of(&content),
+                placement: if attached {
+                    Placement::Attached(content)
+                } else {
+                    Placement::Detached
+                },
+            });
+        }
+        Ok(Self {
+            credential_id,
+            sad,
+            items,
+            // Set by the first document or digest, of which there is at least one.
+            algorithm: algorithm.ok_or_else(|| CscError::bad("Invalid parameter signAlgo"))?,
+            validation_info,
+        })
+    }
+}
+
+/// An element of a signDoc array, as an object.
+fn object<'a>(v: &'a Value, array: &str) -> Result<&'a Map<String, Value>, CscError> {
+    v.as_object()
+        .ok_or_else(|| CscError::bad(format!("Invalid parameter {array}")))
+}
+
+/// A signDoc document's format options; `true` when it is to be `Attached`. CAdES only, at
+/// B-B, with the attributes fincert sets (none of the caller's: `signed_props` empty).
+fn cades_options(d: &Map<String, Value>, document: bool) -> Result<bool, CscError> {
+    if string(d, "signature_format")? != "C" {
+        return Err(CscError::bad("Invalid parameter signature_format"));
+    }
+    if let Some(level) = opt_string(d, "conformance_level")?
+        && !CONFORMANCE_LEVELS
+            .iter()
+            .any(|l| l.eq_ignore_ascii_case(level))
+    {
+        return Err(CscError::bad("Invalid parameter conformance_level"));
+    }
+    match d.get("signed_props") {
+        None => {}
+        Some(Value::Array(a)) if a.is_empty() => {}
+        Some(_) => return Err(CscError::bad("Invalid parameter signed_props")),
+    }
+    // CAdES' default is Attached where there is a document to embed.
+    match opt_string(d, "signed_envelope_property")? {
+        None => Ok(document),
+        Some("Attached") => Ok(true),
+        Some("Detached") => Ok(false),
+        Some(_) => Err(CscError::bad("Invalid parameter signed_envelope_property")),
+    }
+}
+
 /// A CSC method whose body [`read_request`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -408,16 +568,19 @@ pub enum Method {
     Extend,
     /// `signatures/signHash`.
     SignHash,
+    /// `signatures/signDoc` (2.0.0.2 only).
+    SignDoc,
 }
 
 impl Method {
     /// Every method.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::List,
         Self::Info,
         Self::Authorize,
         Self::Extend,
         Self::SignHash,
+        Self::SignDoc,
     ];
 }
 
@@ -438,5 +601,6 @@ pub fn read_request(
         Method::Authorize => AuthorizeRequest::parse(&m, version, max_batch).map(drop),
         Method::Extend => ExtendRequest::parse(&m).map(drop),
         Method::SignHash => SignHashRequest::parse(&m, version, false).map(drop),
+        Method::SignDoc => SignDocRequest::parse(&m, false).map(drop),
     }
 }

@@ -1,19 +1,23 @@
-//! `credentials/authorize`, `credentials/extendTransaction` and `signatures/signHash`: the
-//! SCAL 2 flow, where the PIN authorizes named hashes and the SAD carries that authorization
-//! to the signature.
+//! `credentials/authorize`, `credentials/extendTransaction`, `signatures/signHash` and
+//! `signatures/signDoc`: the SCAL 2 flow, where the PIN authorizes named hashes and the SAD
+//! carries that authorization to the signature. For signDoc the authorized hashes are the
+//! documents' SHA-256 (or the `documentDigests` the client computed), and what is signed is
+//! a CAdES-B-B SignedData whose message-digest each of them is.
 
 use actix_web::HttpRequest;
 use base64::{Engine as _, engine::general_purpose::STANDARD};
-use fincert_client::proto::csc::{Sad, Signatures};
+use fincert_client::proto::csc::{Sad, SignDoc, Signatures};
 
 use super::{
     CscResult, Version, open, open_signing,
-    params::{AuthorizeRequest, ExtendRequest, SignHashRequest, invalid_pin},
+    params::{
+        AuthorizeRequest, ExtendRequest, Placement, SignDocRequest, SignHashRequest, invalid_pin,
+    },
 };
 use crate::{
     custody::CustodyError,
     error::CscError,
-    signing::{SigningError, csc::SadProblem},
+    signing::{SigningError, cms, csc::SadProblem},
     state::AppState,
 };
 
@@ -88,4 +92,50 @@ pub(super) async fn sign_hash(
         Err(SadProblem::Exhausted) => Err(CscError::bad("Invalid parameter SAD")),
         Err(p) => Err(CscError::bad(p.description())),
     }
+}
+
+pub(super) async fn sign_doc(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+) -> CscResult<SignDoc> {
+    let (m, caller, credential_token) = open_signing(state, req, body).await?;
+    let r = SignDocRequest::parse(&m, credential_token.is_some())?;
+    let sad = credential_token
+        .as_deref()
+        .or(r.sad)
+        .ok_or_else(|| CscError::bad("Missing (or invalid type) string parameter SAD"))?;
+    let digests: Vec<_> = r.items.iter().map(|i| i.digest).collect();
+    let (cms, validation_info) = match state
+        .signing
+        .csc_sign_doc(
+            &state.db,
+            &caller,
+            r.credential_id,
+            sad,
+            &digests,
+            r.algorithm,
+            r.validation_info,
+        )
+        .await?
+    {
+        Ok(done) => done,
+        Err(SadProblem::Exhausted) => return Err(CscError::bad("Invalid parameter SAD")),
+        Err(p) => return Err(CscError::bad(p.description())),
+    };
+    let mut out = SignDoc {
+        document_with_signature: Vec::new(),
+        signature_object: Vec::new(),
+        validation_info,
+    };
+    for (item, detached) in r.items.into_iter().zip(cms) {
+        match item.placement {
+            Placement::Detached => out.signature_object.push(STANDARD.encode(detached)),
+            Placement::Attached(content) => {
+                let attached = cms::attach(&detached, &content).map_err(SigningError::from)?;
+                out.document_with_signature.push(STANDARD.encode(attached));
+            }
+        }
+    }
+    Ok(out)
 }
