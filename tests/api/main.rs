@@ -27,6 +27,7 @@ mod cluster;
 mod corrupt_rows;
 mod csc;
 mod csc_oauth;
+mod csc_sign_doc;
 mod custody;
 mod device_portal;
 mod enrolment;
