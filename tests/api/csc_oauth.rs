@@ -575,7 +575,8 @@ fn env(name: &str) -> String {
 /// The consent page in Chromium (`tests/browser/csc.mjs`): authorize link with no session →
 /// "sign in first" → sign-in by choosing → back at the consent page → PIN keypad → back to the
 /// client's loopback redirect URI (axe-core and touch targets checked on the way); then the
-/// code is exchanged and signs, checked by openssl.
+/// code is exchanged and the credential token signs, checked by openssl: `signHash` on
+/// SQLite (desktop), `signDoc` with the document attached on PostgreSQL (phone).
 async fn csc_oauth_consent_in_chromium(engine: Engine) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -676,6 +677,24 @@ async fn csc_oauth_consent_in_chromium(engine: Engine) {
     let (status, tok) = exchange(&app, &bank, &back["code"], &verifier, &redirect).await;
     assert_eq!(status, 200, "{tok}");
     let token = tok["access_token"].as_str().unwrap();
+    if engine == Engine::Postgres {
+        // The phone run's client signs the document itself with signDoc (CAdES, attached).
+        let path = "/csc/v2/signatures/signDoc";
+        let body = json!({"credentialID": id, "documents": [{"document": STANDARD.encode(doc), "signature_format": "C", "conformance_level": "Ades-B-B", "signAlgo": RSA_SHA256}]});
+        let resp = post(&app, path, Some(token), body).await;
+        let status = resp.status().as_u16();
+        let out: Value = resp.json().await.unwrap();
+        crate::openapi::check_response("post", path, status, &out);
+        assert_eq!(status, 200, "{out}");
+        let cms = STANDARD
+            .decode(out["DocumentWithSignature"][0].as_str().unwrap())
+            .unwrap();
+        let root = app.pki.ca_certificate("root").unwrap();
+        let (ok, content) = openssl_cms_verify(&cms, root, None);
+        assert!(ok, "openssl verifies the CMS");
+        assert_eq!(content, doc, "with the approved document inside");
+        return;
+    }
     let (status, out) = sign_hash(&app, token, json!({"credentialID": id, "hashes": [b64(doc)], "hashAlgorithmOID": SHA256, "signAlgo": RSA_SHA256})).await;
     assert_eq!(status, 200, "{out}");
     let spki = x509_parser::parse_x509_certificate(&h.cert.der)
