@@ -407,6 +407,11 @@ fn spawn_background(
                 if let Err(e) = store::signing::purge_expired_grants(&db, clock.now()).await {
                     tracing::warn!(error = %e, "expired CSC authorizations not purged; retrying later");
                 }
+                // Asynchronous CSC results past their validity period.
+                if let Err(e) = store::signing::purge_expired_async_results(&db, clock.now()).await
+                {
+                    tracing::warn!(error = %e, "expired CSC results not purged; retrying later");
+                }
                 // The audit log's next partitions (PostgreSQL); a month is made once.
                 let now = clock.now();
                 if let Err(e) =

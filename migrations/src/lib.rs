@@ -37,6 +37,7 @@ mod m20261204_000028_terms_translations;
 mod m20261206_000029_audit_partitions;
 mod m20261207_000030_mac_backends;
 mod m20261207_000031_sad_signature_forms;
+mod m20261207_000032_csc_async_results;
 
 /// The ordered list of every migration fincert knows.
 pub struct Migrator;
@@ -76,6 +77,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000029_audit_partitions::Migration),
             Box::new(m20261207_000030_mac_backends::Migration),
             Box::new(m20261207_000031_sad_signature_forms::Migration),
+            Box::new(m20261207_000032_csc_async_results::Migration),
         ]
     }
 }

@@ -23,6 +23,7 @@ pub mod cms;
 pub mod commit;
 mod consents;
 pub mod csc;
+pub mod csc_async;
 pub mod csc_oauth;
 mod device;
 pub mod history;

@@ -6,10 +6,12 @@
 //! - `requests.rs`: `signature_requests` (what is to be signed, single-use decisions);
 //! - `deliveries.rs`: `webhook_deliveries` and `webhook_attempts` (the webhook queue);
 //! - `history.rs`: a certificate's usage history (`signature_requests` with `institutions`);
-//! - `sads.rs`: `csc_sads` and `csc_sad_signatures` (CSC authorizations and their spends).
+//! - `sads.rs`: `csc_sads` and `csc_sad_signatures` (CSC authorizations and their spends);
+//! - `async_results.rs`: `csc_async_results` (asynchronous CSC signing's outcomes).
 //!
 //! Everything is re-exported here: callers write `store::signing::institution`, not the file.
 
+mod async_results;
 mod consents;
 mod deliveries;
 mod history;
@@ -19,6 +21,10 @@ mod requests;
 mod sads;
 
 pub use self::{
+    async_results::{
+        AsyncResultRow, AsyncStatus, async_result, complete_async_result, insert_async_result,
+        purge_expired_async_results,
+    },
     consents::{
         ConsentRow, consents_of_institution, consents_of_user, insert_consent, live_consent,
         live_consents_by_ref, withdraw_consent,
