@@ -368,6 +368,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::POST, "/csc/v2/signatures/signDoc", || {
             web::route().to(csc::v2_sign_doc)
         }),
+        endpoint(Method::POST, "/csc/v2/signatures/signPolling", || {
+            web::route().to(csc::v2_sign_polling)
+        }),
         endpoint(Method::GET, "/", || {
             web::route().to(crate::portal::redirect)
         }),

@@ -287,6 +287,15 @@ pub struct SignDoc {
     pub validation_info: Option<super::institutions::ValidationInfo>,
 }
 
+/// `signatures/signHash` and `signDoc` with `operationMode: "A"` (2.0.0.2): the identifier
+/// `signatures/signPolling` takes to fetch the answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseId {
+    /// The responseID.
+    #[serde(rename = "responseID")]
+    pub response_id: String,
+}
+
 /// `signatures/signHash` (both versions).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Signatures {

@@ -56,6 +56,7 @@ pub async fn info(state: &AppState, version: Version) -> HttpResponse {
     ]);
     if version == Version::V2 {
         methods.push("signatures/signDoc".to_owned());
+        methods.push("signatures/signPolling".to_owned());
     }
     let (name, lang, region) = ("fincert".to_owned(), "ko-KR".to_owned(), "KR".to_owned());
     // The root certificate stands for the service (CSC asks for an image URI; a published,

@@ -28,7 +28,7 @@ use crate::{
 };
 use credentials::{info, info_of, list};
 pub use params::{Method, read_request};
-use signatures::{authorize, extend, sign_doc, sign_hash};
+use signatures::{authorize, extend, poll, sign_doc, sign_hash};
 
 /// Which version of the API a route serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,4 +261,13 @@ pub async fn v2_sign_doc(
     body: web::Bytes,
 ) -> HttpResponse {
     respond(sign_doc(&state, &req, &body).await)
+}
+
+/// `signatures/signPolling` (2.0.0.2): the answer of an asynchronous signHash or signDoc.
+pub async fn v2_sign_polling(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    poll(&state, &req, &body).await
 }

@@ -350,30 +350,73 @@ impl<'a> ExtendRequest<'a> {
     }
 }
 
+/// `operationMode: "A"` and what comes with it (2.0.0.2).
+#[derive(Debug, Clone)]
+pub(super) struct Asynchronous {
+    /// `validity_period`, milliseconds (`signing::csc_async::validity` bounds it).
+    pub validity_ms: Option<u64>,
+    /// `response_uri`: where the answer is posted too (a webhook URL's rules).
+    pub response_uri: Option<String>,
+}
+
+/// `operationMode`: absent or `S` is synchronous, `A` asynchronous with `validity_period`
+/// (milliseconds) and `response_uri` (https to a public host, like a webhook URL; http to a
+/// loopback host when `allow_http`). A synchronous call ignores those two, as the
+/// specification says, but they must still be of their types.
+pub(super) fn operation_mode(
+    m: &Map<String, Value>,
+    allow_http: bool,
+) -> Result<Option<Asynchronous>, CscError> {
+    let uri = opt_string(m, "response_uri")?;
+    let validity_ms = match m.get("validity_period") {
+        None => None,
+        Some(v) => Some(
+            v.as_u64()
+                .ok_or_else(|| CscError::bad("Invalid parameter validity_period"))?,
+        ),
+    };
+    match opt_string(m, "operationMode")? {
+        None | Some("S") => Ok(None),
+        Some("A") => Ok(Some(Asynchronous {
+            validity_ms,
+            response_uri: uri
+                .map(|u| crate::signing::request::parse_webhook_url(u, allow_http))
+                .transpose()
+                .map_err(|_| CscError::bad("Invalid parameter response_uri"))?,
+        })),
+        Some(_) => Err(CscError::bad("Invalid parameter operationMode")),
+    }
+}
+
 /// `signatures/signHash`.
-pub(super) struct SignHashRequest<'a> {
-    pub credential_id: &'a str,
+pub(super) struct SignHashRequest {
+    pub credential_id: String,
     /// Absent when the bearer is a credential token (which is the SAD then).
-    pub sad: Option<&'a str>,
+    pub sad: Option<String>,
     pub hashes: Vec<Digest>,
     pub algorithm: Algorithm,
     /// v2 `returnValidationInfo`.
     pub validation_info: bool,
+    /// v2 `operationMode: "A"`.
+    pub asynchronous: Option<Asynchronous>,
 }
 
-impl<'a> SignHashRequest<'a> {
-    /// `by_token`: the bearer is a credential token, so `SAD` is optional (CSC 2.0.0.2 §11.9).
+impl SignHashRequest {
+    /// `by_token`: the bearer is a credential token, so `SAD` is optional (CSC 2.0.0.2 §11.9);
+    /// `allow_http`: a `response_uri` may be http to a loopback host (development).
     pub fn parse(
-        m: &'a Map<String, Value>,
+        m: &Map<String, Value>,
         version: Version,
         by_token: bool,
+        allow_http: bool,
     ) -> Result<Self, CscError> {
-        let credential_id = string(m, "credentialID")?;
+        let credential_id = string(m, "credentialID")?.to_owned();
         let sad = if by_token {
             opt_string(m, "SAD")?
         } else {
             Some(string(m, "SAD")?)
-        };
+        }
+        .map(str::to_owned);
         let hashes = hashes(
             m,
             match version {
@@ -385,12 +428,18 @@ impl<'a> SignHashRequest<'a> {
         // 2.0.0.2 names `returnValidationInfo` / `validationInfo` for signDoc; signHash takes
         // the same flag and answers the same object (1.0.4.0 has no equivalent).
         let validation_info = version == Version::V2 && boolean(m, "returnValidationInfo")?;
+        // 1.0.4.0 has no asynchronous mode.
+        let asynchronous = match version {
+            Version::V1 => None,
+            Version::V2 => operation_mode(m, allow_http)?,
+        };
         Ok(Self {
             credential_id,
             sad,
             hashes,
             algorithm,
             validation_info,
+            asynchronous,
         })
     }
 }
@@ -413,41 +462,40 @@ pub(super) struct DocItem {
 
 /// `signatures/signDoc` (2.0.0.2), for what fincert makes itself: CAdES (`signature_format`
 /// `C`) at `Ades-B-B` (`Ades-B`, the older name, is the same signature), detached or attached.
-pub(super) struct SignDocRequest<'a> {
-    pub credential_id: &'a str,
+pub(super) struct SignDocRequest {
+    pub credential_id: String,
     /// Absent when the bearer is a credential token (which is the SAD then).
-    pub sad: Option<&'a str>,
+    pub sad: Option<String>,
     /// `documentDigests`' hashes in order, then `documents` in order.
     pub items: Vec<DocItem>,
     pub algorithm: Algorithm,
     pub validation_info: bool,
+    /// `operationMode: "A"`.
+    pub asynchronous: Option<Asynchronous>,
 }
 
 /// The conformance levels signDoc creates, as `info` lists them.
 pub(super) const CONFORMANCE_LEVELS: [&str; 2] = ["Ades-B-B", "Ades-B"];
 
-impl<'a> SignDocRequest<'a> {
-    pub fn parse(m: &'a Map<String, Value>, by_token: bool) -> Result<Self, CscError> {
-        let credential_id = string(m, "credentialID")?;
+impl SignDocRequest {
+    /// As [`SignHashRequest::parse`].
+    pub fn parse(
+        m: &Map<String, Value>,
+        by_token: bool,
+        allow_http: bool,
+    ) -> Result<Self, CscError> {
+        let credential_id = string(m, "credentialID")?.to_owned();
         let sad = if by_token {
             opt_string(m, "SAD")?
         } else {
             Some(string(m, "SAD")?)
-        };
+        }
+        .map(str::to_owned);
         opt_string(m, "signatureQualifier")?;
         opt_string(m, "clientData")?;
-        match opt_string(m, "operationMode")? {
-            None | Some("S") => {}
-            // Asynchronous mode is not offered (`info` says so by its absence).
-            Some(_) => return Err(CscError::bad("Invalid parameter operationMode")),
-        }
-        // Meaningful in asynchronous mode only, so ignored; still of their types.
-        opt_string(m, "response_uri")?;
-        if m.get("validity_period").is_some_and(|v| !v.is_u64()) {
-            return Err(CscError::bad("Invalid parameter validity_period"));
-        }
+        let asynchronous = operation_mode(m, allow_http)?;
         let validation_info = boolean(m, "returnValidationInfo")?;
-        let array = |name: &str| -> Result<&'a [Value], CscError> {
+        fn array<'m>(m: &'m Map<String, Value>, name: &str) -> Result<&'m [Value], CscError> {
             match m.get(name) {
                 None => Ok(&[]),
                 Some(Value::Array(a)) => Ok(a.as_slice()),
@@ -455,8 +503,8 @@ impl<'a> SignDocRequest<'a> {
                     "Missing (or invalid type) array parameter {name}"
                 ))),
             }
-        };
-        let (digests, documents) = (array("documentDigests")?, array("documents")?);
+        }
+        let (digests, documents) = (array(m, "documentDigests")?, array(m, "documents")?);
         if digests.is_empty() && documents.is_empty() {
             return Err(CscError::bad(
                 "Missing (or invalid type) array parameter documentDigests or documents",
@@ -518,6 +566,7 @@ impl<'a> SignDocRequest<'a> {
             // Set by the first document or digest, of which there is at least one.
             algorithm: algorithm.ok_or_else(|| CscError::bad("Invalid parameter signAlgo"))?,
             validation_info,
+            asynchronous,
         })
     }
 }
@@ -552,6 +601,19 @@ fn cades_options(d: &Map<String, Value>, document: bool) -> Result<bool, CscErro
         Some("Attached") => Ok(true),
         Some("Detached") => Ok(false),
         Some(_) => Err(CscError::bad("Invalid parameter signed_envelope_property")),
+    }
+}
+
+/// `signatures/signPolling` (2.0.0.2): the `responseID` an asynchronous call answered.
+pub(super) struct PollRequest<'a> {
+    pub response_id: &'a str,
+}
+
+impl<'a> PollRequest<'a> {
+    pub fn parse(m: &'a Map<String, Value>) -> Result<Self, CscError> {
+        Ok(Self {
+            response_id: string(m, "responseID")?,
+        })
     }
 }
 
@@ -600,7 +662,7 @@ pub fn read_request(
         Method::Info => InfoRequest::parse(&m).map(drop),
         Method::Authorize => AuthorizeRequest::parse(&m, version, max_batch).map(drop),
         Method::Extend => ExtendRequest::parse(&m).map(drop),
-        Method::SignHash => SignHashRequest::parse(&m, version, false).map(drop),
-        Method::SignDoc => SignDocRequest::parse(&m, false).map(drop),
+        Method::SignHash => SignHashRequest::parse(&m, version, false, false).map(drop),
+        Method::SignDoc => SignDocRequest::parse(&m, false, false).map(drop),
     }
 }

@@ -4,20 +4,22 @@
 //! documents' SHA-256 (or the `documentDigests` the client computed), and what is signed is
 //! a CAdES-B-B SignedData whose message-digest each of them is.
 
-use actix_web::HttpRequest;
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
-use fincert_client::proto::csc::{Sad, SignDoc, Signatures};
+use fincert_client::proto::csc::{ResponseId, Sad, SignDoc, Signatures};
+use serde::Serialize;
 
 use super::{
     CscResult, Version, open, open_signing,
     params::{
-        AuthorizeRequest, ExtendRequest, Placement, SignDocRequest, SignHashRequest, invalid_pin,
+        Asynchronous, AuthorizeRequest, ExtendRequest, Placement, PollRequest, SignDocRequest,
+        SignHashRequest, invalid_pin,
     },
 };
 use crate::{
     custody::CustodyError,
-    error::CscError,
-    signing::{SigningError, cms, csc::SadProblem},
+    error::{CscError, Kind, OAuthErrorCode},
+    signing::{Caller, SigningError, cms, csc::SadProblem, csc_async::Polled},
     state::AppState,
 };
 
@@ -61,23 +63,46 @@ pub(super) async fn extend(state: &AppState, req: &HttpRequest, body: &[u8]) -> 
 }
 
 pub(super) async fn sign_hash(
-    state: &AppState,
+    state: &web::Data<AppState>,
     req: &HttpRequest,
     body: &[u8],
     version: Version,
-) -> CscResult<Signatures> {
+) -> CscResult<Answer<Signatures>> {
     let (m, caller, credential_token) = open_signing(state, req, body).await?;
-    let r = SignHashRequest::parse(&m, version, credential_token.is_some())?;
+    let allow_http = state.settings.signing.allow_http_webhooks;
+    let mut r = SignHashRequest::parse(&m, version, credential_token.is_some(), allow_http)?;
     let sad = credential_token
-        .as_deref()
-        .or(r.sad)
+        .or(r.sad.take())
         .ok_or_else(|| CscError::bad("Missing (or invalid type) string parameter SAD"))?;
+    match r.asynchronous.take() {
+        None => signed_hashes(state, &caller, &r, &sad)
+            .await
+            .map(Answer::Now),
+        Some(ask) => {
+            let by = caller.clone();
+            later(
+                state,
+                &caller,
+                ask,
+                async move |state: web::Data<AppState>| signed_hashes(&state, &by, &r, &sad).await,
+            )
+            .await
+        }
+    }
+}
+
+async fn signed_hashes(
+    state: &AppState,
+    caller: &Caller,
+    r: &SignHashRequest,
+    sad: &str,
+) -> CscResult<Signatures> {
     match state
         .signing
         .csc_sign_hash(
             &state.db,
-            &caller,
-            r.credential_id,
+            caller,
+            &r.credential_id,
             sad,
             &r.hashes,
             r.algorithm,
@@ -95,23 +120,48 @@ pub(super) async fn sign_hash(
 }
 
 pub(super) async fn sign_doc(
-    state: &AppState,
+    state: &web::Data<AppState>,
     req: &HttpRequest,
     body: &[u8],
-) -> CscResult<SignDoc> {
+) -> CscResult<Answer<SignDoc>> {
     let (m, caller, credential_token) = open_signing(state, req, body).await?;
-    let r = SignDocRequest::parse(&m, credential_token.is_some())?;
+    let allow_http = state.settings.signing.allow_http_webhooks;
+    let mut r = SignDocRequest::parse(&m, credential_token.is_some(), allow_http)?;
     let sad = credential_token
-        .as_deref()
-        .or(r.sad)
+        .or(r.sad.take())
         .ok_or_else(|| CscError::bad("Missing (or invalid type) string parameter SAD"))?;
+    match r.asynchronous.take() {
+        None => signed_documents(state, &caller, r, &sad)
+            .await
+            .map(Answer::Now),
+        Some(ask) => {
+            let by = caller.clone();
+            later(
+                state,
+                &caller,
+                ask,
+                async move |state: web::Data<AppState>| {
+                    signed_documents(&state, &by, r, &sad).await
+                },
+            )
+            .await
+        }
+    }
+}
+
+async fn signed_documents(
+    state: &AppState,
+    caller: &Caller,
+    r: SignDocRequest,
+    sad: &str,
+) -> CscResult<SignDoc> {
     let digests: Vec<_> = r.items.iter().map(|i| i.digest).collect();
     let (cms, validation_info) = match state
         .signing
         .csc_sign_doc(
             &state.db,
-            &caller,
-            r.credential_id,
+            caller,
+            &r.credential_id,
             sad,
             &digests,
             r.algorithm,
@@ -138,4 +188,98 @@ pub(super) async fn sign_doc(
         }
     }
     Ok(out)
+}
+
+/// A signing method's answer: now (synchronous), or a `responseID` to poll (`operationMode:
+/// "A"`).
+#[derive(Serialize)]
+#[serde(untagged)]
+pub(super) enum Answer<T> {
+    Now(T),
+    Later(ResponseId),
+}
+
+/// Answers an asynchronous call at once with its responseID, after recording it; `sign` runs
+/// on this node's runtime, and its answer — the signatures or the CSC error, exactly as the
+/// synchronous call would have rendered them — is stored for `signatures/signPolling` (and
+/// posted to `response_uri`).
+async fn later<T, F>(
+    state: &web::Data<AppState>,
+    caller: &Caller,
+    ask: Asynchronous,
+    sign: F,
+) -> CscResult<Answer<T>>
+where
+    T: Serialize + 'static,
+    F: AsyncFnOnce(web::Data<AppState>) -> CscResult<T> + 'static,
+{
+    let id = state
+        .signing
+        .csc_async_begin(&state.db, caller, ask.validity_ms)
+        .await?;
+    let state = state.clone();
+    let institution = caller.institution.id.clone();
+    let response_id = id.clone();
+    actix_web::rt::spawn(async move {
+        let (status, body) = match sign(state.clone()).await {
+            Ok(v) => (200, serde_json::to_string(&v).unwrap_or_default()),
+            Err(e) => {
+                let resp = e.into_response();
+                let status = resp.status().as_u16();
+                let body = actix_web::body::to_bytes(resp.into_body())
+                    .await
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
+                (status, body)
+            }
+        };
+        if let Err(e) = state
+            .signing
+            .csc_async_finish(
+                &state.db,
+                &institution,
+                &response_id,
+                status,
+                &body,
+                ask.response_uri.as_deref(),
+            )
+            .await
+        {
+            tracing::warn!(error = %e, response = %response_id, "asynchronous CSC answer not stored");
+        }
+    });
+    Ok(Answer::Later(ResponseId { response_id: id }))
+}
+
+/// `signatures/signPolling`: an asynchronous call's answer, as it was made (status and body);
+/// `503` with `Retry-After` while it is being made.
+pub(super) async fn poll(state: &AppState, req: &HttpRequest, body: &[u8]) -> HttpResponse {
+    let polled = async {
+        let (m, caller) = open(state, req, body).await?;
+        let r = PollRequest::parse(&m)?;
+        state
+            .signing
+            .csc_async_poll(&state.db, &caller, r.response_id)
+            .await
+            .map_err(CscError::from)
+    };
+    match polled.await {
+        Ok(Some(Polled::Answer { status, body })) => {
+            HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
+                .content_type("application/json")
+                .body(body)
+        }
+        Ok(Some(Polled::Pending)) => CscError::new(
+            Kind::Unavailable,
+            OAuthErrorCode::TemporarilyUnavailable,
+            "The signature creation is still in progress",
+        )
+        .into_response(),
+        Ok(Some(Polled::Orphaned)) => {
+            CscError::bad("The signature creation did not complete; sign again with the SAD")
+                .into_response()
+        }
+        Ok(None) => CscError::bad("Invalid parameter responseID").into_response(),
+        Err(e) => e.into_response(),
+    }
 }
