@@ -258,7 +258,7 @@ async fn sign_doc_refuses_what_it_does_not_offer(engine: Engine) {
         ),
         (digest(json!({"hashes": []})), "Empty hash array"),
         (
-            with(document(json!({})), json!({"operationMode": "A"})),
+            with(document(json!({})), json!({"operationMode": "X"})),
             "Invalid parameter operationMode",
         ),
         (

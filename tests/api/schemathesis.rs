@@ -62,6 +62,7 @@ const POSITIVE_EXCEPTIONS: &[(&str, &[&str])] = &[
             "cscV1SignaturesSignHash",
             "cscV2SignaturesSignHash",
             "cscV2SignaturesSignDoc",
+            "cscV2SignaturesSignPolling",
             // A client id with one of its registered redirect URIs, exactly (RFC 6749 §3.1.2:
             // anything else is an error page, 400, never a redirect).
             "cscV1OauthAuthorize",

@@ -10,6 +10,7 @@
 mod cades;
 mod cli;
 mod concurrency;
+mod csc_async;
 mod device;
 mod display_text;
 mod onboarding;
@@ -30,6 +31,7 @@ use cli::cli_request_approve_and_verify;
 use concurrency::{
     concurrent_signatures_commit_once_and_chain, the_undelivered_activation_is_audited,
 };
+use csc_async::csc_asynchronous_answers_are_polled_on_any_node;
 use device::{
     a_device_kept_certificate_signs_on_the_device, the_copy_mailbox_gives_a_package_once,
 };
@@ -121,4 +123,5 @@ both_engines!(
     a_device_kept_certificate_signs_on_the_device,
     the_copy_mailbox_gives_a_package_once,
     a_rotated_webhook_secret_signs_the_next_delivery,
+    csc_asynchronous_answers_are_polled_on_any_node,
 );
