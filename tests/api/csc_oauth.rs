@@ -575,8 +575,9 @@ fn env(name: &str) -> String {
 /// The consent page in Chromium (`tests/browser/csc.mjs`): authorize link with no session →
 /// "sign in first" → sign-in by choosing → back at the consent page → PIN keypad → back to the
 /// client's loopback redirect URI (axe-core and touch targets checked on the way); then the
-/// code is exchanged and the credential token signs, checked by openssl: `signHash` on
-/// SQLite (desktop), `signDoc` with the document attached on PostgreSQL (phone).
+/// code is exchanged and the credential token signs, checked by openssl: `signHash` in
+/// asynchronous mode, then `signPolling`, on SQLite (desktop), `signDoc` with the document
+/// attached on PostgreSQL (phone).
 async fn csc_oauth_consent_in_chromium(engine: Engine) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -695,8 +696,23 @@ async fn csc_oauth_consent_in_chromium(engine: Engine) {
         assert_eq!(content, doc, "with the approved document inside");
         return;
     }
-    let (status, out) = sign_hash(&app, token, json!({"credentialID": id, "hashes": [b64(doc)], "hashAlgorithmOID": SHA256, "signAlgo": RSA_SHA256})).await;
-    assert_eq!(status, 200, "{out}");
+    // The desktop run's client signs the hash asynchronously and polls for the answer.
+    let (status, accepted) = sign_hash(&app, token, json!({"credentialID": id, "hashes": [b64(doc)], "hashAlgorithmOID": SHA256, "signAlgo": RSA_SHA256, "operationMode": "A"})).await;
+    assert_eq!(status, 200, "{accepted}");
+    let poll = json!({"responseID": accepted["responseID"]});
+    let mut out = Value::Null;
+    for _ in 0..100 {
+        let path = "/csc/v2/signatures/signPolling";
+        let resp = post(&app, path, Some(token), poll.clone()).await;
+        let status = resp.status().as_u16();
+        out = resp.json().await.unwrap();
+        crate::openapi::check_response("post", path, status, &out);
+        if status != 503 {
+            assert_eq!(status, 200, "{out}");
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let spki = x509_parser::parse_x509_certificate(&h.cert.der)
         .unwrap()
         .1

@@ -252,10 +252,12 @@ where
 }
 
 /// `signatures/signPolling`: an asynchronous call's answer, as it was made (status and body);
-/// `503` with `Retry-After` while it is being made.
+/// `503` with `Retry-After` while it is being made. The institution's access token or a
+/// credential token of its own fetches it.
 pub(super) async fn poll(state: &AppState, req: &HttpRequest, body: &[u8]) -> HttpResponse {
     let polled = async {
-        let (m, caller) = open(state, req, body).await?;
+        // The bearer may be the credential token the call was made with.
+        let (m, caller, _) = open_signing(state, req, body).await?;
         let r = PollRequest::parse(&m)?;
         state
             .signing
