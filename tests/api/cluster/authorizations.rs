@@ -185,6 +185,115 @@ pub(super) async fn a_sad_for_n_hashes_yields_exactly_n_signatures(engine: Engin
     app.stop().await;
 }
 
+/// One hash, two methods, 60 concurrent calls (signHash and signDoc alternating, half on each
+/// node on PostgreSQL): whichever method's commit stores the hash first wins; every call of
+/// that method gets those very bytes, every call of the other is refused, one row and one
+/// audited signature exist.
+pub(super) async fn one_hash_signs_once_whatever_the_method(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let (h, bank) = setup(&app, "330200000107").await;
+    let hash = sha256(b"raced");
+    let sad = authorize(&app.address, &app, &h, &bank, std::slice::from_ref(&hash)).await;
+    let b = if engine == Engine::Postgres {
+        Some(spawn_node(&app).await)
+    } else {
+        None
+    };
+    let id = h.cert.id.to_string();
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let base = match (&b, (i / 2) % 2) {
+            (Some(b), 1) => b.address.clone(),
+            _ => app.address.clone(),
+        };
+        let (path, body) = if i % 2 == 0 {
+            ("signHash", sign_body(&h, &sad, std::slice::from_ref(&hash)))
+        } else {
+            (
+                "signDoc",
+                json!({"credentialID": id, "SAD": sad, "documentDigests": [{"hashes": [hash], "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1", "signature_format": "C", "signAlgo": "1.2.840.113549.1.1.11"}]}),
+            )
+        };
+        let client = app.client.clone();
+        let token = bank.token.clone();
+        tasks.push(tokio::spawn(async move {
+            let url = format!("{base}/csc/v2/signatures/{path}");
+            (path, csc(&client, url, &token, body).await)
+        }));
+    }
+    let mut won: std::collections::HashMap<&str, std::collections::HashSet<String>> =
+        Default::default();
+    let mut refused: std::collections::HashMap<&str, usize> = Default::default();
+    for t in tasks {
+        let (path, (status, v)) = t.await.unwrap();
+        match status {
+            200 => {
+                let out = if path == "signHash" {
+                    &v["signatures"][0]
+                } else {
+                    &v["SignatureObject"][0]
+                };
+                won.entry(path)
+                    .or_default()
+                    .insert(out.as_str().unwrap().to_owned());
+            }
+            400 => {
+                assert_eq!(
+                    v["error_description"], "Hash was already signed by the other signing method",
+                    "{path}: {v}"
+                );
+                *refused.entry(path).or_default() += 1;
+            }
+            _ => panic!("{path}: {status} {v}"),
+        }
+    }
+    assert_eq!(won.len(), 1, "one method won: {won:?} refused {refused:?}");
+    let (winner, outputs) = won.iter().next().unwrap();
+    assert_eq!(
+        outputs.len(),
+        1,
+        "{winner}: one output, delivered to every caller"
+    );
+    let loser = if *winner == "signHash" {
+        "signDoc"
+    } else {
+        "signHash"
+    };
+    assert_eq!(refused.get(loser), Some(&30), "every {loser} call refused");
+    assert_eq!(refused.get(winner), None);
+
+    let backend = app.db.get_database_backend();
+    let row = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            backend,
+            "SELECT COUNT(*), MIN(form) FROM csc_sad_signatures".to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 1);
+    let form: String = row.try_get_by_index(1).unwrap();
+    assert_eq!(
+        form,
+        if *winner == "signHash" {
+            "raw"
+        } else {
+            "cades"
+        }
+    );
+    let events = fincert::store::audit::page_after(&app.db, 0).await.unwrap();
+    let signed = events
+        .iter()
+        .filter(|e| e.action == "signature.created")
+        .count();
+    assert_eq!(signed, 1, "one signature audited");
+    if let Some(b) = b {
+        b.kill().await;
+    }
+    app.stop().await;
+}
+
 /// An activation record moved to another SAD (another key and owner) does not open: a node
 /// that has to open it refuses the SAD.
 pub(super) async fn a_moved_activation_record_does_not_open(engine: Engine) {

@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use crate::{both_engines, helpers::*};
 use authorizations::{
     a_moved_activation_record_does_not_open, a_sad_for_n_hashes_yields_exactly_n_signatures,
-    any_node_serves_any_authorization,
+    any_node_serves_any_authorization, one_hash_signs_once_whatever_the_method,
 };
 use pins_and_locks::{
     a_held_lock_is_a_503_within_two_and_a_half_seconds, pin_attempts_are_decided_one_at_a_time,
@@ -237,4 +237,5 @@ both_engines!(
     pin_attempts_are_decided_one_at_a_time,
     a_held_lock_is_a_503_within_two_and_a_half_seconds,
     a_moved_activation_record_does_not_open,
+    one_hash_signs_once_whatever_the_method,
 );
