@@ -334,10 +334,98 @@ async fn aws_rewrap_moves_slots_to_the_new_key(engine: Engine) {
     assert_eq!(got.map(|_| ()), Err(KmsError::InvalidCiphertext));
 }
 
+/// Leaving AWS KMS for the local keyring (`kms_previous` = the AWS settings): `rewrap` moves
+/// every slot; the PIN slot's inner key still derives from AWS's MAC key until its holder's
+/// next correct PIN binds it again under the local one; then the keyring alone opens it.
+async fn aws_rewrap_moves_slots_to_another_backend(engine: Engine) {
+    let test_db = TestDb::new(engine).await;
+    let mut settings = test_db.settings();
+    use_moto(&mut settings, &moto_url()).await;
+    let app = spawn_app_with(test_db, settings.clone()).await;
+    let hana = OwnerId::parse("user-hana").unwrap();
+    let key = app
+        .custody
+        .create_key(&app.db, &hana, KeyAlgorithm::P256, &pin("482915"))
+        .await
+        .unwrap();
+
+    let mut moving = settings.clone();
+    moving.kms_previous = Some(settings.kms.clone());
+    moving.kms = fincert::config::Settings::default().kms;
+    let pair = fincert::custody::kms::connect(&moving).await.unwrap();
+    let clock = Arc::new(app.clock.clone());
+    let next = Custody::new(pair, &settings.custody, clock.clone());
+    let total: u64 = store::custody::count_by_kms_key(&app.db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
+    let report = next.rewrap(&app.db, 2, u64::MAX).await.unwrap();
+    assert_eq!((report.moved, report.remaining), (total, 0));
+    let slot = |db: &sea_orm::DatabaseConnection| {
+        let db = db.clone();
+        let id = key.id.to_string();
+        async move {
+            store::custody::find_slot(&db, &id, "pin")
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let moved = slot(&app.db).await;
+    assert!(
+        moved.kms_key_id.starts_with("local:"),
+        "{}",
+        moved.kms_key_id
+    );
+    assert_eq!(
+        moved.mac_backend.as_deref(),
+        Some("aws"),
+        "bound by AWS's MAC key"
+    );
+
+    // The keyring alone cannot open it yet: its inner key needs AWS's MAC.
+    let keyring = LocalKms::open_or_create(&moving.keyring_path_of(&moving.kms)).unwrap();
+    let alone = Custody::new(Arc::new(keyring), &settings.custody, clock.clone());
+    let refused = alone
+        .activate_with_pin(&app.db, &hana, key.id, &pin("482915"), None)
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    // The holder's next PIN, during the move, binds it again under the local backend.
+    next.activate_with_pin(&app.db, &hana, key.id, &pin("482915"), None)
+        .await
+        .unwrap();
+    assert_eq!(slot(&app.db).await.mac_backend, None, "bound anew");
+    let act = alone
+        .activate_with_pin(&app.db, &hana, key.id, &pin("482915"), None)
+        .await
+        .unwrap();
+    let sig = alone
+        .sign(
+            &hana,
+            act.id,
+            SignatureScheme::EcdsaP256Sha256,
+            b"after the move",
+        )
+        .unwrap();
+    assert!(openssl_verify(
+        SignatureScheme::EcdsaP256Sha256,
+        &key.public_key_der,
+        b"after the move",
+        &sig
+    ));
+    let rebound = store::audit::by_action(&app.db, Action::SlotRebound, 10)
+        .await
+        .unwrap();
+    assert_eq!(rebound.len(), 1, "audited");
+}
+
 both_engines!(
     kms_outage_fails_closed,
     local_rewrap_moves_every_slot_resumably,
-    aws_rewrap_moves_slots_to_the_new_key
+    aws_rewrap_moves_slots_to_the_new_key,
+    aws_rewrap_moves_slots_to_another_backend,
 );
 
 /// The same outage seen from outside: sign-in needs the KMS, and answers 503 problem+json.
