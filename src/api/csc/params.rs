@@ -388,6 +388,21 @@ pub(super) fn operation_mode(
     }
 }
 
+/// `credentialID`, and `SAD` unless the bearer is a credential token (`by_token`: then the
+/// token is the SAD and the parameter optional, CSC 2.0.0.2 §11.9–11.10).
+fn credential_and_sad(
+    m: &Map<String, Value>,
+    by_token: bool,
+) -> Result<(String, Option<String>), CscError> {
+    let credential_id = string(m, "credentialID")?.to_owned();
+    let sad = if by_token {
+        opt_string(m, "SAD")?
+    } else {
+        Some(string(m, "SAD")?)
+    };
+    Ok((credential_id, sad.map(str::to_owned)))
+}
+
 /// `signatures/signHash`.
 pub(super) struct SignHashRequest {
     pub credential_id: String,
@@ -410,13 +425,7 @@ impl SignHashRequest {
         by_token: bool,
         allow_http: bool,
     ) -> Result<Self, CscError> {
-        let credential_id = string(m, "credentialID")?.to_owned();
-        let sad = if by_token {
-            opt_string(m, "SAD")?
-        } else {
-            Some(string(m, "SAD")?)
-        }
-        .map(str::to_owned);
+        let (credential_id, sad) = credential_and_sad(m, by_token)?;
         let hashes = hashes(
             m,
             match version {
@@ -484,13 +493,7 @@ impl SignDocRequest {
         by_token: bool,
         allow_http: bool,
     ) -> Result<Self, CscError> {
-        let credential_id = string(m, "credentialID")?.to_owned();
-        let sad = if by_token {
-            opt_string(m, "SAD")?
-        } else {
-            Some(string(m, "SAD")?)
-        }
-        .map(str::to_owned);
+        let (credential_id, sad) = credential_and_sad(m, by_token)?;
         opt_string(m, "signatureQualifier")?;
         opt_string(m, "clientData")?;
         let asynchronous = operation_mode(m, allow_http)?;

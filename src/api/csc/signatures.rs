@@ -71,9 +71,7 @@ pub(super) async fn sign_hash(
     let (m, caller, credential_token) = open_signing(state, req, body).await?;
     let allow_http = state.settings.signing.allow_http_webhooks;
     let mut r = SignHashRequest::parse(&m, version, credential_token.is_some(), allow_http)?;
-    let sad = credential_token
-        .or(r.sad.take())
-        .ok_or_else(|| CscError::bad("Missing (or invalid type) string parameter SAD"))?;
+    let sad = the_sad(credential_token, r.sad.take())?;
     match r.asynchronous.take() {
         None => signed_hashes(state, &caller, &r, &sad)
             .await
@@ -89,6 +87,13 @@ pub(super) async fn sign_hash(
             .await
         }
     }
+}
+
+/// The SAD of a signing call: the credential token when it is the bearer, else the parameter.
+fn the_sad(credential_token: Option<String>, parameter: Option<String>) -> CscResult<String> {
+    credential_token
+        .or(parameter)
+        .ok_or_else(|| CscError::bad("Missing (or invalid type) string parameter SAD"))
 }
 
 async fn signed_hashes(
@@ -127,9 +132,7 @@ pub(super) async fn sign_doc(
     let (m, caller, credential_token) = open_signing(state, req, body).await?;
     let allow_http = state.settings.signing.allow_http_webhooks;
     let mut r = SignDocRequest::parse(&m, credential_token.is_some(), allow_http)?;
-    let sad = credential_token
-        .or(r.sad.take())
-        .ok_or_else(|| CscError::bad("Missing (or invalid type) string parameter SAD"))?;
+    let sad = the_sad(credential_token, r.sad.take())?;
     match r.asynchronous.take() {
         None => signed_documents(state, &caller, r, &sad)
             .await

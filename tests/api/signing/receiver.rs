@@ -11,6 +11,25 @@ pub(super) struct Receiver {
     pub(super) calls: Arc<Mutex<Vec<(Vec<(String, String)>, String)>>>,
 }
 
+impl Receiver {
+    /// Whether call `i` carries the signature of its body (`X-Fincert-Signature` over
+    /// `X-Fincert-Timestamp` and the body) made with `secret`; and that body.
+    pub(super) fn signed_with(&self, i: usize, secret: &str) -> (bool, String) {
+        let calls = self.calls.lock().unwrap();
+        let (headers, body) = &calls[i];
+        let header = |n: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| panic!("call {i} has no {n}"))
+        };
+        let ts: i64 = header("x-fincert-timestamp").parse().unwrap();
+        let expected = fincert::outbound::signature(secret.as_bytes(), ts, body.as_bytes());
+        (header("x-fincert-signature") == expected, body.clone())
+    }
+}
+
 pub(super) async fn receiver(
     fail_first: usize,
 ) -> (Receiver, String, actix_web::dev::ServerHandle) {

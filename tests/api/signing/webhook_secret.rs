@@ -34,20 +34,7 @@ pub(super) async fn a_rotated_webhook_secret_signs_the_next_delivery(engine: Eng
         assert_eq!(app.signing.deliver_due(&app.db, 10).await.unwrap(), 1);
     };
     // Whether delivery `i` is signed with `secret`.
-    let signed_with = |i: usize, secret: &str| {
-        let calls = rx.calls.lock().unwrap();
-        let (headers, body) = &calls[i];
-        let header = |n: &str| {
-            headers
-                .iter()
-                .find(|(k, _)| k == n)
-                .map(|(_, v)| v.clone())
-                .unwrap()
-        };
-        let ts: i64 = header("x-fincert-timestamp").parse().unwrap();
-        header("x-fincert-signature")
-            == fincert::outbound::signature(secret.as_bytes(), ts, body.as_bytes())
-    };
+    let signed_with = |i: usize, secret: &str| rx.signed_with(i, secret).0;
     let env = vec![
         (
             "FINCERT_DATABASE_URL".to_owned(),
