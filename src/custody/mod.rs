@@ -71,7 +71,7 @@ pub use self::{
     create::{KeyInfo, PreparedKey},
     error::CustodyError,
     rewrap::RewrapReport,
-    slots::Slot,
+    slots::{Prf, Slot},
     unlock::Unlock,
 };
 pub use crate::domain::owner::{InvalidOwnerId, OwnerId};

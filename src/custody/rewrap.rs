@@ -130,6 +130,7 @@ impl Custody {
             mac_backend: (mac != backend_of(&fresh.kms_key_id)).then(|| mac.to_owned()),
             kms_key_id: fresh.kms_key_id,
             wrapped: fresh.blob,
+            prf_salt: old.prf_salt.clone(),
         })
     }
 }

@@ -35,7 +35,7 @@ impl Custody {
     ) -> Result<(ActivationInfo, Vec<u8>), CustodyError> {
         let (binding, slot) = match unlock {
             Unlock::Pin(pin) => (Binding::Pin(pin), "pin"),
-            Unlock::Passkey(id) => (Binding::Passkey(id), "passkey"),
+            Unlock::Passkey(id, prf) => (Binding::Passkey(id, prf), "passkey"),
         };
         let (key, dk) = self.open_key(db, owner, key_id, &binding).await?;
         let now = self.clock.now();

@@ -40,27 +40,59 @@ pub(super) fn sealed_aad(owner: &OwnerId, key_id: Uuid, algorithm: KeyAlgorithm)
     ])
 }
 
-/// The secret that binds a slot: the PIN, the passkey's credential id, or nothing but the KMS
-/// (service keys: the CA's, which the service itself must be able to open).
+/// A passkey's PRF (WebAuthn `prf`, CTAP `hmac-secret`): the salt its slot was bound with and
+/// the authenticator's output over it. Only the holder's authenticator can compute the
+/// output; it reaches fincert in the WebAuthn ceremony's client extension results and lives
+/// only as long as the request.
+pub struct Prf {
+    /// The slot's salt (not secret; stored with the slot, sent in the ceremony's options).
+    pub salt: [u8; 32],
+    /// The authenticator's PRF output over `salt`.
+    pub output: Zeroizing<[u8; 32]>,
+}
+
+/// The secret that binds a slot: the PIN, the passkey's credential id (and its PRF output,
+/// for a slot bound with one), or nothing but the KMS (service keys: the CA's, which the
+/// service itself must be able to open).
+#[derive(Clone, Copy)]
 pub(super) enum Binding<'a> {
     Pin(&'a Pin),
-    Passkey(&'a [u8]),
+    Passkey(&'a [u8], Option<&'a Prf>),
     Service,
 }
 
-impl Binding<'_> {
+impl<'a> Binding<'a> {
     pub(super) fn slot(&self) -> Slot {
         match self {
             Self::Pin(_) => Slot::Pin,
-            Self::Passkey(cred) => Slot::passkey(cred),
+            Self::Passkey(cred, _) => Slot::passkey(cred),
             Self::Service => Slot::Service,
         }
     }
 
+    /// The binding that opens `row`: a slot without a PRF salt ignores a PRF output (the
+    /// authenticator has one, the slot was bound without it); a slot with one needs the
+    /// output over that very salt, else nothing can open it (`None`).
+    pub(super) fn for_row(self, row: &SlotRow) -> Option<Binding<'a>> {
+        match (self, row.prf_salt.as_deref()) {
+            (Self::Passkey(cred, _), None) => Some(Self::Passkey(cred, None)),
+            (Self::Passkey(cred, Some(prf)), Some(salt)) if prf.salt.as_slice() == salt => {
+                Some(Self::Passkey(cred, Some(prf)))
+            }
+            (Self::Passkey(..), Some(_)) => None,
+            (other, _) => Some(other),
+        }
+    }
+
     pub(super) fn mac_message(&self, owner: &OwnerId, key_id: Uuid) -> Zeroizing<Vec<u8>> {
+        let prf_secret;
         let (label, secret): (&[u8], &[u8]) = match self {
             Self::Pin(pin) => (b"fincert-pin-v1", pin.expose()),
-            Self::Passkey(cred) => (b"fincert-passkey-v1", cred),
+            Self::Passkey(cred, None) => (b"fincert-passkey-v1", cred),
+            Self::Passkey(cred, Some(prf)) => {
+                prf_secret = Zeroizing::new(framed(&[cred, prf.output.as_slice()]));
+                (b"fincert-passkey-prf-v1", prf_secret.as_slice())
+            }
             Self::Service => (b"fincert-service-v1", b""),
         };
         Zeroizing::new(framed(&[
@@ -100,6 +132,10 @@ impl Custody {
             kms_key_id: wrapped.kms_key_id,
             wrapped: wrapped.blob,
             mac_backend: None,
+            prf_salt: match binding {
+                Binding::Passkey(_, Some(prf)) => Some(prf.salt.to_vec()),
+                _ => None,
+            },
         })
     }
 
@@ -114,9 +150,10 @@ impl Custody {
     ) -> Result<DataKey, CustodyError> {
         let wrong = || match binding {
             Binding::Pin(_) => CustodyError::WrongPin { tries_left: None },
-            Binding::Passkey(_) => CustodyError::PasskeyNotBound,
+            Binding::Passkey(..) => CustodyError::PasskeyNotBound,
             Binding::Service => CustodyError::Integrity,
         };
+        let binding = &binding.for_row(row).ok_or_else(wrong)?;
         let slot = binding.slot();
         let ctx = context(owner, key_id, &slot);
         let wrapped = kms::WrappedKey {
@@ -181,8 +218,8 @@ impl Custody {
         }
     }
 
-    /// Gives a passkey its own copy of the data key (the PIN is required to make it).
-    #[tracing::instrument(skip_all, fields(owner = %owner.as_str(), key = %key_id))]
+    /// Gives a passkey its own copy of the data key (the PIN is required to make it), bound by
+    /// the credential id alone (an authenticator without PRF).
     pub async fn bind_passkey(
         &self,
         db: &DatabaseConnection,
@@ -190,6 +227,23 @@ impl Custody {
         key_id: Uuid,
         pin: &Pin,
         credential_id: &[u8],
+    ) -> Result<(), CustodyError> {
+        self.bind_passkey_with(db, owner, key_id, pin, credential_id, None)
+            .await
+    }
+
+    /// Gives a passkey its own copy of the data key (the PIN is required to make it). With
+    /// `prf`, the copy is bound by the authenticator's PRF output too: sole control, as the
+    /// database, the KMS and the credential id no longer open it without the holder's device.
+    #[tracing::instrument(skip_all, fields(owner = %owner.as_str(), key = %key_id))]
+    pub async fn bind_passkey_with(
+        &self,
+        db: &DatabaseConnection,
+        owner: &OwnerId,
+        key_id: Uuid,
+        pin: &Pin,
+        credential_id: &[u8],
+        prf: Option<&Prf>,
     ) -> Result<(), CustodyError> {
         let slot = Slot::passkey(credential_id);
         if store::custody::find_slot(db, &key_id.to_string(), &slot.name())
@@ -200,18 +254,54 @@ impl Custody {
         }
         let (_key, dk) = self.open_key(db, owner, key_id, &Binding::Pin(pin)).await?;
         let row = self
-            .wrap_slot(owner, key_id, &Binding::Passkey(credential_id), &dk)
+            .wrap_slot(owner, key_id, &Binding::Passkey(credential_id, prf), &dk)
             .await?;
         drop(dk);
         let now = self.clock.now();
         let event = NewEvent::new(owner.actor(), Action::PasskeyBound)
             .subject(key_id.to_string())
-            .details(json!({"slot": row.slot.name()}));
+            .details(json!({"slot": row.slot.name(), "prf": prf.is_some()}));
         let txn = db.begin().await.map_err(StoreError::from)?;
         store::custody::insert_slot(&txn, &row, now).await?;
         store::audit::append_within(&txn, now, &[event]).await?;
         txn.commit().await.map_err(StoreError::from)?;
         Ok(())
+    }
+
+    /// The PRF salts of `key_id`'s passkey slots bound with one, by slot name
+    /// (`Slot::passkey(credential id)`): what a ceremony asks each authenticator to evaluate.
+    pub async fn prf_salts(
+        &self,
+        db: &DatabaseConnection,
+        key_id: Uuid,
+    ) -> Result<std::collections::HashMap<String, [u8; 32]>, CustodyError> {
+        Ok(store::custody::slots_of(db, &key_id.to_string())
+            .await?
+            .into_iter()
+            .filter_map(|row| {
+                let salt: [u8; 32] = row.prf_salt.as_deref()?.try_into().ok()?;
+                Some((row.slot.name(), salt))
+            })
+            .collect())
+    }
+
+    /// How many passkey copies `key_id` has, and how many of them need their authenticator's
+    /// PRF output (sole control).
+    pub async fn passkey_copies(
+        &self,
+        db: &DatabaseConnection,
+        key_id: Uuid,
+    ) -> Result<(u32, u32), CustodyError> {
+        let slots = store::custody::slots_of(db, &key_id.to_string()).await?;
+        let passkeys = slots
+            .iter()
+            .filter(|s| slot_kind(&s.slot.name()) == "passkey");
+        let (mut bound, mut sole) = (0, 0);
+        for s in passkeys {
+            bound += 1;
+            sole += u32::from(s.prf_salt.is_some());
+        }
+        Ok((bound, sole))
     }
 
     /// Removes a passkey's copy of the data key.
@@ -244,5 +334,63 @@ pub(super) fn slot_kind(slot: &str) -> &'static str {
         "pin" => "pin",
         "service" => "service",
         _ => "passkey",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(prf_salt: Option<[u8; 32]>) -> SlotRow {
+        SlotRow {
+            key_id: Uuid::nil().to_string(),
+            slot: Slot::passkey(b"cred"),
+            kms_key_id: "local:1".into(),
+            wrapped: vec![],
+            mac_backend: None,
+            prf_salt: prf_salt.map(|s| s.to_vec()),
+        }
+    }
+
+    fn prf(salt: u8, output: u8) -> Prf {
+        Prf {
+            salt: [salt; 32],
+            output: Zeroizing::new([output; 32]),
+        }
+    }
+
+    #[test]
+    fn a_prf_slot_opens_only_with_the_output_over_its_own_salt() {
+        let owner = OwnerId::parse("user-a").unwrap();
+        let key = Uuid::nil();
+        let (right, other_salt) = (prf(1, 9), prf(2, 9));
+        let with = Binding::Passkey(b"cred", Some(&right));
+        let alone = Binding::Passkey(b"cred", None);
+        // A slot without a salt: the output is ignored, the binding is the credential id's.
+        let plain = with.for_row(&row(None)).unwrap();
+        assert_eq!(
+            plain.mac_message(&owner, key),
+            alone.mac_message(&owner, key)
+        );
+        // A slot with a salt: without the output, or with one over another salt, nothing.
+        assert!(alone.for_row(&row(Some([1; 32]))).is_none());
+        let elsewhere = Binding::Passkey(b"cred", Some(&other_salt));
+        assert!(elsewhere.for_row(&row(Some([1; 32]))).is_none());
+        // With the output over its salt, a MAC message that is neither the plain one nor the
+        // one of another output.
+        let bound = with.for_row(&row(Some([1; 32]))).unwrap();
+        let guessed = prf(1, 8);
+        let guess = Binding::Passkey(b"cred", Some(&guessed));
+        assert_ne!(
+            bound.mac_message(&owner, key),
+            alone.mac_message(&owner, key)
+        );
+        assert_ne!(
+            bound.mac_message(&owner, key),
+            guess.mac_message(&owner, key)
+        );
+        // The pin and service bindings do not depend on the row.
+        let pin = Pin::parse("482915").unwrap();
+        assert!(Binding::Pin(&pin).for_row(&row(Some([1; 32]))).is_some());
     }
 }

@@ -70,8 +70,9 @@ use crate::{
 pub enum Unlock<'a> {
     /// The PIN (decided one attempt at a time, with lockout).
     Pin(&'a Pin),
-    /// A passkey whose WebAuthn assertion the caller has verified.
-    Passkey(&'a [u8]),
+    /// A passkey whose WebAuthn assertion the caller has verified, with the PRF output its
+    /// authenticator gave in that ceremony (if any).
+    Passkey(&'a [u8], Option<&'a super::slots::Prf>),
 }
 
 impl Custody {
@@ -92,7 +93,7 @@ impl Custody {
         let unlock = async {
             let slot = slot.ok_or(match binding {
                 Binding::Pin(_) => CustodyError::WrongPin { tries_left: None },
-                Binding::Passkey(_) => CustodyError::PasskeyNotBound,
+                Binding::Passkey(..) => CustodyError::PasskeyNotBound,
                 Binding::Service => CustodyError::Integrity,
             })?;
             let dk = self.unwrap_slot(owner, key_id, binding, &slot).await?;
@@ -122,8 +123,10 @@ impl Custody {
                 }
             },
         };
-        if let Some(opened) = &opened_row {
-            self.rebind_if_moved(db, owner, key_id, binding, opened, &dk)
+        if let Some(opened) = &opened_row
+            && let Some(binding) = binding.for_row(opened)
+        {
+            self.rebind_if_moved(db, owner, key_id, &binding, opened, &dk)
                 .await;
         }
         let key = parse_off_workers(algorithm, pkcs8).await?;
@@ -295,7 +298,7 @@ impl Custody {
     ) -> Result<(ActivationInfo, NewEvent), CustodyError> {
         let binding = match unlock {
             Unlock::Pin(pin) => Binding::Pin(pin),
-            Unlock::Passkey(id) => Binding::Passkey(id),
+            Unlock::Passkey(id, prf) => Binding::Passkey(id, prf),
         };
         self.activate_unaudited(db, owner, key_id, &binding, max_signatures)
             .await
@@ -355,7 +358,7 @@ impl Custody {
             db,
             owner,
             key_id,
-            &Binding::Passkey(credential_id),
+            &Binding::Passkey(credential_id, None),
             max_signatures,
         )
         .await
@@ -413,10 +416,11 @@ impl Custody {
         owner: &OwnerId,
         key_id: Uuid,
         credential_id: &[u8],
+        prf: Option<&super::slots::Prf>,
         new: &Pin,
     ) -> Result<(), CustodyError> {
         let (_key, dk) = self
-            .open_key(db, owner, key_id, &Binding::Passkey(credential_id))
+            .open_key(db, owner, key_id, &Binding::Passkey(credential_id, prf))
             .await?;
         let fresh = self
             .wrap_slot(owner, key_id, &Binding::Pin(new), &dk)

@@ -89,7 +89,7 @@ impl Pki {
                 stored.kms_key_id(),
             );
             if let StoredKey::Sealed(key) = stored {
-                prepared.push(key);
+                prepared.push(*key);
             }
             signers.push((id, Arc::new(signer), key_kind, custody_key_id, kms_key_id));
         }
@@ -104,7 +104,7 @@ impl Pki {
         let responder_signer = Arc::new(signer);
         let responder_key_id = stored.custody_key_id();
         if let StoredKey::Sealed(key) = stored {
-            prepared.push(key);
+            prepared.push(*key);
         }
 
         let org = pki.organization.clone();

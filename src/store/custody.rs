@@ -46,6 +46,8 @@ pub struct SlotRow {
     /// The backend whose MAC key derives the slot's inner key, when it is not the backend that
     /// wrapped it (a slot moved by `kms rewrap` across backends, not yet bound again).
     pub mac_backend: Option<String>,
+    /// A passkey slot's PRF salt: its inner key needs the authenticator's PRF output over it.
+    pub prf_salt: Option<Vec<u8>>,
 }
 
 impl SlotRow {
@@ -93,6 +95,15 @@ fn to_slot(m: slot::Model) -> Result<SlotRow, StoreError> {
         kms_key_id: m.kms_key_id,
         wrapped: m.wrapped,
         mac_backend: m.mac_backend,
+        prf_salt: m
+            .prf_salt
+            .map(|h| {
+                hex::decode(&h)
+                    .ok()
+                    .filter(|s| s.len() == 32)
+                    .ok_or_else(|| corrupt("custody_key_slots", "prf_salt", "not 32 hex bytes"))
+            })
+            .transpose()?,
     })
 }
 
@@ -127,6 +138,7 @@ pub async fn insert_slot<C: ConnectionTrait>(
         kms_key_id: Set(row.kms_key_id.clone()),
         wrapped: Set(row.wrapped.clone()),
         mac_backend: Set(row.mac_backend.clone()),
+        prf_salt: Set(row.prf_salt.as_deref().map(hex::encode)),
         created_at: Set(now),
         updated_at: Set(now),
     })
@@ -192,6 +204,10 @@ pub async fn replace_slot<C: ConnectionTrait>(
             slot::Column::MacBackend,
             Expr::value(new.mac_backend.clone()),
         )
+        .col_expr(
+            slot::Column::PrfSalt,
+            Expr::value(new.prf_salt.as_deref().map(hex::encode)),
+        )
         .col_expr(slot::Column::UpdatedAt, Expr::value(now))
         .filter(slot::Column::CustodyKeyId.eq(old.key_id.as_str()))
         .filter(slot::Column::Slot.eq(old.slot.name()))
@@ -214,6 +230,10 @@ pub async fn put_slot<C: ConnectionTrait>(
         .col_expr(
             slot::Column::MacBackend,
             Expr::value(row.mac_backend.clone()),
+        )
+        .col_expr(
+            slot::Column::PrfSalt,
+            Expr::value(row.prf_salt.as_deref().map(hex::encode)),
         )
         .col_expr(slot::Column::UpdatedAt, Expr::value(now))
         .filter(slot::Column::CustodyKeyId.eq(row.key_id.as_str()))

@@ -68,7 +68,7 @@ impl CaKeyStore for LocalCaKeys {
         let signer = CaSigner::sealed(self.custody.unseal_prepared(&key).await?)?;
         Ok(NewCaKey {
             signer,
-            stored: StoredKey::Sealed(key),
+            stored: StoredKey::Sealed(Box::new(key)),
         })
     }
 

@@ -75,7 +75,7 @@ pub struct NewCaKey {
 pub enum StoredKey {
     /// A sealed custody service key, not yet stored: it signs (its own certificate, the next
     /// level) before the transaction that persists it.
-    Sealed(PreparedKey),
+    Sealed(Box<PreparedKey>),
     /// An asymmetric key inside AWS KMS, by key id.
     Kms(String),
     /// A key pair inside the PKCS#11 HSM, as `pkcs11:<label>`.

@@ -12,6 +12,7 @@ pub struct Model {
     pub kms_key_id: String,
     pub wrapped: Vec<u8>,
     pub mac_backend: Option<String>,
+    pub prf_salt: Option<String>,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
 }
