@@ -77,7 +77,14 @@ pub async fn passkey_finish(
 ) -> Result<HttpResponse, ApiError> {
     let approved = state
         .signing
-        .approve_with_passkey(&state.db, &user.0, *id, &body.ceremony_id, &body.credential)
+        .approve_with_passkey(
+            &state.db,
+            &user.0,
+            *id,
+            &body.ceremony_id,
+            &body.credential,
+            body.prf.as_deref().map(String::as_str),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(wire::approved(
         approved,

@@ -88,7 +88,14 @@ pub async fn passkey_finish(
 ) -> Result<HttpResponse, ApiError> {
     let redirect_uri = state
         .signing
-        .csc_oauth_passkey_finish(&state.db, &user.0, *id, &body.ceremony_id, &body.credential)
+        .csc_oauth_passkey_finish(
+            &state.db,
+            &user.0,
+            *id,
+            &body.ceremony_id,
+            &body.credential,
+            body.prf.as_deref().map(String::as_str),
+        )
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))

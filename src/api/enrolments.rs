@@ -255,6 +255,7 @@ pub async fn pin_reset(
             &id.to_string(),
             &body.ceremony_id,
             &body.credential,
+            body.prf.as_deref().map(String::as_str),
             &body.new_pin,
         )
         .await?;

@@ -62,6 +62,7 @@ pub async fn register_finish(
             &user.0,
             &body.ceremony_id.to_string(),
             &body.credential,
+            body.prf.as_deref().map(String::as_str),
             bind,
             &name,
         )

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64URL};
 use chrono::Duration;
+use fincert_client::proto::passkeys::{PrfInputs, PrfValues};
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use serde_json::json;
@@ -17,12 +18,13 @@ use webauthn_rs::prelude::{
     PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Url, Webauthn,
     WebauthnBuilder,
 };
+use zeroize::Zeroizing;
 
 use super::messaging::{Channel, MessageSender};
 use crate::{
     audit::{Action, Actor, NewEvent},
     clock::SharedClock,
-    custody::{Custody, CustodyError, OwnerId},
+    custody::{Custody, CustodyError, OwnerId, Prf},
     domain::pin::Pin,
     store::{self, StoreError},
 };
@@ -39,6 +41,9 @@ pub enum PasskeyError {
     /// The authenticator's answer did not verify.
     #[error("the passkey could not be verified")]
     Rejected,
+    /// The answer's `prf` is not an authenticator's PRF output (base64url of 32 bytes).
+    #[error("prf must be the authenticator's PRF output: 32 bytes in base64url")]
+    Prf,
     /// The ceremony's challenge does not commit to the content as it is now.
     #[error("the approved content does not match")]
     Altered,
@@ -118,6 +123,7 @@ impl Passkeys {
         Ok(Ceremony {
             ceremony_id: id,
             options,
+            prf: None,
         })
     }
 
@@ -156,23 +162,39 @@ impl Passkeys {
                 Some(exclude),
             )
             .map_err(|_| PasskeyError::Rejected)?;
-        let state = serde_json::to_string(&state).map_err(|_| PasskeyError::Rejected)?;
-        self.save_ceremony(db, owner, "register", &state, options)
-            .await
+        // A fresh PRF salt: an authenticator with PRF evaluates it at creation, and the copy
+        // of a key bound to it then needs that output too.
+        let salt = random_salt()?;
+        let state = json!({ "state": state, "prf_salt": hex::encode(salt) }).to_string();
+        let mut ceremony = self
+            .save_ceremony(db, owner, "register", &state, options)
+            .await?;
+        ceremony.prf = Some(PrfInputs {
+            eval: Some(PrfValues {
+                first: B64URL.encode(salt),
+            }),
+            eval_by_credential: Default::default(),
+        });
+        Ok(ceremony)
     }
 
     /// Finishes a registration. With `bind = Some((key, pin))` the passkey also gets its own
     /// copy of that certificate key's data key (the PIN opens it once), so it can approve
-    /// signatures. The new device is audited and announced to the user's phone.
+    /// signatures; with the authenticator's `prf_output` over the ceremony's salt, that copy
+    /// needs it too (sole control). The new device is audited and announced to the user's
+    /// phone.
+    #[allow(clippy::too_many_arguments)]
     pub async fn finish_registration(
         &self,
         db: &DatabaseConnection,
         owner: &OwnerId,
         ceremony: &str,
         credential: &RegisterPublicKeyCredential,
+        prf_output: Option<&str>,
         bind: Option<(Uuid, &Pin)>,
         name: &str,
     ) -> Result<PasskeyView, PasskeyError> {
+        let prf_output = parse_prf_output(prf_output)?;
         let now = self.clock.now();
         let (user, state) = store::enrolment::take_ceremony(db, ceremony, "register", now)
             .await?
@@ -180,18 +202,33 @@ impl Passkeys {
         if user != *owner {
             return Err(PasskeyError::Ceremony);
         }
-        let state: PasskeyRegistration =
+        let saved: serde_json::Value =
             serde_json::from_str(&state).map_err(|_| PasskeyError::Ceremony)?;
+        let state: PasskeyRegistration = saved
+            .get("state")
+            .cloned()
+            .and_then(|s| serde_json::from_value(s).ok())
+            .ok_or(PasskeyError::Ceremony)?;
+        let salt = saved
+            .get("prf_salt")
+            .and_then(|s| s.as_str())
+            .and_then(|s| hex::decode(s).ok())
+            .and_then(|s| <[u8; 32]>::try_from(s).ok());
         let passkey = self
             .webauthn
             .finish_passkey_registration(credential, &state)
             .map_err(|_| PasskeyError::Rejected)?;
         let cred_id: &[u8] = passkey.cred_id().as_ref();
+        let prf = match (salt, prf_output) {
+            (Some(salt), Some(output)) => Some(Prf { salt, output }),
+            _ => None,
+        };
         if let Some((key, pin)) = bind {
             self.custody
-                .bind_passkey(db, owner, key, pin, cred_id)
+                .bind_passkey_with(db, owner, key, pin, cred_id, prf.as_ref())
                 .await?;
         }
+        let sole_control = bind.is_some() && prf.is_some();
         let id = Uuid::new_v4().to_string();
         store::enrolment::insert_passkey(
             db,
@@ -209,13 +246,16 @@ impl Passkeys {
             Action::PasskeyRegistered,
         )
         .subject(id.clone())
-        .details(json!({"name": name, "bound_to_key": bind.is_some()}));
+        .details(
+            json!({"name": name, "bound_to_key": bind.is_some(), "sole_control": sole_control}),
+        );
         store::audit::append(db, now, &[event]).await?;
         self.announce(db, owner, name).await;
         Ok(PasskeyView {
             id,
             name: name.to_owned(),
             bound_to_key: bind.is_some(),
+            sole_control,
             created_at: now,
             last_used_at: None,
         })
@@ -318,6 +358,21 @@ impl Passkeys {
         if creds.is_empty() {
             return Err(PasskeyError::NoPasskey);
         }
+        // Each credential whose slot was bound with its PRF is asked to evaluate that salt.
+        let salts = self.custody.prf_salts(db, key_id).await?;
+        let prf: std::collections::BTreeMap<String, PrfValues> = creds
+            .iter()
+            .filter_map(|c| {
+                let id: &[u8] = c.cred_id().as_ref();
+                let salt = salts.get(&crate::custody::Slot::passkey(id).name())?;
+                Some((
+                    B64URL.encode(id),
+                    PrfValues {
+                        first: B64URL.encode(salt),
+                    },
+                ))
+            })
+            .collect();
         let (mut options, state) = self
             .webauthn
             .start_passkey_authentication(&creds)
@@ -331,14 +386,23 @@ impl Passkeys {
             .ok_or(PasskeyError::Rejected)?;
         *slot = json!(B64URL.encode(challenge));
         options.public_key.challenge = challenge.to_vec();
-        let saved = json!({ "binding": binding, "state": state }).to_string();
-        self.save_ceremony(db, owner, kind, &saved, options).await
+        let saved = json!({ "binding": binding, "state": state, "prf": prf }).to_string();
+        let mut ceremony = self.save_ceremony(db, owner, kind, &saved, options).await?;
+        if !prf.is_empty() {
+            ceremony.prf = Some(PrfInputs {
+                eval: None,
+                eval_by_credential: prf,
+            });
+        }
+        Ok(ceremony)
     }
 
     /// Finishes a ceremony started by [`start_bound_authentication`](Self::start_bound_authentication):
     /// it must be of `kind`, and `expected` — given the stored binding — must recompute its
     /// challenge from the content as it is now (`None`: the binding is not acceptable).
-    /// Single-use either way.
+    /// Single-use either way. Returns the owner, the credential id used and, when that
+    /// credential was asked for its PRF and `prf_output` is its answer, the [`Prf`] that opens
+    /// its slot.
     pub async fn finish_bound_authentication(
         &self,
         db: &DatabaseConnection,
@@ -346,7 +410,9 @@ impl Passkeys {
         kind: &str,
         expected: impl FnOnce(&str) -> Option<[u8; 32]>,
         credential: &PublicKeyCredential,
-    ) -> Result<(OwnerId, Vec<u8>), PasskeyError> {
+        prf_output: Option<&str>,
+    ) -> Result<(OwnerId, Vec<u8>, Option<Prf>), PasskeyError> {
+        let prf_output = parse_prf_output(prf_output)?;
         let now = self.clock.now();
         let (user, saved) = store::enrolment::take_ceremony(db, ceremony, kind, now)
             .await?
@@ -371,8 +437,19 @@ impl Passkeys {
             .cloned()
             .and_then(|s| serde_json::from_value(s).ok())
             .ok_or(PasskeyError::Ceremony)?;
-        self.verify_assertion(db, ceremony, &user, &state, credential)
-            .await
+        let (owner, cred) = self
+            .verify_assertion(db, ceremony, &user, &state, credential)
+            .await?;
+        let salt = saved
+            .pointer(&format!("/prf/{}/first", B64URL.encode(&cred)))
+            .and_then(|s| s.as_str())
+            .and_then(|s| B64URL.decode(s).ok())
+            .and_then(|s| <[u8; 32]>::try_from(s).ok());
+        let prf = match (salt, prf_output) {
+            (Some(salt), Some(output)) => Some(Prf { salt, output }),
+            _ => None,
+        };
+        Ok((owner, cred, prf))
     }
 
     /// Finishes a passkey sign-in; returns the user and the credential id used.
@@ -443,17 +520,31 @@ impl Passkeys {
         db: &DatabaseConnection,
         owner: &OwnerId,
     ) -> Result<Vec<PasskeyView>, PasskeyError> {
-        Ok(store::enrolment::passkeys_of(db, owner.as_str())
-            .await?
-            .into_iter()
-            .map(|r| PasskeyView {
+        let mut views = Vec::new();
+        let mut salts = std::collections::HashMap::new();
+        for r in store::enrolment::passkeys_of(db, owner.as_str()).await? {
+            let sole_control = match r.custody_key_id {
+                Some(key) => {
+                    if let std::collections::hash_map::Entry::Vacant(e) = salts.entry(key) {
+                        e.insert(self.custody.prf_salts(db, key).await?);
+                    }
+                    let slot = crate::custody::Slot::passkey(r.passkey.cred_id().as_ref());
+                    salts
+                        .get(&key)
+                        .is_some_and(|s| s.contains_key(&slot.name()))
+                }
+                None => false,
+            };
+            views.push(PasskeyView {
                 id: r.id,
                 name: r.name,
                 bound_to_key: r.custody_key_id.is_some(),
+                sole_control,
                 created_at: r.created_at,
                 last_used_at: r.last_used_at,
-            })
-            .collect())
+            });
+        }
+        Ok(views)
     }
 
     /// Removes a passkey, and its copy of a certificate key's data key.
@@ -481,4 +572,25 @@ impl Passkeys {
         store::audit::append(db, self.clock.now(), &[event]).await?;
         Ok(())
     }
+}
+
+/// 32 random bytes: a slot's PRF salt.
+fn random_salt() -> Result<[u8; 32], PasskeyError> {
+    let mut salt = [0u8; 32];
+    aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut salt)
+        .map_err(|_| PasskeyError::Rejected)?;
+    Ok(salt)
+}
+
+/// An authenticator's PRF output as a ceremony's answer carries it: base64url of exactly 32
+/// bytes (WebAuthn `prf` results are 32 bytes), or absent. Anything else is refused.
+pub fn parse_prf_output(raw: Option<&str>) -> Result<Option<Zeroizing<[u8; 32]>>, PasskeyError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let bytes = Zeroizing::new(B64URL.decode(raw).map_err(|_| PasskeyError::Prf)?);
+    let mut out = Zeroizing::new([0u8; 32]);
+    if bytes.len() != out.len() {
+        return Err(PasskeyError::Prf);
+    }
+    out.copy_from_slice(&bytes);
+    Ok(Some(out))
 }

@@ -128,10 +128,11 @@ impl Pins {
         owner: &OwnerId,
         key: Uuid,
         credential_id: &[u8],
+        prf: Option<&crate::custody::Prf>,
         new: &Pin,
     ) -> Result<(), PinChangeError> {
         self.custody
-            .reset_pin_with_passkey(db, owner, key, credential_id, new)
+            .reset_pin_with_passkey(db, owner, key, credential_id, prf, new)
             .await?;
         self.notify(db, owner, "재설정").await;
         Ok(())

@@ -230,6 +230,9 @@ impl From<crate::auth::passkeys::PasskeyError> for ApiError {
                 "Approval does not match",
                 "the approval does not commit to this request's content",
             ),
+            P::Prf => Self::InvalidJson(
+                "prf must be the authenticator's PRF output: 32 bytes in base64url".into(),
+            ),
             P::NoPasskey => Self::rule(
                 Kind::Unprocessable,
                 ErrorCode::NoPasskey,

@@ -223,6 +223,7 @@ impl Signing {
         id: Uuid,
         ceremony: &str,
         credential: &webauthn_rs::prelude::PublicKeyCredential,
+        prf: Option<&str>,
     ) -> Result<Approved, SigningError> {
         let (row, usable) = self.approvable(owner, id).await?;
         let canonical = Digest::from_slice(&row.canonical_digest)?;
@@ -234,9 +235,9 @@ impl Signing {
             (request_id == row.id.to_string())
                 .then(|| request::approval_challenge(&canonical, &nonce))
         };
-        let (signer, credential_id) = match self
+        let (signer, credential_id, prf) = match self
             .passkeys
-            .finish_bound_authentication(db, ceremony, APPROVE_CEREMONY, expected, credential)
+            .finish_bound_authentication(db, ceremony, APPROVE_CEREMONY, expected, credential, prf)
             .await
         {
             Ok(r) => r,
@@ -255,7 +256,7 @@ impl Signing {
                 db,
                 owner,
                 cloud(&usable)?,
-                Unlock::Passkey(&credential_id),
+                Unlock::Passkey(&credential_id, prf.as_ref()),
                 Some(count),
             )
             .await?;

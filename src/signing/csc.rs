@@ -222,6 +222,19 @@ impl Signing {
         Ok((cert, algorithm, locked))
     }
 
+    /// The passkey copies of a credential's key, and how many need their authenticator's PRF
+    /// (`credentials/info.passkeys`); none for a key on the holder's device.
+    pub async fn csc_passkey_copies(
+        &self,
+        db: &DatabaseConnection,
+        cert: &store::pki::CertificateRow,
+    ) -> Result<(u32, u32), SigningError> {
+        match cert.custody_key_id {
+            Some(key) => Ok(self.custody.passkey_copies(db, key).await?),
+            None => Ok((0, 0)),
+        }
+    }
+
     /// `credentials/authorize`: checks the PIN (with lockout) and the authorization table,
     /// activates the key for `hashes` as a cluster authorization, and returns a SAD with its
     /// lifetime in seconds (inside the renewal window the PIN also renews the certificate). `hashes` are distinct (the caller checks).

@@ -60,14 +60,23 @@ debug_without_secrets!(PinApproval { request_digest });
 
 /// A passkey approval: the ceremony and the authenticator's answer
 /// (`POST /v1/approvals/{id}/passkey/finish`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasskeyApproval {
     /// The ceremony `passkey/start` opened.
     pub ceremony_id: String,
     /// The WebAuthn assertion.
     pub credential: PublicKeyCredential,
+    /// The authenticator's PRF output over the salt the ceremony named for this credential,
+    /// base64url (32 bytes): required by a passkey bound with PRF (sole control).
+    #[serde(default)]
+    pub prf: Option<zeroize::Zeroizing<String>>,
 }
+
+debug_without_secrets!(PasskeyApproval {
+    ceremony_id,
+    credential
+});
 
 /// What the holder's device signs for a request of a device-kept certificate
 /// (`GET /v1/approvals/{id}/device`).

@@ -162,6 +162,20 @@ pub struct CredentialInfoV2 {
     pub lang: String,
     /// Most signatures one authorization may produce.
     pub multisign: u32,
+    /// fincert's addition: the passkey copies of the key (which approve through the portal's
+    /// user-authorized flow) and how many of them need their authenticator's PRF output
+    /// (sole control); the others open with what the service keeps.
+    pub passkeys: PasskeyCopies,
+}
+
+/// `credentials/info.passkeys` (fincert's addition to 2.0.0.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyCopies {
+    /// Passkeys bound to the key.
+    pub bound: u32,
+    /// Of those, the ones bound with their authenticator's PRF (sole control).
+    #[serde(rename = "soleControl")]
+    pub sole_control: u32,
 }
 
 /// `credentials/info.key`.

@@ -280,6 +280,9 @@ pub struct PinResetBody {
     pub credential: webauthn_rs_proto::PublicKeyCredential,
     /// The new PIN (6 digits, not trivial, not the birth date).
     pub new_pin: Zeroizing<String>,
+    /// The authenticator's PRF output, base64url: required by a passkey bound with PRF.
+    #[serde(default)]
+    pub prf: Option<Zeroizing<String>>,
 }
 
 debug_without_secrets!(PinResetBody { ceremony_id });

@@ -19,6 +19,35 @@ pub struct Ceremony<T> {
     pub ceremony_id: String,
     /// The options.
     pub options: T,
+    /// The WebAuthn `prf` extension's inputs for this ceremony (salts, base64url): put them in
+    /// `options.publicKey.extensions.prf` as they are, and send the authenticator's output
+    /// (`getClientExtensionResults().prf.results.first`) back as the answer's `prf`. Absent
+    /// when no PRF is asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prf: Option<PrfInputs>,
+}
+
+/// The WebAuthn `prf` extension's inputs (base64url salts): `eval` when registering,
+/// `evalByCredential` (credential id → salt) when authenticating with bound passkeys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrfInputs {
+    /// The salt to evaluate (registration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval: Option<PrfValues>,
+    /// The salt of each credential whose slot needs its PRF (authentication).
+    #[serde(
+        rename = "evalByCredential",
+        default,
+        skip_serializing_if = "std::collections::BTreeMap::is_empty"
+    )]
+    pub eval_by_credential: std::collections::BTreeMap<String, PrfValues>,
+}
+
+/// One PRF evaluation's input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrfValues {
+    /// The salt, base64url.
+    pub first: String,
 }
 
 /// A passkey as its holder sees it.
@@ -30,6 +59,11 @@ pub struct PasskeyView {
     pub name: String,
     /// Whether it opens a certificate's key (can approve signatures).
     pub bound_to_key: bool,
+    /// Whether that copy of the key needs the authenticator's PRF output too (sole control:
+    /// fincert cannot open it without the holder's device). `false` for an authenticator
+    /// without PRF, or a passkey not bound to a key.
+    #[serde(default)]
+    pub sole_control: bool,
     /// When it was added.
     pub created_at: DateTime<Utc>,
     /// Last sign-in with it.
@@ -52,6 +86,10 @@ pub struct RegisterFinishBody {
     pub certificate_id: Option<Uuid>,
     /// that certificate's PIN.
     pub pin: Option<Zeroizing<String>>,
+    /// The authenticator's PRF output over the ceremony's salt, base64url (32 bytes), when it
+    /// gave one: the bound copy then needs it (sole control).
+    #[serde(default)]
+    pub prf: Option<Zeroizing<String>>,
 }
 
 debug_without_secrets!(RegisterFinishBody {

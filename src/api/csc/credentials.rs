@@ -6,7 +6,8 @@ use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::{DateTime, Utc};
 use fincert_client::proto::csc::{
     AuthInfo, AuthObject, CertInfo, CredentialInfoV1, CredentialInfoV2, CredentialListV1,
-    CredentialListV2, InfoV1, InfoV2, KeyInfo, PinInfo, SignAlgorithms, SignatureFormats,
+    CredentialListV2, InfoV1, InfoV2, KeyInfo, PasskeyCopies, PinInfo, SignAlgorithms,
+    SignatureFormats,
 };
 use serde::Serialize;
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -194,6 +195,14 @@ async fn credential_info(
             multisign,
         }),
         Version::V2 => PerVersion::V2(CredentialInfoV2 {
+            passkeys: {
+                let (bound, sole_control) =
+                    state.signing.csc_passkey_copies(&state.db, &row).await?;
+                PasskeyCopies {
+                    bound,
+                    sole_control,
+                }
+            },
             scal,
             auth: AuthInfo {
                 expression: "PIN".to_owned(),

@@ -137,12 +137,13 @@ impl Enrolments {
         id: &str,
         ceremony: &str,
         credential: &PublicKeyCredential,
+        prf: Option<&str>,
         new_pin: &str,
     ) -> Result<PinResetDone, EnrolError> {
         let (_, owner) = self.reset_at_last_step(db, id).await?;
         let new = pins.parse_new(db, &owner, new_pin).await?;
         let mut named = None;
-        let (user, credential_id) = passkeys
+        let (user, credential_id, prf) = passkeys
             .finish_bound_authentication(
                 db,
                 ceremony,
@@ -152,6 +153,7 @@ impl Enrolments {
                     named.map(|_| challenge(binding))
                 },
                 credential,
+                prf,
             )
             .await?;
         let certificate = named.ok_or(PasskeyError::Ceremony)?;
@@ -167,7 +169,10 @@ impl Enrolments {
             }
             .into());
         }
-        if let Err(e) = pins.reset(db, &owner, key, &credential_id, &new).await {
+        if let Err(e) = pins
+            .reset(db, &owner, key, &credential_id, prf.as_ref(), &new)
+            .await
+        {
             let _ = store::enrolment::advance(db, id, Step::Completed, Step::Credential, now).await;
             return Err(e.into());
         }

@@ -289,6 +289,7 @@ impl Signing {
         id: Uuid,
         ceremony: &str,
         credential: &webauthn_rs::prelude::PublicKeyCredential,
+        prf: Option<&str>,
     ) -> Result<String, SigningError> {
         let (g, _) = self.pending_grant(db, user, id).await?;
         let expected = |binding: &str| {
@@ -296,16 +297,16 @@ impl Signing {
             let nonce = hex::decode(nonce).ok()?;
             (request == g.id.to_string()).then(|| Self::grant_challenge(&g, &nonce))
         };
-        let (signer, credential_id) = self
+        let (signer, credential_id, prf) = self
             .passkeys
-            .finish_bound_authentication(db, ceremony, CSC_CEREMONY, expected, credential)
+            .finish_bound_authentication(db, ceremony, CSC_CEREMONY, expected, credential, prf)
             .await?;
         if signer != *user {
             return Err(SigningError::NotFound);
         }
         let (cert, key) = self.grant_key(db, &g).await?;
-        self.approve_grant(db, user, g, cert, key, Unlock::Passkey(&credential_id))
-            .await
+        let unlock = Unlock::Passkey(&credential_id, prf.as_ref());
+        self.approve_grant(db, user, g, cert, key, unlock).await
     }
 
     /// Activates the key for exactly the request's hashes and stores the one-time code.
@@ -324,7 +325,7 @@ impl Signing {
             .fill(code.as_mut())
             .map_err(|_| SigningError::Random)?;
         let num = u32::try_from(g.num_signatures).unwrap_or(0);
-        let unlock_kind = matches!(unlock, Unlock::Passkey(_));
+        let unlock_kind = matches!(unlock, Unlock::Passkey(..));
         let (activation, record) = self
             .custody
             .activate_for_sad(db, &cert.owner_id, key, unlock, code.as_ref(), num)
