@@ -315,13 +315,18 @@ async function enrol() {
   const cdp = await context.newCDPSession(page);
   await cdp.send("WebAuthn.enable");
   const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true, hasPrf: true },
   });
   await page.goto(`${BASE}/portal/#/passkeys`);
   await page.fill("#passkey-name", "Chromium");
   await page.click("#add-passkey");
   await typePin(PIN);
-  await page.locator(".passkey").filter({ hasText: "Chromium" }).waitFor();
+  const added = page.locator(".passkey").filter({ hasText: "Chromium" });
+  await added.waitFor();
+  // The authenticator has PRF: the certificate's key is bound to its output (sole control),
+  // and the page says so in a sentence.
+  const soleControl = await added.getAttribute("data-sole-control");
+  await added.locator(".passkey-control").filter({ hasText: "이 기기 없이는" }).waitFor();
   await checkpoint("passkeys", "passkeys");
   const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
 
@@ -496,7 +501,7 @@ async function enrol() {
   await checkpoint("sign-in: forgotten on this device");
   if (await page.evaluate(() => localStorage.getItem("fincert.remembered")) !== null) throw new Error("the device still remembers a certificate");
 
-  return { certificateId, keypadShuffled: first.length === 10 && second.length === 10 && first.join("") !== second.join(""), passkeys: credentials.length, oldTokenAfterSignOut: afterSignOut, triesShown, historyRows: listed.length, csvLines: csv.trim().split("\r\n").length, axeRuns };
+  return { certificateId, soleControl, keypadShuffled: first.length === 10 && second.length === 10 && first.join("") !== second.join(""), passkeys: credentials.length, oldTokenAfterSignOut: afterSignOut, triesShown, historyRows: listed.length, csvLines: csv.trim().split("\r\n").length, axeRuns };
 }
 
 // Imports a PKCS#12 file and an NPKI pair, registers each with the institution, and approves

@@ -33,7 +33,8 @@ const T = {
     reject: "거절", signatures: "서명 {n}건", expires: "만료", signed: "서명했습니다", rejected: "거절했습니다",
     "approval.expired": "요청한 시간이 지나 이 요청은 더 이상 승인할 수 없습니다. 필요하면 기관에 다시 요청해 주세요.",
     "approvals.stale": "목록을 새로 고치지 못했습니다. 잠시 후 다시 시도합니다.",
-    "passkeys.title": "패스키", "passkeys.none": "등록된 패스키가 없습니다.", "passkeys.add": "패스키 등록", "passkeys.name": "이름",
+    "passkeys.title": "패스키", "passkeys.none": "등록된 패스키가 없습니다.",
+    "passkeys.sole": "이 기기 없이는 인증서 키를 열 수 없습니다.", "passkeys.shared": "이 기기는 PRF를 지원하지 않아, 인증서 키는 서비스가 보관한 정보로 열립니다.", "passkeys.add": "패스키 등록", "passkeys.name": "이름",
     remove: "삭제", "foreign.title": "타기관 인증서 등록", "foreign.pem": "인증서 (PEM)", register: "등록",
     "foreign.byCert": "인증서로 등록", "foreign.byP12": "인증서와 개인키 가져오기 (PKCS#12)", "foreign.p12": "PKCS#12 파일 (.p12, .pfx)",
     "foreign.password": "파일 비밀번호", "foreign.p12.d": "개인키는 KMS로 다시 봉인되어 클라우드에 보관되고, 파일과 비밀번호는 저장되지 않습니다. 새 PIN을 정하세요.", "need.login": "먼저 로그인하세요.",
@@ -114,7 +115,8 @@ const T = {
     reject: "Reject", signatures: "{n} signature(s)", expires: "Expires", signed: "Signed", rejected: "Rejected",
     "approval.expired": "This request has expired and can no longer be approved. If you still need it, ask the institution to send it again.",
     "approvals.stale": "The list could not be refreshed; it will try again shortly.",
-    "passkeys.title": "Passkeys", "passkeys.none": "No passkey yet.", "passkeys.add": "Add a passkey", "passkeys.name": "Name",
+    "passkeys.title": "Passkeys", "passkeys.none": "No passkey yet.",
+    "passkeys.sole": "Your certificate's key cannot be opened without this device.", "passkeys.shared": "This device has no PRF, so your certificate's key opens with what the service keeps.", "passkeys.add": "Add a passkey", "passkeys.name": "Name",
     remove: "Remove", "foreign.title": "Register another institution's certificate", "foreign.pem": "Certificate (PEM)", register: "Register",
     "foreign.byCert": "Register by its certificate", "foreign.byP12": "Import certificate and key (PKCS#12)", "foreign.p12": "PKCS#12 file (.p12, .pfx)",
     "foreign.password": "File password", "foreign.p12.d": "The key is re-sealed under KMS and kept in the cloud; the file and its password are not stored. Choose a new PIN.",
@@ -473,29 +475,56 @@ const b64u = {
   encode: (buf) => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, ""),
 };
 
-async function createPasskey(options) {
-  const pk = structuredClone(options.publicKey);
+// The WebAuthn `prf` extension: a ceremony's `prf` (base64url salts) goes into the options as
+// it is, and the authenticator's output over the salt comes back beside the credential (a
+// passkey bound with it cannot open the certificate's key without this device).
+function prfInputs(prf) {
+  if (!prf) return undefined;
+  const out = {};
+  if (prf.eval) out.eval = { first: b64u.decode(prf.eval.first) };
+  if (prf.evalByCredential) {
+    out.evalByCredential = {};
+    for (const [id, v] of Object.entries(prf.evalByCredential)) out.evalByCredential[id] = { first: b64u.decode(v.first) };
+  }
+  return out;
+}
+
+function prfOutput(cred) {
+  const results = cred.getClientExtensionResults().prf?.results;
+  return results && results.first ? b64u.encode(results.first) : undefined;
+}
+
+async function createPasskey(started) {
+  const pk = structuredClone(started.options.publicKey);
   pk.challenge = b64u.decode(pk.challenge);
   pk.user.id = b64u.decode(pk.user.id);
   (pk.excludeCredentials || []).forEach((c) => { c.id = b64u.decode(c.id); });
+  if (started.prf) pk.extensions = { ...(pk.extensions || {}), prf: prfInputs(started.prf) };
   const cred = await navigator.credentials.create({ publicKey: pk });
   return {
-    id: cred.id, rawId: b64u.encode(cred.rawId), type: cred.type, extensions: {},
-    response: { attestationObject: b64u.encode(cred.response.attestationObject), clientDataJSON: b64u.encode(cred.response.clientDataJSON) },
+    credential: {
+      id: cred.id, rawId: b64u.encode(cred.rawId), type: cred.type, extensions: {},
+      response: { attestationObject: b64u.encode(cred.response.attestationObject), clientDataJSON: b64u.encode(cred.response.clientDataJSON) },
+    },
+    prf: prfOutput(cred),
   };
 }
 
-async function getPasskey(options) {
-  const pk = structuredClone(options.publicKey);
+async function getPasskey(started) {
+  const pk = structuredClone(started.options.publicKey);
   pk.challenge = b64u.decode(pk.challenge);
   (pk.allowCredentials || []).forEach((c) => { c.id = b64u.decode(c.id); });
+  if (started.prf) pk.extensions = { ...(pk.extensions || {}), prf: prfInputs(started.prf) };
   const cred = await navigator.credentials.get({ publicKey: pk });
   return {
-    id: cred.id, rawId: b64u.encode(cred.rawId), type: cred.type, extensions: {},
-    response: {
-      authenticatorData: b64u.encode(cred.response.authenticatorData), clientDataJSON: b64u.encode(cred.response.clientDataJSON),
-      signature: b64u.encode(cred.response.signature), userHandle: cred.response.userHandle ? b64u.encode(cred.response.userHandle) : null,
+    credential: {
+      id: cred.id, rawId: b64u.encode(cred.rawId), type: cred.type, extensions: {},
+      response: {
+        authenticatorData: b64u.encode(cred.response.authenticatorData), clientDataJSON: b64u.encode(cred.response.clientDataJSON),
+        signature: b64u.encode(cred.response.signature), userHandle: cred.response.userHandle ? b64u.encode(cred.response.userHandle) : null,
+      },
     },
+    prf: prfOutput(cred),
   };
 }
 
@@ -757,7 +786,7 @@ function login() {
           async (pin) => signedIn(await api("POST", "/v1/auth/pin", { certificate_id: cert.id, pin, ticket }), cert), ev.currentTarget) }, t("login.pin")),
         h("button", { type: "button", class: "secondary", id: "login-passkey", onclick: () => guarded(async () => {
           const started = await api("POST", "/v1/auth/passkey/start", { certificate_id: cert.id, ticket });
-          const credential = await getPasskey(started.options);
+          const { credential } = await getPasskey(started);
           signedIn(await api("POST", "/v1/auth/passkey/finish", { ceremony_id: started.ceremony_id, credential, ticket }), cert);
         }) }, t("login.passkey")),
         h("button", { type: "button", class: "secondary", id: "signin-other", onclick: choose }, t("signin.other"))),
@@ -781,7 +810,7 @@ function login() {
           }, ev.currentTarget) }, t("login.pin")),
           h("button", { type: "button", class: "secondary known-passkey", onclick: () => guarded(async () => {
             const started = await api("POST", "/v1/auth/passkey/start", { certificate_id: r.id });
-            const credential = await getPasskey(started.options);
+            const { credential } = await getPasskey(started);
             signedIn(await api("POST", "/v1/auth/passkey/finish", { ceremony_id: started.ceremony_id, credential }), r);
           }) }, t("login.passkey")),
           h("button", { type: "button", class: "secondary known-forget", onclick: () => {
@@ -1015,12 +1044,12 @@ function enrol(purpose) {
           }
           return;
         }
-        const credential = await getPasskey(started.options);
+        const { credential, prf } = await getPasskey(started);
         for (;;) {
           const pin = await newPin(area);
           if (!pin) continue;
           try {
-            await eapi("POST", `/v1/enrolments/${enrolment.id}/pin-reset`, { ceremony_id: started.ceremony_id, credential, new_pin: pin });
+            await eapi("POST", `/v1/enrolments/${enrolment.id}/pin-reset`, { ceremony_id: started.ceremony_id, credential, prf, new_pin: pin });
             break;
           } catch (e) {
             status(message(e));
@@ -1268,8 +1297,8 @@ function approvals() {
           async (pin) => done(await api("POST", `/v1/approvals/${a.id}/approve`, { pin, request_digest: a.request_digest })), ev.currentTarget) }, t("approvePin")),
         h("button", { type: "button", class: "secondary approve-passkey", onclick: () => guarded(async () => {
           const started = await api("POST", `/v1/approvals/${a.id}/passkey/start`, {});
-          const credential = await getPasskey(started.options);
-          done(await api("POST", `/v1/approvals/${a.id}/passkey/finish`, { ceremony_id: started.ceremony_id, credential }));
+          const { credential, prf } = await getPasskey(started);
+          done(await api("POST", `/v1/approvals/${a.id}/passkey/finish`, { ceremony_id: started.ceremony_id, credential, prf }));
         }) }, t("approvePasskey")),
         device.approveButton(deviceCtx, a, done),
         h("button", { type: "button", class: "danger reject", onclick: async () => {
@@ -1324,7 +1353,8 @@ function passkeys() {
   const name = h("input", { id: "passkey-name", value: "My phone" });
   guarded(async () => {
     const keys = await api("GET", "/v1/passkeys");
-    list.replaceChildren(...(keys.items.length ? keys.items.map((k) => h("div", { class: "card passkey" }, `${k.name}${k.bound_to_key ? " 🔑" : ""}`,
+    list.replaceChildren(...(keys.items.length ? keys.items.map((k) => h("div", { class: "card passkey", "data-sole-control": String(k.sole_control) }, `${k.name}${k.bound_to_key ? " 🔑" : ""}`,
+      k.bound_to_key ? h("p", { class: "passkey-control" }, t(k.sole_control ? "passkeys.sole" : "passkeys.shared")) : "",
       h("button", { type: "button", class: "danger", onclick: async () => {
         if (!await confirmDialog(t("remove.confirm"), t("remove"), { danger: true })) return;
         await guarded(async () => { await api("DELETE", `/v1/passkeys/${k.id}`); route(true); });
@@ -1337,8 +1367,8 @@ function passkeys() {
       area.replaceChildren();
       await guarded(async () => {
         const started = await api("POST", "/v1/passkeys/register/start", {});
-        const credential = await createPasskey(started.options);
-        await api("POST", "/v1/passkeys/register/finish", { ceremony_id: started.ceremony_id, credential, name: name.value.trim(), certificate_id: sessionStorage.getItem("fincert.cert"), pin });
+        const { credential, prf } = await createPasskey(started);
+        await api("POST", "/v1/passkeys/register/finish", { ceremony_id: started.ceremony_id, credential, prf, name: name.value.trim(), certificate_id: sessionStorage.getItem("fincert.cert"), pin });
         status(t("saved"), "info");
         route(true);
       });

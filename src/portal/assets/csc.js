@@ -46,8 +46,8 @@ export function page(ctx, id) {
       async (pin) => leave(await ctx.api("POST", `/v1/csc-authorizations/${id}/approve`, { pin })), ev.currentTarget) }, t("csc.approve"));
     const passkey = h("button", { type: "button", class: "secondary", id: "csc-passkey", onclick: () => ctx.guarded(async () => {
       const started = await ctx.api("POST", `/v1/csc-authorizations/${id}/passkey/start`, {});
-      const credential = await ctx.getPasskey(started.options);
-      leave(await ctx.api("POST", `/v1/csc-authorizations/${id}/passkey/finish`, { ceremony_id: started.ceremony_id, credential }));
+      const { credential, prf } = await ctx.getPasskey(started);
+      leave(await ctx.api("POST", `/v1/csc-authorizations/${id}/passkey/finish`, { ceremony_id: started.ceremony_id, credential, prf }));
     }) }, t("csc.passkey"));
     const refuse = h("button", { type: "button", class: "danger", id: "csc-refuse", onclick: async () => {
       if (!await ctx.confirmDialog(t("csc.refuse.confirm"), t("csc.refuse"), { danger: true })) return;
