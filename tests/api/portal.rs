@@ -163,6 +163,10 @@ async fn portal_in_chromium(engine: Engine) {
         enrolled["passkeys"], 1,
         "the virtual authenticator holds the new passkey"
     );
+    assert_eq!(
+        enrolled["soleControl"], "true",
+        "its PRF output binds the certificate's key"
+    );
     // Two displays of the keypad put the digits in different places (equal by chance: 1 in 10!).
     assert_eq!(enrolled["keypadShuffled"], true);
     // Tries left after each wrong PIN, then the lock; every state passed axe-core.

@@ -16,6 +16,7 @@ mod display_text;
 mod onboarding;
 mod pades;
 mod passkey_approval;
+mod passkey_prf;
 mod pin_approval;
 mod receiver;
 mod refusal_cases;
@@ -42,6 +43,7 @@ use pades::{
     a_pdf_signed_with_csc_v2_sign_hash_is_b_lt,
 };
 use passkey_approval::passkey_approval_is_bound_to_the_request;
+use passkey_prf::a_prf_bound_passkey_alone_opens_its_copy_of_the_key;
 use pin_approval::consent_request_pin_approval_outputs_and_webhook;
 use refusal_cases::refusals;
 use validation_material::{
@@ -124,4 +126,5 @@ both_engines!(
     the_copy_mailbox_gives_a_package_once,
     a_rotated_webhook_secret_signs_the_next_delivery,
     csc_asynchronous_answers_are_polled_on_any_node,
+    a_prf_bound_passkey_alone_opens_its_copy_of_the_key,
 );
