@@ -39,6 +39,7 @@ mod m20261207_000030_mac_backends;
 mod m20261207_000031_sad_signature_forms;
 mod m20261207_000032_csc_async_results;
 mod m20261207_000033_passkey_prf;
+mod m20261207_000034_csc_service_scope;
 
 /// The ordered list of every migration fincert knows.
 pub struct Migrator;
@@ -80,6 +81,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000031_sad_signature_forms::Migration),
             Box::new(m20261207_000032_csc_async_results::Migration),
             Box::new(m20261207_000033_passkey_prf::Migration),
+            Box::new(m20261207_000034_csc_service_scope::Migration),
         ]
     }
 }

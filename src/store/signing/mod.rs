@@ -40,10 +40,11 @@ pub use self::{
         webhook_mac_backends_other_than,
     },
     oauth::{
-        Approval, GrantRow, GrantStatus, access_token_revoked, approve_grant, consume_code,
-        delete_redirect_uri, delete_sad, grant, grant_by_code, insert_grant, insert_redirect_uri,
-        mark_reused, purge_expired_grants, redirect_uri_registered, redirect_uris, refuse_grant,
-        revoke_access_token, set_issued,
+        Approval, GrantRow, GrantScope, GrantStatus, ServiceTokenRow, access_token_revoked,
+        allow_service_grant, approve_grant, consume_code, delete_redirect_uri, delete_sad,
+        delete_service_token, grant, grant_by_code, insert_grant, insert_redirect_uri,
+        insert_service_token, mark_reused, purge_expired_grants, redirect_uri_registered,
+        redirect_uris, refuse_grant, revoke_access_token, service_token, set_issued,
     },
     requests::{RequestRow, decide, insert_request, pending_of_user, request},
     sads::{

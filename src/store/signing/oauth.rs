@@ -52,9 +52,30 @@ impl GrantStatus {
     }
 }
 
+/// What an authorization request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantScope {
+    /// One credential, for named hashes (the approval activates the key).
+    Credential,
+    /// The CSC service on the holder's behalf (no credential, no activation).
+    Service,
+}
+
+impl GrantScope {
+    /// The stored text (and the OAuth scope).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Credential => "credential",
+            Self::Service => "service",
+        }
+    }
+}
+
 /// An authorization request as stored.
 #[derive(Debug, Clone)]
 pub struct GrantRow {
+    /// What it asks for.
+    pub scope: GrantScope,
     /// Its id (the portal's page names it).
     pub id: Uuid,
     /// The client (institution) that asked.
@@ -93,13 +114,19 @@ pub struct GrantRow {
     pub issued_sad_hash: Option<String>,
 }
 
-const COLS: &str = "id, institution_id, redirect_uri, code_challenge, state, certificate_id, num_signatures, hashes, description, status, expires_at, code_expires_at, user_id, activation_id, key_id, record, activation_expires_at, issued_sad_hash";
+const COLS: &str = "id, scope, institution_id, redirect_uri, code_challenge, state, certificate_id, num_signatures, hashes, description, status, expires_at, code_expires_at, user_id, activation_id, key_id, record, activation_expires_at, issued_sad_hash";
 const T: &str = "csc_oauth_grants";
 
 fn to_grant(r: &QueryResult) -> Result<GrantRow, StoreError> {
     let status: String = get(r, T, "status")?;
     let id: String = get(r, T, "id")?;
+    let scope: String = get(r, T, "scope")?;
     Ok(GrantRow {
+        scope: match scope.as_str() {
+            "credential" => GrantScope::Credential,
+            "service" => GrantScope::Service,
+            _ => return Err(crate::store::columns::corrupt(T, "scope", &scope)),
+        },
         id: Uuid::parse_str(&id).map_err(|_| crate::store::columns::corrupt(T, "id", &id))?,
         institution_id: get(r, T, "institution_id")?,
         redirect_uri: get(r, T, "redirect_uri")?,
@@ -192,7 +219,7 @@ pub async fn insert_grant<C: ConnectionTrait>(
 ) -> Result<(), StoreError> {
     exec(
         conn,
-        "INSERT INTO csc_oauth_grants (id, institution_id, redirect_uri, code_challenge, state, certificate_id, num_signatures, hashes, description, status, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        "INSERT INTO csc_oauth_grants (id, institution_id, redirect_uri, code_challenge, state, certificate_id, num_signatures, hashes, description, status, expires_at, created_at, scope) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         vec![
             row.id.to_string().into(),
             row.institution_id.clone().into(),
@@ -208,6 +235,7 @@ pub async fn insert_grant<C: ConnectionTrait>(
             row.status.as_str().into(),
             row.expires_at.into(),
             now.into(),
+            row.scope.as_str().into(),
         ],
     )
     .await?;
@@ -283,6 +311,104 @@ pub async fn approve_grant<C: ConnectionTrait>(
             id.to_string().into(),
             now.into(),
         ],
+    )
+    .await?
+        == 1)
+}
+
+/// Allows a pending, unexpired service request (once) for `user_id` with the code
+/// `code_hash`: `false` if it was decided or expired. No activation: a service token opens
+/// nothing by itself.
+pub async fn allow_service_grant<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    code_hash: &str,
+    code_expires_at: DateTime<Utc>,
+    user_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    Ok(exec(
+        conn,
+        "UPDATE csc_oauth_grants SET status = 'approved', code_hash = $1, code_expires_at = $2, user_id = $3 WHERE id = $4 AND scope = 'service' AND status = 'pending' AND expires_at > $5",
+        vec![
+            code_hash.into(),
+            code_expires_at.into(),
+            user_id.into(),
+            id.to_string().into(),
+            now.into(),
+        ],
+    )
+    .await?
+        == 1)
+}
+
+/// A live service token: the client it was issued to and the holder it acts for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceTokenRow {
+    /// The client (institution).
+    pub institution_id: String,
+    /// The holder.
+    pub user_id: String,
+    /// Until when it is good.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Stores a service token (its SHA-256) issued from grant `grant_id`.
+pub async fn insert_service_token<C: ConnectionTrait>(
+    conn: &C,
+    token_hash: &str,
+    row: &ServiceTokenRow,
+    grant_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    exec(
+        conn,
+        "INSERT INTO csc_service_tokens (token_hash, institution_id, user_id, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        vec![
+            token_hash.into(),
+            row.institution_id.clone().into(),
+            row.user_id.clone().into(),
+            grant_id.to_string().into(),
+            now.into(),
+            row.expires_at.into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The service token with SHA-256 `token_hash`, if it is live at `now`.
+pub async fn service_token<C: ConnectionTrait>(
+    conn: &C,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<ServiceTokenRow>, StoreError> {
+    const S: &str = "csc_service_tokens";
+    one(
+        conn,
+        "SELECT institution_id, user_id, expires_at FROM csc_service_tokens WHERE token_hash = $1 AND expires_at > $2",
+        vec![token_hash.into(), now.into()],
+    )
+    .await?
+    .map(|r| {
+        Ok(ServiceTokenRow {
+            institution_id: get(&r, S, "institution_id")?,
+            user_id: get(&r, S, "user_id")?,
+            expires_at: get(&r, S, "expires_at")?,
+        })
+    })
+    .transpose()
+}
+
+/// Deletes a service token (revoked): `false` if it was gone.
+pub async fn delete_service_token<C: ConnectionTrait>(
+    conn: &C,
+    token_hash: &str,
+) -> Result<bool, StoreError> {
+    Ok(exec(
+        conn,
+        "DELETE FROM csc_service_tokens WHERE token_hash = $1",
+        vec![token_hash.into()],
     )
     .await?
         == 1)
@@ -401,5 +527,11 @@ pub async fn purge_expired_grants<C: ConnectionTrait>(
         vec![(now - chrono::Duration::seconds(120)).into()],
     )
     .await?;
-    Ok(grants + tokens)
+    let service = exec(
+        conn,
+        "DELETE FROM csc_service_tokens WHERE expires_at < $1",
+        vec![now.into()],
+    )
+    .await?;
+    Ok(grants + tokens + service)
 }
