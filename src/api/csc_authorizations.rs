@@ -1,6 +1,6 @@
 //! The holder's side of user-authorized CSC, as the portal's consent page calls it: read a
-//! pending `oauth2/authorize` request, approve it with the certificate's PIN or a passkey
-//! bound to its key, or refuse it.
+//! pending `oauth2/authorize` request, approve a credential request with the certificate's PIN
+//! or a passkey bound to its key, allow a service request, or refuse either.
 //! Each answer of a decision is where the browser goes next (the client's redirect URI).
 
 use actix_web::{HttpResponse, web};
@@ -41,6 +41,22 @@ pub async fn approve(
     let redirect_uri = state
         .signing
         .csc_oauth_approve(&state.db, &user.0, *id, &pin)
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(CscAuthorizationRedirect { redirect_uri }))
+}
+
+/// `POST /v1/csc-authorizations/{id}/allow`: the signed-in holder allows a service request.
+#[tracing::instrument(skip_all)]
+pub async fn allow(
+    state: web::Data<AppState>,
+    user: User,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let redirect_uri = state
+        .signing
+        .csc_oauth_allow(&state.db, &user.0, *id)
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))

@@ -304,6 +304,9 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/v1/csc-authorizations/{id}/passkey/finish",
             || web::route().to(csc_authorizations::passkey_finish),
         ),
+        endpoint(Method::POST, "/v1/csc-authorizations/{id}/allow", || {
+            web::route().to(csc_authorizations::allow)
+        }),
         endpoint(Method::POST, "/v1/csc-authorizations/{id}/refuse", || {
             web::route().to(csc_authorizations::refuse)
         }),

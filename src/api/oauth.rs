@@ -93,13 +93,13 @@ async fn exchange(state: &AppState, req: &HttpRequest, form: &TokenRequest) -> H
         )
         .await
     {
-        Ok(Ok((token, expires_in))) => HttpResponse::Ok()
+        Ok(Ok((token, expires_in, scope))) => HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-store"))
             .json(TokenResponse {
                 access_token: token.to_string(),
                 token_type: "Bearer".into(),
                 expires_in,
-                scope: Some("credential".into()),
+                scope: Some(scope.into()),
                 refresh_token: None,
             }),
         Ok(Err(why)) => {

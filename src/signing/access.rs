@@ -84,6 +84,7 @@ impl Signing {
         Ok(Caller {
             institution: row,
             scope: scope.to_owned(),
+            user: None,
         })
     }
 }

@@ -115,7 +115,9 @@ impl Signing {
         let now = self.clock.now();
         let mut out = Vec::new();
         for consent in db::consents_of_institution(db, &caller.institution.id).await? {
-            if let Some(cert) = store::pki::certificate_by_id(db, &consent.certificate_id).await? {
+            if let Some(cert) = store::pki::certificate_by_id(db, &consent.certificate_id).await?
+                && caller.user.as_ref().is_none_or(|u| cert.owner_id == *u)
+            {
                 let status = cert.status.at(cert.not_after, now);
                 out.push(ConsentedCertificate {
                     certificate_id: cert.id.to_string(),

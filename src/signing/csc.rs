@@ -217,6 +217,7 @@ impl Signing {
             .ok_or(SigningError::NotFound)?;
         let cert = store::pki::certificate_by_id(db, &id.to_string())
             .await?
+            .filter(|c| caller.user.as_ref().is_none_or(|u| c.owner_id == *u))
             .ok_or(SigningError::NotFound)?;
         let (_, algorithm, locked) = self.cloud_key(db, &cert).await?;
         Ok((cert, algorithm, locked))

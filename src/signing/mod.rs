@@ -170,6 +170,9 @@ pub struct Caller {
     pub institution: db::InstitutionRow,
     /// Granted scopes.
     pub scope: String,
+    /// With a CSC service token: the holder it acts for; the caller then sees that holder's
+    /// consented credentials only.
+    pub user: Option<OwnerId>,
 }
 
 impl Caller {

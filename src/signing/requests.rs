@@ -37,6 +37,10 @@ impl Signing {
         let cert = store::pki::certificate_by_id(db, &consent.certificate_id)
             .await?
             .ok_or(SigningError::NotFound)?;
+        // A service token sees its holder's credentials only.
+        if caller.user.as_ref().is_some_and(|u| cert.owner_id != *u) {
+            return Err(SigningError::NotFound);
+        }
         let (key, key_algorithm) = self
             .check_usable(db, caller.institution.sector, &cert)
             .await?;

@@ -9,8 +9,24 @@ use serde::{Deserialize, Serialize};
 pub struct CscAuthorizationView {
     /// The request.
     pub id: String,
+    /// `credential` (signatures of one credential, approved with its PIN or a passkey) or
+    /// `service` (acting for the holder in the CSC service, allowed by the signed-in holder).
+    pub scope: String,
     /// The institution (OAuth client) asking.
     pub institution: String,
+    /// What a credential request asks for (absent for a service request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<CscCredentialAsked>,
+    /// The institution's description of what is signed, if it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Until when the holder may decide (RFC 3339).
+    pub expires_at: String,
+}
+
+/// The credential and signatures a credential request asks for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CscCredentialAsked {
     /// The credential (certificate id).
     pub credential_id: String,
     /// The certificate's subject.
@@ -21,11 +37,6 @@ pub struct CscAuthorizationView {
     pub num_signatures: u32,
     /// How many hashes are to be signed.
     pub hash_count: u32,
-    /// The institution's description of what is signed, if it gave one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Until when the holder may decide (RFC 3339).
-    pub expires_at: String,
 }
 
 /// The holder's approval with the certificate's PIN.

@@ -71,6 +71,10 @@ pub(super) async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller
     let token = token
         .strip_prefix("Bearer ")
         .ok_or_else(|| CscError::bad("Malformed authorization header"))?;
+    if !token.contains('.') {
+        // Not a JWT: a service token (user-authorized, scope `service`) acts for its holder.
+        return service_caller(state, token).await?.ok_or_else(unauthorized);
+    }
     let claims = state
         .tokens
         .verify_for(token, Audience::Institution)
@@ -87,6 +91,22 @@ pub(super) async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller
             e @ SigningError::Store(_) => CscError::from(e),
             _ => unauthorized(),
         })
+}
+
+/// The caller behind a service token: its client, acting for its holder only (`None`: no
+/// such live token).
+async fn service_caller(state: &AppState, token: &str) -> Result<Option<Caller>, CscError> {
+    let Some((institution, user)) = state.signing.service_token_owner(token).await? else {
+        return Ok(None);
+    };
+    match state.signing.caller(&institution, "sign").await {
+        Ok(mut caller) => {
+            caller.user = Some(user);
+            Ok(Some(caller))
+        }
+        Err(e @ SigningError::Store(_)) => Err(e.into()),
+        Err(_) => Ok(None),
+    }
 }
 
 /// Like [`open`], for `signatures/signHash` and `signDoc`, which also take a *credential token* (from the
@@ -112,11 +132,15 @@ pub(super) async fn open_signing(
         .and_then(|v| v.strip_prefix("Bearer "));
     if let Some(token) = bearer.filter(|t| !t.contains('.')) {
         let Some(institution) = state.signing.credential_token_owner(token).await? else {
-            return Err(CscError::new(
-                Kind::Unauthorized,
-                OAuthErrorCode::InvalidToken,
-                "The access token is not valid",
-            ));
+            // Not a credential token: a service token (then the SAD is a parameter).
+            let caller = service_caller(state, token).await?.ok_or_else(|| {
+                CscError::new(
+                    Kind::Unauthorized,
+                    OAuthErrorCode::InvalidToken,
+                    "The access token is not valid",
+                )
+            })?;
+            return Ok((m, caller, None));
         };
         let caller = state
             .signing

@@ -97,18 +97,31 @@ impl Refusal {
     }
 }
 
-/// The credential authorization a client asks for, checked.
+/// What a client asks the holder for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Asked {
+    /// `scope=credential` (or `authorization_details`): signatures of one credential.
+    Credential {
+        /// The credential.
+        credential_id: Uuid,
+        /// The distinct hashes to sign (as many as `numSignatures`).
+        hashes: Vec<Digest>,
+    },
+    /// `scope=service`: acting for the holder in the CSC service (listing and reading their
+    /// credentials, asking for authorizations, each with its PIN).
+    Service,
+}
+
+/// The authorization a client asks for, checked.
 #[derive(Debug, Clone)]
 pub struct Ask {
     /// The PKCE S256 challenge.
     pub code_challenge: String,
     /// The client's state, echoed.
     pub state: Option<String>,
-    /// The credential.
-    pub credential_id: Uuid,
-    /// The distinct hashes to sign (as many as `numSignatures`).
-    pub hashes: Vec<Digest>,
-    /// What the client says is signed.
+    /// What is asked.
+    pub asked: Asked,
+    /// What the client says is signed (or why it asks).
     pub description: Option<String>,
 }
 
@@ -227,9 +240,23 @@ pub fn parse_ask(
             match scope {
                 Some("credential") => {}
                 Some("service") => {
-                    return Err(Refusal {
-                        error: "invalid_scope",
-                        description: "Only the credential scope is offered".into(),
+                    // The service scope names no credential and no hash.
+                    for p in [
+                        "credentialID",
+                        "numSignatures",
+                        "hash",
+                        "hashes",
+                        "authorization_details",
+                    ] {
+                        if q.contains_key(p) {
+                            return Err(Refusal::invalid(format!("Invalid parameter {p}")));
+                        }
+                    }
+                    return Ok(Ask {
+                        code_challenge,
+                        state,
+                        asked: Asked::Service,
+                        description,
                     });
                 }
                 None => return Err(Refusal::invalid("Missing parameter scope")),
@@ -283,8 +310,10 @@ pub fn parse_ask(
     Ok(Ask {
         code_challenge,
         state,
-        credential_id,
-        hashes,
+        asked: Asked::Credential {
+            credential_id,
+            hashes,
+        },
         description: description.or(label),
     })
 }
@@ -368,7 +397,7 @@ mod tests {
             ("code_challenge_method", "S256"),
         ]);
         let ask = parse_ask(&q, Dialect::V2, 10).unwrap();
-        assert_eq!(ask.hashes.len(), 1);
+        assert!(matches!(ask.asked, Asked::Credential { ref hashes, .. } if hashes.len() == 1));
         q.insert("code_challenge_method".into(), "plain".into());
         assert_eq!(
             parse_ask(&q, Dialect::V2, 10).unwrap_err().error,
@@ -383,11 +412,31 @@ mod tests {
         q.insert("numSignatures".into(), "2".into());
         assert!(parse_ask(&q, Dialect::V2, 10).is_err());
         q.insert("numSignatures".into(), "1".into());
-        q.insert("scope".into(), "service".into());
+        q.insert("scope".into(), "other".into());
         assert_eq!(
             parse_ask(&q, Dialect::V2, 10).unwrap_err().error,
             "invalid_scope"
         );
+        // The service scope names no credential or hash; PKCE S256 still required.
+        q.insert("scope".into(), "service".into());
+        assert_eq!(
+            parse_ask(&q, Dialect::V2, 10).unwrap_err().description,
+            "Invalid parameter credentialID"
+        );
+        for p in [
+            "credentialID",
+            "numSignatures",
+            "hashes",
+            "hashAlgorithmOID",
+        ] {
+            q.remove(p);
+        }
+        assert_eq!(
+            parse_ask(&q, Dialect::V2, 10).unwrap().asked,
+            Asked::Service
+        );
+        q.insert("code_challenge_method".into(), "plain".into());
+        assert!(parse_ask(&q, Dialect::V2, 10).is_err());
     }
 
     #[test]

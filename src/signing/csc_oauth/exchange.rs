@@ -11,6 +11,13 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::{GrantProblem, pkce_s256_matches, token_hash};
+
+/// How long a service token is good for (seconds): a client acting for a holder asks again
+/// after an hour.
+pub const SERVICE_TOKEN_TTL_SECS: i64 = 3600;
+
+/// What an exchange issues: the token, its lifetime in seconds and its scope.
+pub type Issued = (Zeroizing<String>, i64, &'static str);
 use crate::{
     audit::{Action, Actor, NewEvent},
     custody::{OwnerId, record::RecordOf},
@@ -20,7 +27,8 @@ use crate::{
 
 impl Signing {
     /// `grant_type=authorization_code`: exchanges an approved code once for a credential
-    /// token and its lifetime in seconds. The client was authenticated by the caller.
+    /// token (or, for a service request, a service token), its lifetime in seconds and its
+    /// scope. The client was authenticated by the caller.
     pub async fn csc_oauth_exchange(
         &self,
         db: &DatabaseConnection,
@@ -28,7 +36,7 @@ impl Signing {
         code: &str,
         verifier: &str,
         redirect_uri: Option<&str>,
-    ) -> Result<Result<(Zeroizing<String>, i64), GrantProblem>, SigningError> {
+    ) -> Result<Result<Issued, GrantProblem>, SigningError> {
         const INVALID: GrantProblem = "The authorization code is not valid";
         let code_hash = token_hash(code);
         let Some(g) = db::grant_by_code(db, &code_hash).await? else {
@@ -50,6 +58,11 @@ impl Signing {
                     .await?;
                 return Ok(Err(INVALID));
             }
+        }
+        if g.scope == db::GrantScope::Service {
+            return self
+                .exchange_service(db, client, &g, &code_hash, verifier, redirect_uri)
+                .await;
         }
         let (
             Some(user),
@@ -142,7 +155,91 @@ impl Signing {
         db::set_issued(&txn, g.id, &sad.sad_hash).await?;
         store::audit::append_within(&txn, now, &[event]).await?;
         txn.commit().await.map_err(StoreError::from)?;
-        Ok(Ok((token, (act_exp - now).num_seconds().max(1))))
+        Ok(Ok((
+            token,
+            (act_exp - now).num_seconds().max(1),
+            "credential",
+        )))
+    }
+
+    /// The exchange of a service request's code: the same checks (expiry, redirect URI, PKCE,
+    /// once across the cluster), then a service token bound to the client and the holder
+    /// who allowed it, stored only as its SHA-256, for [`SERVICE_TOKEN_TTL_SECS`].
+    async fn exchange_service(
+        &self,
+        db: &DatabaseConnection,
+        client: &db::InstitutionRow,
+        g: &db::GrantRow,
+        code_hash: &str,
+        verifier: &str,
+        redirect_uri: Option<&str>,
+    ) -> Result<Result<Issued, GrantProblem>, SigningError> {
+        let (Some(user), Some(code_exp)) = (g.user_id.clone(), g.code_expires_at) else {
+            return Err(crate::store::columns::corrupt(
+                "csc_oauth_grants",
+                "user_id",
+                "a service request allowed without its holder",
+            )
+            .into());
+        };
+        let now = self.clock.now();
+        let why = if now >= code_exp {
+            Some("The authorization code expired")
+        } else if redirect_uri != Some(g.redirect_uri.as_str()) {
+            Some("The redirect_uri does not match the authorization request")
+        } else if !pkce_s256_matches(verifier, &g.code_challenge) {
+            Some("The code_verifier does not match the code_challenge")
+        } else {
+            None
+        };
+        let mut raw = Zeroizing::new([0u8; 32]);
+        self.rng
+            .fill(raw.as_mut())
+            .map_err(|_| SigningError::Random)?;
+        let token = Zeroizing::new(B64URL.encode(raw.as_ref()));
+        let txn = db.begin().await.map_err(StoreError::from)?;
+        if !db::consume_code(&txn, code_hash).await? {
+            drop(txn);
+            let again = db::grant(db, g.id).await?.ok_or(SigningError::NotFound)?;
+            return self.code_reused(db, &again).await;
+        }
+        let actor = Actor::Institution(client.id.clone());
+        if let Some(reason) = why {
+            let event = NewEvent::new(actor, Action::CscOauthExchangeFailed)
+                .subject(client.id.clone())
+                .details(json!({"request": g.id.to_string(), "reason": reason}));
+            store::audit::append_within(&txn, now, &[event]).await?;
+            txn.commit().await.map_err(StoreError::from)?;
+            return Ok(Err(reason));
+        }
+        let hash = token_hash(&token);
+        let row = db::ServiceTokenRow {
+            institution_id: client.id.clone(),
+            user_id: user.clone(),
+            expires_at: now + chrono::Duration::seconds(SERVICE_TOKEN_TTL_SECS),
+        };
+        let event = NewEvent::new(actor, Action::CscOauthExchanged)
+            .subject(client.id.clone())
+            .details(json!({"request": g.id.to_string(), "scope": "service", "user": user}));
+        db::insert_service_token(&txn, &hash, &row, g.id, now).await?;
+        db::set_issued(&txn, g.id, &hash).await?;
+        store::audit::append_within(&txn, now, &[event]).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(Ok((token, SERVICE_TOKEN_TTL_SECS, "service")))
+    }
+
+    /// The client and holder behind a service token presented as the bearer, if it is live.
+    pub async fn service_token_owner(
+        &self,
+        token: &str,
+    ) -> Result<Option<(String, OwnerId)>, SigningError> {
+        if sad_bytes(token).is_none() {
+            return Ok(None);
+        }
+        let now = self.clock.now();
+        Ok(db::service_token(&self.reads, &token_hash(token), now)
+            .await?
+            .and_then(|r| Some((r.institution_id, OwnerId::parse(&r.user_id).ok()?))))
     }
 
     async fn exchange_failed(
@@ -166,12 +263,13 @@ impl Signing {
         &self,
         db: &DatabaseConnection,
         g: &db::GrantRow,
-    ) -> Result<Result<(Zeroizing<String>, i64), GrantProblem>, SigningError> {
+    ) -> Result<Result<Issued, GrantProblem>, SigningError> {
         let now = self.clock.now();
         let txn = db.begin().await.map_err(StoreError::from)?;
         if db::mark_reused(&txn, g.id).await? {
             if let Some(issued) = &g.issued_sad_hash {
                 db::delete_sad(&txn, issued).await?;
+                db::delete_service_token(&txn, issued).await?;
             }
             let event = NewEvent::new(
                 Actor::Institution(g.institution_id.clone()),
@@ -217,7 +315,7 @@ impl Signing {
     ) -> Result<(), SigningError> {
         let hash = token_hash(token);
         let Some(row) = db::sad(db, &hash).await? else {
-            return Ok(());
+            return self.revoke_service_token(db, client, &hash).await;
         };
         if row.institution_id != client.id {
             return Ok(());
@@ -236,6 +334,35 @@ impl Signing {
         txn.commit().await.map_err(StoreError::from)?;
         self.forget_sad(&hash);
         self.custody.activations().remove(row.activation_id);
+        Ok(())
+    }
+
+    /// RFC 7009 for a service token: revoked at once on every node (its row is gone) if it is
+    /// this client's; anything else changes nothing.
+    async fn revoke_service_token(
+        &self,
+        db: &DatabaseConnection,
+        client: &db::InstitutionRow,
+        hash: &str,
+    ) -> Result<(), SigningError> {
+        let now = self.clock.now();
+        let Some(row) = db::service_token(db, hash, now).await? else {
+            return Ok(());
+        };
+        if row.institution_id != client.id {
+            return Ok(());
+        }
+        let event = NewEvent::new(
+            Actor::Institution(client.id.clone()),
+            Action::CscOauthTokenRevoked,
+        )
+        .subject(client.id.clone())
+        .details(json!({"kind": "service", "user": row.user_id}));
+        let txn = db.begin().await.map_err(StoreError::from)?;
+        if db::delete_service_token(&txn, hash).await? {
+            store::audit::append_within(&txn, now, &[event]).await?;
+        }
+        txn.commit().await.map_err(StoreError::from)?;
         Ok(())
     }
 

@@ -25,14 +25,14 @@ mod redirect_uris;
 use aws_lc_rs::rand::SecureRandom;
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64URL};
 use chrono::Duration;
-use fincert_client::proto::csc_oauth::CscAuthorizationView;
+use fincert_client::proto::csc_oauth::{CscAuthorizationView, CscCredentialAsked};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde_json::json;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
 pub use ask::{
-    Ask, Dialect, Refusal, SHA256_OID, is_pkce_verifier, parse_ask, parse_redirect_uri,
+    Ask, Asked, Dialect, Refusal, SHA256_OID, is_pkce_verifier, parse_ask, parse_redirect_uri,
     pkce_s256_matches, redirect_with, state_of,
 };
 pub use redirect_uris::{add_redirect_uri, redirect_uris, remove_redirect_uri};
@@ -119,22 +119,37 @@ impl Signing {
             self.clock.now(),
         )
         .await??;
-        let cert = ask.credential_id.to_string();
-        if db::live_consent(db, &client.id, &cert).await?.is_none() {
-            self.csc_oauth_invalid(db, &client.id, "credential not registered with the client")
-                .await?;
-            return Ok(None);
-        }
+        let (scope, cert, hashes) = match &ask.asked {
+            Asked::Credential {
+                credential_id,
+                hashes,
+            } => {
+                let cert = credential_id.to_string();
+                if db::live_consent(db, &client.id, &cert).await?.is_none() {
+                    self.csc_oauth_invalid(
+                        db,
+                        &client.id,
+                        "credential not registered with the client",
+                    )
+                    .await?;
+                    return Ok(None);
+                }
+                (db::GrantScope::Credential, cert, hashes.as_slice())
+            }
+            // No credential: the grant binds to the holder who allows it.
+            Asked::Service => (db::GrantScope::Service, String::new(), &[][..]),
+        };
         let now = self.clock.now();
         let row = db::GrantRow {
+            scope,
             id: Uuid::new_v4(),
             institution_id: client.id.clone(),
             redirect_uri: redirect_uri.to_owned(),
             code_challenge: ask.code_challenge.clone(),
             state: ask.state.clone(),
             certificate_id: cert,
-            num_signatures: i32::try_from(ask.hashes.len()).unwrap_or(i32::MAX),
-            hashes: ask.hashes.iter().map(|d| d.to_b64()).collect(),
+            num_signatures: i32::try_from(hashes.len()).unwrap_or(i32::MAX),
+            hashes: hashes.iter().map(|d| d.to_b64()).collect(),
             description: ask.description.clone(),
             status: db::GrantStatus::Pending,
             expires_at: now + Duration::seconds(REQUEST_TTL_SECS),
@@ -150,12 +165,16 @@ impl Signing {
             Actor::Institution(client.id.clone()),
             Action::CscOauthRequested,
         )
-        .subject(row.certificate_id.clone())
+        .subject(match scope {
+            db::GrantScope::Credential => row.certificate_id.clone(),
+            db::GrantScope::Service => client.id.clone(),
+        })
         .details(json!({
             "request": row.id.to_string(),
+            "scope": scope.as_str(),
             "redirect_uri": redirect_uri,
             "num_signatures": row.num_signatures,
-            "digests": ask.hashes.iter().map(|d| d.to_hex()).collect::<Vec<_>>(),
+            "digests": hashes.iter().map(|d| d.to_hex()).collect::<Vec<_>>(),
         }));
         let txn = db.begin().await.map_err(StoreError::from)?;
         db::insert_grant(&txn, &row, now).await?;
@@ -164,25 +183,49 @@ impl Signing {
         Ok(Some(row.id))
     }
 
-    /// A pending request the signed-in holder owns, with its certificate.
+    /// A pending request of the signed-in holder's: a credential request with its
+    /// certificate (the holder's own), or a service request (whoever signed in and holds its
+    /// id, which only the browser sent to the portal knows; it binds to them when allowed).
     async fn pending_grant(
         &self,
         db: &DatabaseConnection,
         user: &OwnerId,
         id: Uuid,
-    ) -> Result<(db::GrantRow, store::pki::CertificateRow), SigningError> {
+    ) -> Result<(db::GrantRow, Option<store::pki::CertificateRow>), SigningError> {
         let g = db::grant(db, id).await?.ok_or(SigningError::NotFound)?;
-        let cert = store::pki::certificate_by_id(db, &g.certificate_id)
-            .await?
-            .ok_or(SigningError::NotFound)?;
-        // Someone else's request is not found, so ids cannot be probed.
-        if cert.owner_id != *user {
-            return Err(SigningError::NotFound);
-        }
+        let cert = match g.scope {
+            db::GrantScope::Credential => {
+                let cert = store::pki::certificate_by_id(db, &g.certificate_id)
+                    .await?
+                    .ok_or(SigningError::NotFound)?;
+                // Someone else's request is not found, so ids cannot be probed.
+                if cert.owner_id != *user {
+                    return Err(SigningError::NotFound);
+                }
+                Some(cert)
+            }
+            db::GrantScope::Service => None,
+        };
         if g.status != db::GrantStatus::Pending || self.clock.now() >= g.expires_at {
             return Err(SigningError::NotPending("decided or expired"));
         }
         Ok((g, cert))
+    }
+
+    /// A pending credential request of the holder's, with its certificate; a service request
+    /// is allowed, not approved with a secret.
+    async fn pending_credential_grant(
+        &self,
+        db: &DatabaseConnection,
+        user: &OwnerId,
+        id: Uuid,
+    ) -> Result<(db::GrantRow, store::pki::CertificateRow), SigningError> {
+        match self.pending_grant(db, user, id).await? {
+            (g, Some(cert)) => Ok((g, cert)),
+            (_, None) => Err(SigningError::NotPending(
+                "a service request is allowed, not approved with a PIN or passkey",
+            )),
+        }
     }
 
     /// What the consent page shows.
@@ -196,14 +239,18 @@ impl Signing {
         let inst = db::institution(db, &g.institution_id)
             .await?
             .ok_or(SigningError::NotFound)?;
-        Ok(CscAuthorizationView {
-            id: g.id.to_string(),
-            institution: inst.name,
-            credential_id: g.certificate_id,
+        let credential = cert.map(|cert| CscCredentialAsked {
+            credential_id: g.certificate_id.clone(),
             subject: cert.subject,
             serial: cert.serial_hex,
             num_signatures: u32::try_from(g.num_signatures).unwrap_or(0),
             hash_count: u32::try_from(g.hashes.len()).unwrap_or(0),
+        });
+        Ok(CscAuthorizationView {
+            id: g.id.to_string(),
+            scope: g.scope.as_str().to_owned(),
+            institution: inst.name,
+            credential,
             description: g.description,
             expires_at: g.expires_at.to_rfc3339(),
         })
@@ -219,7 +266,7 @@ impl Signing {
         id: Uuid,
         pin: &Pin,
     ) -> Result<String, SigningError> {
-        let (g, _) = self.pending_grant(db, user, id).await?;
+        let (g, _) = self.pending_credential_grant(db, user, id).await?;
         let (cert, key) = self.grant_key(db, &g).await?;
         self.approve_grant(db, user, g, cert, key, Unlock::Pin(pin))
             .await
@@ -266,7 +313,7 @@ impl Signing {
         crate::auth::passkeys::Ceremony<webauthn_rs::prelude::RequestChallengeResponse>,
         SigningError,
     > {
-        let (g, _) = self.pending_grant(db, user, id).await?;
+        let (g, _) = self.pending_credential_grant(db, user, id).await?;
         let (_, key) = self.grant_key(db, &g).await?;
         let mut nonce = [0u8; 16];
         self.rng
@@ -291,7 +338,7 @@ impl Signing {
         credential: &webauthn_rs::prelude::PublicKeyCredential,
         prf: Option<&str>,
     ) -> Result<String, SigningError> {
-        let (g, _) = self.pending_grant(db, user, id).await?;
+        let (g, _) = self.pending_credential_grant(db, user, id).await?;
         let expected = |binding: &str| {
             let (request, nonce) = binding.split_once(':')?;
             let nonce = hex::decode(nonce).ok()?;
@@ -377,6 +424,59 @@ impl Signing {
         }
     }
 
+    /// The signed-in holder allows a service request: the client may act for them in the CSC
+    /// service (list and read their credentials, ask for authorizations, each with its PIN)
+    /// with the token its code buys. The answer is the client's redirect URI with the one-time
+    /// code and the state.
+    pub async fn csc_oauth_allow(
+        &self,
+        db: &DatabaseConnection,
+        user: &OwnerId,
+        id: Uuid,
+    ) -> Result<String, SigningError> {
+        let (g, cert) = self.pending_grant(db, user, id).await?;
+        if cert.is_some() {
+            return Err(SigningError::NotPending(
+                "a credential request is approved with the PIN or a passkey",
+            ));
+        }
+        let mut code = Zeroizing::new([0u8; 32]);
+        self.rng
+            .fill(code.as_mut())
+            .map_err(|_| SigningError::Random)?;
+        let code_text = Zeroizing::new(B64URL.encode(code.as_ref()));
+        let now = self.clock.now();
+        let event = NewEvent::new(user.actor(), Action::CscOauthApproved)
+            .subject(g.institution_id.clone())
+            .details(json!({
+                "with": "session",
+                "scope": "service",
+                "request": id.to_string(),
+                "institution": g.institution_id,
+            }));
+        let txn = db.begin().await.map_err(StoreError::from)?;
+        let code_expires = now + Duration::seconds(CODE_TTL_SECS);
+        if !db::allow_service_grant(
+            &txn,
+            id,
+            &token_hash(&code_text),
+            code_expires,
+            user.as_str(),
+            now,
+        )
+        .await?
+        {
+            return Err(SigningError::NotPending("decided or expired"));
+        }
+        store::audit::append_within(&txn, now, &[event]).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(redirect_with(
+            &g.redirect_uri,
+            &[("code", code_text.as_str())],
+            g.state.as_deref(),
+        ))
+    }
+
     /// The holder refuses: the client's redirect URI with `error=access_denied`.
     pub async fn csc_oauth_refuse(
         &self,
@@ -387,8 +487,12 @@ impl Signing {
         let (g, cert) = self.pending_grant(db, user, id).await?;
         let now = self.clock.now();
         let event = NewEvent::new(user.actor(), Action::CscOauthRefused)
-            .subject(cert.serial_hex)
-            .details(json!({"request": id.to_string(), "institution": g.institution_id}));
+            .subject(cert.map_or_else(|| g.institution_id.clone(), |c| c.serial_hex))
+            .details(json!({
+                "request": id.to_string(),
+                "institution": g.institution_id,
+                "scope": g.scope.as_str(),
+            }));
         let txn = db.begin().await.map_err(StoreError::from)?;
         if !db::refuse_grant(&txn, id).await? {
             return Err(SigningError::NotPending("decided or expired"));
