@@ -90,9 +90,10 @@ async fn approve(app: &TestApp, h: &Holder, portal: &str, hash_count: u32) -> St
     let view: Value = resp.json().await.unwrap();
     crate::openapi::check_response("get", "/v1/csc-authorizations/{id}", 200, &view);
     assert_eq!(view["institution"], "Hana Bank");
-    assert_eq!(view["credential_id"], h.cert.id.to_string());
-    assert_eq!(view["hash_count"], hash_count);
-    assert_eq!(view["num_signatures"], hash_count);
+    assert_eq!(view["scope"], "credential");
+    assert_eq!(view["credential"]["credential_id"], h.cert.id.to_string());
+    assert_eq!(view["credential"]["hash_count"], hash_count);
+    assert_eq!(view["credential"]["num_signatures"], hash_count);
     assert_eq!(view["description"], "Loan contract no. 42");
     let resp = post(
         app,
@@ -621,45 +622,71 @@ async fn csc_oauth_consent_in_chromium(engine: Engine) {
                 }
             }),
     );
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/csc.mjs");
-    let shots = format!(
-        "{}/csc-{}",
-        env("TEST_FINCERT_SCREENSHOTS"),
-        if engine == Engine::Sqlite {
-            "sqlite"
-        } else {
-            "postgres"
-        }
+    let viewport = if engine == Engine::Sqlite {
+        "desktop"
+    } else {
+        "phone"
+    };
+    let engine_name = if engine == Engine::Sqlite {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    // First the service scope: the holder allows the bank to act for them.
+    let service_verifier = B64URL.encode(rand_bytes());
+    let service_challenge = challenge_of(&service_verifier);
+    let mut service_url = url::Url::parse(&format!("{base}/csc/v2/oauth2/authorize")).unwrap();
+    service_url.query_pairs_mut().extend_pairs([
+        ("response_type", "code"),
+        ("client_id", bank.client_id.as_str()),
+        ("redirect_uri", redirect.as_str()),
+        ("scope", "service"),
+        ("code_challenge", service_challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("state", "svc-1"),
+    ]);
+    let walk = |authorize: String, scope: &'static str| CscWalk {
+        base: base.clone(),
+        authorize,
+        redirect: redirect.clone(),
+        cert: id.clone(),
+        viewport,
+        scope,
+        shots: format!(
+            "{}/csc-{scope}-{engine_name}",
+            env("TEST_FINCERT_SCREENSHOTS")
+        ),
+    };
+    let served = walk(service_url.to_string(), "service").run().await;
+    assert_eq!(served["axeRuns"], 2, "{served}");
+    assert!(
+        served["shown"]["institution"]
+            .as_str()
+            .unwrap()
+            .contains("Hana Bank"),
+        "{served}"
     );
-    let mut cmd = std::process::Command::new("node");
-    cmd.arg(script)
-        .env("BASE", &base)
-        .env("AUTHORIZE", url.to_string())
-        .env("REDIRECT", &redirect)
-        .env("CERT", &id)
-        // SQLite on a desktop, PostgreSQL on a phone.
-        .env(
-            "VIEWPORT",
-            if engine == Engine::Sqlite {
-                "desktop"
-            } else {
-                "phone"
-            },
-        )
-        .env("AXE", crate::portal::axe_script())
-        .env("PIN", PIN)
-        .env("SHOTS", shots)
-        .env("CHROMIUM", env("TEST_FINCERT_CHROMIUM"))
-        .env("PLAYWRIGHT_CORE", env("TEST_FINCERT_PLAYWRIGHT"));
-    let out = tokio::time::timeout(
-        std::time::Duration::from_secs(180),
-        tokio::task::spawn_blocking(move || cmd.output()),
+    assert!(
+        served["shown"]["service"].as_str().unwrap().contains("PIN"),
+        "{served}"
+    );
+    let back = query_of(served["url"].as_str().unwrap());
+    assert_eq!(back["state"], "svc-1");
+    let (status, tok) = exchange(&app, &bank, &back["code"], &service_verifier, &redirect).await;
+    assert_eq!((status, &tok["scope"]), (200, &json!("service")), "{tok}");
+    let listed: Value = post(
+        &app,
+        "/csc/v2/credentials/list",
+        tok["access_token"].as_str(),
+        json!({}),
     )
     .await
-    .expect("the browser run finishes in time")
-    .unwrap()
-    .expect("node runs");
-    let result = browser_report(&out, "browser run");
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(listed["credentialIDs"], json!([id]));
+    // Then a credential request for one document.
+    let result = walk(url.to_string(), "credential").run().await;
     assert_eq!(result["axeRuns"], 3, "{result}");
     assert!(
         result["shown"]["institution"]
@@ -912,3 +939,220 @@ async fn csc_oauth_passkey_approval(engine: Engine) {
 }
 
 both_engines!(csc_oauth_passkey_approval);
+
+/// `scope=service`: the holder allows the bank's client to act for them; its service token
+/// sees that holder's consented credentials only (another holder of the same bank is unknown
+/// to it), credentials/authorize still needs the PIN, the SAD signs with the token as the
+/// bearer; the token is revoked by RFC 7009 and by a reused code; a PIN or passkey approval,
+/// credential parameters and PKCE plain are refused for a service request.
+async fn csc_oauth_service_scope_acts_for_one_holder(engine: Engine) {
+    let s = setup(engine).await;
+    let app = &s.app;
+    let other_holder = holder(app, "330200000002", Usage::General).await;
+    consent(&other_holder, &s.bank).await;
+    let verifier = B64URL.encode(rand_bytes());
+    let challenge = challenge_of(&verifier);
+    fn service_ask<'a>(client_id: &'a str, challenge: &'a str) -> Vec<(&'a str, &'a str)> {
+        vec![
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", REDIRECT),
+            ("scope", "service"),
+            ("code_challenge", challenge),
+            ("code_challenge_method", "S256"),
+            ("state", "svc-1"),
+        ]
+    }
+    let service = |challenge| service_ask(&s.bank.client_id, challenge);
+    // A credential parameter or PKCE plain is refused back to the client.
+    let mut with_credential = service(&challenge);
+    let id = s.h.cert.id.to_string();
+    with_credential.push(("credentialID", id.as_str()));
+    let (status, location) = authorize(app, "v2", &with_credential).await;
+    assert_eq!(status, 302);
+    let q = query_of(&location.unwrap());
+    assert_eq!(q["error"], "invalid_request", "{q:?}");
+    let mut plain = service(&challenge);
+    plain[5] = ("code_challenge_method", "plain");
+    let (_, location) = authorize(app, "v2", &plain).await;
+    assert_eq!(query_of(&location.unwrap())["error"], "invalid_request");
+
+    let (status, location) = authorize(app, "v2", &service(&challenge)).await;
+    assert_eq!(status, 302);
+    let portal = location.unwrap();
+    let rid = portal.strip_prefix("/portal/#/csc/").unwrap().to_owned();
+    let path = format!("/v1/csc-authorizations/{rid}");
+    let view: Value = get(app, &path, &s.h.token).await.json().await.unwrap();
+    crate::openapi::check_response("get", "/v1/csc-authorizations/{id}", 200, &view);
+    assert_eq!(
+        (&view["scope"], &view["institution"]),
+        (&json!("service"), &json!("Hana Bank"))
+    );
+    assert!(view.get("credential").is_none(), "{view}");
+    // A service request is allowed, not approved with a PIN.
+    let resp = post(
+        app,
+        &format!("{path}/approve"),
+        &s.h.token,
+        json!({"pin": PIN}),
+    )
+    .await;
+    assert_problem(resp, 409, "request_not_pending").await;
+    let resp = post(app, &format!("{path}/allow"), &s.h.token, json!({})).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    crate::openapi::check_response("post", "/v1/csc-authorizations/{id}/allow", 200, &body);
+    let q = query_of(body["redirect_uri"].as_str().unwrap());
+    assert_eq!(q["state"], "svc-1");
+    let (status, tok) = exchange(app, &s.bank, &q["code"], &verifier, REDIRECT).await;
+    assert_eq!(status, 200, "{tok}");
+    assert_eq!(
+        (&tok["scope"], &tok["expires_in"]),
+        (&json!("service"), &json!(3600))
+    );
+    let token = tok["access_token"].as_str().unwrap().to_owned();
+
+    // The service token sees this holder's credentials only.
+    let csc = |path: &'static str, body: Value| {
+        let token = token.clone();
+        async move {
+            let resp = post(app, path, Some(token.as_str()), body).await;
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap();
+            crate::openapi::check_response("post", path, status, &body);
+            (status, body)
+        }
+    };
+    let (status, list) = csc("/csc/v2/credentials/list", json!({})).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["credentialIDs"], json!([id]));
+    let (_, all) = post(
+        app,
+        "/csc/v2/credentials/list",
+        Some(s.bank.token.as_str()),
+        json!({}),
+    )
+    .await
+    .json::<Value>()
+    .await
+    .map(|v| (0, v))
+    .unwrap();
+    assert_eq!(
+        all["credentialIDs"].as_array().unwrap().len(),
+        2,
+        "the bank's own token sees both"
+    );
+    let theirs = other_holder.cert.id.to_string();
+    let (status, e) = csc("/csc/v2/credentials/info", json!({"credentialID": theirs})).await;
+    assert_eq!(
+        (status, e["error_description"].as_str()),
+        (400, Some("Invalid parameter credentialID"))
+    );
+    let hash = b64(b"a contract the holder reads");
+    let authorize_body = |cred: &str, pin: &str| json!({"credentialID": cred, "numSignatures": 1, "hashes": [hash], "hashAlgorithmOID": SHA256, "authData": [{"id": "PIN", "value": pin}]});
+    let (status, e) = csc(
+        "/csc/v2/credentials/authorize",
+        authorize_body(&theirs, PIN),
+    )
+    .await;
+    assert_eq!(
+        (status, e["error_description"].as_str()),
+        (400, Some("Invalid parameter credentialID"))
+    );
+    // Its holder's credential: the PIN still decides.
+    let (status, sad) = csc("/csc/v2/credentials/authorize", authorize_body(&id, PIN)).await;
+    assert_eq!(status, 200, "{sad}");
+    let (status, out) = sign_hash(app, &token, json!({"credentialID": id, "SAD": sad["SAD"], "hashes": [hash], "hashAlgorithmOID": SHA256, "signAlgo": RSA_SHA256})).await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["signatures"].as_array().unwrap().len(), 1);
+
+    // Another client cannot revoke it; its own client can, and then it is refused.
+    assert_eq!(revoke(app, &s.other, &token).await, 200);
+    assert_eq!(csc("/csc/v2/credentials/list", json!({})).await.0, 200);
+    assert_eq!(revoke(app, &s.bank, &token).await, 200);
+    let (status, e) = csc("/csc/v2/credentials/list", json!({})).await;
+    assert_eq!((status, e["error"].as_str()), (401, Some("invalid_token")));
+
+    // A second service grant whose code is presented twice: the token it issued is revoked.
+    let verifier2 = B64URL.encode(rand_bytes());
+    let challenge2 = challenge_of(&verifier2);
+    let (_, location) = authorize(app, "v2", &service(&challenge2)).await;
+    let rid = location
+        .unwrap()
+        .strip_prefix("/portal/#/csc/")
+        .unwrap()
+        .to_owned();
+    let body: Value = post(
+        app,
+        &format!("/v1/csc-authorizations/{rid}/allow"),
+        &s.h.token,
+        json!({}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let code = query_of(body["redirect_uri"].as_str().unwrap())["code"].clone();
+    let (status, tok) = exchange(app, &s.bank, &code, &verifier2, REDIRECT).await;
+    assert_eq!(status, 200, "{tok}");
+    let second = tok["access_token"].as_str().unwrap().to_owned();
+    let (status, _) = exchange(app, &s.bank, &code, &verifier2, REDIRECT).await;
+    assert_eq!(status, 400);
+    let resp = post(
+        app,
+        "/csc/v2/credentials/list",
+        Some(second.as_str()),
+        json!({}),
+    )
+    .await;
+    assert_eq!(resp.status(), 401, "the reused code's token is revoked");
+    let events = fincert::store::audit::page_after(&app.db, 0).await.unwrap();
+    assert!(events.iter().any(|e| e.action == "csc.oauth_approved" && e.details.contains(r#""scope":"service""#)));
+    assert!(
+        !events.iter().any(|e| e.details.contains(&token)),
+        "no token in the audit log"
+    );
+    app.stop().await;
+}
+
+both_engines!(csc_oauth_service_scope_acts_for_one_holder);
+
+/// One run of `tests/browser/csc.mjs`: the authorize link with no session, sign-in by
+/// choosing, the consent page for `scope`, and back at the client's redirect URI.
+struct CscWalk {
+    base: String,
+    authorize: String,
+    redirect: String,
+    cert: String,
+    viewport: &'static str,
+    scope: &'static str,
+    shots: String,
+}
+
+impl CscWalk {
+    async fn run(self) -> Value {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/csc.mjs");
+        let mut cmd = std::process::Command::new("node");
+        cmd.arg(script)
+            .env("BASE", &self.base)
+            .env("AUTHORIZE", &self.authorize)
+            .env("REDIRECT", &self.redirect)
+            .env("CERT", &self.cert)
+            .env("SCOPE", self.scope)
+            .env("VIEWPORT", self.viewport)
+            .env("AXE", crate::portal::axe_script())
+            .env("PIN", PIN)
+            .env("SHOTS", &self.shots)
+            .env("CHROMIUM", env("TEST_FINCERT_CHROMIUM"))
+            .env("PLAYWRIGHT_CORE", env("TEST_FINCERT_PLAYWRIGHT"));
+        let out = tokio::time::timeout(
+            std::time::Duration::from_secs(180),
+            tokio::task::spawn_blocking(move || cmd.output()),
+        )
+        .await
+        .expect("the browser run finishes in time")
+        .unwrap()
+        .expect("node runs");
+        browser_report(&out, "browser run")
+    }
+}

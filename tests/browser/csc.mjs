@@ -5,7 +5,9 @@
 // birth date, phone, the code from the development outbox, the certificate, the keypad PIN)
 // and come back to the request, read the institution, credential, count and description,
 // approve with the on-screen PIN keypad, and are sent back to the client's (loopback)
-// redirect URI with the code and state. Every page state checked has touch targets of at least
+// redirect URI with the code and state. With SCOPE=service the request names no certificate:
+// the page says what the institution may do, and the holder allows it (no keypad). Every page
+// state checked has touch targets of at least
 // 44 px and 0 axe-core violations of the WCAG 2.2 AA rules. Prints one JSON line for the Rust
 // side, which exchanges the code and signs.
 import { createRequire } from "node:module";
@@ -63,21 +65,34 @@ try {
 
   // Back at the request.
   await page.locator("#csc-institution").waitFor();
-  const shown = {
-    institution: await page.locator("#csc-institution").innerText(),
-    credential: await page.locator("#csc-credential").innerText(),
-    count: await page.locator("#csc-count").innerText(),
-    description: await page.locator("#csc-description").innerText(),
-  };
-  await checkpoint("consent", "csc-consent");
-  await page.locator("#csc-approve").click();
-  await page.locator(".keypad").waitFor();
-  await checkpoint("consent: keypad", "csc-keypad");
-  for (const d of env("PIN")) await page.keyboard.press(d);
-  await page.waitForURL((u) => u.toString().startsWith(env("REDIRECT")));
-  const url = page.url();
-  if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
-  console.log(JSON.stringify({ ok: true, url, shown, axeRuns }));
+  if (env("SCOPE") === "service") {
+    // A service request: no certificate, no keypad; the holder allows it.
+    const shown = {
+      institution: await page.locator("#csc-institution").innerText(),
+      service: await page.locator("#csc-service").innerText(),
+    };
+    await checkpoint("service consent", "csc-service");
+    await page.locator("#csc-allow").click();
+    await page.waitForURL((u) => u.toString().startsWith(env("REDIRECT")));
+    if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
+    console.log(JSON.stringify({ ok: true, url: page.url(), shown, axeRuns }));
+  } else {
+    const shown = {
+      institution: await page.locator("#csc-institution").innerText(),
+      credential: await page.locator("#csc-credential").innerText(),
+      count: await page.locator("#csc-count").innerText(),
+      description: await page.locator("#csc-description").innerText(),
+    };
+    await checkpoint("consent", "csc-consent");
+    await page.locator("#csc-approve").click();
+    await page.locator(".keypad").waitFor();
+    await checkpoint("consent: keypad", "csc-keypad");
+    for (const d of env("PIN")) await page.keyboard.press(d);
+    await page.waitForURL((u) => u.toString().startsWith(env("REDIRECT")));
+    const url = page.url();
+    if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
+    console.log(JSON.stringify({ ok: true, url, shown, axeRuns }));
+  }
 } catch (e) {
   console.log(JSON.stringify({ ok: false, error: String(e), errors }));
   process.exitCode = 1;
