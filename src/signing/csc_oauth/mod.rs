@@ -12,6 +12,12 @@
 //! there the SAD rules hold (each hash signs once across the cluster; `csc.rs`). A code
 //! presented again is refused and the token issued from it is revoked (RFC 6749 §4.1.2).
 //!
+//! With `scope=service` the request names no credential: the signed-in holder *allows* the
+//! client to act for them in the CSC service (no activation), and the code buys a *service
+//! token* (`exchange`), bound to the client and that holder, with which `credentials/list`,
+//! `info` and `authorize` see that holder's consented credentials only (`Caller::user`);
+//! every authorization still needs the PIN.
+//!
 //! Never: a code or token in a log, an error, an audit event or the database in plaintext.
 //!
 //! Where things are: `ask` (the authorize query, PKCE, redirect URIs; pure), this file (the
