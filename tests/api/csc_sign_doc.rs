@@ -305,7 +305,96 @@ async fn sign_doc_refuses_what_it_does_not_offer(engine: Engine) {
     app.stop().await;
 }
 
+/// Without `signature_format`, signDoc makes raw signatures (what signHash makes over the same
+/// hashes), in `SignatureObject`: over a client's digest and over a document's SHA-256, each
+/// verified by openssl; signHash of the same hash answers the same bytes; a level or envelope
+/// named for a raw entry, or raw and CAdES in one call, is refused.
+async fn sign_doc_without_a_format_signs_raw(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let bank = institution(&app, "Hana Bank", Sector::Bank).await;
+    let h = holder(&app, "330200000020", Usage::General).await;
+    consent(&h, &bank).await;
+    let id = h.cert.id.to_string();
+    let (page, contract) = (b"a page the bank hashed".to_vec(), b"a contract".to_vec());
+    let (status, sad) = csc(&app, "/csc/v2/credentials/authorize", &bank.token, json!({"credentialID": id, "numSignatures": 2, "hashes": [sha256(&page), sha256(&contract)], "hashAlgorithmOID": SHA256, "authData": [{"id": "PIN", "value": PIN}]})).await;
+    assert_eq!(status, 200, "{sad}");
+    let sad = sad["SAD"].as_str().unwrap().to_owned();
+    let digest =
+        json!({"hashes": [sha256(&page)], "hashAlgorithmOID": SHA256, "signAlgo": RSA_SHA256});
+    let document = json!({"document": STANDARD.encode(&contract), "signAlgo": RSA_SHA256});
+    for (extra, description) in [
+        (
+            json!({"conformance_level": "Ades-B-B"}),
+            "Invalid parameter conformance_level",
+        ),
+        (
+            json!({"signed_envelope_property": "Detached"}),
+            "Invalid parameter signed_envelope_property",
+        ),
+    ] {
+        let mut d = digest.clone();
+        d.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let (status, e) = csc(
+            &app,
+            SIGN_DOC,
+            &bank.token,
+            json!({"credentialID": id, "SAD": sad, "documentDigests": [d]}),
+        )
+        .await;
+        assert_eq!(
+            (status, e["error_description"].as_str()),
+            (400, Some(description))
+        );
+    }
+    let mut cades = document.clone();
+    cades["signature_format"] = json!("C");
+    let (status, e) = csc(
+        &app,
+        SIGN_DOC,
+        &bank.token,
+        json!({"credentialID": id, "SAD": sad, "documentDigests": [digest], "documents": [cades]}),
+    )
+    .await;
+    assert_eq!(
+        (status, e["error_description"].as_str()),
+        (
+            400,
+            Some("Invalid parameter signature_format: every document of one call takes the same")
+        )
+    );
+
+    let (status, out) = csc(&app, SIGN_DOC, &bank.token, json!({"credentialID": id, "SAD": sad, "documentDigests": [digest], "documents": [document]})).await;
+    assert_eq!(status, 200, "{out}");
+    assert!(out.get("DocumentWithSignature").is_none(), "{out}");
+    let raw = out["SignatureObject"].as_array().unwrap();
+    assert_eq!(raw.len(), 2);
+    let spki = x509_parser::parse_x509_certificate(&h.cert.der)
+        .unwrap()
+        .1
+        .public_key()
+        .raw
+        .to_vec();
+    for (sig, signed) in [(&raw[0], &page), (&raw[1], &contract)] {
+        assert!(openssl_verify(
+            fincert::custody::keys::SignatureScheme::RsaPkcs1Sha256,
+            &spki,
+            signed,
+            &decoded(sig)
+        ));
+    }
+    let (status, again) = csc(&app, "/csc/v2/signatures/signHash", &bank.token, json!({"credentialID": id, "SAD": sad, "hashes": [sha256(&page)], "hashAlgorithmOID": SHA256, "signAlgo": RSA_SHA256})).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(
+        again["signatures"][0], raw[0],
+        "one signature per hash, whichever method asks"
+    );
+    app.stop().await;
+}
+
 both_engines!(
     sign_doc_makes_cades_baseline_b,
     sign_doc_refuses_what_it_does_not_offer,
+    sign_doc_without_a_format_signs_raw,
 );

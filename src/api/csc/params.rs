@@ -479,6 +479,8 @@ pub(super) struct SignDocRequest {
     pub items: Vec<DocItem>,
     pub algorithm: Algorithm,
     pub validation_info: bool,
+    /// No `signature_format`: raw signatures (as signHash makes them), in `SignatureObject`.
+    pub raw: bool,
     /// `operationMode: "A"`.
     pub asynchronous: Option<Asynchronous>,
 }
@@ -515,6 +517,20 @@ impl SignDocRequest {
         }
         let mut items = Vec::new();
         let mut algorithm = None;
+        let mut raw = None;
+        let mut same_format = |made: Made| {
+            let is_raw = made == Made::Raw;
+            match raw {
+                None => {
+                    raw = Some(is_raw);
+                    Ok(())
+                }
+                Some(r) if r == is_raw => Ok(()),
+                Some(_) => Err(CscError::bad(
+                    "Invalid parameter signature_format: every document of one call takes the same",
+                )),
+            }
+        };
         let mut same_algorithm = |a: Algorithm| match algorithm {
             None => {
                 algorithm = Some(a);
@@ -527,8 +543,9 @@ impl SignDocRequest {
         };
         for v in digests {
             let d = object(v, "documentDigests")?;
-            let attached = cades_options(d, false)?;
-            if attached {
+            let made = cades_options(d, false)?;
+            same_format(made)?;
+            if made == (Made::Cades { attached: true }) {
                 // A hash carries no document to embed.
                 return Err(CscError::bad("Invalid parameter signed_envelope_property"));
             }
@@ -542,7 +559,9 @@ impl SignDocRequest {
         }
         for v in documents {
             let d = object(v, "documents")?;
-            let attached = cades_options(d, true)?;
+            let made = cades_options(d, true)?;
+            same_format(made)?;
+            let attached = made == (Made::Cades { attached: true });
             // The service hashes the document (SHA-256); a named hash must be that one.
             let mut with_hash = d.clone();
             with_hash
@@ -568,6 +587,7 @@ impl SignDocRequest {
             items,
             // Set by the first document or digest, of which there is at least one.
             algorithm: algorithm.ok_or_else(|| CscError::bad("Invalid parameter signAlgo"))?,
+            raw: raw.unwrap_or(false),
             validation_info,
             asynchronous,
         })
@@ -580,11 +600,34 @@ fn object<'a>(v: &'a Value, array: &str) -> Result<&'a Map<String, Value>, CscEr
         .ok_or_else(|| CscError::bad(format!("Invalid parameter {array}")))
 }
 
-/// A signDoc document's format options; `true` when it is to be `Attached`. CAdES only, at
-/// B-B, with the attributes fincert sets (none of the caller's: `signed_props` empty).
-fn cades_options(d: &Map<String, Value>, document: bool) -> Result<bool, CscError> {
-    if string(d, "signature_format")? != "C" {
-        return Err(CscError::bad("Invalid parameter signature_format"));
+/// What one signDoc entry asks to be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Made {
+    /// CAdES-B-B, with the document inside (`Attached`) or not.
+    Cades { attached: bool },
+    /// No `signature_format`: the raw signature over the hash (as signHash makes it), with no
+    /// envelope, level or attributes to name.
+    Raw,
+}
+
+/// A signDoc entry's format options. CAdES (`C`) at B-B with the attributes fincert sets
+/// (none of the caller's: `signed_props` empty), or, without `signature_format`, raw.
+fn cades_options(d: &Map<String, Value>, document: bool) -> Result<Made, CscError> {
+    match opt_string(d, "signature_format")? {
+        Some("C") => {}
+        Some(_) => return Err(CscError::bad("Invalid parameter signature_format")),
+        None => {
+            for p in [
+                "conformance_level",
+                "signed_envelope_property",
+                "signed_props",
+            ] {
+                if d.contains_key(p) {
+                    return Err(CscError::bad(format!("Invalid parameter {p}")));
+                }
+            }
+            return Ok(Made::Raw);
+        }
     }
     if let Some(level) = opt_string(d, "conformance_level")?
         && !CONFORMANCE_LEVELS
@@ -599,12 +642,13 @@ fn cades_options(d: &Map<String, Value>, document: bool) -> Result<bool, CscErro
         Some(_) => return Err(CscError::bad("Invalid parameter signed_props")),
     }
     // CAdES' default is Attached where there is a document to embed.
-    match opt_string(d, "signed_envelope_property")? {
-        None => Ok(document),
-        Some("Attached") => Ok(true),
-        Some("Detached") => Ok(false),
-        Some(_) => Err(CscError::bad("Invalid parameter signed_envelope_property")),
-    }
+    let attached = match opt_string(d, "signed_envelope_property")? {
+        None => document,
+        Some("Attached") => true,
+        Some("Detached") => false,
+        Some(_) => return Err(CscError::bad("Invalid parameter signed_envelope_property")),
+    };
+    Ok(Made::Cades { attached })
 }
 
 /// `signatures/signPolling` (2.0.0.2): the `responseID` an asynchronous call answered.

@@ -159,19 +159,20 @@ async fn signed_documents(
     sad: &str,
 ) -> CscResult<SignDoc> {
     let digests: Vec<_> = r.items.iter().map(|i| i.digest).collect();
-    let (cms, validation_info) = match state
-        .signing
-        .csc_sign_doc(
-            &state.db,
-            caller,
-            &r.credential_id,
-            sad,
-            &digests,
-            r.algorithm,
-            r.validation_info,
-        )
-        .await?
-    {
+    let (id, algorithm, material) = (&r.credential_id, r.algorithm, r.validation_info);
+    let signed = if r.raw {
+        // Raw: exactly signHash's signatures over the same authorized hashes.
+        state
+            .signing
+            .csc_sign_hash(&state.db, caller, id, sad, &digests, algorithm, material)
+            .await?
+    } else {
+        state
+            .signing
+            .csc_sign_doc(&state.db, caller, id, sad, &digests, algorithm, material)
+            .await?
+    };
+    let (made, validation_info) = match signed {
         Ok(done) => done,
         Err(SadProblem::Exhausted) => return Err(CscError::bad("Invalid parameter SAD")),
         Err(p) => return Err(CscError::bad(p.description())),
@@ -181,7 +182,8 @@ async fn signed_documents(
         signature_object: Vec::new(),
         validation_info,
     };
-    for (item, detached) in r.items.into_iter().zip(cms) {
+    // Each output is a detached CMS (CAdES) or the raw signature (raw calls are all Detached).
+    for (item, detached) in r.items.into_iter().zip(made) {
         match item.placement {
             Placement::Detached => out.signature_object.push(STANDARD.encode(detached)),
             Placement::Attached(content) => {
