@@ -25,6 +25,27 @@ use crate::{
     store::{self, StoreError, signing as db},
 };
 
+/// Why an approved code may not be exchanged now, whatever its scope: expired, another
+/// redirect URI than the request's (exact match), or a verifier that is not the PKCE S256
+/// challenge's; `None` when it may.
+fn refusal(
+    g: &db::GrantRow,
+    code_exp: DateTime<Utc>,
+    now: DateTime<Utc>,
+    verifier: &str,
+    redirect_uri: Option<&str>,
+) -> Option<GrantProblem> {
+    if now >= code_exp {
+        Some("The authorization code expired")
+    } else if redirect_uri != Some(g.redirect_uri.as_str()) {
+        Some("The redirect_uri does not match the authorization request")
+    } else if !pkce_s256_matches(verifier, &g.code_challenge) {
+        Some("The code_verifier does not match the code_challenge")
+    } else {
+        None
+    }
+}
+
 impl Signing {
     /// `grant_type=authorization_code`: exchanges an approved code once for a credential
     /// token (or, for a service request, a service token), its lifetime in seconds and its
@@ -88,15 +109,7 @@ impl Signing {
             .into());
         };
         let now = self.clock.now();
-        let why = if now >= code_exp {
-            Some("The authorization code expired")
-        } else if redirect_uri != Some(g.redirect_uri.as_str()) {
-            Some("The redirect_uri does not match the authorization request")
-        } else if !pkce_s256_matches(verifier, &g.code_challenge) {
-            Some("The code_verifier does not match the code_challenge")
-        } else {
-            None
-        };
+        let why = refusal(&g, code_exp, now, verifier, redirect_uri);
         let of = RecordOf {
             owner: user.clone(),
             key_id,
@@ -183,15 +196,7 @@ impl Signing {
             .into());
         };
         let now = self.clock.now();
-        let why = if now >= code_exp {
-            Some("The authorization code expired")
-        } else if redirect_uri != Some(g.redirect_uri.as_str()) {
-            Some("The redirect_uri does not match the authorization request")
-        } else if !pkce_s256_matches(verifier, &g.code_challenge) {
-            Some("The code_verifier does not match the code_challenge")
-        } else {
-            None
-        };
+        let why = refusal(g, code_exp, now, verifier, redirect_uri);
         let mut raw = Zeroizing::new([0u8; 32]);
         self.rng
             .fill(raw.as_mut())
