@@ -191,7 +191,7 @@ struct Setup {
     holders: Vec<(uuid::Uuid, Client)>,
     http: reqwest::Client,
     alg: Alg,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     pg_db: Option<String>,
 }
 
@@ -322,7 +322,7 @@ async fn setup(engine: Engine, alg: Alg, nodes: usize) -> Setup {
             .build()
             .expect("client"),
         alg,
-        _dir: dir,
+        dir,
         pg_db,
     }
 }
@@ -403,6 +403,7 @@ impl Setup {
             (0..clients).map(|i| self.authorize(i, auth_on(i), sads, format!("{tag}-{i}"))),
         )
         .await;
+        let before = Snapshot::take(&self.http, &self.bases[sign_on(0)]).await;
         let start = Instant::now();
         let tasks: Vec<_> = work
             .into_iter()
@@ -450,11 +451,10 @@ impl Setup {
         for t in tasks {
             lat.extend(t.await.expect("task"));
         }
-        row(
-            name,
-            lat,
-            start.elapsed().min(BUDGET).max(Duration::from_millis(1)),
-        )
+        let wall = start.elapsed().min(BUDGET).max(Duration::from_millis(1));
+        let after = Snapshot::take(&self.http, &self.bases[sign_on(0)]).await;
+        println!("{name}: {}", after.since(&before));
+        row(name, lat, wall)
     }
 
     /// The floor under every HTTP call: `GET /healthz` from the same client, at the same
@@ -544,6 +544,101 @@ impl Setup {
     }
 }
 
+/// What a row did to the machine and to one node's group commit: read before and after it.
+struct Snapshot {
+    /// (busy, total) jiffies of all CPUs (`/proc/stat`), when readable.
+    cpu: Option<(u64, u64)>,
+    /// (batches, changes, seconds) of the node's group commit (`/metrics`).
+    commit: (f64, f64, f64),
+}
+
+impl Snapshot {
+    async fn take(http: &reqwest::Client, base: &str) -> Self {
+        let cpu = std::fs::read_to_string("/proc/stat").ok().and_then(|s| {
+            let fields: Vec<u64> = s
+                .lines()
+                .next()?
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|f| f.parse().ok())
+                .collect();
+            // user nice system idle iowait irq softirq steal …
+            let total: u64 = fields.iter().take(8).sum();
+            let idle = fields.get(3)? + fields.get(4)?;
+            Some((total - idle, total))
+        });
+        let text = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        Self {
+            cpu,
+            commit: (
+                value("fincert_group_commit_batch_size_count "),
+                value("fincert_group_commit_batch_size_sum "),
+                value("fincert_audit_commit_seconds_sum "),
+            ),
+        }
+    }
+
+    /// One line: the CPUs' busy share, and the group commit's batches in between.
+    fn since(&self, before: &Self) -> String {
+        let cpu = match (before.cpu, self.cpu) {
+            (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => {
+                format!(
+                    "CPUs busy {:.0} %",
+                    100.0 * (b1 - b0) as f64 / (t1 - t0) as f64
+                )
+            }
+            _ => "CPUs busy: not readable".into(),
+        };
+        let batches = self.commit.0 - before.commit.0;
+        let changes = self.commit.1 - before.commit.1;
+        let seconds = self.commit.2 - before.commit.2;
+        format!(
+            "{cpu}; one node's group commit: {batches:.0} transactions, {:.1} changes and {:.2} ms each on average",
+            changes / batches.max(1.0),
+            1e3 * seconds / batches.max(1.0)
+        )
+    }
+}
+
+/// The durable-commit floor of the disk under `dir`: a 4 KiB append and `fdatasync`, the
+/// least a committed transaction waits for (SQLite's WAL with `synchronous = FULL`, and
+/// PostgreSQL's WAL flush, on the same disk here). No answer that waits for a commit can be
+/// faster than this row's latencies.
+fn durable_floor(dir: &std::path::Path) -> Row {
+    use std::io::Write as _;
+    let path = dir.join("fsync-floor");
+    let mut file = std::fs::File::create(&path).expect("floor file");
+    let block = [0x5au8; 4096];
+    let mut lat = Vec::new();
+    let start = Instant::now();
+    for _ in 0..200 {
+        let t = Instant::now();
+        file.write_all(&block).expect("write");
+        file.sync_data().expect("fdatasync");
+        lat.push(t.elapsed());
+    }
+    let wall = start.elapsed();
+    drop(file);
+    let _ = std::fs::remove_file(&path);
+    row(
+        "  durable-commit floor: 4 KiB append + fdatasync on the same disk".into(),
+        lat,
+        wall,
+    )
+}
+
 /// The runtime the service runs on (two workers, like the server's own).
 fn server_runtime() -> &'static tokio::runtime::Runtime {
     static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
@@ -618,6 +713,7 @@ async fn main() {
                 None
             };
             let floor = s.http_floor().await;
+            let durable = durable_floor(s.dir.path());
             s.stop().await;
             let raw_after = raw_rate(alg, Duration::from_secs(2));
             let raw_mean = (raw.per_sec + raw_after.per_sec) / 2.0;
@@ -666,6 +762,7 @@ async fn main() {
             rows.push(max);
             rows.push(paced);
             rows.push(floor);
+            rows.push(durable);
             rows.extend(two);
             rows.extend(native);
             rows.push(raw_after);

@@ -41,16 +41,17 @@ where
     let lease = Duration::seconds(
         i64::try_from(state.settings.http.request_timeout_secs).unwrap_or(300) * 2,
     );
-    match idempotency::claim(
-        &state.db,
-        scope,
-        &key,
-        &print,
-        now,
-        Duration::hours(24),
-        lease,
-    )
-    .await?
+    match state
+        .signing
+        .claim_idempotency(crate::signing::commit::ClaimOf {
+            scope: scope.to_owned(),
+            key: key.clone(),
+            fingerprint: print,
+            at: now,
+            ttl: Duration::hours(24),
+            lease,
+        })
+        .await?
     {
         Claim::Fresh => {}
         Claim::Replay { status, body } => {

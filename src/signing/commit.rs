@@ -63,8 +63,29 @@ pub enum Change {
         /// The idempotent answer to store with it.
         reply: Option<Box<store::idempotency::Reply>>,
     },
+    /// An `Idempotency-Key` claimed for a request (`store::idempotency::claim`): batched
+    /// like every other write of the signing path, so concurrent creations share one commit
+    /// instead of queueing one transaction each on the writer.
+    Claim(Box<ClaimOf>),
     /// Only the events that come with it (always applied).
     Audit,
+}
+
+/// What an `Idempotency-Key` claim names (see [`store::idempotency::claim`]).
+#[derive(Debug, Clone)]
+pub struct ClaimOf {
+    /// The caller's identity.
+    pub scope: String,
+    /// The key.
+    pub key: crate::domain::idempotency::IdempotencyKey,
+    /// The request's fingerprint.
+    pub fingerprint: [u8; 32],
+    /// The claim's time (`Claimed::at`).
+    pub at: DateTime<Utc>,
+    /// How long the record lives.
+    pub ttl: chrono::Duration,
+    /// After how long an unfinished claim is taken over.
+    pub lease: chrono::Duration,
 }
 
 /// What a change came to.
@@ -80,6 +101,8 @@ pub enum Outcome {
     /// A SAD spend refused because a hash of it was signed before in the other form (signHash
     /// then signDoc, or the reverse): nothing of it was written.
     OtherForm,
+    /// An `Idempotency-Key` claim: what it came to.
+    Claimed(store::idempotency::Claim),
 }
 
 /// What a SAD spend's signatures are (`csc_sad_signatures.form`).
@@ -165,7 +188,10 @@ fn spent_hashes(batch: &[Job]) -> impl Iterator<Item = Spent<'_>> {
                 form,
                 ..
             } => Some((activation_id.as_str(), sad_hash.as_str(), spend, *form)),
-            Change::Decide { .. } | Change::CreateRequest { .. } | Change::Audit => None,
+            Change::Decide { .. }
+            | Change::CreateRequest { .. }
+            | Change::Claim(_)
+            | Change::Audit => None,
         })
         .flat_map(|(activation, sad_hash, spend, form)| {
             spend
@@ -187,6 +213,19 @@ async fn apply_batch(
     for (i, (change, evs, _)) in batch.iter().enumerate() {
         if matches!(change, Change::Audit) {
             outcomes[i] = Outcome::Done;
+            events.extend(evs.iter().cloned());
+        } else if let Change::Claim(c) = change {
+            let claim = store::idempotency::claim(
+                txn,
+                &c.scope,
+                &c.key,
+                &c.fingerprint,
+                c.at,
+                c.ttl,
+                c.lease,
+            )
+            .await?;
+            outcomes[i] = Outcome::Claimed(claim);
             events.extend(evs.iter().cloned());
         } else if let Change::CreateRequest { row, reply } = change {
             if let Some(r) = reply

@@ -290,6 +290,25 @@ impl Signing {
         })
     }
 
+    /// Claims an `Idempotency-Key` in the next group commit (an institution's creating POST).
+    pub async fn claim_idempotency(
+        &self,
+        claim: commit::ClaimOf,
+    ) -> Result<store::idempotency::Claim, SigningError> {
+        match self
+            .committer
+            .commit(commit::Change::Claim(Box::new(claim)), Vec::new())
+            .await?
+        {
+            commit::Outcome::Claimed(c) => Ok(c),
+            other => Err(SigningError::Store(store::columns::corrupt(
+                "idempotency_records",
+                "state",
+                format!("a claim came back as {other:?}"),
+            ))),
+        }
+    }
+
     /// Signing-path changes waiting for or inside the group commit.
     pub fn pending_commits(&self) -> usize {
         self.committer.pending()
