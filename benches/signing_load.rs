@@ -489,8 +489,10 @@ impl Setup {
         )
     }
 
-    /// The native round: an institution's request, then the holder's PIN approval.
+    /// The native round: an institution's request, then the holder's PIN approval. Prints
+    /// the two calls' own latencies beside the round's.
     async fn native_round(&self, name: String) -> Row {
+        let before = Snapshot::take(&self.http, &self.bases[0]).await;
         let start = Instant::now();
         let tasks: Vec<_> = self
             .holders
@@ -498,7 +500,7 @@ impl Setup {
             .map(|(cert, user)| {
                 let (bank, user, cert) = (self.bank.clone(), user.clone(), *cert);
                 tokio::spawn(async move {
-                    let mut lat = Vec::new();
+                    let (mut lat, mut created, mut approved) = (Vec::new(), Vec::new(), Vec::new());
                     let mut n = 0u64;
                     while start.elapsed() < BUDGET {
                         n += 1;
@@ -519,6 +521,8 @@ impl Setup {
                             )
                             .await
                             .expect("request");
+                        created.push(t.elapsed());
+                        let a = Instant::now();
                         let signed = user
                             .approve(
                                 req.id.parse().expect("id"),
@@ -530,17 +534,35 @@ impl Setup {
                             .await
                             .expect("approve");
                         assert!(signed.request.result.is_some());
+                        approved.push(a.elapsed());
                         lat.push(t.elapsed());
                     }
-                    lat
+                    (lat, created, approved)
                 })
             })
             .collect();
-        let mut lat = Vec::new();
+        let (mut lat, mut created, mut approved) = (Vec::new(), Vec::new(), Vec::new());
         for t in tasks {
-            lat.extend(t.await.expect("task"));
+            let (l, c, a) = t.await.expect("task");
+            lat.extend(l);
+            created.extend(c);
+            approved.extend(a);
         }
-        row(name, lat, start.elapsed())
+        let wall = start.elapsed();
+        let after = Snapshot::take(&self.http, &self.bases[0]).await;
+        let (c, a) = (
+            row(String::new(), created, wall),
+            row(String::new(), approved, wall),
+        );
+        println!(
+            "{name}: {}; request p50 {:.2} ms p99 {:.2} ms, approval p50 {:.2} ms p99 {:.2} ms",
+            after.since(&before),
+            c.p50.as_secs_f64() * 1e3,
+            c.p99.as_secs_f64() * 1e3,
+            a.p50.as_secs_f64() * 1e3,
+            a.p99.as_secs_f64() * 1e3
+        );
+        row(name, lat, wall)
     }
 }
 

@@ -88,6 +88,8 @@ pub struct Application {
     ocsp_poller: tokio::task::JoinHandle<()>,
     checkpoints: Arc<Checkpoints>,
     checkpointer: tokio::task::JoinHandle<()>,
+    /// SQLite's WAL checkpoints beside the writer (`spawn_wal_checkpoints`).
+    wal_checkpoints: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -123,9 +125,14 @@ impl Application {
             kms.previous_backend().unwrap_or(kms.backend()),
         )
         .await?;
+        let reads = store::connect_readers(&settings, &db).await?;
+        let wal_checkpoints = store::checkpoint_beside_writer(&db)
+            .await?
+            .then(|| spawn_wal_checkpoints(reads.clone()));
         let custody = Arc::new(
             Custody::new(kms, &settings.custody, clock.clone())
-                .with_kms_metrics(metrics.kms.clone()),
+                .with_kms_metrics(metrics.kms.clone())
+                .with_readers(reads.clone()),
         );
         custody.prepare_decoys(&db).await?;
         let pki =
@@ -178,7 +185,7 @@ impl Application {
         let signing = Arc::new(
             Signing::new(
                 db.clone(),
-                store::connect_readers(&settings, &db).await?,
+                reads,
                 custody.clone(),
                 pki.clone(),
                 passkeys.clone(),
@@ -253,6 +260,7 @@ impl Application {
             ocsp_poller,
             checkpoints,
             checkpointer,
+            wal_checkpoints,
         })
     }
 
@@ -284,6 +292,9 @@ impl Application {
         self.ocsp_poller.abort();
         self.prober.abort();
         self.checkpointer.abort();
+        if let Some(w) = &self.wal_checkpoints {
+            w.abort();
+        }
         // A clean stop signs the head it leaves (bounded: a KMS or database outage must not
         // hold the shutdown; failures are counted, logged and audited by `run`).
         let _ = tokio::time::timeout(Duration::from_secs(5), self.checkpoints.run(&self.db)).await;
@@ -353,6 +364,21 @@ fn partners(
         )),
     };
     Ok((verifier, sender))
+}
+
+/// SQLite's WAL checkpoints, four times a second from a reader (`store::checkpoint`): the WAL
+/// stays small and the writer never stops for one.
+fn spawn_wal_checkpoints(readers: DatabaseConnection) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = store::checkpoint(&readers).await {
+                tracing::warn!(error = %e, "WAL checkpoint failed; retrying next round");
+            }
+        }
+    })
 }
 
 /// Background work of a node: wipes expired activations every few seconds (so an unused

@@ -58,7 +58,7 @@ pub async fn create(
         |answer| async {
             Ok(state
                 .signing
-                .create_request(&state.db, &inst.0, new, Some(answer))
+                .create_request(&inst.0, new, Some(answer))
                 .await?)
         },
     )
@@ -125,13 +125,7 @@ pub async fn login(
         |answer| async {
             Ok(state
                 .signing
-                .create_login(
-                    &state.db,
-                    &inst.0,
-                    target,
-                    Duration::seconds(secs),
-                    Some(answer),
-                )
+                .create_login(&inst.0, target, Duration::seconds(secs), Some(answer))
                 .await?)
         },
     )

@@ -113,6 +113,10 @@ pub struct Custody {
     /// The node's pool for heavy CPU work (key generation here; key files and uploaded DER
     /// in the PKI, which shares it).
     heavy: Arc<crate::heavy::HeavyPool>,
+    /// Query-only connections beside the writer (SQLite WAL; `store::connect_readers`), for
+    /// the reads that decide nothing by themselves: a key's row and its slots. Without them
+    /// (tools, tests) the connection each call is given serves them.
+    readers: Option<sea_orm::DatabaseConnection>,
 }
 
 impl std::fmt::Debug for Custody {
@@ -129,6 +133,18 @@ impl Custody {
     pub fn with_kms_metrics(mut self, metrics: crate::metrics::KmsMetrics) -> Self {
         self.kms_metrics = Some(metrics);
         self
+    }
+
+    /// This custody, reading key rows and slots on `readers` (see the field) rather than on
+    /// the writer: a read there does not queue behind a group commit on SQLite's one writer.
+    pub fn with_readers(mut self, readers: sea_orm::DatabaseConnection) -> Self {
+        self.readers = Some(readers);
+        self
+    }
+
+    /// Where the reads that decide nothing go: the readers, else `db`.
+    fn reads<'a>(&'a self, db: &'a DatabaseConnection) -> &'a DatabaseConnection {
+        self.readers.as_ref().unwrap_or(db)
     }
 
     /// Where KMS calls made beside custody are counted, if anywhere.
@@ -156,6 +172,7 @@ impl Custody {
                 settings.heavy_concurrency,
                 settings.heavy_queue,
             )),
+            readers: None,
         }
     }
 
@@ -181,7 +198,7 @@ impl Custody {
         owner: &OwnerId,
         key_id: Uuid,
     ) -> Result<(KeyRow, KeyAlgorithm), CustodyError> {
-        let row = store::custody::find_key(db, owner.as_str(), &key_id.to_string())
+        let row = store::custody::find_key(self.reads(db), owner.as_str(), &key_id.to_string())
             .await?
             .ok_or(CustodyError::KeyNotFound)?;
         let algorithm = row.algorithm;

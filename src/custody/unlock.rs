@@ -86,7 +86,7 @@ impl Custody {
     ) -> Result<(SigningKey, DataKey), CustodyError> {
         let (row, algorithm) = self.load(db, owner, key_id).await?;
         let slot_name = binding.slot().name();
-        let slot = store::custody::find_slot(db, &row.id, &slot_name).await?;
+        let slot = store::custody::find_slot(self.reads(db), &row.id, &slot_name).await?;
         let opened_row = slot.clone();
         // Everything that decides whether the secret is right, and nothing that touches the
         // database: for a PIN it runs under the key's lock (see the lockout diagram in the module doc).

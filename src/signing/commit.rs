@@ -67,6 +67,8 @@ pub enum Change {
     /// like every other write of the signing path, so concurrent creations share one commit
     /// instead of queueing one transaction each on the writer.
     Claim(Box<ClaimOf>),
+    /// A rate-limit hit (`store::rate_limits::hit`), batched for the same reason.
+    Hit(Box<crate::auth::rate_limit::Hit>),
     /// Only the events that come with it (always applied).
     Audit,
 }
@@ -103,6 +105,8 @@ pub enum Outcome {
     OtherForm,
     /// An `Idempotency-Key` claim: what it came to.
     Claimed(store::idempotency::Claim),
+    /// A rate-limit hit: whether it was counted (within the limit).
+    Counted(bool),
 }
 
 /// What a SAD spend's signatures are (`csc_sad_signatures.form`).
@@ -191,6 +195,7 @@ fn spent_hashes(batch: &[Job]) -> impl Iterator<Item = Spent<'_>> {
             Change::Decide { .. }
             | Change::CreateRequest { .. }
             | Change::Claim(_)
+            | Change::Hit(_)
             | Change::Audit => None,
         })
         .flat_map(|(activation, sad_hash, spend, form)| {
@@ -226,6 +231,10 @@ async fn apply_batch(
             )
             .await?;
             outcomes[i] = Outcome::Claimed(claim);
+            events.extend(evs.iter().cloned());
+        } else if let Change::Hit(h) = change {
+            let counted = store::rate_limits::hit(txn, &h.bucket, h.window_start, h.max).await?;
+            outcomes[i] = Outcome::Counted(counted);
             events.extend(evs.iter().cloned());
         } else if let Change::CreateRequest { row, reply } = change {
             if let Some(r) = reply

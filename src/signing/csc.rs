@@ -250,7 +250,7 @@ impl Signing {
     ) -> Result<(String, i64), SigningError> {
         caller.require("sign")?;
         let (cert, key, _algorithm) = self
-            .resolve(db, caller, &Target::Certificate(credential_id), None)
+            .resolve(caller, &Target::Certificate(credential_id), None)
             .await?;
         let key = key.ok_or(SigningError::DeviceKey)?;
         let owner = cert.owner_id.clone();

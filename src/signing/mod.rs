@@ -309,6 +309,27 @@ impl Signing {
         }
     }
 
+    /// Counts a rate-limit hit in the next group commit (the signing path's own limits).
+    pub(crate) async fn count_hit(
+        &self,
+        bucket: &str,
+        limit: crate::auth::rate_limit::Limit,
+    ) -> Result<Result<(), crate::auth::rate_limit::Limited>, SigningError> {
+        let hit = crate::auth::rate_limit::Hit::new(bucket, limit, self.clock.now());
+        match self
+            .committer
+            .commit(commit::Change::Hit(Box::new(hit.clone())), Vec::new())
+            .await?
+        {
+            commit::Outcome::Counted(counted) => Ok(hit.outcome(counted)),
+            other => Err(SigningError::Store(store::columns::corrupt(
+                "rate_limits",
+                "hits",
+                format!("a rate-limit hit came back as {other:?}"),
+            ))),
+        }
+    }
+
     /// Signing-path changes waiting for or inside the group commit.
     pub fn pending_commits(&self) -> usize {
         self.committer.pending()

@@ -7,11 +7,12 @@ impl Signing {
     /// consent (else 404), usage, status, key in the cloud, PIN not locked, algorithm.
     pub(super) async fn resolve(
         &self,
-        db: &DatabaseConnection,
         caller: &Caller,
         target: &Target,
         algorithm: Option<Algorithm>,
     ) -> Result<(store::pki::CertificateRow, Option<Uuid>, Algorithm), SigningError> {
+        // Reads only: on a reader beside the writer (SQLite WAL), not queued behind a commit.
+        let db = &self.reads;
         let inst = &caller.institution.id;
         let consent = match target {
             Target::Certificate(id) => db::live_consent(db, inst, &id.to_string()).await?,
@@ -142,7 +143,6 @@ impl Signing {
     /// its answer under the key commit together: a retry finds either both or neither.
     pub async fn create_request(
         &self,
-        db: &DatabaseConnection,
         caller: &Caller,
         new: NewRequest,
         answer: Option<(store::idempotency::Claimed, u16)>,
@@ -156,17 +156,15 @@ impl Signing {
             .into());
         }
         let now = self.clock.now();
-        rate_limit::check(
-            db,
+        self.count_hit(
             &format!("sign:institution:{}", caller.institution.id),
             rate_limit::Limit {
                 max: self.settings.requests_per_institution_per_minute,
                 window_secs: 60,
             },
-            now,
         )
         .await??;
-        let (cert, key, algorithm) = self.resolve(db, caller, &new.target, new.algorithm).await?;
+        let (cert, key, algorithm) = self.resolve(caller, &new.target, new.algorithm).await?;
         if key.is_none() && new.format == Format::Raw && new.content.is_none() {
             return Err(SigningError::DeviceNeedsContent);
         }
@@ -240,7 +238,6 @@ impl Signing {
     /// Creates a login-with-certificate request: the user signs a fresh 32-byte nonce.
     pub async fn create_login(
         &self,
-        db: &DatabaseConnection,
         caller: &Caller,
         target: Target,
         expires_in: Duration,
@@ -262,7 +259,7 @@ impl Signing {
             expires_in,
             webhook_url: None,
         };
-        self.create_request(db, caller, new, answer).await
+        self.create_request(caller, new, answer).await
     }
 
     /// A request of this institution (404 for any other's).

@@ -143,6 +143,43 @@ pub async fn connect_readers(
     Ok(Database::connect(options).await?)
 }
 
+/// Moves SQLite's WAL checkpoints off the writer: the writer stops checkpointing at commit
+/// (`wal_autocheckpoint = 0`), and [`checkpoint`] runs them from a reader instead. With the
+/// default, every thousandth page made one commit copy the WAL into the database file and
+/// fsync it while the group commit — and every signature waiting on it — stood still (the
+/// 20–30 ms tail of the signing path at half load). A checkpoint from another connection runs
+/// beside the writer (`PASSIVE`: it never blocks it, and copies what no reader still needs).
+/// `false` (nothing changed) on PostgreSQL, whose checkpoints are the server's.
+///
+/// The setting lives on the writer's one connection; a connection the pool opens again
+/// (after a failure) checkpoints at commit as before, which is safe, only slower.
+pub async fn checkpoint_beside_writer(writer: &DatabaseConnection) -> Result<bool, StoreError> {
+    use sea_orm::ConnectionTrait;
+    if writer.get_database_backend() != sea_orm::DbBackend::Sqlite {
+        return Ok(false);
+    }
+    writer
+        .execute_unprepared("PRAGMA wal_autocheckpoint = 0")
+        .await?;
+    Ok(true)
+}
+
+/// One passive WAL checkpoint on `readers` (SQLite; see [`checkpoint_beside_writer`]):
+/// returns the WAL's frames and how many of them are now in the database file.
+pub async fn checkpoint(readers: &DatabaseConnection) -> Result<(i64, i64), StoreError> {
+    use sea_orm::ConnectionTrait;
+    let row = readers
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "PRAGMA wal_checkpoint(PASSIVE)",
+        ))
+        .await?
+        .ok_or_else(|| columns::corrupt("sqlite", "wal_checkpoint", "no answer"))?;
+    let frames: i64 = row.try_get_by_index(1).map_err(StoreError::from)?;
+    let done: i64 = row.try_get_by_index(2).map_err(StoreError::from)?;
+    Ok((frames, done))
+}
+
 /// Query-only SQLite connections beside the writer (one per core is plenty).
 const SQLITE_READERS: u32 = 4;
 

@@ -273,7 +273,7 @@ impl Signing {
         pin: &Pin,
     ) -> Result<String, SigningError> {
         let (g, _) = self.pending_credential_grant(db, user, id).await?;
-        let (cert, key) = self.grant_key(db, &g).await?;
+        let (cert, key) = self.grant_key(&g).await?;
         self.approve_grant(db, user, g, cert, key, Unlock::Pin(pin))
             .await
     }
@@ -282,13 +282,12 @@ impl Signing {
     /// be (institution active, consent live, certificate usable, usage allowed).
     async fn grant_key(
         &self,
-        db: &DatabaseConnection,
         g: &db::GrantRow,
     ) -> Result<(store::pki::CertificateRow, Uuid), SigningError> {
         let caller = self.caller(&g.institution_id, "sign").await?;
         let credential = Uuid::parse_str(&g.certificate_id).map_err(|_| SigningError::NotFound)?;
         let (cert, key, _) = self
-            .resolve(db, &caller, &Target::Certificate(credential), None)
+            .resolve(&caller, &Target::Certificate(credential), None)
             .await?;
         Ok((cert, key.ok_or(SigningError::DeviceKey)?))
     }
@@ -320,7 +319,7 @@ impl Signing {
         SigningError,
     > {
         let (g, _) = self.pending_credential_grant(db, user, id).await?;
-        let (_, key) = self.grant_key(db, &g).await?;
+        let (_, key) = self.grant_key(&g).await?;
         let mut nonce = [0u8; 16];
         self.rng
             .fill(&mut nonce)
@@ -357,7 +356,7 @@ impl Signing {
         if signer != *user {
             return Err(SigningError::NotFound);
         }
-        let (cert, key) = self.grant_key(db, &g).await?;
+        let (cert, key) = self.grant_key(&g).await?;
         let unlock = Unlock::Passkey(&credential_id, prf.as_ref());
         self.approve_grant(db, user, g, cert, key, unlock).await
     }
