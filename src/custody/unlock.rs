@@ -174,7 +174,20 @@ impl Custody {
         C: sea_orm::ConnectionTrait + TransactionTrait<Transaction = sea_orm::DatabaseTransaction>,
     {
         let now = self.clock.now();
-        let (failures, locked) = store::custody::lock_pin_state(conn, row_id, now).await?;
+        // SQLite: the counter is read beside the writer (its one connection would make the
+        // read wait for a group commit). The key's lock is held, and every attempt's write
+        // commits before it is let go, so the read sees the last attempt's count; only a key
+        // whose row is not made yet goes to the writer for it.
+        let known = match (&self.readers, conn.get_database_backend()) {
+            (Some(readers), sea_orm::DbBackend::Sqlite) => {
+                store::custody::pin_row(readers, row_id).await?
+            }
+            _ => None,
+        };
+        let (failures, locked) = match known {
+            Some(state) => state,
+            None => store::custody::lock_pin_state(conn, row_id, now).await?,
+        };
         if locked || failures >= self.max_pin_failures {
             let event = NewEvent::new(owner.actor(), Action::KeyActivationFailed)
                 .subject(key_id.to_string())
@@ -312,7 +325,7 @@ impl Custody {
         key_id: Uuid,
     ) -> Result<(KeyAlgorithm, bool), CustodyError> {
         let (row, algorithm) = self.load(db, owner, key_id).await?;
-        let (_, locked) = store::custody::pin_state(db, &row.id).await?;
+        let (_, locked) = store::custody::pin_state(self.reads(db), &row.id).await?;
         Ok((algorithm, locked))
     }
 

@@ -287,11 +287,15 @@ impl Pki {
     pub async fn renew_on_use(
         &self,
         db: &DatabaseConnection,
+        reads: &DatabaseConnection,
         owner: &OwnerId,
         id: Uuid,
         pin: &Pin,
     ) -> Result<Option<CertificateView>, PkiError> {
-        let old = match self.find(db, owner, id).await {
+        // Whether it is due is read beside the writer (SQLite WAL): every PIN use asks, and
+        // on the one writer connection the question would queue behind a group commit. A
+        // renewal that a concurrent use made first is refused by `create` (AlreadyRenewed).
+        let old = match self.find(reads, owner, id).await {
             Ok(old) => old,
             Err(PkiError::NotFound) => return Ok(None),
             Err(e) => return Err(e),
@@ -300,7 +304,7 @@ impl Pki {
         if !renewal_due(&old, now, self.settings.renewal_window_days) {
             return Ok(None);
         }
-        let choice = store::pki::auto_renewal_setting(db, &old.id.to_string()).await?;
+        let choice = store::pki::auto_renewal_setting(reads, &old.id.to_string()).await?;
         let setting = self.auto_renewal_of(&old, choice.clone());
         if !setting.active {
             return Ok(None);

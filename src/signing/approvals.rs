@@ -175,7 +175,11 @@ impl Signing {
         certificate_id: Uuid,
         pin: &Pin,
     ) -> Option<crate::pki::CertificateView> {
-        match self.pki.renew_on_use(db, owner, certificate_id, pin).await {
+        match self
+            .pki
+            .renew_on_use(db, &self.reads, owner, certificate_id, pin)
+            .await
+        {
             // The old certificate stays usable until it expires: no cached answer changes.
             Ok(renewed) => renewed,
             Err(e) => {

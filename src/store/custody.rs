@@ -438,6 +438,18 @@ pub async fn clear_pin_lock<C: ConnectionTrait>(
     Ok(())
 }
 
+/// A key's PIN counter (failures, locked), if its row exists (`lock_pin_state` makes it).
+pub async fn pin_row<C: ConnectionTrait>(
+    conn: &C,
+    key_id: &str,
+) -> Result<Option<(i32, bool)>, StoreError> {
+    use super::entities::pin_attempt as pa;
+    Ok(pa::Entity::find_by_id(key_id.to_owned())
+        .one(conn)
+        .await?
+        .map(|r| (r.failures, r.locked_at.is_some())))
+}
+
 /// Consecutive failures counted for `key_id`, and whether the PIN is locked.
 pub async fn pin_state<C: ConnectionTrait>(
     conn: &C,
