@@ -68,13 +68,20 @@ const PIN: &str = "482915";
 /// Holders (one certificate and key each): the native round's concurrent customers, each
 /// waiting for its own round trips (request, approval) like a person at a phone would.
 const CLIENTS: usize = 32;
-/// Concurrent clients per signHash row: enough in flight to fill a group commit. P-256
-/// signatures are cheap, so that row needs more of them to keep two cores busy.
+/// Concurrent clients per signHash row: enough in flight to fill a group commit. Each waits
+/// for its own commit (a closed loop), so a cheap signature's rate is bounded by clients /
+/// (commit time + HTTP); `FINCERT_BENCH_CLIENTS_P256` / `FINCERT_BENCH_CLIENTS_RSA2048` set
+/// them for a run (1 to 1,024).
 fn clients_for(alg: Alg) -> usize {
-    match alg {
-        Alg::Rsa2048 => 64,
-        Alg::P256 => 64,
-    }
+    let (var, default) = match alg {
+        Alg::Rsa2048 => ("FINCERT_BENCH_CLIENTS_RSA2048", 64),
+        Alg::P256 => ("FINCERT_BENCH_CLIENTS_P256", 64),
+    };
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| (1..=1024).contains(n))
+        .unwrap_or(default)
 }
 const THREADS: usize = 2;
 const BUDGET: Duration = Duration::from_secs(5);
